@@ -1,0 +1,93 @@
+/* kpistream configuration: built-in defaults < JSON config file < environment
+ * (KPISTREAM_BROKERS, KPISTREAM_REDIS, KPISTREAM_GROUP, KPISTREAM_TOPICS) <
+ * command-line flags. Every key is documented in docs/config.md; every error
+ * names the key and what is wrong with it.
+ */
+#ifndef KPISTREAM_CONFIG_H
+#define KPISTREAM_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define KS_MAX_WINDOWS 8
+#define KS_MAX_TOPICS 16
+#define KS_MAX_KAFKA_PROPS 64
+
+typedef enum ks_clock_mode { KS_CLOCK_WALL = 0, KS_CLOCK_EVENT = 1 } ks_clock_mode;
+
+typedef struct ks_window_def {
+    char name[16];     /* as written in Redis fields: "1h", "24h", "7d", "30d" */
+    int64_t length_ms; /* W */
+} ks_window_def;
+
+typedef struct ks_kv {
+    char *key;   /* librdkafka property name, without the "kafka." prefix */
+    char *value;
+} ks_kv;
+
+typedef struct ks_config {
+    /* Kafka */
+    char *brokers;                  /* "host:port,..." (default "localhost:9092") */
+    char *topics[KS_MAX_TOPICS];    /* input topics (default {"customer-events"}) */
+    int ntopics;
+    char *group;                    /* consumer group id (default "kpistream") */
+    char *dlq_topic;                /* NULL: "<input topic>.dlq" per input topic */
+    ks_kv kafka_props[KS_MAX_KAFKA_PROPS]; /* "kafka.*" pass-through, in file order */
+    int nkafka_props;
+    int batch_size;                 /* messages per consume batch (default 1000) */
+    /* Redis */
+    char *redis_url;                /* redis://[user:password@]host:port[/db] (default redis://127.0.0.1:6379/0) */
+    char *prefix;                   /* key prefix (default "kpi:") */
+    int flush_interval_ms;          /* default 1000 */
+    int redis_timeout_ms;           /* connect/command timeout (default 2000) */
+    int redis_retry_max_ms;         /* cap of the reconnect backoff (default 5000) */
+    /* Processing */
+    ks_clock_mode clock;            /* default wall */
+    bool exit_on_eof;               /* default false */
+    ks_window_def windows[KS_MAX_WINDOWS]; /* default 1h, 24h, 7d, 30d; sorted ascending */
+    int nwindows;
+    int64_t churn_inactivity_ms;    /* default 30d */
+    int64_t max_future_skew_ms;     /* default 5 min */
+    int64_t dedup_horizon_ms;       /* how long event_ids are remembered (default: largest window) */
+    size_t max_message_bytes;       /* larger messages are too_large (default 65536) */
+    int max_segments;               /* distinct segment values tracked; more map to "other" (default 64) */
+    int max_channels;               /* distinct channel values tracked (1..8); more map to "other" (default 8) */
+    /* KPI parameters */
+    double gross_margin;            /* CLV margin, 0..1 (default 0.3) */
+    double min_churn;               /* CLV churn floor, 0..1 (default 0.01) */
+    int csat_satisfied_min;         /* CSAT score counted satisfied (default 4) */
+    int nps_promoter_min;           /* default 9 */
+    int nps_detractor_max;          /* default 6 */
+    /* Logging */
+    int log_level;                  /* ks_log_level (default info); "debug","info","warn","error" */
+} ks_config;
+
+/** Fills cfg with the built-in defaults. Caller owns the strings; free with ks_config_free(). */
+int ks_config_init_defaults(ks_config *cfg);
+
+/** Applies a JSON config file on top of cfg. Returns 0 or KS_ERR_CONFIG/KS_ERR_IO
+ *  with errstr naming the key (e.g. "flush_interval_ms: must be an integer 10..60000, got \"x\""). */
+int ks_config_load_file(ks_config *cfg, const char *path, char *errstr, size_t errsize);
+
+/** Applies the KPISTREAM_* environment variables. Returns 0 or KS_ERR_CONFIG. */
+int ks_config_apply_env(ks_config *cfg, char *errstr, size_t errsize);
+
+/** Sets one key by its config-file name ("brokers", "clock", "windows", "kafka.security.protocol")
+ *  from a string value, as flags do. Returns 0 or KS_ERR_CONFIG naming the key. */
+int ks_config_set(ks_config *cfg, const char *key, const char *value, char *errstr, size_t errsize);
+
+/** Checks cross-key rules (e.g. dedup_horizon_ms vs windows). Returns 0 or KS_ERR_CONFIG. */
+int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize);
+
+/** Returns the effective config as a pretty JSON string (secrets in redis_url and
+ *  kafka.*password* masked). Caller owns it; free with free(). NULL on OOM. */
+char *ks_config_to_json(const ks_config *cfg);
+
+/** Returns the largest window length in ms (0 if none). */
+int64_t ks_config_max_window_ms(const ks_config *cfg);
+
+/** Frees every string owned by cfg and zeroes it. */
+void ks_config_free(ks_config *cfg);
+
+#endif

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kpistream needs to build, test and run the demo,
+# but only those missing, so a second run is instant. Needs root (or sudo) only
+# when something is missing.
+set -euo pipefail
+pkgs=(build-essential cmake pkg-config librdkafka-dev libcjson-dev libhiredis-dev
+      libcriterion-dev redis-server redis-tools kcat python3)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "deps: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# The redis-server package starts a system instance on :6379; kpistream's demo
+# and tests start their own on free ports and never need it.
