@@ -11,6 +11,12 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Length limits (bytes, after JSON unescaping) of string fields: identifiers
+ * and the segment/channel labels, and the free-text labels (category, product,
+ * campaign, interaction action). Every string field must be at least 1 byte. */
+#define KS_EVENT_ID_MAX 128
+#define KS_EVENT_TEXT_MAX 256
+
 /** A borrowed byte string: not owned, NUL-terminated for convenience. */
 typedef struct ks_str {
     const char *ptr; /* NULL when absent */

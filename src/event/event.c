@@ -1,0 +1,507 @@
+/* Event parsing and validation: bytes of one Kafka message -> ks_event.
+ *
+ * Pipeline, cheapest and most fundamental check first, so the reason reported
+ * is the first rule the message breaks:
+ *
+ *   size > max_bytes ........................ too_large
+ *   prescan (UTF-8, JSON strictness) ........ bad_utf8 / malformed_json
+ *   cJSON parse into the parser's arena ..... malformed_json (also: not an
+ *                                             object, trailing bytes)
+ *   \u0000 in any top-level member .......... bad_value:<member>
+ *   envelope: event_id, type, customer_id, ts, segment, channel
+ *   the type's own fields, in contract order
+ *
+ * Field lookup is one pass over the top-level members into a slot per known
+ * field name; the first occurrence of a duplicated key wins (as with
+ * cJSON_GetObjectItemCaseSensitive). Names are case-sensitive. Members that
+ * are not fields of the event's type are ignored without being looked at, so
+ * producers can add fields before consumers know them. A JSON null counts as
+ * an absent field. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "event/event_internal.h"
+
+struct ks_event_parser {
+    size_t max_bytes;
+    ks__arena arena;
+    /* A tree cJSON allocated outside the arena because someone replaced the
+     * hooks (cJSON_InitHooks is process-global); freed at the next parse. */
+    cJSON *foreign_root;
+};
+
+/* ---- names ---- */
+
+const char *ks_event_type_name(ks_event_type t)
+{
+    switch (t) {
+#define KS__EV_NAME(name, str)                                                 \
+    case KS_EV_##name:                                                         \
+        return str;
+        KS_EVENT_TYPES(KS__EV_NAME)
+#undef KS__EV_NAME
+    default:
+        return "?";
+    }
+}
+
+const char *ks_reject_code_name(ks_reject_code code)
+{
+    switch (code) {
+#define KS__REJ_NAME(name, str)                                                \
+    case KS_REJECT_##name:                                                     \
+        return str;
+        KS_REJECT_CODES(KS__REJ_NAME)
+#undef KS__REJ_NAME
+    default:
+        return "unknown";
+    }
+}
+
+char *ks_reject_format(const ks_reject *r, char *buf, size_t size)
+{
+    if (buf == NULL || size == 0)
+        return buf;
+    const char *name = ks_reject_code_name(r->code);
+    bool with_field = (r->code == KS_REJECT_MISSING_FIELD || r->code == KS_REJECT_BAD_TYPE ||
+                       r->code == KS_REJECT_BAD_VALUE) &&
+                      r->field[0] != '\0';
+    if (with_field)
+        snprintf(buf, size, "%s:%.*s", name, (int)sizeof(r->field), r->field);
+    else
+        snprintf(buf, size, "%s", name);
+    return buf;
+}
+
+/* ---- parser lifecycle ---- */
+
+ks_event_parser *ks_event_parser_new(size_t max_bytes)
+{
+    ks__json_hooks_install();
+    ks_event_parser *p = calloc(1, sizeof(*p));
+    if (p == NULL)
+        return NULL;
+    p->max_bytes = max_bytes;
+    if (ks__arena_init(&p->arena, KS__ARENA_INITIAL) != 0) {
+        free(p);
+        return NULL;
+    }
+    return p;
+}
+
+static void release_tree(ks_event_parser *p)
+{
+    if (p->foreign_root != NULL) {
+        cJSON_Delete(p->foreign_root);
+        p->foreign_root = NULL;
+    }
+    ks__arena_reset(&p->arena);
+}
+
+void ks_event_parser_free(ks_event_parser *p)
+{
+    if (p == NULL)
+        return;
+    release_tree(p);
+    ks__arena_destroy(&p->arena);
+    free(p);
+}
+
+/* ---- fields ---- */
+
+#define KS__FIELDS(X)                                                          \
+    X(EVENT_ID, "event_id")                                                    \
+    X(TYPE, "type")                                                            \
+    X(CUSTOMER_ID, "customer_id")                                              \
+    X(TS, "ts")                                                                \
+    X(SEGMENT, "segment")                                                      \
+    X(CHANNEL, "channel")                                                      \
+    X(ORDER_ID, "order_id")                                                    \
+    X(AMOUNT, "amount")                                                        \
+    X(CATEGORY, "category")                                                    \
+    X(PRODUCT, "product")                                                      \
+    X(ACTION, "action")                                                        \
+    X(TICKET_ID, "ticket_id")                                                  \
+    X(COMPLAINT, "complaint")                                                  \
+    X(KIND, "kind")                                                            \
+    X(SCORE, "score")                                                          \
+    X(CAMPAIGN, "campaign")                                                    \
+    X(REFERRED, "referred_customer_id")
+
+enum {
+#define KS__F_ENUM(name, str) F_##name,
+    KS__FIELDS(KS__F_ENUM)
+#undef KS__F_ENUM
+        F__COUNT
+};
+
+static const char *const field_names[F__COUNT] = {
+#define KS__F_STR(name, str) str,
+    KS__FIELDS(KS__F_STR)
+#undef KS__F_STR
+};
+
+/* Returns the slot of a member name, or -1 for names we do not read. A switch
+ * on the first byte keeps this to one or two strcmp per member. */
+static int field_index(const char *k)
+{
+#define KS__IS(idx) (strcmp(k, field_names[idx]) == 0 ? (idx) : -1)
+    switch (k[0]) {
+    case 'e':
+        return KS__IS(F_EVENT_ID);
+    case 't':
+        if (k[1] == 'y')
+            return KS__IS(F_TYPE);
+        if (k[1] == 's')
+            return KS__IS(F_TS);
+        return KS__IS(F_TICKET_ID);
+    case 'c':
+        switch (k[1]) {
+        case 'u':
+            return KS__IS(F_CUSTOMER_ID);
+        case 'h':
+            return KS__IS(F_CHANNEL);
+        case 'a':
+            return k[2] == 't' ? KS__IS(F_CATEGORY) : KS__IS(F_CAMPAIGN);
+        case 'o':
+            return KS__IS(F_COMPLAINT);
+        default:
+            return -1;
+        }
+    case 's':
+        return k[1] == 'e' ? KS__IS(F_SEGMENT) : KS__IS(F_SCORE);
+    case 'o':
+        return KS__IS(F_ORDER_ID);
+    case 'a':
+        return k[1] == 'm' ? KS__IS(F_AMOUNT) : KS__IS(F_ACTION);
+    case 'p':
+        return KS__IS(F_PRODUCT);
+    case 'k':
+        return KS__IS(F_KIND);
+    case 'r':
+        return KS__IS(F_REFERRED);
+    default:
+        return -1;
+    }
+#undef KS__IS
+}
+
+static bool reject(ks_reject *why, ks_reject_code code, int field)
+{
+    why->code = code;
+    why->field[0] = '\0';
+    if (field >= 0)
+        snprintf(why->field, sizeof(why->field), "%s", field_names[field]);
+    return false;
+}
+
+static bool is_absent(const cJSON *it)
+{
+    return it == NULL || (it->type & 0xFF) == cJSON_NULL;
+}
+
+/* Reads a string field into *out (left {NULL,0} when absent and optional). */
+static bool get_str(cJSON *const *f, int idx, bool required, size_t max, ks_str *out,
+                    ks_reject *why)
+{
+    const cJSON *it = f[idx];
+    if (is_absent(it))
+        return required ? reject(why, KS_REJECT_MISSING_FIELD, idx) : true;
+    if ((it->type & 0xFF) != cJSON_String)
+        return reject(why, KS_REJECT_BAD_TYPE, idx);
+    size_t len = strlen(it->valuestring);
+    if (len == 0 || len > max)
+        return reject(why, KS_REJECT_BAD_VALUE, idx);
+    out->ptr = it->valuestring;
+    out->len = (uint32_t)len;
+    return true;
+}
+
+/* Reads a finite number; *present says whether the field was there. */
+static bool get_num(cJSON *const *f, int idx, bool required, double *out, bool *present,
+                    ks_reject *why)
+{
+    const cJSON *it = f[idx];
+    *present = false;
+    if (is_absent(it))
+        return required ? reject(why, KS_REJECT_MISSING_FIELD, idx) : true;
+    if ((it->type & 0xFF) != cJSON_Number)
+        return reject(why, KS_REJECT_BAD_TYPE, idx);
+    /* strtod turns 1e400 into inf. */
+    if (!isfinite(it->valuedouble))
+        return reject(why, KS_REJECT_BAD_VALUE, idx);
+    *out = it->valuedouble;
+    *present = true;
+    return true;
+}
+
+/* Reads `amount`: required or not, with a lower bound that is exclusive (> 0)
+ * or inclusive (>= 0). */
+static bool get_amount(cJSON *const *f, bool required, bool positive, ks_event *ev, ks_reject *why)
+{
+    double v = 0;
+    bool present;
+    if (!get_num(f, F_AMOUNT, required, &v, &present, why))
+        return false;
+    if (!present)
+        return true;
+    if (positive ? !(v > 0) : !(v >= 0))
+        return reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
+    ev->amount = v;
+    ev->has_amount = true;
+    return true;
+}
+
+/* Matches a required string field against a table of accepted words. */
+typedef struct {
+    const char *word;
+    int value;
+} word_map;
+
+static bool get_word(cJSON *const *f, int idx, const word_map *map, size_t nmap, int *out,
+                     ks_reject *why)
+{
+    ks_str s = {0};
+    if (!get_str(f, idx, true, KS_EVENT_TEXT_MAX, &s, why))
+        return false;
+    for (size_t i = 0; i < nmap; i++) {
+        if (strcmp(s.ptr, map[i].word) == 0) {
+            *out = map[i].value;
+            return true;
+        }
+    }
+    return reject(why, KS_REJECT_BAD_VALUE, idx);
+}
+
+static bool get_ts(cJSON *const *f, ks_event *ev, ks_reject *why)
+{
+    const cJSON *it = f[F_TS];
+    if (is_absent(it))
+        return reject(why, KS_REJECT_MISSING_FIELD, F_TS);
+    if ((it->type & 0xFF) == cJSON_Number) {
+        double v = it->valuedouble;
+        /* An integral number of ms within years 1970..9999. The range test
+         * also rejects NaN/inf and makes the int64 conversion exact. */
+        if (!(v >= (double)KS__TS_MIN_MS && v <= (double)KS__TS_MAX_MS) || v != floor(v))
+            return reject(why, KS_REJECT_BAD_VALUE, F_TS);
+        ev->ts_ms = (int64_t)v;
+        return true;
+    }
+    if ((it->type & 0xFF) == cJSON_String) {
+        if (!ks_parse_rfc3339(it->valuestring, strlen(it->valuestring), &ev->ts_ms))
+            return reject(why, KS_REJECT_BAD_VALUE, F_TS);
+        return true;
+    }
+    return reject(why, KS_REJECT_BAD_TYPE, F_TS);
+}
+
+static bool get_type(cJSON *const *f, ks_event *ev, ks_reject *why)
+{
+    static const char *const names[KS_EV__COUNT] = {
+#define KS__EV_STR(name, str) str,
+        KS_EVENT_TYPES(KS__EV_STR)
+#undef KS__EV_STR
+    };
+    const cJSON *it = f[F_TYPE];
+    if (is_absent(it))
+        return reject(why, KS_REJECT_MISSING_FIELD, F_TYPE);
+    if ((it->type & 0xFF) != cJSON_String)
+        return reject(why, KS_REJECT_BAD_TYPE, F_TYPE);
+    for (int t = 0; t < KS_EV__COUNT; t++) {
+        if (strcmp(it->valuestring, names[t]) == 0) {
+            ev->type = (ks_event_type)t;
+            return true;
+        }
+    }
+    return reject(why, KS_REJECT_UNKNOWN_TYPE, -1);
+}
+
+static const word_map sub_actions[] = {
+    {"start", KS_ACT_SUB_START},         {"renew", KS_ACT_SUB_RENEW},
+    {"upgrade", KS_ACT_SUB_UPGRADE},     {"downgrade", KS_ACT_SUB_DOWNGRADE},
+    {"cancel", KS_ACT_SUB_CANCEL},
+};
+static const word_map ticket_actions[] = {
+    {"opened", KS_ACT_TICKET_OPENED},
+    {"responded", KS_ACT_TICKET_RESPONDED},
+    {"resolved", KS_ACT_TICKET_RESOLVED},
+};
+static const word_map lead_actions[] = {
+    {"created", KS_ACT_LEAD_CREATED},
+    {"converted", KS_ACT_LEAD_CONVERTED},
+};
+static const word_map survey_kinds[] = {
+    {"csat", KS_SURVEY_CSAT},
+    {"nps", KS_SURVEY_NPS},
+};
+
+#define KS__N(a) (sizeof(a) / sizeof((a)[0]))
+
+static bool get_action(cJSON *const *f, const word_map *map, size_t n, ks_event *ev,
+                       ks_reject *why)
+{
+    int v = 0;
+    if (!get_word(f, F_ACTION, map, n, &v, why))
+        return false;
+    ev->action = (ks_action)v;
+    return true;
+}
+
+static bool get_survey(cJSON *const *f, ks_event *ev, ks_reject *why)
+{
+    int kind = 0;
+    if (!get_word(f, F_KIND, survey_kinds, KS__N(survey_kinds), &kind, why))
+        return false;
+    double v = 0;
+    bool present;
+    if (!get_num(f, F_SCORE, true, &v, &present, why))
+        return false;
+    int lo = kind == KS_SURVEY_CSAT ? 1 : 0, hi = kind == KS_SURVEY_CSAT ? 5 : 10;
+    /* 4 and 4.0 are the same JSON number; 4.5 is not a score. */
+    if (v != floor(v) || v < lo || v > hi)
+        return reject(why, KS_REJECT_BAD_VALUE, F_SCORE);
+    ev->survey_kind = (ks_survey_kind)kind;
+    ev->score = (int)v;
+    return true;
+}
+
+static bool get_ticket(cJSON *const *f, ks_event *ev, ks_reject *why)
+{
+    if (!get_str(f, F_TICKET_ID, true, KS_EVENT_ID_MAX, &ev->ticket_id, why) ||
+        !get_action(f, ticket_actions, KS__N(ticket_actions), ev, why))
+        return false;
+    const cJSON *c = f[F_COMPLAINT];
+    if (!is_absent(c)) {
+        int t = c->type & 0xFF;
+        if (t != cJSON_True && t != cJSON_False)
+            return reject(why, KS_REJECT_BAD_TYPE, F_COMPLAINT);
+        /* A complaint is a property of opening a ticket; on later actions the
+         * flag is checked for type but carries no meaning. */
+        ev->complaint = t == cJSON_True && ev->action == KS_ACT_TICKET_OPENED;
+    }
+    return get_str(f, F_CATEGORY, false, KS_EVENT_TEXT_MAX, &ev->category, why);
+}
+
+static bool validate(cJSON *root, ks_event *ev, ks_reject *why)
+{
+    cJSON *f[F__COUNT] = {0};
+    for (cJSON *c = root->child; c != NULL; c = c->next) {
+        int idx = field_index(c->string);
+        if (idx >= 0 && f[idx] == NULL)
+            f[idx] = c;
+    }
+
+    if (!get_str(f, F_EVENT_ID, true, KS_EVENT_ID_MAX, &ev->event_id, why) ||
+        !get_type(f, ev, why))
+        return false;
+    /* Marketing spend belongs to no customer: a customer_id there is ignored
+     * like any extra field, so it cannot make the event count for one. */
+    if (ev->type != KS_EV_MARKETING_SPEND &&
+        !get_str(f, F_CUSTOMER_ID, true, KS_EVENT_ID_MAX, &ev->customer_id, why))
+        return false;
+    if (!get_ts(f, ev, why) ||
+        !get_str(f, F_SEGMENT, false, KS_EVENT_ID_MAX, &ev->segment, why) ||
+        !get_str(f, F_CHANNEL, false, KS_EVENT_ID_MAX, &ev->channel, why))
+        return false;
+
+    switch (ev->type) {
+    case KS_EV_SIGNUP:
+        return true;
+    case KS_EV_INTERACTION:
+        return get_str(f, F_ACTION, false, KS_EVENT_TEXT_MAX, &ev->action_text, why);
+    case KS_EV_PURCHASE:
+        return get_str(f, F_ORDER_ID, true, KS_EVENT_ID_MAX, &ev->order_id, why) &&
+               get_amount(f, true, true, ev, why) &&
+               get_str(f, F_CATEGORY, false, KS_EVENT_TEXT_MAX, &ev->category, why) &&
+               get_str(f, F_PRODUCT, false, KS_EVENT_TEXT_MAX, &ev->product, why);
+    case KS_EV_REFUND:
+        return get_amount(f, true, true, ev, why) &&
+               get_str(f, F_ORDER_ID, false, KS_EVENT_ID_MAX, &ev->order_id, why);
+    case KS_EV_SUBSCRIPTION:
+        return get_action(f, sub_actions, KS__N(sub_actions), ev, why);
+    case KS_EV_PAYMENT_FAILED:
+        return get_amount(f, false, false, ev, why);
+    case KS_EV_TICKET:
+        return get_ticket(f, ev, why);
+    case KS_EV_SURVEY:
+        return get_survey(f, ev, why);
+    case KS_EV_LEAD:
+        return get_action(f, lead_actions, KS__N(lead_actions), ev, why);
+    case KS_EV_MARKETING_SPEND:
+        return get_amount(f, true, false, ev, why) &&
+               get_str(f, F_CAMPAIGN, false, KS_EVENT_TEXT_MAX, &ev->campaign, why);
+    case KS_EV_RETENTION_SPEND:
+        return get_amount(f, true, false, ev, why);
+    case KS_EV_REFERRAL:
+        return get_str(f, F_REFERRED, false, KS_EVENT_ID_MAX, &ev->referred_id, why);
+    default:
+        return reject(why, KS_REJECT_UNKNOWN_TYPE, -1);
+    }
+}
+
+static bool json_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *ev, ks_reject *why)
+{
+    memset(ev, 0, sizeof(*ev));
+    why->code = KS_REJECT_NONE;
+    why->field[0] = '\0';
+    release_tree(p);
+
+    if (len > p->max_bytes) {
+        why->code = KS_REJECT_TOO_LARGE;
+        return false;
+    }
+    const unsigned char *b = (const unsigned char *)buf;
+    bool has_nul = false;
+    ks_reject_code rc = ks__json_prescan(b, len, &has_nul);
+    if (rc != KS_REJECT_NONE) {
+        why->code = rc;
+        return false;
+    }
+
+    /* cJSON's require_null_terminated mode needs a NUL inside the buffer,
+     * which a Kafka payload lacks; take the end pointer and check the tail. */
+    const char *end = NULL;
+    uint64_t allocs = p->arena.allocs;
+    ks__arena *prev = ks__arena_set_current(&p->arena);
+    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+    ks__arena_set_current(prev);
+    if (root == NULL) {
+        why->code = KS_REJECT_MALFORMED_JSON;
+        return false;
+    }
+    if (p->arena.allocs == allocs)
+        p->foreign_root = root;
+    for (const unsigned char *e = (const unsigned char *)end; e < b + len; e++) {
+        if (!json_ws(*e)) {
+            why->code = KS_REJECT_MALFORMED_JSON;
+            return false;
+        }
+    }
+    if ((root->type & 0xFF) != cJSON_Object) {
+        why->code = KS_REJECT_MALFORMED_JSON;
+        return false;
+    }
+    if (has_nul) {
+        /* cJSON ends its C strings at the first NUL, so "a\u0000b" would read
+         * as "a" (and a key "type\u0000x" as "type"). Refuse rather than
+         * guess; name the member so the producer can find it. */
+        why->code = KS_REJECT_BAD_VALUE;
+        if (!ks__json_nul_member(b, len, why->field, sizeof(why->field)))
+            why->field[0] = '\0';
+        return false;
+    }
+    if (!validate(root, ev, why)) {
+        memset(ev, 0, sizeof(*ev));
+        return false;
+    }
+    return true;
+}

@@ -1,0 +1,94 @@
+/* Internals of the event module, shared by its files and its unit tests.
+ * Nothing here is part of the public API. */
+#ifndef KS_EVENT_INTERNAL_H
+#define KS_EVENT_INTERNAL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "kpistream/event.h"
+
+/* ---- arena.c: the bump allocator cJSON allocates from during ks_event_parse ----
+ *
+ * cJSON allocates one node per JSON value and one buffer per string. Routing
+ * those through malloc costs ~30 allocations per typical event, so during a
+ * parse the cJSON hooks (installed once, process-wide) bump-allocate from the
+ * parser's arena instead, and the whole tree is dropped by resetting the arena.
+ *
+ *   main block (reused)           overflow chunks (only when a message needs more)
+ *   +------------------------+     +-------+    +-------+
+ *   | used ........ |  free  |     | chunk | -> | chunk | -> NULL
+ *   +------------------------+     +-------+    +-------+
+ *
+ * At reset, overflow chunks are freed and the main block grows to the total
+ * that was needed (capped at KS__ARENA_KEEP_MAX), so steady state is one block
+ * and zero mallocs per event.
+ *
+ * The hooks consult a thread-local "current arena" pointer that is set only for
+ * the duration of cJSON_ParseWithLengthOpts() inside ks_event_parse(). With no
+ * current arena (e.g. the config module parsing its file) they are plain
+ * malloc/free, so other cJSON users are unaffected. While an arena is current,
+ * free() is a no-op: cJSON only frees nodes of the tree it is building, which
+ * all live in the arena.
+ *
+ * Under AddressSanitizer every allocation is its own malloc'd chunk, so ASan
+ * still sees cJSON's reads and writes at allocation granularity. */
+#define KS__ARENA_INITIAL (16u * 1024u)
+#define KS__ARENA_KEEP_MAX (1u * 1024u * 1024u)
+
+typedef struct ks__arena_chunk ks__arena_chunk;
+
+typedef struct ks__arena {
+    unsigned char *base; /* main block */
+    size_t cap;
+    size_t used;
+    ks__arena_chunk *chunks; /* overflow chunks, newest first */
+    size_t chunk_bytes;      /* total bytes held in chunks */
+    uint64_t allocs;         /* allocations served since creation */
+} ks__arena;
+
+/** Initialises an arena with a main block of cap bytes. Returns 0 or KS_ERR_NOMEM. */
+int ks__arena_init(ks__arena *a, size_t cap);
+
+/** Frees everything the arena holds. */
+void ks__arena_destroy(ks__arena *a);
+
+/** Drops every allocation; frees overflow chunks and regrows the main block. */
+void ks__arena_reset(ks__arena *a);
+
+/** Returns size bytes aligned for any type, or NULL when out of memory.
+ *  Borrowed: valid until the next ks__arena_reset(). */
+void *ks__arena_alloc(ks__arena *a, size_t size);
+
+/** Installs the cJSON hooks (idempotent, thread-safe). */
+void ks__json_hooks_install(void);
+
+/** Makes a the current arena of the calling thread (NULL: none); returns the previous one. */
+ks__arena *ks__arena_set_current(ks__arena *a);
+
+/* ---- scan.c: the strictness pass that runs before cJSON ----
+ *
+ * cJSON is lenient where JSON (RFC 8259) is not: it treats every byte <= 0x20
+ * as whitespace, copies raw control characters into strings, accepts "+1",
+ * ".5", "01" and "1." (it hands the token to strtod), and decodes an invalid
+ * \u escape such as "\uZZZZ" as U+0000. One linear pass rejects all of that,
+ * validates UTF-8, and notes whether any string contains the escape \u0000
+ * (which cJSON would silently truncate at). */
+
+/** Returns KS_REJECT_NONE, KS_REJECT_BAD_UTF8 (any invalid UTF-8 anywhere wins)
+ *  or KS_REJECT_MALFORMED_JSON; sets *has_nul if a \u0000 escape was seen. */
+ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul);
+
+/** For a message the prescan and cJSON accepted as an object: copies into key
+ *  (NUL-terminated, at most keysize-1 bytes) the name of the first top-level
+ *  member whose key or value contains a \u0000 escape. Returns true if found. */
+bool ks__json_nul_member(const unsigned char *b, size_t n, char *key, size_t keysize);
+
+/* ---- rfc3339.c ---- */
+
+/* Accepted event times, epoch ms: 1970-01-01T00:00:00.000Z .. 9999-12-31T23:59:59.999Z. */
+#define KS__TS_MIN_MS INT64_C(0)
+#define KS__TS_MAX_MS INT64_C(253402300799999)
+
+#endif

@@ -1,0 +1,339 @@
+/* UTF-8 validation and the JSON strictness pass that runs before cJSON.
+ *
+ * UTF-8 follows the Unicode well-formed byte sequences table (Unicode 15,
+ * table 3-7), which rules out overlong forms, UTF-16 surrogates (U+D800..DFFF)
+ * and code points above U+10FFFF by restricting the second byte:
+ *
+ *   U+0000..007F     00..7F
+ *   U+0080..07FF     C2..DF 80..BF
+ *   U+0800..0FFF     E0     A0..BF 80..BF
+ *   U+1000..CFFF     E1..EC 80..BF 80..BF
+ *   U+D000..D7FF     ED     80..9F 80..BF
+ *   U+E000..FFFF     EE..EF 80..BF 80..BF
+ *   U+10000..3FFFF   F0     90..BF 80..BF 80..BF
+ *   U+40000..FFFFF   F1..F3 80..BF 80..BF 80..BF
+ *   U+100000..10FFFF F4     80..8F 80..BF 80..BF
+ *
+ * The JSON pass tracks only "inside a string or not"; nesting, commas and
+ * literals are left to cJSON, which is strict about them. */
+#include <string.h>
+
+#include "event/event_internal.h"
+
+/* Length of the valid multi-byte sequence starting at p (p[0] >= 0x80), or 0. */
+static size_t utf8_seq(const unsigned char *p, size_t rem)
+{
+    unsigned char c = p[0];
+    unsigned char lo = 0x80, hi = 0xBF;
+    size_t len;
+    if (c >= 0xC2 && c <= 0xDF) {
+        len = 2;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+        len = 3;
+        if (c == 0xE0)
+            lo = 0xA0;
+        else if (c == 0xED)
+            hi = 0x9F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+        len = 4;
+        if (c == 0xF0)
+            lo = 0x90;
+        else if (c == 0xF4)
+            hi = 0x8F;
+    } else {
+        return 0;
+    }
+    if (rem < len)
+        return 0;
+    if (p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    return len;
+}
+
+bool ks_utf8_valid(const char *buf, size_t len)
+{
+    const unsigned char *p = (const unsigned char *)buf;
+    size_t i = 0;
+    while (i < len) {
+        /* ASCII fast path, eight bytes at a time. */
+        while (i + 8 <= len) {
+            uint64_t w;
+            memcpy(&w, p + i, 8);
+            if (w & UINT64_C(0x8080808080808080))
+                break;
+            i += 8;
+        }
+        if (i >= len)
+            break;
+        if (p[i] < 0x80) {
+            i++;
+            continue;
+        }
+        size_t l = utf8_seq(p + i, len - i);
+        if (l == 0)
+            return false;
+        i += l;
+    }
+    return true;
+}
+
+/* Bytes that end the fast skip inside a string: quote, backslash, control
+ * characters (must be escaped in JSON) and non-ASCII (must be valid UTF-8). */
+static bool str_special(unsigned char c)
+{
+    return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
+}
+
+static bool is_digit(unsigned char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+static bool is_hex(unsigned char c)
+{
+    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+}
+
+/* Length of the RFC 8259 number at p, or 0 if it is not one:
+ *   -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
+ * It must also not be followed by a byte cJSON would take as part of a number
+ * ([0-9+-.eE]), so cJSON reads exactly the token validated here. */
+static size_t number_len(const unsigned char *p, size_t n)
+{
+    size_t i = 0;
+    if (i < n && p[i] == '-')
+        i++;
+    if (i >= n || !is_digit(p[i]))
+        return 0;
+    if (p[i] == '0') {
+        i++;
+    } else {
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    if (i < n && p[i] == '.') {
+        i++;
+        if (i >= n || !is_digit(p[i]))
+            return 0;
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    if (i < n && (p[i] == 'e' || p[i] == 'E')) {
+        i++;
+        if (i < n && (p[i] == '+' || p[i] == '-'))
+            i++;
+        if (i >= n || !is_digit(p[i]))
+            return 0;
+        while (i < n && is_digit(p[i]))
+            i++;
+    }
+    if (i < n && (is_digit(p[i]) || p[i] == '+' || p[i] == '-' || p[i] == '.' || p[i] == 'e' ||
+                  p[i] == 'E'))
+        return 0;
+    return i;
+}
+
+/* Length of the escape sequence at p (p[0] == '\\'), or 0 if invalid.
+ * Sets *nul for \u0000. */
+static size_t escape_len(const unsigned char *p, size_t n, bool *nul)
+{
+    if (n < 2)
+        return 0;
+    switch (p[1]) {
+    case '"':
+    case '\\':
+    case '/':
+    case 'b':
+    case 'f':
+    case 'n':
+    case 'r':
+    case 't':
+        return 2;
+    case 'u':
+        if (n < 6)
+            return 0;
+        for (size_t k = 2; k < 6; k++)
+            if (!is_hex(p[k]))
+                return 0;
+        if (p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0')
+            *nul = true;
+        return 6;
+    default:
+        return 0;
+    }
+}
+
+ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul)
+{
+    size_t i = 0;
+    bool in_str = false;
+    *has_nul = false;
+    /* RFC 8259 lets parsers ignore a leading byte order mark; cJSON does. */
+    if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF)
+        i = 3;
+    while (i < n) {
+        if (in_str) {
+            while (i < n && !str_special(b[i]))
+                i++;
+            if (i >= n)
+                break;
+            unsigned char c = b[i];
+            if (c == '"') {
+                in_str = false;
+                i++;
+            } else if (c == '\\') {
+                size_t l = escape_len(b + i, n - i, has_nul);
+                if (l == 0)
+                    goto bad_json;
+                i += l;
+            } else if (c < 0x20) {
+                goto bad_json;
+            } else {
+                size_t l = utf8_seq(b + i, n - i);
+                if (l == 0)
+                    return KS_REJECT_BAD_UTF8;
+                i += l;
+            }
+            continue;
+        }
+        unsigned char c = b[i];
+        switch (c) {
+        case ' ':
+        case '\t':
+        case '\n':
+        case '\r':
+        case '{':
+        case '}':
+        case '[':
+        case ']':
+        case ':':
+        case ',':
+            i++;
+            break;
+        case '"':
+            in_str = true;
+            i++;
+            break;
+        case '-':
+        case '0':
+        case '1':
+        case '2':
+        case '3':
+        case '4':
+        case '5':
+        case '6':
+        case '7':
+        case '8':
+        case '9': {
+            size_t l = number_len(b + i, n - i);
+            if (l == 0)
+                goto bad_json;
+            i += l;
+            break;
+        }
+        default:
+            /* Letters of true/false/null; cJSON checks the words. */
+            if (c >= 'a' && c <= 'z') {
+                i++;
+                break;
+            }
+            goto bad_json;
+        }
+    }
+    if (in_str)
+        goto bad_json;
+    return KS_REJECT_NONE;
+
+bad_json:
+    /* A UTF-8 error anywhere takes precedence over a JSON error. */
+    return ks_utf8_valid((const char *)b + i, n - i) ? KS_REJECT_MALFORMED_JSON
+                                                     : KS_REJECT_BAD_UTF8;
+}
+
+/* Skips the string starting at b[i] == '"'; returns the index after the
+ * closing quote and ors \u0000 escapes into *nul. Input is known-valid JSON. */
+static size_t skip_string(const unsigned char *b, size_t n, size_t i, bool *nul)
+{
+    i++;
+    while (i < n && b[i] != '"') {
+        if (b[i] == '\\') {
+            size_t l = escape_len(b + i, n - i, nul);
+            i += l > 0 ? l : 1;
+        } else {
+            i++;
+        }
+    }
+    return i < n ? i + 1 : n;
+}
+
+static size_t skip_ws(const unsigned char *b, size_t n, size_t i)
+{
+    while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
+        i++;
+    return i;
+}
+
+bool ks__json_nul_member(const unsigned char *b, size_t n, char *key, size_t keysize)
+{
+    size_t i = 0;
+    if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF)
+        i = 3;
+    i = skip_ws(b, n, i);
+    if (i >= n || b[i] != '{')
+        return false;
+    i++;
+    for (;;) {
+        i = skip_ws(b, n, i);
+        if (i >= n || b[i] != '"')
+            return false;
+        bool nul = false;
+        size_t kstart = i + 1;
+        i = skip_string(b, n, i, &nul);
+        size_t kend = i - 1;
+        i = skip_ws(b, n, i);
+        if (i >= n || b[i] != ':')
+            return false;
+        i++;
+        /* Skip the value: strings and any nesting until the member ends. */
+        int depth = 0;
+        while (i < n) {
+            unsigned char c = b[i];
+            if (c == '"') {
+                i = skip_string(b, n, i, &nul);
+                continue;
+            }
+            if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (depth == 0)
+                    break;
+                depth--;
+            } else if (c == ',' && depth == 0) {
+                break;
+            }
+            i++;
+        }
+        if (nul) {
+            /* Report the key as written, up to any escape in it. */
+            size_t k = 0, j = kstart;
+            for (; j < kend && b[j] != '\\' && k + 1 < keysize; j++)
+                key[k++] = (char)b[j];
+            if (j < kend && (b[j] & 0xC0) == 0x80) {
+                /* Cut inside a multi-byte character: drop its first bytes too,
+                 * so the reason string stays valid UTF-8. */
+                while (k > 0 && ((unsigned char)key[k - 1] & 0xC0) == 0x80)
+                    k--;
+                if (k > 0)
+                    k--;
+            }
+            key[k] = '\0';
+            return true;
+        }
+        if (i >= n || b[i] != ',')
+            return false;
+        i++;
+    }
+}
