@@ -50,6 +50,8 @@ typedef struct ks_config {
     int64_t churn_inactivity_ms;    /* default 30d */
     int64_t max_future_skew_ms;     /* default 5 min */
     int64_t dedup_horizon_ms;       /* how long event_ids are remembered (default: largest window) */
+    bool dedup_horizon_explicit;    /* false: dedup_horizon_ms follows the largest window when
+                                     * windows change; true once the key was set explicitly */
     size_t max_message_bytes;       /* larger messages are too_large (default 65536) */
     int max_segments;               /* distinct segment values tracked; more map to "other" (default 64) */
     int max_channels;               /* distinct channel values tracked (1..8); more map to "other" (default 8) */
@@ -63,7 +65,8 @@ typedef struct ks_config {
     int log_level;                  /* ks_log_level (default info); "debug","info","warn","error" */
 } ks_config;
 
-/** Fills cfg with the built-in defaults. Caller owns the strings; free with ks_config_free(). */
+/** Fills cfg with the built-in defaults. cfg's previous contents are not freed.
+ *  Returns 0, or KS_ERR_NOMEM (cfg is then zeroed). Caller owns the strings; free with ks_config_free(). */
 int ks_config_init_defaults(ks_config *cfg);
 
 /** Applies a JSON config file on top of cfg. Returns 0 or KS_ERR_CONFIG/KS_ERR_IO
@@ -87,7 +90,56 @@ char *ks_config_to_json(const ks_config *cfg);
 /** Returns the largest window length in ms (0 if none). */
 int64_t ks_config_max_window_ms(const ks_config *cfg);
 
-/** Frees every string owned by cfg and zeroes it. */
+/** Frees every string owned by cfg and zeroes it. Safe on a zeroed cfg and twice. */
 void ks_config_free(ks_config *cfg);
+
+/** The whole start-up sequence except flags: defaults, then the file at path (skipped when
+ *  path is NULL), then the environment, then ks_config_validate(). cfg's previous contents
+ *  are not freed. Returns 0, or KS_ERR_CONFIG / KS_ERR_IO / KS_ERR_NOMEM with errstr naming
+ *  the file, key and problem; on error cfg is freed and zeroed. On success caller owns the
+ *  strings; free with ks_config_free(). */
+int ks_config_load(ks_config *cfg, const char *path, char *errstr, size_t errsize);
+
+/** Applies one `kpistream run` flag. flag may be given with or without the leading "--":
+ *  brokers, topics, group, redis (= redis_url), prefix, clock, exit-on-eof (value NULL means
+ *  true), set (value "key=value", any config key), kafka.<property>, and any other config
+ *  key spelt with '-' or '_' (e.g. flush-interval-ms). "config" is the caller's job and is
+ *  rejected here. Returns 0 or KS_ERR_CONFIG naming the flag (with a suggestion when the
+ *  flag is unknown). Strings are copied; cfg keeps owning its own. */
+int ks_config_apply_flag(ks_config *cfg, const char *flag, const char *value, char *errstr,
+                         size_t errsize);
+
+/** Returns true if flag (with or without "--") is a switch that takes no value
+ *  (only "exit-on-eof"), so a caller's argv parser knows not to consume the next word. */
+bool ks_config_flag_is_switch(const char *flag);
+
+/** Parses a duration: "<digits><unit>" with unit ms, s, m, h or d, or bare digits meaning
+ *  milliseconds ("30d", "500ms", "1500"). No sign, spaces or fractions. Returns 0, or
+ *  KS_ERR_PARSE (bad syntax or unit) / KS_ERR_RANGE (does not fit in int64 ms). */
+int ks_duration_parse(const char *s, int64_t *out_ms);
+
+/** Writes ms in the largest unit that divides it exactly ("30d", "90m", "1500ms") into buf,
+ *  truncated to n bytes. Returns buf. Borrowed: buf is the caller's. */
+char *ks_duration_format(int64_t ms, char *buf, size_t n);
+
+/** A parsed redis:// URL. */
+typedef struct ks_redis_url {
+    char host[256];     /* host name or address; IPv6 without the brackets */
+    int port;           /* default 6379 */
+    char user[128];     /* ACL user; "" when absent (AUTH with password only) */
+    char password[256]; /* "" when absent; percent-decoded */
+    int db;             /* SELECT index, default 0 */
+} ks_redis_url;
+
+/** Parses redis://[user[:password]@]host[:port][/db] (host may be [IPv6]; user and password
+ *  may be percent-encoded; "redis://:password@host" gives a password without user). TLS
+ *  (rediss://) and unix sockets are not supported. Returns 0, or KS_ERR_CONFIG with errstr
+ *  saying what is wrong (the password is never copied into errstr). out is filled only on
+ *  success. */
+int ks_redis_url_parse(const char *url, ks_redis_url *out, char *errstr, size_t errsize);
+
+/** Copies url into out with the password (if any) replaced by "***", for logs and
+ *  check-config. Returns out. Borrowed: out is the caller's, truncated to n bytes. */
+char *ks_redis_url_mask(const char *url, char *out, size_t n);
 
 #endif
