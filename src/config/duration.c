@@ -23,10 +23,11 @@ int ks_duration_parse(const char *s, int64_t *out_ms)
     bool overflow = false;
     const char *p = s;
     for (; *p >= '0' && *p <= '9'; p++) {
-        if (n > (uint64_t)(INT64_MAX - 9) / 10)
+        uint64_t d = (uint64_t)(*p - '0');
+        if (n > (UINT64_MAX - d) / 10)
             overflow = true; /* keep scanning so a bad unit still reads as a syntax error */
         else
-            n = n * 10 + (uint64_t)(*p - '0');
+            n = n * 10 + d;
     }
     int64_t mult = 0;
     if (*p == '\0') {
