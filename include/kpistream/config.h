@@ -66,25 +66,43 @@ typedef struct ks_config {
 } ks_config;
 
 /** Fills cfg with the built-in defaults. cfg's previous contents are not freed.
- *  Returns 0, or KS_ERR_NOMEM (cfg is then zeroed). Caller owns the strings; free with ks_config_free(). */
+ *  Returns 0, or KS_ERR_NOMEM (cfg is then zeroed).
+ *  Caller owns the strings; free with ks_config_free(). */
 int ks_config_init_defaults(ks_config *cfg);
 
-/** Applies a JSON config file on top of cfg. Returns 0 or KS_ERR_CONFIG/KS_ERR_IO
- *  with errstr naming the key (e.g. "flush_interval_ms: must be an integer 10..60000, got \"x\""). */
+/** Applies a JSON config file (one object; keys as in docs/config.md) on top of cfg.
+ *  Returns 0; KS_ERR_IO if the file cannot be read ("<path>: cannot open: <strerror>");
+ *  KS_ERR_CONFIG with errstr "<path>: <key>: ..." for a bad value, an unknown key (with a
+ *  "did you mean" suggestion) or a key given twice, or "<path>:<line>:<col>: JSON syntax
+ *  error ..." for bad JSON. Keys are applied in file order and processing stops at the first
+ *  error, so on error cfg holds the keys before it (still valid, still the caller's to
+ *  free with ks_config_free()). Does not run ks_config_validate(). */
 int ks_config_load_file(ks_config *cfg, const char *path, char *errstr, size_t errsize);
 
-/** Applies the KPISTREAM_* environment variables. Returns 0 or KS_ERR_CONFIG. */
+/** Applies KPISTREAM_BROKERS, KPISTREAM_TOPICS (comma-separated), KPISTREAM_GROUP and
+ *  KPISTREAM_REDIS (-> redis_url) through ks_config_set(); unset or empty variables are
+ *  skipped. Returns 0 or KS_ERR_CONFIG with errstr "environment variable <NAME>: <key>: ...".
+ *  Strings are copied into cfg. */
 int ks_config_apply_env(ks_config *cfg, char *errstr, size_t errsize);
 
 /** Sets one key by its config-file name ("brokers", "clock", "windows", "kafka.security.protocol")
- *  from a string value, as flags do. Returns 0 or KS_ERR_CONFIG naming the key. */
+ *  from a string value, as flags do: integers, numbers and booleans are parsed from the text,
+ *  topics and windows are comma-separated, an empty dlq_topic means the default. The _ms
+ *  spellings of the three durations (churn_inactivity_ms, ...) are accepted too. Returns 0,
+ *  or KS_ERR_CONFIG naming the key, the expected type/range and the value seen; the key is
+ *  then unchanged. value is copied; cfg keeps owning its strings. */
 int ks_config_set(ks_config *cfg, const char *key, const char *value, char *errstr, size_t errsize);
 
-/** Checks cross-key rules (e.g. dedup_horizon_ms vs windows). Returns 0 or KS_ERR_CONFIG. */
+/** Checks every range again (the struct may have been written by code) and the cross-key
+ *  rules: windows sorted and distinct, dedup_horizon >= largest window, nps_detractor_max <
+ *  nps_promoter_min, dead-letter topic not an input topic. Returns 0 or KS_ERR_CONFIG with
+ *  errstr naming the key. */
 int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize);
 
-/** Returns the effective config as a pretty JSON string (secrets in redis_url and
- *  kafka.*password* masked). Caller owns it; free with free(). NULL on OOM. */
+/** Returns the effective config as pretty JSON (two-space indent, trailing newline), every
+ *  key, durations as strings, in a form ks_config_load_file() accepts back. Secrets are
+ *  masked as "***": the password in redis_url and kafka properties whose name contains
+ *  "password", "secret" or "key.pem". Caller owns it; free with free(). NULL on OOM. */
 char *ks_config_to_json(const ks_config *cfg);
 
 /** Returns the largest window length in ms (0 if none). */

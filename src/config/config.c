@@ -679,6 +679,16 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
         *(int *)f = (int)i64;
         return 0;
     case KS__K_DUR:
+        /* dedup_horizon: null (or "auto", or "" from a flag) means "follow the largest
+         * window", so a file can state every key and still not pin the horizon. */
+        if (k->off == offsetof(ks_config, dedup_horizon_ms) &&
+            (cJSON_IsNull(v) ||
+             (cJSON_IsString(v) &&
+              (strcmp(v->valuestring, "auto") == 0 || (from_str && !*v->valuestring))))) {
+            cfg->dedup_horizon_explicit = false;
+            cfg->dedup_horizon_ms = ks_config_max_window_ms(cfg);
+            return 0;
+        }
         if (!ks__get_dur(v, &i64) || i64 < k->min || i64 > k->max) {
             snprintf(what, sizeof what,
                      "a duration %s..%s (\"<n><unit>\" with unit ms, s, m, h or d, or integer "
@@ -1354,7 +1364,10 @@ char *ks_config_to_json(const ks_config *cfg)
             v = cJSON_CreateNumber((double)*(const size_t *)f);
             break;
         case KS__K_DUR:
-            v = cJSON_CreateString(ks_duration_format(*(const int64_t *)f, buf, sizeof buf));
+            if (k->off == offsetof(ks_config, dedup_horizon_ms) && !cfg->dedup_horizon_explicit)
+                v = cJSON_CreateNull(); /* "largest window", and stays so when reloaded */
+            else
+                v = cJSON_CreateString(ks_duration_format(*(const int64_t *)f, buf, sizeof buf));
             break;
         case KS__K_DOUBLE:
             v = cJSON_CreateNumber(*(const double *)f);

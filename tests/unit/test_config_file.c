@@ -111,6 +111,15 @@ Test(config_file, every_key_from_json)
     cr_expect_eq(ks_config_validate(&cfg, err, sizeof err), 0, "%s", err);
 }
 
+Test(config_file, null_dedup_horizon_follows_windows)
+{
+    cr_assert_eq(load_text("{\"dedup_horizon\": null, \"windows\": [\"1h\", \"90d\"]}"), 0, "%s",
+                 err);
+    cr_expect(!cfg.dedup_horizon_explicit);
+    cr_expect_eq(cfg.dedup_horizon_ms, 90 * DAY);
+    cr_expect_eq(ks_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+}
+
 Test(config_file, topics_and_windows_as_comma_separated_strings)
 {
     cr_assert_eq(load_text("{\"topics\": \"a, b\", \"windows\": \"24h,1h\"}"), 0, "%s", err);

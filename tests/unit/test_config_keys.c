@@ -273,6 +273,24 @@ Test(config_keys, dedup_horizon_follows_windows_until_set)
     KS_T_ERR_HAS(err, "dedup_horizon", "2d", "largest window (7d)");
 }
 
+Test(config_keys, dedup_horizon_auto_goes_back_to_following_windows)
+{
+    set_ok("dedup_horizon", "40d");
+    set_ok("dedup_horizon", "auto");
+    cr_expect(!cfg.dedup_horizon_explicit);
+    cr_expect_eq(cfg.dedup_horizon_ms, 30 * DAY);
+    set_ok("dedup_horizon", "45d");
+    set_ok("dedup_horizon", "");
+    cr_expect(!cfg.dedup_horizon_explicit);
+    set_ok("windows", "2h");
+    cr_expect_eq(cfg.dedup_horizon_ms, 2 * HOUR);
+    set_ok("dedup_horizon", "3h");
+    char *js = ks_config_to_json(&cfg);
+    cr_assert_not_null(js);
+    cr_expect(strstr(js, "\"dedup_horizon\": \"3h\"") != NULL, "%s", js);
+    free(js);
+}
+
 Test(config_keys, dlq_topic_may_not_be_an_input_topic)
 {
     set_ok("dlq_topic", "customer-events");
@@ -435,7 +453,8 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
     cr_expect_str_eq(cJSON_GetArrayItem(w, 0)->valuestring, "60m");
     cr_expect_str_eq(cJSON_GetArrayItem(w, 1)->valuestring, "7d");
     cr_expect_str_eq(cJSON_GetObjectItem(root, "max_future_skew")->valuestring, "90s");
-    cr_expect_str_eq(cJSON_GetObjectItem(root, "dedup_horizon")->valuestring, "7d");
+    cr_expect(cJSON_IsNull(cJSON_GetObjectItem(root, "dedup_horizon")),
+              "an automatic horizon prints as null");
     cr_expect_str_eq(cJSON_GetObjectItem(root, "churn_inactivity")->valuestring, "30d");
     cr_expect(cJSON_IsNull(cJSON_GetObjectItem(root, "dlq_topic")));
     cr_expect_eq(cJSON_GetObjectItem(root, "batch_size")->valuedouble, 1000);
