@@ -1,0 +1,80 @@
+/* The engine: moves messages through parse -> validate -> dedup -> state,
+ * keeps the window clock, and turns the state into Redis commands at flush
+ * time. Pure: no Kafka, no Redis, no clock reads (the caller passes wall time),
+ * so it is tested directly (tests/unit/test_engine_*.c) and the adapters stay thin.
+ */
+#ifndef KPISTREAM_ENGINE_H
+#define KPISTREAM_ENGINE_H
+
+#include "kpistream/batch.h"
+#include "kpistream/config.h"
+#include "kpistream/event.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct ks_engine ks_engine;
+
+typedef enum ks_verdict { KS_ACCEPTED = 0, KS_DUPLICATE, KS_REJECTED } ks_verdict;
+
+/** Creates an engine for cfg (borrowed; must outlive the engine). Returns NULL
+ *  with errstr filled on failure. Caller owns it; free with ks_engine_free(). */
+ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize);
+
+/** Frees e and all partition state (NULL is ignored). */
+void ks_engine_free(ks_engine *e);
+
+/** Takes ownership of a partition's state (empty). Returns 0, or KS_ERR_NOMEM. */
+int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition);
+
+/** Drops a partition's state; its share leaves every aggregate. */
+void ks_engine_revoke(ks_engine *e, const char *topic, int32_t partition);
+
+/** Processes one message of an assigned partition at offset. Returns the
+ *  verdict; on KS_REJECTED *why says why (the caller dead-letters the bytes). */
+ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition, int64_t offset,
+                             const char *buf, size_t len, int64_t wall_ms, ks_reject *why);
+
+/** Records that a partition reached (eof=true) or left its end. */
+void ks_engine_set_eof(ks_engine *e, const char *topic, int32_t partition, bool eof);
+
+/** Returns true if every assigned partition is at its end (and there is one). */
+bool ks_engine_all_eof(const ks_engine *e);
+
+/** Recomputes the window clock (wall: wall_ms; event: the watermark) and
+ *  advances every partition to it. Returns the clock (INT64_MIN if unknown). */
+int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms);
+
+/** Builds the commands that bring Redis up to date (changed KPI fields,
+ *  removed ratios, dirty customers, meta, the partitions' next offsets) into
+ *  b, which is cleared first. Returns 0 or KS_ERR_NOMEM. After sending,
+ *  call ks_engine_flush_done() (success) or nothing (failure: the next build
+ *  repeats every change). */
+int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms);
+
+/** Marks the last built flush as written. */
+void ks_engine_flush_done(ks_engine *e);
+
+/* A partition's position, for committing offsets after a successful flush. */
+typedef struct ks_engine_position {
+    const char *topic; /* borrowed from the engine */
+    int32_t partition;
+    int64_t next_offset; /* -1: nothing consumed yet */
+} ks_engine_position;
+
+/** Fills up to max positions of the assigned partitions as of the last built
+ *  flush; returns how many there are. */
+int ks_engine_positions(const ks_engine *e, ks_engine_position *out, int max);
+
+/* Totals over the assigned partitions. */
+typedef struct ks_engine_stats {
+    int64_t processed, rejected, duplicates, customers, clock_ms;
+} ks_engine_stats;
+
+/** Fills the current totals. */
+void ks_engine_stats_get(const ks_engine *e, ks_engine_stats *out);
+
+/** Returns approximate bytes of state held (customers, indexes, memories, windows). */
+size_t ks_engine_memory(const ks_engine *e);
+
+#endif

@@ -1,0 +1,161 @@
+/* Per-partition processing state.
+ *
+ * A Kafka partition is the unit of state ownership: everything derived from
+ * one partition's events (its customers, its dedup memory, its open tickets
+ * and its share of every aggregate) lives in one ks_pstate, so a partition can
+ * be handed to another process by dropping its ks_pstate here and rebuilding
+ * it there. Global, segment and channel KPIs are the sums of the partitions'
+ * shares (every aggregate is additive by construction, see window.h).
+ *
+ * Customer records are fixed-size and live in one growable array, found
+ * through an open-addressing index of 32-bit record numbers; ids live in an
+ * append-only arena. Nothing is allocated per event.
+ */
+#ifndef KPISTREAM_STATE_H
+#define KPISTREAM_STATE_H
+
+#include "kpistream/config.h"
+#include "kpistream/event.h"
+#include "kpistream/u64map.h"
+#include "kpistream/window.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define KS_CHANNELS_MAX 8       /* channels tracked with per-customer memory */
+#define KS_SEGMENTS_MAX 255
+#define KS_CATEGORIES_MAX 64    /* categories tracked for cross-sell (bitmask) */
+#define KS_DAY_SLOTS 8          /* per-customer rolling day buckets */
+#define KS_NONE 0xFF            /* no segment / no channel */
+#define KS_NIL UINT32_MAX       /* no record */
+
+/* Interned names (segments, channels, categories), shared by all partitions so
+ * ids agree. Past `max` distinct names, new names map to the id of "other". */
+typedef struct ks_intern {
+    char names[KS_SEGMENTS_MAX + 1][129];
+    int n;
+    int max;
+} ks_intern;
+
+/** Initialises an empty table holding at most max names (the last id is "other"). */
+void ks_intern_init(ks_intern *t, int max);
+
+/** Returns the id of name (adding it if there is room; "other" once full). */
+int ks_intern_id(ks_intern *t, const char *name, uint32_t len);
+
+enum {
+    KS_CUST_CHURNED = 1 << 0,
+    KS_CUST_DIRTY = 1 << 1,   /* must be written at the next flush */
+    KS_CUST_PURCHASED = 1 << 2,
+};
+
+/* One customer: 224 bytes (checked below). Times in seconds are event
+ * times (epoch s); fields are ordered to leave no padding. */
+typedef struct ks_customer {
+    uint64_t id_hash;
+    uint32_t id_off;               /* into the id arena: [len u8][bytes][\0] */
+    uint32_t lru_prev, lru_next;   /* activity list, oldest last_event first */
+    uint16_t open_tickets;
+    uint8_t segment, acq_channel;  /* KS_NONE = none */
+    int64_t first_seen_ms;
+    int64_t last_event_ms;
+    int64_t purchases_micro;       /* lifetime purchase amount (micro-units) */
+    int64_t refunds_micro;         /* lifetime refunds (micro-units) */
+    uint32_t orders_total;
+    uint32_t last_purchase_s, prev_purchase_s;   /* 0 = none */
+    uint32_t chan_last_s[KS_CHANNELS_MAX];       /* latest event per channel */
+    uint32_t chan_purchase_s[KS_CHANNELS_MAX];   /* latest purchase per channel */
+    uint8_t flags;
+    uint8_t csat_last;             /* 0 = none */
+    uint8_t nps_last;              /* KS_NONE = none */
+    uint8_t pad_;
+    uint64_t categories;           /* bit i: bought category i */
+    /* Rolling per-day activity (UTC days since epoch; 0 = free slot). */
+    float slot_rev[KS_DAY_SLOTS];  /* net revenue that day */
+    uint16_t slot_day[KS_DAY_SLOTS];
+    uint16_t slot_inter[KS_DAY_SLOTS];
+    uint8_t slot_orders[KS_DAY_SLOTS];
+    uint8_t slot_cpf[KS_DAY_SLOTS]; /* complaints (low nibble), payment failures (high) */
+} ks_customer;
+
+_Static_assert(sizeof(ks_customer) == 224, "ks_customer must stay compact");
+
+/* One group's series: windows x aggregates. */
+typedef struct ks_group {
+    ks_series win[KS_MAX_WINDOWS];
+    int64_t base;       /* customers known and not churned, all event times */
+    bool used;
+} ks_group;
+
+typedef struct ks_pstate_meta {
+    int64_t processed;  /* accepted unique events */
+    int64_t rejected;   /* dead-lettered */
+    int64_t duplicates; /* repeats ignored */
+} ks_pstate_meta;
+
+typedef struct ks_engine_shared {
+    const ks_config *cfg;
+    ks_intern segments, channels, categories;
+    int social_channel; /* channel id of "social", or -1 until seen */
+} ks_engine_shared;
+
+typedef struct ks_pstate {
+    ks_engine_shared *sh;  /* borrowed */
+    /* customers */
+    ks_customer *cust;
+    uint32_t ncust, capcust;
+    uint32_t *index;       /* record number + 1, 0 = empty */
+    uint32_t index_cap;    /* power of two */
+    char *ids;
+    uint32_t ids_len, ids_cap;
+    uint32_t lru_head, lru_tail;
+    uint32_t *dirty;       /* record numbers with KS_CUST_DIRTY set */
+    uint32_t ndirty, capdirty;
+    /* memories */
+    ks_u64map dedup;       /* event_id hash -> {ts_s, 0} */
+    ks_u64map tickets;     /* ticket_id hash -> {opened_ms, customer | flags << 32} */
+    /* aggregates */
+    ks_group global;
+    ks_group *segments;    /* [segments.max] */
+    ks_group *channels;    /* [channels.max] */
+    ks_pstate_meta meta;
+    int64_t max_ts_ms;     /* highest event time seen (INT64_MIN: none) */
+    int64_t clock_ms;      /* last clock applied by ks_pstate_advance */
+} ks_pstate;
+
+/** Creates the state of one partition. Returns NULL on OOM. Caller owns it;
+ *  free with ks_pstate_free(). sh is borrowed and must outlive it. */
+ks_pstate *ks_pstate_new(ks_engine_shared *sh);
+
+/** Frees p (NULL is ignored). */
+void ks_pstate_free(ks_pstate *p);
+
+/** Returns true if event_id was already counted (and remembers it otherwise). */
+bool ks_pstate_seen(ks_pstate *p, const ks_event *ev);
+
+/** Applies one accepted event. Returns 0 or KS_ERR_NOMEM. */
+int ks_pstate_apply(ks_pstate *p, const ks_event *ev);
+
+/** Moves p's clock to clock_ms: churns customers inactive for churn_inactivity,
+ *  expires old buckets, marks customers whose rolling fields changed dirty. */
+void ks_pstate_advance(ks_pstate *p, int64_t clock_ms);
+
+/** Returns the id of customer c as a NUL-terminated string. Borrowed from p. */
+const char *ks_pstate_customer_id(const ks_pstate *p, const ks_customer *c, uint32_t *len);
+
+/** Looks a customer up by id; returns NULL if unknown. Borrowed from p. */
+ks_customer *ks_pstate_find(ks_pstate *p, const char *id, uint32_t len);
+
+/* Per-customer rolling values at the given clock (day granularity). */
+typedef struct ks_customer_rolling {
+    int64_t orders_30d, interactions_7d, interactions_28d, complaints_30d, payment_failures_30d;
+    double revenue_30d;
+} ks_customer_rolling;
+
+/** Computes the rolling per-customer fields at clock_ms. */
+void ks_customer_rolling_at(const ks_customer *c, int64_t clock_ms, ks_customer_rolling *out);
+
+/** Clears the dirty list (after a successful flush). */
+void ks_pstate_clear_dirty(ks_pstate *p);
+
+#endif

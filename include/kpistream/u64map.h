@@ -1,0 +1,53 @@
+/* An open-addressing hash map from nonzero 64-bit keys (already hashed) to a
+ * 16-byte payload. Used for the event-id dedup set and the ticket table.
+ * Linear probing with tombstones; rebuilds in place (dropping entries the
+ * caller's predicate rejects) when tombstones + entries pass 1/2 load. */
+#ifndef KPISTREAM_U64MAP_H
+#define KPISTREAM_U64MAP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ks_u64map_val {
+    int64_t a;
+    int64_t b;
+} ks_u64map_val;
+
+/** Decides whether an entry survives a rebuild (true = keep). */
+typedef bool (*ks_u64map_keep_fn)(uint64_t key, const ks_u64map_val *v, void *ctx);
+
+typedef struct ks_u64map {
+    uint64_t *keys;       /* 0 = empty, 1 = tombstone, else key */
+    ks_u64map_val *vals;
+    size_t cap;           /* power of two */
+    size_t used;          /* live entries */
+    size_t filled;        /* live + tombstones */
+    ks_u64map_keep_fn keep; /* may be NULL: keep everything */
+    void *keep_ctx;
+} ks_u64map;
+
+/** Initialises an empty map; keep (optional) prunes entries at rebuild time.
+ *  Returns 0 or KS_ERR_NOMEM. Release with ks_u64map_reset(). */
+int ks_u64map_init(ks_u64map *m, ks_u64map_keep_fn keep, void *ctx);
+
+/** Frees the map's memory. */
+void ks_u64map_reset(ks_u64map *m);
+
+/** Returns the payload for key, or NULL. Borrowed: valid until the next insert. */
+ks_u64map_val *ks_u64map_get(ks_u64map *m, uint64_t key);
+
+/** Inserts key if absent. Returns its payload (zeroed if new) and sets *created,
+ *  or NULL on out of memory. Borrowed: valid until the next insert. */
+ks_u64map_val *ks_u64map_put(ks_u64map *m, uint64_t key, bool *created);
+
+/** Removes key if present. */
+void ks_u64map_del(ks_u64map *m, uint64_t key);
+
+/** Normalises a hash into a valid key (never 0 or 1). */
+static inline uint64_t ks_u64map_key(uint64_t h)
+{
+    return h < 2 ? h + 2 : h;
+}
+
+#endif

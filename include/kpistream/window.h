@@ -1,0 +1,111 @@
+/* Rolling event-time windows as bucket series.
+ *
+ * A window of length W is cut into buckets of width b = W/60 (whole seconds).
+ * Bucket n holds everything whose event time t satisfies floor(t/b) == n.
+ * At clock c the window is the 60 buckets n in (floor(c/b) - 60, floor(c/b)],
+ * i.e. it covers event times in (c - W, c] rounded down to bucket edges.
+ *
+ * A series stores the buckets of one (group, window) pair in a growable ring:
+ *
+ *    base                     base+cap-1
+ *     |  live window (60)  | future buckets (events ahead of the clock) |
+ *     [b0][b1]...[b59][b60]...
+ *
+ * Buckets behind the window are zeroed and reused as the clock advances;
+ * buckets ahead of the clock (event mode: a partition ahead of the watermark;
+ * wall mode: up to max_future_skew) are kept until the clock reaches them.
+ * The ring grows (doubling) only when an event lands beyond its capacity.
+ */
+#ifndef KPISTREAM_WINDOW_H
+#define KPISTREAM_WINDOW_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define KS_WINDOW_BUCKETS 60
+
+/* Additive per-bucket counters. Counts are event counts; M_ fields are money
+ * in micro-units of the events' currency (exact, order-independent sums);
+ * D_ fields are distinct-customer counts kept by "last touch": a customer is
+ * counted in the bucket of its latest qualifying event only, so the sum over
+ * a window's buckets is the number of distinct customers whose latest such
+ * event is in the window. */
+#define KS_COUNTERS(X)                                                         \
+    X(EVENTS, "events")                                                        \
+    X(NEW_CUSTOMERS, "new_customers")                                          \
+    X(CHURNED, "churned_customers")                                            \
+    X(ORDERS, "orders")                                                        \
+    X(INTERACTIONS, "interactions")                                            \
+    X(SOCIAL, "social_interactions")                                           \
+    X(COMPLAINTS, "complaints")                                                \
+    X(TICKETS, "tickets")                                                      \
+    X(LEADS, "leads")                                                          \
+    X(CONVERSIONS, "conversions")                                              \
+    X(UPSELLS, "upsells")                                                      \
+    X(CROSS_SELLS, "cross_sells")                                              \
+    X(REFERRALS, "referrals")                                                  \
+    X(PAYMENT_FAILURES, "payment_failures")                                    \
+    X(CSAT_RESPONSES, "csat_responses")                                        \
+    X(CSAT_SATISFIED, "csat_satisfied")                                        \
+    X(NPS_RESPONSES, "nps_responses")                                          \
+    X(NPS_PROMOTERS, "nps_promoters")                                          \
+    X(NPS_DETRACTORS, "nps_detractors")                                        \
+    X(REFUND_COUNT, "refund_count")                                            \
+    X(BASE_DELTA, "base_delta")                                                \
+    X(M_PURCHASES, "purchase_amount")                                          \
+    X(M_REFUNDS, "refunds")                                                    \
+    X(M_MARKETING, "marketing_spend")                                          \
+    X(M_RETENTION, "retention_spend")                                          \
+    X(D_ACTIVE, "active_customers")                                            \
+    X(D_PURCHASING, "purchasing_customers")                                    \
+    X(D_REPURCHASING, "repurchasing_customers")
+
+typedef enum ks_counter {
+#define KS__CTR_ENUM(name, str) KS_C_##name,
+    KS_COUNTERS(KS__CTR_ENUM)
+#undef KS__CTR_ENUM
+        KS_C__COUNT
+} ks_counter;
+
+/** Returns the counter's name; static. */
+const char *ks_counter_name(ks_counter c);
+
+typedef struct ks_bucket {
+    int64_t v[KS_C__COUNT];
+} ks_bucket;
+
+typedef struct ks_series {
+    int64_t width_s;    /* bucket width in seconds */
+    int64_t base;       /* bucket number stored in slot (base & mask) */
+    int64_t clock_n;    /* bucket of the last clock advance (INT64_MIN: none yet) */
+    uint32_t cap;       /* power of two, >= 2 * KS_WINDOW_BUCKETS */
+    ks_bucket *ring;    /* cap buckets; owned */
+} ks_series;
+
+/** Initialises s for buckets of width_s seconds. Returns 0 or KS_ERR_NOMEM.
+ *  Owns its ring; release with ks_series_reset(). */
+int ks_series_init(ks_series *s, int64_t width_s);
+
+/** Frees the ring of s. */
+void ks_series_reset(ks_series *s);
+
+/** Returns the bucket holding event time t_s (seconds), or NULL when t_s is
+ *  behind the ring (older than the window at the current clock) or the ring
+ *  cannot grow (out of memory). */
+ks_bucket *ks_series_at(ks_series *s, int64_t t_s);
+
+/** Returns the bucket holding t_s if the ring already covers it, else NULL;
+ *  never grows the ring (used to take back a customer's earlier touch). */
+ks_bucket *ks_series_peek(ks_series *s, int64_t t_s);
+
+/** Moves the clock to clock_s: buckets that fell out of the window are
+ *  cleared for reuse. The clock never moves backwards (older values are ignored). */
+void ks_series_advance(ks_series *s, int64_t clock_s);
+
+/** Adds the buckets in the window ending at clock_s into *sum (elementwise). */
+void ks_series_sum_window(const ks_series *s, int64_t clock_s, ks_bucket *sum);
+
+/** Adds the buckets strictly after the bucket of clock_s (future buckets) into *sum. */
+void ks_series_sum_future(const ks_series *s, int64_t clock_s, ks_bucket *sum);
+
+#endif

@@ -1,0 +1,194 @@
+/* The run loop. One thread: poll a batch from Kafka into the engine, move the
+ * clock, and every flush_interval_ms write the changes to Redis in one
+ * transaction and then commit the offsets they include. A failed write pauses
+ * consumption (backpressure, state kept) and is retried with backoff. */
+#include "kpistream/run.h"
+
+#include "kpistream/engine.h"
+#include "kpistream/err.h"
+#include "kpistream/log.h"
+#include "kpistream/sink.h"
+#include "kpistream/source.h"
+
+#include <signal.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+static volatile sig_atomic_t ks__stop;
+
+static void ks__on_signal(int sig)
+{
+    (void)sig;
+    ks__stop = 1;
+}
+
+static int64_t ks__wall_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int64_t ks__mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+typedef struct ks__run {
+    const ks_config *cfg;
+    ks_engine *engine;
+    ks_redis_sink *sink;
+    ks_source *source;
+    ks_batch batch;
+    bool outage;          /* the last flush failed */
+    int backoff_ms;
+    int64_t next_flush;   /* monotonic ms */
+    int64_t flushes, failures;
+} ks__run;
+
+/* Writes the engine's changes to Redis and commits the offsets they include.
+ * Returns 0 on success. */
+static int ks__flush(ks__run *r, bool sync_commit)
+{
+    char err[KS_ERRSTR_SIZE];
+    int64_t wall = ks__wall_ms();
+    ks_engine_tick(r->engine, wall);
+    /* Rejected messages are part of the offsets being committed: their
+     * dead-letter copies must be delivered first. */
+    if (ks_source_dlq_flush(r->source, r->cfg->redis_timeout_ms) < 0) {
+        ks_warn("dead-letter messages still in flight; flush postponed");
+        return KS_ERR_KAFKA;
+    }
+    int rc = ks_engine_build_flush(r->engine, &r->batch, wall);
+    if (rc == 0)
+        rc = ks_redis_sink_write(r->sink, &r->batch, err, sizeof err);
+    else
+        snprintf(err, sizeof err, "building the flush: %s", ks_strerror(rc));
+    if (rc < 0) {
+        r->failures++;
+        if (!r->outage)
+            ks_error("flush failed, pausing consumption and retrying: %s", err);
+        r->outage = true;
+        ks_source_pause(r->source, true);
+        return rc;
+    }
+    ks_engine_flush_done(r->engine);
+    r->flushes++;
+    if (r->outage) {
+        ks_info("flush succeeded again after %lld failed attempts; resuming", (long long)r->failures);
+        r->outage = false;
+        r->failures = 0;
+        ks_source_pause(r->source, false);
+    }
+    if (ks_source_commit(r->source, sync_commit, err, sizeof err) < 0)
+        ks_warn("%s (the next commit covers it)", err); /* Redis holds the offsets too */
+    return 0;
+}
+
+static void ks__on_revoke(void *ctx)
+{
+    ks__run *r = ctx;
+    if (ks__flush(r, true) < 0)
+        ks_warn("could not flush before revocation; the next owner re-reads from the last commit");
+}
+
+int ks_run(const ks_config *cfg)
+{
+    char err[KS_ERRSTR_SIZE] = "";
+    ks__run r;
+    memset(&r, 0, sizeof r);
+    r.cfg = cfg;
+    ks_batch_init(&r.batch);
+    int status = 1;
+
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = ks__on_signal;
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+
+    r.engine = ks_engine_new(cfg, err, sizeof err);
+    if (!r.engine)
+        goto out;
+    r.sink = ks_redis_sink_new(cfg, err, sizeof err);
+    if (!r.sink)
+        goto out;
+    /* Wait for Redis before consuming anything: there is nowhere to put results. */
+    int backoff = 100;
+    while (!ks__stop && ks_redis_sink_connect(r.sink, err, sizeof err) < 0) {
+        ks_warn("%s; retrying in %d ms", err, backoff);
+        struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        backoff = backoff * 2 > cfg->redis_retry_max_ms ? cfg->redis_retry_max_ms : backoff * 2;
+    }
+    if (ks__stop) {
+        status = 0;
+        goto out;
+    }
+    r.source = ks_source_new(cfg, r.engine, ks__on_revoke, &r, err, sizeof err);
+    if (!r.source)
+        goto out;
+    ks_info("kpistream %s running: brokers=%s group=%s clock=%s flush every %d ms", KS_VERSION,
+            cfg->brokers, cfg->group, cfg->clock == KS_CLOCK_EVENT ? "event" : "wall",
+            cfg->flush_interval_ms);
+
+    r.next_flush = ks__mono_ms() + cfg->flush_interval_ms;
+    r.backoff_ms = 100;
+    status = 0;
+    while (!ks__stop) {
+        ks_source_poll_stats st;
+        if (ks_source_poll(r.source, 100, ks__wall_ms(), &st, err, sizeof err) < 0) {
+            ks_error("%s", err);
+            status = 2;
+            break;
+        }
+        ks_engine_tick(r.engine, ks__wall_ms());
+        bool eof = cfg->exit_on_eof && ks_engine_all_eof(r.engine);
+        int64_t now = ks__mono_ms();
+        if (now >= r.next_flush || eof) {
+            if (ks__flush(&r, eof) == 0) {
+                r.backoff_ms = 100;
+                r.next_flush = now + cfg->flush_interval_ms;
+                if (eof && ks_engine_all_eof(r.engine)) {
+                    ks_info("every assigned partition is consumed, flushed and committed; exiting");
+                    break;
+                }
+            } else {
+                r.next_flush = now + r.backoff_ms;
+                r.backoff_ms = r.backoff_ms * 2 > cfg->redis_retry_max_ms ? cfg->redis_retry_max_ms
+                                                                          : r.backoff_ms * 2;
+            }
+        }
+    }
+    if (ks__stop) {
+        /* Graceful stop: one last flush and a synchronous commit. */
+        int tries = 0;
+        while (ks__flush(&r, true) < 0 && ++tries < 5) {
+            struct timespec ts = {0, 200 * 1000000L};
+            nanosleep(&ts, NULL);
+        }
+        if (tries >= 5) {
+            ks_error("stopping without a final flush: Redis unreachable; uncommitted events "
+                     "will be consumed again on restart");
+            status = 3;
+        }
+    }
+    ks_engine_stats s;
+    ks_engine_stats_get(r.engine, &s);
+    ks_info("stopped: %lld events processed, %lld rejected, %lld duplicates, %lld customers",
+            (long long)s.processed, (long long)s.rejected, (long long)s.duplicates,
+            (long long)s.customers);
+    ks_source_close(r.source);
+out:
+    if (status == 1 && err[0])
+        ks_error("%s", err);
+    ks_source_free(r.source);
+    ks_redis_sink_free(r.sink);
+    ks_engine_free(r.engine);
+    ks_batch_reset(&r.batch);
+    return status;
+}

@@ -1,0 +1,96 @@
+#include "kpistream/batch.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ks_batch_init(ks_batch *b)
+{
+    memset(b, 0, sizeof *b);
+}
+
+void ks_batch_reset(ks_batch *b)
+{
+    free(b->arena);
+    free(b->argoff);
+    free(b->arglen);
+    free(b->cmdstart);
+    memset(b, 0, sizeof *b);
+}
+
+void ks_batch_clear(ks_batch *b)
+{
+    b->len = b->nargs = b->ncmds = 0;
+    b->failed = 0;
+}
+
+static int ks__reserve(void **p, size_t *cap, size_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    size_t ncap = *cap ? *cap : 256;
+    while (ncap < need)
+        ncap *= 2;
+    void *np = realloc(*p, ncap * elem);
+    if (!np)
+        return -1;
+    *p = np;
+    *cap = ncap;
+    return 0;
+}
+
+void ks_batch_cmd(ks_batch *b)
+{
+    if (b->failed || ks__reserve((void **)&b->cmdstart, &b->capcmds, b->ncmds + 1, sizeof(size_t))) {
+        b->failed = 1;
+        return;
+    }
+    b->cmdstart[b->ncmds++] = b->nargs;
+}
+
+void ks_batch_arg(ks_batch *b, const char *s, size_t len)
+{
+    size_t cap = b->capargs;
+    if (b->failed || ks__reserve((void **)&b->arena, &b->cap, b->len + len + 1, 1) ||
+        ks__reserve((void **)&b->argoff, &cap, b->nargs + 1, sizeof(size_t)) ||
+        ks__reserve((void **)&b->arglen, &b->capargs, b->nargs + 1, sizeof(size_t))) {
+        b->failed = 1;
+        return;
+    }
+    memcpy(b->arena + b->len, s, len);
+    b->arena[b->len + len] = '\0';
+    b->argoff[b->nargs] = b->len;
+    b->arglen[b->nargs] = len;
+    b->nargs++;
+    b->len += len + 1;
+}
+
+void ks_batch_str(ks_batch *b, const char *s)
+{
+    ks_batch_arg(b, s, strlen(s));
+}
+
+void ks_batch_fmt(ks_batch *b, const char *fmt, ...)
+{
+    char buf[512];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf, sizeof buf, fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        n = 0;
+    ks_batch_arg(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
+}
+
+size_t ks_batch_get(const ks_batch *b, size_t i, const char **argv, size_t *lens, size_t max)
+{
+    size_t from = b->cmdstart[i];
+    size_t to = i + 1 < b->ncmds ? b->cmdstart[i + 1] : b->nargs;
+    size_t n = 0;
+    for (size_t a = from; a < to && n < max; a++, n++) {
+        argv[n] = b->arena + b->argoff[a];
+        lens[n] = b->arglen[a];
+    }
+    return n;
+}

@@ -1,0 +1,508 @@
+/* The engine: partitions, the window clock, validation against the clock,
+ * dedup, and the flush builder. See include/kpistream/engine.h. */
+#include "kpistream/engine.h"
+
+#include "kpistream/err.h"
+#include "kpistream/kpi.h"
+#include "kpistream/state.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KS__VAL 24 /* formatted value; "" = absent */
+
+typedef struct ks__part {
+    char *topic;
+    int32_t partition;
+    ks_pstate *st;
+    int64_t next_offset;  /* after the last message seen; -1 none */
+    int64_t built_offset; /* next_offset when the last flush was built */
+    bool eof;
+} ks__part;
+
+/* Last written (cur) and about-to-be-written (next) formatted values of one
+ * group's hash, so a flush sends only the fields that changed. */
+typedef struct ks__cache {
+    char cur[KS_MAX_WINDOWS][KS_KPI__COUNT][KS__VAL];
+    char next[KS_MAX_WINDOWS][KS_KPI__COUNT][KS__VAL];
+    bool written; /* cur holds what Redis has */
+} ks__cache;
+
+struct ks_engine {
+    const ks_config *cfg;
+    ks_engine_shared sh;
+    ks_event_parser *parser;
+    ks__part *parts;
+    int nparts, capparts;
+    int last_hit;
+    int64_t clock_ms;
+    int64_t max_window_ms;
+    ks__cache *global_cache, **seg_cache, **chan_cache;
+    ks_pstate_meta gone; /* meta of revoked partitions (kept: counters are totals) */
+};
+
+ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
+{
+    ks_engine *e = calloc(1, sizeof *e);
+    if (!e) {
+        snprintf(errstr, errsize, "engine: out of memory");
+        return NULL;
+    }
+    e->cfg = cfg;
+    e->sh.cfg = cfg;
+    e->sh.social_channel = -1;
+    ks_intern_init(&e->sh.segments, cfg->max_segments);
+    ks_intern_init(&e->sh.channels, cfg->max_channels);
+    ks_intern_init(&e->sh.categories, KS_CATEGORIES_MAX);
+    e->clock_ms = INT64_MIN;
+    e->last_hit = -1;
+    e->max_window_ms = cfg->nwindows ? cfg->windows[cfg->nwindows - 1].length_ms : 0;
+    e->parser = ks_event_parser_new(cfg->max_message_bytes);
+    e->global_cache = calloc(1, sizeof *e->global_cache);
+    e->seg_cache = calloc((size_t)e->sh.segments.max, sizeof *e->seg_cache);
+    e->chan_cache = calloc((size_t)e->sh.channels.max, sizeof *e->chan_cache);
+    if (!e->parser || !e->global_cache || !e->seg_cache || !e->chan_cache) {
+        snprintf(errstr, errsize, "engine: out of memory");
+        ks_engine_free(e);
+        return NULL;
+    }
+    return e;
+}
+
+void ks_engine_free(ks_engine *e)
+{
+    if (!e)
+        return;
+    for (int i = 0; i < e->nparts; i++) {
+        ks_pstate_free(e->parts[i].st);
+        free(e->parts[i].topic);
+    }
+    free(e->parts);
+    for (int i = 0; e->seg_cache && i < e->sh.segments.max; i++)
+        free(e->seg_cache[i]);
+    for (int i = 0; e->chan_cache && i < e->sh.channels.max; i++)
+        free(e->chan_cache[i]);
+    free(e->seg_cache);
+    free(e->chan_cache);
+    free(e->global_cache);
+    ks_event_parser_free(e->parser);
+    free(e);
+}
+
+static ks__part *ks__find(ks_engine *e, const char *topic, int32_t partition)
+{
+    if (e->last_hit >= 0 && e->last_hit < e->nparts) {
+        ks__part *p = &e->parts[e->last_hit];
+        if (p->partition == partition && strcmp(p->topic, topic) == 0)
+            return p;
+    }
+    for (int i = 0; i < e->nparts; i++)
+        if (e->parts[i].partition == partition && strcmp(e->parts[i].topic, topic) == 0) {
+            e->last_hit = i;
+            return &e->parts[i];
+        }
+    return NULL;
+}
+
+int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition)
+{
+    if (ks__find(e, topic, partition))
+        return 0;
+    if (e->nparts == e->capparts) {
+        int cap = e->capparts ? e->capparts * 2 : 16;
+        ks__part *np = realloc(e->parts, (size_t)cap * sizeof *np);
+        if (!np)
+            return KS_ERR_NOMEM;
+        e->parts = np;
+        e->capparts = cap;
+    }
+    ks__part *p = &e->parts[e->nparts];
+    memset(p, 0, sizeof *p);
+    p->topic = strdup(topic);
+    p->partition = partition;
+    p->st = ks_pstate_new(&e->sh);
+    p->next_offset = p->built_offset = -1;
+    if (!p->topic || !p->st) {
+        free(p->topic);
+        ks_pstate_free(p->st);
+        return KS_ERR_NOMEM;
+    }
+    if (e->clock_ms != INT64_MIN)
+        ks_pstate_advance(p->st, e->clock_ms);
+    e->nparts++;
+    return 0;
+}
+
+void ks_engine_revoke(ks_engine *e, const char *topic, int32_t partition)
+{
+    ks__part *p = ks__find(e, topic, partition);
+    if (!p)
+        return;
+    e->gone.processed += p->st->meta.processed;
+    e->gone.rejected += p->st->meta.rejected;
+    e->gone.duplicates += p->st->meta.duplicates;
+    ks_pstate_free(p->st);
+    free(p->topic);
+    *p = e->parts[--e->nparts];
+    e->last_hit = -1;
+}
+
+ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition, int64_t offset,
+                             const char *buf, size_t len, int64_t wall_ms, ks_reject *why)
+{
+    ks__part *p = ks__find(e, topic, partition);
+    if (!p) {
+        /* librdkafka only delivers assigned partitions; adopt it rather than lose data. */
+        if (ks_engine_assign(e, topic, partition) < 0 || !(p = ks__find(e, topic, partition))) {
+            why->code = KS_REJECT_NONE;
+            return KS_REJECTED;
+        }
+    }
+    p->next_offset = offset + 1;
+    p->eof = false;
+    ks_event ev;
+    if (!ks_event_parse(e->parser, buf, len, &ev, why)) {
+        p->st->meta.rejected++;
+        return KS_REJECTED;
+    }
+    memset(why->field, 0, sizeof why->field);
+    if (ev.ts_ms > wall_ms + e->cfg->max_future_skew_ms) {
+        why->code = KS_REJECT_FUTURE_TIMESTAMP;
+        p->st->meta.rejected++;
+        return KS_REJECTED;
+    }
+    /* Older than the largest window against the clock: it could not count
+     * in any window. In event mode the clock is the watermark, which never
+     * runs ahead of this partition's own time. */
+    if (e->clock_ms != INT64_MIN && ev.ts_ms <= e->clock_ms - e->max_window_ms) {
+        why->code = KS_REJECT_TOO_OLD;
+        p->st->meta.rejected++;
+        return KS_REJECTED;
+    }
+    if (ks_pstate_seen(p->st, &ev)) {
+        p->st->meta.duplicates++;
+        return KS_DUPLICATE;
+    }
+    if (ks_pstate_apply(p->st, &ev) < 0) {
+        /* Out of memory mid-event: the partition state is no longer trusted. */
+        why->code = KS_REJECT_NONE;
+        return KS_REJECTED;
+    }
+    return KS_ACCEPTED;
+}
+
+void ks_engine_set_eof(ks_engine *e, const char *topic, int32_t partition, bool eof)
+{
+    ks__part *p = ks__find(e, topic, partition);
+    if (p)
+        p->eof = eof;
+}
+
+bool ks_engine_all_eof(const ks_engine *e)
+{
+    if (e->nparts == 0)
+        return false;
+    for (int i = 0; i < e->nparts; i++)
+        if (!e->parts[i].eof)
+            return false;
+    return true;
+}
+
+int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms)
+{
+    int64_t clock = INT64_MIN;
+    if (e->cfg->clock == KS_CLOCK_WALL) {
+        clock = wall_ms;
+    } else {
+        /* Watermark: the lowest newest-event-time over partitions that still
+         * have unread data; a partition with unread data and no event yet
+         * holds the clock. Once all are at their end: the highest seen. */
+        int64_t lo = INT64_MAX, hi = INT64_MIN;
+        bool pending = false;
+        for (int i = 0; i < e->nparts; i++) {
+            const ks__part *p = &e->parts[i];
+            if (p->st->max_ts_ms > hi)
+                hi = p->st->max_ts_ms;
+            if (p->eof)
+                continue;
+            pending = true;
+            if (p->st->max_ts_ms < lo)
+                lo = p->st->max_ts_ms;
+        }
+        clock = pending ? lo : hi;
+    }
+    if (clock != INT64_MIN && (e->clock_ms == INT64_MIN || clock > e->clock_ms)) {
+        e->clock_ms = clock;
+        for (int i = 0; i < e->nparts; i++)
+            ks_pstate_advance(e->parts[i].st, clock);
+    }
+    return e->clock_ms;
+}
+
+/* --- flush --- */
+
+static ks__cache *ks__cache_of(ks__cache **slot)
+{
+    if (!*slot)
+        *slot = calloc(1, sizeof **slot);
+    return *slot;
+}
+
+/* Sums one group (kind 0 global, 1 segment, 2 channel; id) over partitions. */
+static bool ks__group_input(const ks_engine *e, int kind, int id, int w, int64_t clock_ms,
+                            ks_kpi_input *in)
+{
+    memset(in, 0, sizeof *in);
+    bool any = false;
+    int64_t clock_s = clock_ms / 1000;
+    for (int i = 0; i < e->nparts; i++) {
+        const ks_pstate *st = e->parts[i].st;
+        const ks_group *g = kind == 0 ? &st->global : kind == 1 ? &st->segments[id] : &st->channels[id];
+        if (!g->used)
+            continue;
+        any = true;
+        ks_bucket future = {{0}}, win = {{0}};
+        ks_series_sum_future(&g->win[w], clock_s, &future);
+        ks_series_sum_window(&g->win[w], clock_s, &win);
+        for (int k = 0; k < KS_C__COUNT; k++)
+            in->sum.v[k] += win.v[k];
+        int64_t end = g->base - future.v[KS_C_BASE_DELTA];
+        in->base_end += end;
+        in->base_start += end - win.v[KS_C_BASE_DELTA];
+    }
+    in->clv_window = strcmp(e->cfg->windows[w].name, "30d") == 0;
+    return any;
+}
+
+static void ks__emit_group(ks_engine *e, ks_batch *b, int kind, int id, const char *key,
+                           ks__cache *c, int64_t clock_ms)
+{
+    const ks_config *cfg = e->cfg;
+    ks_kpi_params prm = {cfg->gross_margin, cfg->min_churn};
+    size_t hset = 0, hdel = 0;
+    /* Two passes keep one HSET and one HDEL per hash: first format and count. */
+    for (int w = 0; w < cfg->nwindows; w++) {
+        ks_kpi_input in;
+        ks__group_input(e, kind, id, w, clock_ms, &in);
+        ks_kpi_values v;
+        ks_kpi_compute(&in, &prm, &v);
+        for (int k = 0; k < KS_KPI__COUNT; k++) {
+            char *dst = c->next[w][k];
+            if (v.present[k])
+                ks_kpi_format(ks_kpi_kind_of((ks_kpi)k), v.v[k], dst, KS__VAL);
+            else
+                dst[0] = '\0';
+            const char *old = c->cur[w][k];
+            if (c->written && strcmp(old, dst) == 0)
+                continue;
+            if (dst[0])
+                hset++;
+            else if (old[0] || !c->written)
+                hdel++;
+        }
+    }
+    for (int pass = 0; pass < 2; pass++) {
+        if ((pass == 0 && !hset) || (pass == 1 && !hdel))
+            continue;
+        ks_batch_cmd(b);
+        ks_batch_str(b, pass == 0 ? "HSET" : "HDEL");
+        ks_batch_str(b, key);
+        for (int w = 0; w < cfg->nwindows; w++)
+            for (int k = 0; k < KS_KPI__COUNT; k++) {
+                const char *dst = c->next[w][k], *old = c->cur[w][k];
+                if (c->written && strcmp(old, dst) == 0)
+                    continue;
+                if (pass == 0 && dst[0]) {
+                    ks_batch_fmt(b, "%s:%s", ks_kpi_name((ks_kpi)k), cfg->windows[w].name);
+                    ks_batch_str(b, dst);
+                } else if (pass == 1 && !dst[0] && (old[0] || !c->written)) {
+                    ks_batch_fmt(b, "%s:%s", ks_kpi_name((ks_kpi)k), cfg->windows[w].name);
+                }
+            }
+    }
+}
+
+static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *st,
+                              const ks_customer *c, int64_t clock_ms)
+{
+    uint32_t idlen;
+    const char *id = ks_pstate_customer_id(st, c, &idlen);
+    ks_customer_rolling r;
+    ks_customer_rolling_at(c, clock_ms, &r);
+    char key[256];
+    snprintf(key, sizeof key, "%scustomer:%.*s", e->cfg->prefix, (int)idlen, id);
+    char num[KS__VAL];
+    ks_batch_cmd(b);
+    ks_batch_str(b, "HSET");
+    ks_batch_str(b, key);
+#define KS__F(name, ...)                                                       \
+    do {                                                                       \
+        ks_batch_str(b, name);                                                 \
+        ks_batch_fmt(b, __VA_ARGS__);                                          \
+    } while (0)
+    if (c->segment != KS_NONE)
+        KS__F("segment", "%s", e->sh.segments.names[c->segment]);
+    KS__F("first_seen_ms", "%lld", (long long)c->first_seen_ms);
+    KS__F("last_event_ms", "%lld", (long long)c->last_event_ms);
+    KS__F("status", "%s", (c->flags & KS_CUST_CHURNED) ? "churned" : "active");
+    KS__F("orders_30d", "%lld", (long long)r.orders_30d);
+    KS__F("revenue_30d", "%s", ks_kpi_format(KS_KPI_MONEY, r.revenue_30d, num, sizeof num));
+    KS__F("orders_total", "%u", c->orders_total);
+    double rev_total = (double)(c->purchases_micro - c->refunds_micro) / 1e6;
+    KS__F("revenue_total", "%s", ks_kpi_format(KS_KPI_MONEY, rev_total, num, sizeof num));
+    if (c->orders_total)
+        KS__F("aov", "%s",
+              ks_kpi_format(KS_KPI_MONEY, (double)c->purchases_micro / 1e6 / c->orders_total, num,
+                            sizeof num));
+    KS__F("interactions_7d", "%lld", (long long)r.interactions_7d);
+    KS__F("interactions_28d", "%lld", (long long)r.interactions_28d);
+    if (c->csat_last)
+        KS__F("csat_last", "%u", c->csat_last);
+    if (c->nps_last != KS_NONE)
+        KS__F("nps_last", "%u", c->nps_last);
+    KS__F("open_tickets", "%u", c->open_tickets);
+    KS__F("complaints_30d", "%lld", (long long)r.complaints_30d);
+    KS__F("payment_failures_30d", "%lld", (long long)r.payment_failures_30d);
+#undef KS__F
+}
+
+int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
+{
+    const ks_config *cfg = e->cfg;
+    ks_batch_clear(b);
+    int64_t clock = e->clock_ms;
+    if (clock == INT64_MIN) { /* event mode before the first watermark */
+        for (int i = 0; i < e->nparts; i++)
+            if (e->parts[i].st->max_ts_ms > clock)
+                clock = e->parts[i].st->max_ts_ms;
+    }
+    char key[512];
+    if (clock != INT64_MIN) {
+        snprintf(key, sizeof key, "%sglobal", cfg->prefix);
+        ks__emit_group(e, b, 0, 0, key, e->global_cache, clock);
+        for (int kind = 1; kind <= 2; kind++) {
+            const ks_intern *t = kind == 1 ? &e->sh.segments : &e->sh.channels;
+            ks__cache **caches = kind == 1 ? e->seg_cache : e->chan_cache;
+            for (int id = 0; id < t->n; id++) {
+                ks__cache *c = ks__cache_of(&caches[id]);
+                if (!c)
+                    return KS_ERR_NOMEM;
+                snprintf(key, sizeof key, "%s%s:%s", cfg->prefix, kind == 1 ? "segment" : "channel",
+                         t->names[id]);
+                ks__emit_group(e, b, kind, id, key, c, clock);
+            }
+        }
+        for (int i = 0; i < e->nparts; i++) {
+            const ks_pstate *st = e->parts[i].st;
+            for (uint32_t d = 0; d < st->ndirty; d++)
+                ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
+        }
+    }
+    ks_engine_stats s;
+    ks_engine_stats_get(e, &s);
+    ks_batch_cmd(b);
+    ks_batch_str(b, "HSET");
+    ks_batch_fmt(b, "%smeta", cfg->prefix);
+    ks_batch_str(b, "events_processed");
+    ks_batch_fmt(b, "%lld", (long long)s.processed);
+    ks_batch_str(b, "events_rejected");
+    ks_batch_fmt(b, "%lld", (long long)s.rejected);
+    ks_batch_str(b, "duplicates");
+    ks_batch_fmt(b, "%lld", (long long)s.duplicates);
+    ks_batch_str(b, "clock_ms");
+    ks_batch_fmt(b, "%lld", (long long)(e->clock_ms == INT64_MIN ? 0 : e->clock_ms));
+    ks_batch_str(b, "updated_at_ms");
+    ks_batch_fmt(b, "%lld", (long long)wall_ms);
+    ks_batch_str(b, "version");
+    ks_batch_str(b, KS_VERSION);
+    /* The partitions' next offsets travel in the same transaction as the
+     * outputs they produced, so Redis always holds a consistent pair. */
+    bool any = false;
+    for (int i = 0; i < e->nparts; i++) {
+        ks__part *p = &e->parts[i];
+        p->built_offset = p->next_offset;
+        if (p->next_offset < 0)
+            continue;
+        if (!any) {
+            ks_batch_cmd(b);
+            ks_batch_str(b, "HSET");
+            ks_batch_fmt(b, "%soffsets:%s", cfg->prefix, cfg->group);
+            any = true;
+        }
+        ks_batch_fmt(b, "%s:%d", p->topic, (int)p->partition);
+        ks_batch_fmt(b, "%lld", (long long)p->next_offset);
+    }
+    return b->failed ? KS_ERR_NOMEM : 0;
+}
+
+void ks_engine_flush_done(ks_engine *e)
+{
+    ks__cache *all[1 + 2 * KS_SEGMENTS_MAX];
+    int n = 0;
+    all[n++] = e->global_cache;
+    for (int i = 0; i < e->sh.segments.max; i++)
+        if (e->seg_cache[i])
+            all[n++] = e->seg_cache[i];
+    for (int i = 0; i < e->sh.channels.max; i++)
+        if (e->chan_cache[i])
+            all[n++] = e->chan_cache[i];
+    for (int i = 0; i < n; i++) {
+        memcpy(all[i]->cur, all[i]->next, sizeof all[i]->cur);
+        all[i]->written = true;
+    }
+    for (int i = 0; i < e->nparts; i++)
+        ks_pstate_clear_dirty(e->parts[i].st);
+}
+
+int ks_engine_positions(const ks_engine *e, ks_engine_position *out, int max)
+{
+    int n = 0;
+    for (int i = 0; i < e->nparts && n < max; i++) {
+        out[n].topic = e->parts[i].topic;
+        out[n].partition = e->parts[i].partition;
+        out[n].next_offset = e->parts[i].built_offset;
+        n++;
+    }
+    return n;
+}
+
+void ks_engine_stats_get(const ks_engine *e, ks_engine_stats *out)
+{
+    memset(out, 0, sizeof *out);
+    out->processed = e->gone.processed;
+    out->rejected = e->gone.rejected;
+    out->duplicates = e->gone.duplicates;
+    for (int i = 0; i < e->nparts; i++) {
+        const ks_pstate *st = e->parts[i].st;
+        out->processed += st->meta.processed;
+        out->rejected += st->meta.rejected;
+        out->duplicates += st->meta.duplicates;
+        out->customers += st->ncust;
+    }
+    out->clock_ms = e->clock_ms;
+}
+
+size_t ks_engine_memory(const ks_engine *e)
+{
+    size_t total = sizeof *e;
+    for (int i = 0; i < e->nparts; i++) {
+        const ks_pstate *st = e->parts[i].st;
+        total += sizeof *st + (size_t)st->capcust * sizeof(ks_customer) +
+                 (size_t)st->index_cap * sizeof(uint32_t) + st->ids_cap +
+                 (size_t)st->capdirty * sizeof(uint32_t) +
+                 (st->dedup.cap + st->tickets.cap) * (sizeof(uint64_t) + sizeof(ks_u64map_val));
+        const ks_group *gs[1] = {&st->global};
+        for (int k = 0; k < 1 + st->sh->segments.max + st->sh->channels.max; k++) {
+            const ks_group *g = k == 0 ? gs[0]
+                                : k <= st->sh->segments.max
+                                    ? &st->segments[k - 1]
+                                    : &st->channels[k - 1 - st->sh->segments.max];
+            if (!g->used)
+                continue;
+            for (int w = 0; w < e->cfg->nwindows; w++)
+                total += g->win[w].cap * sizeof(ks_bucket);
+        }
+    }
+    return total;
+}

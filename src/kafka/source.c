@@ -1,0 +1,337 @@
+/* Kafka source over librdkafka; see include/kpistream/source.h. */
+#include "kpistream/source.h"
+
+#include "kpistream/err.h"
+#include "kpistream/log.h"
+
+#include <librdkafka/rdkafka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KS__MAX_BATCH 10000
+#define KS__MAX_POSITIONS 4096
+
+struct ks_source {
+    const ks_config *cfg;
+    ks_engine *engine;
+    rd_kafka_t *consumer;
+    rd_kafka_queue_t *queue;
+    rd_kafka_t *dlq;
+    ks_source_revoke_fn on_revoke;
+    void *ctx;
+    rd_kafka_message_t **msgs;
+    bool paused, closed;
+    int64_t dlq_failed;
+    int64_t poll_wall_ms;
+};
+
+static int ks__set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr, size_t n)
+{
+    char err[256];
+    if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, n, "kafka.%s: %s", k, err);
+        return KS_ERR_CONFIG;
+    }
+    return 0;
+}
+
+/* Applies the user's kafka.* properties (they override our defaults). */
+static int ks__user_props(const ks_config *cfg, rd_kafka_conf_t *conf, bool producer,
+                          char *errstr, size_t n)
+{
+    for (int i = 0; i < cfg->nkafka_props; i++) {
+        const char *k = cfg->kafka_props[i].key;
+        /* Consumer-only properties would only make the producer log warnings. */
+        if (producer && (strncmp(k, "group.", 6) == 0 || strstr(k, "offset") ||
+                         strncmp(k, "partition.assignment", 20) == 0 ||
+                         strncmp(k, "session.", 8) == 0 || strncmp(k, "fetch.", 6) == 0 ||
+                         strncmp(k, "enable.", 7) == 0 || strncmp(k, "heartbeat", 9) == 0 ||
+                         strncmp(k, "max.poll", 8) == 0 || strncmp(k, "isolation", 9) == 0))
+            continue;
+        if (ks__set(conf, k, cfg->kafka_props[i].value, errstr, n) < 0)
+            return KS_ERR_CONFIG;
+    }
+    return 0;
+}
+
+static void ks__log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    (void)rk;
+    if (level <= 3)
+        ks_error("kafka %s: %s", fac, buf);
+    else if (level <= 5)
+        ks_warn("kafka %s: %s", fac, buf);
+    else
+        ks_debug("kafka %s: %s", fac, buf);
+}
+
+static void ks__dlq_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+    (void)rk;
+    ks_source *s = opaque;
+    if (m->err) {
+        s->dlq_failed++;
+        ks_error("dead-letter delivery to %s failed: %s (the event stays counted as rejected)",
+                 rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+    }
+}
+
+static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                          rd_kafka_topic_partition_list_t *parts, void *opaque)
+{
+    ks_source *s = opaque;
+    bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++) {
+            ks_info("assigned %s[%d]", parts->elems[i].topic, (int)parts->elems[i].partition);
+            if (ks_engine_assign(s->engine, parts->elems[i].topic, parts->elems[i].partition) < 0)
+                ks_error("out of memory creating state for %s[%d]", parts->elems[i].topic,
+                         (int)parts->elems[i].partition);
+        }
+        rd_kafka_error_t *e = NULL;
+        if (coop)
+            e = rd_kafka_incremental_assign(rk, parts);
+        else
+            rd_kafka_assign(rk, parts);
+        if (e) {
+            ks_error("kafka assign: %s", rd_kafka_error_string(e));
+            rd_kafka_error_destroy(e);
+        }
+        if (s->paused)
+            rd_kafka_pause_partitions(rk, parts);
+        return;
+    }
+    /* Revoke (or lost): flush and commit what we hold for these partitions,
+     * then drop their state; the next owner continues from the commit. */
+    if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS && !rd_kafka_assignment_lost(rk) && s->on_revoke)
+        s->on_revoke(s->ctx);
+    for (int i = 0; i < parts->cnt; i++) {
+        ks_info("revoked %s[%d]", parts->elems[i].topic, (int)parts->elems[i].partition);
+        ks_engine_revoke(s->engine, parts->elems[i].topic, parts->elems[i].partition);
+    }
+    if (coop) {
+        rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
+        if (e)
+            rd_kafka_error_destroy(e);
+    } else {
+        rd_kafka_assign(rk, NULL);
+    }
+}
+
+ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_revoke_fn on_revoke,
+                         void *ctx, char *errstr, size_t errsize)
+{
+    ks_source *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(errstr, errsize, "kafka: out of memory");
+        return NULL;
+    }
+    s->cfg = cfg;
+    s->engine = e;
+    s->on_revoke = on_revoke;
+    s->ctx = ctx;
+    int batch = cfg->batch_size > 0 && cfg->batch_size <= KS__MAX_BATCH ? cfg->batch_size : 1000;
+    s->msgs = calloc((size_t)batch, sizeof *s->msgs);
+    char err[512];
+
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    char maxbytes[32];
+    snprintf(maxbytes, sizeof maxbytes, "%zu", cfg->max_message_bytes * 2 + 65536);
+    if (!s->msgs || ks__set(conf, "bootstrap.servers", cfg->brokers, errstr, errsize) ||
+        ks__set(conf, "group.id", cfg->group, errstr, errsize) ||
+        ks__set(conf, "enable.auto.commit", "false", errstr, errsize) ||
+        ks__set(conf, "enable.auto.offset.store", "false", errstr, errsize) ||
+        ks__set(conf, "enable.partition.eof", "true", errstr, errsize) ||
+        ks__set(conf, "auto.offset.reset", "earliest", errstr, errsize) ||
+        ks__set(conf, "partition.assignment.strategy", "cooperative-sticky", errstr, errsize) ||
+        ks__set(conf, "client.id", "kpistream", errstr, errsize) ||
+        ks__user_props(cfg, conf, false, errstr, errsize)) {
+        rd_kafka_conf_destroy(conf);
+        ks_source_free(s);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, ks__log_cb);
+    rd_kafka_conf_set_rebalance_cb(conf, ks__rebalance);
+    rd_kafka_conf_set_opaque(conf, s);
+    s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+    if (!s->consumer) {
+        snprintf(errstr, errsize, "kafka consumer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        ks_source_free(s);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(s->consumer);
+    s->queue = rd_kafka_queue_get_consumer(s->consumer);
+
+    conf = rd_kafka_conf_new();
+    if (ks__set(conf, "bootstrap.servers", cfg->brokers, errstr, errsize) ||
+        ks__set(conf, "message.timeout.ms", "0", errstr, errsize) || /* retry until delivered */
+        ks__set(conf, "enable.idempotence", "true", errstr, errsize) ||
+        ks__set(conf, "message.max.bytes", maxbytes, errstr, errsize) ||
+        ks__set(conf, "client.id", "kpistream-dlq", errstr, errsize) ||
+        ks__user_props(cfg, conf, true, errstr, errsize)) {
+        rd_kafka_conf_destroy(conf);
+        ks_source_free(s);
+        return NULL;
+    }
+    rd_kafka_conf_set_log_cb(conf, ks__log_cb);
+    rd_kafka_conf_set_dr_msg_cb(conf, ks__dlq_dr);
+    rd_kafka_conf_set_opaque(conf, s);
+    s->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!s->dlq) {
+        snprintf(errstr, errsize, "kafka dead-letter producer: %s", err);
+        rd_kafka_conf_destroy(conf);
+        ks_source_free(s);
+        return NULL;
+    }
+
+    rd_kafka_topic_partition_list_t *topics = rd_kafka_topic_partition_list_new(cfg->ntopics);
+    for (int i = 0; i < cfg->ntopics; i++)
+        rd_kafka_topic_partition_list_add(topics, cfg->topics[i], RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t rerr = rd_kafka_subscribe(s->consumer, topics);
+    rd_kafka_topic_partition_list_destroy(topics);
+    if (rerr) {
+        snprintf(errstr, errsize, "kafka subscribe: %s", rd_kafka_err2str(rerr));
+        ks_source_free(s);
+        return NULL;
+    }
+    return s;
+}
+
+void ks_source_close(ks_source *s)
+{
+    if (!s || s->closed || !s->consumer)
+        return;
+    s->closed = true;
+    rd_kafka_consumer_close(s->consumer);
+}
+
+void ks_source_free(ks_source *s)
+{
+    if (!s)
+        return;
+    if (s->queue)
+        rd_kafka_queue_destroy(s->queue);
+    ks_source_close(s);
+    if (s->consumer)
+        rd_kafka_destroy(s->consumer);
+    if (s->dlq) {
+        rd_kafka_flush(s->dlq, 5000);
+        rd_kafka_destroy(s->dlq);
+    }
+    free(s->msgs);
+    free(s);
+}
+
+static void ks__dead_letter(ks_source *s, const rd_kafka_message_t *m, const ks_reject *why)
+{
+    char reason[64], topic[300], src[320];
+    ks_reject_format(why, reason, sizeof reason);
+    const char *in = rd_kafka_topic_name(m->rkt);
+    if (s->cfg->dlq_topic)
+        snprintf(topic, sizeof topic, "%s", s->cfg->dlq_topic);
+    else
+        snprintf(topic, sizeof topic, "%s.dlq", in);
+    snprintf(src, sizeof src, "%s/%d/%lld", in, (int)m->partition, (long long)m->offset);
+    rd_kafka_resp_err_t err;
+    for (;;) {
+        err = rd_kafka_producev(
+            s->dlq, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_VALUE(m->payload, m->len), RD_KAFKA_V_KEY(m->key, m->key_len),
+            RD_KAFKA_V_HEADER("kpistream.error", reason, -1),
+            RD_KAFKA_V_HEADER("kpistream.source", src, -1), RD_KAFKA_V_END);
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        rd_kafka_poll(s->dlq, 100); /* let deliveries drain, then try again */
+    }
+    if (err) {
+        s->dlq_failed++;
+        ks_error("dead-letter %s to %s failed: %s", src, topic, rd_kafka_err2str(err));
+    }
+}
+
+int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll_stats *st,
+                   char *errstr, size_t errsize)
+{
+    memset(st, 0, sizeof *st);
+    int batch = s->cfg->batch_size > 0 && s->cfg->batch_size <= KS__MAX_BATCH ? s->cfg->batch_size : 1000;
+    ssize_t n = rd_kafka_consume_batch_queue(s->queue, timeout_ms, s->msgs, (size_t)batch);
+    if (n < 0) {
+        snprintf(errstr, errsize, "kafka consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
+        return KS_ERR_KAFKA;
+    }
+    int rc = 0;
+    for (ssize_t i = 0; i < n; i++) {
+        rd_kafka_message_t *m = s->msgs[i];
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            ks_engine_set_eof(s->engine, rd_kafka_topic_name(m->rkt), m->partition, true);
+        } else if (m->err) {
+            /* Transient errors are retried inside librdkafka; fatal ones end the run. */
+            if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+                char fe[256];
+                rd_kafka_fatal_error(s->consumer, fe, sizeof fe);
+                snprintf(errstr, errsize, "kafka fatal error: %s", fe);
+                rc = KS_ERR_KAFKA;
+            } else {
+                ks_warn("kafka: %s", rd_kafka_message_errstr(m));
+            }
+        } else {
+            st->messages++;
+            ks_reject why;
+            ks_verdict v = ks_engine_process(s->engine, rd_kafka_topic_name(m->rkt), m->partition,
+                                             m->offset, m->payload, m->len, wall_ms, &why);
+            if (v == KS_ACCEPTED) {
+                st->accepted++;
+            } else if (v == KS_DUPLICATE) {
+                st->duplicates++;
+            } else {
+                st->rejected++;
+                ks__dead_letter(s, m, &why);
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_poll(s->dlq, 0); /* serve delivery reports */
+    return rc;
+}
+
+int ks_source_dlq_flush(ks_source *s, int timeout_ms)
+{
+    return rd_kafka_flush(s->dlq, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR ? 0 : KS_ERR_KAFKA;
+}
+
+int ks_source_commit(ks_source *s, bool sync, char *errstr, size_t errsize)
+{
+    static ks_engine_position pos[KS__MAX_POSITIONS];
+    int n = ks_engine_positions(s->engine, pos, KS__MAX_POSITIONS);
+    rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(n > 0 ? n : 1);
+    for (int i = 0; i < n; i++)
+        if (pos[i].next_offset >= 0)
+            rd_kafka_topic_partition_list_add(l, pos[i].topic, pos[i].partition)->offset =
+                pos[i].next_offset;
+    rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (l->cnt > 0)
+        err = rd_kafka_commit(s->consumer, l, sync ? 0 : 1);
+    rd_kafka_topic_partition_list_destroy(l);
+    if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+        snprintf(errstr, errsize, "kafka commit: %s", rd_kafka_err2str(err));
+        return KS_ERR_KAFKA;
+    }
+    return 0;
+}
+
+void ks_source_pause(ks_source *s, bool pause)
+{
+    if (s->paused == pause)
+        return;
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(s->consumer, &a) == RD_KAFKA_RESP_ERR_NO_ERROR && a) {
+        if (pause)
+            rd_kafka_pause_partitions(s->consumer, a);
+        else
+            rd_kafka_resume_partitions(s->consumer, a);
+        rd_kafka_topic_partition_list_destroy(a);
+    }
+    s->paused = pause;
+}

@@ -1,0 +1,144 @@
+/* KPI formulas of CONTRACT.md section 4. Money arrives in micro-units from
+ * the window sums (exact integers) and becomes a double only here. */
+#include "kpistream/kpi.h"
+
+#include <math.h>
+#include <stdio.h>
+
+static const struct {
+    const char *name;
+    ks_kpi_kind kind;
+} ks__kpis[] = {
+#define KS__KPI_ROW(name, str, kind) {str, KS_KPI_##kind},
+    KS_KPIS(KS__KPI_ROW)
+#undef KS__KPI_ROW
+};
+
+const char *ks_kpi_name(ks_kpi k)
+{
+    return (unsigned)k < KS_KPI__COUNT ? ks__kpis[k].name : "?";
+}
+
+ks_kpi_kind ks_kpi_kind_of(ks_kpi k)
+{
+    return (unsigned)k < KS_KPI__COUNT ? ks__kpis[k].kind : KS_KPI_COUNT;
+}
+
+bool ks_kpi_ratio(double num, double den, double scale, double *out)
+{
+    if (den == 0)
+        return false;
+    *out = scale * num / den;
+    return true;
+}
+
+bool ks_kpi_nps(int64_t promoters, int64_t detractors, int64_t responses, double *out)
+{
+    return ks_kpi_ratio((double)(promoters - detractors), (double)responses, 100.0, out);
+}
+
+bool ks_kpi_retention_rate(int64_t s, int64_t e, int64_t n, double *out)
+{
+    return ks_kpi_ratio((double)(e - n), (double)s, 100.0, out);
+}
+
+bool ks_kpi_retention_cost(double retention_spend, int64_t s, int64_t churned, double *out)
+{
+    return ks_kpi_ratio(retention_spend, (double)(s - churned), 1.0, out);
+}
+
+bool ks_kpi_clv(double revenue, int64_t active, double churn_rate_pct, bool churn_known,
+                const ks_kpi_params *prm, double *out)
+{
+    if (active == 0)
+        return false;
+    /* Without a customer base at the window's start the churn rate is
+     * unknown; the floor min_churn then stands in for it. */
+    double churn = churn_known ? churn_rate_pct / 100.0 : 0.0;
+    if (churn < prm->min_churn)
+        churn = prm->min_churn;
+    if (churn <= 0)
+        return false;
+    *out = prm->gross_margin * (revenue / (double)active) / churn;
+    return true;
+}
+
+void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_values *out)
+{
+    const int64_t *c = in->sum.v;
+    double *v = out->v;
+    bool *ok = out->present;
+    for (int k = 0; k < KS_KPI__COUNT; k++) {
+        v[k] = 0;
+        ok[k] = ks__kpis[k].kind != KS_KPI_RATIO;
+    }
+    v[KS_KPI_EVENTS] = (double)c[KS_C_EVENTS];
+    v[KS_KPI_ACTIVE_CUSTOMERS] = (double)c[KS_C_D_ACTIVE];
+    v[KS_KPI_NEW_CUSTOMERS] = (double)c[KS_C_NEW_CUSTOMERS];
+    v[KS_KPI_CHURNED_CUSTOMERS] = (double)c[KS_C_CHURNED];
+    v[KS_KPI_CUSTOMERS] = (double)in->base_end;
+    v[KS_KPI_ORDERS] = (double)c[KS_C_ORDERS];
+    v[KS_KPI_PURCHASING_CUSTOMERS] = (double)c[KS_C_D_PURCHASING];
+    v[KS_KPI_INTERACTIONS] = (double)c[KS_C_INTERACTIONS];
+    v[KS_KPI_SOCIAL_INTERACTIONS] = (double)c[KS_C_SOCIAL];
+    v[KS_KPI_COMPLAINTS] = (double)c[KS_C_COMPLAINTS];
+    v[KS_KPI_TICKETS] = (double)c[KS_C_TICKETS];
+    v[KS_KPI_LEADS] = (double)c[KS_C_LEADS];
+    v[KS_KPI_CONVERSIONS] = (double)c[KS_C_CONVERSIONS];
+    v[KS_KPI_UPSELLS] = (double)c[KS_C_UPSELLS];
+    v[KS_KPI_CROSS_SELLS] = (double)c[KS_C_CROSS_SELLS];
+    v[KS_KPI_REFERRALS] = (double)c[KS_C_REFERRALS];
+    v[KS_KPI_PAYMENT_FAILURES] = (double)c[KS_C_PAYMENT_FAILURES];
+    v[KS_KPI_CSAT_RESPONSES] = (double)c[KS_C_CSAT_RESPONSES];
+    v[KS_KPI_NPS_RESPONSES] = (double)c[KS_C_NPS_RESPONSES];
+    double purchases = (double)c[KS_C_M_PURCHASES] / 1e6;
+    double revenue = (double)(c[KS_C_M_PURCHASES] - c[KS_C_M_REFUNDS]) / 1e6;
+    double retention_spend = (double)c[KS_C_M_RETENTION] / 1e6;
+    double marketing = (double)c[KS_C_M_MARKETING] / 1e6;
+    v[KS_KPI_REVENUE] = revenue;
+    v[KS_KPI_REFUNDS] = (double)c[KS_C_M_REFUNDS] / 1e6;
+    v[KS_KPI_MARKETING_SPEND] = marketing;
+    v[KS_KPI_RETENTION_SPEND] = retention_spend;
+
+    double orders = (double)c[KS_C_ORDERS], buyers = (double)c[KS_C_D_PURCHASING];
+    double active = (double)c[KS_C_D_ACTIVE], s = (double)in->base_start;
+    ok[KS_KPI_AOV] = ks_kpi_ratio(purchases, orders, 1, &v[KS_KPI_AOV]);
+    ok[KS_KPI_PURCHASE_FREQUENCY] = ks_kpi_ratio(orders, buyers, 1, &v[KS_KPI_PURCHASE_FREQUENCY]);
+    ok[KS_KPI_REPURCHASE_RATE] =
+        ks_kpi_ratio((double)c[KS_C_D_REPURCHASING], buyers, 100, &v[KS_KPI_REPURCHASE_RATE]);
+    ok[KS_KPI_CSAT] = ks_kpi_ratio((double)c[KS_C_CSAT_SATISFIED], (double)c[KS_C_CSAT_RESPONSES],
+                                   100, &v[KS_KPI_CSAT]);
+    ok[KS_KPI_NPS] = ks_kpi_nps(c[KS_C_NPS_PROMOTERS], c[KS_C_NPS_DETRACTORS],
+                                c[KS_C_NPS_RESPONSES], &v[KS_KPI_NPS]);
+    ok[KS_KPI_RETENTION_RATE] = ks_kpi_retention_rate(in->base_start, in->base_end,
+                                                      c[KS_C_NEW_CUSTOMERS], &v[KS_KPI_RETENTION_RATE]);
+    ok[KS_KPI_CHURN_RATE] = ks_kpi_ratio((double)c[KS_C_CHURNED], s, 100, &v[KS_KPI_CHURN_RATE]);
+    ok[KS_KPI_CAC] = ks_kpi_ratio(marketing, (double)c[KS_C_NEW_CUSTOMERS], 1, &v[KS_KPI_CAC]);
+    ok[KS_KPI_RETENTION_COST] = ks_kpi_retention_cost(retention_spend, in->base_start,
+                                                      c[KS_C_CHURNED], &v[KS_KPI_RETENTION_COST]);
+    ok[KS_KPI_CONVERSION_RATE] = ks_kpi_ratio((double)c[KS_C_CONVERSIONS], (double)c[KS_C_LEADS],
+                                              100, &v[KS_KPI_CONVERSION_RATE]);
+    ok[KS_KPI_COMPLAINT_RATE] =
+        ks_kpi_ratio((double)c[KS_C_COMPLAINTS], active, 100, &v[KS_KPI_COMPLAINT_RATE]);
+    ok[KS_KPI_ENGAGEMENT] = ks_kpi_ratio((double)c[KS_C_INTERACTIONS], active, 1, &v[KS_KPI_ENGAGEMENT]);
+    ok[KS_KPI_UPSELL_RATE] = ks_kpi_ratio((double)c[KS_C_UPSELLS], active, 100, &v[KS_KPI_UPSELL_RATE]);
+    ok[KS_KPI_CROSS_SELL_RATE] =
+        ks_kpi_ratio((double)c[KS_C_CROSS_SELLS], orders, 100, &v[KS_KPI_CROSS_SELL_RATE]);
+    if (in->clv_window)
+        ok[KS_KPI_CLV] = ks_kpi_clv(revenue, c[KS_C_D_ACTIVE], v[KS_KPI_CHURN_RATE],
+                                    ok[KS_KPI_CHURN_RATE], prm, &v[KS_KPI_CLV]);
+}
+
+char *ks_kpi_format(ks_kpi_kind kind, double value, char *buf, size_t size)
+{
+    if (kind == KS_KPI_COUNT) {
+        snprintf(buf, size, "%lld", (long long)llround(value));
+        return buf;
+    }
+    /* Round half away from zero at the cent, then print exactly 2 decimals. */
+    double r = round(value * 100.0) / 100.0;
+    if (r == 0)
+        r = 0; /* no "-0.00" */
+    snprintf(buf, size, "%.2f", r);
+    return buf;
+}

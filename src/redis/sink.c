@@ -1,0 +1,159 @@
+/* Redis sink over hiredis (the only place besides watch.c that includes it). */
+#include "kpistream/sink.h"
+
+#include "kpistream/err.h"
+#include "kpistream/log.h"
+
+#include <hiredis/hiredis.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct ks_redis_sink {
+    ks_redis_url url;
+    int timeout_ms;
+    redisContext *c;
+};
+
+ks_redis_sink *ks_redis_sink_new(const ks_config *cfg, char *errstr, size_t errsize)
+{
+    ks_redis_sink *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(errstr, errsize, "redis: out of memory");
+        return NULL;
+    }
+    if (ks_redis_url_parse(cfg->redis_url, &s->url, errstr, errsize) < 0) {
+        free(s);
+        return NULL;
+    }
+    s->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 2000;
+    return s;
+}
+
+static void ks__drop(ks_redis_sink *s)
+{
+    if (s->c)
+        redisFree(s->c);
+    s->c = NULL;
+}
+
+void ks_redis_sink_free(ks_redis_sink *s)
+{
+    if (!s)
+        return;
+    ks__drop(s);
+    free(s);
+}
+
+/* Runs one command; returns 0 if the reply is not an error. */
+static int ks__simple(ks_redis_sink *s, char *errstr, size_t errsize, int argc, const char **argv)
+{
+    redisReply *r = redisCommandArgv(s->c, argc, argv, NULL);
+    if (!r) {
+        snprintf(errstr, errsize, "redis %s:%d: %s: %s", s->url.host, s->url.port, argv[0],
+                 s->c->errstr[0] ? s->c->errstr : "connection lost");
+        return KS_ERR_REDIS;
+    }
+    int rc = 0;
+    if (r->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errsize, "redis %s:%d: %s failed: %s", s->url.host, s->url.port, argv[0],
+                 r->str);
+        rc = KS_ERR_REDIS;
+    }
+    freeReplyObject(r);
+    return rc;
+}
+
+int ks_redis_sink_connect(ks_redis_sink *s, char *errstr, size_t errsize)
+{
+    if (s->c)
+        return 0;
+    struct timeval tv = {s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
+    s->c = redisConnectWithTimeout(s->url.host, s->url.port, tv);
+    if (!s->c || s->c->err) {
+        snprintf(errstr, errsize, "redis %s:%d: cannot connect: %s", s->url.host, s->url.port,
+                 s->c ? s->c->errstr : "out of memory");
+        ks__drop(s);
+        return KS_ERR_REDIS;
+    }
+    redisSetTimeout(s->c, tv);
+    int rc = 0;
+    if (s->url.password[0]) {
+        const char *auth[3] = {"AUTH", s->url.user[0] ? s->url.user : s->url.password,
+                               s->url.password};
+        rc = ks__simple(s, errstr, errsize, s->url.user[0] ? 3 : 2, auth);
+    }
+    if (rc == 0 && s->url.db) {
+        char db[16];
+        snprintf(db, sizeof db, "%d", s->url.db);
+        const char *sel[2] = {"SELECT", db};
+        rc = ks__simple(s, errstr, errsize, 2, sel);
+    }
+    if (rc == 0) {
+        const char *ping[1] = {"PING"};
+        rc = ks__simple(s, errstr, errsize, 1, ping);
+    }
+    if (rc < 0)
+        ks__drop(s);
+    return rc;
+}
+
+#define KS__MAX_ARGS 256
+
+int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize)
+{
+    if (b->failed) {
+        snprintf(errstr, errsize, "redis: flush batch incomplete (out of memory)");
+        return KS_ERR_NOMEM;
+    }
+    int rc = ks_redis_sink_connect(s, errstr, errsize);
+    if (rc < 0)
+        return rc;
+    const char *argv[KS__MAX_ARGS];
+    size_t lens[KS__MAX_ARGS];
+    /* Pipeline the whole transaction, then read every reply. */
+    if (redisAppendCommand(s->c, "MULTI") != REDIS_OK)
+        goto io_error;
+    for (size_t i = 0; i < b->ncmds; i++) {
+        size_t n = ks_batch_get(b, i, argv, lens, KS__MAX_ARGS);
+        if (redisAppendCommandArgv(s->c, (int)n, argv, lens) != REDIS_OK)
+            goto io_error;
+    }
+    if (redisAppendCommand(s->c, "EXEC") != REDIS_OK)
+        goto io_error;
+    redisReply *r = NULL;
+    char first_err[256] = "";
+    for (size_t i = 0; i < b->ncmds + 1; i++) { /* MULTI + each QUEUED */
+        if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
+            goto io_error;
+        if (r->type == REDIS_REPLY_ERROR && !first_err[0])
+            snprintf(first_err, sizeof first_err, "%s", r->str);
+        freeReplyObject(r);
+    }
+    if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
+        goto io_error;
+    rc = 0;
+    if (r->type != REDIS_REPLY_ARRAY) {
+        snprintf(errstr, errsize, "redis %s:%d: transaction not applied: %s", s->url.host,
+                 s->url.port, first_err[0] ? first_err : (r->type == REDIS_REPLY_ERROR ? r->str : "EXEC returned nil"));
+        rc = KS_ERR_REDIS;
+    } else {
+        for (size_t i = 0; i < r->elements; i++)
+            if (r->element[i]->type == REDIS_REPLY_ERROR) {
+                snprintf(errstr, errsize, "redis %s:%d: command %zu of the flush failed: %s",
+                         s->url.host, s->url.port, i, r->element[i]->str);
+                rc = KS_ERR_REDIS;
+                break;
+            }
+    }
+    freeReplyObject(r);
+    if (rc < 0)
+        ks__drop(s);
+    return rc;
+
+io_error:
+    snprintf(errstr, errsize, "redis %s:%d: %s", s->url.host, s->url.port,
+             s->c->errstr[0] ? s->c->errstr : "connection lost");
+    ks__drop(s);
+    return KS_ERR_REDIS;
+}

@@ -1,0 +1,239 @@
+/* The customer table of one partition: fixed-size records in a growable
+ * array, an open-addressing index of record numbers (load <= 0.7), and an
+ * append-only id arena. Records are never moved between slots, so a record
+ * number is a stable handle for the life of the partition state. */
+#include "kpistream/hash.h"
+#include "kpistream/state.h"
+#include "state/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KS__ID_SEED 0x6b7069737472ULL
+
+const char *ks_pstate_customer_id(const ks_pstate *p, const ks_customer *c, uint32_t *len)
+{
+    const unsigned char *s = (const unsigned char *)p->ids + c->id_off;
+    if (len)
+        *len = s[0];
+    return (const char *)s + 1;
+}
+
+static uint32_t ks__probe(const ks_pstate *p, uint64_t h, const char *id, uint32_t len)
+{
+    uint32_t mask = p->index_cap - 1;
+    for (uint32_t i = (uint32_t)(h >> 32) & mask;; i = (i + 1) & mask) {
+        uint32_t r = p->index[i];
+        if (r == 0)
+            return i;
+        const ks_customer *c = &p->cust[r - 1];
+        if (c->id_hash == h) {
+            const unsigned char *s = (const unsigned char *)p->ids + c->id_off;
+            if (s[0] == len && memcmp(s + 1, id, len) == 0)
+                return i;
+        }
+    }
+}
+
+ks_customer *ks_pstate_find(ks_pstate *p, const char *id, uint32_t len)
+{
+    uint64_t h = ks_hash64(id, len, KS__ID_SEED);
+    uint32_t r = p->index[ks__probe(p, h, id, len)];
+    return r ? &p->cust[r - 1] : NULL;
+}
+
+static int ks__index_grow(ks_pstate *p)
+{
+    uint32_t cap = p->index_cap * 2;
+    uint32_t *idx = calloc(cap, sizeof *idx);
+    if (!idx)
+        return -1;
+    for (uint32_t r = 0; r < p->ncust; r++) {
+        uint32_t i = (uint32_t)(p->cust[r].id_hash >> 32) & (cap - 1);
+        while (idx[i])
+            i = (i + 1) & (cap - 1);
+        idx[i] = r + 1;
+    }
+    free(p->index);
+    p->index = idx;
+    p->index_cap = cap;
+    return 0;
+}
+
+static int ks__grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem)
+{
+    if (need <= *cap)
+        return 0;
+    uint32_t ncap = *cap ? *cap : 1024;
+    while (ncap < need)
+        ncap *= 2;
+    void *np = realloc(*ptr, (size_t)ncap * elem);
+    if (!np)
+        return -1;
+    *ptr = np;
+    *cap = ncap;
+    return 0;
+}
+
+ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *created)
+{
+    uint64_t h = ks_hash64(id, len, KS__ID_SEED);
+    uint32_t slot = ks__probe(p, h, id, len);
+    if (p->index[slot]) {
+        *created = false;
+        return &p->cust[p->index[slot] - 1];
+    }
+    if (ks__grow((void **)&p->cust, &p->capcust, p->ncust + 1, sizeof(ks_customer)) < 0 ||
+        ks__grow((void **)&p->ids, &p->ids_cap, p->ids_len + len + 2, 1) < 0)
+        return NULL;
+    if ((uint64_t)(p->ncust + 1) * 10 > (uint64_t)p->index_cap * 7) {
+        if (ks__index_grow(p) < 0)
+            return NULL;
+        slot = ks__probe(p, h, id, len);
+    }
+    uint32_t r = p->ncust++;
+    ks_customer *c = &p->cust[r];
+    memset(c, 0, sizeof *c);
+    c->id_hash = h;
+    c->id_off = p->ids_len;
+    p->ids[p->ids_len] = (char)len;
+    memcpy(p->ids + p->ids_len + 1, id, len);
+    p->ids[p->ids_len + 1 + len] = '\0';
+    p->ids_len += len + 2;
+    c->lru_prev = c->lru_next = KS_NIL;
+    c->segment = c->acq_channel = KS_NONE;
+    c->nps_last = KS_NONE;
+    p->index[slot] = r + 1;
+    *created = true;
+    return c;
+}
+
+int ks__mark_dirty(ks_pstate *p, ks_customer *c)
+{
+    if (c->flags & KS_CUST_DIRTY)
+        return 0;
+    if (ks__grow((void **)&p->dirty, &p->capdirty, p->ndirty + 1, sizeof(uint32_t)) < 0)
+        return -1;
+    c->flags |= KS_CUST_DIRTY;
+    p->dirty[p->ndirty++] = (uint32_t)(c - p->cust);
+    return 0;
+}
+
+void ks_pstate_clear_dirty(ks_pstate *p)
+{
+    for (uint32_t i = 0; i < p->ndirty; i++)
+        p->cust[p->dirty[i]].flags &= (uint8_t)~KS_CUST_DIRTY;
+    p->ndirty = 0;
+}
+
+/* --- activity list: customers not churned, ordered by last_event_ms --- */
+
+void ks__lru_unlink(ks_pstate *p, ks_customer *c)
+{
+    uint32_t r = (uint32_t)(c - p->cust);
+    if (c->lru_prev == KS_NIL && c->lru_next == KS_NIL && p->lru_head != r)
+        return; /* not linked */
+    if (c->lru_prev != KS_NIL)
+        p->cust[c->lru_prev].lru_next = c->lru_next;
+    else
+        p->lru_head = c->lru_next;
+    if (c->lru_next != KS_NIL)
+        p->cust[c->lru_next].lru_prev = c->lru_prev;
+    else
+        p->lru_tail = c->lru_prev;
+    c->lru_prev = c->lru_next = KS_NIL;
+}
+
+/* Inserts c keeping the list sorted; O(1) for in-order streams, since the
+ * newest activity almost always goes to the tail. */
+void ks__lru_insert(ks_pstate *p, ks_customer *c)
+{
+    uint32_t r = (uint32_t)(c - p->cust);
+    uint32_t after = p->lru_tail;
+    while (after != KS_NIL && p->cust[after].last_event_ms > c->last_event_ms)
+        after = p->cust[after].lru_prev;
+    c->lru_prev = after;
+    if (after == KS_NIL) {
+        c->lru_next = p->lru_head;
+        p->lru_head = r;
+    } else {
+        c->lru_next = p->cust[after].lru_next;
+        p->cust[after].lru_next = r;
+    }
+    if (c->lru_next != KS_NIL)
+        p->cust[c->lru_next].lru_prev = r;
+    else
+        p->lru_tail = r;
+}
+
+/* --- rolling day slots --- */
+
+int ks__day_slot(ks_customer *c, uint32_t day)
+{
+    int free_i = -1, o1 = -1, o2 = -1;
+    uint32_t newest = day;
+    for (int i = 0; i < KS_DAY_SLOTS; i++)
+        if (c->slot_day[i] > newest)
+            newest = c->slot_day[i];
+    for (int i = 0; i < KS_DAY_SLOTS; i++) {
+        uint32_t d = c->slot_day[i];
+        if (d == day)
+            return i;
+        if (d != 0 && d + KS_DAY_HORIZON <= newest) { /* too old to matter: reuse */
+            c->slot_day[i] = 0;
+            d = 0;
+        }
+        if (d == 0) {
+            if (free_i < 0)
+                free_i = i;
+            continue;
+        }
+        if (o1 < 0 || d < c->slot_day[o1]) {
+            o2 = o1;
+            o1 = i;
+        } else if (o2 < 0 || d < c->slot_day[o2]) {
+            o2 = i;
+        }
+    }
+    int i = free_i;
+    if (i < 0) {
+        if (day < c->slot_day[o1])
+            return o1; /* older than every slot: fold into the oldest */
+        /* Full: fold the oldest day into the next oldest (its counts then
+         * expire a little late, never early) and reuse its slot. */
+        c->slot_rev[o2] += c->slot_rev[o1];
+        c->slot_inter[o2] = ks__sat16(c->slot_inter[o2] + c->slot_inter[o1]);
+        c->slot_orders[o2] = ks__sat8(c->slot_orders[o2] + c->slot_orders[o1]);
+        unsigned comp = (c->slot_cpf[o2] & 15u) + (c->slot_cpf[o1] & 15u);
+        unsigned pf = (c->slot_cpf[o2] >> 4) + (c->slot_cpf[o1] >> 4);
+        c->slot_cpf[o2] = (uint8_t)((comp > 15 ? 15 : comp) | ((pf > 15 ? 15 : pf) << 4));
+        i = o1;
+    }
+    c->slot_day[i] = (uint16_t)day;
+    c->slot_rev[i] = 0;
+    c->slot_inter[i] = 0;
+    c->slot_orders[i] = 0;
+    c->slot_cpf[i] = 0;
+    return i;
+}
+
+void ks_customer_rolling_at(const ks_customer *c, int64_t clock_ms, ks_customer_rolling *out)
+{
+    memset(out, 0, sizeof *out);
+    int64_t today = clock_ms / KS_DAY_MS;
+    for (int i = 0; i < KS_DAY_SLOTS; i++) {
+        int64_t d = c->slot_day[i];
+        if (d == 0)
+            continue;
+        if (d > today - 30) {
+            out->orders_30d += c->slot_orders[i];
+            out->revenue_30d += c->slot_rev[i];
+            out->complaints_30d += c->slot_cpf[i] & 15;
+            out->payment_failures_30d += c->slot_cpf[i] >> 4;
+        }
+        if (d > today - 28)
+            out->interactions_28d += c->slot_inter[i];
+        if (d > today - 7)
+            out->interactions_7d += c->slot_inter[i];
+    }
+}

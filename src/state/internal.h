@@ -1,0 +1,26 @@
+/* Private helpers shared by the files of src/state/. */
+#ifndef KS_STATE_INTERNAL_H
+#define KS_STATE_INTERNAL_H
+
+#include "kpistream/state.h"
+
+#define KS_DAY_MS 86400000LL
+#define KS_DAY_HORIZON 60 /* days a day slot is kept (30d fields + the 30 before) */
+
+static inline uint16_t ks__sat16(unsigned v)
+{
+    return (uint16_t)(v > 0xFFFF ? 0xFFFF : v);
+}
+
+static inline uint8_t ks__sat8(unsigned v)
+{
+    return (uint8_t)(v > 0xFF ? 0xFF : v);
+}
+
+ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *created);
+int ks__mark_dirty(ks_pstate *p, ks_customer *c);
+void ks__lru_unlink(ks_pstate *p, ks_customer *c);
+void ks__lru_insert(ks_pstate *p, ks_customer *c);
+int ks__day_slot(ks_customer *c, uint32_t day);
+
+#endif

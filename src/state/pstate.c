@@ -1,0 +1,516 @@
+/* Applying events to one partition's state, and moving its clock.
+ *
+ * Attribution (documented in docs/kpis.md and docs/architecture.md):
+ *  - global: every event;
+ *  - segment: the customer's remembered segment (last value wins, applied
+ *    before the event is counted);
+ *  - channel: the event's own channel for event counts and sums; customer
+ *    membership counts (new, churned, base) use the customer's acquisition
+ *    channel, the channel of their first event.
+ * Distinct-customer counters are "last touch" (see window.h): moving a
+ * customer's latest touch takes it out of its old bucket and into the new one.
+ */
+#include "kpistream/err.h"
+#include "kpistream/hash.h"
+#include "kpistream/state.h"
+#include "state/internal.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define KS__EVENT_SEED 0x65766964ULL
+#define KS__TICKET_SEED 0x7469636bULL
+
+enum { KS__T_COMPLAINT = 1, KS__T_RESPONDED = 2, KS__T_RESOLVED = 4 };
+
+static bool ks__dedup_keep(uint64_t key, const ks_u64map_val *v, void *ctx)
+{
+    const ks_pstate *p = ctx;
+    (void)key;
+    return v->a * 1000 > p->clock_ms - p->sh->cfg->dedup_horizon_ms;
+}
+
+static bool ks__ticket_keep(uint64_t key, const ks_u64map_val *v, void *ctx)
+{
+    const ks_pstate *p = ctx;
+    (void)key;
+    bool resolved = ((v->b >> 32) & KS__T_RESOLVED) != 0;
+    const ks_config *cfg = p->sh->cfg;
+    return !resolved || v->a > p->clock_ms - cfg->windows[cfg->nwindows - 1].length_ms;
+}
+
+static int ks__group_init(ks_pstate *p, ks_group *g)
+{
+    const ks_config *cfg = p->sh->cfg;
+    for (int w = 0; w < cfg->nwindows; w++)
+        if (ks_series_init(&g->win[w], cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS) < 0)
+            return KS_ERR_NOMEM;
+    g->used = true;
+    return 0;
+}
+
+static void ks__group_reset(ks_group *g)
+{
+    if (!g->used)
+        return;
+    for (int w = 0; w < KS_MAX_WINDOWS; w++)
+        if (g->win[w].ring)
+            ks_series_reset(&g->win[w]);
+    g->used = false;
+}
+
+ks_pstate *ks_pstate_new(ks_engine_shared *sh)
+{
+    ks_pstate *p = calloc(1, sizeof *p);
+    if (!p)
+        return NULL;
+    p->sh = sh;
+    p->lru_head = p->lru_tail = KS_NIL;
+    p->max_ts_ms = INT64_MIN;
+    p->clock_ms = INT64_MIN;
+    p->index_cap = 1024;
+    p->index = calloc(p->index_cap, sizeof *p->index);
+    p->segments = calloc((size_t)sh->segments.max, sizeof *p->segments);
+    p->channels = calloc((size_t)sh->channels.max, sizeof *p->channels);
+    if (!p->index || !p->segments || !p->channels ||
+        ks_u64map_init(&p->dedup, ks__dedup_keep, p) < 0 ||
+        ks_u64map_init(&p->tickets, ks__ticket_keep, p) < 0 || ks__group_init(p, &p->global) < 0) {
+        ks_pstate_free(p);
+        return NULL;
+    }
+    return p;
+}
+
+void ks_pstate_free(ks_pstate *p)
+{
+    if (!p)
+        return;
+    ks__group_reset(&p->global);
+    for (int i = 0; p->segments && i < p->sh->segments.max; i++)
+        ks__group_reset(&p->segments[i]);
+    for (int i = 0; p->channels && i < p->sh->channels.max; i++)
+        ks__group_reset(&p->channels[i]);
+    free(p->segments);
+    free(p->channels);
+    ks_u64map_reset(&p->dedup);
+    ks_u64map_reset(&p->tickets);
+    free(p->cust);
+    free(p->index);
+    free(p->ids);
+    free(p->dirty);
+    free(p);
+}
+
+/* Returns the group for a segment/channel id, creating it on first use; NULL for KS_NONE. */
+static ks_group *ks__group(ks_pstate *p, ks_group *arr, int max, unsigned id)
+{
+    if (id == KS_NONE || (int)id >= max)
+        return NULL;
+    ks_group *g = &arr[id];
+    if (!g->used && ks__group_init(p, g) < 0) {
+        ks__group_reset(g);
+        return NULL;
+    }
+    return g;
+}
+
+#define KS__SEG(p, id) ks__group((p), (p)->segments, (p)->sh->segments.max, (id))
+#define KS__CHAN(p, id) ks__group((p), (p)->channels, (p)->sh->channels.max, (id))
+
+static void ks__bump(const ks_pstate *p, ks_group *g, int64_t t_s, ks_counter k, int64_t d)
+{
+    if (!g)
+        return;
+    for (int w = 0; w < p->sh->cfg->nwindows; w++) {
+        ks_bucket *b = ks_series_at(&g->win[w], t_s);
+        if (b)
+            b->v[k] += d;
+    }
+}
+
+/* Moves one last-touch count of group g from old_s (0: none) to new_s. */
+static void ks__move(const ks_pstate *p, ks_group *g, int64_t old_s, int64_t new_s, ks_counter k)
+{
+    if (!g)
+        return;
+    for (int w = 0; w < p->sh->cfg->nwindows; w++) {
+        if (old_s) {
+            ks_bucket *b = ks_series_peek(&g->win[w], old_s);
+            if (b)
+                b->v[k]--;
+        }
+        if (new_s) {
+            ks_bucket *b = ks_series_at(&g->win[w], new_s);
+            if (b)
+                b->v[k]++;
+        }
+    }
+}
+
+/* Counts k by d at t_s in the global group and the customer's segment group. */
+static void ks__bump_cust(ks_pstate *p, const ks_customer *c, int64_t t_s, ks_counter k, int64_t d)
+{
+    ks__bump(p, &p->global, t_s, k, d);
+    ks__bump(p, KS__SEG(p, c->segment), t_s, k, d);
+}
+
+/* Membership change (+1 joined the base, -1 left it) at t_s: global, segment,
+ * acquisition channel. */
+static void ks__base(ks_pstate *p, const ks_customer *c, int64_t t_s, int d)
+{
+    ks_group *gs[3] = {&p->global, KS__SEG(p, c->segment), KS__CHAN(p, c->acq_channel)};
+    for (int i = 0; i < 3; i++) {
+        if (!gs[i])
+            continue;
+        gs[i]->base += d;
+        ks__bump(p, gs[i], t_s, KS_C_BASE_DELTA, d);
+    }
+}
+
+static void ks__churn(ks_pstate *p, ks_customer *c, int64_t t_ms)
+{
+    int64_t t_s = t_ms / 1000;
+    c->flags |= KS_CUST_CHURNED;
+    ks__lru_unlink(p, c);
+    ks__base(p, c, t_s, -1);
+    ks__bump_cust(p, c, t_s, KS_C_CHURNED, 1);
+    ks__bump(p, KS__CHAN(p, c->acq_channel), t_s, KS_C_CHURNED, 1);
+    ks__mark_dirty(p, c);
+}
+
+bool ks_pstate_seen(ks_pstate *p, const ks_event *ev)
+{
+    uint64_t key = ks_u64map_key(ks_hash64(ev->event_id.ptr, ev->event_id.len, KS__EVENT_SEED));
+    bool created = false;
+    ks_u64map_val *v = ks_u64map_put(&p->dedup, key, &created);
+    if (!v)
+        return false; /* out of memory: count it rather than lose it */
+    if (created)
+        v->a = ev->ts_ms / 1000;
+    return !created;
+}
+
+static int64_t ks__micro(double amount)
+{
+    return (int64_t)llround(amount * 1e6);
+}
+
+static void ks__segment_change(ks_pstate *p, ks_customer *c, unsigned seg, int64_t t_s)
+{
+    ks_group *old = KS__SEG(p, c->segment), *neu = KS__SEG(p, seg);
+    int64_t last_s = c->last_event_ms / 1000;
+    if (!(c->flags & KS_CUST_CHURNED)) {
+        if (old) {
+            old->base--;
+            ks__bump(p, old, t_s, KS_C_BASE_DELTA, -1);
+        }
+        if (neu) {
+            neu->base++;
+            ks__bump(p, neu, t_s, KS_C_BASE_DELTA, 1);
+        }
+    }
+    ks__move(p, old, last_s, 0, KS_C_D_ACTIVE);
+    ks__move(p, neu, 0, last_s, KS_C_D_ACTIVE);
+    if (c->last_purchase_s) {
+        ks__move(p, old, c->last_purchase_s, 0, KS_C_D_PURCHASING);
+        ks__move(p, neu, 0, c->last_purchase_s, KS_C_D_PURCHASING);
+    }
+    if (c->prev_purchase_s) {
+        ks__move(p, old, c->prev_purchase_s, 0, KS_C_D_REPURCHASING);
+        ks__move(p, neu, 0, c->prev_purchase_s, KS_C_D_REPURCHASING);
+    }
+    c->segment = (uint8_t)seg;
+}
+
+static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigned ch, int slot)
+{
+    int64_t t_s = ev->ts_ms / 1000, m = ks__micro(ev->amount);
+    ks_group *seg = KS__SEG(p, c->segment), *chg = KS__CHAN(p, ch);
+    ks_group *cust_groups[2] = {&p->global, seg};
+    /* Latest two purchase times, for purchasing (latest) and repurchasing
+     * (second latest) last-touch counts. */
+    uint32_t last = c->last_purchase_s, prev = c->prev_purchase_s;
+    for (int i = 0; i < 2; i++) {
+        if (t_s >= last) {
+            ks__move(p, cust_groups[i], last, t_s, KS_C_D_PURCHASING);
+            if (last)
+                ks__move(p, cust_groups[i], prev, last, KS_C_D_REPURCHASING);
+        } else if (t_s > prev) {
+            ks__move(p, cust_groups[i], prev, t_s, KS_C_D_REPURCHASING);
+        }
+    }
+    if (t_s >= last) {
+        if (last)
+            c->prev_purchase_s = last;
+        c->last_purchase_s = (uint32_t)t_s;
+    } else if (t_s > prev) {
+        c->prev_purchase_s = (uint32_t)t_s;
+    }
+    if (chg && t_s > c->chan_purchase_s[ch]) {
+        ks__move(p, chg, c->chan_purchase_s[ch], t_s, KS_C_D_PURCHASING);
+        c->chan_purchase_s[ch] = (uint32_t)t_s;
+    }
+    /* Cross-sell: a purchase in a category the customer never bought before,
+     * other than their first purchase. */
+    bool cross = false;
+    if (ev->category.ptr) {
+        int cat = ks_intern_id(&p->sh->categories, ev->category.ptr, ev->category.len);
+        uint64_t bit = 1ULL << (cat & 63);
+        cross = c->orders_total > 0 && !(c->categories & bit);
+        c->categories |= bit;
+    }
+    ks_group *gs[3] = {&p->global, seg, chg};
+    for (int i = 0; i < 3; i++) {
+        ks__bump(p, gs[i], t_s, KS_C_ORDERS, 1);
+        ks__bump(p, gs[i], t_s, KS_C_M_PURCHASES, m);
+        if (cross)
+            ks__bump(p, gs[i], t_s, KS_C_CROSS_SELLS, 1);
+    }
+    c->orders_total++;
+    c->purchases_micro += m;
+    c->slot_orders[slot] = ks__sat8(c->slot_orders[slot] + 1u);
+    c->slot_rev[slot] += (float)ev->amount;
+}
+
+static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_group *gs[3], int slot)
+{
+    int64_t t_s = ev->ts_ms / 1000;
+    uint64_t key = ks_u64map_key(ks_hash64(ev->ticket_id.ptr, ev->ticket_id.len, KS__TICKET_SEED));
+    if (ev->action == KS_ACT_TICKET_OPENED) {
+        bool created = false;
+        ks_u64map_val *v = ks_u64map_put(&p->tickets, key, &created);
+        if (!v || !created)
+            return; /* a ticket is opened once; a repeat open changes nothing */
+        v->a = ev->ts_ms;
+        v->b = (int64_t)(c - p->cust) | ((int64_t)(ev->complaint ? KS__T_COMPLAINT : 0) << 32);
+        c->open_tickets = ks__sat16(c->open_tickets + 1u);
+        for (int i = 0; i < 3; i++) {
+            ks__bump(p, gs[i], t_s, KS_C_TICKETS, 1);
+            if (ev->complaint)
+                ks__bump(p, gs[i], t_s, KS_C_COMPLAINTS, 1);
+        }
+        if (ev->complaint) {
+            unsigned comp = (c->slot_cpf[slot] & 15u) + 1;
+            c->slot_cpf[slot] = (uint8_t)((c->slot_cpf[slot] & 0xF0) | (comp > 15 ? 15 : comp));
+        }
+        return;
+    }
+    ks_u64map_val *v = ks_u64map_get(&p->tickets, key);
+    if (!v)
+        return; /* never saw it opened (or long forgotten): nothing to update */
+    int64_t flags = v->b >> 32;
+    if (ev->action == KS_ACT_TICKET_RESPONDED) {
+        flags |= KS__T_RESPONDED;
+    } else if (ev->action == KS_ACT_TICKET_RESOLVED && !(flags & KS__T_RESOLVED)) {
+        flags |= KS__T_RESOLVED;
+        if (c->open_tickets)
+            c->open_tickets--;
+    }
+    v->b = (v->b & 0xFFFFFFFFLL) | (flags << 32);
+}
+
+int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
+{
+    const ks_config *cfg = p->sh->cfg;
+    int64_t t_s = ev->ts_ms / 1000;
+    if (ev->ts_ms > p->max_ts_ms)
+        p->max_ts_ms = ev->ts_ms;
+    p->meta.processed++;
+    unsigned ch = KS_NONE;
+    if (ev->channel.ptr) {
+        ch = (unsigned)ks_intern_id(&p->sh->channels, ev->channel.ptr, ev->channel.len);
+        if (p->sh->social_channel < 0 && ev->channel.len == 6 &&
+            memcmp(ev->channel.ptr, "social", 6) == 0)
+            p->sh->social_channel = (int)ch;
+    }
+    ks_group *chg = KS__CHAN(p, ch);
+
+    if (ev->type == KS_EV_MARKETING_SPEND) {
+        int64_t m = ks__micro(ev->amount);
+        ks_group *gs[2] = {&p->global, chg};
+        for (int i = 0; i < 2; i++) {
+            ks__bump(p, gs[i], t_s, KS_C_EVENTS, 1);
+            ks__bump(p, gs[i], t_s, KS_C_M_MARKETING, m);
+        }
+        return 0;
+    }
+
+    bool created = false;
+    ks_customer *c = ks__customer_get(p, ev->customer_id.ptr, ev->customer_id.len, &created);
+    if (!c)
+        return KS_ERR_NOMEM;
+    if (ev->segment.ptr) {
+        unsigned seg = (unsigned)ks_intern_id(&p->sh->segments, ev->segment.ptr, ev->segment.len);
+        if (created)
+            c->segment = (uint8_t)seg;
+        else if (seg != c->segment)
+            ks__segment_change(p, c, seg, t_s);
+    }
+    bool cancel = ev->type == KS_EV_SUBSCRIPTION && ev->action == KS_ACT_SUB_CANCEL;
+    if (created) {
+        c->first_seen_ms = ev->ts_ms;
+        c->last_event_ms = ev->ts_ms;
+        c->acq_channel = (uint8_t)ch;
+        ks__base(p, c, t_s, +1);
+        ks__bump_cust(p, c, t_s, KS_C_NEW_CUSTOMERS, 1);
+        ks__bump(p, chg, t_s, KS_C_NEW_CUSTOMERS, 1);
+        ks__move(p, &p->global, 0, t_s, KS_C_D_ACTIVE);
+        ks__move(p, KS__SEG(p, c->segment), 0, t_s, KS_C_D_ACTIVE);
+        ks__lru_insert(p, c);
+    } else {
+        if ((c->flags & KS_CUST_CHURNED) && !cancel) { /* any later event reactivates */
+            c->flags &= (uint8_t)~KS_CUST_CHURNED;
+            ks__base(p, c, t_s, +1);
+            if (ev->ts_ms > c->last_event_ms)
+                c->last_event_ms = ev->ts_ms;
+            ks__lru_insert(p, c);
+        }
+        if (ev->ts_ms > c->last_event_ms) {
+            ks__move(p, &p->global, c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
+            ks__move(p, KS__SEG(p, c->segment), c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
+            c->last_event_ms = ev->ts_ms;
+            if (!(c->flags & KS_CUST_CHURNED)) {
+                ks__lru_unlink(p, c);
+                ks__lru_insert(p, c);
+            }
+        }
+        if (ev->ts_ms < c->first_seen_ms)
+            c->first_seen_ms = ev->ts_ms;
+    }
+    if (chg && t_s > c->chan_last_s[ch]) {
+        ks__move(p, chg, c->chan_last_s[ch], t_s, KS_C_D_ACTIVE);
+        c->chan_last_s[ch] = (uint32_t)t_s;
+    }
+
+    ks_group *gs[3] = {&p->global, KS__SEG(p, c->segment), chg};
+    for (int i = 0; i < 3; i++)
+        ks__bump(p, gs[i], t_s, KS_C_EVENTS, 1);
+    int slot = ks__day_slot(c, (uint32_t)(ev->ts_ms / KS_DAY_MS));
+    ks_counter k = KS_C__COUNT;
+    switch (ev->type) {
+    case KS_EV_SIGNUP: /* counted as a new customer when first seen */
+        break;
+    case KS_EV_INTERACTION:
+        for (int i = 0; i < 3; i++) {
+            ks__bump(p, gs[i], t_s, KS_C_INTERACTIONS, 1);
+            if ((int)ch == p->sh->social_channel)
+                ks__bump(p, gs[i], t_s, KS_C_SOCIAL, 1);
+        }
+        c->slot_inter[slot] = ks__sat16(c->slot_inter[slot] + 1u);
+        break;
+    case KS_EV_PURCHASE:
+        ks__purchase(p, c, ev, ch, slot);
+        break;
+    case KS_EV_REFUND: {
+        int64_t m = ks__micro(ev->amount);
+        for (int i = 0; i < 3; i++) {
+            ks__bump(p, gs[i], t_s, KS_C_M_REFUNDS, m);
+            ks__bump(p, gs[i], t_s, KS_C_REFUND_COUNT, 1);
+        }
+        c->refunds_micro += m;
+        c->slot_rev[slot] -= (float)ev->amount;
+        break;
+    }
+    case KS_EV_SUBSCRIPTION:
+        if (ev->action == KS_ACT_SUB_UPGRADE)
+            k = KS_C_UPSELLS;
+        else if (cancel && !(c->flags & KS_CUST_CHURNED))
+            ks__churn(p, c, ev->ts_ms);
+        break;
+    case KS_EV_PAYMENT_FAILED: {
+        k = KS_C_PAYMENT_FAILURES;
+        unsigned pf = (c->slot_cpf[slot] >> 4) + 1u;
+        c->slot_cpf[slot] = (uint8_t)((c->slot_cpf[slot] & 15u) | ((pf > 15 ? 15 : pf) << 4));
+        break;
+    }
+    case KS_EV_TICKET:
+        ks__ticket(p, c, ev, gs, slot);
+        break;
+    case KS_EV_SURVEY:
+        if (ev->survey_kind == KS_SURVEY_CSAT) {
+            for (int i = 0; i < 3; i++) {
+                ks__bump(p, gs[i], t_s, KS_C_CSAT_RESPONSES, 1);
+                if (ev->score >= cfg->csat_satisfied_min)
+                    ks__bump(p, gs[i], t_s, KS_C_CSAT_SATISFIED, 1);
+            }
+            c->csat_last = (uint8_t)ev->score;
+        } else {
+            for (int i = 0; i < 3; i++) {
+                ks__bump(p, gs[i], t_s, KS_C_NPS_RESPONSES, 1);
+                if (ev->score >= cfg->nps_promoter_min)
+                    ks__bump(p, gs[i], t_s, KS_C_NPS_PROMOTERS, 1);
+                else if (ev->score <= cfg->nps_detractor_max)
+                    ks__bump(p, gs[i], t_s, KS_C_NPS_DETRACTORS, 1);
+            }
+            c->nps_last = (uint8_t)ev->score;
+        }
+        break;
+    case KS_EV_LEAD:
+        k = ev->action == KS_ACT_LEAD_CONVERTED ? KS_C_CONVERSIONS : KS_C_LEADS;
+        break;
+    case KS_EV_RETENTION_SPEND: {
+        int64_t m = ks__micro(ev->amount);
+        for (int i = 0; i < 3; i++)
+            ks__bump(p, gs[i], t_s, KS_C_M_RETENTION, m);
+        break;
+    }
+    case KS_EV_REFERRAL:
+        k = KS_C_REFERRALS;
+        break;
+    case KS_EV_MARKETING_SPEND:
+    case KS_EV__COUNT:
+        break;
+    }
+    if (k != KS_C__COUNT)
+        for (int i = 0; i < 3; i++)
+            ks__bump(p, gs[i], t_s, k, 1);
+    return ks__mark_dirty(p, c) < 0 ? KS_ERR_NOMEM : 0;
+}
+
+/* Marks dirty the customers with a day slot that just left one of the
+ * per-customer rolling windows (7, 28, 30 days), so their hash is rewritten. */
+static void ks__expire_days(ks_pstate *p, int64_t from_day, int64_t to_day)
+{
+    static const int spans[] = {7, 28, 30};
+    for (uint32_t r = 0; r < p->ncust; r++) {
+        ks_customer *c = &p->cust[r];
+        bool hit = false;
+        for (int i = 0; i < KS_DAY_SLOTS && !hit; i++) {
+            int64_t d = c->slot_day[i];
+            for (int s = 0; s < 3 && d && !hit; s++)
+                hit = d > from_day - spans[s] && d <= to_day - spans[s];
+        }
+        if (hit)
+            ks__mark_dirty(p, c);
+    }
+}
+
+void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
+{
+    const ks_config *cfg = p->sh->cfg;
+    if (clock_ms <= p->clock_ms)
+        return;
+    int64_t prev = p->clock_ms;
+    p->clock_ms = clock_ms;
+    /* Inactivity churn at the moment it happened: last event + churn_inactivity. */
+    while (p->lru_head != KS_NIL) {
+        ks_customer *c = &p->cust[p->lru_head];
+        int64_t at = c->last_event_ms + cfg->churn_inactivity_ms;
+        if (at > clock_ms)
+            break;
+        ks__churn(p, c, at);
+    }
+    int64_t clock_s = clock_ms / 1000;
+    ks_group *gs[2] = {p->segments, p->channels};
+    int max[2] = {p->sh->segments.max, p->sh->channels.max};
+    for (int w = 0; w < cfg->nwindows; w++) {
+        ks_series_advance(&p->global.win[w], clock_s);
+        for (int k = 0; k < 2; k++)
+            for (int i = 0; i < max[k]; i++)
+                if (gs[k][i].used)
+                    ks_series_advance(&gs[k][i].win[w], clock_s);
+    }
+    if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS)
+        ks__expire_days(p, prev / KS_DAY_MS, clock_ms / KS_DAY_MS);
+}

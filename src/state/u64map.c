@@ -1,0 +1,125 @@
+#include "kpistream/u64map.h"
+
+#include "kpistream/err.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define KS__EMPTY 0
+#define KS__TOMB 1
+
+static int ks__alloc(ks_u64map *m, size_t cap)
+{
+    m->keys = calloc(cap, sizeof *m->keys);
+    m->vals = malloc(cap * sizeof *m->vals);
+    if (!m->keys || !m->vals) {
+        free(m->keys);
+        free(m->vals);
+        return KS_ERR_NOMEM;
+    }
+    m->cap = cap;
+    m->used = m->filled = 0;
+    return 0;
+}
+
+int ks_u64map_init(ks_u64map *m, ks_u64map_keep_fn keep, void *ctx)
+{
+    memset(m, 0, sizeof *m);
+    m->keep = keep;
+    m->keep_ctx = ctx;
+    return ks__alloc(m, 1024);
+}
+
+void ks_u64map_reset(ks_u64map *m)
+{
+    free(m->keys);
+    free(m->vals);
+    memset(m, 0, sizeof *m);
+}
+
+static size_t ks__slot(const ks_u64map *m, uint64_t key)
+{
+    /* Keys are hashes already; the high bits are as good as the low ones. */
+    return (size_t)(key >> 17) & (m->cap - 1);
+}
+
+ks_u64map_val *ks_u64map_get(ks_u64map *m, uint64_t key)
+{
+    for (size_t i = ks__slot(m, key);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key)
+            return &m->vals[i];
+        if (m->keys[i] == KS__EMPTY)
+            return NULL;
+    }
+}
+
+/* Rehashes into a table sized for the surviving entries. */
+static int ks__rebuild(ks_u64map *m)
+{
+    uint64_t *keys = m->keys;
+    ks_u64map_val *vals = m->vals;
+    size_t cap = m->cap, live = 0;
+    for (size_t i = 0; i < cap; i++) {
+        if (keys[i] > KS__TOMB && m->keep && !m->keep(keys[i], &vals[i], m->keep_ctx))
+            keys[i] = KS__TOMB;
+        else if (keys[i] > KS__TOMB)
+            live++;
+    }
+    size_t ncap = cap;
+    while (live * 4 >= ncap) /* keep the load at or below 1/4 after a rebuild */
+        ncap *= 2;
+    if (ks__alloc(m, ncap) < 0) {
+        m->keys = keys;
+        m->vals = vals;
+        m->cap = cap;
+        return KS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < cap; i++) {
+        if (keys[i] <= KS__TOMB)
+            continue;
+        size_t j = ks__slot(m, keys[i]);
+        while (m->keys[j] != KS__EMPTY)
+            j = (j + 1) & (m->cap - 1);
+        m->keys[j] = keys[i];
+        m->vals[j] = vals[i];
+        m->used++;
+        m->filled++;
+    }
+    free(keys);
+    free(vals);
+    return 0;
+}
+
+ks_u64map_val *ks_u64map_put(ks_u64map *m, uint64_t key, bool *created)
+{
+    ks_u64map_val *v = ks_u64map_get(m, key);
+    if (v) {
+        *created = false;
+        return v;
+    }
+    if ((m->filled + 1) * 2 > m->cap && ks__rebuild(m) < 0)
+        return NULL;
+    size_t i = ks__slot(m, key);
+    while (m->keys[i] > KS__TOMB)
+        i = (i + 1) & (m->cap - 1);
+    if (m->keys[i] == KS__EMPTY)
+        m->filled++;
+    m->keys[i] = key;
+    m->used++;
+    memset(&m->vals[i], 0, sizeof m->vals[i]);
+    *created = true;
+    return &m->vals[i];
+}
+
+void ks_u64map_del(ks_u64map *m, uint64_t key)
+{
+    for (size_t i = ks__slot(m, key);; i = (i + 1) & (m->cap - 1)) {
+        if (m->keys[i] == key) {
+            m->keys[i] = KS__TOMB;
+            m->used--;
+            return;
+        }
+        if (m->keys[i] == KS__EMPTY)
+            return;
+    }
+}
