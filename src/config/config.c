@@ -75,8 +75,8 @@ static const ks__key ks__keys[] = {
     {"clock", NULL, KS__K_CLOCK, KS__OFF(clock), 0, 0, 0, 0},
     {"exit_on_eof", NULL, KS__K_BOOL, KS__OFF(exit_on_eof), 0, 0, 0, 0},
     {"windows", NULL, KS__K_WINDOWS, KS__OFF(windows), KS__MS_MIN, KS__WIN_MAX, 0, 0},
-    {"churn_inactivity", "churn_inactivity_ms", KS__K_DUR, KS__OFF(churn_inactivity_ms),
-     KS__MS_MIN, 3650 * KS__MS_DAY, 0, 0},
+    {"churn_inactivity", "churn_inactivity_ms", KS__K_DUR, KS__OFF(churn_inactivity_ms), KS__MS_MIN,
+     3650 * KS__MS_DAY, 0, 0},
     {"max_future_skew", "max_future_skew_ms", KS__K_DUR, KS__OFF(max_future_skew_ms), 0,
      7 * KS__MS_DAY, 0, 0},
     {"dedup_horizon", "dedup_horizon_ms", KS__K_DUR, KS__OFF(dedup_horizon_ms), KS__MS_MIN,
@@ -102,8 +102,7 @@ static void ks__err(char *errstr, size_t n, const char *fmt, ...)
 
 static void ks__err(char *errstr, size_t n, const char *fmt, ...)
 {
-    if (!errstr || n == 0)
-        return;
+    if (!errstr || n == 0) return;
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(errstr, n, fmt, ap);
@@ -113,8 +112,7 @@ static void ks__err(char *errstr, size_t n, const char *fmt, ...)
 /* Prepends "prefix: " to the message already in errstr. */
 static void ks__err_prefix(char *errstr, size_t n, const char *prefix)
 {
-    if (!errstr || n == 0)
-        return;
+    if (!errstr || n == 0) return;
     char tmp[KS_ERRSTR_SIZE];
     snprintf(tmp, sizeof tmp, "%s", errstr);
     snprintf(errstr, n, "%s: %s", prefix, tmp);
@@ -164,13 +162,11 @@ static int ks__bad(char *errstr, size_t n, const char *key, const char *what, co
 
 static bool ks__parse_ll(const char *s, long long *out)
 {
-    if (!s || !*s || (*s != '-' && (*s < '0' || *s > '9')))
-        return false;
+    if (!s || !*s || (*s != '-' && (*s < '0' || *s > '9'))) return false;
     char *end;
     errno = 0;
     long long v = strtoll(s, &end, 10);
-    if (errno || *end)
-        return false;
+    if (errno || *end) return false;
     *out = v;
     return true;
 }
@@ -180,8 +176,7 @@ static bool ks__get_int(const cJSON *v, bool from_str, int64_t *out)
 {
     if (cJSON_IsNumber(v)) {
         double d = v->valuedouble;
-        if (!(d >= -9.2e18 && d <= 9.2e18) || d != (double)(int64_t)d)
-            return false;
+        if (!(d >= -9.2e18 && d <= 9.2e18) || d != (double)(int64_t)d) return false;
         *out = (int64_t)d;
         return true;
     }
@@ -196,8 +191,7 @@ static bool ks__get_int(const cJSON *v, bool from_str, int64_t *out)
 /* A duration from a string ("30d") or an integer number of milliseconds. */
 static bool ks__get_dur(const cJSON *v, int64_t *out)
 {
-    if (cJSON_IsString(v))
-        return ks_duration_parse(v->valuestring, out) == 0;
+    if (cJSON_IsString(v)) return ks_duration_parse(v->valuestring, out) == 0;
     return ks__get_int(v, false, out) && *out >= 0;
 }
 
@@ -211,8 +205,7 @@ static bool ks__get_double(const cJSON *v, bool from_str, double *out)
         char *end;
         errno = 0;
         double d = strtod(v->valuestring, &end);
-        if (errno || *end || d != d)
-            return false;
+        if (errno || *end || d != d) return false;
         *out = d;
         return true;
     }
@@ -225,8 +218,7 @@ static bool ks__get_bool(const cJSON *v, bool from_str, bool *out)
         *out = cJSON_IsTrue(v);
         return true;
     }
-    if (!from_str || !cJSON_IsString(v))
-        return false;
+    if (!from_str || !cJSON_IsString(v)) return false;
     static const char *const yes[] = {"true", "1", "yes", "on"};
     static const char *const no[] = {"false", "0", "no", "off"};
     for (size_t i = 0; i < 4; i++) {
@@ -245,8 +237,7 @@ static bool ks__get_bool(const cJSON *v, bool from_str, bool *out)
 static int ks__replace_str(char **slot, const char *s, size_t len)
 {
     char *copy = strndup(s, len);
-    if (!copy)
-        return KS_ERR_NOMEM;
+    if (!copy) return KS_ERR_NOMEM;
     free(*slot);
     *slot = copy;
     return 0;
@@ -255,10 +246,8 @@ static int ks__replace_str(char **slot, const char *s, size_t len)
 /* Kafka topic names: 1..249 of [a-zA-Z0-9._-]. Returns NULL or the problem. */
 static const char *ks__topic_problem(const char *t, size_t len)
 {
-    if (len == 0)
-        return "is empty";
-    if (len > KS__MAX_TOPIC_LEN)
-        return "is longer than 249 bytes";
+    if (len == 0) return "is empty";
+    if (len > KS__MAX_TOPIC_LEN) return "is longer than 249 bytes";
     for (size_t i = 0; i < len; i++) {
         char c = t[i];
         if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
@@ -274,10 +263,8 @@ static const char *ks__topic_problem(const char *t, size_t len)
 static size_t ks__levenshtein(const char *a, const char *b)
 {
     size_t la = strlen(a), lb = strlen(b);
-    if (la > 63)
-        la = 63;
-    if (lb > 63)
-        lb = 63;
+    if (la > 63) la = 63;
+    if (lb > 63) lb = 63;
     size_t row[64];
     for (size_t j = 0; j <= lb; j++)
         row[j] = j;
@@ -287,10 +274,8 @@ static size_t ks__levenshtein(const char *a, const char *b)
         for (size_t j = 1; j <= lb; j++) {
             size_t up = row[j];
             size_t best = diag + (a[i - 1] != b[j - 1]);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
+            if (row[j] + 1 < best) best = row[j] + 1;
+            if (row[j - 1] + 1 < best) best = row[j - 1] + 1;
             row[j] = best;
             diag = up;
         }
@@ -358,26 +343,21 @@ static int ks__split_list(const cJSON *v, ks__span *out, int max)
             const char *e = end;
             while (e > p && e[-1] == ' ')
                 e--;
-            if (n == max)
-                return -2;
+            if (n == max) return -2;
             out[n].s = p;
             out[n].len = (size_t)(e - p);
             n++;
-            if (!comma)
-                break;
+            if (!comma) break;
             p = comma + 1;
         }
         return n;
     }
-    if (!cJSON_IsArray(v))
-        return -1;
+    if (!cJSON_IsArray(v)) return -1;
     const cJSON *it;
     cJSON_ArrayForEach(it, v)
     {
-        if (!cJSON_IsString(it))
-            return -1;
-        if (n == max)
-            return -2;
+        if (!cJSON_IsString(it)) return -1;
+        if (n == max) return -2;
         out[n].s = it->valuestring;
         out[n].len = strlen(it->valuestring);
         n++;
@@ -385,8 +365,7 @@ static int ks__split_list(const cJSON *v, ks__span *out, int max)
     return n;
 }
 
-static int ks__set_topics(ks_config *cfg, const char *key, const cJSON *v, char *errstr,
-                          size_t n)
+static int ks__set_topics(ks_config *cfg, const char *key, const cJSON *v, char *errstr, size_t n)
 {
     ks__span sp[KS_MAX_TOPICS];
     int cnt = ks__split_list(v, sp, KS_MAX_TOPICS);
@@ -395,8 +374,7 @@ static int ks__set_topics(ks_config *cfg, const char *key, const cJSON *v, char 
         return KS_ERR_CONFIG;
     }
     if (cnt < 0)
-        return ks__bad(errstr, n, key,
-                       "an array of topic names or a comma-separated string", v);
+        return ks__bad(errstr, n, key, "an array of topic names or a comma-separated string", v);
     if (cnt == 0 || (cnt == 1 && sp[0].len == 0)) {
         ks__err(errstr, n, "%s: at least one topic is required", key);
         return KS_ERR_CONFIG;
@@ -502,8 +480,7 @@ static int ks__set_windows(ks_config *cfg, const ks__key *k, const char *key, co
     memset(cfg->windows, 0, sizeof cfg->windows);
     memcpy(cfg->windows, w, sizeof w[0] * (size_t)cnt);
     cfg->nwindows = cnt;
-    if (!cfg->dedup_horizon_explicit)
-        cfg->dedup_horizon_ms = ks_config_max_window_ms(cfg);
+    if (!cfg->dedup_horizon_explicit) cfg->dedup_horizon_ms = ks_config_max_window_ms(cfg);
     return 0;
 }
 
@@ -582,8 +559,7 @@ static int ks__set_kafka_prop(ks_config *cfg, const char *prop, const cJSON *v, 
 static int ks__set_kafka_object(ks_config *cfg, const char *key, const cJSON *v, char *errstr,
                                 size_t n)
 {
-    if (!cJSON_IsObject(v))
-        return ks__bad(errstr, n, key, "an object of librdkafka properties", v);
+    if (!cJSON_IsObject(v)) return ks__bad(errstr, n, key, "an object of librdkafka properties", v);
     const cJSON *it;
     cJSON_ArrayForEach(it, v)
     {
@@ -594,8 +570,7 @@ static int ks__set_kafka_object(ks_config *cfg, const char *key, const cJSON *v,
             }
         }
         int rc = ks__set_kafka_prop(cfg, it->string, it, errstr, n);
-        if (rc)
-            return rc;
+        if (rc) return rc;
     }
     return 0;
 }
@@ -620,8 +595,7 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
             *slot = NULL;
             return 0;
         }
-        if (!cJSON_IsString(v))
-            return ks__bad(errstr, n, key, "a topic name or null", v);
+        if (!cJSON_IsString(v)) return ks__bad(errstr, n, key, "a topic name or null", v);
         const char *p = ks__topic_problem(v->valuestring, strlen(v->valuestring));
         if (p) {
             ks__err(errstr, n, "%s: topic \"%.64s\" %s", key, v->valuestring, p);
@@ -630,16 +604,14 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
         return ks__replace_str(slot, v->valuestring, strlen(v->valuestring));
     }
     case KS__K_PREFIX:
-        if (!cJSON_IsString(v))
-            return ks__bad(errstr, n, key, "a string", v);
+        if (!cJSON_IsString(v)) return ks__bad(errstr, n, key, "a string", v);
         if (strlen(v->valuestring) > (size_t)k->max) {
             snprintf(what, sizeof what, "at most %lld bytes", (long long)k->max);
             return ks__bad(errstr, n, key, what, v);
         }
         for (const char *p = v->valuestring; *p; p++) {
             if ((unsigned char)*p <= ' ' || *p == 0x7f)
-                return ks__bad(errstr, n, key, "a string without spaces or control characters",
-                               v);
+                return ks__bad(errstr, n, key, "a string without spaces or control characters", v);
         }
         return ks__replace_str(f, v->valuestring, strlen(v->valuestring));
     case KS__K_TOPICS:
@@ -682,9 +654,8 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
         /* dedup_horizon: null (or "auto", or "" from a flag) means "follow the largest
          * window", so a file can state every key and still not pin the horizon. */
         if (k->off == offsetof(ks_config, dedup_horizon_ms) &&
-            (cJSON_IsNull(v) ||
-             (cJSON_IsString(v) &&
-              (strcmp(v->valuestring, "auto") == 0 || (from_str && !*v->valuestring))))) {
+            (cJSON_IsNull(v) || (cJSON_IsString(v) && (strcmp(v->valuestring, "auto") == 0 ||
+                                                       (from_str && !*v->valuestring))))) {
             cfg->dedup_horizon_explicit = false;
             cfg->dedup_horizon_ms = ks_config_max_window_ms(cfg);
             return 0;
@@ -698,8 +669,7 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
             return ks__bad(errstr, n, key, what, v);
         }
         *(int64_t *)f = i64;
-        if (k->off == offsetof(ks_config, dedup_horizon_ms))
-            cfg->dedup_horizon_explicit = true;
+        if (k->off == offsetof(ks_config, dedup_horizon_ms)) cfg->dedup_horizon_explicit = true;
         return 0;
     case KS__K_DOUBLE: {
         double d;
@@ -712,8 +682,7 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
     }
     case KS__K_BOOL: {
         bool b;
-        if (!ks__get_bool(v, from_str, &b))
-            return ks__bad(errstr, n, key, "true or false", v);
+        if (!ks__get_bool(v, from_str, &b)) return ks__bad(errstr, n, key, "true or false", v);
         *(bool *)f = b;
         return 0;
     }
@@ -737,8 +706,7 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
         return ks__set_windows(cfg, k, key, v, errstr, n);
     case KS__K_KAFKA:
         if (from_str) {
-            ks__err(errstr, n, "%s: set properties one at a time as kafka.<property>=<value>",
-                    key);
+            ks__err(errstr, n, "%s: set properties one at a time as kafka.<property>=<value>", key);
             return KS_ERR_CONFIG;
         }
         return ks__set_kafka_object(cfg, key, v, errstr, n);
@@ -789,8 +757,7 @@ int ks_config_init_defaults(ks_config *cfg)
 
 void ks_config_free(ks_config *cfg)
 {
-    if (!cfg)
-        return;
+    if (!cfg) return;
     free(cfg->brokers);
     for (int i = 0; i < KS_MAX_TOPICS; i++)
         free(cfg->topics[i]);
@@ -809,14 +776,12 @@ int64_t ks_config_max_window_ms(const ks_config *cfg)
 {
     int64_t m = 0;
     for (int i = 0; i < cfg->nwindows && i < KS_MAX_WINDOWS; i++) {
-        if (cfg->windows[i].length_ms > m)
-            m = cfg->windows[i].length_ms;
+        if (cfg->windows[i].length_ms > m) m = cfg->windows[i].length_ms;
     }
     return m;
 }
 
-int ks_config_set(ks_config *cfg, const char *key, const char *value, char *errstr,
-                  size_t errsize)
+int ks_config_set(ks_config *cfg, const char *key, const char *value, char *errstr, size_t errsize)
 {
     if (!cfg || !key) {
         ks__err(errstr, errsize, "ks_config_set: no config or key");
@@ -827,8 +792,7 @@ int ks_config_set(ks_config *cfg, const char *key, const char *value, char *errs
         return KS_ERR_CONFIG;
     }
     cJSON *v = cJSON_CreateString(value);
-    if (!v)
-        return KS_ERR_NOMEM;
+    if (!v) return KS_ERR_NOMEM;
     int rc;
     const ks__key *k;
     if (strncmp(key, "kafka.", 6) == 0)
@@ -895,8 +859,8 @@ static void ks__syntax_error(const char *path, const char *buf, size_t len, cons
         ks__err(errstr, n, "%s:%d:%d: JSON syntax error at end of %s", path, line, col,
                 off >= len ? "file" : "line");
     else
-        ks__err(errstr, n, "%s:%d:%d: JSON syntax error near '%.*s'", path, line, col,
-                (int)show, buf + off);
+        ks__err(errstr, n, "%s:%d:%d: JSON syntax error near '%.*s'", path, line, col, (int)show,
+                buf + off);
 }
 
 int ks_config_load_file(ks_config *cfg, const char *path, char *errstr, size_t errsize)
@@ -908,8 +872,7 @@ int ks_config_load_file(ks_config *cfg, const char *path, char *errstr, size_t e
     char *buf;
     size_t len;
     int rc = ks__slurp(path, &buf, &len, errstr, errsize);
-    if (rc)
-        return rc;
+    if (rc) return rc;
     const char *end = NULL;
     cJSON *root = cJSON_ParseWithOpts(buf, &end, 1);
     if (!root) {
@@ -947,8 +910,7 @@ int ks_config_load_file(ks_config *cfg, const char *path, char *errstr, size_t e
             }
         }
         if (rc) {
-            if (rc == KS_ERR_CONFIG)
-                ks__err_prefix(errstr, errsize, path);
+            if (rc == KS_ERR_CONFIG) ks__err_prefix(errstr, errsize, path);
             break;
         }
     }
@@ -971,8 +933,7 @@ int ks_config_apply_env(ks_config *cfg, char *errstr, size_t errsize)
     for (size_t i = 0; i < sizeof ks__env / sizeof ks__env[0]; i++) {
         const char *v = getenv(ks__env[i].env);
         /* Set-but-empty counts as unset, as shells and compose files often leave them so. */
-        if (!v || !*v)
-            continue;
+        if (!v || !*v) continue;
         int rc = ks_config_set(cfg, ks__env[i].key, v, errstr, errsize);
         if (rc) {
             char pfx[64];
@@ -1125,8 +1086,7 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize)
         return KS_ERR_CONFIG;
     }
     if (cfg->nps_detractor_max >= cfg->nps_promoter_min) {
-        ks__err(errstr, errsize,
-                "nps_detractor_max: must be below nps_promoter_min (%d), is %d",
+        ks__err(errstr, errsize, "nps_detractor_max: must be below nps_promoter_min (%d), is %d",
                 cfg->nps_promoter_min, cfg->nps_detractor_max);
         return KS_ERR_CONFIG;
     }
@@ -1135,8 +1095,7 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize)
         return KS_ERR_CONFIG;
     }
     for (int i = 0; i < cfg->nkafka_props; i++) {
-        if (!cfg->kafka_props[i].key || !*cfg->kafka_props[i].key ||
-            !cfg->kafka_props[i].value) {
+        if (!cfg->kafka_props[i].key || !*cfg->kafka_props[i].key || !cfg->kafka_props[i].value) {
             ks__err(errstr, errsize, "kafka: property %d has no name or value", i + 1);
             return KS_ERR_CONFIG;
         }
@@ -1151,15 +1110,11 @@ int ks_config_load(ks_config *cfg, const char *path, char *errstr, size_t errsiz
         ks__err(errstr, errsize, "config: out of memory");
         return rc;
     }
-    if (path)
-        rc = ks_config_load_file(cfg, path, errstr, errsize);
-    if (!rc)
-        rc = ks_config_apply_env(cfg, errstr, errsize);
-    if (!rc)
-        rc = ks_config_validate(cfg, errstr, errsize);
+    if (path) rc = ks_config_load_file(cfg, path, errstr, errsize);
+    if (!rc) rc = ks_config_apply_env(cfg, errstr, errsize);
+    if (!rc) rc = ks_config_validate(cfg, errstr, errsize);
     if (rc) {
-        if (rc == KS_ERR_NOMEM)
-            ks__err(errstr, errsize, "config: out of memory");
+        if (rc == KS_ERR_NOMEM) ks__err(errstr, errsize, "config: out of memory");
         ks_config_free(cfg);
     }
     return rc;
@@ -1171,9 +1126,9 @@ static const struct {
     const char *flag;
     const char *key; /* NULL: special */
 } ks__flags[] = {
-    {"brokers", "brokers"}, {"topics", "topics"}, {"group", "group"},
-    {"redis", "redis_url"}, {"prefix", "prefix"}, {"clock", "clock"},
-    {"exit-on-eof", "exit_on_eof"}, {"set", NULL}, {"config", NULL},
+    {"brokers", "brokers"},         {"topics", "topics"}, {"group", "group"},
+    {"redis", "redis_url"},         {"prefix", "prefix"}, {"clock", "clock"},
+    {"exit-on-eof", "exit_on_eof"}, {"set", NULL},        {"config", NULL},
 };
 
 static const char *ks__flag_name(const char *flag)
@@ -1203,8 +1158,7 @@ int ks_config_apply_flag(ks_config *cfg, const char *flag, const char *value, ch
     if (strcmp(name, "set") == 0) {
         const char *eq = value ? strchr(value, '=') : NULL;
         if (!eq || eq == value) {
-            ks__err(errstr, errsize, "--set: expects key=value, got \"%.64s\"",
-                    value ? value : "");
+            ks__err(errstr, errsize, "--set: expects key=value, got \"%.64s\"", value ? value : "");
             return KS_ERR_CONFIG;
         }
         snprintf(key, sizeof key, "%.*s", (int)(eq - value), value);
@@ -1215,8 +1169,7 @@ int ks_config_apply_flag(ks_config *cfg, const char *flag, const char *value, ch
     } else {
         const char *mapped = NULL;
         for (size_t i = 0; i < sizeof ks__flags / sizeof ks__flags[0]; i++) {
-            if (ks__flags[i].key && strcmp(ks__flags[i].flag, name) == 0)
-                mapped = ks__flags[i].key;
+            if (ks__flags[i].key && strcmp(ks__flags[i].flag, name) == 0) mapped = ks__flags[i].key;
         }
         if (mapped) {
             snprintf(key, sizeof key, "%s", mapped);
@@ -1224,8 +1177,7 @@ int ks_config_apply_flag(ks_config *cfg, const char *flag, const char *value, ch
             /* Any other config key as a flag: --flush-interval-ms 500. */
             snprintf(key, sizeof key, "%s", name);
             for (char *p = key; *p; p++) {
-                if (*p == '-')
-                    *p = '_';
+                if (*p == '-') *p = '_';
             }
             const ks__key *k = ks__find_key(key);
             if (!k || k->kind == KS__K_KAFKA) {
@@ -1243,8 +1195,7 @@ int ks_config_apply_flag(ks_config *cfg, const char *flag, const char *value, ch
                     ks__err(errstr, errsize, "unknown flag '--%s' (did you mean '--%s'?)", name,
                             best);
                 else if (s)
-                    ks__err(errstr, errsize, "unknown flag '--%s' (did you mean '--%s'?)", name,
-                            s);
+                    ks__err(errstr, errsize, "unknown flag '--%s' (did you mean '--%s'?)", name, s);
                 else
                     ks__err(errstr, errsize, "unknown flag '--%s'", name);
                 return KS_ERR_CONFIG;
@@ -1314,8 +1265,7 @@ static char *ks__indent_two_spaces(char *s)
 char *ks_config_to_json(const ks_config *cfg)
 {
     cJSON *root = cJSON_CreateObject();
-    if (!root)
-        return NULL;
+    if (!root) return NULL;
     bool ok = true;
     char buf[512];
     for (size_t i = 0; i < KS__NKEYS && ok; i++) {
@@ -1379,9 +1329,8 @@ char *ks_config_to_json(const ks_config *cfg)
             v = cJSON_CreateString(cfg->clock == KS_CLOCK_EVENT ? "event" : "wall");
             break;
         case KS__K_LOGLEVEL:
-            v = cJSON_CreateString(cfg->log_level >= 0 && cfg->log_level < 4
-                                       ? ks__log_names[cfg->log_level]
-                                       : "info");
+            v = cJSON_CreateString(
+                cfg->log_level >= 0 && cfg->log_level < 4 ? ks__log_names[cfg->log_level] : "info");
             break;
         }
         if (!v || !ok || !cJSON_AddItemToObject(root, k->name, v)) {

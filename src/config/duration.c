@@ -17,8 +17,7 @@ static const struct {
 
 int ks_duration_parse(const char *s, int64_t *out_ms)
 {
-    if (!s || *s < '0' || *s > '9')
-        return KS_ERR_PARSE;
+    if (!s || *s < '0' || *s > '9') return KS_ERR_PARSE;
     uint64_t n = 0;
     bool overflow = false;
     const char *p = s;
@@ -40,18 +39,15 @@ int ks_duration_parse(const char *s, int64_t *out_ms)
             }
         }
     }
-    if (mult == 0)
-        return KS_ERR_PARSE;
-    if (overflow || n > (uint64_t)(INT64_MAX / mult))
-        return KS_ERR_RANGE;
+    if (mult == 0) return KS_ERR_PARSE;
+    if (overflow || n > (uint64_t)(INT64_MAX / mult)) return KS_ERR_RANGE;
     *out_ms = (int64_t)n * mult;
     return 0;
 }
 
 char *ks_duration_format(int64_t ms, char *buf, size_t n)
 {
-    if (n == 0)
-        return buf;
+    if (n == 0) return buf;
     if (ms != 0) {
         for (size_t i = 0; i < sizeof ks__units / sizeof ks__units[0]; i++) {
             if (ms % ks__units[i].ms == 0) {

@@ -15,11 +15,9 @@
 
 static int ks__hexval(int c)
 {
-    if (c >= '0' && c <= '9')
-        return c - '0';
+    if (c >= '0' && c <= '9') return c - '0';
     c = tolower(c);
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
     return -1;
 }
 
@@ -31,8 +29,7 @@ static int ks__pct_decode(const char *s, size_t len, char *out, size_t n)
     for (size_t i = 0; i < len; i++) {
         int c = (unsigned char)s[i];
         if (c == '%') {
-            if (i + 2 >= len)
-                return -1;
+            if (i + 2 >= len) return -1;
             int hi = ks__hexval((unsigned char)s[i + 1]);
             int lo = ks__hexval((unsigned char)s[i + 2]);
             if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) /* %00 would truncate the C string */
@@ -40,8 +37,7 @@ static int ks__pct_decode(const char *s, size_t len, char *out, size_t n)
             c = hi * 16 + lo;
             i += 2;
         }
-        if (o + 1 >= n)
-            return -2;
+        if (o + 1 >= n) return -2;
         out[o++] = (char)c;
     }
     out[o] = '\0';
@@ -51,16 +47,13 @@ static int ks__pct_decode(const char *s, size_t len, char *out, size_t n)
 /* Parses a non-empty run of digits [s, s+len) into *out, at most max. */
 static bool ks__parse_uint(const char *s, size_t len, long max, long *out)
 {
-    if (len == 0 || len > 10)
-        return false;
+    if (len == 0 || len > 10) return false;
     long v = 0;
     for (size_t i = 0; i < len; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
+        if (s[i] < '0' || s[i] > '9') return false;
         v = v * 10 + (s[i] - '0');
     }
-    if (v > max)
-        return false;
+    if (v > max) return false;
     *out = v;
     return true;
 }
@@ -96,8 +89,7 @@ int ks_redis_url_parse(const char *url, ks_redis_url *out, char *errstr, size_t 
             return KS_ERR_CONFIG;
         }
         if (colon) {
-            rc = ks__pct_decode(colon + 1, (size_t)(at - colon - 1), u.password,
-                                sizeof u.password);
+            rc = ks__pct_decode(colon + 1, (size_t)(at - colon - 1), u.password, sizeof u.password);
             if (rc != 0) {
                 snprintf(errstr, errsize, "password %s",
                          rc == -1 ? "has a bad %-escape" : "is too long");
@@ -175,8 +167,7 @@ int ks_redis_url_parse(const char *url, ks_redis_url *out, char *errstr, size_t 
 
 char *ks_redis_url_mask(const char *url, char *out, size_t n)
 {
-    if (n == 0)
-        return out;
+    if (n == 0) return out;
     const char *sep = url ? strstr(url, "://") : NULL;
     const char *at = sep ? strrchr(sep + 3, '@') : NULL;
     const char *colon = at ? memchr(sep + 3, ':', (size_t)(at - sep - 3)) : NULL;

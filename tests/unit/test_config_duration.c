@@ -13,9 +13,17 @@ Test(config_duration, parses_each_unit)
         const char *s;
         int64_t ms;
     } ok[] = {
-        {"0", 0},          {"0ms", 0},       {"0d", 0},          {"500ms", 500},
-        {"1500", 1500},    {"1s", 1000},     {"5m", 5 * MIN},    {"2h", 2 * HOUR},
-        {"30d", 30 * DAY}, {"007s", 7000},   {"9223372036854775807", INT64_MAX},
+        {"0", 0},
+        {"0ms", 0},
+        {"0d", 0},
+        {"500ms", 500},
+        {"1500", 1500},
+        {"1s", 1000},
+        {"5m", 5 * MIN},
+        {"2h", 2 * HOUR},
+        {"30d", 30 * DAY},
+        {"007s", 7000},
+        {"9223372036854775807", INT64_MAX},
         {"106751991167d", 106751991167LL * DAY},
     };
     for (size_t i = 0; i < sizeof ok / sizeof ok[0]; i++) {
@@ -27,9 +35,9 @@ Test(config_duration, parses_each_unit)
 
 Test(config_duration, rejects_bad_syntax_and_overflow)
 {
-    const char *syntax[] = {"",    "d",    "1x",   "1 h", " 1h",  "1h ", "-1h",  "+1h",
-                            "1.5h", "1H",  "1hh",  "1msx", "h1",  "1e3", "0x10",
-                            "99999999999999999999x"};
+    const char *syntax[] = {
+        "",     "d",  "1x",  "1 h",  " 1h", "1h ", "-1h",  "+1h",
+        "1.5h", "1H", "1hh", "1msx", "h1",  "1e3", "0x10", "99999999999999999999x"};
     for (size_t i = 0; i < sizeof syntax / sizeof syntax[0]; i++) {
         int64_t v = 42;
         cr_expect_eq(ks_duration_parse(syntax[i], &v), KS_ERR_PARSE, "\"%s\"", syntax[i]);
@@ -79,8 +87,7 @@ TestSuite(config_windows, .init = setup, .fini = teardown);
 
 Test(config_windows, sorted_ascending_keeping_names_as_written)
 {
-    cr_assert_eq(ks_config_set(&cfg, "windows", "30d, 60m,7d,15m", err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(ks_config_set(&cfg, "windows", "30d, 60m,7d,15m", err, sizeof err), 0, "%s", err);
     cr_assert_eq(cfg.nwindows, 4);
     const char *names[] = {"15m", "60m", "7d", "30d"};
     const int64_t lens[] = {15 * MIN, HOUR, 7 * DAY, 30 * DAY};

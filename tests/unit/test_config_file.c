@@ -39,36 +39,37 @@ static int load_text(const char *text)
 
 Test(config_file, every_key_from_json)
 {
-    int rc = load_text("{\n"
-                       "  \"brokers\": \"k1:9092\",\n"
-                       "  \"topics\": [\"orders\", \"tickets\"],\n"
-                       "  \"group\": \"g1\",\n"
-                       "  \"dlq_topic\": \"dead\",\n"
-                       "  \"batch_size\": 500,\n"
-                       "  \"kafka\": {\"security.protocol\": \"SASL_SSL\", \"fetch.wait.max.ms\": 50,\n"
-                       "            \"enable.partition.eof\": true, \"x.ratio\": 0.5},\n"
-                       "  \"kafka.sasl.mechanism\": \"PLAIN\",\n"
-                       "  \"redis_url\": \"redis://r1:6380/2\",\n"
-                       "  \"prefix\": \"p:\",\n"
-                       "  \"flush_interval_ms\": 200,\n"
-                       "  \"redis_timeout_ms\": \"3s\",\n"
-                       "  \"redis_retry_max_ms\": 9000,\n"
-                       "  \"clock\": \"event\",\n"
-                       "  \"exit_on_eof\": true,\n"
-                       "  \"windows\": [\"30d\", \"1h\", \"60d\"],\n"
-                       "  \"churn_inactivity\": \"14d\",\n"
-                       "  \"max_future_skew\": 60000,\n"
-                       "  \"dedup_horizon_ms\": 5184000000,\n"
-                       "  \"max_message_bytes\": 2048,\n"
-                       "  \"max_segments\": 10,\n"
-                       "  \"max_channels\": 4,\n"
-                       "  \"gross_margin\": 0.5,\n"
-                       "  \"min_churn\": 0.02,\n"
-                       "  \"csat_satisfied_min\": 3,\n"
-                       "  \"nps_promoter_min\": 8,\n"
-                       "  \"nps_detractor_max\": 5,\n"
-                       "  \"log_level\": \"warn\"\n"
-                       "}\n");
+    int rc =
+        load_text("{\n"
+                  "  \"brokers\": \"k1:9092\",\n"
+                  "  \"topics\": [\"orders\", \"tickets\"],\n"
+                  "  \"group\": \"g1\",\n"
+                  "  \"dlq_topic\": \"dead\",\n"
+                  "  \"batch_size\": 500,\n"
+                  "  \"kafka\": {\"security.protocol\": \"SASL_SSL\", \"fetch.wait.max.ms\": 50,\n"
+                  "            \"enable.partition.eof\": true, \"x.ratio\": 0.5},\n"
+                  "  \"kafka.sasl.mechanism\": \"PLAIN\",\n"
+                  "  \"redis_url\": \"redis://r1:6380/2\",\n"
+                  "  \"prefix\": \"p:\",\n"
+                  "  \"flush_interval_ms\": 200,\n"
+                  "  \"redis_timeout_ms\": \"3s\",\n"
+                  "  \"redis_retry_max_ms\": 9000,\n"
+                  "  \"clock\": \"event\",\n"
+                  "  \"exit_on_eof\": true,\n"
+                  "  \"windows\": [\"30d\", \"1h\", \"60d\"],\n"
+                  "  \"churn_inactivity\": \"14d\",\n"
+                  "  \"max_future_skew\": 60000,\n"
+                  "  \"dedup_horizon_ms\": 5184000000,\n"
+                  "  \"max_message_bytes\": 2048,\n"
+                  "  \"max_segments\": 10,\n"
+                  "  \"max_channels\": 4,\n"
+                  "  \"gross_margin\": 0.5,\n"
+                  "  \"min_churn\": 0.02,\n"
+                  "  \"csat_satisfied_min\": 3,\n"
+                  "  \"nps_promoter_min\": 8,\n"
+                  "  \"nps_detractor_max\": 5,\n"
+                  "  \"log_level\": \"warn\"\n"
+                  "}\n");
     cr_assert_eq(rc, 0, "%s", err);
     cr_expect_str_eq(cfg.brokers, "k1:9092");
     cr_assert_eq(cfg.ntopics, 2);
@@ -77,8 +78,8 @@ Test(config_file, every_key_from_json)
     cr_expect_str_eq(cfg.dlq_topic, "dead");
     cr_expect_eq(cfg.batch_size, 500);
     cr_assert_eq(cfg.nkafka_props, 5);
-    const char *pk[] = {"security.protocol", "fetch.wait.max.ms", "enable.partition.eof",
-                        "x.ratio", "sasl.mechanism"};
+    const char *pk[] = {"security.protocol", "fetch.wait.max.ms", "enable.partition.eof", "x.ratio",
+                        "sasl.mechanism"};
     const char *pv[] = {"SASL_SSL", "50", "true", "0.5", "PLAIN"};
     for (int i = 0; i < 5; i++) {
         cr_expect_str_eq(cfg.kafka_props[i].key, pk[i]);
@@ -247,8 +248,7 @@ Test(config_file, env_overrides_file_and_flags_override_env)
     cr_expect_str_eq(cfg.redis_url, "redis://env:2/1");
     cr_expect_eq(cfg.batch_size, 7, "keys without env var keep the file's value");
 
-    cr_assert_eq(ks_config_apply_flag(&cfg, "--brokers", "flag:1", err, sizeof err), 0, "%s",
-                 err);
+    cr_assert_eq(ks_config_apply_flag(&cfg, "--brokers", "flag:1", err, sizeof err), 0, "%s", err);
     cr_assert_eq(ks_config_set(&cfg, "redis_url", "redis://flag:3", err, sizeof err), 0);
     cr_expect_str_eq(cfg.brokers, "flag:1");
     cr_expect_str_eq(cfg.redis_url, "redis://flag:3");
@@ -312,8 +312,7 @@ Test(config_file, demo_config_is_valid_if_present)
 {
     char p[1024];
     repo_file("config/demo.json", p, sizeof p);
-    if (access(p, R_OK) != 0)
-        cr_skip_test("no config/demo.json");
+    if (access(p, R_OK) != 0) cr_skip_test("no config/demo.json");
     ks_config_free(&cfg);
     cr_assert_eq(ks_config_load(&cfg, p, err, sizeof err), 0, "%s", err);
 }

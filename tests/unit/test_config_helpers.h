@@ -24,13 +24,11 @@ static inline void ks_t_mkdir(void)
 static inline void ks_t_rmdir(void)
 {
     DIR *d = opendir(ks_t_dir);
-    if (!d)
-        return;
+    if (!d) return;
     struct dirent *e;
     char p[512];
     while ((e = readdir(d)) != NULL) {
-        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
-            continue;
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
         snprintf(p, sizeof p, "%s/%s", ks_t_dir, e->d_name);
         unlink(p);
     }
@@ -50,12 +48,12 @@ static inline const char *ks_t_write(const char *name, const char *text, char *p
 }
 
 /* Asserts that errstr contains each of the given fragments. */
-#define KS_T_ERR_HAS(errstr, ...)                                                              \
-    do {                                                                                       \
-        const char *ks_t_frags[] = {__VA_ARGS__};                                              \
-        for (size_t ks_t_i = 0; ks_t_i < sizeof ks_t_frags / sizeof ks_t_frags[0]; ks_t_i++)   \
-            cr_expect(strstr((errstr), ks_t_frags[ks_t_i]) != NULL,                            \
-                      "error \"%s\" should contain \"%s\"", (errstr), ks_t_frags[ks_t_i]);    \
+#define KS_T_ERR_HAS(errstr, ...)                                                                  \
+    do {                                                                                           \
+        const char *ks_t_frags[] = {__VA_ARGS__};                                                  \
+        for (size_t ks_t_i = 0; ks_t_i < sizeof ks_t_frags / sizeof ks_t_frags[0]; ks_t_i++)       \
+            cr_expect(strstr((errstr), ks_t_frags[ks_t_i]) != NULL,                                \
+                      "error \"%s\" should contain \"%s\"", (errstr), ks_t_frags[ks_t_i]);         \
     } while (0)
 
 #endif

@@ -174,8 +174,8 @@ static const struct {
     {"redis_url", "http://h:1", "redis_url", "redis://"},
     {"redis_url", "redis://h:0", "redis_url", "port must be an integer 1..65535"},
     {"prefix", "kpi :", "prefix", "spaces"},
-    {"prefix", "0123456789012345678901234567890123456789012345678901234567890123456789",
-     "prefix", "at most 64"},
+    {"prefix", "0123456789012345678901234567890123456789012345678901234567890123456789", "prefix",
+     "at most 64"},
     {"flush_interval_ms", "9", "flush_interval_ms", "10..60000"},
     {"flush_interval_ms", "x", "flush_interval_ms", "got \"x\""},
     {"flush_interval_ms", "2m", "flush_interval_ms", "10..60000"},
@@ -422,8 +422,7 @@ Test(config_keys, to_json_masks_secrets)
     cr_expect_str_eq(cJSON_GetObjectItem(k, "sasl.username")->valuestring, "bob");
     cr_expect_str_eq(cJSON_GetObjectItem(k, "sasl.password")->valuestring, "***");
     cr_expect_str_eq(cJSON_GetObjectItem(k, "ssl.key.password")->valuestring, "***");
-    cr_expect_str_eq(cJSON_GetObjectItem(k, "sasl.oauthbearer.client.secret")->valuestring,
-                     "***");
+    cr_expect_str_eq(cJSON_GetObjectItem(k, "sasl.oauthbearer.client.secret")->valuestring, "***");
     cJSON_Delete(root);
     free(js);
     /* Masking is output-only: the config itself still holds the secret. */
@@ -438,13 +437,32 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
     cr_assert_not_null(js);
     cJSON *root = cJSON_Parse(js);
     cr_assert_not_null(root);
-    const char *keys[] = {"brokers", "topics", "group", "dlq_topic", "batch_size", "kafka",
-                          "redis_url", "prefix", "flush_interval_ms", "redis_timeout_ms",
-                          "redis_retry_max_ms", "clock", "exit_on_eof", "windows",
-                          "churn_inactivity", "max_future_skew", "dedup_horizon",
-                          "max_message_bytes", "max_segments", "max_channels", "gross_margin",
-                          "min_churn", "csat_satisfied_min", "nps_promoter_min",
-                          "nps_detractor_max", "log_level"};
+    const char *keys[] = {"brokers",
+                          "topics",
+                          "group",
+                          "dlq_topic",
+                          "batch_size",
+                          "kafka",
+                          "redis_url",
+                          "prefix",
+                          "flush_interval_ms",
+                          "redis_timeout_ms",
+                          "redis_retry_max_ms",
+                          "clock",
+                          "exit_on_eof",
+                          "windows",
+                          "churn_inactivity",
+                          "max_future_skew",
+                          "dedup_horizon",
+                          "max_message_bytes",
+                          "max_segments",
+                          "max_channels",
+                          "gross_margin",
+                          "min_churn",
+                          "csat_satisfied_min",
+                          "nps_promoter_min",
+                          "nps_detractor_max",
+                          "log_level"};
     size_t nkeys = sizeof keys / sizeof keys[0];
     cr_expect_eq((size_t)cJSON_GetArraySize(root), nkeys);
     for (size_t i = 0; i < nkeys; i++)
