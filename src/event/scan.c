@@ -87,6 +87,19 @@ static bool str_special(unsigned char c)
     return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
 }
 
+/* Non-zero iff one of the eight bytes of w is str_special(): the classic
+ * "has a zero byte" / "has a byte less than n" bit tricks (exact as to
+ * whether any byte matches, which is all that is used). */
+static uint64_t special_mask(uint64_t w)
+{
+    const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
+    uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
+    uint64_t has_q = (q - ones) & ~q;
+    uint64_t has_bs = (bs - ones) & ~bs;
+    uint64_t has_ctl = (w - ones * 0x20) & ~w;
+    return (has_q | has_bs | has_ctl | w) & high;
+}
+
 static bool is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
@@ -176,6 +189,22 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul)
         i = 3;
     while (i < n) {
         if (in_str) {
+            /* Eight bytes at a time while none is special (most of a message
+             * is string content), then byte by byte to find the one that is. */
+            while (i + 8 <= n) {
+                uint64_t w;
+                memcpy(&w, b + i, 8);
+                uint64_t m = special_mask(w);
+                if (m != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                    /* The lowest flagged byte is always a true match (false
+                     * positives only sit above a true one). */
+                    i += (size_t)__builtin_ctzll(m) >> 3;
+#endif
+                    break;
+                }
+                i += 8;
+            }
             while (i < n && !str_special(b[i]))
                 i++;
             if (i >= n)

@@ -898,3 +898,31 @@ Test(event, free_null_is_harmless)
 {
     ks_event_parser_free(NULL);
 }
+
+/* The strictness pass reads string content eight bytes at a time; a special
+ * byte must be found at every offset of a long string. */
+Test(event, special_bytes_found_at_every_offset_of_a_long_string)
+{
+    char id[120], msg[400];
+    for (size_t at = 0; at < 100; at++) {
+        memset(id, 'a', 100);
+        id[100] = '\0';
+        id[at] = '\x1f';
+        snprintf(msg, sizeof(msg), "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
+                 id);
+        reject_as(msg, "malformed_json");
+        id[at] = (char)0xC0;
+        snprintf(msg, sizeof(msg), "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
+                 id);
+        reject_as(msg, "bad_utf8");
+        /* An escaped quote at that offset must not end the string early. */
+        memset(id, 'a', 100);
+        memcpy(id + at, "\\\"", 2);
+        id[at + 2 > 100 ? at + 2 : 100] = '\0';
+        snprintf(msg, sizeof(msg), "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
+                 id);
+        accept(msg);
+        cr_assert_eq(EV.event_id.ptr[at], '"');
+        cr_assert_eq(EV.event_id.len, (at + 2 > 100 ? at + 2 : 100) - 1);
+    }
+}
