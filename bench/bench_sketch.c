@@ -83,10 +83,9 @@ static void bench_ddsketch(void)
     static double vals[NV];
     uint64_t seed = 2;
     for (int i = 0; i < NV; i++) /* lognormal response times around 150 ms */
-        vals[i] = exp(5 + 2 * sqrt(-2 * log((splitmix(&seed) >> 11) / 9007199254740992.0 +
-                                            1e-300)) *
-                              cos(6.283185307179586 * (splitmix(&seed) >> 11) /
-                                  9007199254740992.0));
+        vals[i] =
+            exp(5 + 2 * sqrt(-2 * log((splitmix(&seed) >> 11) / 9007199254740992.0 + 1e-300)) *
+                        cos(6.283185307179586 * (splitmix(&seed) >> 11) / 9007199254740992.0));
     double t0 = now_s();
     for (int i = 0; i < n; i++)
         ks_ddsketch_add(s, vals[i & (NV - 1)]);
@@ -106,8 +105,8 @@ static void bench_ddsketch(void)
     for (int i = 0; i < 2000; i++)
         ks_ddsketch_merge(m, s);
     double t4 = now_s();
-    printf("sketch ddsketch quantile: %.2f us/call; merge: %.1f us/call\n",
-           (t3 - t2) / q * 1e6, (t4 - t3) / 2000 * 1e6);
+    printf("sketch ddsketch quantile: %.2f us/call; merge: %.1f us/call\n", (t3 - t2) / q * 1e6,
+           (t4 - t3) / 2000 * 1e6);
     ks_ddsketch_free(m);
     ks_ddsketch_free(s);
 }

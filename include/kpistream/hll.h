@@ -13,10 +13,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KS_HLL_P 14                           /* index bits */
-#define KS_HLL_REGISTERS (1u << KS_HLL_P)     /* 16384 registers */
-#define KS_HLL_BITS 6                         /* bits per register */
-#define KS_HLL_HDR_SIZE 16                    /* "HYLL", encoding, 3 unused, 8-byte cache */
+#define KS_HLL_P 14                       /* index bits */
+#define KS_HLL_REGISTERS (1u << KS_HLL_P) /* 16384 registers */
+#define KS_HLL_BITS 6                     /* bits per register */
+#define KS_HLL_HDR_SIZE 16                /* "HYLL", encoding, 3 unused, 8-byte cache */
 #define KS_HLL_REGISTER_BYTES ((KS_HLL_REGISTERS * KS_HLL_BITS + 7) / 8) /* 12288 */
 #define KS_HLL_DENSE_SIZE (KS_HLL_HDR_SIZE + KS_HLL_REGISTER_BYTES)      /* 12304 */
 

@@ -15,7 +15,7 @@
 #define KS_TOPK_ITEM_MAX 128 /* longest item in bytes; longer items are refused */
 /* Counters to keep for a top-k list: 10 per reported item, at least 64 (see
  * docs/sketches.md for why). */
-#define KS_TOPK_DEFAULT_CAPACITY(k) ((k) * 10 < 64 ? 64 : (k) * 10)
+#define KS_TOPK_DEFAULT_CAPACITY(k) ((k)*10 < 64 ? 64 : (k)*10)
 #define KS_TOPK_MAX_CAPACITY (1u << 20)
 
 typedef struct ks_topk ks_topk;
@@ -25,8 +25,8 @@ typedef struct ks_topk_entry {
     const char *item; /* not NUL-terminated; len bytes. Borrowed: valid until the next
                        * add, merge, reset or free of the summary. */
     size_t len;
-    uint64_t count;   /* estimated count: true count <= count <= true count + error */
-    uint64_t error;   /* largest possible overestimate of count; <= N/m */
+    uint64_t count; /* estimated count: true count <= count <= true count + error */
+    uint64_t error; /* largest possible overestimate of count; <= N/m */
 } ks_topk_entry;
 
 /** Creates an empty summary with capacity m counters (1 .. KS_TOPK_MAX_CAPACITY). All

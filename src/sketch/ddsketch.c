@@ -80,10 +80,8 @@ static bool has_bins(const ks_ddsketch *s)
 
 ks_ddsketch *ks_ddsketch_new(double alpha, size_t max_buckets, char *errstr, size_t errsize)
 {
-    if (alpha == 0)
-        alpha = KS_DDSKETCH_DEFAULT_ALPHA;
-    if (max_buckets == 0)
-        max_buckets = KS_DDSKETCH_DEFAULT_MAX_BUCKETS;
+    if (alpha == 0) alpha = KS_DDSKETCH_DEFAULT_ALPHA;
+    if (max_buckets == 0) max_buckets = KS_DDSKETCH_DEFAULT_MAX_BUCKETS;
     if (!(alpha >= KS_DDSKETCH_MIN_ALPHA && alpha <= KS_DDSKETCH_MAX_ALPHA)) {
         snprintf(errstr, errsize, "ddsketch: alpha must be in [%g, %g], got %g",
                  KS_DDSKETCH_MIN_ALPHA, KS_DDSKETCH_MAX_ALPHA, alpha);
@@ -116,8 +114,7 @@ ks_ddsketch *ks_ddsketch_new(double alpha, size_t max_buckets, char *errstr, siz
 
 void ks_ddsketch_free(ks_ddsketch *s)
 {
-    if (!s)
-        return;
+    if (!s) return;
     free(s->bins);
     free(s);
 }
@@ -146,8 +143,7 @@ static double value_of(const ks_ddsketch *s, int64_t i)
 static bool grow(ks_ddsketch *s, size_t new_cap)
 {
     uint64_t *nb = calloc(new_cap, sizeof *nb);
-    if (!nb)
-        return false;
+    if (!nb) return false;
     if (has_bins(s)) {
         int64_t span = s->hi - s->lo + 1;
         int64_t nbase = s->lo - ((int64_t)new_cap - span) / 2;
@@ -188,8 +184,7 @@ static int64_t prepare(ks_ddsketch *s, int64_t k)
         s->lo = s->hi = k;
         return k;
     }
-    if (k >= s->lo && k <= s->hi)
-        return k;
+    if (k >= s->lo && k <= s->hi) return k;
     int64_t lo2 = k < s->lo ? k : s->lo;
     int64_t hi2 = k > s->hi ? k : s->hi;
     int64_t span = hi2 - lo2 + 1;
@@ -199,8 +194,7 @@ static int64_t prepare(ks_ddsketch *s, int64_t k)
         size_t want = s->cap;
         while ((int64_t)want < span && want < s->max_buckets)
             want *= 2;
-        if (want > s->max_buckets)
-            want = s->max_buckets;
+        if (want > s->max_buckets) want = s->max_buckets;
         if (!grow(s, want))
             s->max_buckets = s->cap; /* out of memory: stop growing, collapse instead */
         maxb = (int64_t)s->max_buckets;
@@ -217,15 +211,12 @@ static int64_t prepare(ks_ddsketch *s, int64_t k)
             s->bins[i - s->base] = 0;
         }
         keep_from = floor_idx > s->lo ? floor_idx : s->lo;
-        if (k < floor_idx)
-            k = floor_idx;
+        if (k < floor_idx) k = floor_idx;
         lo2 = floor_idx;
         s->collapsed = true;
     }
-    if (lo2 < s->base || hi2 >= s->base + (int64_t)s->cap)
-        recenter(s, keep_from, lo2, hi2);
-    if (folded)
-        s->bins[floor_idx - s->base] += folded;
+    if (lo2 < s->base || hi2 >= s->base + (int64_t)s->cap) recenter(s, keep_from, lo2, hi2);
+    if (folded) s->bins[floor_idx - s->base] += folded;
     s->lo = lo2;
     s->hi = hi2;
     return k;
@@ -240,10 +231,8 @@ static void add_bin(ks_ddsketch *s, int64_t k, uint64_t n)
 
 bool ks_ddsketch_add_n(ks_ddsketch *s, double v, uint64_t n)
 {
-    if (!isfinite(v))
-        return false;
-    if (n == 0)
-        return true;
+    if (!isfinite(v)) return false;
+    if (n == 0) return true;
     if (v < KS_DDSKETCH_MIN_VALUE) {
         s->zero_count += n;
         s->count += n;
@@ -265,8 +254,7 @@ uint64_t ks_ddsketch_count(const ks_ddsketch *s)
 
 bool ks_ddsketch_quantile(const ks_ddsketch *s, double q, double *out)
 {
-    if (s->count == 0 || !(q >= 0 && q <= 1))
-        return false;
+    if (s->count == 0 || !(q >= 0 && q <= 1)) return false;
     uint64_t rank = (uint64_t)floor(q * (double)(s->count - 1));
     if (rank >= s->count) /* guards against rounding for huge counts */
         rank = s->count - 1;
@@ -288,32 +276,26 @@ bool ks_ddsketch_quantile(const ks_ddsketch *s, double q, double *out)
 
 int ks_ddsketch_merge(ks_ddsketch *dst, const ks_ddsketch *src)
 {
-    if (dst->gamma != src->gamma)
-        return KS_ERR_INVAL;
+    if (dst->gamma != src->gamma) return KS_ERR_INVAL;
     dst->zero_count += src->zero_count;
     dst->count += src->zero_count;
-    if (!has_bins(src))
-        return 0;
+    if (!has_bins(src)) return 0;
     /* Highest first, so that dst's range reaches its final top at once and folding
      * (if any) happens in one pass. */
     for (int64_t i = src->hi; i >= src->lo; i--) {
         uint64_t c = src->bins[i - src->base];
-        if (c)
-            add_bin(dst, i, c);
+        if (c) add_bin(dst, i, c);
     }
-    if (src->collapsed)
-        dst->collapsed = true;
+    if (src->collapsed) dst->collapsed = true;
     return 0;
 }
 
 /* Where dst keeps src's bucket i: itself, or dst's lowest bucket if dst folded it. */
 static bool sub_target(const ks_ddsketch *dst, int64_t i, int64_t *j)
 {
-    if (!has_bins(dst) || i > dst->hi)
-        return false;
+    if (!has_bins(dst) || i > dst->hi) return false;
     if (i < dst->lo) {
-        if (!dst->collapsed)
-            return false;
+        if (!dst->collapsed) return false;
         i = dst->lo;
     }
     *j = i;
@@ -322,10 +304,8 @@ static bool sub_target(const ks_ddsketch *dst, int64_t i, int64_t *j)
 
 int ks_ddsketch_sub(ks_ddsketch *dst, const ks_ddsketch *src)
 {
-    if (dst->gamma != src->gamma)
-        return KS_ERR_INVAL;
-    if (src->zero_count > dst->zero_count || src->count > dst->count)
-        return KS_ERR_RANGE;
+    if (dst->gamma != src->gamma) return KS_ERR_INVAL;
+    if (src->zero_count > dst->zero_count || src->count > dst->count) return KS_ERR_RANGE;
     /* Check everything first so that dst is unchanged on error. Buckets below dst's
      * lowest one all land on that one, so their need is summed. */
     uint64_t need_low = 0;
@@ -333,22 +313,18 @@ int ks_ddsketch_sub(ks_ddsketch *dst, const ks_ddsketch *src)
         for (int64_t i = src->lo; i <= src->hi; i++) {
             uint64_t c = src->bins[i - src->base];
             int64_t j;
-            if (!c)
-                continue;
-            if (!sub_target(dst, i, &j))
-                return KS_ERR_RANGE;
+            if (!c) continue;
+            if (!sub_target(dst, i, &j)) return KS_ERR_RANGE;
             if (j == dst->lo)
                 need_low += c;
             else if (dst->bins[j - dst->base] < c)
                 return KS_ERR_RANGE;
         }
-        if (need_low > dst->bins[dst->lo - dst->base])
-            return KS_ERR_RANGE;
+        if (need_low > dst->bins[dst->lo - dst->base]) return KS_ERR_RANGE;
         for (int64_t i = src->lo; i <= src->hi; i++) {
             uint64_t c = src->bins[i - src->base];
             int64_t j;
-            if (c && sub_target(dst, i, &j))
-                dst->bins[j - dst->base] -= c;
+            if (c && sub_target(dst, i, &j)) dst->bins[j - dst->base] -= c;
         }
     }
     dst->zero_count -= src->zero_count;

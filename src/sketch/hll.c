@@ -58,8 +58,8 @@
 #include <stdio.h>
 #include <string.h>
 
-#define HLL_Q (64 - KS_HLL_P)   /* rank bits: 50 */
-#define HLL_REG_MAX 63          /* largest value a 6-bit register can hold */
+#define HLL_Q (64 - KS_HLL_P)    /* rank bits: 50 */
+#define HLL_REG_MAX 63           /* largest value a 6-bit register can hold */
 #define HLL_RANK_MAX (HLL_Q + 1) /* largest rank an element can produce: 51 */
 #define HLL_SEED 0xadc83b19ULL
 #define HLL_ALPHA_INF 0.721347520444481703680 /* 1 / (2 ln 2), Ertl's alpha_inf */
@@ -157,8 +157,7 @@ bool ks_hll_add_hash(ks_hll *h, uint64_t hash)
     uint64_t rest = (hash >> KS_HLL_P) | (1ULL << HLL_Q); /* sentinel: rank <= 51 */
     unsigned rank = (unsigned)__builtin_ctzll(rest) + 1;
     uint8_t *r = regs(h);
-    if (rank <= reg_get(r, index))
-        return false;
+    if (rank <= reg_get(r, index)) return false;
     reg_set(r, index, rank);
     return true;
 }
@@ -190,8 +189,7 @@ static void histogram(const uint8_t *r, int hist[64])
  * Evaluated in the same order as Redis so that the result is bit-identical. */
 static double hll_sigma(double x)
 {
-    if (x == 1.)
-        return INFINITY;
+    if (x == 1.) return INFINITY;
     double y = 1, z = x, prev;
     do {
         x *= x;
@@ -205,8 +203,7 @@ static double hll_sigma(double x)
 /* Ertl's tau(x) = (1 - x - sum_{k>=1} (1 - x^(2^-k))^2 2^-k) / 3. */
 static double hll_tau(double x)
 {
-    if (x == 0. || x == 1.)
-        return 0.;
+    if (x == 0. || x == 1.) return 0.;
     double y = 1.0, z = 1 - x, prev;
     do {
         x = sqrt(x);
@@ -242,8 +239,7 @@ void ks_hll_merge(ks_hll *dst, const ks_hll *src)
     for (unsigned b = 0; b < KS_HLL_REGISTER_BYTES; b += 3) {
         unsigned wd = (unsigned)d[b] | (unsigned)d[b + 1] << 8 | (unsigned)d[b + 2] << 16;
         unsigned ws = (unsigned)s[b] | (unsigned)s[b + 1] << 8 | (unsigned)s[b + 2] << 16;
-        if (wd == ws || ws == 0)
-            continue;
+        if (wd == ws || ws == 0) continue;
         unsigned out = 0;
         for (unsigned k = 0; k < 24; k += 6) {
             unsigned a = (wd >> k) & 63, c = (ws >> k) & 63;
@@ -257,8 +253,7 @@ void ks_hll_merge(ks_hll *dst, const ks_hll *src)
 
 const uint8_t *ks_hll_bytes(const ks_hll *h, size_t *len)
 {
-    if (len)
-        *len = KS_HLL_DENSE_SIZE;
+    if (len) *len = KS_HLL_DENSE_SIZE;
     return h->bytes;
 }
 
@@ -293,8 +288,7 @@ static int load_sparse(ks_hll *h, const uint8_t *p, const uint8_t *end, char *er
             p++;
         }
         idx += run;
-        if (idx > KS_HLL_REGISTERS)
-            break;
+        if (idx > KS_HLL_REGISTERS) break;
     }
     if (idx != KS_HLL_REGISTERS) {
         snprintf(errstr, errsize, "hll: sparse encoding covers %u registers, expected %u", idx,
@@ -315,7 +309,7 @@ int ks_hll_load(ks_hll *h, const void *bytes, size_t len, char *errstr, size_t e
     int rc = 0;
     if (b[4] == HLL_ENC_DENSE) {
         if (len != KS_HLL_DENSE_SIZE) {
-            snprintf(errstr, errsize, "hll: dense encoding must be %d bytes, got %zu",
+            snprintf(errstr, errsize, "hll: dense encoding must be %u bytes, got %zu",
                      KS_HLL_DENSE_SIZE, len);
             rc = KS_ERR_PARSE;
         } else {
@@ -327,7 +321,6 @@ int ks_hll_load(ks_hll *h, const void *bytes, size_t len, char *errstr, size_t e
         snprintf(errstr, errsize, "hll: unknown encoding byte %u", (unsigned)b[4]);
         rc = KS_ERR_PARSE;
     }
-    if (rc)
-        ks_hll_init(h);
+    if (rc) ks_hll_init(h);
     return rc;
 }

@@ -68,7 +68,7 @@ typedef struct slot {
 
 struct ks_topk {
     size_t m;
-    size_t size;   /* slots in use: slots[0..size) */
+    size_t size; /* slots in use: slots[0..size) */
     uint64_t total;
     slot *slots;
     uint32_t *heap;
@@ -85,8 +85,7 @@ ks_topk *ks_topk_new(size_t capacity, char *errstr, size_t errsize)
         return NULL;
     }
     ks_topk *t = calloc(1, sizeof *t);
-    if (!t)
-        goto oom;
+    if (!t) goto oom;
     size_t isize = 4;
     while (isize < 2 * capacity)
         isize *= 2;
@@ -96,8 +95,7 @@ ks_topk *ks_topk_new(size_t capacity, char *errstr, size_t errsize)
     t->heap = calloc(capacity, sizeof *t->heap);
     t->index = malloc(isize * sizeof *t->index);
     t->mark = calloc(capacity, 1);
-    if (!t->slots || !t->heap || !t->index || !t->mark)
-        goto oom;
+    if (!t->slots || !t->heap || !t->index || !t->mark) goto oom;
     memset(t->index, 0xff, isize * sizeof *t->index);
     return t;
 oom:
@@ -108,8 +106,7 @@ oom:
 
 void ks_topk_free(ks_topk *t)
 {
-    if (!t)
-        return;
+    if (!t) return;
     free(t->slots);
     free(t->heap);
     free(t->index);
@@ -139,12 +136,9 @@ static void sift_down(ks_topk *t, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, min = i;
-        if (l < t->size && t->slots[t->heap[l]].count < t->slots[t->heap[min]].count)
-            min = l;
-        if (r < t->size && t->slots[t->heap[r]].count < t->slots[t->heap[min]].count)
-            min = r;
-        if (min == i)
-            return;
+        if (l < t->size && t->slots[t->heap[l]].count < t->slots[t->heap[min]].count) min = l;
+        if (r < t->size && t->slots[t->heap[r]].count < t->slots[t->heap[min]].count) min = r;
+        if (min == i) return;
         heap_swap(t, i, min);
         i = min;
     }
@@ -154,8 +148,7 @@ static void sift_up(ks_topk *t, size_t i)
 {
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (t->slots[t->heap[p]].count <= t->slots[t->heap[i]].count)
-            return;
+        if (t->slots[t->heap[p]].count <= t->slots[t->heap[i]].count) return;
         heap_swap(t, i, p);
         i = p;
     }
@@ -168,8 +161,7 @@ static size_t find_pos(const ks_topk *t, const void *p, size_t len, uint64_t h)
     size_t i = h & t->index_mask;
     while (t->index[i] != EMPTY) {
         const slot *s = &t->slots[t->index[i]];
-        if (s->hash == h && s->len == len && memcmp(s->item, p, len) == 0)
-            return i;
+        if (s->hash == h && s->len == len && memcmp(s->item, p, len) == 0) return i;
         i = (i + 1) & t->index_mask;
     }
     return i; /* the empty position where it would go */
@@ -213,8 +205,7 @@ static void fill_slot(ks_topk *t, uint32_t sn, const void *p, size_t len, uint64
     s->error = error;
     s->hash = h;
     s->len = (uint8_t)len;
-    if (len)
-        memcpy(s->item, p, len);
+    if (len) memcpy(s->item, p, len);
     index_insert(t, sn);
 }
 
@@ -225,10 +216,8 @@ static uint64_t min_count(const ks_topk *t)
 
 bool ks_topk_add(ks_topk *t, const void *p, size_t len, uint64_t count)
 {
-    if (len > KS_TOPK_ITEM_MAX)
-        return false;
-    if (count == 0)
-        return true;
+    if (len > KS_TOPK_ITEM_MAX) return false;
+    if (count == 0) return true;
     t->total += count;
     uint64_t h = ks_hash64(p, len, TOPK_SEED);
     size_t i = find_pos(t, p, len, h);
@@ -265,11 +254,9 @@ static void to_entry(const slot *s, ks_topk_entry *e)
 
 bool ks_topk_get(const ks_topk *t, const void *p, size_t len, ks_topk_entry *e)
 {
-    if (len > KS_TOPK_ITEM_MAX)
-        return false;
+    if (len > KS_TOPK_ITEM_MAX) return false;
     size_t i = find_pos(t, p, len, ks_hash64(p, len, TOPK_SEED));
-    if (t->index[i] == EMPTY)
-        return false;
+    if (t->index[i] == EMPTY) return false;
     to_entry(&t->slots[t->index[i]], e);
     return true;
 }
@@ -278,14 +265,11 @@ bool ks_topk_get(const ks_topk *t, const void *p, size_t len, ks_topk_entry *e)
  * item bytes, so that equal summaries list identically. Returns > 0 if a ranks first. */
 static int rank_cmp(const ks_topk_entry *a, const ks_topk_entry *b)
 {
-    if (a->count != b->count)
-        return a->count > b->count ? 1 : -1;
-    if (a->error != b->error)
-        return a->error < b->error ? 1 : -1;
+    if (a->count != b->count) return a->count > b->count ? 1 : -1;
+    if (a->error != b->error) return a->error < b->error ? 1 : -1;
     size_t n = a->len < b->len ? a->len : b->len;
     int c = memcmp(a->item, b->item, n);
-    if (c != 0)
-        return c < 0 ? 1 : -1;
+    if (c != 0) return c < 0 ? 1 : -1;
     return a->len == b->len ? 0 : (a->len < b->len ? 1 : -1);
 }
 
@@ -294,12 +278,9 @@ static void out_sift_down(ks_topk_entry *out, size_t n, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && rank_cmp(&out[l], &out[w]) < 0)
-            w = l;
-        if (r < n && rank_cmp(&out[r], &out[w]) < 0)
-            w = r;
-        if (w == i)
-            return;
+        if (l < n && rank_cmp(&out[l], &out[w]) < 0) w = l;
+        if (r < n && rank_cmp(&out[r], &out[w]) < 0) w = r;
+        if (w == i) return;
         ks_topk_entry tmp = out[i];
         out[i] = out[w];
         out[w] = tmp;
@@ -342,8 +323,7 @@ void ks_topk_list(const ks_topk *t, size_t k, ks_topk_entry *out, size_t *n)
 
 int ks_topk_merge(ks_topk *dst, const ks_topk *src)
 {
-    if (dst->m != src->m)
-        return KS_ERR_INVAL;
+    if (dst->m != src->m) return KS_ERR_INVAL;
     /* Minimum counter of a full summary: what an item it does not hold may have had. */
     uint64_t min_dst = dst->size == dst->m ? min_count(dst) : 0;
     uint64_t min_src = src->size == src->m ? min_count(src) : 0;
@@ -369,8 +349,7 @@ int ks_topk_merge(ks_topk *dst, const ks_topk *src)
 
     /* Items only in src: keep the m largest combined counts. */
     for (size_t s = 0; s < src_size; s++) {
-        if (dst->mark[s])
-            continue;
+        if (dst->mark[s]) continue;
         const slot *o = &src->slots[s];
         uint64_t c = o->count + min_dst, e = o->error + min_dst;
         if (dst->size < dst->m) {

@@ -136,8 +136,7 @@ static void merge_equals_single(size_t max_buckets, bool expect_collapse)
             /* parts see different ranges so that merging must widen and move */
             int p = (int)(splitmix(&seed) % 4);
             double x = draw(d, &seed) * pow(10, p - 1);
-            if (i % 1000 == 0)
-                x = 0; /* zero bucket too */
+            if (i % 1000 == 0) x = 0; /* zero bucket too */
             ks_ddsketch_add(all, x);
             ks_ddsketch_add(parts[p], x);
         }
@@ -179,8 +178,8 @@ Test(ddsketch, collapsing_keeps_high_quantiles)
         }
         qsort(v, n, sizeof *v, cmp_double);
         cr_assert(ks_ddsketch_collapsed(s), "the range must exceed 256 buckets");
-        cr_assert_leq(ks_ddsketch_memory(s), 4096 + 256 * sizeof(uint64_t),
-                      "bounded memory: %zu", ks_ddsketch_memory(s));
+        cr_assert_leq(ks_ddsketch_memory(s), 4096 + 256 * sizeof(uint64_t), "bounded memory: %zu",
+                      ks_ddsketch_memory(s));
         double gamma = 1.01 / 0.99;
         double covered_from = v[n - 1] / pow(gamma, 255); /* lowest value still exact */
         for (size_t k = 0; k < sizeof qs / sizeof *qs; k++) {
@@ -272,7 +271,7 @@ Test(ddsketch, value_rules)
     cr_assert_not(ks_ddsketch_add(s, NAN));
     cr_assert_not(ks_ddsketch_add(s, INFINITY));
     cr_assert_eq(ks_ddsketch_count(s), 0);
-    cr_assert(ks_ddsketch_add(s, -5));   /* clock skew: counts as 0 */
+    cr_assert(ks_ddsketch_add(s, -5)); /* clock skew: counts as 0 */
     cr_assert(ks_ddsketch_add(s, 0));
     cr_assert(ks_ddsketch_add(s, 1e-12)); /* below KS_DDSKETCH_MIN_VALUE */
     cr_assert(ks_ddsketch_add_n(s, 100, 7));

@@ -75,8 +75,12 @@ static const struct {
     const char *el;
     unsigned index, value;
 } redis_single[] = {
-    {"", 5938, 2},           {"a", 12711, 2},         {"hello", 9216, 1},
-    {"kpistream", 8313, 2},  {"abcdefgh", 1383, 1},   {"customer-000123", 10512, 1},
+    {"", 5938, 2},
+    {"a", 12711, 2},
+    {"hello", 9216, 1},
+    {"kpistream", 8313, 2},
+    {"abcdefgh", 1383, 1},
+    {"customer-000123", 10512, 1},
     {"0123456789abcdefXYZ", 8222, 1},
 };
 
@@ -131,8 +135,7 @@ Test(hll, registers_packed_as_redis_and_set_to_max_rank)
         uint64_t x = splitmix(&seed);
         uint64_t hash = ks_hll_hash(&x, sizeof x);
         unsigned idx = (unsigned)(hash & 16383), r = ref_rank(hash);
-        if (r > expect[idx])
-            expect[idx] = (uint8_t)r;
+        if (r > expect[idx]) expect[idx] = (uint8_t)r;
         ks_hll_add(&h, &x, sizeof x);
     }
     /* Force the extremes through the pre-hashed path: rank 51 (all rank bits zero)
@@ -194,16 +197,14 @@ static int accuracy_failures(uint64_t n, int trials, uint64_t seed)
         }
         double est = (double)ks_hll_count(&h);
         double rel = fabs(est - (double)n) / (double)n;
-        if (rel > 3 * 1.04 / sqrt(16384.0))
-            failures++;
+        if (rel > 3 * 1.04 / sqrt(16384.0)) failures++;
     }
     return failures;
 }
 
 static void check_accuracy(uint64_t n, int trials, int quick_trials)
 {
-    if (quick())
-        trials = quick_trials;
+    if (quick()) trials = quick_trials;
     int failures = accuracy_failures(n, trials, 0x5eed0000 + n);
     /* At least 99% of trials within 3 standard errors (2.44%). */
     cr_assert_leq(failures * 100, trials, "n=%llu: %d of %d trials outside 2.44%%",

@@ -85,14 +85,13 @@ static void check_guarantees(const ks_topk *t, const uint64_t *f, uint64_t N, co
         if (f[id] * m > N)
             cr_assert(present, "%s: item %d with f=%llu > N/m=%llu/%zu missing", what, id,
                       (unsigned long long)f[id], (unsigned long long)N, m);
-        if (!present)
-            continue;
+        if (!present) continue;
         cr_assert_eq(e.len, len);
         cr_assert(memcmp(e.item, buf, len) == 0);
         cr_assert_geq(e.count, f[id], "%s: item %d count %llu < true %llu", what, id,
                       (unsigned long long)e.count, (unsigned long long)f[id]);
-        cr_assert_leq(e.count - f[id], e.error, "%s: item %d overestimate beyond its error",
-                      what, id);
+        cr_assert_leq(e.count - f[id], e.error, "%s: item %d overestimate beyond its error", what,
+                      id);
         cr_assert_leq(e.error * m, N, "%s: item %d error %llu > N/m", what, id,
                       (unsigned long long)e.error);
     }
