@@ -99,7 +99,7 @@ int ks_config_set(ks_config *cfg, const char *key, const char *value, char *errs
  *  errstr naming the key. */
 int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize);
 
-/** Returns the effective config as pretty JSON (two-space indent, trailing newline), every
+/** Returns the effective config as pretty JSON (two-space indent, no trailing newline), every
  *  key, durations as strings, in a form ks_config_load_file() accepts back. Secrets are
  *  masked as "***": the password in redis_url and kafka properties whose name contains
  *  "password", "secret" or "key.pem". Caller owns it; free with free(). NULL on OOM. */

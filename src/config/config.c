@@ -1229,7 +1229,7 @@ static char *ks__indent_two_spaces(char *s)
     size_t tabs = 0, len = 0;
     for (const char *p = s; *p; p++, len++)
         tabs += *p == '\t';
-    char *out = malloc(len + tabs + 2);
+    char *out = malloc(len + tabs + 1);
     if (!out) {
         free(s);
         return NULL;
@@ -1256,7 +1256,6 @@ static char *ks__indent_two_spaces(char *s)
             *o++ = *p;
         }
     }
-    *o++ = '\n';
     *o = '\0';
     free(s);
     return out;
