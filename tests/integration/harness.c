@@ -855,6 +855,8 @@ static rd_kafka_t *kst__new_client(rd_kafka_type_t type, rd_kafka_conf_t *conf)
     return rk;
 }
 
+static int kst__producer(kst_kafka *k);
+
 int kst_kafka_start(kst_kafka *k, int nbrokers)
 {
     memset(k, 0, sizeof *k);
@@ -879,28 +881,47 @@ int kst_kafka_start(kst_kafka *k, int nbrokers)
     }
     snprintf(k->bootstraps, sizeof k->bootstraps, "%s",
              rd_kafka_mock_cluster_bootstraps(k->mcluster));
-
-    conf = rd_kafka_conf_new();
-    if (kst__conf(conf, "bootstrap.servers", k->bootstraps) != 0 ||
-        kst__conf(conf, "linger.ms", "5") != 0 ||
-        kst__conf(conf, "message.timeout.ms", "30000") != 0 ||
-        kst__conf(conf, "log.connection.close", "false") != 0) {
-        rd_kafka_conf_destroy(conf);
-        kst_kafka_stop(k);
-        return -1;
-    }
-    rd_kafka_conf_set_dr_msg_cb(conf, kst__dr_cb);
-    rd_kafka_conf_set_opaque(conf, k); /* k must not move while started */
-    k->producer = kst__new_client(RD_KAFKA_PRODUCER, conf);
-    if (!k->producer) {
+    if (kst__producer(k) != 0) {
         kst_kafka_stop(k);
         return -1;
     }
     return 0;
 }
 
+int kst_kafka_attach(kst_kafka *k, const char *bootstraps)
+{
+    memset(k, 0, sizeof *k);
+    if (!bootstraps || !*bootstraps || strlen(bootstraps) >= sizeof k->bootstraps)
+        return kst__fail("kst_kafka_attach: bad bootstrap list");
+    snprintf(k->bootstraps, sizeof k->bootstraps, "%s", bootstraps);
+    if (kst__producer(k) != 0) {
+        kst_kafka_stop(k);
+        return -1;
+    }
+    return 0;
+}
+
+/* Creates the real producer on k->bootstraps. Returns 0 or -1. */
+static int kst__producer(kst_kafka *k)
+{
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (kst__conf(conf, "bootstrap.servers", k->bootstraps) != 0 ||
+        kst__conf(conf, "linger.ms", "5") != 0 ||
+        kst__conf(conf, "message.timeout.ms", "30000") != 0 ||
+        kst__conf(conf, "log.connection.close", "false") != 0) {
+        rd_kafka_conf_destroy(conf);
+        return -1;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, kst__dr_cb);
+    rd_kafka_conf_set_opaque(conf, k); /* k must not move while started */
+    k->producer = kst__new_client(RD_KAFKA_PRODUCER, conf);
+    return k->producer ? 0 : -1;
+}
+
 int kst_kafka_create_topic(kst_kafka *k, const char *topic, int partitions)
 {
+    if (!k->mcluster)
+        return kst__fail("create topic %s: no in-process mock cluster (attached)", topic);
     rd_kafka_resp_err_t err = rd_kafka_mock_topic_create(k->mcluster, topic, partitions, 1);
     if (err)
         return kst__fail("create topic %s (%d partitions): %s", topic, partitions,

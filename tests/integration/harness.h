@@ -228,6 +228,11 @@ typedef int (*kst_msg_cb)(const kst_msg *m, void *ctx);
  *  Stop with kst_kafka_stop(). */
 int kst_kafka_start(kst_kafka *k, int nbrokers);
 
+/** Like kst_kafka_start() but for an existing cluster (e.g. a `kpistream
+ *  mock-broker` child): only the producer is created; kst_kafka_create_topic()
+ *  is not available. Returns 0 or -1. Stop with kst_kafka_stop(). */
+int kst_kafka_attach(kst_kafka *k, const char *bootstraps);
+
 /** Creates topic with partitions partitions (replication 1). Returns 0 or -1. */
 int kst_kafka_create_topic(kst_kafka *k, const char *topic, int partitions);
 
