@@ -552,6 +552,53 @@ double kst_redis_hget_d(redisContext *c, const char *key, const char *field, dou
     return v;
 }
 
+int kst_redis_wait_ll_ge(const kst_redis *r, const char *key, const char *field, long long min,
+                         int timeout_ms)
+{
+    int64_t deadline = kst_now_ms() + timeout_ms;
+    redisContext *c = NULL;
+    char last[128] = "(absent)";
+    int nap = 1;
+    for (;;) {
+        if (!c) {
+            struct timeval tv = {.tv_sec = 1, .tv_usec = 0};
+            c = redisConnectWithTimeout("127.0.0.1", r->port, tv);
+            if (c && c->err) {
+                redisFree(c);
+                c = NULL;
+            }
+        }
+        if (c) {
+            redisReply *rep = redisCommand(c, "HGET %s %s", key, field);
+            if (!rep) { /* connection lost: reconnect next round */
+                redisFree(c);
+                c = NULL;
+            } else {
+                if (rep->type == REDIS_REPLY_STRING) {
+                    snprintf(last, sizeof last, "%s", rep->str);
+                    char *end;
+                    long long v = strtoll(rep->str, &end, 10);
+                    if (end != rep->str && *end == '\0' && v >= min) {
+                        freeReplyObject(rep);
+                        redisFree(c);
+                        return 0;
+                    }
+                }
+                freeReplyObject(rep);
+            }
+        }
+        if (kst_now_ms() >= deadline) {
+            if (c)
+                redisFree(c);
+            return kst__fail("%s %s did not reach %lld within %d ms (last: %s)", key, field, min,
+                             timeout_ms, last);
+        }
+        kst__nap_ms(nap);
+        if (nap < 20)
+            nap *= 2;
+    }
+}
+
 /* --- canonical dump --- */
 
 typedef struct kst__sb {

@@ -174,6 +174,13 @@ long long kst_redis_hget_ll(redisContext *c, const char *key, const char *field,
  *  error. */
 double kst_redis_hget_d(redisContext *c, const char *key, const char *field, double dflt);
 
+/** Waits until HGET key field parses as an integer >= min (e.g. kpi:meta
+ *  events_processed reaching the number of events sent), on a connection of its
+ *  own that survives an outage. Returns 0, or -1 on timeout with the last value
+ *  seen in the message. */
+int kst_redis_wait_ll_ge(const kst_redis *r, const char *key, const char *field, long long min,
+                         int timeout_ms);
+
 /** Dumps every key matching pattern (SCAN MATCH) as canonical text, for
  *  whole-state equality between two runs. Keys sorted; per key one header line
  *  "<key> <type>" then one indented line per item:

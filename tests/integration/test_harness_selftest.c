@@ -131,6 +131,20 @@ Test(harness_redis, outage_down_then_up)
     kst_redis_stop(&r);
 }
 
+Test(harness_redis, wait_for_counter)
+{
+    kst_redis r;
+    cr_assert_eq(kst_redis_start(&r), 0);
+    cr_assert_eq(kst_redis_wait_ll_ge(&r, "kpi:meta", "events_processed", 1, 30), -1,
+                 "absent field cannot satisfy the wait");
+    redisContext *c = kst_redis_connect(&r);
+    freeReplyObject(redisCommand(c, "HSET kpi:meta events_processed 5"));
+    cr_assert_eq(kst_redis_wait_ll_ge(&r, "kpi:meta", "events_processed", 6, 30), -1);
+    cr_assert_eq(kst_redis_wait_ll_ge(&r, "kpi:meta", "events_processed", 5, 5000), 0);
+    redisFree(c);
+    kst_redis_stop(&r);
+}
+
 Test(harness_redis, two_instances_get_distinct_ports)
 {
     kst_redis a, b;
