@@ -44,11 +44,11 @@ typedef struct ks_gen_opts {
 
 /** Per-run counters. Duplicates are not included in events or by_type. */
 typedef struct ks_gen_stats {
-    uint64_t events;                  /* unique events emitted */
-    uint64_t duplicates;              /* deliberate producer-retry repeats emitted */
-    uint64_t by_type[KS_EV__COUNT];   /* unique events per ks_event_type */
-    uint32_t churners;                /* customers labelled churner 1 */
-    int64_t sim_ms;                   /* simulated time of the last event emitted */
+    uint64_t events;                /* unique events emitted */
+    uint64_t duplicates;            /* deliberate producer-retry repeats emitted */
+    uint64_t by_type[KS_EV__COUNT]; /* unique events per ks_event_type */
+    uint32_t churners;              /* customers labelled churner 1 */
+    int64_t sim_ms;                 /* simulated time of the last event emitted */
 } ks_gen_stats;
 
 typedef struct ks_gen ks_gen;
@@ -61,7 +61,7 @@ void ks_gen_opts_init(ks_gen_opts *o);
 int ks_gen_opts_validate(const ks_gen_opts *o, char *errstr, size_t errstr_size);
 
 /** Creates a generator and plans its whole population (O(customers) memory,
- *  about 100 bytes per customer). Returns NULL if the options do not pass
+ *  about 200 bytes per customer). Returns NULL if the options do not pass
  *  ks_gen_opts_validate() or memory runs out. o is copied.
  *  Caller owns the result; free with ks_gen_free(). */
 ks_gen *ks_gen_new(const ks_gen_opts *o);

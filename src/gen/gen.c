@@ -18,8 +18,8 @@
  *     events come out in non-decreasing time and ties keep insertion order,
  *     which keeps the output deterministic.
  *
- * Memory: one 56-byte record per customer plus the heap (about 2-4 entries per
- * customer, 40 bytes each); both are allocated at ks_gen_new() and the heap
+ * Memory: one 64-byte record per customer plus the heap (2-4 entries per
+ * customer, 32 bytes each); both are allocated at ks_gen_new() and the heap
  * only grows by doubling, so steady state does no allocation per event.
  *
  * Rendering is split: when a timer fires, the event's "head" (event_id, type,
@@ -63,9 +63,10 @@ static const double seg_retention_amt[SEG_N] = {10, 40, 150, 600};
 enum { CH_WEB, CH_APP, CH_EMAIL, CH_SOCIAL, CH_PHONE, CH_CHAT, CH_STORE, CH_N };
 static const char *const chan_name[CH_N] = {"web",   "app",  "email", "social",
                                             "phone", "chat", "store"};
-static const double chan_pref[SEG_N][CH_N] = {
-    {35, 40, 0, 10, 0, 0, 15}, {55, 10, 10, 0, 10, 15, 0}, {55, 5, 10, 0, 15, 15, 0},
-    {50, 5, 10, 0, 20, 15, 0}};
+static const double chan_pref[SEG_N][CH_N] = {{35, 40, 0, 10, 0, 0, 15},
+                                              {55, 10, 10, 0, 10, 15, 0},
+                                              {55, 5, 10, 0, 15, 15, 0},
+                                              {50, 5, 10, 0, 20, 15, 0}};
 static const double chan_acquire[CH_N] = {40, 20, 10, 15, 5, 0, 10};
 
 /* Interaction actions per channel; email and social have their own lists. */
@@ -80,8 +81,7 @@ static const char *const cat_name[NCAT] = {"electronics", "home",  "apparel", "b
                                            "sports",      "books", "grocery", "toys"};
 static const double cat_price[NCAT] = {180, 60, 45, 25, 55, 15, 30, 28};
 
-static const char *const complaint_cat[] = {"billing", "delivery", "quality", "support",
-                                            "pricing"};
+static const char *const complaint_cat[] = {"billing", "delivery", "quality", "support", "pricing"};
 static const double complaint_w[] = {30, 25, 25, 15, 5};
 static const double complaint_w_drift[] = {40, 10, 15, 25, 10};
 static const char *const ticket_cat[] = {"question", "account", "technical"};
@@ -90,9 +90,9 @@ static const struct {
     const char *name;
     int chan;
     double share;
-} campaigns[] = {{"search-brand", CH_WEB, 0.25},        {"social-prospecting", CH_SOCIAL, 0.25},
+} campaigns[] = {{"search-brand", CH_WEB, 0.25},       {"social-prospecting", CH_SOCIAL, 0.25},
                  {"email-newsletter", CH_EMAIL, 0.05}, {"display-retargeting", CH_WEB, 0.15},
-                 {"affiliate", CH_WEB, 0.15},           {"app-install", CH_APP, 0.15}};
+                 {"affiliate", CH_WEB, 0.15},          {"app-install", CH_APP, 0.15}};
 #define NCAMPAIGN (sizeof campaigns / sizeof campaigns[0])
 
 /* Target acquisition cost used to size the marketing budget. */
@@ -186,8 +186,7 @@ static size_t pick(ks__rng *r, const double *w, size_t n)
         total += w[i];
     double x = ks__u01(r) * total;
     for (size_t i = 0; i < n; i++) {
-        if (x < w[i])
-            return i;
+        if (x < w[i]) return i;
         x -= w[i];
     }
     return n - 1;
@@ -228,10 +227,8 @@ static double clamp(double x, double lo, double hi)
 /* Drift level in [0,1]: 0 before the drift start, rising linearly to 1 at churn. */
 static double drift(const cust *c, int64_t t)
 {
-    if (t < c->drift_ms)
-        return 0.0;
-    if (c->churn_ms <= c->drift_ms)
-        return 1.0;
+    if (t < c->drift_ms) return 0.0;
+    if (c->churn_ms <= c->drift_ms) return 1.0;
     return clamp((double)(t - c->drift_ms) / (double)(c->churn_ms - c->drift_ms), 0.0, 1.0);
 }
 
@@ -249,8 +246,7 @@ static int ent_less(const ks__ent *x, const ks__ent *y)
 
 static void push(ks_gen *g, int64_t ts, uint32_t kind, uint32_t ci, uint32_t a, uint32_t b)
 {
-    if (ts >= g->end_ms || g->err)
-        return; /* beyond the timeline: it would never fire */
+    if (ts >= g->end_ms || g->err) return; /* beyond the timeline: it would never fire */
     if (g->heap_len == g->heap_cap) {
         size_t cap = g->heap_cap * 2;
         ks__ent *h = realloc(g->heap, cap * sizeof *h);
@@ -265,8 +261,7 @@ static void push(ks_gen *g, int64_t ts, uint32_t kind, uint32_t ci, uint32_t a, 
     size_t i = g->heap_len++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!ent_less(&e, &g->heap[p]))
-            break;
+        if (!ent_less(&e, &g->heap[p])) break;
         g->heap[i] = g->heap[p];
         i = p;
     }
@@ -280,16 +275,13 @@ static ks__ent pop(ks_gen *g)
     size_t i = 0, n = g->heap_len;
     for (;;) {
         size_t l = 2 * i + 1;
-        if (l >= n)
-            break;
+        if (l >= n) break;
         size_t m = (l + 1 < n && ent_less(&g->heap[l + 1], &g->heap[l])) ? l + 1 : l;
-        if (!ent_less(&g->heap[m], &last))
-            break;
+        if (!ent_less(&g->heap[m], &last)) break;
         g->heap[i] = g->heap[m];
         i = m;
     }
-    if (n > 0)
-        g->heap[i] = last;
+    if (n > 0) g->heap[i] = last;
     return top;
 }
 
@@ -333,13 +325,12 @@ static void begin(ks_gen *g, ks_event_type type, uint32_t ci, int64_t ts, int ch
                      g->o.seed, no, type_name[type], g->key);
     } else {
         n = snprintf(g->head, sizeof g->head,
-                     "{\"event_id\":\"e-%" PRIu64 "-%" PRIu64 "\",\"type\":\"%s\"", g->o.seed,
-                     no, type_name[type]);
+                     "{\"event_id\":\"e-%" PRIu64 "-%" PRIu64 "\",\"type\":\"%s\"", g->o.seed, no,
+                     type_name[type]);
     }
     g->head_len = (size_t)n;
     g->tail_len = 0;
-    if (ci != NO_CUST)
-        tail_add(g, ",\"segment\":\"%s\"", seg_name[g->c[ci].seg]);
+    if (ci != NO_CUST) tail_add(g, ",\"segment\":\"%s\"", seg_name[g->c[ci].seg]);
     tail_add(g, ",\"channel\":\"%s\"", chan_name[chan]);
     g->have_ev = 1;
 }
@@ -369,8 +360,7 @@ static double rate_mult(const cust *c, int64_t t)
     int64_t day = t >= 0 ? t / DAY_MS : (t - DAY_MS + 1) / DAY_MS;
     int dow = (int)(((day + 4) % 7 + 7) % 7);
     double weekly = 1.0;
-    if (dow == 0 || dow == 6)
-        weekly = c->seg == SEG_CONSUMER ? 1.15 : 0.6;
+    if (dow == 0 || dow == 6) weekly = c->seg == SEG_CONSUMER ? 1.15 : 0.6;
     /* Drifting customers fade early (sqrt) and keep a trickle of activity. */
     return daily * weekly * (1.0 - 0.9 * sqrt(drift(c, t)));
 }
@@ -382,8 +372,7 @@ static void schedule_activity(ks_gen *g, uint32_t ci, int64_t from)
     int64_t t = from;
     for (;;) {
         t += (int64_t)ks__exp(&g->rng, mean_gap);
-        if (t >= g->end_ms || t >= c->churn_ms)
-            return;
+        if (t >= g->end_ms || t >= c->churn_ms) return;
         if (ks__u01(&g->rng) * RATE_MAX_MULT < rate_mult(c, t)) {
             push(g, t, K_ACTIVITY, ci, 0, 0);
             return;
@@ -478,8 +467,7 @@ static void ev_purchase(ks_gen *g, uint32_t ci, int64_t t, double d, double h)
         int64_t refund = ks__chance(&g->rng, 0.7)
                              ? cents
                              : (int64_t)((double)cents * ks__unif(&g->rng, 0.2, 0.8));
-        if (refund < 1)
-            refund = 1;
+        if (refund < 1) refund = 1;
         push(g, t + (int64_t)ks__unif(&g->rng, 2.0 * DAY_MS, 20.0 * DAY_MS), K_REFUND, ci,
              (uint32_t)order, (uint32_t)(refund > UINT32_MAX ? UINT32_MAX : refund));
     }
@@ -509,8 +497,9 @@ static void ev_ticket_opened(ks_gen *g, uint32_t ci, int64_t t, double d, double
     }
     int chan = contact_channel(g, c);
     begin(g, KS_EV_TICKET, ci, t, chan);
-    tail_add(g, ",\"ticket_id\":\"t-%" PRIu64 "-%" PRIu64
-                "\",\"action\":\"opened\",\"complaint\":%s,\"category\":\"%s\"",
+    tail_add(g,
+             ",\"ticket_id\":\"t-%" PRIu64 "-%" PRIu64
+             "\",\"action\":\"opened\",\"complaint\":%s,\"category\":\"%s\"",
              g->o.seed, tno, complaint ? "true" : "false", cat);
     finish(g);
     if (ks__chance(&g->rng, 0.97)) {
@@ -519,8 +508,7 @@ static void ev_ticket_opened(ks_gen *g, uint32_t ci, int64_t t, double d, double
         push(g, t + delay, K_TICKET_RESP, ci, (uint32_t)tno,
              (uint32_t)complaint | ((uint32_t)chan << 1));
     }
-    if (complaint)
-        schedule_retention(g, ci, t, 0.3);
+    if (complaint) schedule_retention(g, ci, t, 0.3);
 }
 
 static void ev_ticket_followup(ks_gen *g, const ks__ent *e, int resolved)
@@ -580,8 +568,7 @@ static int sub_up(ks_gen *g, uint32_t ci, int64_t t)
         push(g, t + 30 * DAY_MS, K_RENEW, ci, 0, 0);
         return 1;
     }
-    if (c->tier >= 3)
-        return 0;
+    if (c->tier >= 3) return 0;
     c->tier++;
     ev_subscription(g, ci, t, "upgrade");
     return 1;
@@ -631,8 +618,7 @@ static int ev_activity(ks_gen *g, uint32_t ci, int64_t t)
                  0);
         break;
     case A_UP:
-        if (!sub_up(g, ci, t))
-            ev_interaction(g, ci, t);
+        if (!sub_up(g, ci, t)) ev_interaction(g, ci, t);
         break;
     case A_DOWN:
         c->tier--;
@@ -673,8 +659,7 @@ static int fire(ks_gen *g, const ks__ent *e)
     uint32_t ci = e->cust;
     cust *c = &g->c[ci];
     /* Churned customers are silent: nothing of theirs fires at or after churn. */
-    if (e->kind != K_CHURN && e->ts >= c->churn_ms)
-        return 0;
+    if (e->kind != K_CHURN && e->ts >= c->churn_ms) return 0;
     switch (e->kind) {
     case K_SIGNUP:
         begin(g, KS_EV_SIGNUP, ci, e->ts, (int)pick(&g->rng, chan_acquire, CH_N));
@@ -688,8 +673,7 @@ static int fire(ks_gen *g, const ks__ent *e)
         schedule_activity(g, ci, e->ts);
         return ev_activity(g, ci, e->ts);
     case K_SUB_START:
-        if (c->tier != 0)
-            return 0;
+        if (c->tier != 0) return 0;
         return sub_up(g, ci, e->ts);
     case K_SUB_UP:
         return sub_up(g, ci, e->ts);
@@ -760,10 +744,8 @@ static int prepare(ks_gen *g)
     while (!g->err && g->heap_len > 0 && g->heap[0].ts < g->end_ms) {
         ks__ent e = pop(g);
         int r = fire(g, &e);
-        if (g->err)
-            break;
-        if (r)
-            return r;
+        if (g->err) break;
+        if (r) return r;
     }
     return g->err ? g->err : 0;
 }
@@ -775,6 +757,9 @@ static void plan_population(ks_gen *g)
     const ks_gen_opts *o = &g->o;
     int64_t start = o->start_ms, span = g->end_ms - start;
     uint32_t eligible = 0, joiners = 0;
+    /* A drift needs room: churners come from customers with at least 14 days
+     * on the timeline (half of it if the timeline is shorter than 28 days). */
+    int64_t min_life = span < 28 * DAY_MS ? span / 2 : 14 * DAY_MS;
 
     for (uint32_t i = 0; i < g->n; i++) {
         cust *c = &g->c[i];
@@ -790,33 +775,29 @@ static void plan_population(ks_gen *g)
             c->join_ms = start + (int64_t)(ks__u01(&g->rng) * (double)span);
             joiners++;
         }
-        if (ks__chance(&g->rng, seg_sub_prob[c->seg]))
-            c->flags |= F_SUBSCRIBER;
+        if (ks__chance(&g->rng, seg_sub_prob[c->seg])) c->flags |= F_SUBSCRIBER;
         c->drift_ms = c->churn_ms = INT64_MAX;
         c->last_emit_ms = c->drift_emit_ms = c->churn_emit_ms = INT64_MIN;
         int64_t life_start = c->join_ms > start ? c->join_ms : start;
-        if (g->end_ms - life_start >= 14 * DAY_MS)
-            eligible++;
+        if (g->end_ms - life_start >= min_life) eligible++;
     }
 
-    /* Churners only among customers with 14+ days on the timeline (a drift needs
-     * room), at a rate that makes the population-wide share o->churn_fraction. */
+    /* Churners only among eligible customers, at a rate that makes the
+     * population-wide share o->churn_fraction. */
     double p = eligible ? clamp(o->churn_fraction * (double)g->n / eligible, 0.0, 1.0) : 0.0;
     for (uint32_t i = 0; i < g->n; i++) {
         cust *c = &g->c[i];
         int64_t ls = c->join_ms > start ? c->join_ms : start, life = g->end_ms - ls;
-        if (life < 14 * DAY_MS || !ks__chance(&g->rng, p))
-            continue;
+        if (life < min_life || !ks__chance(&g->rng, p)) continue;
         c->flags |= F_CHURNER;
         g->churners++;
         int64_t at = (int64_t)((double)life * ks__unif(&g->rng, 0.4, 1.0));
         c->churn_ms = ls + at;
         double dur = ks__lognorm(&g->rng, 21.0 * DAY_MS, 0.35);
-        dur = clamp(dur, 3.0 * DAY_MS, 0.75 * (double)at);
+        dur = clamp(dur, fmin(3.0 * DAY_MS, 0.5 * (double)at), 0.75 * (double)at);
         c->drift_ms = c->churn_ms - (int64_t)dur;
         c->happy = (float)clamp(c->happy - 0.08, 0.05, 0.99);
-        if (ks__chance(&g->rng, 0.75))
-            c->flags |= F_CANCEL | F_SUBSCRIBER;
+        if (ks__chance(&g->rng, 0.75)) c->flags |= F_CANCEL | F_SUBSCRIBER;
     }
 
     for (uint32_t i = 0; i < g->n; i++) {
@@ -831,16 +812,14 @@ static void plan_population(ks_gen *g)
                 push(g, start + (int64_t)ks__unif(&g->rng, 0, 30.0 * DAY_MS), K_RENEW, i, 0, 0);
             }
         }
-        if (c->flags & F_CHURNER)
-            push(g, c->churn_ms, K_CHURN, i, 0, 0);
+        if (c->flags & F_CHURNER) push(g, c->churn_ms, K_CHURN, i, 0, 0);
     }
 
     /* Referrals: some new customers were referred by a happy existing one, who
      * reports it shortly before the signup. */
     for (uint32_t j = 0; j < g->n; j++) {
         const cust *cj = &g->c[j];
-        if (cj->join_ms < start || !ks__chance(&g->rng, 0.12))
-            continue;
+        if (cj->join_ms < start || !ks__chance(&g->rng, 0.12)) continue;
         for (int tries = 0; tries < 8; tries++) {
             uint32_t r = ks__below(&g->rng, g->n);
             const cust *cr = &g->c[r];
@@ -892,20 +871,16 @@ int ks_gen_opts_validate(const ks_gen_opts *o, char *errstr, size_t errstr_size)
         why = "initial_fraction must be in [0, 1]";
     else if (!(o->activity > 0 && o->activity <= 10000))
         why = "activity must be > 0 and at most 10000 sessions per day";
-    if (!why)
-        return 0;
-    if (errstr && errstr_size)
-        snprintf(errstr, errstr_size, "generator: %s", why);
+    if (!why) return 0;
+    if (errstr && errstr_size) snprintf(errstr, errstr_size, "generator: %s", why);
     return KS_ERR_INVAL;
 }
 
 ks_gen *ks_gen_new(const ks_gen_opts *o)
 {
-    if (ks_gen_opts_validate(o, NULL, 0) != 0)
-        return NULL;
+    if (ks_gen_opts_validate(o, NULL, 0) != 0) return NULL;
     ks_gen *g = calloc(1, sizeof *g);
-    if (!g)
-        return NULL;
+    if (!g) return NULL;
     g->o = *o;
     g->n = o->customers;
     g->end_ms = o->start_ms + (int64_t)llround(o->days * (double)DAY_MS);
@@ -931,10 +906,8 @@ ks_gen *ks_gen_new(const ks_gen_opts *o)
 
 int64_t ks_gen_peek_ts(ks_gen *g)
 {
-    if (g->dup_ready)
-        return g->out_ts;
-    if (!g->have_ev && prepare(g) <= 0)
-        return INT64_MAX;
+    if (g->dup_ready) return g->out_ts;
+    if (!g->have_ev && prepare(g) <= 0) return INT64_MAX;
     return g->ev_sim_ts;
 }
 
@@ -949,12 +922,10 @@ static void account(ks_gen *g)
     g->st.events++;
     g->st.by_type[g->ev_type]++;
     g->st.sim_ms = g->ev_sim_ts;
-    if (g->ev_cust == NO_CUST)
-        return;
+    if (g->ev_cust == NO_CUST) return;
     cust *c = &g->c[g->ev_cust];
     c->last_emit_ms = g->out_ts;
-    if (g->ev_cancel)
-        c->churn_emit_ms = g->out_ts;
+    if (g->ev_cancel) c->churn_emit_ms = g->out_ts;
     if (g->stamp != KS_GEN_NO_STAMP && (c->flags & F_CHURNER) && !(c->flags & F_DRIFT_MAP) &&
         g->ev_sim_ts >= c->drift_ms) {
         c->drift_emit_ms = g->out_ts;
@@ -965,25 +936,21 @@ static void account(ks_gen *g)
 int ks_gen_next(ks_gen *g, char *buf, size_t cap, size_t *len, const char **key, size_t *keylen,
                 int64_t *ts_ms)
 {
-    if (!g || !buf || !len || !key || !keylen || !ts_ms)
-        return KS_ERR_INVAL;
+    if (!g || !buf || !len || !key || !keylen || !ts_ms) return KS_ERR_INVAL;
     int dup = g->dup_ready;
     if (!dup) {
         if (!g->have_ev) {
             int r = prepare(g);
-            if (r <= 0)
-                return r;
+            if (r <= 0) return r;
         }
         int64_t ts = g->stamp != KS_GEN_NO_STAMP ? g->stamp : g->ev_sim_ts;
         int n = snprintf(g->out, sizeof g->out, "%.*s,\"ts\":%" PRId64 "%.*s", (int)g->head_len,
                          g->head, ts, (int)g->tail_len, g->tail);
-        if (n < 0 || (size_t)n >= sizeof g->out)
-            return KS_ERR_STATE;
+        if (n < 0 || (size_t)n >= sizeof g->out) return KS_ERR_STATE;
         g->out_len = (size_t)n;
         g->out_ts = ts;
     }
-    if (cap <= g->out_len)
-        return KS_ERR_FULL; /* nothing consumed: the caller may retry */
+    if (cap <= g->out_len) return KS_ERR_FULL; /* nothing consumed: the caller may retry */
     memcpy(buf, g->out, g->out_len + 1);
     *len = g->out_len;
     *key = g->ev_key;
@@ -996,8 +963,7 @@ int ks_gen_next(ks_gen *g, char *buf, size_t cap, size_t *len, const char **key,
     }
     g->have_ev = 0;
     account(g);
-    if (g->o.dup_fraction > 0 && ks__u01(&g->dup_rng) < g->o.dup_fraction)
-        g->dup_ready = 1;
+    if (g->o.dup_fraction > 0 && ks__u01(&g->dup_rng) < g->o.dup_fraction) g->dup_ready = 1;
     return 1;
 }
 
@@ -1009,8 +975,7 @@ void ks_gen_get_stats(const ks_gen *g, ks_gen_stats *out)
 
 int ks_gen_write_labels(ks_gen *g, FILE *f)
 {
-    if (fputs("customer_id,churner,drift_start_ms,churn_ms,churn_kind\n", f) < 0)
-        return KS_ERR_IO;
+    if (fputs("customer_id,churner,drift_start_ms,churn_ms,churn_kind\n", f) < 0) return KS_ERR_IO;
     for (uint32_t i = 0; i < g->n; i++) {
         const cust *c = &g->c[i];
         int r;
@@ -1021,24 +986,21 @@ int ks_gen_write_labels(ks_gen *g, FILE *f)
             int64_t churn = c->churn_emit_ms != INT64_MIN ? c->churn_emit_ms : c->churn_ms;
             /* A silent churner whose last event predates the planned drift
              * (a rare, quiet customer) drifted, as far as data shows, at it. */
-            if (drift_ms > churn)
-                drift_ms = churn;
+            if (drift_ms > churn) drift_ms = churn;
             /* Before the churn timer fires this is the plan; fire() clears
              * F_CANCEL if the customer has no subscription left to cancel. */
             int cancel = (c->flags & F_CANCEL) != 0;
             r = fprintf(f, "c-%06" PRIu32 ",1,%" PRId64 ",%" PRId64 ",%s\n", i + 1, drift_ms, churn,
                         cancel ? "cancel" : "silent");
         }
-        if (r < 0)
-            return KS_ERR_IO;
+        if (r < 0) return KS_ERR_IO;
     }
     return fflush(f) == 0 ? 0 : KS_ERR_IO;
 }
 
 void ks_gen_free(ks_gen *g)
 {
-    if (!g)
-        return;
+    if (!g) return;
     free(g->c);
     free(g->heap);
     free(g);

@@ -51,8 +51,7 @@ static int64_t mono_ns(void)
 static void sleep_until(int64_t until_ns)
 {
     int64_t d = until_ns - mono_ns();
-    if (d <= 0)
-        return;
+    if (d <= 0) return;
     struct timespec ts = {.tv_sec = d / 1000000000LL, .tv_nsec = d % 1000000000LL};
     nanosleep(&ts, NULL); /* EINTR ends it early; the loop re-checks the stop flag */
 }
@@ -107,8 +106,9 @@ static int parse_dbl(const char *name, const char *v, double *out)
 
 static void summary(const ks_gen_stats *st, double secs, uint64_t lines)
 {
-    fprintf(stderr, "kpistream gen: %" PRIu64 " events (%" PRIu64 " unique, %" PRIu64
-                    " duplicates) in %.2f s (%.0f events/s)\n  ",
+    fprintf(stderr,
+            "kpistream gen: %" PRIu64 " events (%" PRIu64 " unique, %" PRIu64
+            " duplicates) in %.2f s (%.0f events/s)\n  ",
             lines, st->events, st->duplicates, secs, secs > 0 ? (double)lines / secs : 0.0);
     for (int t = 0; t < KS_EV__COUNT; t++) {
         static const char *const names[] = {
@@ -181,8 +181,7 @@ int ks_gen_main(int argc, char **argv)
             break;
         case O_CUSTOMERS:
             bad = parse_u64("--customers", optarg, &u);
-            if (!bad && u > UINT32_MAX)
-                u = 0; /* rejected by validation below */
+            if (!bad && u > UINT32_MAX) u = 0; /* rejected by validation below */
             o.customers = (uint32_t)u;
             break;
         case O_DAYS:
@@ -190,8 +189,7 @@ int ks_gen_main(int argc, char **argv)
             break;
         case O_START:
             bad = parse_u64("--start-ms", optarg, &u);
-            if (!bad && u > (uint64_t)INT64_MAX)
-                bad = -1;
+            if (!bad && u > (uint64_t)INT64_MAX) bad = -1;
             o.start_ms = (int64_t)u;
             have_start = 1;
             break;
@@ -249,8 +247,7 @@ int ks_gen_main(int argc, char **argv)
             usage(stderr);
             return 2;
         }
-        if (bad)
-            return 2;
+        if (bad) return 2;
     }
     if (optind < argc) {
         fprintf(stderr, "kpistream gen: unexpected argument '%s'\n", argv[optind]);
@@ -261,8 +258,7 @@ int ks_gen_main(int argc, char **argv)
         fprintf(stderr, "kpistream gen: --brokers and --topic go together\n");
         return 2;
     }
-    if (!out && !brokers)
-        out = "-";
+    if (!out && !brokers) out = "-";
 
     double history_days = o.days;
     char errstr[KS_ERRSTR_SIZE];
@@ -270,12 +266,10 @@ int ks_gen_main(int argc, char **argv)
         fprintf(stderr, "kpistream gen: %s\n", errstr);
         return 2;
     }
-    if (!have_start)
-        o.start_ms = wall_ms() - (int64_t)(o.days * DAY_MS);
+    if (!have_start) o.start_ms = wall_ms() - (int64_t)(o.days * DAY_MS);
     /* History ends here; in live mode the population is planned beyond it. */
     int64_t history_end = o.start_ms + (int64_t)(history_days * DAY_MS);
-    if (live)
-        o.days += live_days;
+    if (live) o.days += live_days;
     if (ks_gen_opts_validate(&o, errstr, sizeof errstr) != 0) {
         fprintf(stderr, "kpistream gen: %s\n", errstr);
         return 2;
@@ -308,8 +302,7 @@ int ks_gen_main(int argc, char **argv)
     char buf[KS_GEN_MAX_EVENT];
     while (!ks__gen_stop && (limit == 0 || lines < limit)) {
         int64_t sim = ks_gen_peek_ts(g);
-        if (sim == INT64_MAX)
-            break;
+        if (sim == INT64_MAX) break;
         if (live && !in_live && sim >= history_end) {
             in_live = 1;
             live0 = mono_ns();
@@ -326,8 +319,7 @@ int ks_gen_main(int argc, char **argv)
             /* No rate: simulated time runs at wall-clock speed. */
             sleep_until(live0 + (sim - history_end) * 1000000LL);
         }
-        if (ks__gen_stop)
-            break;
+        if (ks__gen_stop) break;
         if (in_live) {
             int64_t now = wall_ms();
             last_ts = now > last_ts ? now : last_ts;
@@ -337,8 +329,7 @@ int ks_gen_main(int argc, char **argv)
         const char *key;
         int64_t ts;
         int r = ks_gen_next(g, buf, sizeof buf, &len, &key, &keylen, &ts);
-        if (r == 0)
-            break;
+        if (r == 0) break;
         if (r < 0) {
             fprintf(stderr, "kpistream gen: generator failed: %s\n", ks_strerror(r));
             rc = 1;
@@ -350,6 +341,7 @@ int ks_gen_main(int argc, char **argv)
             break;
         }
         lines++;
+        last_ts = ts > last_ts ? ts : last_ts; /* live stamps never go below it */
     }
     if (ks__gen_sink_close(sink, errstr, sizeof errstr) != 0) {
         fprintf(stderr, "kpistream gen: %s\n", errstr);
@@ -358,8 +350,7 @@ int ks_gen_main(int argc, char **argv)
     if (labels) {
         FILE *lf = fopen(labels, "w");
         int lr = lf ? ks_gen_write_labels(g, lf) : KS_ERR_IO;
-        if (lf && fclose(lf) != 0)
-            lr = KS_ERR_IO;
+        if (lf && fclose(lf) != 0) lr = KS_ERR_IO;
         if (lr != 0) {
             fprintf(stderr, "kpistream gen: cannot write --labels %s: %s\n", labels,
                     strerror(errno));

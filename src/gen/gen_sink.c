@@ -16,7 +16,7 @@
 
 #include "kpistream/err.h"
 
-#define KS__SINK_FLUSH_MS 60000
+#define KS__SINK_FLUSH_MS 45000
 
 struct ks__gen_sink {
     FILE *f;
@@ -43,7 +43,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
 {
     char err[256];
     if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
-        snprintf(errstr, errstr_size, "gen: Kafka setting %s=%s: %s", k, v, err);
+        snprintf(errstr, errstr_size, "Kafka setting %s=%s: %s", k, v, err);
         return KS_ERR_KAFKA;
     }
     return 0;
@@ -58,22 +58,20 @@ static int open_kafka(ks__gen_sink *s, const char *brokers, char *errstr, size_t
         {"batch.num.messages", "10000"},
         {"queue.buffering.max.messages", "500000"},
         {"queue.buffering.max.kbytes", "1048576"},
-        {"message.timeout.ms", "60000"},
+        {"message.timeout.ms", "30000"},
         {"compression.codec", "lz4"},
         /* Kafka-level retries must not add duplicates we did not ask for. */
         {"enable.idempotence", "true"},
     };
-    if (conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) != 0)
-        goto fail;
+    if (conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) != 0) goto fail;
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        if (conf_set(conf, kv[i][0], kv[i][1], errstr, errstr_size) != 0)
-            goto fail;
+        if (conf_set(conf, kv[i][0], kv[i][1], errstr, errstr_size) != 0) goto fail;
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, s);
     char err[256];
     s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!s->rk) {
-        snprintf(errstr, errstr_size, "gen: cannot create Kafka producer: %s", err);
+        snprintf(errstr, errstr_size, "cannot create Kafka producer: %s", err);
         goto fail; /* rd_kafka_new() frees conf only on success */
     }
     return 0;
@@ -87,7 +85,7 @@ ks__gen_sink *ks__gen_sink_open(const char *out_path, const char *brokers, const
 {
     ks__gen_sink *s = calloc(1, sizeof *s);
     if (!s) {
-        snprintf(errstr, errstr_size, "gen: out of memory");
+        snprintf(errstr, errstr_size, "out of memory");
         return NULL;
     }
     if (out_path) {
@@ -97,7 +95,7 @@ ks__gen_sink *ks__gen_sink_open(const char *out_path, const char *brokers, const
         } else {
             s->f = fopen(out_path, "w");
             if (!s->f) {
-                snprintf(errstr, errstr_size, "gen: cannot open --out %s: %s", out_path,
+                snprintf(errstr, errstr_size, "cannot open --out %s: %s", out_path,
                          strerror(errno));
                 free(s);
                 return NULL;
@@ -120,55 +118,49 @@ ks__gen_sink *ks__gen_sink_open(const char *out_path, const char *brokers, const
 
 static int kafka_failed(ks__gen_sink *s, char *errstr, size_t errstr_size)
 {
-    snprintf(errstr, errstr_size, "gen: delivery to Kafka topic %s failed for %llu message(s): %s",
+    snprintf(errstr, errstr_size, "delivery to Kafka topic %s failed for %llu message(s): %s",
              s->topic, (unsigned long long)s->failed, s->first_error);
     return KS_ERR_KAFKA;
 }
 
-int ks__gen_sink_write(ks__gen_sink *s, const char *buf, size_t len, const char *key,
-                       size_t keylen, char *errstr, size_t errstr_size)
+int ks__gen_sink_write(ks__gen_sink *s, const char *buf, size_t len, const char *key, size_t keylen,
+                       char *errstr, size_t errstr_size)
 {
     if (s->f) {
         if (fwrite(buf, 1, len, s->f) != len || putc('\n', s->f) == EOF) {
-            snprintf(errstr, errstr_size, "gen: writing %s: %s", s->out_path, strerror(errno));
+            snprintf(errstr, errstr_size, "writing %s: %s", s->out_path, strerror(errno));
             return KS_ERR_IO;
         }
     }
-    if (!s->rk)
-        return 0;
+    if (!s->rk) return 0;
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             s->rk, RD_KAFKA_V_TOPIC(s->topic), RD_KAFKA_V_KEY((void *)key, keylen),
             RD_KAFKA_V_VALUE((void *)buf, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
             RD_KAFKA_V_END);
-        if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
-            break;
+        if (err == RD_KAFKA_RESP_ERR_NO_ERROR) break;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-            snprintf(errstr, errstr_size, "gen: producing to Kafka topic %s: %s", s->topic,
+            snprintf(errstr, errstr_size, "producing to Kafka topic %s: %s", s->topic,
                      rd_kafka_err2str(err));
             return KS_ERR_KAFKA;
         }
         /* Local queue full: serve delivery reports until there is room. */
         rd_kafka_poll(s->rk, 100);
-        if (s->failed)
-            return kafka_failed(s, errstr, errstr_size);
+        if (s->failed) return kafka_failed(s, errstr, errstr_size);
     }
-    if ((++s->produced & 1023) == 0)
-        rd_kafka_poll(s->rk, 0);
+    if ((++s->produced & 1023) == 0) rd_kafka_poll(s->rk, 0);
     return s->failed ? kafka_failed(s, errstr, errstr_size) : 0;
 }
 
 int ks__gen_sink_close(ks__gen_sink *s, char *errstr, size_t errstr_size)
 {
-    if (!s)
-        return 0;
+    if (!s) return 0;
     int rc = 0;
     if (s->f) {
         int bad = fflush(s->f) != 0 || ferror(s->f);
-        if (!s->f_is_stdout && fclose(s->f) != 0)
-            bad = 1;
+        if (!s->f_is_stdout && fclose(s->f) != 0) bad = 1;
         if (bad) {
-            snprintf(errstr, errstr_size, "gen: writing %s failed", s->out_path);
+            snprintf(errstr, errstr_size, "writing %s failed", s->out_path);
             rc = KS_ERR_IO;
         }
     }
@@ -179,8 +171,8 @@ int ks__gen_sink_close(ks__gen_sink *s, char *errstr, size_t errstr_size)
             rc = kafka_failed(s, errstr, errstr_size);
         } else if (rc == 0 && left > 0) {
             snprintf(errstr, errstr_size,
-                     "gen: %d message(s) to Kafka topic %s not delivered within %d s", left,
-                     s->topic, KS__SINK_FLUSH_MS / 1000);
+                     "%d message(s) to Kafka topic %s not delivered within %d s", left, s->topic,
+                     KS__SINK_FLUSH_MS / 1000);
             rc = KS_ERR_KAFKA;
         }
         rd_kafka_destroy(s->rk);

@@ -17,8 +17,8 @@ ks__gen_sink *ks__gen_sink_open(const char *out_path, const char *brokers, const
 /** Writes one event (a JSONL line; a Kafka message keyed by key). Returns 0, or
  *  KS_ERR_IO / KS_ERR_KAFKA with errstr filled (a failed delivery reported
  *  since the last call also counts as an error). */
-int ks__gen_sink_write(ks__gen_sink *s, const char *buf, size_t len, const char *key,
-                       size_t keylen, char *errstr, size_t errstr_size);
+int ks__gen_sink_write(ks__gen_sink *s, const char *buf, size_t len, const char *key, size_t keylen,
+                       char *errstr, size_t errstr_size);
 
 /** Flushes, waits up to 60 s for Kafka deliveries, and frees s. Returns 0 if
  *  everything was written and delivered, else a negative ks_err with errstr

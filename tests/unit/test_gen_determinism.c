@@ -69,8 +69,7 @@ Test(gen, different_seed_different_stream)
         cr_assert_eq(next(b, &eb), 1);
         /* event_ids embed the seed, so compare what follows the id. */
         const char *ra = strchr(ea.buf, ','), *rb = strchr(eb.buf, ',');
-        if (strcmp(ra, rb) != 0)
-            differ++;
+        if (strcmp(ra, rb) != 0) differ++;
     }
     cr_assert_gt(differ, 900, "only %d of 1000 events differ between seeds", differ);
     ks_gen_free(a);
@@ -90,8 +89,7 @@ Test(gen, duplicates_are_exact_repeats_inserted_into_the_same_stream)
     for (;;) {
         int rb = next(b, &eb);
         cr_assert_geq(rb, 0);
-        if (rb == 0)
-            break;
+        if (rb == 0) break;
         if (prev.len == eb.len && memcmp(prev.buf, eb.buf, eb.len) == 0) {
             repeats++; /* a deliberate duplicate of the previous event */
             cr_assert_str_eq(prev.key, eb.key);

@@ -47,8 +47,7 @@ static int type_of(const char *buf)
     p += 8;
     for (int i = 0; i < KS_EV__COUNT; i++) {
         size_t n = strlen(names[i]);
-        if (strncmp(p, names[i], n) == 0 && p[n] == '"')
-            return i;
+        if (strncmp(p, names[i], n) == 0 && p[n] == '"') return i;
     }
     cr_assert_fail("unknown type in %s", buf);
     return -1;
@@ -117,21 +116,16 @@ static void run_model(run *r, uint64_t seed, uint32_t customers, double days, do
         e->opened = strstr(buf, "\"action\":\"opened\"") != NULL;
         e->nps = strstr(buf, "\"kind\":\"nps\"") != NULL;
         const char *s = strstr(buf, "\"score\":");
-        if (s)
-            e->score = (int8_t)atoi(s + 8);
+        if (s) e->score = (int8_t)atoi(s + 8);
         const char *a = strstr(buf, "\"amount\":");
-        if (a)
-            e->amount = strtod(a + 9, NULL);
-        static const char *const segs[] = {"consumer\"", "smb\"", "midmarket\"",
-                                           "enterprise\""};
+        if (a) e->amount = strtod(a + 9, NULL);
+        static const char *const segs[] = {"consumer\"", "smb\"", "midmarket\"", "enterprise\""};
         const char *sg = strstr(buf, "\"segment\":\"");
         e->seg = -1;
         for (int i = 0; sg && i < 4; i++)
-            if (strncmp(sg + 11, segs[i], strlen(segs[i])) == 0)
-                e->seg = i;
+            if (strncmp(sg + 11, segs[i], strlen(segs[i])) == 0) e->seg = i;
         const char *p = strstr(buf, "\"product\":\"");
-        if (p)
-            e->product = atoi(strchr(p + 11, '-') + 1);
+        if (p) e->product = atoi(strchr(p + 11, '-') + 1);
     }
     cr_assert_eq(rc, 0);
 
@@ -168,8 +162,7 @@ Test(gen, label_file_and_churn_fraction, .timeout = 120)
         int64_t end = r.o.start_ms + 60 * DAY;
         for (uint32_t i = 0; i < 3000; i++) {
             const label *l = &r.lab[i];
-            if (!l->churner)
-                continue;
+            if (!l->churner) continue;
             cr_assert(l->drift >= r.o.start_ms && l->drift <= l->churn && l->churn < end &&
                           (l->drift < l->churn || !l->cancel),
                       "customer %u: drift %lld churn %lld", i + 1, (long long)l->drift,
@@ -190,8 +183,7 @@ Test(gen, churn_ends_as_labelled, .timeout = 120)
         last[i] = cancel_at[i] = INT64_MIN;
     for (size_t k = 0; k < r.n; k++) {
         const sev *e = &r.ev[k];
-        if (e->cust == UINT32_MAX)
-            continue;
+        if (e->cust == UINT32_MAX) continue;
         cr_assert_lt(e->cust, n);
         last[e->cust] = e->ts;
         if (e->type == KS_EV_SUBSCRIPTION && e->cancel) {
@@ -203,8 +195,7 @@ Test(gen, churn_ends_as_labelled, .timeout = 120)
     uint32_t cancels = 0, silents = 0;
     for (uint32_t i = 0; i < n; i++) {
         const label *l = &r.lab[i];
-        if (!l->churner)
-            continue;
+        if (!l->churner) continue;
         if (l->cancel) {
             cancels++;
             cr_assert_eq(cancel_at[i], l->churn, "c-%06u: cancel at %lld, label %lld", i + 1,
@@ -237,28 +228,22 @@ Test(gen, churners_fade_and_sour, .timeout = 120)
      * the end (others). */
     char *joined = calloc(n, 1);
     for (size_t k = 0; k < r.n; k++)
-        if (r.ev[k].type == KS_EV_SIGNUP)
-            joined[r.ev[k].cust] = 1;
+        if (r.ev[k].type == KS_EV_SIGNUP) joined[r.ev[k].cust] = 1;
     double first[2] = {0}, lastw[2] = {0};
-    uint64_t tickets[2] = {0}, compl[2] = {0}, nps_n[2] = {0};
+    uint64_t tickets[2] = {0}, compl [2] = {0}, nps_n[2] = {0};
     double nps_sum[2] = {0};
     for (size_t k = 0; k < r.n; k++) {
         const sev *e = &r.ev[k];
-        if (e->cust == UINT32_MAX || joined[e->cust])
-            continue;
+        if (e->cust == UINT32_MAX || joined[e->cust]) continue;
         const label *l = &r.lab[e->cust];
-        if (l->churner && l->churn - start < 28 * DAY)
-            continue; /* windows would overlap */
+        if (l->churner && l->churn - start < 28 * DAY) continue; /* windows would overlap */
         int c = l->churner;
         int64_t stop = c ? l->churn : end;
-        if (e->ts < start + 14 * DAY)
-            first[c]++;
-        if (e->ts >= stop - 14 * DAY && e->ts < stop)
-            lastw[c]++;
+        if (e->ts < start + 14 * DAY) first[c]++;
+        if (e->ts >= stop - 14 * DAY && e->ts < stop) lastw[c]++;
         /* Dissatisfaction: churners during their drift vs everyone else. */
         int in_drift = c && e->ts >= l->drift;
-        if (c && !in_drift)
-            continue;
+        if (c && !in_drift) continue;
         if (e->type == KS_EV_SURVEY && e->nps) {
             nps_n[c]++;
             nps_sum[c] += e->score;
@@ -267,17 +252,15 @@ Test(gen, churners_fade_and_sour, .timeout = 120)
     /* Complaint share among opened tickets (the flag is only on opened). */
     for (size_t k = 0; k < r.n; k++) {
         const sev *e = &r.ev[k];
-        if (e->type != KS_EV_TICKET || !e->opened)
-            continue;
+        if (e->type != KS_EV_TICKET || !e->opened) continue;
         const label *l = &r.lab[e->cust];
-        if (l->churner && e->ts < l->drift)
-            continue;
+        if (l->churner && e->ts < l->drift) continue;
         tickets[l->churner]++;
-        compl[l->churner] += e->complaint;
+        compl [l->churner] += e->complaint;
     }
     cr_assert_gt(first[1], 100, "too few churner events to judge");
     double churn_ratio = lastw[1] / first[1], stay_ratio = lastw[0] / first[0];
-    double cshare = (double)compl[1] / tickets[1], sshare = (double)compl[0] / tickets[0];
+    double cshare = (double)compl [1] / tickets[1], sshare = (double)compl [0] / tickets[0];
     double cnps = nps_sum[1] / nps_n[1], snps = nps_sum[0] / nps_n[0];
     cr_log_info("activity ratio churners %.3f others %.3f; complaint share %.3f vs %.3f; "
                 "NPS score %.2f vs %.2f",
@@ -309,8 +292,7 @@ Test(gen, heavy_tails_and_segments, .timeout = 120)
     double seg_sum[4] = {0};
     for (size_t k = 0; k < r.n; k++) {
         const sev *e = &r.ev[k];
-        if (e->cust == UINT32_MAX)
-            continue;
+        if (e->cust == UINT32_MAX) continue;
         per[e->cust]++;
         total++;
         if (e->type == KS_EV_PURCHASE) {

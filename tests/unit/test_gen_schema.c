@@ -37,8 +37,7 @@ static rec *table_get(table *t, const char *key)
     size_t n = strlen(key);
     size_t i = (size_t)ks_hash64(key, n, 0) & (t->cap - 1);
     while (t->slots[i].key) {
-        if (strcmp(t->slots[i].key, key) == 0)
-            return &t->slots[i];
+        if (strcmp(t->slots[i].key, key) == 0) return &t->slots[i];
         i = (i + 1) & (t->cap - 1);
     }
     rec *r = &t->slots[i];
@@ -86,15 +85,13 @@ static double num_field(const cJSON *o, const char *name, int required, const ch
 static int in_list(const char *s, const char *const *list, size_t n)
 {
     for (size_t i = 0; i < n; i++)
-        if (strcmp(s, list[i]) == 0)
-            return 1;
+        if (strcmp(s, list[i]) == 0) return 1;
     return 0;
 }
 
-static const char *const types[] = {"signup",         "interaction",     "purchase",
-                                    "refund",         "subscription",    "payment_failed",
-                                    "ticket",         "survey",          "lead",
-                                    "marketing_spend", "retention_spend", "referral"};
+static const char *const types[] = {
+    "signup", "interaction", "purchase", "refund",          "subscription",    "payment_failed",
+    "ticket", "survey",      "lead",     "marketing_spend", "retention_spend", "referral"};
 static const char *const segments[] = {"consumer", "smb", "midmarket", "enterprise"};
 static const char *const channels[] = {"web", "app", "email", "social", "phone", "chat", "store"};
 static const char *const sub_actions[] = {"start", "renew", "upgrade", "downgrade", "cancel"};
@@ -141,7 +138,8 @@ Test(gen, every_event_matches_the_contract, .timeout = 120)
         const char *id = str_field(j, "event_id", 1, buf);
         rec *idr = table_get(&ids, id);
         if (idr->count++ > 0) {
-            /* Only a deliberate duplicate may repeat an id: byte-identical to the previous event. */
+            /* Only a deliberate duplicate may repeat an id: byte-identical to the previous event.
+             */
             cr_assert_str_eq(buf, prev, "event_id %s reused by a different event", id);
             repeats++;
             cJSON_Delete(j);
@@ -257,8 +255,7 @@ Test(gen, every_event_matches_the_contract, .timeout = 120)
     /* Most tickets get a response and most responses a resolution. */
     size_t opened = 0, responded = 0, resolved = 0;
     for (size_t i = 0; i < tickets.cap; i++) {
-        if (!tickets.slots[i].key)
-            continue;
+        if (!tickets.slots[i].key) continue;
         opened += tickets.slots[i].opened != INT64_MIN;
         responded += tickets.slots[i].responded != INT64_MIN;
         resolved += tickets.slots[i].resolved != INT64_MIN;
