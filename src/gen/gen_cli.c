@@ -243,15 +243,15 @@ int ks_gen_main(int argc, char **argv)
         case O_HELP:
             usage(stdout);
             return 0;
-        default:
-            usage(stderr);
+        default: /* getopt_long() has printed what is wrong */
+            fputs("kpistream gen: see 'kpistream gen --help'\n", stderr);
             return 2;
         }
         if (bad) return 2;
     }
     if (optind < argc) {
-        fprintf(stderr, "kpistream gen: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
+        fprintf(stderr, "kpistream gen: unexpected argument '%s'; see 'kpistream gen --help'\n",
+                argv[optind]);
         return 2;
     }
     if ((brokers == NULL) != (topic == NULL)) {
