@@ -129,14 +129,19 @@ ks_event_parser *ks_event_parser_new(size_t max_bytes);
 void ks_event_parser_free(ks_event_parser *p);
 
 /** Parses and validates one message (not NUL-terminated; len bytes).
- *  Returns true and fills *ev, or false and fills *why. Checks size, UTF-8,
- *  JSON syntax, the envelope and each type's fields; it does not judge the
- *  timestamp against a clock (that is the engine's job: too_old/future).
- *  Strings in *ev are borrowed from p until the next call. */
+ *  Returns true and fills *ev, or false and fills *why (and zeroes *ev). Checks
+ *  size, UTF-8, JSON syntax, the envelope and each type's fields, in that
+ *  order, as documented in docs/events.md; it does not judge the timestamp
+ *  against a clock (that is the engine's job: too_old/future). No malloc in
+ *  steady state. Not thread-safe: use one parser per thread.
+ *  Borrowed: strings in *ev point into p and are valid until the next call on
+ *  p or ks_event_parser_free(p); buf is not referenced after the call. */
 bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *ev, ks_reject *why);
 
 /** Parses an RFC 3339 timestamp with offset ("2026-11-23T10:00:00.250+01:00")
- *  into epoch ms. Returns true on success. */
+ *  into epoch ms (fractions truncated to ms). s need not be NUL-terminated.
+ *  Returns true on success; false, leaving *out_ms untouched, for bad syntax,
+ *  an impossible date, a missing offset, or a time outside 1970..9999 UTC. */
 bool ks_parse_rfc3339(const char *s, size_t len, int64_t *out_ms);
 
 /** Returns true if buf[0..len) is valid UTF-8 (no overlongs, no surrogates). */

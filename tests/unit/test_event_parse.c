@@ -926,3 +926,20 @@ Test(event, special_bytes_found_at_every_offset_of_a_long_string)
         cr_assert_eq(EV.event_id.len, (at + 2 > 100 ? at + 2 : 100) - 1);
     }
 }
+
+Test(event, long_numbers_are_read_whole)
+{
+    /* Upstream cJSON copies at most 63 characters of a number; the packaged
+     * 1.7.15 reads it whole. Either way a valid number must not be cut. */
+    char digits[120], msg[256];
+    memset(digits, '0', 100);
+    digits[0] = '1';
+    digits[1] = '.';
+    digits[100] = '\0';
+    snprintf(msg, sizeof(msg), TS("%s"), digits);
+    accept(msg);
+    cr_assert_eq(EV.ts_ms, 1);
+    digits[1] = '0'; /* 1 followed by 99 zeros: far out of range */
+    snprintf(msg, sizeof(msg), TS("%s"), digits);
+    reject_as(msg, "bad_value:ts");
+}
