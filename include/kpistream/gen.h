@@ -53,15 +53,15 @@ typedef struct ks_gen_stats {
 
 typedef struct ks_gen ks_gen;
 
-/** Fills *o with the defaults listed in ks_gen_opts. */
+/** Fills *o with the defaults listed in ks_gen_opts. o is borrowed. */
 void ks_gen_opts_init(ks_gen_opts *o);
 
 /** Checks every option. Returns 0, or KS_ERR_INVAL and writes a sentence naming
- *  the offending option into errstr (if errstr_size > 0). */
+ *  the offending option into errstr (if errstr_size > 0). Both are borrowed. */
 int ks_gen_opts_validate(const ks_gen_opts *o, char *errstr, size_t errstr_size);
 
 /** Creates a generator and plans its whole population (O(customers) memory,
- *  about 200 bytes per customer). Returns NULL if the options do not pass
+ *  about 100 bytes per customer). Returns NULL if the options do not pass
  *  ks_gen_opts_validate() or memory runs out. o is copied.
  *  Caller owns the result; free with ks_gen_free(). */
 ks_gen *ks_gen_new(const ks_gen_opts *o);
@@ -77,7 +77,8 @@ int ks_gen_next(ks_gen *g, char *buf, size_t cap, size_t *len, const char **key,
                 int64_t *ts_ms);
 
 /** Returns the simulated time of the event the next ks_gen_next() call will
- *  render, or INT64_MAX at the end of the timeline. Does not consume it. */
+ *  render, or INT64_MAX at the end of the timeline. Does not consume it
+ *  (it may run the model ahead by one event). Allocates nothing. */
 int64_t ks_gen_peek_ts(ks_gen *g);
 
 /** Makes the following events carry ts = ts_ms instead of their simulated
@@ -87,7 +88,7 @@ int64_t ks_gen_peek_ts(ks_gen *g);
  *  non-decreasing. Used by the CLI's --live mode. */
 void ks_gen_stamp(ks_gen *g, int64_t ts_ms);
 
-/** Copies the counters into *out. */
+/** Copies the counters into *out (borrowed; the caller's struct). */
 void ks_gen_get_stats(const ks_gen *g, ks_gen_stats *out);
 
 /** Writes the ground-truth labels as CSV: a header line
@@ -98,11 +99,12 @@ void ks_gen_get_stats(const ks_gen *g, ks_gen_stats *out);
  *  borrowed and not closed. */
 int ks_gen_write_labels(ks_gen *g, FILE *f);
 
-/** Frees g. NULL is ignored. */
+/** Frees g and everything it owns; borrowed keys become invalid. NULL is ignored. */
 void ks_gen_free(ks_gen *g);
 
 /** `kpistream gen ...` entry point (argv[0] = "gen"). Returns the process exit
- *  status: 0 success, 1 runtime failure (I/O, Kafka delivery), 2 usage error. */
+ *  status: 0 success, 1 runtime failure (I/O, Kafka delivery), 2 usage error. argv is borrowed
+ * (getopt may permute it). */
 int ks_gen_main(int argc, char **argv);
 
 #endif
