@@ -81,8 +81,7 @@ int main(int argc, char **argv)
     }
 
     ks_event_parser *p = ks_event_parser_new(1024 * 1024);
-    if (p == NULL)
-        return 1;
+    if (p == NULL) return 1;
     ks_event ev;
     ks_reject why;
     for (int i = 0; i < NMSG; i++) {

@@ -40,12 +40,10 @@ static size_t align_up(size_t n)
 int ks__arena_init(ks__arena *a, size_t cap)
 {
     memset(a, 0, sizeof(*a));
-    if (KS__ARENA_EXACT)
-        cap = 0;
+    if (KS__ARENA_EXACT) cap = 0;
     if (cap > 0) {
         a->base = malloc(cap);
-        if (a->base == NULL)
-            return KS_ERR_NOMEM;
+        if (a->base == NULL) return KS_ERR_NOMEM;
     }
     a->cap = cap;
     return 0;
@@ -106,11 +104,9 @@ void *ks__arena_alloc(ks__arena *a, size_t size)
         return p;
     }
     size_t ccap = size;
-    if (!KS__ARENA_EXACT && ccap < a->cap)
-        ccap = a->cap > 0 ? a->cap : KS__ARENA_INITIAL;
+    if (!KS__ARENA_EXACT && ccap < a->cap) ccap = a->cap > 0 ? a->cap : KS__ARENA_INITIAL;
     c = malloc(sizeof(*c) + ccap);
-    if (c == NULL)
-        return NULL;
+    if (c == NULL) return NULL;
     c->cap = ccap;
     c->used = size;
     c->next = a->chunks;
@@ -136,8 +132,7 @@ static void hook_free(void *ptr)
 {
     /* With an arena current, cJSON is discarding part of the tree it is
      * parsing, which lives in the arena: the reset reclaims it. */
-    if (tl_current == NULL)
-        free(ptr);
+    if (tl_current == NULL) free(ptr);
 }
 
 static void install_once(void)

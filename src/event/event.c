@@ -39,8 +39,8 @@ struct ks_event_parser {
 const char *ks_event_type_name(ks_event_type t)
 {
     switch (t) {
-#define KS__EV_NAME(name, str)                                                 \
-    case KS_EV_##name:                                                         \
+#define KS__EV_NAME(name, str)                                                                     \
+    case KS_EV_##name:                                                                             \
         return str;
         KS_EVENT_TYPES(KS__EV_NAME)
 #undef KS__EV_NAME
@@ -52,8 +52,8 @@ const char *ks_event_type_name(ks_event_type t)
 const char *ks_reject_code_name(ks_reject_code code)
 {
     switch (code) {
-#define KS__REJ_NAME(name, str)                                                \
-    case KS_REJECT_##name:                                                     \
+#define KS__REJ_NAME(name, str)                                                                    \
+    case KS_REJECT_##name:                                                                         \
         return str;
         KS_REJECT_CODES(KS__REJ_NAME)
 #undef KS__REJ_NAME
@@ -64,8 +64,7 @@ const char *ks_reject_code_name(ks_reject_code code)
 
 char *ks_reject_format(const ks_reject *r, char *buf, size_t size)
 {
-    if (buf == NULL || size == 0)
-        return buf;
+    if (buf == NULL || size == 0) return buf;
     const char *name = ks_reject_code_name(r->code);
     bool with_field = (r->code == KS_REJECT_MISSING_FIELD || r->code == KS_REJECT_BAD_TYPE ||
                        r->code == KS_REJECT_BAD_VALUE) &&
@@ -83,8 +82,7 @@ ks_event_parser *ks_event_parser_new(size_t max_bytes)
 {
     ks__json_hooks_install();
     ks_event_parser *p = calloc(1, sizeof(*p));
-    if (p == NULL)
-        return NULL;
+    if (p == NULL) return NULL;
     p->max_bytes = max_bytes;
     if (ks__arena_init(&p->arena, KS__ARENA_INITIAL) != 0) {
         free(p);
@@ -104,8 +102,7 @@ static void release_tree(ks_event_parser *p)
 
 void ks_event_parser_free(ks_event_parser *p)
 {
-    if (p == NULL)
-        return;
+    if (p == NULL) return;
     release_tree(p);
     ks__arena_destroy(&p->arena);
     free(p);
@@ -113,23 +110,23 @@ void ks_event_parser_free(ks_event_parser *p)
 
 /* ---- fields ---- */
 
-#define KS__FIELDS(X)                                                          \
-    X(EVENT_ID, "event_id")                                                    \
-    X(TYPE, "type")                                                            \
-    X(CUSTOMER_ID, "customer_id")                                              \
-    X(TS, "ts")                                                                \
-    X(SEGMENT, "segment")                                                      \
-    X(CHANNEL, "channel")                                                      \
-    X(ORDER_ID, "order_id")                                                    \
-    X(AMOUNT, "amount")                                                        \
-    X(CATEGORY, "category")                                                    \
-    X(PRODUCT, "product")                                                      \
-    X(ACTION, "action")                                                        \
-    X(TICKET_ID, "ticket_id")                                                  \
-    X(COMPLAINT, "complaint")                                                  \
-    X(KIND, "kind")                                                            \
-    X(SCORE, "score")                                                          \
-    X(CAMPAIGN, "campaign")                                                    \
+#define KS__FIELDS(X)                                                                              \
+    X(EVENT_ID, "event_id")                                                                        \
+    X(TYPE, "type")                                                                                \
+    X(CUSTOMER_ID, "customer_id")                                                                  \
+    X(TS, "ts")                                                                                    \
+    X(SEGMENT, "segment")                                                                          \
+    X(CHANNEL, "channel")                                                                          \
+    X(ORDER_ID, "order_id")                                                                        \
+    X(AMOUNT, "amount")                                                                            \
+    X(CATEGORY, "category")                                                                        \
+    X(PRODUCT, "product")                                                                          \
+    X(ACTION, "action")                                                                            \
+    X(TICKET_ID, "ticket_id")                                                                      \
+    X(COMPLAINT, "complaint")                                                                      \
+    X(KIND, "kind")                                                                                \
+    X(SCORE, "score")                                                                              \
+    X(CAMPAIGN, "campaign")                                                                        \
     X(REFERRED, "referred_customer_id")
 
 enum {
@@ -154,10 +151,8 @@ static int field_index(const char *k)
     case 'e':
         return KS__IS(F_EVENT_ID);
     case 't':
-        if (k[1] == 'y')
-            return KS__IS(F_TYPE);
-        if (k[1] == 's')
-            return KS__IS(F_TS);
+        if (k[1] == 'y') return KS__IS(F_TYPE);
+        if (k[1] == 's') return KS__IS(F_TS);
         return KS__IS(F_TICKET_ID);
     case 'c':
         switch (k[1]) {
@@ -194,8 +189,7 @@ static bool reject(ks_reject *why, ks_reject_code code, int field)
 {
     why->code = code;
     why->field[0] = '\0';
-    if (field >= 0)
-        snprintf(why->field, sizeof(why->field), "%s", field_names[field]);
+    if (field >= 0) snprintf(why->field, sizeof(why->field), "%s", field_names[field]);
     return false;
 }
 
@@ -209,13 +203,10 @@ static bool get_str(cJSON *const *f, int idx, bool required, size_t max, ks_str 
                     ks_reject *why)
 {
     const cJSON *it = f[idx];
-    if (is_absent(it))
-        return required ? reject(why, KS_REJECT_MISSING_FIELD, idx) : true;
-    if ((it->type & 0xFF) != cJSON_String)
-        return reject(why, KS_REJECT_BAD_TYPE, idx);
+    if (is_absent(it)) return required ? reject(why, KS_REJECT_MISSING_FIELD, idx) : true;
+    if ((it->type & 0xFF) != cJSON_String) return reject(why, KS_REJECT_BAD_TYPE, idx);
     size_t len = strlen(it->valuestring);
-    if (len == 0 || len > max)
-        return reject(why, KS_REJECT_BAD_VALUE, idx);
+    if (len == 0 || len > max) return reject(why, KS_REJECT_BAD_VALUE, idx);
     out->ptr = it->valuestring;
     out->len = (uint32_t)len;
     return true;
@@ -227,13 +218,10 @@ static bool get_num(cJSON *const *f, int idx, bool required, double *out, bool *
 {
     const cJSON *it = f[idx];
     *present = false;
-    if (is_absent(it))
-        return required ? reject(why, KS_REJECT_MISSING_FIELD, idx) : true;
-    if ((it->type & 0xFF) != cJSON_Number)
-        return reject(why, KS_REJECT_BAD_TYPE, idx);
+    if (is_absent(it)) return required ? reject(why, KS_REJECT_MISSING_FIELD, idx) : true;
+    if ((it->type & 0xFF) != cJSON_Number) return reject(why, KS_REJECT_BAD_TYPE, idx);
     /* strtod turns 1e400 into inf. */
-    if (!isfinite(it->valuedouble))
-        return reject(why, KS_REJECT_BAD_VALUE, idx);
+    if (!isfinite(it->valuedouble)) return reject(why, KS_REJECT_BAD_VALUE, idx);
     *out = it->valuedouble;
     *present = true;
     return true;
@@ -245,12 +233,9 @@ static bool get_amount(cJSON *const *f, bool required, bool positive, ks_event *
 {
     double v = 0;
     bool present;
-    if (!get_num(f, F_AMOUNT, required, &v, &present, why))
-        return false;
-    if (!present)
-        return true;
-    if (positive ? !(v > 0) : !(v >= 0))
-        return reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
+    if (!get_num(f, F_AMOUNT, required, &v, &present, why)) return false;
+    if (!present) return true;
+    if (positive ? !(v > 0) : !(v >= 0)) return reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
     ev->amount = v;
     ev->has_amount = true;
     return true;
@@ -266,8 +251,7 @@ static bool get_word(cJSON *const *f, int idx, const word_map *map, size_t nmap,
                      ks_reject *why)
 {
     ks_str s = {0};
-    if (!get_str(f, idx, true, KS_EVENT_TEXT_MAX, &s, why))
-        return false;
+    if (!get_str(f, idx, true, KS_EVENT_TEXT_MAX, &s, why)) return false;
     for (size_t i = 0; i < nmap; i++) {
         if (strcmp(s.ptr, map[i].word) == 0) {
             *out = map[i].value;
@@ -280,8 +264,7 @@ static bool get_word(cJSON *const *f, int idx, const word_map *map, size_t nmap,
 static bool get_ts(cJSON *const *f, ks_event *ev, ks_reject *why)
 {
     const cJSON *it = f[F_TS];
-    if (is_absent(it))
-        return reject(why, KS_REJECT_MISSING_FIELD, F_TS);
+    if (is_absent(it)) return reject(why, KS_REJECT_MISSING_FIELD, F_TS);
     if ((it->type & 0xFF) == cJSON_Number) {
         double v = it->valuedouble;
         /* An integral number of ms within years 1970..9999. The range test
@@ -307,10 +290,8 @@ static bool get_type(cJSON *const *f, ks_event *ev, ks_reject *why)
 #undef KS__EV_STR
     };
     const cJSON *it = f[F_TYPE];
-    if (is_absent(it))
-        return reject(why, KS_REJECT_MISSING_FIELD, F_TYPE);
-    if ((it->type & 0xFF) != cJSON_String)
-        return reject(why, KS_REJECT_BAD_TYPE, F_TYPE);
+    if (is_absent(it)) return reject(why, KS_REJECT_MISSING_FIELD, F_TYPE);
+    if ((it->type & 0xFF) != cJSON_String) return reject(why, KS_REJECT_BAD_TYPE, F_TYPE);
     /* The first byte narrows the twelve names to at most three. */
     const char *v = it->valuestring;
     for (int t = 0; t < KS_EV__COUNT; t++) {
@@ -323,8 +304,8 @@ static bool get_type(cJSON *const *f, ks_event *ev, ks_reject *why)
 }
 
 static const word_map sub_actions[] = {
-    {"start", KS_ACT_SUB_START},         {"renew", KS_ACT_SUB_RENEW},
-    {"upgrade", KS_ACT_SUB_UPGRADE},     {"downgrade", KS_ACT_SUB_DOWNGRADE},
+    {"start", KS_ACT_SUB_START},     {"renew", KS_ACT_SUB_RENEW},
+    {"upgrade", KS_ACT_SUB_UPGRADE}, {"downgrade", KS_ACT_SUB_DOWNGRADE},
     {"cancel", KS_ACT_SUB_CANCEL},
 };
 static const word_map ticket_actions[] = {
@@ -343,12 +324,10 @@ static const word_map survey_kinds[] = {
 
 #define KS__N(a) (sizeof(a) / sizeof((a)[0]))
 
-static bool get_action(cJSON *const *f, const word_map *map, size_t n, ks_event *ev,
-                       ks_reject *why)
+static bool get_action(cJSON *const *f, const word_map *map, size_t n, ks_event *ev, ks_reject *why)
 {
     int v = 0;
-    if (!get_word(f, F_ACTION, map, n, &v, why))
-        return false;
+    if (!get_word(f, F_ACTION, map, n, &v, why)) return false;
     ev->action = (ks_action)v;
     return true;
 }
@@ -356,16 +335,13 @@ static bool get_action(cJSON *const *f, const word_map *map, size_t n, ks_event 
 static bool get_survey(cJSON *const *f, ks_event *ev, ks_reject *why)
 {
     int kind = 0;
-    if (!get_word(f, F_KIND, survey_kinds, KS__N(survey_kinds), &kind, why))
-        return false;
+    if (!get_word(f, F_KIND, survey_kinds, KS__N(survey_kinds), &kind, why)) return false;
     double v = 0;
     bool present;
-    if (!get_num(f, F_SCORE, true, &v, &present, why))
-        return false;
+    if (!get_num(f, F_SCORE, true, &v, &present, why)) return false;
     int lo = kind == KS_SURVEY_CSAT ? 1 : 0, hi = kind == KS_SURVEY_CSAT ? 5 : 10;
     /* 4 and 4.0 are the same JSON number; 4.5 is not a score. */
-    if (v != floor(v) || v < lo || v > hi)
-        return reject(why, KS_REJECT_BAD_VALUE, F_SCORE);
+    if (v != floor(v) || v < lo || v > hi) return reject(why, KS_REJECT_BAD_VALUE, F_SCORE);
     ev->survey_kind = (ks_survey_kind)kind;
     ev->score = (int)v;
     return true;
@@ -393,20 +369,17 @@ static bool validate(cJSON *root, ks_event *ev, ks_reject *why)
     cJSON *f[F__COUNT] = {0};
     for (cJSON *c = root->child; c != NULL; c = c->next) {
         int idx = field_index(c->string);
-        if (idx >= 0 && f[idx] == NULL)
-            f[idx] = c;
+        if (idx >= 0 && f[idx] == NULL) f[idx] = c;
     }
 
-    if (!get_str(f, F_EVENT_ID, true, KS_EVENT_ID_MAX, &ev->event_id, why) ||
-        !get_type(f, ev, why))
+    if (!get_str(f, F_EVENT_ID, true, KS_EVENT_ID_MAX, &ev->event_id, why) || !get_type(f, ev, why))
         return false;
     /* Marketing spend belongs to no customer: a customer_id there is ignored
      * like any extra field, so it cannot make the event count for one. */
     if (ev->type != KS_EV_MARKETING_SPEND &&
         !get_str(f, F_CUSTOMER_ID, true, KS_EVENT_ID_MAX, &ev->customer_id, why))
         return false;
-    if (!get_ts(f, ev, why) ||
-        !get_str(f, F_SEGMENT, false, KS_EVENT_ID_MAX, &ev->segment, why) ||
+    if (!get_ts(f, ev, why) || !get_str(f, F_SEGMENT, false, KS_EVENT_ID_MAX, &ev->segment, why) ||
         !get_str(f, F_CHANNEL, false, KS_EVENT_ID_MAX, &ev->channel, why))
         return false;
 
@@ -480,8 +453,7 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
         why->code = KS_REJECT_MALFORMED_JSON;
         return false;
     }
-    if (p->arena.allocs == allocs)
-        p->foreign_root = root;
+    if (p->arena.allocs == allocs) p->foreign_root = root;
     for (const unsigned char *e = (const unsigned char *)end; e < b + len; e++) {
         if (!json_ws(*e)) {
             why->code = KS_REJECT_MALFORMED_JSON;
@@ -497,8 +469,7 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
          * as "a" (and a key "type\u0000x" as "type"). Refuse rather than
          * guess; name the member so the producer can find it. */
         why->code = KS_REJECT_BAD_VALUE;
-        if (!ks__json_nul_member(b, len, why->field, sizeof(why->field)))
-            why->field[0] = '\0';
+        if (!ks__json_nul_member(b, len, why->field, sizeof(why->field))) why->field[0] = '\0';
         return false;
     }
     if (!validate(root, ev, why)) {

@@ -13,8 +13,7 @@ static bool digits(const char *s, size_t n, int *out)
 {
     int v = 0;
     for (size_t i = 0; i < n; i++) {
-        if (s[i] < '0' || s[i] > '9')
-            return false;
+        if (s[i] < '0' || s[i] > '9') return false;
         v = v * 10 + (s[i] - '0');
     }
     *out = v;
@@ -47,13 +46,11 @@ bool ks_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
 {
     int y, mo, d, h, mi, sec, ms = 0;
     /* "YYYY-MM-DDThh:mm:ss" is 19 bytes, the shortest offset ("Z") one more. */
-    if (s == NULL || len < 20)
-        return false;
+    if (s == NULL || len < 20) return false;
     if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
         !digits(s + 8, 2, &d))
         return false;
-    if (s[10] != 'T' && s[10] != 't' && s[10] != ' ')
-        return false;
+    if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return false;
     if (!digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
         !digits(s + 17, 2, &sec))
         return false;
@@ -65,18 +62,15 @@ bool ks_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
         i++;
         size_t start = i;
         while (i < len && s[i] >= '0' && s[i] <= '9') {
-            if (i - start < 3)
-                ms = ms * 10 + (s[i] - '0');
+            if (i - start < 3) ms = ms * 10 + (s[i] - '0');
             i++;
         }
         size_t nd = i - start;
-        if (nd == 0)
-            return false;
+        if (nd == 0) return false;
         for (; nd < 3; nd++)
             ms *= 10;
     }
-    if (i >= len)
-        return false;
+    if (i >= len) return false;
 
     int off_min = 0;
     if (s[i] == 'Z' || s[i] == 'z') {
@@ -91,14 +85,12 @@ bool ks_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
     } else {
         return false;
     }
-    if (i != len)
-        return false;
+    if (i != len) return false;
 
     int64_t days = days_from_civil(y, mo, d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off_min * 60;
     int64_t t = secs * 1000 + ms;
-    if (t < KS__TS_MIN_MS || t > KS__TS_MAX_MS)
-        return false;
+    if (t < KS__TS_MIN_MS || t > KS__TS_MAX_MS) return false;
     *out_ms = t;
     return true;
 }

@@ -43,13 +43,10 @@ static size_t utf8_seq(const unsigned char *p, size_t rem)
     } else {
         return 0;
     }
-    if (rem < len)
-        return 0;
-    if (p[1] < lo || p[1] > hi)
-        return 0;
+    if (rem < len) return 0;
+    if (p[1] < lo || p[1] > hi) return 0;
     for (size_t i = 2; i < len; i++)
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
+        if ((p[i] & 0xC0) != 0x80) return 0;
     return len;
 }
 
@@ -62,19 +59,16 @@ bool ks_utf8_valid(const char *buf, size_t len)
         while (i + 8 <= len) {
             uint64_t w;
             memcpy(&w, p + i, 8);
-            if (w & UINT64_C(0x8080808080808080))
-                break;
+            if (w & UINT64_C(0x8080808080808080)) break;
             i += 8;
         }
-        if (i >= len)
-            break;
+        if (i >= len) break;
         if (p[i] < 0x80) {
             i++;
             continue;
         }
         size_t l = utf8_seq(p + i, len - i);
-        if (l == 0)
-            return false;
+        if (l == 0) return false;
         i += l;
     }
     return true;
@@ -117,10 +111,8 @@ static bool is_hex(unsigned char c)
 static size_t number_len(const unsigned char *p, size_t n)
 {
     size_t i = 0;
-    if (i < n && p[i] == '-')
-        i++;
-    if (i >= n || !is_digit(p[i]))
-        return 0;
+    if (i < n && p[i] == '-') i++;
+    if (i >= n || !is_digit(p[i])) return 0;
     if (p[i] == '0') {
         i++;
     } else {
@@ -129,22 +121,19 @@ static size_t number_len(const unsigned char *p, size_t n)
     }
     if (i < n && p[i] == '.') {
         i++;
-        if (i >= n || !is_digit(p[i]))
-            return 0;
+        if (i >= n || !is_digit(p[i])) return 0;
         while (i < n && is_digit(p[i]))
             i++;
     }
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
         i++;
-        if (i < n && (p[i] == '+' || p[i] == '-'))
-            i++;
-        if (i >= n || !is_digit(p[i]))
-            return 0;
+        if (i < n && (p[i] == '+' || p[i] == '-')) i++;
+        if (i >= n || !is_digit(p[i])) return 0;
         while (i < n && is_digit(p[i]))
             i++;
     }
-    if (i < n && (is_digit(p[i]) || p[i] == '+' || p[i] == '-' || p[i] == '.' || p[i] == 'e' ||
-                  p[i] == 'E'))
+    if (i < n &&
+        (is_digit(p[i]) || p[i] == '+' || p[i] == '-' || p[i] == '.' || p[i] == 'e' || p[i] == 'E'))
         return 0;
     return i;
 }
@@ -153,8 +142,7 @@ static size_t number_len(const unsigned char *p, size_t n)
  * Sets *nul for \u0000. */
 static size_t escape_len(const unsigned char *p, size_t n, bool *nul)
 {
-    if (n < 2)
-        return 0;
+    if (n < 2) return 0;
     switch (p[1]) {
     case '"':
     case '\\':
@@ -166,13 +154,10 @@ static size_t escape_len(const unsigned char *p, size_t n, bool *nul)
     case 't':
         return 2;
     case 'u':
-        if (n < 6)
-            return 0;
+        if (n < 6) return 0;
         for (size_t k = 2; k < 6; k++)
-            if (!is_hex(p[k]))
-                return 0;
-        if (p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0')
-            *nul = true;
+            if (!is_hex(p[k])) return 0;
+        if (p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0') *nul = true;
         return 6;
     default:
         return 0;
@@ -185,8 +170,7 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul)
     bool in_str = false;
     *has_nul = false;
     /* RFC 8259 lets parsers ignore a leading byte order mark; cJSON does. */
-    if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF)
-        i = 3;
+    if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) i = 3;
     while (i < n) {
         if (in_str) {
             /* Eight bytes at a time while none is special (most of a message
@@ -207,23 +191,20 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul)
             }
             while (i < n && !str_special(b[i]))
                 i++;
-            if (i >= n)
-                break;
+            if (i >= n) break;
             unsigned char c = b[i];
             if (c == '"') {
                 in_str = false;
                 i++;
             } else if (c == '\\') {
                 size_t l = escape_len(b + i, n - i, has_nul);
-                if (l == 0)
-                    goto bad_json;
+                if (l == 0) goto bad_json;
                 i += l;
             } else if (c < 0x20) {
                 goto bad_json;
             } else {
                 size_t l = utf8_seq(b + i, n - i);
-                if (l == 0)
-                    return KS_REJECT_BAD_UTF8;
+                if (l == 0) return KS_REJECT_BAD_UTF8;
                 i += l;
             }
             continue;
@@ -258,8 +239,7 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul)
         case '8':
         case '9': {
             size_t l = number_len(b + i, n - i);
-            if (l == 0)
-                goto bad_json;
+            if (l == 0) goto bad_json;
             i += l;
             break;
         }
@@ -272,8 +252,7 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul)
             goto bad_json;
         }
     }
-    if (in_str)
-        goto bad_json;
+    if (in_str) goto bad_json;
     return KS_REJECT_NONE;
 
 bad_json:
@@ -308,23 +287,19 @@ static size_t skip_ws(const unsigned char *b, size_t n, size_t i)
 bool ks__json_nul_member(const unsigned char *b, size_t n, char *key, size_t keysize)
 {
     size_t i = 0;
-    if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF)
-        i = 3;
+    if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) i = 3;
     i = skip_ws(b, n, i);
-    if (i >= n || b[i] != '{')
-        return false;
+    if (i >= n || b[i] != '{') return false;
     i++;
     for (;;) {
         i = skip_ws(b, n, i);
-        if (i >= n || b[i] != '"')
-            return false;
+        if (i >= n || b[i] != '"') return false;
         bool nul = false;
         size_t kstart = i + 1;
         i = skip_string(b, n, i, &nul);
         size_t kend = i - 1;
         i = skip_ws(b, n, i);
-        if (i >= n || b[i] != ':')
-            return false;
+        if (i >= n || b[i] != ':') return false;
         i++;
         /* Skip the value: strings and any nesting until the member ends. */
         int depth = 0;
@@ -337,8 +312,7 @@ bool ks__json_nul_member(const unsigned char *b, size_t n, char *key, size_t key
             if (c == '{' || c == '[') {
                 depth++;
             } else if (c == '}' || c == ']') {
-                if (depth == 0)
-                    break;
+                if (depth == 0) break;
                 depth--;
             } else if (c == ',' && depth == 0) {
                 break;
@@ -355,14 +329,12 @@ bool ks__json_nul_member(const unsigned char *b, size_t n, char *key, size_t key
                  * so the reason string stays valid UTF-8. */
                 while (k > 0 && ((unsigned char)key[k - 1] & 0xC0) == 0x80)
                     k--;
-                if (k > 0)
-                    k--;
+                if (k > 0) k--;
             }
             key[k] = '\0';
             return true;
         }
-        if (i >= n || b[i] != ',')
-            return false;
+        if (i >= n || b[i] != ',') return false;
         i++;
     }
 }

@@ -20,8 +20,7 @@
 static void check_str(ks_str s, uint32_t max)
 {
     if (s.ptr == NULL) {
-        if (s.len != 0)
-            abort();
+        if (s.len != 0) abort();
         return;
     }
     if (s.len == 0 || s.len > max || s.ptr[s.len] != '\0' || memchr(s.ptr, 0, s.len) != NULL ||
@@ -32,18 +31,14 @@ static void check_str(ks_str s, uint32_t max)
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     static ks_event_parser *p;
-    if (p == NULL)
-        p = ks_event_parser_new(1 << 20);
+    if (p == NULL) p = ks_event_parser_new(1 << 20);
     ks_event ev, ev2;
     ks_reject why, why2;
     bool ok = ks_event_parse(p, (const char *)data, size, &ev, &why);
-    if (ok != (why.code == KS_REJECT_NONE))
-        abort();
+    if (ok != (why.code == KS_REJECT_NONE)) abort();
     if (ok) {
-        if (ev.event_id.ptr == NULL || ev.type >= KS_EV__COUNT)
-            abort();
-        if (!ks_utf8_valid((const char *)data, size))
-            abort();
+        if (ev.event_id.ptr == NULL || ev.type >= KS_EV__COUNT) abort();
+        if (!ks_utf8_valid((const char *)data, size)) abort();
         check_str(ev.event_id, KS_EVENT_ID_MAX);
         check_str(ev.customer_id, KS_EVENT_ID_MAX);
         check_str(ev.segment, KS_EVENT_ID_MAX);
@@ -55,16 +50,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         check_str(ev.product, KS_EVENT_TEXT_MAX);
         check_str(ev.campaign, KS_EVENT_TEXT_MAX);
         check_str(ev.action_text, KS_EVENT_TEXT_MAX);
-        if (ev.type != KS_EV_MARKETING_SPEND && ev.customer_id.ptr == NULL)
-            abort();
-        if (ev.ts_ms < 0 || ev.ts_ms > INT64_C(253402300799999))
-            abort();
+        if (ev.type != KS_EV_MARKETING_SPEND && ev.customer_id.ptr == NULL) abort();
+        if (ev.ts_ms < 0 || ev.ts_ms > INT64_C(253402300799999)) abort();
     }
     char r1[64], r2[64];
     ks_reject_format(&why, r1, sizeof(r1));
     bool ok2 = ks_event_parse(p, (const char *)data, size, &ev2, &why2);
     ks_reject_format(&why2, r2, sizeof(r2));
-    if (ok2 != ok || strcmp(r1, r2) != 0)
-        abort();
+    if (ok2 != ok || strcmp(r1, r2) != 0) abort();
     return 0;
 }

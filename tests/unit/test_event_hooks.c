@@ -57,8 +57,7 @@ static void *counting_malloc(size_t n)
 
 static void counting_free(void *p)
 {
-    if (p != NULL)
-        counted_live--;
+    if (p != NULL) counted_live--;
     free(p);
 }
 
@@ -146,11 +145,9 @@ static void *work(void *arg)
                          w->id, i, w->id, i, i + 1);
         ks_event ev;
         ks_reject why;
-        if (!ks_event_parse(p, msg, (size_t)n, &ev, &why))
-            break;
+        if (!ks_event_parse(p, msg, (size_t)n, &ev, &why)) break;
         snprintf(want, sizeof(want), "t%d-e%d", w->id, i);
-        if (strcmp(ev.event_id.ptr, want) != 0 || ev.ts_ms != i || ev.amount != i + 1)
-            break;
+        if (strcmp(ev.event_id.ptr, want) != 0 || ev.ts_ms != i || ev.amount != i + 1) break;
         w->ok++;
     }
     ks_event_parser_free(p);

@@ -75,7 +75,8 @@ static void absent(ks_str s)
 }
 
 /* Envelope prefix shared by many cases. */
-#define ENV(type) "{\"event_id\":\"e-1\",\"customer_id\":\"c-1\",\"ts\":1700000000123,\"type\":\"" type "\""
+#define ENV(type)                                                                                  \
+    "{\"event_id\":\"e-1\",\"customer_id\":\"c-1\",\"ts\":1700000000123,\"type\":\"" type "\""
 
 /* ------------------------------------------------------------------ valid */
 
@@ -321,11 +322,11 @@ static void id_of_len(char *msg, size_t cap, const char *field, size_t n)
     memset(id, 'x', n);
     id[n] = '\0';
     if (strcmp(field, "event_id") == 0)
-        snprintf(msg, cap, "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
-                 id);
+        snprintf(msg, cap,
+                 "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}", id);
     else
-        snprintf(msg, cap, "{\"event_id\":\"e\",\"type\":\"signup\",\"customer_id\":\"%s\",\"ts\":1}",
-                 id);
+        snprintf(msg, cap,
+                 "{\"event_id\":\"e\",\"type\":\"signup\",\"customer_id\":\"%s\",\"ts\":1}", id);
 }
 
 Test(event, id_length_limit_is_128_bytes)
@@ -349,8 +350,8 @@ Test(event, id_length_counts_bytes_after_unescaping)
     char msg[1024], id[400] = "";
     for (int i = 0; i < 64; i++)
         strcat(id, "\\u00e9");
-    snprintf(msg, sizeof(msg), "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
-             id);
+    snprintf(msg, sizeof(msg),
+             "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}", id);
     accept(msg);
     cr_assert_eq(EV.event_id.len, 128);
     cr_assert_eq(memcmp(EV.event_id.ptr, "\xC3\xA9", 2), 0);
@@ -435,9 +436,9 @@ Test(event, ts_rfc3339_strings)
     cr_assert_eq(EV.ts_ms, 1700000000123LL);
     accept(TS("\"2023-11-14T16:43:20-05:30\""));
     cr_assert_eq(EV.ts_ms, 1700000000000LL);
-    reject_as(TS("\"2023-11-14T22:13:20\""), "bad_value:ts");   /* no offset */
-    reject_as(TS("\"2023-02-30T00:00:00Z\""), "bad_value:ts");  /* Feb 30 */
-    reject_as(TS("\"1700000000000\""), "bad_value:ts");         /* digits in a string */
+    reject_as(TS("\"2023-11-14T22:13:20\""), "bad_value:ts");  /* no offset */
+    reject_as(TS("\"2023-02-30T00:00:00Z\""), "bad_value:ts"); /* Feb 30 */
+    reject_as(TS("\"1700000000000\""), "bad_value:ts");        /* digits in a string */
     reject_as(TS("\"\""), "bad_value:ts");
     reject_as(TS("\"yesterday\""), "bad_value:ts");
 }
@@ -500,14 +501,14 @@ Test(event, text_fields_allow_256_bytes)
     char msg[1024], txt[300];
     memset(txt, 'p', 256);
     txt[256] = '\0';
-    snprintf(msg, sizeof(msg), ENV("purchase") ",\"order_id\":\"o\",\"amount\":1,\"product\":\"%s\"}",
-             txt);
+    snprintf(msg, sizeof(msg),
+             ENV("purchase") ",\"order_id\":\"o\",\"amount\":1,\"product\":\"%s\"}", txt);
     accept(msg);
     cr_assert_eq(EV.product.len, 256);
     txt[256] = 'p';
     txt[257] = '\0';
-    snprintf(msg, sizeof(msg), ENV("purchase") ",\"order_id\":\"o\",\"amount\":1,\"product\":\"%s\"}",
-             txt);
+    snprintf(msg, sizeof(msg),
+             ENV("purchase") ",\"order_id\":\"o\",\"amount\":1,\"product\":\"%s\"}", txt);
     reject_as(msg, "bad_value:product");
 }
 
@@ -669,7 +670,8 @@ Test(event, raw_nul_byte_is_malformed)
     static const char msg[] = ENV("signup") "}\0garbage";
     cr_assert_not(parse_n(msg, sizeof(msg) - 1));
     cr_assert_eq(WHY.code, KS_REJECT_MALFORMED_JSON);
-    static const char msg2[] = "{\"event_id\":\"a\0b\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}";
+    static const char msg2[] =
+        "{\"event_id\":\"a\0b\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}";
     cr_assert_not(parse_n(msg2, sizeof(msg2) - 1));
     cr_assert_eq(WHY.code, KS_REJECT_MALFORMED_JSON);
 }
@@ -813,14 +815,16 @@ Test(event, parser_is_reusable_and_strings_are_current)
                       "missing_field:order_id");
             continue;
         }
-        snprintf(msg, sizeof(msg),
-                 "{\"event_id\":\"evt-%d\",\"type\":\"purchase\",\"customer_id\":\"cust-%d\","
-                 "\"ts\":%d,\"order_id\":\"ord-%d\",\"amount\":%d.25,\"pad\":\"%.*s\"}",
-                 i, i % 97, 1000 + i, i, i + 1, i % 300, "................................"
-                 "................................................................................"
-                 "................................................................................"
-                 "................................................................................"
-                 "................................................................................");
+        snprintf(
+            msg, sizeof(msg),
+            "{\"event_id\":\"evt-%d\",\"type\":\"purchase\",\"customer_id\":\"cust-%d\","
+            "\"ts\":%d,\"order_id\":\"ord-%d\",\"amount\":%d.25,\"pad\":\"%.*s\"}",
+            i, i % 97, 1000 + i, i, i + 1, i % 300,
+            "................................"
+            "................................................................................"
+            "................................................................................"
+            "................................................................................"
+            "................................................................................");
         accept(msg);
         char want[64];
         snprintf(want, sizeof(want), "evt-%d", i);
@@ -908,19 +912,19 @@ Test(event, special_bytes_found_at_every_offset_of_a_long_string)
         memset(id, 'a', 100);
         id[100] = '\0';
         id[at] = '\x1f';
-        snprintf(msg, sizeof(msg), "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
-                 id);
+        snprintf(msg, sizeof(msg),
+                 "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}", id);
         reject_as(msg, "malformed_json");
         id[at] = (char)0xC0;
-        snprintf(msg, sizeof(msg), "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
-                 id);
+        snprintf(msg, sizeof(msg),
+                 "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}", id);
         reject_as(msg, "bad_utf8");
         /* An escaped quote at that offset must not end the string early. */
         memset(id, 'a', 100);
         memcpy(id + at, "\\\"", 2);
         id[at + 2 > 100 ? at + 2 : 100] = '\0';
-        snprintf(msg, sizeof(msg), "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
-                 id);
+        snprintf(msg, sizeof(msg),
+                 "{\"event_id\":\"%s\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}", id);
         accept(msg);
         cr_assert_eq(EV.event_id.ptr[at], '"');
         cr_assert_eq(EV.event_id.len, (at + 2 > 100 ? at + 2 : 100) - 1);

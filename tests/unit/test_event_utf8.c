@@ -26,21 +26,21 @@ Test(utf8, ascii_and_empty)
 
 Test(utf8, boundaries_of_each_length_are_valid)
 {
-    cr_assert(V("\xC2\x80"));             /* U+0080 */
-    cr_assert(V("\xDF\xBF"));             /* U+07FF */
-    cr_assert(V("\xE0\xA0\x80"));         /* U+0800 */
-    cr_assert(V("\xED\x9F\xBF"));         /* U+D7FF, last before surrogates */
-    cr_assert(V("\xEE\x80\x80"));         /* U+E000, first after surrogates */
-    cr_assert(V("\xEF\xBF\xBF"));         /* U+FFFF */
-    cr_assert(V("\xF0\x90\x80\x80"));     /* U+10000 */
-    cr_assert(V("\xF0\x9F\x98\x80"));     /* U+1F600 emoji */
-    cr_assert(V("\xF4\x8F\xBF\xBF"));     /* U+10FFFF */
+    cr_assert(V("\xC2\x80"));                 /* U+0080 */
+    cr_assert(V("\xDF\xBF"));                 /* U+07FF */
+    cr_assert(V("\xE0\xA0\x80"));             /* U+0800 */
+    cr_assert(V("\xED\x9F\xBF"));             /* U+D7FF, last before surrogates */
+    cr_assert(V("\xEE\x80\x80"));             /* U+E000, first after surrogates */
+    cr_assert(V("\xEF\xBF\xBF"));             /* U+FFFF */
+    cr_assert(V("\xF0\x90\x80\x80"));         /* U+10000 */
+    cr_assert(V("\xF0\x9F\x98\x80"));         /* U+1F600 emoji */
+    cr_assert(V("\xF4\x8F\xBF\xBF"));         /* U+10FFFF */
     cr_assert(V("caf\xC3\xA9 \xE2\x82\xAC")); /* "café €" */
 }
 
 Test(utf8, overlong_forms_are_invalid)
 {
-    cr_assert_not(V("\xC0\xAF"));         /* '/' in 2 bytes */
+    cr_assert_not(V("\xC0\xAF")); /* '/' in 2 bytes */
     cr_assert_not(V("\xC1\xBF"));
     cr_assert_not(V("\xE0\x80\xAF"));     /* '/' in 3 bytes */
     cr_assert_not(V("\xE0\x9F\xBF"));     /* U+07FF in 3 bytes */
@@ -50,10 +50,10 @@ Test(utf8, overlong_forms_are_invalid)
 
 Test(utf8, surrogates_are_invalid)
 {
-    cr_assert_not(V("\xED\xA0\x80")); /* U+D800 */
-    cr_assert_not(V("\xED\xAF\xBF")); /* U+DBFF */
-    cr_assert_not(V("\xED\xB0\x80")); /* U+DC00 */
-    cr_assert_not(V("\xED\xBF\xBF")); /* U+DFFF */
+    cr_assert_not(V("\xED\xA0\x80"));             /* U+D800 */
+    cr_assert_not(V("\xED\xAF\xBF"));             /* U+DBFF */
+    cr_assert_not(V("\xED\xB0\x80"));             /* U+DC00 */
+    cr_assert_not(V("\xED\xBF\xBF"));             /* U+DFFF */
     cr_assert_not(V("\xED\xA0\xBD\xED\xB8\x80")); /* CESU-8 pair */
 }
 
@@ -64,8 +64,9 @@ Test(utf8, above_u10ffff_and_bad_lead_bytes_are_invalid)
     cr_assert_not(V("\xF8\x88\x80\x80\x80"));
     cr_assert_not(V("\xFE"));
     cr_assert_not(V("\xFF"));
-    cr_assert_not(V("\x80"));     /* lone continuation */
-    cr_assert_not(V("a\xBF" "b"));
+    cr_assert_not(V("\x80")); /* lone continuation */
+    cr_assert_not(V("a\xBF"
+                    "b"));
 }
 
 Test(utf8, truncated_sequences_are_invalid)
@@ -73,8 +74,9 @@ Test(utf8, truncated_sequences_are_invalid)
     cr_assert_not(V("\xC3"));
     cr_assert_not(V("\xE2\x82"));
     cr_assert_not(V("\xF0\x9F\x98"));
-    cr_assert_not(V("\xE2\x28\xA1"));     /* second byte not a continuation */
-    cr_assert_not(V("\xF0\x9F" "ab"));
+    cr_assert_not(V("\xE2\x28\xA1")); /* second byte not a continuation */
+    cr_assert_not(V("\xF0\x9F"
+                    "ab"));
     cr_assert_not(V("abc\xC3"));
 }
 
@@ -132,7 +134,7 @@ Test(utf8_parse, invalid_utf8_is_rejected_as_bad_utf8)
     cr_assert_str_eq(R(HEAD "\"\xF4\x90\x80\x80\"}"), "bad_utf8");
     cr_assert_str_eq(R(HEAD "\"ab\xE2\x82\"}"), "bad_utf8");
     cr_assert_str_eq(R(HEAD "\"ab\"}\xE2\x82"), "bad_utf8"); /* truncated at the end */
-    cr_assert_str_eq(R("\xFF{}"), "bad_utf8");                /* outside any string */
+    cr_assert_str_eq(R("\xFF{}"), "bad_utf8");               /* outside any string */
 }
 
 Test(utf8_parse, bad_utf8_wins_over_a_json_error_earlier_in_the_message)
