@@ -104,7 +104,12 @@ void *ks__arena_alloc(ks__arena *a, size_t size)
         return p;
     }
     size_t ccap = size;
-    if (!KS__ARENA_EXACT && ccap < a->cap) ccap = a->cap > 0 ? a->cap : KS__ARENA_INITIAL;
+    if (!KS__ARENA_EXACT) {
+        /* Each overflow chunk at least doubles the one before, so a message
+         * that needs n bytes costs O(log n) mallocs, not n / cap. */
+        size_t min_cap = c != NULL ? 2 * c->cap : (a->cap > 0 ? a->cap : KS__ARENA_INITIAL);
+        if (ccap < min_cap) ccap = min_cap;
+    }
     c = malloc(sizeof(*c) + ccap);
     if (c == NULL) return NULL;
     c->cap = ccap;
