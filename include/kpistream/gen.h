@@ -103,8 +103,8 @@ int ks_gen_write_labels(ks_gen *g, FILE *f);
 void ks_gen_free(ks_gen *g);
 
 /** `kpistream gen ...` entry point (argv[0] = "gen"). Returns the process exit
- *  status: 0 success, 1 runtime failure (I/O, Kafka delivery), 2 usage error. argv is borrowed
- * (getopt may permute it). */
+ *  status: 0 success, 1 runtime failure (I/O, Kafka delivery), 2 usage error.
+ *  argv is borrowed (getopt may permute it). */
 int ks_gen_main(int argc, char **argv);
 
 #endif

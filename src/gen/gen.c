@@ -19,7 +19,7 @@
  *     which keeps the output deterministic.
  *
  * Memory: one 64-byte record per customer plus the heap (2-4 entries per
- * customer, 32 bytes each); both are allocated at ks_gen_new() and the heap
+ * customer, 40 bytes each); both are allocated at ks_gen_new() and the heap
  * only grows by doubling, so steady state does no allocation per event.
  *
  * Rendering is split: when a timer fires, the event's "head" (event_id, type,
@@ -117,7 +117,7 @@ typedef struct cust {
     int64_t churn_emit_ms; /* cancel ts or last event ts, once known */
     float rate;            /* base sessions per day */
     float happy;           /* 0..1, drives scores and complaints */
-    uint8_t seg, chan, fav_cat, tier, flags, fails;
+    uint8_t seg, chan, fav_cat, tier, flags;
 } cust;
 
 enum kind {
@@ -140,8 +140,9 @@ enum kind {
 typedef struct ks__ent {
     int64_t ts;
     uint64_t seq; /* insertion order: deterministic tie-break */
+    uint64_t a;   /* kind-specific: ticket/order number, campaign, referred customer */
     uint32_t cust;
-    uint32_t a, b; /* kind-specific: ticket/order number, flags, amount in cents */
+    uint32_t b; /* kind-specific: flags, amount in cents */
     uint32_t kind;
 } ks__ent;
 
@@ -244,7 +245,7 @@ static int ent_less(const ks__ent *x, const ks__ent *y)
     return x->ts < y->ts || (x->ts == y->ts && x->seq < y->seq);
 }
 
-static void push(ks_gen *g, int64_t ts, uint32_t kind, uint32_t ci, uint32_t a, uint32_t b)
+static void push(ks_gen *g, int64_t ts, uint32_t kind, uint32_t ci, uint64_t a, uint32_t b)
 {
     if (ts >= g->end_ms || g->err) return; /* beyond the timeline: it would never fire */
     if (g->heap_len == g->heap_cap) {
@@ -468,8 +469,8 @@ static void ev_purchase(ks_gen *g, uint32_t ci, int64_t t, double d, double h)
                              ? cents
                              : (int64_t)((double)cents * ks__unif(&g->rng, 0.2, 0.8));
         if (refund < 1) refund = 1;
-        push(g, t + (int64_t)ks__unif(&g->rng, 2.0 * DAY_MS, 20.0 * DAY_MS), K_REFUND, ci,
-             (uint32_t)order, (uint32_t)(refund > UINT32_MAX ? UINT32_MAX : refund));
+        push(g, t + (int64_t)ks__unif(&g->rng, 2.0 * DAY_MS, 20.0 * DAY_MS), K_REFUND, ci, order,
+             (uint32_t)(refund > UINT32_MAX ? UINT32_MAX : refund));
     }
     if (ks__chance(&g->rng, 0.08))
         push(g, t + (int64_t)ks__unif(&g->rng, DAY_MS, 5.0 * DAY_MS), K_CSAT, ci, 0, 0);
@@ -505,8 +506,7 @@ static void ev_ticket_opened(ks_gen *g, uint32_t ci, int64_t t, double d, double
     if (ks__chance(&g->rng, 0.97)) {
         double med = seg_resp_hours[c->seg] * (1.0 + 1.5 * d) * (double)HOUR_MS;
         int64_t delay = (int64_t)clamp(ks__lognorm(&g->rng, med, 0.9), MIN_MS, 7.0 * DAY_MS);
-        push(g, t + delay, K_TICKET_RESP, ci, (uint32_t)tno,
-             (uint32_t)complaint | ((uint32_t)chan << 1));
+        push(g, t + delay, K_TICKET_RESP, ci, tno, (uint32_t)complaint | ((uint32_t)chan << 1));
     }
     if (complaint) schedule_retention(g, ci, t, 0.3);
 }
@@ -515,7 +515,7 @@ static void ev_ticket_followup(ks_gen *g, const ks__ent *e, int resolved)
 {
     int chan = (int)(e->b >> 1);
     begin(g, KS_EV_TICKET, e->cust, e->ts, chan);
-    tail_add(g, ",\"ticket_id\":\"t-%" PRIu64 "-%" PRIu32 "\",\"action\":\"%s\"", g->o.seed, e->a,
+    tail_add(g, ",\"ticket_id\":\"t-%" PRIu64 "-%" PRIu64 "\",\"action\":\"%s\"", g->o.seed, e->a,
              resolved ? "resolved" : "responded");
     finish(g);
     if (!resolved && ks__chance(&g->rng, 0.95)) {
@@ -683,11 +683,9 @@ static int fire(ks_gen *g, const ks__ent *e)
             begin(g, KS_EV_PAYMENT_FAILED, ci, e->ts, c->chan == CH_STORE ? CH_WEB : c->chan);
             tail_amount(g, "amount", plan_cents(c));
             finish(g);
-            c->fails++;
             push(g, e->ts + (int64_t)ks__unif(&g->rng, DAY_MS, 3.0 * DAY_MS), K_RENEW, ci, 0, 0);
             schedule_retention(g, ci, e->ts, 0.25);
         } else {
-            c->fails = 0;
             ev_subscription(g, ci, e->ts, "renew");
             push(g, e->ts + 30 * DAY_MS, K_RENEW, ci, 0, 0);
         }
@@ -702,7 +700,7 @@ static int fire(ks_gen *g, const ks__ent *e)
     case K_REFUND:
         begin(g, KS_EV_REFUND, ci, e->ts, purchase_channel(g, c));
         tail_amount(g, "amount", (int64_t)e->b);
-        tail_add(g, ",\"order_id\":\"o-%" PRIu64 "-%" PRIu32 "\"", g->o.seed, e->a);
+        tail_add(g, ",\"order_id\":\"o-%" PRIu64 "-%" PRIu64 "\"", g->o.seed, e->a);
         finish(g);
         return 1;
     case K_CSAT:
@@ -720,7 +718,7 @@ static int fire(ks_gen *g, const ks__ent *e)
         return 1;
     case K_REFERRAL:
         begin(g, KS_EV_REFERRAL, ci, e->ts, ks__chance(&g->rng, 0.5) ? CH_SOCIAL : CH_EMAIL);
-        tail_add(g, ",\"referred_customer_id\":\"c-%06" PRIu32 "\"", e->a + 1);
+        tail_add(g, ",\"referred_customer_id\":\"c-%06" PRIu64 "\"", e->a + 1);
         finish(g);
         return 1;
     case K_CHURN:

@@ -16,6 +16,8 @@ typedef struct rec {
     char *key;
     int64_t opened, responded, resolved; /* ticket times; INT64_MIN = not seen */
     int count;
+    double amount;  /* orders: purchase amount (0 = no purchase seen) */
+    char owner[32]; /* orders: customer_id of the purchase */
 } rec;
 
 typedef struct table {
@@ -112,9 +114,11 @@ Test(gen, every_event_matches_the_contract, .timeout = 120)
     cr_assert_not_null(g);
     const int64_t end = o.start_ms + 50 * 86400000LL;
 
-    table ids, tickets;
+    table ids, tickets, orders;
     table_init(&ids, 1u << 20);
     table_init(&tickets, 1u << 16);
+    table_init(&orders, 1u << 17);
+    uint64_t refunds = 0;
     uint64_t type_count[N(types)] = {0};
     uint64_t n = 0, repeats = 0, complaints = 0;
     int64_t last_ts = INT64_MIN;
@@ -177,7 +181,10 @@ Test(gen, every_event_matches_the_contract, .timeout = 120)
         int has;
         double amount = num_field(j, "amount", 0, buf, &has);
         if (strcmp(type, "purchase") == 0) {
-            str_field(j, "order_id", 1, buf);
+            rec *ord = table_get(&orders, str_field(j, "order_id", 1, buf));
+            cr_assert_eq(ord->amount, 0, "order_id reused: %s", buf);
+            ord->amount = amount;
+            snprintf(ord->owner, sizeof ord->owner, "%s", cust);
             str_field(j, "category", 0, buf);
             str_field(j, "product", 0, buf);
             num_field(j, "amount", 1, buf, &has);
@@ -185,7 +192,15 @@ Test(gen, every_event_matches_the_contract, .timeout = 120)
         } else if (strcmp(type, "refund") == 0) {
             num_field(j, "amount", 1, buf, &has);
             cr_assert_gt(amount, 0, "%s", buf);
-            str_field(j, "order_id", 0, buf);
+            const char *oid = str_field(j, "order_id", 0, buf);
+            if (oid) {
+                /* A refund is for an earlier order of the same customer, at most its amount. */
+                rec *ord = table_get(&orders, oid);
+                cr_assert_gt(ord->amount, 0, "refund of an unknown order: %s", buf);
+                cr_assert_str_eq(ord->owner, cust, "refund by another customer: %s", buf);
+                cr_assert_leq(amount, ord->amount + 1e-9, "refund above the order: %s", buf);
+                refunds++;
+            }
         } else if (strcmp(type, "subscription") == 0) {
             const char *a = str_field(j, "action", 1, buf);
             cr_assert(in_list(a, sub_actions, N(sub_actions)), "%s", buf);
@@ -250,6 +265,7 @@ Test(gen, every_event_matches_the_contract, .timeout = 120)
     cr_assert_eq(st.events + st.duplicates, n);
     cr_assert_gt(repeats, 0);
     cr_assert_gt(complaints, 0);
+    cr_assert_gt(refunds, 0);
     for (size_t i = 0; i < N(types); i++)
         cr_assert_eq(st.by_type[i], type_count[i], "stats for %s", types[i]);
     /* Most tickets get a response and most responses a resolution. */
@@ -264,5 +280,6 @@ Test(gen, every_event_matches_the_contract, .timeout = 120)
     cr_assert_gt(resolved, responded * 8 / 10);
     table_free(&ids);
     table_free(&tickets);
+    table_free(&orders);
     ks_gen_free(g);
 }
