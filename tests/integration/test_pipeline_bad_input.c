@@ -269,6 +269,7 @@ Test(pipeline_bad_input, rejects_dead_letters_and_keeps_counting)
     memcpy(big + big_len - 2, "\"}", 2);
 
     /* The stream, in partition order. Good events G1..G13, 2 repeats, 21 bad. */
+    // clang-format off
     ADDF("g1", NULL, "{'event_id':'g01','type':'signup','customer_id':'g1','segment':'smb','channel':'web','ts':%lld}", T(0));
     ADDF("g1", "malformed_json", "{'event_id':'x-trunc','type':'signup','customer_id':'g1','ts':%lld", T(0));
     int g2 = g.n;
@@ -326,6 +327,7 @@ Test(pipeline_bad_input, rejects_dead_letters_and_keeps_counting)
     ADDF("g1", "too_old", "{'event_id':'x-old','type':'interaction','customer_id':'g1','ts':%lld}", T(11) - 31 * DAY_MS);
     /* Slightly late but inside every window: accepted. */
     ADDF("g2", NULL, "{'event_id':'g13','type':'interaction','customer_id':'g2','ts':%lld}", T(11) - 300000LL);
+    // clang-format on
 
     int nbad = 0, ndup = 0, ngood = 0;
     for (int i = 0; i < g.n; i++) {
@@ -416,8 +418,10 @@ Test(pipeline_bad_input, rejects_dead_letters_and_keeps_counting)
 Test(pipeline_bad_input, too_old_right_after_the_first_event)
 {
     start_servers();
+    // clang-format off
     ADDF("g1", NULL, "{'event_id':'n1','type':'interaction','customer_id':'g1','ts':%lld}", T(0));
     ADDF("g1", "too_old", "{'event_id':'n2','type':'interaction','customer_id':'g1','ts':%lld}", T(0) - 31 * DAY_MS);
+    // clang-format on
     produce_all();
     run_binary("old");
     long ndlq = check_dlq();
