@@ -27,6 +27,37 @@ void ks_engine_free(ks_engine *e);
 /** Takes ownership of a partition's state (empty). Returns 0, or KS_ERR_NOMEM. */
 int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition);
 
+/** Sets a partition's restore point: the next offset recorded in Redis with
+ *  the outputs of its previous owner. The partition is replayed from its start
+ *  up to there to rebuild its state; until every partition has caught up,
+ *  ks_engine_restoring() is true and nothing may be flushed, and rejects
+ *  below the point are not dead-lettered again (ks_engine_is_replay()).
+ *  next_offset < 0: no restore point. */
+void ks_engine_set_restore_point(ks_engine *e, const char *topic, int32_t partition,
+                                 int64_t next_offset);
+
+/** Returns true while some assigned partition is still replaying up to its restore point. */
+bool ks_engine_restoring(const ks_engine *e);
+
+/** Returns true if offset of that partition is below its restore point (a replay). */
+bool ks_engine_is_replay(ks_engine *e, const char *topic, int32_t partition, int64_t offset);
+
+/* Event-time ordered reading (event clock): the source reads next from the
+ * partition with the lowest event time, and never from one more than
+ * KS_ENGINE_ALIGN_MS ahead of the watermark, so partitions advance together
+ * and window rings never hold far-future buckets (watermark alignment, as in
+ * Flink). */
+#define KS_ENGINE_ALIGN_MS (60LL * 60 * 1000)
+
+/** Returns a partition's read priority: its newest event time (INT64_MIN
+ *  before any). In wall-clock mode every partition has the same priority. */
+int64_t ks_engine_read_order(ks_engine *e, const char *topic, int32_t partition);
+
+/** Returns false if the partition is too far ahead of the watermark to be
+ *  read now (event clock only; the partition holding the watermark back is
+ *  always readable). */
+bool ks_engine_may_read(ks_engine *e, const char *topic, int32_t partition);
+
 /** Drops a partition's state; its share leaves every aggregate. */
 void ks_engine_revoke(ks_engine *e, const char *topic, int32_t partition);
 

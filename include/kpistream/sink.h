@@ -8,6 +8,7 @@
 #include "kpistream/config.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct ks_redis_sink ks_redis_sink;
 
@@ -26,5 +27,11 @@ int ks_redis_sink_connect(ks_redis_sink *s, char *errstr, size_t errsize);
  *  transaction committed and no command in it failed; otherwise KS_ERR_REDIS
  *  (the connection is dropped and re-made on the next call). */
 int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize);
+
+/** Reads the next offset stored for topic/partition by the consumer group's
+ *  last flush (hash <prefix>offsets:<group>). Returns 0 and sets *out (-1 if
+ *  none stored), or KS_ERR_REDIS. */
+int ks_redis_sink_stored_offset(ks_redis_sink *s, const char *topic, int32_t partition,
+                                int64_t *out, char *errstr, size_t errsize);
 
 #endif

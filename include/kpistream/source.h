@@ -18,11 +18,16 @@ typedef struct ks_source ks_source;
  * the owner can flush and commit what it holds for them. */
 typedef void (*ks_source_revoke_fn)(void *ctx);
 
+/* Called from inside ks_source_poll() for each newly assigned partition:
+ * returns the partition's restore point (the next offset stored in Redis with
+ * its outputs; -1 if none). The partition is then read from its start. */
+typedef int64_t (*ks_source_assign_fn)(void *ctx, const char *topic, int32_t partition);
+
 /** Creates the consumer (subscribed to cfg->topics) and the dead-letter
  *  producer. e is borrowed. Returns NULL with errstr naming the failing
  *  property or step. Caller owns it; free with ks_source_free(). */
-ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_revoke_fn on_revoke,
-                         void *ctx, char *errstr, size_t errsize);
+ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn on_assign,
+                         ks_source_revoke_fn on_revoke, void *ctx, char *errstr, size_t errsize);
 
 /** Leaves the group (if not yet) and frees everything (NULL is ignored). */
 void ks_source_free(ks_source *s);

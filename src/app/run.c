@@ -50,6 +50,8 @@ typedef struct ks__run {
     int64_t flushes, failures;
     int64_t first_msg_ms;  /* monotonic time of the first message (0: none yet) */
     int64_t messages;
+    int64_t restore_started_ms; /* monotonic; 0: not restoring */
+    int64_t restore_from_messages;
 } ks__run;
 
 /* Writes the engine's changes to Redis and commits the offsets they include.
@@ -59,6 +61,19 @@ static int ks__flush(ks__run *r, bool sync_commit)
     char err[KS_ERRSTR_SIZE];
     int64_t wall = ks__wall_ms();
     ks_engine_tick(r->engine, wall);
+    /* While a partition replays to its restore point the aggregates are
+     * incomplete: writing them would move dashboards backwards. */
+    if (ks_engine_restoring(r->engine))
+        return 0;
+    if (r->restore_started_ms) {
+        double secs = (double)(ks__mono_ms() - r->restore_started_ms) / 1000.0;
+        ks_engine_stats st;
+        ks_engine_stats_get(r->engine, &st);
+        ks_info("state restored: %lld messages replayed, %lld customers, in %.3f s (%.0f messages/s)",
+                (long long)(r->messages - r->restore_from_messages), (long long)st.customers, secs,
+                secs > 0 ? (double)(r->messages - r->restore_from_messages) / secs : 0.0);
+        r->restore_started_ms = 0;
+    }
     /* Rejected messages are part of the offsets being committed: their
      * dead-letter copies must be delivered first. */
     if (ks_source_dlq_flush(r->source, r->cfg->redis_timeout_ms) < 0) {
@@ -89,6 +104,29 @@ static int ks__flush(ks__run *r, bool sync_commit)
     if (ks_source_commit(r->source, sync_commit, err, sizeof err) < 0)
         ks_warn("%s (the next commit covers it)", err); /* Redis holds the offsets too */
     return 0;
+}
+
+/* Restore point of a newly assigned partition: waits for Redis, because
+ * without it we cannot know which outputs already exist. */
+static int64_t ks__on_assign(void *ctx, const char *topic, int32_t partition)
+{
+    ks__run *r = ctx;
+    char err[KS_ERRSTR_SIZE];
+    int64_t off = -1;
+    int backoff = 100;
+    while (ks_redis_sink_stored_offset(r->sink, topic, partition, &off, err, sizeof err) < 0) {
+        if (ks__stop)
+            return -1;
+        ks_warn("%s; retrying in %d ms", err, backoff);
+        struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        backoff = backoff * 2 > r->cfg->redis_retry_max_ms ? r->cfg->redis_retry_max_ms : backoff * 2;
+    }
+    if (off > 0 && !r->restore_started_ms) {
+        r->restore_started_ms = ks__mono_ms();
+        r->restore_from_messages = r->messages;
+    }
+    return off;
 }
 
 static void ks__on_revoke(void *ctx)
@@ -131,7 +169,7 @@ int ks_run(const ks_config *cfg)
         status = 0;
         goto out;
     }
-    r.source = ks_source_new(cfg, r.engine, ks__on_revoke, &r, err, sizeof err);
+    r.source = ks_source_new(cfg, r.engine, ks__on_assign, ks__on_revoke, &r, err, sizeof err);
     if (!r.source)
         goto out;
     ks_info("kpistream %s running: brokers=%s group=%s clock=%s flush every %d ms", KS_VERSION,

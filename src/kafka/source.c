@@ -12,15 +12,28 @@
 #define KS__MAX_BATCH 10000
 #define KS__MAX_POSITIONS 4096
 
+/* A partition's own message queue: reading partitions separately lets the
+ * source choose which to read next (event-time order, see engine.h). */
+typedef struct ks__pq {
+    char *topic;
+    int32_t partition;
+    rd_kafka_queue_t *q;
+    int64_t key; /* read order of the current poll */
+} ks__pq;
+
 struct ks_source {
     const ks_config *cfg;
     ks_engine *engine;
     rd_kafka_t *consumer;
     rd_kafka_queue_t *queue;
     rd_kafka_t *dlq;
+    ks_source_assign_fn on_assign;
     ks_source_revoke_fn on_revoke;
     void *ctx;
+    bool user_reset; /* the user set kafka.auto.offset.reset */
     rd_kafka_message_t **msgs;
+    ks__pq *pqs; /* one queue per assigned partition */
+    int npqs, cappqs, rot;
     bool paused, closed;
     int64_t dlq_failed;
     int64_t poll_wall_ms;
@@ -77,6 +90,46 @@ static void ks__dlq_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
     }
 }
 
+static void ks__pq_add(ks_source *s, const char *topic, int32_t partition)
+{
+    if (s->npqs == s->cappqs) {
+        int cap = s->cappqs ? s->cappqs * 2 : 16;
+        ks__pq *np = realloc(s->pqs, (size_t)cap * sizeof *np);
+        if (!np) {
+            ks_error("out of memory adding %s[%d]", topic, (int)partition);
+            return;
+        }
+        s->pqs = np;
+        s->cappqs = cap;
+    }
+    ks__pq *pq = &s->pqs[s->npqs];
+    pq->topic = strdup(topic);
+    pq->partition = partition;
+    pq->q = rd_kafka_queue_get_partition(s->consumer, topic, partition);
+    if (!pq->topic || !pq->q) {
+        free(pq->topic);
+        if (pq->q)
+            rd_kafka_queue_destroy(pq->q);
+        ks_error("cannot get the queue of %s[%d]", topic, (int)partition);
+        return;
+    }
+    rd_kafka_queue_forward(pq->q, NULL); /* keep its messages in its own queue */
+    s->npqs++;
+}
+
+static void ks__pq_del(ks_source *s, const char *topic, int32_t partition)
+{
+    for (int i = 0; i < s->npqs; i++) {
+        ks__pq *pq = &s->pqs[i];
+        if (pq->partition != partition || strcmp(pq->topic, topic) != 0)
+            continue;
+        rd_kafka_queue_destroy(pq->q);
+        free(pq->topic);
+        s->pqs[i] = s->pqs[--s->npqs];
+        return;
+    }
+}
+
 static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -84,11 +137,28 @@ static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
-            ks_info("assigned %s[%d]", parts->elems[i].topic, (int)parts->elems[i].partition);
-            if (ks_engine_assign(s->engine, parts->elems[i].topic, parts->elems[i].partition) < 0)
-                ks_error("out of memory creating state for %s[%d]", parts->elems[i].topic,
-                         (int)parts->elems[i].partition);
+            rd_kafka_topic_partition_t *tp = &parts->elems[i];
+            if (ks_engine_assign(s->engine, tp->topic, tp->partition) < 0) {
+                ks_error("out of memory creating state for %s[%d]", tp->topic, (int)tp->partition);
+                continue;
+            }
+            /* State is rebuilt by replaying the partition from its start up
+             * to the offset stored in Redis with its outputs (see
+             * docs/reliability.md). Without a stored offset a user's
+             * auto.offset.reset is honoured; by default we read from the
+             * start too, as the contract asks. */
+            int64_t restore = s->on_assign ? s->on_assign(s->ctx, tp->topic, tp->partition) : -1;
+            ks_engine_set_restore_point(s->engine, tp->topic, tp->partition, restore);
+            if (restore > 0 || !s->user_reset)
+                tp->offset = RD_KAFKA_OFFSET_BEGINNING;
+            ks_info("assigned %s[%d]%s", tp->topic, (int)tp->partition,
+                    restore > 0 ? ", replaying to restore its state" : "");
+            if (restore > 0)
+                ks_info("  %s[%d]: replaying offsets 0..%lld", tp->topic, (int)tp->partition,
+                        (long long)restore - 1);
         }
+        for (int i = 0; i < parts->cnt; i++)
+            ks__pq_add(s, parts->elems[i].topic, parts->elems[i].partition);
         rd_kafka_error_t *e = NULL;
         if (coop)
             e = rd_kafka_incremental_assign(rk, parts);
@@ -114,13 +184,17 @@ static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         rd_kafka_error_t *e = rd_kafka_incremental_unassign(rk, parts);
         if (e)
             rd_kafka_error_destroy(e);
+        for (int i = 0; i < parts->cnt; i++)
+            ks__pq_del(s, parts->elems[i].topic, parts->elems[i].partition);
     } else {
         rd_kafka_assign(rk, NULL);
+        while (s->npqs)
+            ks__pq_del(s, s->pqs[0].topic, s->pqs[0].partition);
     }
 }
 
-ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_revoke_fn on_revoke,
-                         void *ctx, char *errstr, size_t errsize)
+ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn on_assign,
+                         ks_source_revoke_fn on_revoke, void *ctx, char *errstr, size_t errsize)
 {
     ks_source *s = calloc(1, sizeof *s);
     if (!s) {
@@ -129,8 +203,12 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_revoke_fn
     }
     s->cfg = cfg;
     s->engine = e;
+    s->on_assign = on_assign;
     s->on_revoke = on_revoke;
     s->ctx = ctx;
+    for (int i = 0; i < cfg->nkafka_props; i++)
+        if (strcmp(cfg->kafka_props[i].key, "auto.offset.reset") == 0)
+            s->user_reset = true;
     int batch = cfg->batch_size > 0 && cfg->batch_size <= KS__MAX_BATCH ? cfg->batch_size : 1000;
     s->msgs = calloc((size_t)batch, sizeof *s->msgs);
     char err[512];
@@ -211,9 +289,12 @@ void ks_source_free(ks_source *s)
 {
     if (!s)
         return;
+    ks_source_close(s);
+    while (s->npqs)
+        ks__pq_del(s, s->pqs[0].topic, s->pqs[0].partition);
+    free(s->pqs);
     if (s->queue)
         rd_kafka_queue_destroy(s->queue);
-    ks_source_close(s);
     if (s->consumer)
         rd_kafka_destroy(s->consumer);
     if (s->dlq) {
@@ -251,46 +332,97 @@ static void ks__dead_letter(ks_source *s, const rd_kafka_message_t *m, const ks_
     }
 }
 
+/* Handles one message (or event) of any queue. Returns 0 or KS_ERR_KAFKA. */
+static int ks__handle(ks_source *s, rd_kafka_message_t *m, int64_t wall_ms, ks_source_poll_stats *st,
+                      char *errstr, size_t errsize)
+{
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        ks_engine_set_eof(s->engine, rd_kafka_topic_name(m->rkt), m->partition, true);
+        return 0;
+    }
+    if (m->err) {
+        /* Transient errors are retried inside librdkafka; fatal ones end the run. */
+        if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+            char fe[256];
+            rd_kafka_fatal_error(s->consumer, fe, sizeof fe);
+            snprintf(errstr, errsize, "kafka fatal error: %s", fe);
+            return KS_ERR_KAFKA;
+        }
+        ks_warn("kafka: %s", rd_kafka_message_errstr(m));
+        return 0;
+    }
+    st->messages++;
+    ks_reject why;
+    const char *topic = rd_kafka_topic_name(m->rkt);
+    ks_verdict v = ks_engine_process(s->engine, topic, m->partition, m->offset, m->payload,
+                                     m->len, wall_ms, &why);
+    if (v == KS_ACCEPTED) {
+        st->accepted++;
+    } else if (v == KS_DUPLICATE) {
+        st->duplicates++;
+    } else {
+        st->rejected++;
+        /* Already dead-lettered by the run that stored these outputs. */
+        if (!ks_engine_is_replay(s->engine, topic, m->partition, m->offset))
+            ks__dead_letter(s, m, &why);
+    }
+    return 0;
+}
+
+static int ks__pq_cmp(const void *a, const void *b)
+{
+    const ks__pq *x = a, *y = b;
+    return x->key < y->key ? -1 : x->key > y->key;
+}
+
 int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll_stats *st,
                    char *errstr, size_t errsize)
 {
     memset(st, 0, sizeof *st);
     int batch = s->cfg->batch_size > 0 && s->cfg->batch_size <= KS__MAX_BATCH ? s->cfg->batch_size : 1000;
-    ssize_t n = rd_kafka_consume_batch_queue(s->queue, timeout_ms, s->msgs, (size_t)batch);
-    if (n < 0) {
-        snprintf(errstr, errsize, "kafka consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
-        return KS_ERR_KAFKA;
-    }
     int rc = 0;
-    for (ssize_t i = 0; i < n; i++) {
-        rd_kafka_message_t *m = s->msgs[i];
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            ks_engine_set_eof(s->engine, rd_kafka_topic_name(m->rkt), m->partition, true);
-        } else if (m->err) {
-            /* Transient errors are retried inside librdkafka; fatal ones end the run. */
-            if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-                char fe[256];
-                rd_kafka_fatal_error(s->consumer, fe, sizeof fe);
-                snprintf(errstr, errsize, "kafka fatal error: %s", fe);
-                rc = KS_ERR_KAFKA;
-            } else {
-                ks_warn("kafka: %s", rd_kafka_message_errstr(m));
-            }
-        } else {
-            st->messages++;
-            ks_reject why;
-            ks_verdict v = ks_engine_process(s->engine, rd_kafka_topic_name(m->rkt), m->partition,
-                                             m->offset, m->payload, m->len, wall_ms, &why);
-            if (v == KS_ACCEPTED) {
-                st->accepted++;
-            } else if (v == KS_DUPLICATE) {
-                st->duplicates++;
-            } else {
-                st->rejected++;
-                ks__dead_letter(s, m, &why);
-            }
+    /* Rebalances, errors and anything not routed to a partition queue. */
+    rd_kafka_message_t *cm = rd_kafka_consumer_poll(s->consumer, 0);
+    if (cm) {
+        rc = ks__handle(s, cm, wall_ms, st, errstr, errsize);
+        rd_kafka_message_destroy(cm);
+        if (rc < 0)
+            return rc;
+    }
+    /* Read from the partition furthest behind in event time that may be read
+     * (rotating among equals, so wall-clock mode is round-robin). */
+    for (int i = 0; i < s->npqs; i++)
+        s->pqs[i].key = ks_engine_read_order(s->engine, s->pqs[i].topic, s->pqs[i].partition);
+    if (s->npqs > 1) {
+        s->rot = (s->rot + 1) % s->npqs;
+        ks__pq tmp = s->pqs[0];
+        s->pqs[0] = s->pqs[s->rot];
+        s->pqs[s->rot] = tmp;
+        qsort(s->pqs, (size_t)s->npqs, sizeof *s->pqs, ks__pq_cmp);
+    }
+    ssize_t n = 0;
+    for (int i = 0; i < s->npqs && n == 0; i++) {
+        if (!ks_engine_may_read(s->engine, s->pqs[i].topic, s->pqs[i].partition))
+            continue;
+        n = rd_kafka_consume_batch_queue(s->pqs[i].q, 0, s->msgs, (size_t)batch);
+        if (n < 0) {
+            snprintf(errstr, errsize, "kafka consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
+            return KS_ERR_KAFKA;
         }
-        rd_kafka_message_destroy(m);
+    }
+    for (ssize_t i = 0; i < n; i++) {
+        if (rc == 0)
+            rc = ks__handle(s, s->msgs[i], wall_ms, st, errstr, errsize);
+        rd_kafka_message_destroy(s->msgs[i]);
+    }
+    if (n == 0 && !cm) {
+        /* Nothing readable: wait a little on the consumer queue (which also
+         * serves rebalances) instead of spinning. */
+        cm = rd_kafka_consumer_poll(s->consumer, timeout_ms < 10 ? timeout_ms : 10);
+        if (cm) {
+            rc = ks__handle(s, cm, wall_ms, st, errstr, errsize);
+            rd_kafka_message_destroy(cm);
+        }
     }
     rd_kafka_poll(s->dlq, 0); /* serve delivery reports */
     return rc;
@@ -335,3 +467,4 @@ void ks_source_pause(ks_source *s, bool pause)
     }
     s->paused = pause;
 }
+

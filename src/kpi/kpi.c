@@ -135,8 +135,10 @@ char *ks_kpi_format(ks_kpi_kind kind, double value, char *buf, size_t size)
         snprintf(buf, size, "%lld", (long long)llround(value));
         return buf;
     }
-    /* Round half away from zero at the cent, then print exactly 2 decimals. */
-    double r = round(value * 100.0) / 100.0;
+    /* Round half away from zero at the cent, then print exactly 2 decimals.
+     * Values come from exact micro-unit sums, so a decimal half (1.005) is
+     * stored a hair below it; a relative nudge of 1e-12 puts it back. */
+    double r = round(value * 100.0 * (1.0 + 1e-12)) / 100.0;
     if (r == 0)
         r = 0; /* no "-0.00" */
     snprintf(buf, size, "%.2f", r);

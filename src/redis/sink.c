@@ -10,6 +10,7 @@
 #include <string.h>
 
 struct ks_redis_sink {
+    const ks_config *cfg;
     ks_redis_url url;
     int timeout_ms;
     redisContext *c;
@@ -26,6 +27,7 @@ ks_redis_sink *ks_redis_sink_new(const ks_config *cfg, char *errstr, size_t errs
         free(s);
         return NULL;
     }
+    s->cfg = cfg;
     s->timeout_ms = cfg->redis_timeout_ms > 0 ? cfg->redis_timeout_ms : 2000;
     return s;
 }
@@ -98,6 +100,9 @@ int ks_redis_sink_connect(ks_redis_sink *s, char *errstr, size_t errsize)
     return rc;
 }
 
+/* The engine keeps every command under KS__MAX_ARGS arguments (it splits
+ * wide HSETs); a longer one is a bug and fails the flush rather than being
+ * cut short. */
 #define KS__MAX_ARGS 256
 
 int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize)
@@ -116,6 +121,13 @@ int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_
         goto io_error;
     for (size_t i = 0; i < b->ncmds; i++) {
         size_t n = ks_batch_get(b, i, argv, lens, KS__MAX_ARGS);
+        size_t all = (i + 1 < b->ncmds ? b->cmdstart[i + 1] : b->nargs) - b->cmdstart[i];
+        if (n != all) {
+            snprintf(errstr, errsize, "redis: flush command %zu has %zu arguments (max %d)", i,
+                     all, KS__MAX_ARGS);
+            ks__drop(s);
+            return KS_ERR_INVAL;
+        }
         if (redisAppendCommandArgv(s->c, (int)n, argv, lens) != REDIS_OK)
             goto io_error;
     }
@@ -156,4 +168,28 @@ io_error:
              s->c->errstr[0] ? s->c->errstr : "connection lost");
     ks__drop(s);
     return KS_ERR_REDIS;
+}
+
+int ks_redis_sink_stored_offset(ks_redis_sink *s, const char *topic, int32_t partition,
+                                int64_t *out, char *errstr, size_t errsize)
+{
+    int rc = ks_redis_sink_connect(s, errstr, errsize);
+    if (rc < 0)
+        return rc;
+    char key[512], field[320];
+    snprintf(key, sizeof key, "%soffsets:%s", s->cfg->prefix, s->cfg->group);
+    snprintf(field, sizeof field, "%s:%d", topic, (int)partition);
+    const char *argv[3] = {"HGET", key, field};
+    redisReply *r = redisCommandArgv(s->c, 3, argv, NULL);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errsize, "redis %s:%d: HGET %s: %s", s->url.host, s->url.port, key,
+                 r ? r->str : (s->c->errstr[0] ? s->c->errstr : "connection lost"));
+        if (r)
+            freeReplyObject(r);
+        ks__drop(s);
+        return KS_ERR_REDIS;
+    }
+    *out = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+    freeReplyObject(r);
+    return 0;
 }

@@ -320,8 +320,8 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     unsigned ch = KS_NONE;
     if (ev->channel.ptr) {
         ch = (unsigned)ks_intern_id(&p->sh->channels, ev->channel.ptr, ev->channel.len);
-        if (p->sh->social_channel < 0 && ev->channel.len == 6 &&
-            memcmp(ev->channel.ptr, "social", 6) == 0)
+        /* The id must be social's own, not "other" once the table is full. */
+        if (p->sh->social_channel < 0 && strcmp(p->sh->channels.names[ch], "social") == 0)
             p->sh->social_channel = (int)ch;
     }
     ks_group *chg = KS__CHAN(p, ch);
@@ -359,11 +359,18 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         ks__move(p, KS__SEG(p, c->segment), 0, t_s, KS_C_D_ACTIVE);
         ks__lru_insert(p, c);
     } else {
-        if ((c->flags & KS_CUST_CHURNED) && !cancel) { /* any later event reactivates */
+        /* Silent for churn_inactivity before this event: the churn happened
+         * then, whether or not the clock has shown it yet (so the result does
+         * not depend on how partitions interleave). */
+        if (!(c->flags & KS_CUST_CHURNED) &&
+            ev->ts_ms >= c->last_event_ms + cfg->churn_inactivity_ms)
+            ks__churn(p, c, c->last_event_ms + cfg->churn_inactivity_ms);
+        /* Any later event reactivates; "later" in event time, so a late
+         * arrival from before the churn does not undo it. */
+        if ((c->flags & KS_CUST_CHURNED) && !cancel && ev->ts_ms > c->last_event_ms) {
             c->flags &= (uint8_t)~KS_CUST_CHURNED;
             ks__base(p, c, t_s, +1);
-            if (ev->ts_ms > c->last_event_ms)
-                c->last_event_ms = ev->ts_ms;
+            c->last_event_ms = ev->ts_ms;
             ks__lru_insert(p, c);
         }
         if (ev->ts_ms > c->last_event_ms) {

@@ -277,3 +277,35 @@ Test(engine, cancel_churns_and_segment_change_moves_the_customer)
     /* S = 0 customers at the 24h window's start (a arrived within it). */
     cr_assert_null(get("kpi:global", "churn_rate:24h"));
 }
+
+Test(engine, late_event_does_not_undo_a_cancel)
+{
+    EV(0, "k", T0, "interaction", "");
+    EV(0, "k", T0 + HOUR, "subscription", ",\"action\":\"cancel\"");
+    EV(0, "k", T0 + HOUR - 120000, "interaction", ""); /* arrives late, happened before */
+    flush();
+    cr_assert_str_eq(get("kpi:customer:k", "status"), "churned");
+    cr_assert_str_eq(get("kpi:global", "customers:24h"), "0");
+}
+
+Test(engine, inactivity_churn_seen_by_the_customers_next_event)
+{
+    /* No clock movement in between: the next event itself shows that a was
+     * silent for 30 days, so the churn is counted at T0+30d, then undone. */
+    EV(0, "a", T0, "signup", "");
+    EV(0, "a", T0 + 30 * DAY + 2 * HOUR, "interaction", "");
+    flush();
+    cr_assert_str_eq(get("kpi:global", "churned_customers:24h"), "1");
+    cr_assert_str_eq(get("kpi:customer:a", "status"), "active");
+    cr_assert_str_eq(get("kpi:global", "customers:24h"), "1");
+}
+
+Test(engine, channel_hashes_leave_out_repurchase_rate)
+{
+    EV(0, "a", T0, "purchase", ",\"order_id\":\"1\",\"amount\":1,\"channel\":\"web\"");
+    EV(0, "a", T0 + 1000, "purchase", ",\"order_id\":\"2\",\"amount\":1,\"channel\":\"web\"");
+    flush();
+    cr_assert_str_eq(get("kpi:global", "repurchase_rate:1h"), "100.00");
+    cr_assert_null(get("kpi:channel:web", "repurchase_rate:1h"));
+    cr_assert_str_eq(get("kpi:channel:web", "purchase_frequency:1h"), "2.00");
+}

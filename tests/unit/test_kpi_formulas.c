@@ -1,0 +1,152 @@
+/* One test per KPI formula, with the edge cases: zero denominators, a single
+ * event, all detractors, refunds larger than purchases. Expected values are
+ * worked out by hand. */
+#include "kpistream/kpi.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <string.h>
+
+static const ks_kpi_params prm = {0.3, 0.01};
+
+static ks_kpi_values run(const ks_kpi_input *in)
+{
+    ks_kpi_values v;
+    ks_kpi_compute(in, &prm, &v);
+    return v;
+}
+
+#define M(x) ((int64_t)((x) * 1e6)) /* money in micro-units */
+
+Test(kpi, zero_denominators_make_ratios_absent_but_counts_present)
+{
+    ks_kpi_input in;
+    memset(&in, 0, sizeof in);
+    ks_kpi_values v = run(&in);
+    for (int k = 0; k < KS_KPI__COUNT; k++) {
+        if (ks_kpi_kind_of((ks_kpi)k) == KS_KPI_RATIO)
+            cr_assert(!v.present[k], "%s should be absent", ks_kpi_name((ks_kpi)k));
+        else
+            cr_assert(v.present[k] && v.v[k] == 0, "%s should be 0", ks_kpi_name((ks_kpi)k));
+    }
+}
+
+Test(kpi, aov_and_frequency_single_order)
+{
+    ks_kpi_input in;
+    memset(&in, 0, sizeof in);
+    in.sum.v[KS_C_ORDERS] = 1;
+    in.sum.v[KS_C_D_PURCHASING] = 1;
+    in.sum.v[KS_C_M_PURCHASES] = M(19.99);
+    ks_kpi_values v = run(&in);
+    cr_assert_float_eq(v.v[KS_KPI_AOV], 19.99, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_PURCHASE_FREQUENCY], 1.0, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_REPURCHASE_RATE], 0.0, 1e-9); /* nobody with 2 purchases */
+    cr_assert(v.present[KS_KPI_REPURCHASE_RATE]);
+}
+
+Test(kpi, refunds_larger_than_purchases_give_negative_revenue)
+{
+    ks_kpi_input in;
+    memset(&in, 0, sizeof in);
+    in.sum.v[KS_C_ORDERS] = 1;
+    in.sum.v[KS_C_M_PURCHASES] = M(10);
+    in.sum.v[KS_C_M_REFUNDS] = M(25);
+    ks_kpi_values v = run(&in);
+    cr_assert_float_eq(v.v[KS_KPI_REVENUE], -15.0, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_REFUNDS], 25.0, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_AOV], 10.0, 1e-9, "aov uses purchases, not net revenue");
+}
+
+Test(kpi, csat_counts_scores_at_or_above_threshold)
+{
+    ks_kpi_input in;
+    memset(&in, 0, sizeof in);
+    in.sum.v[KS_C_CSAT_RESPONSES] = 3;
+    in.sum.v[KS_C_CSAT_SATISFIED] = 2;
+    cr_assert_float_eq(run(&in).v[KS_KPI_CSAT], 200.0 / 3, 1e-9);
+}
+
+Test(kpi, nps_all_detractors_is_minus_100)
+{
+    double out;
+    cr_assert(ks_kpi_nps(0, 4, 4, &out));
+    cr_assert_float_eq(out, -100.0, 1e-9);
+    cr_assert(ks_kpi_nps(3, 1, 5, &out)); /* (3-1)/5 */
+    cr_assert_float_eq(out, 40.0, 1e-9);
+    cr_assert(!ks_kpi_nps(0, 0, 0, &out));
+}
+
+Test(kpi, retention_and_churn_use_base_at_window_start)
+{
+    ks_kpi_input in;
+    memset(&in, 0, sizeof in);
+    in.base_start = 100;                 /* S */
+    in.base_end = 95;                    /* E */
+    in.sum.v[KS_C_NEW_CUSTOMERS] = 5;    /* N */
+    in.sum.v[KS_C_CHURNED] = 10;
+    in.sum.v[KS_C_M_RETENTION] = M(450);
+    ks_kpi_values v = run(&in);
+    cr_assert_float_eq(v.v[KS_KPI_RETENTION_RATE], 90.0, 1e-9);  /* (95-5)/100 */
+    cr_assert_float_eq(v.v[KS_KPI_CHURN_RATE], 10.0, 1e-9);      /* 10/100 */
+    cr_assert_float_eq(v.v[KS_KPI_RETENTION_COST], 5.0, 1e-9);   /* 450/(100-10) */
+    cr_assert_float_eq(v.v[KS_KPI_CUSTOMERS], 95.0, 1e-9);
+}
+
+Test(kpi, retention_cost_absent_when_every_starting_customer_churned)
+{
+    double out;
+    cr_assert(!ks_kpi_retention_cost(100.0, 7, 7, &out));
+}
+
+Test(kpi, cac_conversion_complaint_engagement_upsell_cross_sell)
+{
+    ks_kpi_input in;
+    memset(&in, 0, sizeof in);
+    in.sum.v[KS_C_M_MARKETING] = M(300);
+    in.sum.v[KS_C_NEW_CUSTOMERS] = 4;
+    in.sum.v[KS_C_LEADS] = 8;
+    in.sum.v[KS_C_CONVERSIONS] = 2;
+    in.sum.v[KS_C_D_ACTIVE] = 20;
+    in.sum.v[KS_C_COMPLAINTS] = 3;
+    in.sum.v[KS_C_INTERACTIONS] = 50;
+    in.sum.v[KS_C_UPSELLS] = 1;
+    in.sum.v[KS_C_ORDERS] = 10;
+    in.sum.v[KS_C_CROSS_SELLS] = 4;
+    ks_kpi_values v = run(&in);
+    cr_assert_float_eq(v.v[KS_KPI_CAC], 75.0, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_CONVERSION_RATE], 25.0, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_COMPLAINT_RATE], 15.0, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_ENGAGEMENT], 2.5, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_UPSELL_RATE], 5.0, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_CROSS_SELL_RATE], 40.0, 1e-9);
+}
+
+Test(kpi, clv_uses_churn_floor_and_only_its_window)
+{
+    ks_kpi_input in;
+    memset(&in, 0, sizeof in);
+    in.sum.v[KS_C_D_ACTIVE] = 10;
+    in.sum.v[KS_C_M_PURCHASES] = M(1000);
+    in.base_start = 200;
+    in.sum.v[KS_C_CHURNED] = 10; /* churn 5% */
+    ks_kpi_values v = run(&in);
+    cr_assert(!v.present[KS_KPI_CLV], "clv only in the clv window");
+    in.clv_window = true;
+    v = run(&in);
+    cr_assert_float_eq(v.v[KS_KPI_CLV], 0.3 * 100 / 0.05, 1e-9); /* margin*ARPU/churn */
+    in.sum.v[KS_C_CHURNED] = 0; /* churn 0 -> floor 1% */
+    v = run(&in);
+    cr_assert_float_eq(v.v[KS_KPI_CLV], 0.3 * 100 / 0.01, 1e-9);
+}
+
+Test(kpi, formatting_rounds_half_away_from_zero)
+{
+    char buf[32];
+    cr_assert_str_eq(ks_kpi_format(KS_KPI_RATIO, 1.005, buf, sizeof buf), "1.01");
+    cr_assert_str_eq(ks_kpi_format(KS_KPI_RATIO, 2.675, buf, sizeof buf), "2.68");
+    cr_assert_str_eq(ks_kpi_format(KS_KPI_MONEY, -0.004, buf, sizeof buf), "0.00");
+    cr_assert_str_eq(ks_kpi_format(KS_KPI_MONEY, -1.005, buf, sizeof buf), "-1.01");
+    cr_assert_str_eq(ks_kpi_format(KS_KPI_RATIO, 66.666666, buf, sizeof buf), "66.67");
+    cr_assert_str_eq(ks_kpi_format(KS_KPI_COUNT, 42, buf, sizeof buf), "42");
+}
