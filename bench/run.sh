@@ -66,10 +66,19 @@ stop_pid() { # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL; reap.
     wait "$pid" 2>/dev/null || true
 }
 
+# stop_tree PID: the wrapper's children first (kpistream under /usr/bin/time or
+# perf: neither forwards SIGTERM), then the wrapper itself.
+stop_tree() {
+    local pid="$1" c
+    [ -n "$pid" ] || return 0
+    for c in $(pgrep -P "$pid" 2>/dev/null || true); do stop_pid "$c"; done
+    stop_pid "$pid"
+}
+
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
-    stop_pid "$RUN_PID"
+    stop_tree "$RUN_PID"
     stop_pid "$MOCK_PID"
     stop_pid "$REDIS_PID"
     rm -rf "$TMP"
