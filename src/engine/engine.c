@@ -38,7 +38,8 @@ struct ks_engine {
     ks__part *parts;
     int nparts, capparts;
     int last_hit;
-    int64_t clock_ms;
+    int64_t clock_ms;  /* the window clock, applied to every partition at ticks */
+    int64_t vclock_ms; /* the validation clock: the watermark, kept per message */
     int64_t max_window_ms;
     ks__cache *global_cache, **seg_cache, **chan_cache;
     ks_pstate_meta gone; /* meta of revoked partitions (kept: counters are totals) */
@@ -57,7 +58,7 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     ks_intern_init(&e->sh.segments, cfg->max_segments);
     ks_intern_init(&e->sh.channels, cfg->max_channels);
     ks_intern_init(&e->sh.categories, KS_CATEGORIES_MAX);
-    e->clock_ms = INT64_MIN;
+    e->clock_ms = e->vclock_ms = INT64_MIN;
     e->last_hit = -1;
     e->max_window_ms = cfg->nwindows ? cfg->windows[cfg->nwindows - 1].length_ms : 0;
     e->parser = ks_event_parser_new(cfg->max_message_bytes);
@@ -91,6 +92,8 @@ void ks_engine_free(ks_engine *e)
     ks_event_parser_free(e->parser);
     free(e);
 }
+
+static int64_t ks__watermark(const ks_engine *e);
 
 static ks__part *ks__find(ks_engine *e, const char *topic, int32_t partition)
 {
@@ -175,9 +178,10 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         return KS_REJECTED;
     }
     /* Older than the largest window against the clock: it could not count
-     * in any window. In event mode the clock is the watermark, which never
-     * runs ahead of this partition's own time. */
-    if (e->clock_ms != INT64_MIN && ev.ts_ms <= e->clock_ms - e->max_window_ms) {
+     * in any window. In event mode the clock is the watermark as of this
+     * message, which never runs ahead of this partition's own time. */
+    int64_t clock = e->cfg->clock == KS_CLOCK_WALL ? wall_ms : e->vclock_ms;
+    if (clock != INT64_MIN && ev.ts_ms <= clock - e->max_window_ms) {
         why->code = KS_REJECT_TOO_OLD;
         p->st->meta.rejected++;
         return KS_REJECTED;
@@ -186,10 +190,19 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         p->st->meta.duplicates++;
         return KS_DUPLICATE;
     }
+    int64_t old_max = p->st->max_ts_ms;
     if (ks_pstate_apply(p->st, &ev) < 0) {
         /* Out of memory mid-event: the partition state is no longer trusted. */
         why->code = KS_REJECT_NONE;
         return KS_REJECTED;
+    }
+    /* The watermark can only rise when the partition holding it (or one
+     * without data yet) moves; then recompute it, O(partitions). */
+    if (e->cfg->clock == KS_CLOCK_EVENT && p->st->max_ts_ms > old_max &&
+        (e->vclock_ms == INT64_MIN || old_max <= e->vclock_ms)) {
+        int64_t wm = ks__watermark(e);
+        if (wm > e->vclock_ms)
+            e->vclock_ms = wm;
     }
     return KS_ACCEPTED;
 }
@@ -267,29 +280,33 @@ bool ks_engine_all_eof(const ks_engine *e)
     return true;
 }
 
+/* Watermark: the lowest newest-event-time over partitions that still have
+ * unread data; a partition with unread data and no event yet holds the clock
+ * (INT64_MIN). Once all are at their end: the highest seen. */
+static int64_t ks__watermark(const ks_engine *e)
+{
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    bool pending = false;
+    for (int i = 0; i < e->nparts; i++) {
+        const ks__part *p = &e->parts[i];
+        if (p->st->max_ts_ms > hi)
+            hi = p->st->max_ts_ms;
+        if (p->eof)
+            continue;
+        pending = true;
+        if (p->st->max_ts_ms < lo)
+            lo = p->st->max_ts_ms;
+    }
+    return pending ? lo : hi;
+}
+
 int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms)
 {
-    int64_t clock = INT64_MIN;
-    if (e->cfg->clock == KS_CLOCK_WALL) {
-        clock = wall_ms;
-    } else {
-        /* Watermark: the lowest newest-event-time over partitions that still
-         * have unread data; a partition with unread data and no event yet
-         * holds the clock. Once all are at their end: the highest seen. */
-        int64_t lo = INT64_MAX, hi = INT64_MIN;
-        bool pending = false;
-        for (int i = 0; i < e->nparts; i++) {
-            const ks__part *p = &e->parts[i];
-            if (p->st->max_ts_ms > hi)
-                hi = p->st->max_ts_ms;
-            if (p->eof)
-                continue;
-            pending = true;
-            if (p->st->max_ts_ms < lo)
-                lo = p->st->max_ts_ms;
-        }
-        clock = pending ? lo : hi;
-    }
+    int64_t clock = e->cfg->clock == KS_CLOCK_WALL ? wall_ms : ks__watermark(e);
+    if (clock < e->vclock_ms)
+        clock = e->vclock_ms;
+    if (e->cfg->clock == KS_CLOCK_EVENT)
+        e->vclock_ms = clock;
     if (clock != INT64_MIN && (e->clock_ms == INT64_MIN || clock > e->clock_ms)) {
         e->clock_ms = clock;
         for (int i = 0; i < e->nparts; i++)

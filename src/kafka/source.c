@@ -214,8 +214,10 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
     char err[512];
 
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    char maxbytes[32];
-    snprintf(maxbytes, sizeof maxbytes, "%zu", cfg->max_message_bytes * 2 + 65536);
+    /* A dead-letter copy is as large as the message it keeps, and a
+     * too_large message is larger than max_message_bytes by definition: allow
+     * librdkafka's maximum, the broker's topic limit decides. */
+    const char *maxbytes = "1000000000";
     if (!s->msgs || ks__set(conf, "bootstrap.servers", cfg->brokers, errstr, errsize) ||
         ks__set(conf, "group.id", cfg->group, errstr, errsize) ||
         ks__set(conf, "enable.auto.commit", "false", errstr, errsize) ||
