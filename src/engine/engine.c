@@ -2,6 +2,8 @@
  * dedup, and the flush builder. See include/kpistream/engine.h. */
 #include "kpistream/engine.h"
 
+#include "engine/hll_window.h"
+
 #include "kpistream/err.h"
 #include "kpistream/kpi.h"
 #include "kpistream/state.h"
@@ -43,6 +45,8 @@ struct ks_engine {
     int64_t max_window_ms;
     ks__cache *global_cache, **seg_cache, **chan_cache;
     ks_pstate_meta gone; /* meta of revoked partitions (kept: counters are totals) */
+    ks_hll_window hll[KS_MAX_WINDOWS]; /* distinct active customers per window */
+    bool hll_pending;                   /* the last build wrote HLLs */
 };
 
 ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
@@ -65,7 +69,10 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     e->global_cache = calloc(1, sizeof *e->global_cache);
     e->seg_cache = calloc((size_t)e->sh.segments.max, sizeof *e->seg_cache);
     e->chan_cache = calloc((size_t)e->sh.channels.max, sizeof *e->chan_cache);
-    if (!e->parser || !e->global_cache || !e->seg_cache || !e->chan_cache) {
+    bool hll_ok = true;
+    for (int w = 0; w < cfg->nwindows; w++)
+        hll_ok = ks_hll_window_init(&e->hll[w], cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS) == 0 && hll_ok;
+    if (!e->parser || !e->global_cache || !e->seg_cache || !e->chan_cache || !hll_ok) {
         snprintf(errstr, errsize, "engine: out of memory");
         ks_engine_free(e);
         return NULL;
@@ -89,6 +96,8 @@ void ks_engine_free(ks_engine *e)
     free(e->seg_cache);
     free(e->chan_cache);
     free(e->global_cache);
+    for (int w = 0; w < KS_MAX_WINDOWS; w++)
+        ks_hll_window_reset(&e->hll[w]);
     ks_event_parser_free(e->parser);
     free(e);
 }
@@ -191,6 +200,12 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         return KS_DUPLICATE;
     }
     int64_t old_max = p->st->max_ts_ms;
+    if (ev.customer_id.ptr && ev.type != KS_EV_MARKETING_SPEND) {
+        uint64_t h = ks_hll_hash(ev.customer_id.ptr, ev.customer_id.len);
+        int64_t clock_s = e->clock_ms == INT64_MIN ? INT64_MIN : e->clock_ms / 1000;
+        for (int w = 0; w < e->cfg->nwindows; w++)
+            ks_hll_window_add(&e->hll[w], h, ev.ts_ms / 1000, clock_s);
+    }
     if (ks_pstate_apply(p->st, &ev) < 0) {
         /* Out of memory mid-event: the partition state is no longer trusted. */
         why->code = KS_REJECT_NONE;
@@ -479,6 +494,16 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
                 ks__emit_group(e, b, kind, id, key, c, clock);
             }
         }
+        for (int w = 0; w < cfg->nwindows; w++) {
+            if (!ks_hll_window_build(&e->hll[w], clock / 1000))
+                continue;
+            size_t len;
+            const uint8_t *bytes = ks_hll_bytes(&e->hll[w].pending, &len);
+            ks_batch_cmd(b);
+            ks_batch_str(b, "SET");
+            ks_batch_fmt(b, "%shll:active:%s", cfg->prefix, cfg->windows[w].name);
+            ks_batch_arg(b, (const char *)bytes, len);
+        }
         for (int i = 0; i < e->nparts; i++) {
             const ks_pstate *st = e->parts[i].st;
             for (uint32_t d = 0; d < st->ndirty; d++)
@@ -539,6 +564,8 @@ void ks_engine_flush_done(ks_engine *e)
     }
     for (int i = 0; i < e->nparts; i++)
         ks_pstate_clear_dirty(e->parts[i].st);
+    for (int w = 0; w < e->cfg->nwindows; w++)
+        ks_hll_window_done(&e->hll[w]);
 }
 
 int ks_engine_positions(const ks_engine *e, ks_engine_position *out, int max)

@@ -4,6 +4,7 @@
  * comments next to them. */
 #include "kpistream/config.h"
 #include "kpistream/engine.h"
+#include "kpistream/hll.h"
 
 #include <criterion/criterion.h>
 #include <stdio.h>
@@ -55,6 +56,7 @@ static const char *get(const char *key, const char *field)
 }
 
 static int hset_fields_in_last_flush;
+static uint8_t hll_bytes[4][KS_HLL_DENSE_SIZE];
 
 /* Moves the clock (all partitions at their end) and applies one flush. */
 static void flush(void)
@@ -68,6 +70,13 @@ static void flush(void)
         const char *argv[512];
         size_t lens[512];
         size_t n = ks_batch_get(&batch, i, argv, lens, 512);
+        if (!strcmp(argv[0], "SET")) { /* an HLL: keep its bytes for the HLL test */
+            cr_assert_eq(lens[2], KS_HLL_DENSE_SIZE);
+            for (int w = 0; w < 4; w++)
+                if (!strcmp(argv[1] + strlen("kpi:hll:active:"), cfg.windows[w].name))
+                    memcpy(hll_bytes[w], argv[2], lens[2]);
+            continue;
+        }
         bool del = !strcmp(argv[0], "HDEL");
         cr_assert(del || !strcmp(argv[0], "HSET"), "unexpected command %s", argv[0]);
         for (size_t a = 2; a < n; a += del ? 1 : 2) {
@@ -308,4 +317,21 @@ Test(engine, channel_hashes_leave_out_repurchase_rate)
     cr_assert_str_eq(get("kpi:global", "repurchase_rate:1h"), "100.00");
     cr_assert_null(get("kpi:channel:web", "repurchase_rate:1h"));
     cr_assert_str_eq(get("kpi:channel:web", "purchase_frequency:1h"), "2.00");
+}
+
+Test(engine, hll_active_matches_distinct_customers_per_window)
+{
+    EV(0, "a", T0, "signup", "");
+    EV(1, "b", T0 + 2 * HOUR, "interaction", "");
+    EV(1, "c", T0 + 2 * HOUR + 1000, "interaction", "");
+    EV(1, "c", T0 + 2 * HOUR + 2000, "interaction", "");
+    flush();
+    /* Read the bytes as Redis would (PFCOUNT): 1h has b and c, 24h a, b, c. */
+    ks_hll h;
+    char err[128];
+    cr_assert_eq(ks_hll_load(&h, hll_bytes[0], KS_HLL_DENSE_SIZE, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ks_hll_count(&h), 2);
+    cr_assert_eq(ks_hll_load(&h, hll_bytes[1], KS_HLL_DENSE_SIZE, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ks_hll_count(&h), 3);
+    cr_assert_str_eq(get("kpi:global", "active_customers:24h"), "3");
 }

@@ -1,0 +1,48 @@
+/* Distinct active customers per window as Redis-format HyperLogLogs.
+ *
+ * One HLL per bucket (width W/60, as the KPI windows), in a ring of 128
+ * buckets: 60 in the window plus room for buckets ahead of the clock (the
+ * source never reads more than an hour ahead of the watermark). The window's
+ * HLL is the union (register max) of its 60 buckets, written to
+ * kpi:hll:active:<window> so PFCOUNT/PFMERGE work on it in Redis.
+ *
+ * Kept per process, not per partition: a union does not care who added a
+ * customer or how often, so rebalances and replays cannot double count.
+ * Memory: 128 x 12304 bytes = 1.5 MiB per window, touched only as used.
+ */
+#ifndef KS_ENGINE_HLL_WINDOW_H
+#define KS_ENGINE_HLL_WINDOW_H
+
+#include "kpistream/hll.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define KS_HLLW_SLOTS 128
+
+typedef struct ks_hll_window {
+    int64_t width_s;
+    int64_t slot_n[KS_HLLW_SLOTS]; /* bucket number held by each slot; INT64_MIN: empty */
+    ks_hll *slots;                 /* KS_HLLW_SLOTS; owned */
+    ks_hll pending, written;       /* union being flushed; union Redis has */
+    bool has_written;
+} ks_hll_window;
+
+/** Initialises w for buckets of width_s seconds. Returns 0 or KS_ERR_NOMEM. */
+int ks_hll_window_init(ks_hll_window *w, int64_t width_s);
+
+/** Frees w's slots. */
+void ks_hll_window_reset(ks_hll_window *w);
+
+/** Adds a customer (its ks_hll_hash) seen at t_s; clock_s is the window
+ *  clock (INT64_MIN if none yet). Buckets behind the window are ignored. */
+void ks_hll_window_add(ks_hll_window *w, uint64_t hash, int64_t t_s, int64_t clock_s);
+
+/** Builds the window's union at clock_s into w->pending; returns true if it
+ *  differs from what was last written. */
+bool ks_hll_window_build(ks_hll_window *w, int64_t clock_s);
+
+/** Records that w->pending was written. */
+void ks_hll_window_done(ks_hll_window *w);
+
+#endif
