@@ -67,8 +67,7 @@ static void die(const char *what)
 static void *xmalloc(size_t n)
 {
     void *p = malloc(n);
-    if (!p)
-        die("out of memory");
+    if (!p) die("out of memory");
     return p;
 }
 
@@ -78,12 +77,12 @@ static volatile uint64_t g_sink; /* keeps results alive */
 /* The event set: every message in one buffer, with offsets.           */
 
 typedef struct evset {
-    char *buf;       /* values, back to back (not NUL-separated) */
+    char *buf; /* values, back to back (not NUL-separated) */
     size_t len, cap;
-    char *keys;      /* Kafka keys, back to back */
+    char *keys; /* Kafka keys, back to back */
     size_t klen, kcap;
-    size_t *voff;    /* [n+1]: value i is buf[voff[i] .. voff[i+1]) */
-    size_t *koff;    /* [n+1] */
+    size_t *voff; /* [n+1]: value i is buf[voff[i] .. voff[i+1]) */
+    size_t *koff; /* [n+1] */
     size_t n;
     uint32_t customers_planned;
     double days;
@@ -96,8 +95,7 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n
         while (ncap < *len + n)
             ncap *= 2;
         char *nb = realloc(*buf, ncap);
-        if (!nb)
-            die("out of memory");
+        if (!nb) die("out of memory");
         *buf = nb;
         *cap = ncap;
     }
@@ -114,16 +112,14 @@ static void evset_generate(evset *es, size_t n, uint32_t customers)
     es->voff = xmalloc((n + 1) * sizeof *es->voff);
     es->koff = xmalloc((n + 1) * sizeof *es->koff);
     double days = (double)n / ((double)customers * 1.5);
-    if (days < 0.5)
-        days = 0.5;
+    if (days < 0.5) days = 0.5;
     for (;;) {
         ks_gen_opts o;
         ks_gen_opts_init(&o); /* seed 1, start 2026-01-01, no duplicates */
         o.customers = customers;
         o.days = days;
         ks_gen *g = ks_gen_new(&o);
-        if (!g)
-            die("ks_gen_new failed (bad --customers?)");
+        if (!g) die("ks_gen_new failed (bad --customers?)");
         es->len = es->klen = es->n = 0;
         char ev[KS_GEN_MAX_EVENT];
         size_t len, keylen;
@@ -137,8 +133,7 @@ static void evset_generate(evset *es, size_t n, uint32_t customers)
             es->n++;
         }
         ks_gen_free(g);
-        if (es->n == n)
-            break;
+        if (es->n == n) break;
         days *= 2;
     }
     es->voff[n] = es->len;
@@ -188,8 +183,7 @@ static void parse_opts(int argc, char **argv, opts *o)
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v)
-            die("option without a value");
+        if (!v) die("option without a value");
         if (strcmp(a, "--events") == 0)
             o->events = strtoull(v, NULL, 10);
         else if (strcmp(a, "--customers") == 0)
@@ -211,8 +205,7 @@ static void parse_opts(int argc, char **argv, opts *o)
 static ks_config bench_config(void)
 {
     ks_config cfg;
-    if (ks_config_init_defaults(&cfg) != 0)
-        die("ks_config_init_defaults failed");
+    if (ks_config_init_defaults(&cfg) != 0) die("ks_config_init_defaults failed");
     cfg.clock = KS_CLOCK_EVENT;
     return cfg;
 }
@@ -221,10 +214,8 @@ static size_t rss_bytes(void)
 {
     FILE *f = fopen("/proc/self/statm", "r");
     unsigned long size = 0, res = 0;
-    if (!f)
-        return 0;
-    if (fscanf(f, "%lu %lu", &size, &res) != 2)
-        res = 0;
+    if (!f) return 0;
+    if (fscanf(f, "%lu %lu", &size, &res) != 2) res = 0;
     fclose(f);
     return (size_t)res * (size_t)sysconf(_SC_PAGESIZE);
 }
@@ -256,11 +247,9 @@ static void breakdown(const ks_config *cfg, int nparts, size_t n, fetch_fn fetch
     ks_intern_init(&sh.categories, KS_CATEGORIES_MAX);
     ks_pstate **ps = xmalloc((size_t)nparts * sizeof *ps);
     for (int p = 0; p < nparts; p++)
-        if (!(ps[p] = ks_pstate_new(&sh)))
-            die("ks_pstate_new failed");
+        if (!(ps[p] = ks_pstate_new(&sh))) die("ks_pstate_new failed");
     ks_event_parser *ep = ks_event_parser_new(cfg->max_message_bytes);
-    if (!ep)
-        die("ks_event_parser_new failed");
+    if (!ep) die("ks_event_parser_new failed");
     for (size_t j = 0; j < n; j++) {
         size_t len;
         int p;
@@ -269,8 +258,7 @@ static void breakdown(const ks_config *cfg, int nparts, size_t n, fetch_fn fetch
         ks_reject why;
         if (ks_event_parse(ep, v, len, &ev, &why) && !ks_pstate_seen(ps[p], &ev))
             ks_pstate_apply(ps[p], &ev);
-        if ((j + 1) % BENCH_TICK_EVERY == 0)
-            advance_watermark(ps, nparts);
+        if ((j + 1) % BENCH_TICK_EVERY == 0) advance_watermark(ps, nparts);
     }
     advance_watermark(ps, nparts);
     for (int p = 0; p < nparts; p++) {
@@ -288,11 +276,10 @@ static void breakdown(const ks_config *cfg, int nparts, size_t n, fetch_fn fetch
         bd->tickets += (double)s->tickets.cap * (sizeof(uint64_t) + sizeof(ks_u64map_val));
         bd->fixed += sizeof *s;
         for (int k = 0; k < 1 + sh.segments.max + sh.channels.max; k++) {
-            const ks_group *g = k == 0 ? &s->global
+            const ks_group *g = k == 0                 ? &s->global
                                 : k <= sh.segments.max ? &s->segments[k - 1]
                                                        : &s->channels[k - 1 - sh.segments.max];
-            if (!g->used)
-                continue;
+            if (!g->used) continue;
             for (int w = 0; w < cfg->nwindows; w++) {
                 bd->windows += (double)g->win[w].cap * sizeof(ks_bucket);
                 bd->series++;
@@ -309,12 +296,12 @@ static void breakdown_print(const breakdown_t *bd, double per)
 {
     const double M = 1048576.0;
     printf("  breakdown (allocated capacity; used in brackets), per customer and total:\n");
-    printf("    customer records  : %7.1f B %8.1f MiB  (%zu B each; used %.1f B)\n",
-           bd->recs / per, bd->recs / M, sizeof(ks_customer), bd->recs_used / per);
+    printf("    customer records  : %7.1f B %8.1f MiB  (%zu B each; used %.1f B)\n", bd->recs / per,
+           bd->recs / M, sizeof(ks_customer), bd->recs_used / per);
     printf("    customer index    : %7.1f B %8.1f MiB  (uint32 slots, load <= 0.7)\n",
            bd->index / per, bd->index / M);
-    printf("    id arena          : %7.1f B %8.1f MiB  (used %.1f B)\n", bd->ids / per,
-           bd->ids / M, bd->ids_used / per);
+    printf("    id arena          : %7.1f B %8.1f MiB  (used %.1f B)\n", bd->ids / per, bd->ids / M,
+           bd->ids_used / per);
     printf("    dirty list        : %7.1f B %8.1f MiB\n", bd->dirty / per, bd->dirty / M);
     printf("    dedup set         : %7.1f B %8.1f MiB  (%zu event ids in %zu slots x %zu B, "
            "load %.2f)\n",
@@ -327,8 +314,8 @@ static void breakdown_print(const breakdown_t *bd, double per)
     printf("    pstate structs    : %7.1f B %8.1f MiB\n", bd->fixed / per, bd->fixed / M);
     double total = bd->recs + bd->index + bd->ids + bd->dirty + bd->dedup + bd->tickets +
                    bd->windows + bd->fixed;
-    printf("    total             : %7.1f B %8.1f MiB  (%zu customers)\n", total / per,
-           total / M, bd->customers);
+    printf("    total             : %7.1f B %8.1f MiB  (%zu customers)\n", total / per, total / M,
+           bd->customers);
 }
 
 typedef struct memory_src {
@@ -343,8 +330,8 @@ static const char *memory_fetch(void *ctx, size_t j, size_t *len, int *part)
 {
     memory_src *m = ctx;
     size_t idlen;
-    *len = memory_event(m->buf, sizeof m->buf, (uint32_t)(j / 2), (int)(j & 1), m->customers,
-                        m->id, sizeof m->id, &idlen);
+    *len = memory_event(m->buf, sizeof m->buf, (uint32_t)(j / 2), (int)(j & 1), m->customers, m->id,
+                        sizeof m->id, &idlen);
     *part = (int)(ks_hash64(m->id, idlen, 0) % BENCH_MEMORY_PARTITIONS);
     return m->buf;
 }
@@ -373,8 +360,7 @@ static int mode_engine(const opts *o)
     const size_t n = es.n;
     printf("events: %zu generated in %.2f s (ks_gen, %u customers planned, %.2f simulated "
            "days), mean %.0f bytes/event, %.1f MB in one buffer\n",
-           n, tg, es.customers_planned, es.days, (double)es.len / (double)n,
-           (double)es.len / 1e6);
+           n, tg, es.customers_planned, es.days, (double)es.len / (double)n, (double)es.len / 1e6);
 
     /* Partition by customer hash, as a keyed producer would; fixed up front
      * so that no hashing outside the engine is timed. */
@@ -395,8 +381,7 @@ static int mode_engine(const opts *o)
             g_sink += (uintptr_t)memchr(v, 0x01, l);
         }
         double b = now_s() - a;
-        if (b < best)
-            best = b;
+        if (b < best) best = b;
     }
     double memchr_eps = (double)n / best;
     printf("memchr scan (floor)      : %12.0f events/s  %7.1f ns/event  %7.0f MB/s (best of 5)\n",
@@ -409,8 +394,7 @@ static int mode_engine(const opts *o)
         size_t l;
         const char *v = ev_val(&es, i, &l);
         cJSON *j = cJSON_ParseWithLength(v, l);
-        if (!j)
-            bad++;
+        if (!j) bad++;
         g_sink += (uintptr_t)j;
         cJSON_Delete(j);
     }
@@ -421,8 +405,7 @@ static int mode_engine(const opts *o)
 
     /* 3. ks_event_parse: prescan + cJSON into an arena + validation. */
     ks_event_parser *ep = ks_event_parser_new(65536);
-    if (!ep)
-        die("ks_event_parser_new failed");
+    if (!ep) die("ks_event_parser_new failed");
     a = now_s();
     bad = 0;
     for (size_t i = 0; i < n; i++) {
@@ -445,11 +428,9 @@ static int mode_engine(const opts *o)
     ks_config cfg = bench_config();
     char err[256];
     ks_engine *e = ks_engine_new(&cfg, err, sizeof err);
-    if (!e)
-        die(err);
+    if (!e) die(err);
     for (int p = 0; p < BENCH_ENGINE_PARTITIONS; p++)
-        if (ks_engine_assign(e, BENCH_TOPIC, p) != 0)
-            die("ks_engine_assign failed");
+        if (ks_engine_assign(e, BENCH_TOPIC, p) != 0) die("ks_engine_assign failed");
     int64_t offset[BENCH_ENGINE_PARTITIONS] = {0};
     size_t verdicts[3] = {0};
     size_t rss0 = rss_bytes();
@@ -461,8 +442,7 @@ static int mode_engine(const opts *o)
         ks_verdict vd = ks_engine_process(e, BENCH_TOPIC, part[i], offset[part[i]]++, v, l,
                                           BENCH_WALL_MS, &why);
         verdicts[vd]++;
-        if ((i + 1) % BENCH_TICK_EVERY == 0)
-            ks_engine_tick(e, BENCH_WALL_MS);
+        if ((i + 1) % BENCH_TICK_EVERY == 0) ks_engine_tick(e, BENCH_WALL_MS);
     }
     ks_engine_tick(e, BENCH_WALL_MS);
     double te = now_s() - a;
@@ -490,8 +470,7 @@ static int mode_engine(const opts *o)
     a = now_s();
     int rc = ks_engine_build_flush(e, &b, BENCH_WALL_MS);
     double tf = now_s() - a;
-    if (rc != 0)
-        die("ks_engine_build_flush failed");
+    if (rc != 0) die("ks_engine_build_flush failed");
     ks_engine_flush_done(e);
     printf("first build_flush        : %8.1f ms for %zu commands, %zu args, %.1f MB "
            "(%" PRId64 " dirty customers; %.2f us/customer)\n",
@@ -548,8 +527,7 @@ static size_t memory_event(char *out, size_t cap, uint32_t c, int purchase, uint
                      "{\"event_id\":\"m-%u-p\",\"type\":\"purchase\",\"customer_id\":\"%s\","
                      "\"ts\":%lld,\"channel\":\"%s\",\"order_id\":\"o-%u\",\"amount\":%u.%02u,"
                      "\"category\":\"cat-%u\",\"product\":\"sku-%u\"}",
-                     c, id, (long long)ts, chans[c % 4], c, 5 + c % 200, c % 100, c % 12,
-                     c % 5000);
+                     c, id, (long long)ts, chans[c % 4], c, 5 + c % 200, c % 100, c % 12, c % 5000);
     return (size_t)n;
 }
 
@@ -560,10 +538,8 @@ static void advance_watermark(ks_pstate **ps, int n)
 {
     int64_t lo = INT64_MAX;
     for (int p = 0; p < n; p++)
-        if (ps[p]->max_ts_ms < lo)
-            lo = ps[p]->max_ts_ms;
-    if (lo == INT64_MIN)
-        return;
+        if (ps[p]->max_ts_ms < lo) lo = ps[p]->max_ts_ms;
+    if (lo == INT64_MIN) return;
     for (int p = 0; p < n; p++)
         ks_pstate_advance(ps[p], lo);
 }
@@ -577,11 +553,9 @@ static int mode_memory(const opts *o)
 
     size_t rss0 = rss_bytes();
     ks_engine *e = ks_engine_new(&cfg, err, sizeof err);
-    if (!e)
-        die(err);
+    if (!e) die(err);
     for (int p = 0; p < BENCH_MEMORY_PARTITIONS; p++)
-        if (ks_engine_assign(e, BENCH_TOPIC, p) != 0)
-            die("ks_engine_assign failed");
+        if (ks_engine_assign(e, BENCH_TOPIC, p) != 0) die("ks_engine_assign failed");
     int64_t offset[BENCH_MEMORY_PARTITIONS] = {0};
     size_t verdicts[3] = {0};
     double a = now_s();
@@ -592,8 +566,7 @@ static int mode_memory(const opts *o)
         ks_reject why;
         verdicts[ks_engine_process(e, BENCH_TOPIC, p, offset[p]++, buf, len, BENCH_WALL_MS,
                                    &why)]++;
-        if ((j + 1) % BENCH_TICK_EVERY == 0)
-            ks_engine_tick(e, BENCH_WALL_MS);
+        if ((j + 1) % BENCH_TICK_EVERY == 0) ks_engine_tick(e, BENCH_WALL_MS);
     }
     ks_engine_tick(e, BENCH_WALL_MS);
     double t = now_s() - a;
@@ -653,14 +626,12 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 static void kset(rd_kafka_conf_t *c, const char *k, const char *v)
 {
     char err[256];
-    if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK)
-        die(err);
+    if (rd_kafka_conf_set(c, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) die(err);
 }
 
 static int mode_kafka(const opts *o)
 {
-    if (!o->brokers)
-        die("kafka mode needs --brokers");
+    if (!o->brokers) die("kafka mode needs --brokers");
     evset es;
     evset_generate(&es, o->events, o->customers);
     const size_t n = es.n;
@@ -677,28 +648,24 @@ static int mode_kafka(const opts *o)
     rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
     rd_kafka_conf_set_opaque(conf, &dr);
     rd_kafka_t *prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
-    if (!prod)
-        die(err);
+    if (!prod) die(err);
     double a = now_s();
     for (size_t i = 0; i < n; i++) {
         size_t vl, kl;
         const char *v = ev_val(&es, i, &vl);
         const char *k = ev_key(&es, i, &kl);
         for (;;) {
-            rd_kafka_resp_err_t e2 = rd_kafka_producev(
-                prod, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_VALUE((void *)v, vl),
-                RD_KAFKA_V_KEY((void *)k, kl), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_END);
-            if (e2 == RD_KAFKA_RESP_ERR_NO_ERROR)
-                break;
-            if (e2 != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-                die(rd_kafka_err2str(e2));
+            rd_kafka_resp_err_t e2 =
+                rd_kafka_producev(prod, RD_KAFKA_V_TOPIC(o->topic), RD_KAFKA_V_VALUE((void *)v, vl),
+                                  RD_KAFKA_V_KEY((void *)k, kl),
+                                  RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+            if (e2 == RD_KAFKA_RESP_ERR_NO_ERROR) break;
+            if (e2 != RD_KAFKA_RESP_ERR__QUEUE_FULL) die(rd_kafka_err2str(e2));
             rd_kafka_poll(prod, 10);
         }
         rd_kafka_poll(prod, 0);
     }
-    if (rd_kafka_flush(prod, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR)
-        die("producer flush timed out");
+    if (rd_kafka_flush(prod, 120000) != RD_KAFKA_RESP_ERR_NO_ERROR) die("producer flush timed out");
     double tprod = now_s() - a;
     printf("kafka preload: %zu events, %zu delivered, %zu failed in %.2f s (%.0f events/s)\n", n,
            dr.ok, dr.failed, tprod, (double)n / tprod);
@@ -712,12 +679,13 @@ static int mode_kafka(const opts *o)
     int64_t total = 0;
     for (int p = 0; p < o->partitions; p++) {
         int64_t lo = -1, hi = -1;
-        rd_kafka_resp_err_t e2 = rd_kafka_query_watermark_offsets(prod, o->topic, p, &lo, &hi, 10000);
-        if (e2)
-            die(rd_kafka_err2str(e2));
+        rd_kafka_resp_err_t e2 =
+            rd_kafka_query_watermark_offsets(prod, o->topic, p, &lo, &hi, 10000);
+        if (e2) die(rd_kafka_err2str(e2));
         if (lo != 0) {
-            fprintf(stderr, "bench_pipeline: %s[%d] starts at offset %" PRId64
-                            ": the mock dropped data; use more partitions or fewer events\n",
+            fprintf(stderr,
+                    "bench_pipeline: %s[%d] starts at offset %" PRId64
+                    ": the mock dropped data; use more partitions or fewer events\n",
                     o->topic, p, lo);
             return 1;
         }
@@ -726,8 +694,7 @@ static int mode_kafka(const opts *o)
     printf("kafka end offsets: sum %" PRId64 " over %d partitions (%s)\n", total, o->partitions,
            total == (int64_t)n ? "= N, ok" : "MISMATCH");
     rd_kafka_destroy(prod);
-    if (total != (int64_t)n)
-        return 1;
+    if (total != (int64_t)n) return 1;
 
     /* Raw consume: the same consumer settings kpistream uses where they
      * matter (default fetch sizes, batch of 1000 from the consumer queue). */
@@ -740,15 +707,13 @@ static int mode_kafka(const opts *o)
     kset(conf, "enable.partition.eof", "false");
     kset(conf, "client.id", "bench-raw-consumer");
     rd_kafka_t *cons = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
-    if (!cons)
-        die(err);
+    if (!cons) die(err);
     rd_kafka_poll_set_consumer(cons);
     rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(o->partitions);
     for (int p = 0; p < o->partitions; p++)
         rd_kafka_topic_partition_list_add(l, o->topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
     double t_assign = now_s();
-    if (rd_kafka_assign(cons, l))
-        die("rd_kafka_assign failed");
+    if (rd_kafka_assign(cons, l)) die("rd_kafka_assign failed");
     rd_kafka_topic_partition_list_destroy(l);
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(cons);
     rd_kafka_message_t *msgs[1000];
@@ -756,12 +721,10 @@ static int mode_kafka(const opts *o)
     double t_first = 0, last_progress = now_s();
     while (got < n) {
         ssize_t k = rd_kafka_consume_batch_queue(q, 500, msgs, 1000);
-        if (k < 0)
-            die("rd_kafka_consume_batch_queue failed");
+        if (k < 0) die("rd_kafka_consume_batch_queue failed");
         for (ssize_t i = 0; i < k; i++) {
             if (!msgs[i]->err) {
-                if (!got)
-                    t_first = now_s();
+                if (!got) t_first = now_s();
                 got++;
                 bytes += msgs[i]->len;
             }
@@ -802,12 +765,9 @@ int main(int argc, char **argv)
     opts o;
     parse_opts(argc, argv, &o);
     setvbuf(stdout, NULL, _IOLBF, 0);
-    if (strcmp(argv[1], "engine") == 0)
-        return mode_engine(&o);
-    if (strcmp(argv[1], "memory") == 0)
-        return mode_memory(&o);
-    if (strcmp(argv[1], "kafka") == 0)
-        return mode_kafka(&o);
+    if (strcmp(argv[1], "engine") == 0) return mode_engine(&o);
+    if (strcmp(argv[1], "memory") == 0) return mode_memory(&o);
+    if (strcmp(argv[1], "kafka") == 0) return mode_kafka(&o);
     fputs("bench_pipeline: unknown mode\n", stderr);
     return 2;
 }
