@@ -2,11 +2,11 @@
  * Kafka side (preload + raw librdkafka consume rate). bench/run.sh drives the
  * modes and adds the end-to-end run of the kpistream binary into Redis.
  *
- *   bench_pipeline engine [--events N] [--customers C]
+ *   bench_pipeline engine [--events N] [--customers C] [--partitions P]
  *       Generates N events (ks_gen, C customers) into one buffer + offsets, then
  *       times, on this thread: a memchr scan (memory-bandwidth floor), stock
  *       cJSON parse+delete, ks_event_parse (prescan + cJSON + validation), and
- *       ks_engine_process over all of them (64 partitions by customer hash,
+ *       ks_engine_process over all of them (P = 64 partitions by customer hash,
  *       event clock, wall clock far ahead, a tick every 10k events), then one
  *       ks_engine_build_flush over the whole state (first flush: all dirty).
  *   bench_pipeline memory [--customers C]
@@ -44,7 +44,7 @@
 #include <unistd.h>
 
 #define BENCH_TOPIC "bench-events"
-#define BENCH_ENGINE_PARTITIONS 64
+#define BENCH_ENGINE_PARTITIONS_MAX 256 /* partition numbers are stored as uint8_t */
 #define BENCH_MEMORY_PARTITIONS 8
 #define BENCH_TICK_EVERY 10000
 /* Wall clock "far ahead" (2100-01-01): no generated event is in its future,
@@ -358,6 +358,9 @@ static int mode_engine(const opts *o)
     evset_generate(&es, o->events, o->customers);
     double tg = now_s() - t0;
     const size_t n = es.n;
+    const int nparts = o->partitions;
+    if (nparts > BENCH_ENGINE_PARTITIONS_MAX)
+        die("engine mode: at most 256 partitions");
     printf("events: %zu generated in %.2f s (ks_gen, %u customers planned, %.2f simulated "
            "days), mean %.0f bytes/event, %.1f MB in one buffer\n",
            n, tg, es.customers_planned, es.days, (double)es.len / (double)n, (double)es.len / 1e6);
@@ -368,7 +371,7 @@ static int mode_engine(const opts *o)
     for (size_t i = 0; i < n; i++) {
         size_t kl;
         const char *k = ev_key(&es, i, &kl);
-        part[i] = (uint8_t)(ks_hash64(k, kl, 0) % BENCH_ENGINE_PARTITIONS);
+        part[i] = (uint8_t)(ks_hash64(k, kl, 0) % (uint64_t)nparts);
     }
 
     /* 1. memchr over every byte for a byte that never occurs: the floor. */
@@ -429,9 +432,9 @@ static int mode_engine(const opts *o)
     char err[256];
     ks_engine *e = ks_engine_new(&cfg, err, sizeof err);
     if (!e) die(err);
-    for (int p = 0; p < BENCH_ENGINE_PARTITIONS; p++)
+    for (int p = 0; p < nparts; p++)
         if (ks_engine_assign(e, BENCH_TOPIC, p) != 0) die("ks_engine_assign failed");
-    int64_t offset[BENCH_ENGINE_PARTITIONS] = {0};
+    int64_t offset[BENCH_ENGINE_PARTITIONS_MAX] = {0};
     size_t verdicts[3] = {0};
     size_t rss0 = rss_bytes();
     a = now_s();
@@ -461,7 +464,7 @@ static int mode_engine(const opts *o)
            100.0 * (1.0 / cjson_eps) / (1.0 / engine_eps));
     printf("  state: %" PRId64 " customers over %d partitions, engine accounting %.1f MiB, RSS "
            "+%.1f MiB\n",
-           st.customers, BENCH_ENGINE_PARTITIONS, (double)mem / 1048576.0,
+           st.customers, nparts, (double)mem / 1048576.0,
            (double)(rss1 - rss0) / 1048576.0);
 
     /* 5. First flush: every customer dirty, every group's fields new. */
@@ -486,7 +489,7 @@ static int mode_engine(const opts *o)
     ks_engine_free(e);
     engine_src src = {&es, part};
     breakdown_t bd;
-    breakdown(&cfg, BENCH_ENGINE_PARTITIONS, n, engine_fetch, &src, &bd);
+    breakdown(&cfg, nparts, n, engine_fetch, &src, &bd);
     breakdown_print(&bd, (double)st.customers);
     ks_config_free(&cfg);
 
