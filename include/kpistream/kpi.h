@@ -13,6 +13,7 @@ typedef enum ks_kpi_kind {
     KS_KPI_COUNT, /* integer */
     KS_KPI_MONEY, /* 2 decimals, events' currency */
     KS_KPI_RATIO, /* 2 decimals; absent when its denominator is 0 */
+    KS_KPI_DURATION, /* integer milliseconds; absent without data */
 } ks_kpi_kind;
 
 #define KS_KPIS(X)                                                             \
@@ -50,6 +51,10 @@ typedef enum ks_kpi_kind {
     X(RETENTION_COST, "retention_cost", RATIO)                                 \
     X(CONVERSION_RATE, "conversion_rate", RATIO)                               \
     X(COMPLAINT_RATE, "complaint_rate", RATIO)                                 \
+    X(COMPLAINT_RESOLUTION_RATE, "complaint_resolution_rate", RATIO)           \
+    X(RESPONSE_TIME_P50, "response_time_p50", DURATION)                        \
+    X(RESPONSE_TIME_P90, "response_time_p90", DURATION)                        \
+    X(RESPONSE_TIME_P99, "response_time_p99", DURATION)                        \
     X(ENGAGEMENT, "engagement", RATIO)                                         \
     X(UPSELL_RATE, "upsell_rate", RATIO)                                       \
     X(CROSS_SELL_RATE, "cross_sell_rate", RATIO)                               \
@@ -79,6 +84,8 @@ typedef struct ks_kpi_input {
     int64_t base_start;   /* S: customers at the window's start */
     int64_t base_end;     /* E: customers at the window's end */
     bool clv_window;      /* compute clv (the 30d window only) */
+    const uint32_t *response_ms; /* first-response times in the window, sorted ascending */
+    size_t nresponse;
 } ks_kpi_input;
 
 typedef struct ks_kpi_values {
@@ -98,6 +105,8 @@ bool ks_kpi_ratio(double num, double den, double scale, double *out);
 bool ks_kpi_nps(int64_t promoters, int64_t detractors, int64_t responses, double *out);
 bool ks_kpi_retention_rate(int64_t s, int64_t e, int64_t n, double *out);
 bool ks_kpi_retention_cost(double retention_spend, int64_t s, int64_t churned, double *out);
+/** Returns the value at 0-based rank floor(q * (n - 1)) of sorted[0..n); false if n == 0. */
+bool ks_kpi_quantile(const uint32_t *sorted, size_t n, double q, double *out);
 bool ks_kpi_clv(double revenue, int64_t active, double churn_rate_pct, bool churn_known,
                 const ks_kpi_params *prm, double *out);
 

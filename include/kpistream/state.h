@@ -49,7 +49,7 @@ enum {
     KS_CUST_PURCHASED = 1 << 2,
 };
 
-/* One customer: 224 bytes (checked below). Times in seconds are event
+/* One customer: 256 bytes (checked below). Times in seconds are event
  * times (epoch s); fields are ordered to leave no padding. */
 typedef struct ks_customer {
     uint64_t id_hash;
@@ -70,6 +70,15 @@ typedef struct ks_customer {
     uint8_t nps_last;              /* KS_NONE = none */
     uint8_t pad_;
     uint64_t categories;           /* bit i: bought category i */
+    uint32_t open_since_s;         /* when open_tickets last went from 0 to 1 (0: none open) */
+    uint32_t events_total;         /* accepted events, all time (risk: usual gap) */
+    uint32_t last_downgrade_s;     /* 0: never */
+    uint32_t last_alert_s;         /* event time of the last churn alert (cooldown); 0: never */
+    uint16_t trigger_day[4];       /* UTC day each trigger last fired (cooldown); 0: never */
+    uint8_t risk_score;            /* 0-100 */
+    uint8_t risk_level;            /* ks_risk_level */
+    uint16_t risk_top;             /* top reasons: 3 x 4 bits (reason + 1; 0 = none) */
+    uint32_t spare_;
     /* Rolling per-day activity (UTC days since epoch; 0 = free slot). */
     float slot_rev[KS_DAY_SLOTS];  /* net revenue that day */
     uint16_t slot_day[KS_DAY_SLOTS];
@@ -78,7 +87,7 @@ typedef struct ks_customer {
     uint8_t slot_cpf[KS_DAY_SLOTS]; /* complaints (low nibble), payment failures (high) */
 } ks_customer;
 
-_Static_assert(sizeof(ks_customer) == 224, "ks_customer must stay compact");
+_Static_assert(sizeof(ks_customer) == 256, "ks_customer must stay compact");
 
 /* One group's series: windows x aggregates. */
 typedef struct ks_group {
@@ -86,6 +95,14 @@ typedef struct ks_group {
     int64_t base;       /* customers known and not churned, all event times */
     bool used;
 } ks_group;
+
+/* One first response to a ticket: counted in the windows of its time. */
+typedef struct ks_response {
+    int64_t ts_ms;       /* when it was responded */
+    uint32_t value_ms;   /* responded - opened (saturated) */
+    uint8_t segment;     /* customer's segment at the time (KS_NONE) */
+    uint8_t channel;     /* channel of the ticket's opening (KS_NONE) */
+} ks_response;
 
 typedef struct ks_pstate_meta {
     int64_t processed;  /* accepted unique events */
@@ -113,7 +130,9 @@ typedef struct ks_pstate {
     uint32_t ndirty, capdirty;
     /* memories */
     ks_u64map dedup;       /* event_id hash -> {ts_s, 0} */
-    ks_u64map tickets;     /* ticket_id hash -> {opened_ms, customer | flags << 32} */
+    ks_u64map tickets;     /* ticket_id hash -> {opened_ms, customer | flags << 32 | channel << 40 | segment << 48} */
+    ks_response *resp;     /* first responses of the largest window, roughly in time order */
+    uint32_t nresp, capresp;
     /* aggregates */
     ks_group global;
     ks_group *segments;    /* [segments.max] */

@@ -38,6 +38,7 @@
     X(INTERACTIONS, "interactions")                                            \
     X(SOCIAL, "social_interactions")                                           \
     X(COMPLAINTS, "complaints")                                                \
+    X(COMPLAINTS_RESOLVED, "complaints_resolved")                              \
     X(TICKETS, "tickets")                                                      \
     X(LEADS, "leads")                                                          \
     X(CONVERSIONS, "conversions")                                              \

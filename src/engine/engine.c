@@ -46,6 +46,8 @@ struct ks_engine {
     ks__cache *global_cache, **seg_cache, **chan_cache;
     ks_pstate_meta gone; /* meta of revoked partitions (kept: counters are totals) */
     ks_hll_window hll[KS_MAX_WINDOWS]; /* distinct active customers per window */
+    uint32_t *rt;                       /* scratch: response times of one group/window */
+    size_t caprt;
     bool hll_pending;                   /* the last build wrote HLLs */
 };
 
@@ -96,6 +98,7 @@ void ks_engine_free(ks_engine *e)
     free(e->seg_cache);
     free(e->chan_cache);
     free(e->global_cache);
+    free(e->rt);
     for (int w = 0; w < KS_MAX_WINDOWS; w++)
         ks_hll_window_reset(&e->hll[w]);
     ks_event_parser_free(e->parser);
@@ -339,8 +342,51 @@ static ks__cache *ks__cache_of(ks__cache **slot)
     return *slot;
 }
 
+static int ks__u32cmp(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int64_t ks__fdiv(int64_t a, int64_t b)
+{
+    int64_t q = a / b;
+    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+}
+
+/* Collects the first-response times of one group's window, sorted, into
+ * e->rt (exact quantiles; responses are a small share of events). */
+static size_t ks__group_responses(ks_engine *e, int kind, int id, int w, int64_t clock_ms)
+{
+    int64_t width = e->cfg->windows[w].length_ms / KS_WINDOW_BUCKETS;
+    int64_t nc = ks__fdiv(clock_ms, width);
+    size_t n = 0;
+    for (int i = 0; i < e->nparts; i++) {
+        const ks_pstate *st = e->parts[i].st;
+        for (uint32_t r = 0; r < st->nresp; r++) {
+            const ks_response *x = &st->resp[r];
+            if ((kind == 1 && x->segment != id) || (kind == 2 && x->channel != id))
+                continue;
+            int64_t b = ks__fdiv(x->ts_ms / 1000 * 1000, width);
+            if (b <= nc - KS_WINDOW_BUCKETS || b > nc)
+                continue;
+            if (n == e->caprt) {
+                size_t cap = e->caprt ? e->caprt * 2 : 1024;
+                uint32_t *np = realloc(e->rt, cap * sizeof *np);
+                if (!np)
+                    break; /* out of memory: quantiles of what fitted */
+                e->rt = np;
+                e->caprt = cap;
+            }
+            e->rt[n++] = x->value_ms;
+        }
+    }
+    qsort(e->rt, n, sizeof *e->rt, ks__u32cmp);
+    return n;
+}
+
 /* Sums one group (kind 0 global, 1 segment, 2 channel; id) over partitions. */
-static bool ks__group_input(const ks_engine *e, int kind, int id, int w, int64_t clock_ms,
+static bool ks__group_input(ks_engine *e, int kind, int id, int w, int64_t clock_ms,
                             ks_kpi_input *in)
 {
     memset(in, 0, sizeof *in);
@@ -362,6 +408,8 @@ static bool ks__group_input(const ks_engine *e, int kind, int id, int w, int64_t
         in->base_start += end - win.v[KS_C_BASE_DELTA];
     }
     in->clv_window = strcmp(e->cfg->windows[w].name, "30d") == 0;
+    in->nresponse = ks__group_responses(e, kind, id, w, clock_ms);
+    in->response_ms = e->rt;
     return any;
 }
 

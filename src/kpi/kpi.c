@@ -32,6 +32,15 @@ bool ks_kpi_ratio(double num, double den, double scale, double *out)
     return true;
 }
 
+bool ks_kpi_quantile(const uint32_t *sorted, size_t n, double q, double *out)
+{
+    if (n == 0)
+        return false;
+    size_t rank = (size_t)floor(q * (double)(n - 1));
+    *out = sorted[rank < n ? rank : n - 1];
+    return true;
+}
+
 bool ks_kpi_nps(int64_t promoters, int64_t detractors, int64_t responses, double *out)
 {
     return ks_kpi_ratio((double)(promoters - detractors), (double)responses, 100.0, out);
@@ -70,7 +79,7 @@ void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_val
     bool *ok = out->present;
     for (int k = 0; k < KS_KPI__COUNT; k++) {
         v[k] = 0;
-        ok[k] = ks__kpis[k].kind != KS_KPI_RATIO;
+        ok[k] = ks__kpis[k].kind == KS_KPI_COUNT || ks__kpis[k].kind == KS_KPI_MONEY;
     }
     v[KS_KPI_EVENTS] = (double)c[KS_C_EVENTS];
     v[KS_KPI_ACTIVE_CUSTOMERS] = (double)c[KS_C_D_ACTIVE];
@@ -120,6 +129,12 @@ void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_val
                                               100, &v[KS_KPI_CONVERSION_RATE]);
     ok[KS_KPI_COMPLAINT_RATE] =
         ks_kpi_ratio((double)c[KS_C_COMPLAINTS], active, 100, &v[KS_KPI_COMPLAINT_RATE]);
+    ok[KS_KPI_COMPLAINT_RESOLUTION_RATE] =
+        ks_kpi_ratio((double)c[KS_C_COMPLAINTS_RESOLVED], (double)c[KS_C_COMPLAINTS], 100,
+                     &v[KS_KPI_COMPLAINT_RESOLUTION_RATE]);
+    ok[KS_KPI_RESPONSE_TIME_P50] = ks_kpi_quantile(in->response_ms, in->nresponse, 0.50, &v[KS_KPI_RESPONSE_TIME_P50]);
+    ok[KS_KPI_RESPONSE_TIME_P90] = ks_kpi_quantile(in->response_ms, in->nresponse, 0.90, &v[KS_KPI_RESPONSE_TIME_P90]);
+    ok[KS_KPI_RESPONSE_TIME_P99] = ks_kpi_quantile(in->response_ms, in->nresponse, 0.99, &v[KS_KPI_RESPONSE_TIME_P99]);
     ok[KS_KPI_ENGAGEMENT] = ks_kpi_ratio((double)c[KS_C_INTERACTIONS], active, 1, &v[KS_KPI_ENGAGEMENT]);
     ok[KS_KPI_UPSELL_RATE] = ks_kpi_ratio((double)c[KS_C_UPSELLS], active, 100, &v[KS_KPI_UPSELL_RATE]);
     ok[KS_KPI_CROSS_SELL_RATE] =
@@ -131,7 +146,7 @@ void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_val
 
 char *ks_kpi_format(ks_kpi_kind kind, double value, char *buf, size_t size)
 {
-    if (kind == KS_KPI_COUNT) {
+    if (kind == KS_KPI_COUNT || kind == KS_KPI_DURATION) {
         snprintf(buf, size, "%lld", (long long)llround(value));
         return buf;
     }

@@ -99,6 +99,7 @@ void ks_pstate_free(ks_pstate *p)
     free(p->index);
     free(p->ids);
     free(p->dirty);
+    free(p->resp);
     free(p);
 }
 
@@ -191,6 +192,31 @@ bool ks_pstate_seen(ks_pstate *p, const ks_event *ev)
     return !created;
 }
 
+static int ks__grow_resp(ks_pstate *p)
+{
+    if (p->nresp < p->capresp)
+        return 0;
+    uint32_t cap = p->capresp ? p->capresp * 2 : 256;
+    ks_response *r = realloc(p->resp, (size_t)cap * sizeof *r);
+    if (!r)
+        return -1;
+    p->resp = r;
+    p->capresp = cap;
+    return 0;
+}
+
+/* Drops responses older than the largest window. */
+static void ks__prune_resp(ks_pstate *p, int64_t clock_ms)
+{
+    const ks_config *cfg = p->sh->cfg;
+    int64_t cutoff = clock_ms - cfg->windows[cfg->nwindows - 1].length_ms;
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < p->nresp; i++)
+        if (p->resp[i].ts_ms > cutoff)
+            p->resp[j++] = p->resp[i];
+    p->nresp = j;
+}
+
 static int64_t ks__micro(double amount)
 {
     return (int64_t)llround(amount * 1e6);
@@ -273,7 +299,8 @@ static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsig
     c->slot_rev[slot] += (float)ev->amount;
 }
 
-static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_group *gs[3], int slot)
+static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_group *gs[3], int slot,
+                       unsigned ch)
 {
     int64_t t_s = ev->ts_ms / 1000;
     uint64_t key = ks_u64map_key(ks_hash64(ev->ticket_id.ptr, ev->ticket_id.len, KS__TICKET_SEED));
@@ -283,8 +310,10 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_grou
         if (!v || !created)
             return; /* a ticket is opened once; a repeat open changes nothing */
         v->a = ev->ts_ms;
-        v->b = (int64_t)(c - p->cust) | ((int64_t)(ev->complaint ? KS__T_COMPLAINT : 0) << 32);
-        c->open_tickets = ks__sat16(c->open_tickets + 1u);
+        v->b = (int64_t)(c - p->cust) | ((int64_t)(ev->complaint ? KS__T_COMPLAINT : 0) << 32) |
+               ((int64_t)(ch & 0xFF) << 40) | ((int64_t)c->segment << 48);
+        if (c->open_tickets++ == 0)
+            c->open_since_s = (uint32_t)t_s;
         for (int i = 0; i < 3; i++) {
             ks__bump(p, gs[i], t_s, KS_C_TICKETS, 1);
             if (ev->complaint)
@@ -299,15 +328,28 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_grou
     ks_u64map_val *v = ks_u64map_get(&p->tickets, key);
     if (!v)
         return; /* never saw it opened (or long forgotten): nothing to update */
-    int64_t flags = v->b >> 32;
-    if (ev->action == KS_ACT_TICKET_RESPONDED) {
+    int64_t flags = (v->b >> 32) & 0xFF;
+    unsigned och = (unsigned)((v->b >> 40) & 0xFF), oseg = (unsigned)((v->b >> 48) & 0xFF);
+    if (ev->action == KS_ACT_TICKET_RESPONDED && !(flags & KS__T_RESPONDED)) {
         flags |= KS__T_RESPONDED;
+        if (ev->ts_ms >= v->a && ks__grow_resp(p) == 0) {
+            int64_t d = ev->ts_ms - v->a;
+            p->resp[p->nresp++] = (ks_response){ev->ts_ms, d > UINT32_MAX ? UINT32_MAX : (uint32_t)d,
+                                                (uint8_t)oseg, (uint8_t)och};
+        }
     } else if (ev->action == KS_ACT_TICKET_RESOLVED && !(flags & KS__T_RESOLVED)) {
         flags |= KS__T_RESOLVED;
-        if (c->open_tickets)
-            c->open_tickets--;
+        if (c->open_tickets && --c->open_tickets == 0)
+            c->open_since_s = 0;
+        /* Resolution counts for the windows holding the complaint's opening. */
+        if (flags & KS__T_COMPLAINT) {
+            int64_t open_s = v->a / 1000;
+            ks__bump(p, &p->global, open_s, KS_C_COMPLAINTS_RESOLVED, 1);
+            ks__bump(p, KS__SEG(p, oseg), open_s, KS_C_COMPLAINTS_RESOLVED, 1);
+            ks__bump(p, KS__CHAN(p, och), open_s, KS_C_COMPLAINTS_RESOLVED, 1);
+        }
     }
-    v->b = (v->b & 0xFFFFFFFFLL) | (flags << 32);
+    v->b = (v->b & ~(0xFFLL << 32)) | (flags << 32);
 }
 
 int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
@@ -393,6 +435,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     ks_group *gs[3] = {&p->global, KS__SEG(p, c->segment), chg};
     for (int i = 0; i < 3; i++)
         ks__bump(p, gs[i], t_s, KS_C_EVENTS, 1);
+    c->events_total++;
     int slot = ks__day_slot(c, (uint32_t)(ev->ts_ms / KS_DAY_MS));
     ks_counter k = KS_C__COUNT;
     switch (ev->type) {
@@ -422,6 +465,8 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     case KS_EV_SUBSCRIPTION:
         if (ev->action == KS_ACT_SUB_UPGRADE)
             k = KS_C_UPSELLS;
+        else if (ev->action == KS_ACT_SUB_DOWNGRADE && t_s > c->last_downgrade_s)
+            c->last_downgrade_s = (uint32_t)t_s;
         else if (cancel && !(c->flags & KS_CUST_CHURNED))
             ks__churn(p, c, ev->ts_ms);
         break;
@@ -432,7 +477,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         break;
     }
     case KS_EV_TICKET:
-        ks__ticket(p, c, ev, gs, slot);
+        ks__ticket(p, c, ev, gs, slot, ch);
         break;
     case KS_EV_SURVEY:
         if (ev->survey_kind == KS_SURVEY_CSAT) {
@@ -518,6 +563,8 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
                 if (gs[k][i].used)
                     ks_series_advance(&gs[k][i].win[w], clock_s);
     }
-    if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS)
+    if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
         ks__expire_days(p, prev / KS_DAY_MS, clock_ms / KS_DAY_MS);
+        ks__prune_resp(p, clock_ms);
+    }
 }

@@ -335,3 +335,30 @@ Test(engine, hll_active_matches_distinct_customers_per_window)
     cr_assert_eq(ks_hll_count(&h), 3);
     cr_assert_str_eq(get("kpi:global", "active_customers:24h"), "3");
 }
+
+Test(engine, ticket_response_times_and_complaint_resolution)
+{
+    EV(0, "a", T0, "ticket", ",\"ticket_id\":\"t1\",\"action\":\"opened\",\"complaint\":true");
+    EV(0, "a", T0 + 60000, "ticket", ",\"ticket_id\":\"t1\",\"action\":\"responded\"");
+    EV(0, "a", T0 + 90000, "ticket", ",\"ticket_id\":\"t1\",\"action\":\"responded\""); /* not first */
+    EV(0, "a", T0 + 120000, "ticket", ",\"ticket_id\":\"t1\",\"action\":\"resolved\"");
+    EV(0, "b", T0, "ticket", ",\"ticket_id\":\"t2\",\"action\":\"opened\",\"complaint\":true");
+    EV(0, "b", T0 + 180000, "ticket", ",\"ticket_id\":\"t2\",\"action\":\"responded\"");
+    EV(0, "b", T0 + 190000, "ticket", ",\"ticket_id\":\"t3\",\"action\":\"opened\"");
+    flush();
+    /* Two complaints, one resolved; first responses 60 s and 180 s. */
+    cr_assert_str_eq(get("kpi:global", "complaint_resolution_rate:1h"), "50.00");
+    cr_assert_str_eq(get("kpi:global", "response_time_p50:1h"), "60000"); /* rank floor(0.5*1)=0 */
+    cr_assert_str_eq(get("kpi:global", "response_time_p99:1h"), "60000");
+    cr_assert_str_eq(get("kpi:global", "tickets:1h"), "3");
+    cr_assert_str_eq(get("kpi:customer:a", "open_tickets"), "0");
+    cr_assert_str_eq(get("kpi:customer:b", "open_tickets"), "2");
+    /* b's second ticket is resolved two hours later: the rate of the 24h
+     * window (which holds the openings) rises; the 1h window no longer has them. */
+    EV(0, "b", T0 + 2 * HOUR, "ticket", ",\"ticket_id\":\"t2\",\"action\":\"resolved\"");
+    flush();
+    cr_assert_str_eq(get("kpi:global", "complaint_resolution_rate:24h"), "100.00");
+    cr_assert_null(get("kpi:global", "complaint_resolution_rate:1h"));
+    cr_assert_null(get("kpi:global", "response_time_p50:1h"));
+    cr_assert_str_eq(get("kpi:global", "response_time_p90:24h"), "60000"); /* floor(0.9*1)=0 */
+}

@@ -24,7 +24,8 @@ Test(kpi, zero_denominators_make_ratios_absent_but_counts_present)
     memset(&in, 0, sizeof in);
     ks_kpi_values v = run(&in);
     for (int k = 0; k < KS_KPI__COUNT; k++) {
-        if (ks_kpi_kind_of((ks_kpi)k) == KS_KPI_RATIO)
+        ks_kpi_kind kind = ks_kpi_kind_of((ks_kpi)k);
+        if (kind == KS_KPI_RATIO || kind == KS_KPI_DURATION)
             cr_assert(!v.present[k], "%s should be absent", ks_kpi_name((ks_kpi)k));
         else
             cr_assert(v.present[k] && v.v[k] == 0, "%s should be 0", ks_kpi_name((ks_kpi)k));
@@ -149,4 +150,26 @@ Test(kpi, formatting_rounds_half_away_from_zero)
     cr_assert_str_eq(ks_kpi_format(KS_KPI_MONEY, -1.005, buf, sizeof buf), "-1.01");
     cr_assert_str_eq(ks_kpi_format(KS_KPI_RATIO, 66.666666, buf, sizeof buf), "66.67");
     cr_assert_str_eq(ks_kpi_format(KS_KPI_COUNT, 42, buf, sizeof buf), "42");
+}
+
+Test(kpi, complaint_resolution_and_response_quantiles)
+{
+    ks_kpi_input in;
+    memset(&in, 0, sizeof in);
+    in.sum.v[KS_C_COMPLAINTS] = 4;
+    in.sum.v[KS_C_COMPLAINTS_RESOLVED] = 3;
+    uint32_t rt[] = {100, 200, 300, 400, 500, 600, 700, 800, 900, 1000}; /* sorted */
+    in.response_ms = rt;
+    in.nresponse = 10;
+    ks_kpi_values v = run(&in);
+    cr_assert_float_eq(v.v[KS_KPI_COMPLAINT_RESOLUTION_RATE], 75.0, 1e-9);
+    /* rank floor(q*(n-1)): p50 -> 4 (500), p90 -> 8 (900), p99 -> 8 (900) */
+    cr_assert_float_eq(v.v[KS_KPI_RESPONSE_TIME_P50], 500, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_RESPONSE_TIME_P90], 900, 1e-9);
+    cr_assert_float_eq(v.v[KS_KPI_RESPONSE_TIME_P99], 900, 1e-9);
+    in.nresponse = 1; /* one response: every quantile is it */
+    v = run(&in);
+    cr_assert_float_eq(v.v[KS_KPI_RESPONSE_TIME_P99], 100, 1e-9);
+    in.nresponse = 0;
+    cr_assert(!run(&in).present[KS_KPI_RESPONSE_TIME_P50]);
 }
