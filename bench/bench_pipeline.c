@@ -359,8 +359,7 @@ static int mode_engine(const opts *o)
     double tg = now_s() - t0;
     const size_t n = es.n;
     const int nparts = o->partitions;
-    if (nparts > BENCH_ENGINE_PARTITIONS_MAX)
-        die("engine mode: at most 256 partitions");
+    if (nparts > BENCH_ENGINE_PARTITIONS_MAX) die("engine mode: at most 256 partitions");
     printf("events: %zu generated in %.2f s (ks_gen, %u customers planned, %.2f simulated "
            "days), mean %.0f bytes/event, %.1f MB in one buffer\n",
            n, tg, es.customers_planned, es.days, (double)es.len / (double)n, (double)es.len / 1e6);
@@ -464,8 +463,7 @@ static int mode_engine(const opts *o)
            100.0 * (1.0 / cjson_eps) / (1.0 / engine_eps));
     printf("  state: %" PRId64 " customers over %d partitions, engine accounting %.1f MiB, RSS "
            "+%.1f MiB\n",
-           st.customers, nparts, (double)mem / 1048576.0,
-           (double)(rss1 - rss0) / 1048576.0);
+           st.customers, nparts, (double)mem / 1048576.0, (double)(rss1 - rss0) / 1048576.0);
 
     /* 5. First flush: every customer dirty, every group's fields new. */
     ks_batch b;
