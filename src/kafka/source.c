@@ -130,6 +130,34 @@ static void ks__pq_del(ks_source *s, const char *topic, int32_t partition)
     }
 }
 
+/* The global, segment and channel hashes are written from this process's
+ * partitions only: with several members in the group each would overwrite
+ * them with its share. Say so loudly rather than publish wrong totals quietly. */
+static void ks__check_sole_member(ks_source *s)
+{
+    rd_kafka_topic_partition_list_t *a = NULL;
+    if (rd_kafka_assignment(s->consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a)
+        return;
+    int owned = a->cnt, total = 0;
+    rd_kafka_topic_partition_list_destroy(a);
+    for (int i = 0; i < s->cfg->ntopics; i++) {
+        rd_kafka_topic_t *t = rd_kafka_topic_new(s->consumer, s->cfg->topics[i], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        if (t && rd_kafka_metadata(s->consumer, 0, t, &md, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+            if (md->topic_cnt == 1)
+                total += md->topics[0].partition_cnt;
+            rd_kafka_metadata_destroy(md);
+        }
+        if (t)
+            rd_kafka_topic_destroy(t);
+    }
+    if (total > 0 && owned < total)
+        ks_error("this process owns %d of %d partitions: kpi:global, kpi:segment:* and "
+                 "kpi:channel:* will hold only its share, because merging several members' "
+                 "shares is not implemented yet; run one member per group (see docs/deploy.md)",
+                 owned, total);
+}
+
 static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
@@ -170,6 +198,7 @@ static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         if (s->paused)
             rd_kafka_pause_partitions(rk, parts);
+        ks__check_sole_member(s);
         return;
     }
     /* Revoke (or lost): flush and commit what we hold for these partitions,
