@@ -121,7 +121,7 @@ typedef struct ks_pstate {
     /* customers */
     ks_customer *cust;
     uint32_t ncust, capcust;
-    uint32_t *index;       /* record number + 1, 0 = empty */
+    uint64_t *index;       /* hash fragment << 32 | (record number + 1); 0 = empty */
     uint32_t index_cap;    /* power of two */
     char *ids;
     uint32_t ids_len, ids_cap;
@@ -130,7 +130,7 @@ typedef struct ks_pstate {
     uint32_t ndirty, capdirty;
     /* memories */
     ks_u64map dedup;       /* event_id hash -> {ts_s, 0} */
-    ks_u64map tickets;     /* ticket_id hash -> {opened_ms, customer | flags << 32 | channel << 40 | segment << 48} */
+    ks_u64map tickets;     /* ticket_id hash -> packed {opened_ms, flags, channel, segment} */
     ks_response *resp;     /* first responses of the largest window, roughly in time order */
     uint32_t nresp, capresp;
     /* aggregates */
@@ -169,6 +169,7 @@ ks_customer *ks_pstate_find(ks_pstate *p, const char *id, uint32_t len);
 typedef struct ks_customer_rolling {
     int64_t orders_30d, interactions_7d, interactions_28d, complaints_30d, payment_failures_30d;
     double revenue_30d;
+    double revenue_prev_30d; /* the 30 days before those */
 } ks_customer_rolling;
 
 /** Computes the rolling per-customer fields at clock_ms. */

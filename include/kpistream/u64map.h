@@ -1,7 +1,8 @@
 /* An open-addressing hash map from nonzero 64-bit keys (already hashed) to a
- * 16-byte payload. Used for the event-id dedup set and the ticket table.
- * Linear probing with tombstones; rebuilds in place (dropping entries the
- * caller's predicate rejects) when tombstones + entries pass 1/2 load. */
+ * 64-bit payload (16 bytes a slot). Used for the event-id dedup set and the ticket table.
+ * Linear probing with tombstones; rebuilds (dropping entries the caller's
+ * predicate rejects) when tombstones + entries pass 3/4 of the slots, to a
+ * table at most half full. */
 #ifndef KPISTREAM_U64MAP_H
 #define KPISTREAM_U64MAP_H
 
@@ -11,7 +12,6 @@
 
 typedef struct ks_u64map_val {
     int64_t a;
-    int64_t b;
 } ks_u64map_val;
 
 /** Decides whether an entry survives a rebuild (true = keep). */

@@ -650,7 +650,7 @@ size_t ks_engine_memory(const ks_engine *e)
     for (int i = 0; i < e->nparts; i++) {
         const ks_pstate *st = e->parts[i].st;
         total += sizeof *st + (size_t)st->capcust * sizeof(ks_customer) +
-                 (size_t)st->index_cap * sizeof(uint32_t) + st->ids_cap +
+                 (size_t)st->index_cap * sizeof(uint64_t) + st->ids_cap +
                  (size_t)st->capdirty * sizeof(uint32_t) +
                  (st->dedup.cap + st->tickets.cap) * (sizeof(uint64_t) + sizeof(ks_u64map_val));
         const ks_group *gs[1] = {&st->global};

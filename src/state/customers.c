@@ -19,40 +19,46 @@ const char *ks_pstate_customer_id(const ks_pstate *p, const ks_customer *c, uint
     return (const char *)s + 1;
 }
 
+/* Index slots hold (high 32 bits of the id hash) << 32 | (record + 1), so a
+ * probe compares hash fragments without touching records (cache misses). */
+#define KS__FRAG(h) ((h) >> 32)
+#define KS__SLOT_REC(e) ((uint32_t)(e))
+
 static uint32_t ks__probe(const ks_pstate *p, uint64_t h, const char *id, uint32_t len)
 {
     uint32_t mask = p->index_cap - 1;
     for (uint32_t i = (uint32_t)(h >> 32) & mask;; i = (i + 1) & mask) {
-        uint32_t r = p->index[i];
-        if (r == 0)
+        uint64_t e = p->index[i];
+        if (e == 0)
             return i;
-        const ks_customer *c = &p->cust[r - 1];
-        if (c->id_hash == h) {
-            const unsigned char *s = (const unsigned char *)p->ids + c->id_off;
-            if (s[0] == len && memcmp(s + 1, id, len) == 0)
-                return i;
-        }
+        if ((e >> 32) != KS__FRAG(h))
+            continue;
+        const ks_customer *c = &p->cust[KS__SLOT_REC(e) - 1];
+        const unsigned char *s = (const unsigned char *)p->ids + c->id_off;
+        if (c->id_hash == h && s[0] == len && memcmp(s + 1, id, len) == 0)
+            return i;
     }
 }
 
 ks_customer *ks_pstate_find(ks_pstate *p, const char *id, uint32_t len)
 {
     uint64_t h = ks_hash64(id, len, KS__ID_SEED);
-    uint32_t r = p->index[ks__probe(p, h, id, len)];
+    uint32_t r = KS__SLOT_REC(p->index[ks__probe(p, h, id, len)]);
     return r ? &p->cust[r - 1] : NULL;
 }
 
 static int ks__index_grow(ks_pstate *p)
 {
     uint32_t cap = p->index_cap * 2;
-    uint32_t *idx = calloc(cap, sizeof *idx);
+    uint64_t *idx = calloc(cap, sizeof *idx);
     if (!idx)
         return -1;
     for (uint32_t r = 0; r < p->ncust; r++) {
-        uint32_t i = (uint32_t)(p->cust[r].id_hash >> 32) & (cap - 1);
+        uint64_t h = p->cust[r].id_hash;
+        uint32_t i = (uint32_t)(h >> 32) & (cap - 1);
         while (idx[i])
             i = (i + 1) & (cap - 1);
-        idx[i] = r + 1;
+        idx[i] = (KS__FRAG(h) << 32) | (r + 1);
     }
     free(p->index);
     p->index = idx;
@@ -81,7 +87,7 @@ ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *
     uint32_t slot = ks__probe(p, h, id, len);
     if (p->index[slot]) {
         *created = false;
-        return &p->cust[p->index[slot] - 1];
+        return &p->cust[KS__SLOT_REC(p->index[slot]) - 1];
     }
     if (ks__grow((void **)&p->cust, &p->capcust, p->ncust + 1, sizeof(ks_customer)) < 0 ||
         ks__grow((void **)&p->ids, &p->ids_cap, p->ids_len + len + 2, 1) < 0)
@@ -103,7 +109,7 @@ ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *
     c->lru_prev = c->lru_next = KS_NIL;
     c->segment = c->acq_channel = KS_NONE;
     c->nps_last = KS_NONE;
-    p->index[slot] = r + 1;
+    p->index[slot] = (KS__FRAG(h) << 32) | (r + 1);
     *created = true;
     return c;
 }
@@ -231,6 +237,8 @@ void ks_customer_rolling_at(const ks_customer *c, int64_t clock_ms, ks_customer_
             out->complaints_30d += c->slot_cpf[i] & 15;
             out->payment_failures_30d += c->slot_cpf[i] >> 4;
         }
+        else if (d > today - 60)
+            out->revenue_prev_30d += c->slot_rev[i];
         if (d > today - 28)
             out->interactions_28d += c->slot_inter[i];
         if (d > today - 7)

@@ -24,10 +24,22 @@
 
 enum { KS__T_COMPLAINT = 1, KS__T_RESPONDED = 2, KS__T_RESOLVED = 4 };
 
+/* A ticket in 64 bits: opened time (ms, 44 bits: until year 2527), flags,
+ * the channel of its opening and the customer's segment then. */
+#define KS__T_PACK(ms, flags, ch, seg)                                         \
+    ((int64_t)(((uint64_t)(ms) & ((1ULL << 44) - 1)) | ((uint64_t)(flags) << 44) |   \
+               ((uint64_t)((ch) & 0xFF) << 47) | ((uint64_t)((seg) & 0xFF) << 55)))
+#define KS__T_MS(v) ((int64_t)((uint64_t)(v) & ((1ULL << 44) - 1)))
+#define KS__T_FLAGS(v) ((unsigned)(((uint64_t)(v) >> 44) & 7))
+#define KS__T_CH(v) ((unsigned)(((uint64_t)(v) >> 47) & 0xFF))
+#define KS__T_SEG(v) ((unsigned)(((uint64_t)(v) >> 55) & 0xFF))
+
 static bool ks__dedup_keep(uint64_t key, const ks_u64map_val *v, void *ctx)
 {
     const ks_pstate *p = ctx;
     (void)key;
+    if (p->clock_ms == INT64_MIN) /* no clock yet: nothing can have expired */
+        return true;
     return v->a * 1000 > p->clock_ms - p->sh->cfg->dedup_horizon_ms;
 }
 
@@ -35,9 +47,11 @@ static bool ks__ticket_keep(uint64_t key, const ks_u64map_val *v, void *ctx)
 {
     const ks_pstate *p = ctx;
     (void)key;
-    bool resolved = ((v->b >> 32) & KS__T_RESOLVED) != 0;
+    bool resolved = (KS__T_FLAGS(v->a) & KS__T_RESOLVED) != 0;
     const ks_config *cfg = p->sh->cfg;
-    return !resolved || v->a > p->clock_ms - cfg->windows[cfg->nwindows - 1].length_ms;
+    if (p->clock_ms == INT64_MIN)
+        return true;
+    return !resolved || KS__T_MS(v->a) > p->clock_ms - cfg->windows[cfg->nwindows - 1].length_ms;
 }
 
 static int ks__group_init(ks_pstate *p, ks_group *g)
@@ -309,9 +323,7 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_grou
         ks_u64map_val *v = ks_u64map_put(&p->tickets, key, &created);
         if (!v || !created)
             return; /* a ticket is opened once; a repeat open changes nothing */
-        v->a = ev->ts_ms;
-        v->b = (int64_t)(c - p->cust) | ((int64_t)(ev->complaint ? KS__T_COMPLAINT : 0) << 32) |
-               ((int64_t)(ch & 0xFF) << 40) | ((int64_t)c->segment << 48);
+        v->a = KS__T_PACK(ev->ts_ms, ev->complaint ? KS__T_COMPLAINT : 0, ch, c->segment);
         if (c->open_tickets++ == 0)
             c->open_since_s = (uint32_t)t_s;
         for (int i = 0; i < 3; i++) {
@@ -328,12 +340,12 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_grou
     ks_u64map_val *v = ks_u64map_get(&p->tickets, key);
     if (!v)
         return; /* never saw it opened (or long forgotten): nothing to update */
-    int64_t flags = (v->b >> 32) & 0xFF;
-    unsigned och = (unsigned)((v->b >> 40) & 0xFF), oseg = (unsigned)((v->b >> 48) & 0xFF);
+    int64_t opened_ms = KS__T_MS(v->a);
+    unsigned flags = KS__T_FLAGS(v->a), och = KS__T_CH(v->a), oseg = KS__T_SEG(v->a);
     if (ev->action == KS_ACT_TICKET_RESPONDED && !(flags & KS__T_RESPONDED)) {
         flags |= KS__T_RESPONDED;
-        if (ev->ts_ms >= v->a && ks__grow_resp(p) == 0) {
-            int64_t d = ev->ts_ms - v->a;
+        if (ev->ts_ms >= opened_ms && ks__grow_resp(p) == 0) {
+            int64_t d = ev->ts_ms - opened_ms;
             p->resp[p->nresp++] = (ks_response){ev->ts_ms, d > UINT32_MAX ? UINT32_MAX : (uint32_t)d,
                                                 (uint8_t)oseg, (uint8_t)och};
         }
@@ -343,13 +355,13 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_grou
             c->open_since_s = 0;
         /* Resolution counts for the windows holding the complaint's opening. */
         if (flags & KS__T_COMPLAINT) {
-            int64_t open_s = v->a / 1000;
+            int64_t open_s = opened_ms / 1000;
             ks__bump(p, &p->global, open_s, KS_C_COMPLAINTS_RESOLVED, 1);
             ks__bump(p, KS__SEG(p, oseg), open_s, KS_C_COMPLAINTS_RESOLVED, 1);
             ks__bump(p, KS__CHAN(p, och), open_s, KS_C_COMPLAINTS_RESOLVED, 1);
         }
     }
-    v->b = (v->b & ~(0xFFLL << 32)) | (flags << 32);
+    v->a = KS__T_PACK(opened_ms, flags, och, oseg);
 }
 
 int ks_pstate_apply(ks_pstate *p, const ks_event *ev)

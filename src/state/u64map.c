@@ -65,8 +65,10 @@ static int ks__rebuild(ks_u64map *m)
         else if (keys[i] > KS__TOMB)
             live++;
     }
+    /* After a rebuild the load is at most 1/2 (a rebuild starts at 3/4), so
+     * a table costs 1.3-2 slots per entry. */
     size_t ncap = cap;
-    while (live * 4 >= ncap) /* keep the load at or below 1/4 after a rebuild */
+    while (live * 2 > ncap)
         ncap *= 2;
     if (ks__alloc(m, ncap) < 0) {
         m->keys = keys;
@@ -97,7 +99,7 @@ ks_u64map_val *ks_u64map_put(ks_u64map *m, uint64_t key, bool *created)
         *created = false;
         return v;
     }
-    if ((m->filled + 1) * 2 > m->cap && ks__rebuild(m) < 0)
+    if ((m->filled + 1) * 4 > m->cap * 3 && ks__rebuild(m) < 0)
         return NULL;
     size_t i = ks__slot(m, key);
     while (m->keys[i] > KS__TOMB)

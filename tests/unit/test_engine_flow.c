@@ -362,3 +362,21 @@ Test(engine, ticket_response_times_and_complaint_resolution)
     cr_assert_null(get("kpi:global", "response_time_p50:1h"));
     cr_assert_str_eq(get("kpi:global", "response_time_p90:24h"), "60000"); /* floor(0.9*1)=0 */
 }
+
+Test(engine, duplicates_found_before_the_clock_first_moves)
+{
+    /* The dedup table rebuilds as it grows; with no clock yet nothing may be
+     * dropped from it (an overflow once made every id expire). */
+    char buf[256];
+    ks_reject why;
+    for (int i = 0; i < 5000; i++) {
+        snprintf(buf, sizeof buf,
+                 "{\"event_id\":\"id%d\",\"type\":\"interaction\",\"customer_id\":\"c%d\",\"ts\":%lld}",
+                 i, i % 50, (long long)(T0 + i));
+        cr_assert_eq(ks_engine_process(e, "t", 0, i, buf, strlen(buf), WALL, &why), KS_ACCEPTED);
+    }
+    snprintf(buf, sizeof buf,
+             "{\"event_id\":\"id0\",\"type\":\"interaction\",\"customer_id\":\"c0\",\"ts\":%lld}",
+             (long long)T0);
+    cr_assert_eq(ks_engine_process(e, "t", 0, 5000, buf, strlen(buf), WALL, &why), KS_DUPLICATE);
+}
