@@ -1,0 +1,383 @@
+/* The generator's stream through the real binary gives the same KPIs as an
+ * independent calculation of them.
+ *
+ * 1. `kpistream gen` writes 40 days of 3000 customers (seed 5, 1 % producer
+ *    retries) as JSON lines. 40 days, so that inactivity churn (30 days of
+ *    silence), window expiry and the 30d window's edges all occur.
+ * 2. The generator produces them itself into a 4-partition mock-cluster
+ *    topic (key = customer_id; marketing_spend, which has no customer, keyed
+ *    by campaign as generator.md says) and keeps a byte-identical copy in a
+ *    file; `kpistream run --clock event --exit-on-eof` replays the topic into
+ *    a private redis-server.
+ * 3. tests/reference/kpi_reference.py (Python standard library only, written
+ *    from CONTRACT.md and docs/, not from src/) reads the same file and prints
+ *    every KPI of kpi:global, kpi:segment:<s> and kpi:channel:<c> for the 24h
+ *    and 30d windows, plus kpi:meta, as "<key> <field> <value>" lines
+ *    ("ABSENT" for a ratio whose denominator is 0).
+ * 4. Every line is compared, as a string, with what Redis holds; every
+ *    mismatch is collected and printed before the test fails, and hashes or
+ *    fields that kpistream writes but the reference does not know are
+ *    reported too.
+ *
+ * The generator is given a fixed --start-ms so that a failure reproduces with
+ * the same stream (the default start is "now - days").
+ *
+ * Why the generator's own producer rather than kst_kafka_produce_jsonl(): that
+ * helper sends lines without a customer_id with no key, so a retried
+ * marketing_spend can land in another partition than its original, and
+ * kpistream remembers event_ids per partition (docs/architecture.md, Dedup).
+ * Its lz4 batches also keep each partition well under the ~5 MB that the
+ * librdkafka 2.0.2 mock retains (the stream is ~29 MB of JSON); the test
+ * checks that no partition lost its start.
+ */
+#include "harness.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#define TOPIC "events"
+#define PARTITIONS 4
+#define START_MS "1767225600000" /* 2026-01-01T00:00:00Z */
+
+static struct {
+    char dir[256];
+    kst_redis redis;
+    kst_kafka kafka;
+    kst_proc proc;
+    redisContext *rc;
+    bool finished; /* the test body ran to its end */
+} g;
+
+static void setup(void)
+{
+    memset(&g, 0, sizeof g);
+}
+
+/* Runs after the body, also when an assertion aborted it: stops the child and
+ * both servers, shows the last child's log if the test did not finish. */
+static void teardown(void)
+{
+    if (g.proc.pid && !g.proc.exited)
+        kst_proc_stop(&g.proc, 5000);
+    if (!g.finished && g.proc.log_path[0])
+        kst_log_tail(g.proc.log_path, 60);
+    if (g.rc)
+        redisFree(g.rc);
+    kst_redis_stop(&g.redis);
+    kst_kafka_stop(&g.kafka);
+    if (g.dir[0])
+        kst_rmtree(g.dir);
+}
+
+/* The reference script, found next to this file: CMake compiles this source
+ * by its absolute path, so __FILE__ is <src>/tests/integration/<this file>. */
+static void script_path(char *buf, size_t n)
+{
+    const char *self = __FILE__;
+    const char *slash = strrchr(self, '/');
+    cr_assert(self[0] == '/' && slash, "__FILE__ is not absolute: %s", self);
+    int len = snprintf(buf, n, "%.*s/../reference/kpi_reference.py", (int)(slash - self), self);
+    cr_assert(len > 0 && (size_t)len < n, "script path too long");
+    cr_assert_eq(access(buf, R_OK), 0, "%s: %s", buf, strerror(errno));
+}
+
+/* Runs argv to completion with its output in log; asserts exit status 0. */
+static void run_child(char *const argv[], const char *log, int timeout_ms, const char *what)
+{
+    memset(&g.proc, 0, sizeof g.proc);
+    cr_assert_eq(kst_proc_spawn(&g.proc, argv, log), 0, "%s", kst_last_error());
+    int status = -1;
+    int rc = kst_proc_wait(&g.proc, timeout_ms, &status);
+    if (rc != 0 || status != 0)
+        kst_log_tail(log, 60);
+    cr_assert_eq(rc, 0, "%s did not finish within %d ms", what, timeout_ms);
+    cr_assert_eq(status, 0, "%s exited with status %d", what, status);
+}
+
+/* ------------------------------------------------------------------ */
+/* Comparison                                                          */
+
+/* A mismatch list that grows as needed; printed in one go at the end. */
+typedef struct report {
+    char *text;
+    size_t len, cap;
+    int mismatches;
+    int compared;
+} report;
+
+static void report_add(report *r, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void report_add(report *r, const char *fmt, ...)
+{
+    char line[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(line, sizeof line, fmt, ap);
+    va_end(ap);
+    cr_assert(n >= 0);
+    size_t add = (size_t)n < sizeof line ? (size_t)n : sizeof line - 1;
+    if (r->len + add + 1 > r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 4096;
+        while (cap < r->len + add + 1)
+            cap *= 2;
+        char *p = realloc(r->text, cap);
+        cr_assert_not_null(p);
+        r->text = p;
+        r->cap = cap;
+    }
+    memcpy(r->text + r->len, line, add);
+    r->len += add;
+    r->text[r->len] = '\0';
+}
+
+/* The reference's (key, field) pairs, to spot fields it does not know. */
+typedef struct keyset {
+    char **items;
+    size_t n, cap;
+} keyset;
+
+static void keyset_add(keyset *s, const char *key, const char *field)
+{
+    if (s->n == s->cap) {
+        s->cap = s->cap ? s->cap * 2 : 1024;
+        s->items = realloc(s->items, s->cap * sizeof *s->items);
+        cr_assert_not_null(s->items);
+    }
+    size_t n = strlen(key) + strlen(field) + 2;
+    char *p = malloc(n);
+    cr_assert_not_null(p);
+    snprintf(p, n, "%s %s", key, field);
+    s->items[s->n++] = p;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static bool keyset_has(const keyset *s, const char *key, const char *field)
+{
+    char buf[512];
+    snprintf(buf, sizeof buf, "%s %s", key, field);
+    const char *k = buf;
+    return bsearch(&k, s->items, s->n, sizeof *s->items, cmp_str) != NULL;
+}
+
+static void keyset_free(keyset *s)
+{
+    for (size_t i = 0; i < s->n; i++)
+        free(s->items[i]);
+    free(s->items);
+}
+
+/* Does any KPI hash hold a field named <kpi>:<something>? Tells a KPI that is
+ * not written at all (not implemented) from one that is wrong. */
+static bool kpi_written(const char *kpi)
+{
+    redisReply *r = redisCommand(g.rc, "HKEYS kpi:global");
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY, "HKEYS kpi:global failed");
+    size_t n = strlen(kpi);
+    bool found = false;
+    for (size_t i = 0; i < r->elements && !found; i++)
+        found = strncmp(r->element[i]->str, kpi, n) == 0 && r->element[i]->str[n] == ':';
+    freeReplyObject(r);
+    return found;
+}
+
+static const char *const late_kpis[] = {"response_time_p50", "response_time_p90",
+                                        "response_time_p99", "complaint_resolution_rate"};
+
+/* Which of late_kpis kpistream does not write at all (skipped, reported). */
+static bool skipped[sizeof late_kpis / sizeof late_kpis[0]];
+
+static bool is_skipped(const char *field)
+{
+    for (size_t i = 0; i < sizeof late_kpis / sizeof late_kpis[0]; i++) {
+        size_t n = strlen(late_kpis[i]);
+        if (skipped[i] && strncmp(field, late_kpis[i], n) == 0 && field[n] == ':')
+            return true;
+    }
+    return false;
+}
+
+/* Compares one reference line with Redis. */
+static void compare_line(report *rep, const char *key, const char *field, const char *want)
+{
+    redisReply *r = redisCommand(g.rc, "HGET %s %s", key, field);
+    cr_assert(r && (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_NIL),
+              "HGET %s %s failed", key, field);
+    const char *got = r->type == REDIS_REPLY_NIL ? "ABSENT" : r->str;
+    rep->compared++;
+    if (strcmp(got, want) != 0) {
+        rep->mismatches++;
+        report_add(rep, "  %-28s %-34s kpistream %-14s reference %s\n", key, field, got, want);
+    }
+    freeReplyObject(r);
+}
+
+/* Every KPI hash kpistream wrote must be one the reference knows, and every
+ * field of a compared window in it must be one the reference printed. */
+static void check_unknown(report *rep, const keyset *known)
+{
+    static const char *const patterns[] = {"kpi:global", "kpi:segment:*", "kpi:channel:*"};
+    for (size_t p = 0; p < sizeof patterns / sizeof patterns[0]; p++) {
+        redisReply *keys = redisCommand(g.rc, "KEYS %s", patterns[p]);
+        cr_assert(keys && keys->type == REDIS_REPLY_ARRAY, "KEYS %s failed", patterns[p]);
+        for (size_t k = 0; k < keys->elements; k++) {
+            const char *key = keys->element[k]->str;
+            redisReply *f = redisCommand(g.rc, "HGETALL %s", key);
+            cr_assert(f && f->type == REDIS_REPLY_ARRAY, "HGETALL %s failed", key);
+            for (size_t i = 0; i + 1 < f->elements; i += 2) {
+                const char *field = f->element[i]->str;
+                const char *colon = strrchr(field, ':');
+                if (!colon || (strcmp(colon, ":24h") != 0 && strcmp(colon, ":30d") != 0))
+                    continue; /* 1h and 7d are not compared */
+                if (!keyset_has(known, key, field)) {
+                    rep->mismatches++;
+                    report_add(rep, "  %-28s %-34s kpistream %-14s reference (not a KPI it knows)\n",
+                               key, field, f->element[i + 1]->str);
+                }
+            }
+            freeReplyObject(f);
+        }
+        freeReplyObject(keys);
+    }
+}
+
+TestSuite(generator_reference, .init = setup, .fini = teardown, .timeout = 300);
+
+Test(generator_reference, kpis_match_independent_calculation)
+{
+    int64_t t0 = kst_now_ms();
+    const char *bin = kst_binary();
+    cr_assert_not_null(bin, "KS_BINARY is not set");
+    char script[1024];
+    script_path(script, sizeof script);
+
+    cr_assert_eq(kst_tmpdir(g.dir, sizeof g.dir), 0, "%s", kst_last_error());
+    char events[512], ref[512], log[512];
+    snprintf(events, sizeof events, "%s/ev.jsonl", g.dir);
+    snprintf(ref, sizeof ref, "%s/ref.txt", g.dir);
+
+    /* 1. Kafka and Redis. */
+    cr_assert_eq(kst_redis_start(&g.redis), 0, "%s", kst_last_error());
+    cr_assert_eq(kst_kafka_start(&g.kafka, 1), 0, "%s", kst_last_error());
+    cr_assert_eq(kst_kafka_create_topic(&g.kafka, TOPIC, PARTITIONS), 0, "%s", kst_last_error());
+    cr_assert_eq(kst_kafka_create_topic(&g.kafka, TOPIC ".dlq", 1), 0, "%s", kst_last_error());
+
+    /* 2. The stream, produced by the generator itself (key = customer_id,
+     * marketing_spend keyed by campaign: what a real producer does) with a
+     * byte-identical copy in the file the reference reads. */
+    snprintf(log, sizeof log, "%s/gen.log", g.dir);
+    char *gen[] = {(char *)bin,   "gen",         "--customers", "3000",     "--days",
+                   "40",          "--seed",      "5",           "--dup-fraction", "0.01",
+                   "--start-ms",  START_MS,      "--brokers",   g.kafka.bootstraps,
+                   "--topic",     TOPIC,         "--out",       events,     "--quiet",
+                   NULL};
+    run_child(gen, log, 120000, "kpistream gen");
+    size_t flen = 0;
+    char *ftext = kst_read_file(events, &flen);
+    cr_assert_not_null(ftext, "%s", kst_last_error());
+    long lines = 0;
+    for (size_t i = 0; i < flen; i++)
+        lines += ftext[i] == '\n';
+    free(ftext);
+    cr_assert_gt(lines, 100000, "the generator wrote only %ld lines", lines);
+
+    /* Every line is in the topic: the mock keeps only the newest ~5 MB of a
+     * partition, so check that no partition lost its start. */
+    int64_t total = 0;
+    for (int p = 0; p < PARTITIONS; p++) {
+        int64_t lo = -1, hi = -1;
+        cr_assert_eq(rd_kafka_query_watermark_offsets(g.kafka.producer, TOPIC, p, &lo, &hi, 10000),
+                     RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks of partition %d", p);
+        cr_assert_eq(lo, 0, "partition %d starts at %lld: the mock dropped data", p,
+                     (long long)lo);
+        cr_expect_gt(hi, 0, "partition %d is empty: the keys did not spread", p);
+        total += hi;
+    }
+    cr_assert_eq(total, lines, "the topic holds %lld messages, the file %ld lines",
+                 (long long)total, lines);
+    int64_t t_gen = kst_now_ms();
+
+    /* 3. The reference. */
+    snprintf(log, sizeof log, "%s/reference.log", g.dir);
+    char *py[] = {"python3", script, events, "--windows", "24h,30d", "--out", ref, NULL};
+    run_child(py, log, 120000, "kpi_reference.py");
+    int64_t t_ref = kst_now_ms();
+
+    /* 4. The replay. */
+    char group[64];
+    snprintf(group, sizeof group, "genref-%d-%lld", (int)getpid(), (long long)kst_now_ms());
+    snprintf(log, sizeof log, "%s/kpistream.log", g.dir);
+    char *run[] = {(char *)bin,     "run",         "--brokers", g.kafka.bootstraps,
+                   "--topics",      TOPIC,         "--group",   group,
+                   "--redis",       (char *)kst_redis_url(&g.redis),
+                   "--clock",       "event",       "--exit-on-eof", NULL};
+    run_child(run, log, 240000, "kpistream run");
+    int64_t t_run = kst_now_ms();
+
+    g.rc = kst_redis_connect(&g.redis);
+    cr_assert_not_null(g.rc, "%s", kst_last_error());
+
+    /* The generator's stream is valid and in time order per customer (and the
+     * watermark never exceeds a partition's own time), so nothing may be
+     * rejected: not even too_old. */
+    char buf[64];
+    cr_assert_eq(kst_redis_hget(g.rc, "kpi:meta", "events_rejected", buf, sizeof buf), 1);
+    cr_assert_str_eq(buf, "0", "events_rejected");
+
+    /* KPIs still being written by other work are compared only when written. */
+    for (size_t i = 0; i < sizeof late_kpis / sizeof late_kpis[0]; i++) {
+        skipped[i] = !kpi_written(late_kpis[i]);
+        if (skipped[i])
+            fprintf(stderr,
+                    "generator_reference: NOTE: kpistream writes no %s field at all: "
+                    "not compared\n",
+                    late_kpis[i]);
+    }
+
+    /* 5. Compare every reference line. */
+    size_t len = 0;
+    char *text = kst_read_file(ref, &len);
+    cr_assert_not_null(text, "%s", kst_last_error());
+    report rep = {0};
+    keyset known = {0};
+    int skipped_lines = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char key[256], field[128], want[64];
+        cr_assert_eq(sscanf(line, "%255s %127s %63s", key, field, want), 3,
+                     "bad reference line: %s", line);
+        keyset_add(&known, key, field);
+        if (is_skipped(field)) {
+            skipped_lines++;
+            continue;
+        }
+        compare_line(&rep, key, field, want);
+    }
+    free(text);
+    qsort(known.items, known.n, sizeof *known.items, cmp_str);
+    check_unknown(&rep, &known);
+    keyset_free(&known);
+
+    int64_t t_end = kst_now_ms();
+    fprintf(stderr,
+            "generator_reference: %d values compared, %d mismatches, %d skipped; "
+            "%ld messages; times: servers+gen %.1f s, reference %.1f s, "
+            "kpistream %.1f s, compare %.1f s\n",
+            rep.compared, rep.mismatches, skipped_lines, lines, (double)(t_gen - t0) / 1000,
+            (double)(t_ref - t_gen) / 1000, (double)(t_run - t_ref) / 1000,
+            (double)(t_end - t_run) / 1000);
+    if (rep.mismatches)
+        fprintf(stderr, "generator_reference: mismatches (key, field, kpistream, reference):\n%s",
+                rep.text);
+    free(rep.text);
+    cr_assert_gt(rep.compared, 500, "the reference printed too little to be a check");
+    cr_expect_eq(rep.mismatches, 0, "%d KPI values differ from the reference (listed above)",
+                 rep.mismatches);
+    g.finished = true;
+}
