@@ -3,6 +3,7 @@
 #include "kpistream/engine.h"
 
 #include "engine/hll_window.h"
+#include "engine/topk_window.h"
 
 #include "kpistream/err.h"
 #include "kpistream/kpi.h"
@@ -12,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#define KS_ENGINE_TOP_K 10 /* entries in kpi:top:* (contract default) */
 #define KS__VAL 24 /* formatted value; "" = absent */
 #define KS__FIELDS_PER_CMD 64 /* fields per HSET/HDEL: keeps every command small */
 
@@ -46,6 +48,7 @@ struct ks_engine {
     ks__cache *global_cache, **seg_cache, **chan_cache;
     ks_pstate_meta gone; /* meta of revoked partitions (kept: counters are totals) */
     ks_hll_window hll[KS_MAX_WINDOWS]; /* distinct active customers per window */
+    ks_topk_window top_complaint[KS_MAX_WINDOWS], top_product[KS_MAX_WINDOWS];
     uint32_t *rt;                       /* scratch: response times of one group/window */
     size_t caprt;
     bool hll_pending;                   /* the last build wrote HLLs */
@@ -72,8 +75,15 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     e->seg_cache = calloc((size_t)e->sh.segments.max, sizeof *e->seg_cache);
     e->chan_cache = calloc((size_t)e->sh.channels.max, sizeof *e->chan_cache);
     bool hll_ok = true;
-    for (int w = 0; w < cfg->nwindows; w++)
-        hll_ok = ks_hll_window_init(&e->hll[w], cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS) == 0 && hll_ok;
+    for (int w = 0; w < cfg->nwindows; w++) {
+        int64_t width_s = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
+        /* Space-Saving with 10k counters per bucket: every item above 0.01 % of
+         * a bucket's events is kept, so merged windows rank the top k well. */
+        hll_ok = ks_hll_window_init(&e->hll[w], width_s) == 0 &&
+                 ks_topk_window_init(&e->top_complaint[w], width_s, KS_ENGINE_TOP_K, 10 * KS_ENGINE_TOP_K) == 0 &&
+                 ks_topk_window_init(&e->top_product[w], width_s, KS_ENGINE_TOP_K, 100 * KS_ENGINE_TOP_K) == 0 &&
+                 hll_ok;
+    }
     if (!e->parser || !e->global_cache || !e->seg_cache || !e->chan_cache || !hll_ok) {
         snprintf(errstr, errsize, "engine: out of memory");
         ks_engine_free(e);
@@ -99,8 +109,11 @@ void ks_engine_free(ks_engine *e)
     free(e->chan_cache);
     free(e->global_cache);
     free(e->rt);
-    for (int w = 0; w < KS_MAX_WINDOWS; w++)
+    for (int w = 0; w < KS_MAX_WINDOWS; w++) {
         ks_hll_window_reset(&e->hll[w]);
+        ks_topk_window_reset(&e->top_complaint[w]);
+        ks_topk_window_reset(&e->top_product[w]);
+    }
     ks_event_parser_free(e->parser);
     free(e);
 }
@@ -208,6 +221,17 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         int64_t clock_s = e->clock_ms == INT64_MIN ? INT64_MIN : e->clock_ms / 1000;
         for (int w = 0; w < e->cfg->nwindows; w++)
             ks_hll_window_add(&e->hll[w], h, ev.ts_ms / 1000, clock_s);
+        bool product = ev.type == KS_EV_PURCHASE && ev.product.ptr;
+        bool complaint = ev.type == KS_EV_TICKET && ev.action == KS_ACT_TICKET_OPENED &&
+                         ev.complaint && ev.category.ptr;
+        for (int w = 0; (product || complaint) && w < e->cfg->nwindows; w++) {
+            if (product)
+                ks_topk_window_add(&e->top_product[w], ev.product.ptr, ev.product.len,
+                                   ev.ts_ms / 1000, clock_s);
+            else
+                ks_topk_window_add(&e->top_complaint[w], ev.category.ptr, ev.category.len,
+                                   ev.ts_ms / 1000, clock_s);
+        }
     }
     if (ks_pstate_apply(p->st, &ev) < 0) {
         /* Out of memory mid-event: the partition state is no longer trusted. */
@@ -552,6 +576,12 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
             ks_batch_fmt(b, "%shll:active:%s", cfg->prefix, cfg->windows[w].name);
             ks_batch_arg(b, (const char *)bytes, len);
         }
+        for (int w = 0; w < cfg->nwindows; w++) {
+            snprintf(key, sizeof key, "%stop:complaint_category:%s", cfg->prefix, cfg->windows[w].name);
+            ks_topk_window_emit(&e->top_complaint[w], b, key, clock / 1000);
+            snprintf(key, sizeof key, "%stop:product:%s", cfg->prefix, cfg->windows[w].name);
+            ks_topk_window_emit(&e->top_product[w], b, key, clock / 1000);
+        }
         for (int i = 0; i < e->nparts; i++) {
             const ks_pstate *st = e->parts[i].st;
             for (uint32_t d = 0; d < st->ndirty; d++)
@@ -612,8 +642,11 @@ void ks_engine_flush_done(ks_engine *e)
     }
     for (int i = 0; i < e->nparts; i++)
         ks_pstate_clear_dirty(e->parts[i].st);
-    for (int w = 0; w < e->cfg->nwindows; w++)
+    for (int w = 0; w < e->cfg->nwindows; w++) {
         ks_hll_window_done(&e->hll[w]);
+        ks_topk_window_done(&e->top_complaint[w]);
+        ks_topk_window_done(&e->top_product[w]);
+    }
 }
 
 int ks_engine_positions(const ks_engine *e, ks_engine_position *out, int max)

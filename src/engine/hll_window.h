@@ -1,10 +1,7 @@
-/* Distinct active customers per window as Redis-format HyperLogLogs.
- *
- * One HLL per bucket (width W/60, as the KPI windows), in a ring of 128
- * buckets: 60 in the window plus room for buckets ahead of the clock (the
- * source never reads more than an hour ahead of the watermark). The window's
- * HLL is the union (register max) of its 60 buckets, written to
- * kpi:hll:active:<window> so PFCOUNT/PFMERGE work on it in Redis.
+/* Distinct active customers per window as Redis-format HyperLogLogs: one HLL
+ * per bucket in a sketch ring (sketch_ring.h); the window's HLL is the union
+ * (register max) of its 60 buckets, written to kpi:hll:active:<window> so
+ * PFCOUNT/PFMERGE work on it in Redis.
  *
  * Kept per process, not per partition: a union does not care who added a
  * customer or how often, so rebalances and replays cannot double count.
@@ -13,18 +10,13 @@
 #ifndef KS_ENGINE_HLL_WINDOW_H
 #define KS_ENGINE_HLL_WINDOW_H
 
+#include "engine/sketch_ring.h"
 #include "kpistream/hll.h"
 
-#include <stdbool.h>
-#include <stdint.h>
-
-#define KS_HLLW_SLOTS 128
-
 typedef struct ks_hll_window {
-    int64_t width_s;
-    int64_t slot_n[KS_HLLW_SLOTS]; /* bucket number held by each slot; INT64_MIN: empty */
-    ks_hll *slots;                 /* KS_HLLW_SLOTS; owned */
-    ks_hll pending, written;       /* union being flushed; union Redis has */
+    ks_sring ring;
+    ks_hll *slots;           /* KS_SRING_SLOTS; owned */
+    ks_hll pending, written; /* union being flushed; union Redis has */
     bool has_written;
 } ks_hll_window;
 

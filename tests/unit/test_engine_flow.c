@@ -77,6 +77,17 @@ static void flush(void)
                     memcpy(hll_bytes[w], argv[2], lens[2]);
             continue;
         }
+        if (!strcmp(argv[0], "DEL")) {
+            for (int k = nstore - 1; k >= 0; k--)
+                if (!strcmp(store[k].key, argv[1]))
+                    store[k] = store[--nstore];
+            continue;
+        }
+        if (!strcmp(argv[0], "ZADD")) { /* member -> score, as a field */
+            for (size_t a = 2; a + 1 < n; a += 2)
+                store_set(argv[1], lens[1], argv[a + 1], lens[a + 1], argv[a], lens[a], false);
+            continue;
+        }
         bool del = !strcmp(argv[0], "HDEL");
         cr_assert(del || !strcmp(argv[0], "HSET"), "unexpected command %s", argv[0]);
         for (size_t a = 2; a < n; a += del ? 1 : 2) {
@@ -379,4 +390,24 @@ Test(engine, duplicates_found_before_the_clock_first_moves)
              "{\"event_id\":\"id0\",\"type\":\"interaction\",\"customer_id\":\"c0\",\"ts\":%lld}",
              (long long)T0);
     cr_assert_eq(ks_engine_process(e, "t", 0, 5000, buf, strlen(buf), WALL, &why), KS_DUPLICATE);
+}
+
+Test(engine, top_products_and_complaint_categories_per_window)
+{
+    for (int i = 0; i < 5; i++)
+        EV(0, "a", T0 + i * 1000, "purchase",
+           i < 3 ? ",\"order_id\":\"x\",\"amount\":1,\"product\":\"p1\""
+                 : ",\"order_id\":\"y\",\"amount\":1,\"product\":\"p2\"");
+    EV(0, "b", T0, "ticket", ",\"ticket_id\":\"t\",\"action\":\"opened\",\"complaint\":true,\"category\":\"billing\"");
+    EV(0, "b", T0, "ticket", ",\"ticket_id\":\"u\",\"action\":\"opened\",\"category\":\"quality\""); /* not a complaint */
+    flush();
+    cr_assert_str_eq(get("kpi:top:product:1h", "p1"), "3");
+    cr_assert_str_eq(get("kpi:top:product:1h", "p2"), "2");
+    cr_assert_str_eq(get("kpi:top:complaint_category:24h", "billing"), "1");
+    cr_assert_null(get("kpi:top:complaint_category:24h", "quality"));
+    /* Two hours on, the 1h list is emptied (deleted), 24h keeps them. */
+    EV(0, "c", T0 + 2 * HOUR, "interaction", "");
+    flush();
+    cr_assert_null(get("kpi:top:product:1h", "p1"));
+    cr_assert_str_eq(get("kpi:top:product:24h", "p1"), "3");
 }
