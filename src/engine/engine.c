@@ -77,12 +77,12 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     bool hll_ok = true;
     for (int w = 0; w < cfg->nwindows; w++) {
         int64_t width_s = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
-        /* Space-Saving with 10k counters per bucket: every item above 0.01 % of
-         * a bucket's events is kept, so merged windows rank the top k well. */
+        /* Space-Saving with m = 10k counters per bucket: every item above N/m
+         * of a bucket's N events is kept (17.6 KB a bucket for k = 10). */
+        size_t m = 10 * KS_ENGINE_TOP_K;
         hll_ok = ks_hll_window_init(&e->hll[w], width_s) == 0 &&
-                 ks_topk_window_init(&e->top_complaint[w], width_s, KS_ENGINE_TOP_K, 10 * KS_ENGINE_TOP_K) == 0 &&
-                 ks_topk_window_init(&e->top_product[w], width_s, KS_ENGINE_TOP_K, 100 * KS_ENGINE_TOP_K) == 0 &&
-                 hll_ok;
+                 ks_topk_window_init(&e->top_complaint[w], width_s, KS_ENGINE_TOP_K, m) == 0 &&
+                 ks_topk_window_init(&e->top_product[w], width_s, KS_ENGINE_TOP_K, m) == 0 && hll_ok;
     }
     if (!e->parser || !e->global_cache || !e->seg_cache || !e->chan_cache || !hll_ok) {
         snprintf(errstr, errsize, "engine: out of memory");

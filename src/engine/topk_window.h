@@ -7,8 +7,8 @@
  * process owns it, and a restart rebuilds everything by replay. (A partition
  * revoked and later re-assigned to the same running process would be counted
  * again until its events leave the window; that needs several group members,
- * which kpistream does not support yet.) Memory: capacity 10k counters
- * (~176 bytes each) per used bucket.
+ * which kpistream does not support yet.) Memory: m = 10k counters of ~176
+ * bytes per used bucket (17.6 KB for k = 10), up to 128 buckets per window.
  */
 #ifndef KS_ENGINE_TOPK_WINDOW_H
 #define KS_ENGINE_TOPK_WINDOW_H
