@@ -269,7 +269,10 @@ char *ks_risk_reasons_format(const ks_risk_result *r, char *buf, size_t size)
     for (int i = 0; i < r->ntop && i < 3; i++) {
         int n = snprintf(buf + used, size - used, "%s%s", i ? "," : "",
                          ks_risk_reason_name(r->top[i]));
-        if (n < 0 || (size_t)n >= size - used) break; /* truncated: buf stays terminated */
+        if (n < 0 || (size_t)n >= size - used) {
+            buf[used] = '\0'; /* a code that does not fit is left out whole, never cut */
+            break;
+        }
         used += (size_t)n;
     }
     return buf;
