@@ -157,6 +157,12 @@ class Reference:
         self.duplicates = 0
         self.rejected = 0
         self.clock = None
+        # What the stream exercised (--stats), so a test can tell that the
+        # edge cases it relies on really occurred.
+        self.stats = {"inactivity_churns_between_events": 0, "inactivity_churns_at_end": 0,
+                      "cancel_churns": 0, "cancels_of_churned_ignored": 0,
+                      "reactivations": 0, "segment_moves": 0, "cross_sells": 0,
+                      "responses": 0, "repeated_opens_ignored": 0}
 
     # -- attribution -------------------------------------------------
     def groups(self, segment, channel):
@@ -240,9 +246,11 @@ class Reference:
             # last + 30 d (the clock got there before this event was read).
             if not c.churned and t - c.last_ts >= CHURN_INACTIVITY_MS:
                 self.churn(c, c.last_ts + CHURN_INACTIVITY_MS)
+                self.stats["inactivity_churns_between_events"] += 1
             # A new segment value moves base membership (not a churn).
             if segment_sent is not None and segment_sent != c.segment:
                 self.segments.add(segment_sent)
+                self.stats["segment_moves"] += 1
                 if not c.churned:
                     if c.segment is not None:
                         self.leave(t, ["kpi:segment:" + c.segment])
@@ -251,6 +259,7 @@ class Reference:
             cancel = typ == "subscription" and e.get("action") == "cancel"
             if c.churned and not cancel and t >= c.last_ts:
                 c.churned = False  # reactivation: a join, not a new customer
+                self.stats["reactivations"] += 1
                 self.join(t, self.member_groups(c))
             c.last_ts = max(c.last_ts, t)
 
@@ -272,6 +281,7 @@ class Reference:
             if category is not None:
                 if c.purchases and category not in c.categories:
                     self.add(t, g, "cross_sells")
+                    self.stats["cross_sells"] += 1
                 c.categories.add(category)
             c.purchases = (c.purchases + [t])[-2:]
             if channel is not None:
@@ -286,6 +296,9 @@ class Reference:
                 self.add(t, g, "upsells")
             elif action == "cancel" and not c.churned:
                 self.churn(c, t)
+                self.stats["cancel_churns"] += 1
+            elif action == "cancel":
+                self.stats["cancels_of_churned_ignored"] += 1
         elif typ == "payment_failed":
             self.add(t, g, "payment_failures")
         elif typ == "ticket":
@@ -300,11 +313,14 @@ class Reference:
                     if e.get("complaint") is True:
                         self.add(t, g, "complaints")
                         self.complaints.append((t, g, tk))
+                else:
+                    self.stats["repeated_opens_ignored"] += 1
             elif action == "responded":
                 if tk is not None and not tk["responded"]:
                     tk["responded"] = True
                     if t >= tk["opened"]:  # a response before the opening is skew
                         self.responses.append((t, g, t - tk["opened"]))
+                        self.stats["responses"] += 1
             elif action == "resolved":
                 if tk is not None:
                     tk["resolved"] = True
@@ -348,6 +364,7 @@ class Reference:
         for c in self.customers.values():
             if not c.churned and c.last_ts + CHURN_INACTIVITY_MS <= self.clock:
                 self.churn(c, c.last_ts + CHURN_INACTIVITY_MS)
+                self.stats["inactivity_churns_at_end"] += 1
 
     def in_window(self, t, width_s):
         b = width_s // 60
@@ -484,6 +501,8 @@ def main():
     ap.add_argument("--windows", default="24h,30d",
                     help="comma-separated window names (default 24h,30d)")
     ap.add_argument("--out", default="-", help="output file (default stdout)")
+    ap.add_argument("--stats", help="also write '<name> <count>' lines of the edge cases "
+                    "the stream exercised (churns, reactivations, ...) to this file")
     args = ap.parse_args()
     windows = [(w, parse_window(w)) for w in args.windows.split(",") if w]
     ref = Reference(windows)
@@ -505,6 +524,10 @@ def main():
     rows = ref.evaluate()
     text = "".join("%s %s %s\n" % (key, field, "ABSENT" if val is None else val)
                    for key, field, val in sorted(rows))
+    if args.stats:
+        with open(args.stats, "w") as f:
+            for name in sorted(ref.stats):
+                f.write("%s %d\n" % (name, ref.stats[name]))
     if args.out == "-":
         sys.stdout.write(text)
     else:
