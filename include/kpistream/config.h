@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "kpistream/risk.h"
+
 #define KS_MAX_WINDOWS 8
 #define KS_MAX_TOPICS 16
 #define KS_MAX_KAFKA_PROPS 64
@@ -63,6 +65,8 @@ typedef struct ks_config {
     int nps_detractor_max;          /* default 6 */
     /* Logging */
     int log_level;                  /* ks_log_level (default info); "debug","info","warn","error" */
+    /* Churn risk: "risk" object in the file, risk.<key> in ks_config_set (docs/churn-risk.md) */
+    ks_risk_params risk;            /* default ks_risk_params_default() */
 } ks_config;
 
 /** Fills cfg with the built-in defaults. cfg's previous contents are not freed.
@@ -85,7 +89,8 @@ int ks_config_load_file(ks_config *cfg, const char *path, char *errstr, size_t e
  *  Strings are copied into cfg. */
 int ks_config_apply_env(ks_config *cfg, char *errstr, size_t errsize);
 
-/** Sets one key by its config-file name ("brokers", "clock", "windows", "kafka.security.protocol")
+/** Sets one key by its config-file name ("brokers", "clock", "windows", "kafka.security.protocol",
+ *  "risk.weights.recency", "risk.high_enter"; risk keys are spelt flat here)
  *  from a string value, as flags do: integers, numbers and booleans are parsed from the text,
  *  topics and windows are comma-separated, an empty dlq_topic means the default. The _ms
  *  spellings of the three durations (churn_inactivity_ms, ...) are accepted too. Returns 0,
@@ -95,7 +100,8 @@ int ks_config_set(ks_config *cfg, const char *key, const char *value, char *errs
 
 /** Checks every range again (the struct may have been written by code) and the cross-key
  *  rules: windows sorted and distinct, dedup_horizon >= largest window, nps_detractor_max <
- *  nps_promoter_min, dead-letter topic not an input topic. Returns 0 or KS_ERR_CONFIG with
+ *  nps_promoter_min, dead-letter topic not an input topic, risk.*_exit <= risk.*_enter and
+ *  risk.medium_enter < risk.high_enter. Returns 0 or KS_ERR_CONFIG with
  *  errstr naming the key. */
 int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize);
 

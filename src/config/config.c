@@ -10,6 +10,11 @@
  * environment arrive as strings and are wrapped in a cJSON string item with
  * from_str set, which lets integer, number and boolean keys parse the text.
  * That keeps one code path per kind.
+ *
+ * The churn-risk keys are spelt flat in the table ("risk.weights.recency") and
+ * nested in the file ({"risk": {"weights": {"recency": 20}}}); the loader
+ * flattens the "risk" object and ks_config_to_json() nests it again, so every
+ * other path (set, flags, validate, errors) sees one flat name.
  */
 #include "kpistream/config.h"
 #include "kpistream/err.h"
@@ -41,6 +46,7 @@ typedef enum ks__kind {
     KS__K_SIZE,      /* size_t bytes */
     KS__K_DUR,       /* int64_t milliseconds: duration string or integer */
     KS__K_DOUBLE,    /* double in (dmin, dmax] */
+    KS__K_WEIGHT,    /* double in [dmin, dmax] (risk weights: 0 switches a signal off) */
     KS__K_BOOL,
     KS__K_CLOCK,
     KS__K_LOGLEVEL,
@@ -90,6 +96,40 @@ static const ks__key ks__keys[] = {
     {"nps_promoter_min", NULL, KS__K_INT, KS__OFF(nps_promoter_min), 0, 10, 0, 0},
     {"nps_detractor_max", NULL, KS__K_INT, KS__OFF(nps_detractor_max), 0, 10, 0, 0},
     {"log_level", NULL, KS__K_LOGLEVEL, KS__OFF(log_level), 0, 0, 0, 0},
+    /* Churn risk (docs/churn-risk.md). One weight per scored signal; cancel is churn, not
+     * a signal, so it has no weight. */
+    {"risk.weights.recency", NULL, KS__K_WEIGHT, KS__OFF(risk.weight[KS_RISK_RECENCY]), 0, 0, 0.0,
+     100.0},
+    {"risk.weights.frequency_drop", NULL, KS__K_WEIGHT,
+     KS__OFF(risk.weight[KS_RISK_FREQUENCY_DROP]), 0, 0, 0.0, 100.0},
+    {"risk.weights.monetary_drop", NULL, KS__K_WEIGHT, KS__OFF(risk.weight[KS_RISK_MONETARY_DROP]),
+     0, 0, 0.0, 100.0},
+    {"risk.weights.low_csat", NULL, KS__K_WEIGHT, KS__OFF(risk.weight[KS_RISK_LOW_CSAT]), 0, 0, 0.0,
+     100.0},
+    {"risk.weights.nps_detractor", NULL, KS__K_WEIGHT, KS__OFF(risk.weight[KS_RISK_NPS_DETRACTOR]),
+     0, 0, 0.0, 100.0},
+    {"risk.weights.unresolved_tickets", NULL, KS__K_WEIGHT,
+     KS__OFF(risk.weight[KS_RISK_UNRESOLVED_TICKETS]), 0, 0, 0.0, 100.0},
+    {"risk.weights.complaints", NULL, KS__K_WEIGHT, KS__OFF(risk.weight[KS_RISK_COMPLAINTS]), 0, 0,
+     0.0, 100.0},
+    {"risk.weights.payment_failures", NULL, KS__K_WEIGHT,
+     KS__OFF(risk.weight[KS_RISK_PAYMENT_FAILURES]), 0, 0, 0.0, 100.0},
+    {"risk.weights.downgrade", NULL, KS__K_WEIGHT, KS__OFF(risk.weight[KS_RISK_DOWNGRADE]), 0, 0,
+     0.0, 100.0},
+    {"risk.high_enter", NULL, KS__K_INT, KS__OFF(risk.high_enter), 1, 100, 0, 0},
+    {"risk.high_exit", NULL, KS__K_INT, KS__OFF(risk.high_exit), 0, 100, 0, 0},
+    {"risk.medium_enter", NULL, KS__K_INT, KS__OFF(risk.medium_enter), 1, 100, 0, 0},
+    {"risk.medium_exit", NULL, KS__K_INT, KS__OFF(risk.medium_exit), 0, 100, 0, 0},
+    {"risk.ticket_age", "risk.ticket_age_ms", KS__K_DUR, KS__OFF(risk.ticket_age_ms), KS__MS_MIN,
+     365 * KS__MS_DAY, 0, 0},
+    {"risk.alert_cooldown", "risk.alert_cooldown_ms", KS__K_DUR, KS__OFF(risk.alert_cooldown_ms), 0,
+     365 * KS__MS_DAY, 0, 0},
+    {"risk.trigger_cooldown", "risk.trigger_cooldown_ms", KS__K_DUR,
+     KS__OFF(risk.trigger_cooldown_ms), 0, 365 * KS__MS_DAY, 0, 0},
+    {"risk.win_back", "risk.win_back_ms", KS__K_DUR, KS__OFF(risk.win_back_ms), KS__MS_MIN,
+     3650 * KS__MS_DAY, 0, 0},
+    {"risk.upsell_min_orders_30d", NULL, KS__K_INT, KS__OFF(risk.upsell_min_orders_30d), 1, 100000,
+     0, 0},
 };
 #define KS__NKEYS (sizeof ks__keys / sizeof ks__keys[0])
 
@@ -680,6 +720,15 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
         *(double *)f = d;
         return 0;
     }
+    case KS__K_WEIGHT: {
+        double d;
+        if (!ks__get_double(v, from_str, &d) || !(d >= k->dmin && d <= k->dmax)) {
+            snprintf(what, sizeof what, "a number %g..%g", k->dmin, k->dmax);
+            return ks__bad(errstr, n, key, what, v);
+        }
+        *(double *)f = d;
+        return 0;
+    }
     case KS__K_BOOL: {
         bool b;
         if (!ks__get_bool(v, from_str, &b)) return ks__bad(errstr, n, key, "true or false", v);
@@ -752,6 +801,7 @@ int ks_config_init_defaults(ks_config *cfg)
     cfg->nps_promoter_min = 9;
     cfg->nps_detractor_max = 6;
     cfg->log_level = KS_LOG_INFO;
+    ks_risk_params_default(&cfg->risk);
     return 0;
 }
 
@@ -803,6 +853,55 @@ int ks_config_set(ks_config *cfg, const char *key, const char *value, char *errs
         rc = ks__unknown_key(errstr, errsize, key);
     cJSON_Delete(v);
     return rc;
+}
+
+/* One table key from the file, once. seen has one flag per table entry. */
+static int ks__apply_file_key(ks_config *cfg, const char *key, const cJSON *v, bool *seen,
+                              char *errstr, size_t n)
+{
+    const ks__key *k = ks__find_key(key);
+    if (!k) return ks__unknown_key(errstr, n, key);
+    if (seen[k - ks__keys]) {
+        ks__err(errstr, n, "%s: given twice (the key '%s'%s%s%s)", key, k->name,
+                k->alias ? " and its spelling '" : "", k->alias ? k->alias : "",
+                k->alias ? "' are the same key" : " appears more than once");
+        return KS_ERR_CONFIG;
+    }
+    seen[k - ks__keys] = true;
+    return ks__apply(cfg, k, key, v, false, errstr, n);
+}
+
+/* The file's "risk" object: {"weights": {"recency": 20, ...}, "high_enter": 70, ...}.
+ * Each member becomes its flat key ("risk.weights.recency", "risk.high_enter"), so errors
+ * name the flat key and a flat key given as well counts as given twice. */
+static int ks__apply_risk_object(ks_config *cfg, const cJSON *v, bool *seen, char *errstr,
+                                 size_t n)
+{
+    if (!cJSON_IsObject(v))
+        return ks__bad(errstr, n, "risk", "an object of churn-risk settings", v);
+    char key[160];
+    const cJSON *it;
+    cJSON_ArrayForEach(it, v)
+    {
+        int rc;
+        if (strcmp(it->string, "weights") == 0) {
+            if (!cJSON_IsObject(it))
+                return ks__bad(errstr, n, "risk.weights",
+                               "an object of signal name: points, like {\"recency\": 20}", it);
+            const cJSON *w;
+            cJSON_ArrayForEach(w, it)
+            {
+                snprintf(key, sizeof key, "risk.weights.%.128s", w->string);
+                rc = ks__apply_file_key(cfg, key, w, seen, errstr, n);
+                if (rc) return rc;
+            }
+            continue;
+        }
+        snprintf(key, sizeof key, "risk.%.128s", it->string);
+        rc = ks__apply_file_key(cfg, key, it, seen, errstr, n);
+        if (rc) return rc;
+    }
+    return 0;
 }
 
 /* Reads the whole file into a NUL-terminated buffer. */
@@ -893,22 +992,12 @@ int ks_config_load_file(ks_config *cfg, const char *path, char *errstr, size_t e
     cJSON_ArrayForEach(it, root)
     {
         const char *key = it->string;
-        if (strncmp(key, "kafka.", 6) == 0) {
+        if (strncmp(key, "kafka.", 6) == 0)
             rc = ks__set_kafka_prop(cfg, key + 6, it, errstr, errsize);
-        } else {
-            const ks__key *k = ks__find_key(key);
-            if (!k) {
-                rc = ks__unknown_key(errstr, errsize, key);
-            } else if (seen[k - ks__keys]) {
-                ks__err(errstr, errsize, "%s: given twice (the key '%s'%s%s%s)", key, k->name,
-                        k->alias ? " and its spelling '" : "", k->alias ? k->alias : "",
-                        k->alias ? "' are the same key" : " appears more than once");
-                rc = KS_ERR_CONFIG;
-            } else {
-                seen[k - ks__keys] = true;
-                rc = ks__apply(cfg, k, key, it, false, errstr, errsize);
-            }
-        }
+        else if (strcmp(key, "risk") == 0)
+            rc = ks__apply_risk_object(cfg, it, seen, errstr, errsize);
+        else
+            rc = ks__apply_file_key(cfg, key, it, seen, errstr, errsize);
         if (rc) {
             if (rc == KS_ERR_CONFIG) ks__err_prefix(errstr, errsize, path);
             break;
@@ -1022,6 +1111,15 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize)
             }
             continue;
         }
+        case KS__K_WEIGHT: {
+            double d = *(const double *)f;
+            if (!(d >= k->dmin && d <= k->dmax)) {
+                ks__err(errstr, errsize, "%s: must be %g..%g, is %g", k->name, k->dmin, k->dmax,
+                        d);
+                return KS_ERR_CONFIG;
+            }
+            continue;
+        }
         default:
             continue;
         }
@@ -1088,6 +1186,24 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize)
     if (cfg->nps_detractor_max >= cfg->nps_promoter_min) {
         ks__err(errstr, errsize, "nps_detractor_max: must be below nps_promoter_min (%d), is %d",
                 cfg->nps_promoter_min, cfg->nps_detractor_max);
+        return KS_ERR_CONFIG;
+    }
+    /* Hysteresis needs each exit at or below its entry, and medium below high, or a
+     * level could be entered and left on the same score. */
+    const ks_risk_params *r = &cfg->risk;
+    if (r->high_exit > r->high_enter) {
+        ks__err(errstr, errsize, "risk.high_exit: must be <= risk.high_enter (%d), is %d",
+                r->high_enter, r->high_exit);
+        return KS_ERR_CONFIG;
+    }
+    if (r->medium_exit > r->medium_enter) {
+        ks__err(errstr, errsize, "risk.medium_exit: must be <= risk.medium_enter (%d), is %d",
+                r->medium_enter, r->medium_exit);
+        return KS_ERR_CONFIG;
+    }
+    if (r->medium_enter >= r->high_enter) {
+        ks__err(errstr, errsize, "risk.medium_enter: must be below risk.high_enter (%d), is %d",
+                r->high_enter, r->medium_enter);
         return KS_ERR_CONFIG;
     }
     if (cfg->nkafka_props < 0 || cfg->nkafka_props > KS_MAX_KAFKA_PROPS) {
@@ -1261,6 +1377,21 @@ static char *ks__indent_two_spaces(char *s)
     return out;
 }
 
+/* The object a key is printed in: root, or for "risk.x" / "risk.weights.x" the nested
+ * "risk" / "weights" object (created on first use), with *leaf set to the last part. */
+static cJSON *ks__json_parent(cJSON *root, const char **leaf)
+{
+    if (strncmp(*leaf, "risk.", 5) != 0) return root;
+    cJSON *risk = cJSON_GetObjectItemCaseSensitive(root, "risk");
+    if (!risk && !(risk = cJSON_AddObjectToObject(root, "risk"))) return NULL;
+    *leaf += 5;
+    if (strncmp(*leaf, "weights.", 8) != 0) return risk;
+    cJSON *w = cJSON_GetObjectItemCaseSensitive(risk, "weights");
+    if (!w && !(w = cJSON_AddObjectToObject(risk, "weights"))) return NULL;
+    *leaf += 8;
+    return w;
+}
+
 char *ks_config_to_json(const ks_config *cfg)
 {
     cJSON *root = cJSON_CreateObject();
@@ -1319,6 +1450,7 @@ char *ks_config_to_json(const ks_config *cfg)
                 v = cJSON_CreateString(ks_duration_format(*(const int64_t *)f, buf, sizeof buf));
             break;
         case KS__K_DOUBLE:
+        case KS__K_WEIGHT:
             v = cJSON_CreateNumber(*(const double *)f);
             break;
         case KS__K_BOOL:
@@ -1332,7 +1464,9 @@ char *ks_config_to_json(const ks_config *cfg)
                 cfg->log_level >= 0 && cfg->log_level < 4 ? ks__log_names[cfg->log_level] : "info");
             break;
         }
-        if (!v || !ok || !cJSON_AddItemToObject(root, k->name, v)) {
+        const char *leaf = k->name;
+        cJSON *parent = ks__json_parent(root, &leaf);
+        if (!v || !ok || !parent || !cJSON_AddItemToObject(parent, leaf, v)) {
             cJSON_Delete(v);
             ok = false;
         }

@@ -462,7 +462,8 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
                           "csat_satisfied_min",
                           "nps_promoter_min",
                           "nps_detractor_max",
-                          "log_level"};
+                          "log_level",
+                          "risk"};
     size_t nkeys = sizeof keys / sizeof keys[0];
     cr_expect_eq((size_t)cJSON_GetArraySize(root), nkeys);
     for (size_t i = 0; i < nkeys; i++)
