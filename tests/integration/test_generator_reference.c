@@ -63,16 +63,12 @@ static void setup(void)
  * both servers, shows the last child's log if the test did not finish. */
 static void teardown(void)
 {
-    if (g.proc.pid && !g.proc.exited)
-        kst_proc_stop(&g.proc, 5000);
-    if (!g.finished && g.proc.log_path[0])
-        kst_log_tail(g.proc.log_path, 60);
-    if (g.rc)
-        redisFree(g.rc);
+    if (g.proc.pid && !g.proc.exited) kst_proc_stop(&g.proc, 5000);
+    if (!g.finished && g.proc.log_path[0]) kst_log_tail(g.proc.log_path, 60);
+    if (g.rc) redisFree(g.rc);
     kst_redis_stop(&g.redis);
     kst_kafka_stop(&g.kafka);
-    if (g.dir[0])
-        kst_rmtree(g.dir);
+    if (g.dir[0]) kst_rmtree(g.dir);
 }
 
 /* The reference script, found next to this file: CMake compiles this source
@@ -94,8 +90,7 @@ static void run_child(char *const argv[], const char *log, int timeout_ms, const
     cr_assert_eq(kst_proc_spawn(&g.proc, argv, log), 0, "%s", kst_last_error());
     int status = -1;
     int rc = kst_proc_wait(&g.proc, timeout_ms, &status);
-    if (rc != 0 || status != 0)
-        kst_log_tail(log, 60);
+    if (rc != 0 || status != 0) kst_log_tail(log, 60);
     cr_assert_eq(rc, 0, "%s did not finish within %d ms", what, timeout_ms);
     cr_assert_eq(status, 0, "%s exited with status %d", what, status);
 }
@@ -209,7 +204,8 @@ static void check_unknown(report *rep, const keyset *known)
                     continue; /* 1h and 7d are not compared */
                 if (!keyset_has(known, key, field)) {
                     rep->mismatches++;
-                    report_add(rep, "  %-28s %-34s kpistream %-14s reference (not a KPI it knows)\n",
+                    report_add(rep,
+                               "  %-28s %-34s kpistream %-14s reference (not a KPI it knows)\n",
                                key, field, f->element[i + 1]->str);
                 }
             }
@@ -226,11 +222,9 @@ static long stat_of(const char *stats_text, const char *name)
     size_t n = strlen(name);
     const char *p = stats_text;
     while (p && *p) {
-        if (strncmp(p, name, n) == 0 && p[n] == ' ')
-            return strtol(p + n + 1, NULL, 10);
+        if (strncmp(p, name, n) == 0 && p[n] == ' ') return strtol(p + n + 1, NULL, 10);
         p = strchr(p, '\n');
-        if (p)
-            p++;
+        if (p) p++;
     }
     return -1;
 }
@@ -294,8 +288,7 @@ static void run_case(const gen_case *tc)
         int64_t lo = -1, hi = -1;
         cr_assert_eq(rd_kafka_query_watermark_offsets(g.kafka.producer, TOPIC, p, &lo, &hi, 10000),
                      RD_KAFKA_RESP_ERR_NO_ERROR, "watermarks of partition %d", p);
-        cr_assert_eq(lo, 0, "partition %d starts at %lld: the mock dropped data", p,
-                     (long long)lo);
+        cr_assert_eq(lo, 0, "partition %d starts at %lld: the mock dropped data", p, (long long)lo);
         cr_expect_gt(hi, 0, "partition %d is empty: the keys did not spread", p);
         total += hi;
     }
@@ -305,8 +298,8 @@ static void run_case(const gen_case *tc)
 
     /* 3. The reference. */
     snprintf(log, sizeof log, "%s/reference.log", g.dir);
-    char *py[] = {"python3", script,  events, "--windows", "24h,30d",
-                  "--out",   ref,     "--stats", stats,    NULL};
+    char *py[] = {"python3", script, events,    "--windows", "24h,30d",
+                  "--out",   ref,    "--stats", stats,       NULL};
     run_child(py, log, 120000, "kpi_reference.py");
     int64_t t_ref = kst_now_ms();
 
@@ -319,18 +312,20 @@ static void run_case(const gen_case *tc)
     for (size_t i = 0; i < sizeof tc->must_occur / sizeof tc->must_occur[0] && tc->must_occur[i];
          i++)
         cr_expect_gt(stat_of(stats_text, tc->must_occur[i]), 0,
-                     "the stream has no %s: this case checks nothing about it",
-                     tc->must_occur[i]);
+                     "the stream has no %s: this case checks nothing about it", tc->must_occur[i]);
     free(stats_text);
 
     /* 4. The replay. */
     char group[64];
     snprintf(group, sizeof group, "genref-%d-%lld", (int)getpid(), (long long)kst_now_ms());
     snprintf(log, sizeof log, "%s/kpistream.log", g.dir);
-    char *run[] = {(char *)bin,     "run",         "--brokers", g.kafka.bootstraps,
-                   "--topics",      TOPIC,         "--group",   group,
+    char *run[] = {(char *)bin,     "run",
+                   "--brokers",     g.kafka.bootstraps,
+                   "--topics",      TOPIC,
+                   "--group",       group,
                    "--redis",       (char *)kst_redis_url(&g.redis),
-                   "--clock",       "event",       "--exit-on-eof", NULL};
+                   "--clock",       "event",
+                   "--exit-on-eof", NULL};
     run_child(run, log, 240000, "kpistream run");
     int64_t t_run = kst_now_ms();
 
@@ -388,7 +383,10 @@ TestSuite(generator_reference, .init = setup, .fini = teardown, .timeout = 300);
 Test(generator_reference, default_activity_40_days)
 {
     static const gen_case tc = {
-        .customers = "3000", .days = "40", .activity = "1.0", .min_lines = 100000,
+        .customers = "3000",
+        .days = "40",
+        .activity = "1.0",
+        .min_lines = 100000,
         .must_occur = {"cancel_churns", "cross_sells", "responses"},
     };
     run_case(&tc);
@@ -401,7 +399,10 @@ Test(generator_reference, default_activity_40_days)
 Test(generator_reference, sparse_activity_60_days)
 {
     static const gen_case tc = {
-        .customers = "3000", .days = "60", .activity = "0.5", .min_lines = 100000,
+        .customers = "3000",
+        .days = "60",
+        .activity = "0.5",
+        .min_lines = 100000,
         .must_occur = {"inactivity_churns_between_events", "inactivity_churns_at_end",
                        "reactivations", "cancel_churns", "responses"},
     };

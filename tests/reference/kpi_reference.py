@@ -149,7 +149,7 @@ class Reference:
         self.responses = []     # (t_ms, groups, response ms)
         self.complaints = []    # (t_ms, groups, ticket record)
         self.customers = {}
-        self.tickets = {}       # ticket_id -> [opened_ts, responded?, resolved?]
+        self.tickets = {}       # ticket_id -> {"opened": ts, "responded", "resolved"}
         self.seen_ids = set()
         self.segments = set()
         self.channels = set()
@@ -257,7 +257,7 @@ class Reference:
                     self.join(t, ["kpi:segment:" + segment_sent])
                 c.segment = segment_sent
             cancel = typ == "subscription" and e.get("action") == "cancel"
-            if c.churned and not cancel and t >= c.last_ts:
+            if c.churned and not cancel and t > c.last_ts:  # "any later event"
                 c.churned = False  # reactivation: a join, not a new customer
                 self.stats["reactivations"] += 1
                 self.join(t, self.member_groups(c))
