@@ -16,6 +16,7 @@
 
 #include "kpistream/config.h"
 #include "kpistream/event.h"
+#include "kpistream/risk.h"
 #include "kpistream/u64map.h"
 #include "kpistream/window.h"
 
@@ -47,6 +48,7 @@ enum {
     KS_CUST_CHURNED = 1 << 0,
     KS_CUST_DIRTY = 1 << 1,   /* must be written at the next flush */
     KS_CUST_PURCHASED = 1 << 2,
+    KS_CUST_CANCELLED = 1 << 3, /* churned by a subscription cancel */
 };
 
 /* One customer: 256 bytes (checked below). Times in seconds are event
@@ -104,6 +106,16 @@ typedef struct ks_response {
     uint8_t channel;     /* channel of the ticket's opening (KS_NONE) */
 } ks_response;
 
+/* An alert or trigger raised for a customer, waiting for the next flush. */
+#define KS_NOTICE_ALERT 0xFF
+typedef struct ks_notice {
+    uint32_t cust;     /* record number */
+    uint8_t kind;      /* KS_NOTICE_ALERT or a ks_trigger */
+    uint8_t score;     /* risk score at the time */
+    uint16_t top;      /* top reasons (as ks_customer.risk_top) */
+    int64_t at_ms;     /* event time it was raised at */
+} ks_notice;
+
 typedef struct ks_pstate_meta {
     int64_t processed;  /* accepted unique events */
     int64_t rejected;   /* dead-lettered */
@@ -133,6 +145,9 @@ typedef struct ks_pstate {
     ks_u64map tickets;     /* ticket_id hash -> packed {opened_ms, flags, channel, segment} */
     ks_response *resp;     /* first responses of the largest window, roughly in time order */
     uint32_t nresp, capresp;
+    ks_notice *notices;    /* alerts and triggers since the last flush */
+    uint32_t nnotices, capnotices;
+    double revenue_p90;    /* 90th percentile of customers' revenue_30d (high_value_at_risk) */
     /* aggregates */
     ks_group global;
     ks_group *segments;    /* [segments.max] */
@@ -174,6 +189,16 @@ typedef struct ks_customer_rolling {
 
 /** Computes the rolling per-customer fields at clock_ms. */
 void ks_customer_rolling_at(const ks_customer *c, int64_t clock_ms, ks_customer_rolling *out);
+
+/** Re-scores a customer at at_ms (risk, alerts, time-driven triggers). */
+void ks_pstate_risk_update(ks_pstate *p, ks_customer *c, int64_t at_ms);
+
+/** Raises trigger t for c at at_ms if its cooldown allows. */
+void ks_pstate_trigger(ks_pstate *p, ks_customer *c, int t, int64_t at_ms);
+
+/** Fills the risk rule inputs of customer c at at_ms. */
+void ks_pstate_risk_input(const ks_pstate *p, const ks_customer *c, int64_t at_ms,
+                          ks_risk_input *in);
 
 /** Clears the dirty list (after a successful flush). */
 void ks_pstate_clear_dirty(ks_pstate *p);

@@ -7,6 +7,7 @@
 
 #include "kpistream/err.h"
 #include "kpistream/kpi.h"
+#include "kpistream/risk.h"
 #include "kpistream/state.h"
 
 #include <stdio.h>
@@ -49,6 +50,7 @@ struct ks_engine {
     ks_pstate_meta gone; /* meta of revoked partitions (kept: counters are totals) */
     ks_hll_window hll[KS_MAX_WINDOWS]; /* distinct active customers per window */
     ks_topk_window top_complaint[KS_MAX_WINDOWS], top_product[KS_MAX_WINDOWS];
+    double churn30;                     /* global churn rate of the 30d window, as a fraction */
     uint32_t *rt;                       /* scratch: response times of one group/window */
     size_t caprt;
     bool hll_pending;                   /* the last build wrote HLLs */
@@ -238,6 +240,10 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         why->code = KS_REJECT_NONE;
         return KS_REJECTED;
     }
+    /* Alerts and triggers of a replay were sent by the run that stored
+     * these outputs (with the same ids): not again. */
+    if (offset < p->restore_until)
+        p->st->nnotices = 0;
     /* The watermark can only rise when the partition holding it (or one
      * without data yet) moves; then recompute it, O(partitions). */
     if (e->cfg->clock == KS_CLOCK_EVENT && p->st->max_ts_ms > old_max &&
@@ -351,8 +357,11 @@ int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms)
         e->vclock_ms = clock;
     if (clock != INT64_MIN && (e->clock_ms == INT64_MIN || clock > e->clock_ms)) {
         e->clock_ms = clock;
-        for (int i = 0; i < e->nparts; i++)
+        for (int i = 0; i < e->nparts; i++) {
             ks_pstate_advance(e->parts[i].st, clock);
+            if (ks__part_restoring(&e->parts[i]))
+                e->parts[i].st->nnotices = 0;
+        }
     }
     return e->clock_ms;
 }
@@ -454,6 +463,8 @@ static void ks__emit_group(ks_engine *e, ks_batch *b, int kind, int id, const ch
          * does not keep; the ratio is left out rather than written wrong. */
         if (kind == 2)
             v.present[KS_KPI_REPURCHASE_RATE] = false;
+        if (kind == 0 && strcmp(cfg->windows[w].name, "30d") == 0)
+            e->churn30 = v.present[KS_KPI_CHURN_RATE] ? v.v[KS_KPI_CHURN_RATE] / 100.0 : 0.0;
         for (int k = 0; k < KS_KPI__COUNT; k++) {
             char *dst = c->next[w][k];
             if (v.present[k])
@@ -494,6 +505,29 @@ static void ks__emit_group(ks_engine *e, ks_batch *b, int kind, int id, const ch
                 in_cmd++;
             }
     }
+}
+
+/* Per-customer CLV, the contract's formula with the customer's own revenue:
+ * gross_margin x revenue_30d / max(churn_rate(30d, global)/100, min_churn). */
+static double ks__customer_clv(const ks_engine *e, double revenue_30d)
+{
+    double churn = e->churn30 > e->cfg->min_churn ? e->churn30 : e->cfg->min_churn;
+    return churn > 0 ? e->cfg->gross_margin * revenue_30d / churn : 0;
+}
+
+/* Formats packed top reasons (3 x 4 bits, reason + 1) as "a,b,c". */
+static char *ks__reasons(uint16_t top, char *buf, size_t size)
+{
+    size_t o = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < 3; i++) {
+        unsigned r = (top >> (4 * i)) & 15u;
+        if (!r)
+            break;
+        o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%s", o ? "," : "",
+                              ks_risk_reason_name((ks_risk_reason)(r - 1)));
+    }
+    return buf;
 }
 
 static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *st,
@@ -537,7 +571,123 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     KS__F("open_tickets", "%u", c->open_tickets);
     KS__F("complaints_30d", "%lld", (long long)r.complaints_30d);
     KS__F("payment_failures_30d", "%lld", (long long)r.payment_failures_30d);
+    KS__F("clv", "%s", ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d), num, sizeof num));
+    KS__F("risk_score", "%u", c->risk_score);
+    KS__F("risk_level", "%s", ks_risk_level_name((ks_risk_level)c->risk_level));
+    char reasons[128];
+    KS__F("risk_reasons", "%s", ks__reasons(c->risk_top, reasons, sizeof reasons));
 #undef KS__F
+    /* The at-risk ranking holds customers with a score above 0. */
+    ks_batch_cmd(b);
+    if (c->risk_score > 0) {
+        ks_batch_str(b, "ZADD");
+        ks_batch_fmt(b, "%srisk", e->cfg->prefix);
+        ks_batch_fmt(b, "%u", c->risk_score);
+    } else {
+        ks_batch_str(b, "ZREM");
+        ks_batch_fmt(b, "%srisk", e->cfg->prefix);
+    }
+    ks_batch_arg(b, id, idlen);
+}
+
+/* Writes s as a JSON string body (quotes excluded) into out. */
+static void ks__json_escape(const char *s, size_t len, char *out, size_t size)
+{
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 7 < size; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            out[o++] = '\\';
+            out[o++] = (char)ch;
+        } else if (ch < 0x20) {
+            o += (size_t)snprintf(out + o, size - o, "\\u%04x", ch);
+        } else {
+            out[o++] = (char)ch;
+        }
+    }
+    out[o] = '\0';
+}
+
+/* Alerts (stream + pub/sub) and triggers (stream) raised since the last flush. */
+static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st)
+{
+    const ks_config *cfg = e->cfg;
+    for (uint32_t i = 0; i < st->nnotices; i++) {
+        const ks_notice *n = &st->notices[i];
+        const ks_customer *c = &st->cust[n->cust];
+        uint32_t idlen;
+        const char *id = ks_pstate_customer_id(st, c, &idlen);
+        char nid[48], reasons[128], clv[32], ts[24];
+        snprintf(ts, sizeof ts, "%lld", (long long)n->at_ms);
+        const char *seg = c->segment != KS_NONE ? e->sh.segments.names[c->segment] : "";
+        ks_batch_cmd(b);
+        ks_batch_str(b, "XADD");
+        if (n->kind != KS_NOTICE_ALERT) {
+            ks_trigger_id((ks_trigger)n->kind, id, idlen, n->at_ms, nid, sizeof nid);
+            ks_batch_fmt(b, "%striggers", cfg->prefix);
+            ks_batch_str(b, "MAXLEN");
+            ks_batch_str(b, "~");
+            ks_batch_str(b, "100000");
+            ks_batch_str(b, "*");
+            ks_batch_str(b, "trigger");
+            ks_batch_str(b, ks_trigger_name((ks_trigger)n->kind));
+            ks_batch_str(b, "trigger_id");
+            ks_batch_str(b, nid);
+            ks_batch_str(b, "customer");
+            ks_batch_arg(b, id, idlen);
+            ks_batch_str(b, "segment");
+            ks_batch_str(b, seg);
+            ks_batch_str(b, "ts");
+            ks_batch_str(b, ts);
+            continue;
+        }
+        ks_risk_alert_id(id, idlen, n->at_ms, nid, sizeof nid);
+        ks__reasons(n->top, reasons, sizeof reasons);
+        ks_customer_rolling r;
+        ks_customer_rolling_at(c, n->at_ms, &r);
+        ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d), clv, sizeof clv);
+        ks_batch_fmt(b, "%salerts", cfg->prefix);
+        ks_batch_str(b, "MAXLEN");
+        ks_batch_str(b, "~");
+        ks_batch_str(b, "100000");
+        ks_batch_str(b, "*");
+        ks_batch_str(b, "alert_id");
+        ks_batch_str(b, nid);
+        ks_batch_str(b, "customer");
+        ks_batch_arg(b, id, idlen);
+        ks_batch_str(b, "score");
+        ks_batch_fmt(b, "%u", n->score);
+        ks_batch_str(b, "level");
+        ks_batch_str(b, "high");
+        ks_batch_str(b, "reasons");
+        ks_batch_str(b, reasons);
+        ks_batch_str(b, "clv");
+        ks_batch_str(b, clv);
+        ks_batch_str(b, "segment");
+        ks_batch_str(b, seg);
+        ks_batch_str(b, "ts");
+        ks_batch_str(b, ts);
+        /* The same alert as JSON on the pub/sub channel. */
+        char eid[300], eseg[300], json[1024], list[160];
+        ks__json_escape(id, idlen, eid, sizeof eid);
+        ks__json_escape(seg, strlen(seg), eseg, sizeof eseg);
+        size_t o = 0;
+        list[0] = '\0';
+        for (char *tok = reasons; *tok;) {
+            char *comma = strchr(tok, ',');
+            size_t l = comma ? (size_t)(comma - tok) : strlen(tok);
+            o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%.*s\"", o ? "," : "", (int)l, tok);
+            tok += l + (comma ? 1 : 0);
+        }
+        int jl = snprintf(json, sizeof json,
+                          "{\"alert_id\":\"%s\",\"customer\":\"%s\",\"score\":%u,\"level\":\"high\","
+                          "\"reasons\":[%s],\"clv\":%s,\"segment\":\"%s\",\"ts\":%lld}",
+                          nid, eid, n->score, list, clv, eseg, (long long)n->at_ms);
+        ks_batch_cmd(b);
+        ks_batch_str(b, "PUBLISH");
+        ks_batch_fmt(b, "%salerts", cfg->prefix);
+        ks_batch_arg(b, json, jl > 0 && (size_t)jl < sizeof json ? (size_t)jl : 0);
+    }
 }
 
 int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
@@ -586,6 +736,7 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
             const ks_pstate *st = e->parts[i].st;
             for (uint32_t d = 0; d < st->ndirty; d++)
                 ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
+            ks__emit_notices(e, b, st);
         }
     }
     ks_engine_stats s;
@@ -640,8 +791,10 @@ void ks_engine_flush_done(ks_engine *e)
         memcpy(all[i]->cur, all[i]->next, sizeof all[i]->cur);
         all[i]->written = true;
     }
-    for (int i = 0; i < e->nparts; i++)
+    for (int i = 0; i < e->nparts; i++) {
         ks_pstate_clear_dirty(e->parts[i].st);
+        e->parts[i].st->nnotices = 0;
+    }
     for (int w = 0; w < e->cfg->nwindows; w++) {
         ks_hll_window_done(&e->hll[w]);
         ks_topk_window_done(&e->top_complaint[w]);

@@ -22,5 +22,6 @@ int ks__mark_dirty(ks_pstate *p, ks_customer *c);
 void ks__lru_unlink(ks_pstate *p, ks_customer *c);
 void ks__lru_insert(ks_pstate *p, ks_customer *c);
 int ks__day_slot(ks_customer *c, uint32_t day);
+void ks__risk_day(ks_pstate *p, int64_t at_ms);
 
 #endif

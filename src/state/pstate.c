@@ -114,6 +114,7 @@ void ks_pstate_free(ks_pstate *p)
     free(p->ids);
     free(p->dirty);
     free(p->resp);
+    free(p->notices);
     free(p);
 }
 
@@ -307,6 +308,8 @@ static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsig
         if (cross)
             ks__bump(p, gs[i], t_s, KS_C_CROSS_SELLS, 1);
     }
+    if (ks_trigger_first_purchase(c->orders_total, (int64_t)c->orders_total + 1))
+        ks_pstate_trigger(p, c, KS_TRIGGER_FIRST_PURCHASE, ev->ts_ms);
     c->orders_total++;
     c->purchases_micro += m;
     c->slot_orders[slot] = ks__sat8(c->slot_orders[slot] + 1u);
@@ -422,7 +425,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         /* Any later event reactivates; "later" in event time, so a late
          * arrival from before the churn does not undo it. */
         if ((c->flags & KS_CUST_CHURNED) && !cancel && ev->ts_ms > c->last_event_ms) {
-            c->flags &= (uint8_t)~KS_CUST_CHURNED;
+            c->flags &= (uint8_t)~(KS_CUST_CHURNED | KS_CUST_CANCELLED);
             ks__base(p, c, t_s, +1);
             c->last_event_ms = ev->ts_ms;
             ks__lru_insert(p, c);
@@ -479,8 +482,10 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
             k = KS_C_UPSELLS;
         else if (ev->action == KS_ACT_SUB_DOWNGRADE && t_s > c->last_downgrade_s)
             c->last_downgrade_s = (uint32_t)t_s;
-        else if (cancel && !(c->flags & KS_CUST_CHURNED))
+        else if (cancel && !(c->flags & KS_CUST_CHURNED)) {
             ks__churn(p, c, ev->ts_ms);
+            c->flags |= KS_CUST_CANCELLED;
+        }
         break;
     case KS_EV_PAYMENT_FAILED: {
         k = KS_C_PAYMENT_FAILURES;
@@ -508,6 +513,8 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
                     ks__bump(p, gs[i], t_s, KS_C_NPS_DETRACTORS, 1);
             }
             c->nps_last = (uint8_t)ev->score;
+            if (ks_trigger_detractor(ev->score))
+                ks_pstate_trigger(p, c, KS_TRIGGER_DETRACTOR, ev->ts_ms);
         }
         break;
     case KS_EV_LEAD:
@@ -529,6 +536,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     if (k != KS_C__COUNT)
         for (int i = 0; i < 3; i++)
             ks__bump(p, gs[i], t_s, k, 1);
+    ks_pstate_risk_update(p, c, ev->ts_ms);
     return ks__mark_dirty(p, c) < 0 ? KS_ERR_NOMEM : 0;
 }
 
@@ -578,5 +586,6 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
     if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
         ks__expire_days(p, prev / KS_DAY_MS, clock_ms / KS_DAY_MS);
         ks__prune_resp(p, clock_ms);
+        ks__risk_day(p, clock_ms / KS_DAY_MS * KS_DAY_MS);
     }
 }
