@@ -49,6 +49,7 @@ enum {
     KS_CUST_DIRTY = 1 << 1,   /* must be written at the next flush */
     KS_CUST_PURCHASED = 1 << 2,
     KS_CUST_CANCELLED = 1 << 3, /* churned by a subscription cancel */
+    KS_CUST_IN_RISK = 1 << 4,   /* a member of kpi:risk as far as we wrote it */
 };
 
 /* One customer: 256 bytes (checked below). Times in seconds are event

@@ -51,6 +51,8 @@ struct ks_engine {
     ks_hll_window hll[KS_MAX_WINDOWS]; /* distinct active customers per window */
     ks_topk_window top_complaint[KS_MAX_WINDOWS], top_product[KS_MAX_WINDOWS];
     double churn30;                     /* global churn rate of the 30d window, as a fraction */
+    bool unconfirmed;                   /* a flush was built and not confirmed written */
+    bool risk_uncertain;                /* so kpi:risk may differ from our flags */
     uint32_t *rt;                       /* scratch: response times of one group/window */
     size_t caprt;
     bool hll_pending;                   /* the last build wrote HLLs */
@@ -531,7 +533,7 @@ static char *ks__reasons(uint16_t top, char *buf, size_t size)
 }
 
 static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *st,
-                              const ks_customer *c, int64_t clock_ms)
+                              ks_customer *c, int64_t clock_ms)
 {
     uint32_t idlen;
     const char *id = ks_pstate_customer_id(st, c, &idlen);
@@ -577,17 +579,23 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     char reasons[128];
     KS__F("risk_reasons", "%s", ks__reasons(c->risk_top, reasons, sizeof reasons));
 #undef KS__F
-    /* The at-risk ranking holds customers with a score above 0. */
-    ks_batch_cmd(b);
+    /* The at-risk ranking holds customers with a score above 0. A ZREM is
+     * sent only for members we put there, unless a flush was lost since
+     * (then Redis may hold anything we tried to write). */
     if (c->risk_score > 0) {
+        ks_batch_cmd(b);
         ks_batch_str(b, "ZADD");
         ks_batch_fmt(b, "%srisk", e->cfg->prefix);
         ks_batch_fmt(b, "%u", c->risk_score);
-    } else {
+        ks_batch_arg(b, id, idlen);
+        c->flags |= KS_CUST_IN_RISK;
+    } else if ((c->flags & KS_CUST_IN_RISK) || e->risk_uncertain) {
+        ks_batch_cmd(b);
         ks_batch_str(b, "ZREM");
         ks_batch_fmt(b, "%srisk", e->cfg->prefix);
+        ks_batch_arg(b, id, idlen);
+        c->flags &= (uint8_t)~KS_CUST_IN_RISK;
     }
-    ks_batch_arg(b, id, idlen);
 }
 
 /* Writes s as a JSON string body (quotes excluded) into out. */
@@ -694,6 +702,9 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
 {
     const ks_config *cfg = e->cfg;
     ks_batch_clear(b);
+    if (e->unconfirmed)
+        e->risk_uncertain = true;
+    e->unconfirmed = true;
     int64_t clock = e->clock_ms;
     if (clock == INT64_MIN) { /* event mode before the first watermark */
         for (int i = 0; i < e->nparts; i++)
@@ -733,7 +744,7 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
             ks_topk_window_emit(&e->top_product[w], b, key, clock / 1000);
         }
         for (int i = 0; i < e->nparts; i++) {
-            const ks_pstate *st = e->parts[i].st;
+            ks_pstate *st = e->parts[i].st;
             for (uint32_t d = 0; d < st->ndirty; d++)
                 ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
             ks__emit_notices(e, b, st);
@@ -778,6 +789,7 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
 
 void ks_engine_flush_done(ks_engine *e)
 {
+    e->unconfirmed = e->risk_uncertain = false;
     ks__cache *all[1 + 2 * KS_SEGMENTS_MAX];
     int n = 0;
     all[n++] = e->global_cache;

@@ -427,8 +427,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         if ((c->flags & KS_CUST_CHURNED) && !cancel && ev->ts_ms > c->last_event_ms) {
             c->flags &= (uint8_t)~(KS_CUST_CHURNED | KS_CUST_CANCELLED);
             ks__base(p, c, t_s, +1);
-            c->last_event_ms = ev->ts_ms;
-            ks__lru_insert(p, c);
+            ks__lru_insert(p, c); /* repositioned below with the new last event */
         }
         if (ev->ts_ms > c->last_event_ms) {
             ks__move(p, &p->global, c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);

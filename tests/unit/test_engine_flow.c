@@ -56,6 +56,8 @@ static const char *get(const char *key, const char *field)
 }
 
 static int hset_fields_in_last_flush;
+static int nnotices;
+static char last_notice[1024];
 static uint8_t hll_bytes[4][KS_HLL_DENSE_SIZE];
 
 /* Moves the clock (all partitions at their end) and applies one flush. */
@@ -81,6 +83,15 @@ static void flush(void)
             for (int k = nstore - 1; k >= 0; k--)
                 if (!strcmp(store[k].key, argv[1]))
                     store[k] = store[--nstore];
+            continue;
+        }
+        if (!strcmp(argv[0], "XADD") || !strcmp(argv[0], "PUBLISH")) {
+            nnotices++;
+            snprintf(last_notice, sizeof last_notice, "%s", argv[0][0] == 'P' ? argv[2] : argv[1]);
+            continue;
+        }
+        if (!strcmp(argv[0], "ZREM")) {
+            store_set(argv[1], lens[1], argv[2], lens[2], "", 0, true);
             continue;
         }
         if (!strcmp(argv[0], "ZADD")) { /* member -> score, as a field */

@@ -1,0 +1,149 @@
+/* Churn risk, alerts and triggers of one partition's customers: the glue
+ * between the customer records and the pure rules of src/risk/. Scores are
+ * re-evaluated at each of the customer's events (at the event's time) and for
+ * everyone at each UTC day boundary (so silence raises risk without events). */
+#include "kpistream/risk.h"
+#include "kpistream/state.h"
+#include "state/internal.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+/* Trigger cooldowns are kept per day (2 bytes a trigger): the last firing is
+ * taken as the end of its UTC day, so a cooldown is never shorter than set. */
+static int ks__trigger_slot(ks_trigger t)
+{
+    switch (t) {
+    case KS_TRIGGER_HIGH_VALUE_AT_RISK:
+        return 0;
+    case KS_TRIGGER_DETRACTOR:
+        return 1;
+    case KS_TRIGGER_WIN_BACK:
+        return 2;
+    case KS_TRIGGER_UPSELL_CANDIDATE:
+        return 3;
+    default:
+        return -1;
+    }
+}
+
+static int64_t ks__trigger_last_ms(const ks_customer *c, ks_trigger t)
+{
+    int s = ks__trigger_slot(t);
+    if (s < 0 || c->trigger_day[s] == 0)
+        return 0;
+    return ((int64_t)c->trigger_day[s] + 1) * KS_DAY_MS - 1;
+}
+
+static void ks__notice(ks_pstate *p, const ks_customer *c, uint8_t kind, int64_t at_ms)
+{
+    if (p->nnotices == p->capnotices) {
+        uint32_t cap = p->capnotices ? p->capnotices * 2 : 64;
+        ks_notice *n = realloc(p->notices, (size_t)cap * sizeof *n);
+        if (!n)
+            return; /* out of memory: the alert is lost, the score is not */
+        p->notices = n;
+        p->capnotices = cap;
+    }
+    p->notices[p->nnotices++] = (ks_notice){(uint32_t)(c - p->cust), kind, c->risk_score,
+                                            c->risk_top, at_ms};
+}
+
+void ks_pstate_trigger(ks_pstate *p, ks_customer *c, int ti, int64_t at_ms)
+{
+    ks_trigger t = (ks_trigger)ti;
+    const ks_risk_params *rp = &p->sh->cfg->risk;
+    int s = ks__trigger_slot(t);
+    if (s >= 0) {
+        if (!ks_trigger_due(at_ms, ks__trigger_last_ms(c, t), rp))
+            return;
+        c->trigger_day[s] = (uint16_t)(at_ms / KS_DAY_MS);
+    }
+    ks__notice(p, c, (uint8_t)t, at_ms);
+}
+
+void ks_pstate_risk_input(const ks_pstate *p, const ks_customer *c, int64_t at_ms,
+                          ks_risk_input *in)
+{
+    (void)p;
+    ks_customer_rolling r;
+    ks_customer_rolling_at(c, at_ms, &r);
+    memset(in, 0, sizeof *in);
+    in->clock_ms = at_ms;
+    in->first_seen_ms = c->first_seen_ms;
+    in->last_event_ms = c->last_event_ms;
+    in->events_total = c->events_total;
+    in->interactions_7d = r.interactions_7d;
+    in->interactions_28d = r.interactions_28d;
+    in->revenue_30d = r.revenue_30d;
+    in->revenue_prev_30d = r.revenue_prev_30d;
+    in->csat_last = c->csat_last;
+    in->nps_last = c->nps_last == KS_NONE ? -1 : c->nps_last;
+    in->open_tickets = c->open_tickets;
+    in->oldest_open_ticket_ms = c->open_tickets ? (int64_t)c->open_since_s * 1000 : 0;
+    in->complaints_30d = r.complaints_30d;
+    in->payment_failures_30d = r.payment_failures_30d;
+    in->last_downgrade_ms = (int64_t)c->last_downgrade_s * 1000;
+    in->churned = (c->flags & KS_CUST_CHURNED) != 0;
+    in->cancelled = (c->flags & KS_CUST_CANCELLED) != 0;
+    in->orders_30d = r.orders_30d;
+    in->clv = r.revenue_30d; /* ordering proxy: clv is monotone in revenue_30d */
+}
+
+void ks_pstate_risk_update(ks_pstate *p, ks_customer *c, int64_t at_ms)
+{
+    const ks_risk_params *rp = &p->sh->cfg->risk;
+    ks_risk_input in;
+    ks_pstate_risk_input(p, c, at_ms, &in);
+    ks_risk_result res;
+    ks_risk_level prev = (ks_risk_level)c->risk_level;
+    ks_risk_eval(&in, rp, prev, &res);
+    uint16_t top = 0;
+    for (int i = 0; i < res.ntop && i < 3; i++)
+        top |= (uint16_t)((res.top[i] + 1) << (4 * i));
+    if (c->risk_score != res.score || c->risk_level != res.level || c->risk_top != top) {
+        c->risk_score = (uint8_t)res.score;
+        c->risk_level = (uint8_t)res.level;
+        c->risk_top = top;
+        ks__mark_dirty(p, c);
+    }
+    if (ks_risk_alert_due(prev, res.level, at_ms, (int64_t)c->last_alert_s * 1000, rp)) {
+        c->last_alert_s = (uint32_t)(at_ms / 1000);
+        ks__notice(p, c, KS_NOTICE_ALERT, at_ms);
+    }
+    if (ks_trigger_high_value_at_risk(res.level, in.clv, p->revenue_p90))
+        ks_pstate_trigger(p, c, KS_TRIGGER_HIGH_VALUE_AT_RISK, at_ms);
+    if (ks_trigger_upsell_candidate(&in, rp, res.level))
+        ks_pstate_trigger(p, c, KS_TRIGGER_UPSELL_CANDIDATE, at_ms);
+    /* Once per silent spell: only if it has not fired since the last event. */
+    if (ks_trigger_win_back(&in, rp) && ks__trigger_last_ms(c, KS_TRIGGER_WIN_BACK) < c->last_event_ms)
+        ks_pstate_trigger(p, c, KS_TRIGGER_WIN_BACK, at_ms);
+}
+
+static int ks__dcmp(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Day boundary: the revenue decile threshold, then every customer re-scored. */
+void ks__risk_day(ks_pstate *p, int64_t at_ms)
+{
+    double *v = malloc((size_t)(p->ncust ? p->ncust : 1) * sizeof *v);
+    size_t n = 0;
+    for (uint32_t r = 0; v && r < p->ncust; r++) {
+        ks_customer_rolling roll;
+        if (p->cust[r].flags & KS_CUST_CHURNED)
+            continue;
+        ks_customer_rolling_at(&p->cust[r], at_ms, &roll);
+        if (roll.revenue_30d > 0)
+            v[n++] = roll.revenue_30d;
+    }
+    if (n) {
+        qsort(v, n, sizeof *v, ks__dcmp);
+        p->revenue_p90 = v[(size_t)(0.9 * (double)(n - 1))];
+    }
+    free(v);
+    for (uint32_t r = 0; r < p->ncust; r++)
+        ks_pstate_risk_update(p, &p->cust[r], at_ms);
+}
