@@ -267,8 +267,8 @@ char *ks_risk_reasons_format(const ks_risk_result *r, char *buf, size_t size)
     buf[0] = '\0';
     size_t used = 0;
     for (int i = 0; i < r->ntop && i < 3; i++) {
-        int n = snprintf(buf + used, size - used, "%s%s", i ? "," : "",
-                         ks_risk_reason_name(r->top[i]));
+        int n =
+            snprintf(buf + used, size - used, "%s%s", i ? "," : "", ks_risk_reason_name(r->top[i]));
         if (n < 0 || (size_t)n >= size - used) {
             buf[used] = '\0'; /* a code that does not fit is left out whole, never cut */
             break;

@@ -60,9 +60,9 @@ Test(config_risk, defaults_are_the_risk_modules)
 
 Test(config_risk, flat_keys_through_set)
 {
-    const char *names[] = {"recency",    "frequency_drop",     "monetary_drop",
-                           "low_csat",   "nps_detractor",      "unresolved_tickets",
-                           "complaints", "payment_failures",   "downgrade"};
+    const char *names[] = {"recency",    "frequency_drop",   "monetary_drop",
+                           "low_csat",   "nps_detractor",    "unresolved_tickets",
+                           "complaints", "payment_failures", "downgrade"};
     for (int i = 0; i < 9; i++) {
         char key[64], val[16];
         snprintf(key, sizeof key, "risk.weights.%s", names[i]);
@@ -160,8 +160,7 @@ Test(config_risk, file_errors_name_the_file_and_the_flat_key)
     KS_T_ERR_HAS(err, "risk.weights: must be an object", "got an array");
     cr_assert_eq(load_text("{\"risk\": {\"weights\": {\"bogus\": 1}}}"), KS_ERR_CONFIG);
     KS_T_ERR_HAS(err, "risk.json", "unknown key 'risk.weights.bogus'");
-    cr_assert_eq(load_text("{\"risk\": {\"weights\": {\"complaints\": \"high\"}}}"),
-                 KS_ERR_CONFIG);
+    cr_assert_eq(load_text("{\"risk\": {\"weights\": {\"complaints\": \"high\"}}}"), KS_ERR_CONFIG);
     KS_T_ERR_HAS(err, "risk.json: risk.weights.complaints: must be a number 0..100",
                  "got \"high\"");
     cr_assert_eq(load_text("{\"risk\": {\"high_enter\": \"70\"}}"), KS_ERR_CONFIG,
@@ -194,8 +193,8 @@ Test(config_risk, cross_key_rules)
         ks_config_free(&cfg);
         cr_assert_eq(ks_config_init_defaults(&cfg), 0);
         cr_assert_eq(set(bad[i].key, bad[i].value), 0, "the value alone is in range: %s", err);
-        cr_assert_eq(ks_config_validate(&cfg, err, sizeof err), KS_ERR_CONFIG, "%s=%s",
-                     bad[i].key, bad[i].value);
+        cr_assert_eq(ks_config_validate(&cfg, err, sizeof err), KS_ERR_CONFIG, "%s=%s", bad[i].key,
+                     bad[i].value);
         KS_T_ERR_HAS(err, bad[i].frag);
     }
     /* Equal enter and exit is allowed (no hysteresis). */
@@ -227,9 +226,8 @@ Test(config_risk, flags)
     cr_assert_eq(ks_config_apply_flag(&cfg, "--risk.high-enter", "75", err, sizeof err), 0, "%s",
                  err);
     cr_expect_eq(cfg.risk.high_enter, 75);
-    cr_assert_eq(
-        ks_config_apply_flag(&cfg, "--set", "risk.weights.complaints=2", err, sizeof err), 0,
-        "%s", err);
+    cr_assert_eq(ks_config_apply_flag(&cfg, "--set", "risk.weights.complaints=2", err, sizeof err),
+                 0, "%s", err);
     cr_expect_eq(cfg.risk.weight[KS_RISK_COMPLAINTS], 2.0);
     cr_assert_eq(ks_config_apply_flag(&cfg, "--risk.alert-cooldown", "2h", err, sizeof err), 0,
                  "%s", err);

@@ -64,8 +64,8 @@ Test(risk_levels, high_is_entered_only_at_high_enter)
 Test(risk_levels, medium_enter_and_exit)
 {
     const int s[] = {39, 40, 35, 30, 29, 35, 0};
-    const ks_risk_level w[] = {KS_RISK_LOW,    KS_RISK_MEDIUM, KS_RISK_MEDIUM, KS_RISK_MEDIUM,
-                               KS_RISK_LOW,    KS_RISK_LOW,    KS_RISK_LOW};
+    const ks_risk_level w[] = {KS_RISK_LOW, KS_RISK_MEDIUM, KS_RISK_MEDIUM, KS_RISK_MEDIUM,
+                               KS_RISK_LOW, KS_RISK_LOW,    KS_RISK_LOW};
     walk(s, w, 7);
 }
 

@@ -87,8 +87,8 @@ static ks_risk_input silent_for(int64_t silent_ms, int64_t gap_ms, uint32_t even
 
 Test(risk_signals, recency_ramps_from_2x_to_6x_the_usual_gap)
 {
-    ks_risk_input a = silent_for(4 * DAY, 2 * DAY, 11); /* 2x gap: start of the ramp */
-    ks_risk_input b = silent_for(8 * DAY, 2 * DAY, 11); /* 4x: (8-4)/(12-4) */
+    ks_risk_input a = silent_for(4 * DAY, 2 * DAY, 11);  /* 2x gap: start of the ramp */
+    ks_risk_input b = silent_for(8 * DAY, 2 * DAY, 11);  /* 4x: (8-4)/(12-4) */
     ks_risk_input c = silent_for(12 * DAY, 2 * DAY, 11); /* 6x: full */
     ks_risk_input d = silent_for(40 * DAY, 2 * DAY, 11); /* beyond: capped */
     EXPECT_STRENGTH(KS_RISK_RECENCY, a, 0.0);
@@ -165,7 +165,7 @@ Test(risk_signals, frequency_drop_needs_a_baseline_of_one_a_week)
 Test(risk_signals, frequency_drop_weighs_how_unlikely_the_drop_is)
 {
     /* Same ratio (a 75 % drop), different evidence: 4 -> 1 is weaker than 40 -> 10. */
-    ks_risk_input light = activity(1, 13);  /* baseline 4, z = 1.5 */
+    ks_risk_input light = activity(1, 13);   /* baseline 4, z = 1.5 */
     ks_risk_input heavy = activity(10, 130); /* baseline 40, z = 4.7 */
     EXPECT_STRENGTH(KS_RISK_FREQUENCY_DROP, light, 0.75 * (0.5 + 0.5 * 0.25));
     EXPECT_STRENGTH(KS_RISK_FREQUENCY_DROP, heavy, 0.75);
@@ -311,7 +311,7 @@ Test(risk_signals, score_rounds_half_up_and_ignores_negative_weights)
 {
     ks_risk_params p = only(KS_RISK_RECENCY);
     p.weight[KS_RISK_RECENCY] = 10;
-    p.weight[KS_RISK_LOW_CSAT] = -50; /* never subtracts */
+    p.weight[KS_RISK_LOW_CSAT] = -50;                /* never subtracts */
     ks_risk_input in = silent_for(3 * DAY, DAY, 11); /* recency 0.25 -> 2.5 points */
     in.csat_last = 1;
     ks_risk_result out;
@@ -344,8 +344,9 @@ Test(risk_signals, top_reasons_by_contribution_ties_in_code_order)
     cr_assert_eq(out.top[0], KS_RISK_COMPLAINTS);
     cr_assert_eq(out.top[1], KS_RISK_PAYMENT_FAILURES);
     cr_assert_eq(out.top[2], KS_RISK_RECENCY);
-    cr_assert_eq(out.reasons, (1u << KS_RISK_RECENCY) | (1u << KS_RISK_LOW_CSAT) |
-                                  (1u << KS_RISK_COMPLAINTS) | (1u << KS_RISK_PAYMENT_FAILURES),
+    cr_assert_eq(out.reasons,
+                 (1u << KS_RISK_RECENCY) | (1u << KS_RISK_LOW_CSAT) | (1u << KS_RISK_COMPLAINTS) |
+                     (1u << KS_RISK_PAYMENT_FAILURES),
                  "the mask has all four, the top only three");
     char buf[64];
     cr_assert_str_eq(ks_risk_reasons_format(&out, buf, sizeof buf),
