@@ -56,7 +56,7 @@ static const char *get(const char *key, const char *field)
 }
 
 static int hset_fields_in_last_flush;
-static int nnotices;
+static int nalerts, npublished, ntriggers;
 static char last_notice[1024];
 static uint8_t hll_bytes[4][KS_HLL_DENSE_SIZE];
 
@@ -86,8 +86,12 @@ static void flush(void)
             continue;
         }
         if (!strcmp(argv[0], "XADD") || !strcmp(argv[0], "PUBLISH")) {
-            nnotices++;
-            snprintf(last_notice, sizeof last_notice, "%s", argv[0][0] == 'P' ? argv[2] : argv[1]);
+            if (!strcmp(argv[1], "kpi:alerts"))
+                argv[0][0] == 'P' ? npublished++ : nalerts++;
+            else
+                ntriggers++;
+            if (argv[0][0] == 'P')
+                snprintf(last_notice, sizeof last_notice, "%s", argv[2]);
             continue;
         }
         if (!strcmp(argv[0], "ZREM")) {
@@ -421,4 +425,52 @@ Test(engine, top_products_and_complaint_categories_per_window)
     flush();
     cr_assert_null(get("kpi:top:product:1h", "p1"));
     cr_assert_str_eq(get("kpi:top:product:24h", "p1"), "3");
+}
+
+Test(engine, drift_into_high_risk_alerts_once_then_recovers)
+{
+    EV(0, "r", T0, "signup", ",\"segment\":\"smb\"");
+    EV(0, "r", T0 + 60000, "interaction", "");
+    flush();
+    cr_assert_eq(ntriggers, 0);
+    cr_assert_eq(nalerts, 0);
+    /* Trouble: NPS 0 (25 points), CSAT 1 (15), two payment failures (15),
+     * a downgrade (10), two complaints (10) = 75 >= 70: high. */
+    EV(0, "r", T0 + HOUR, "survey", ",\"kind\":\"nps\",\"score\":0");
+    EV(0, "r", T0 + HOUR + 1, "survey", ",\"kind\":\"csat\",\"score\":1");
+    EV(0, "r", T0 + HOUR + 2, "payment_failed", "");
+    EV(0, "r", T0 + HOUR + 3, "payment_failed", "");
+    EV(0, "r", T0 + HOUR + 4, "subscription", ",\"action\":\"downgrade\"");
+    EV(0, "r", T0 + HOUR + 5, "ticket", ",\"ticket_id\":\"t1\",\"action\":\"opened\",\"complaint\":true");
+    EV(0, "r", T0 + HOUR + 6, "ticket", ",\"ticket_id\":\"t2\",\"action\":\"opened\",\"complaint\":true");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:r", "risk_level"), "high");
+    cr_assert_str_eq(get("kpi:customer:r", "risk_score"), "75");
+    cr_assert_str_eq(get("kpi:risk", "r"), "75");
+    cr_assert_eq(nalerts, 1, "one alert on entering high");
+    cr_assert_eq(ntriggers, 1, "the NPS 0 answer raised a detractor trigger");
+    cr_assert_eq(npublished, 1, "and the same alert on pub/sub");
+    cr_assert(strstr(last_notice, "\"customer\":\"r\"") && strstr(last_notice, "\"level\":\"high\""),
+              "%s", last_notice);
+    cr_assert(strstr(get("kpi:customer:r", "risk_reasons"), "nps_detractor") != NULL);
+    /* Better answers: 75 - 40 = 35 < 50, leaves high (hysteresis) ... */
+    EV(0, "r", T0 + 2 * HOUR, "survey", ",\"kind\":\"nps\",\"score\":10");
+    EV(0, "r", T0 + 2 * HOUR + 1, "survey", ",\"kind\":\"csat\",\"score\":5");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:r", "risk_level"), "medium");
+    /* ... and back to 75 within the day: high again, but no second alert. */
+    EV(0, "r", T0 + 3 * HOUR, "survey", ",\"kind\":\"nps\",\"score\":0");
+    EV(0, "r", T0 + 3 * HOUR + 1, "survey", ",\"kind\":\"csat\",\"score\":1");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:r", "risk_level"), "high");
+    cr_assert_eq(nalerts, 1, "cooldown: no second alert within 24h");
+    /* A month later every 30-day signal has expired, the tickets are resolved
+     * and the answers are good: score 0, out of the ranking. */
+    EV(0, "r", T0 + 40 * DAY - 2, "ticket", ",\"ticket_id\":\"t1\",\"action\":\"resolved\"");
+    EV(0, "r", T0 + 40 * DAY - 1, "ticket", ",\"ticket_id\":\"t2\",\"action\":\"resolved\"");
+    EV(0, "r", T0 + 40 * DAY, "survey", ",\"kind\":\"nps\",\"score\":10");
+    EV(0, "r", T0 + 40 * DAY + 1, "survey", ",\"kind\":\"csat\",\"score\":5");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:r", "risk_score"), "0");
+    cr_assert_null(get("kpi:risk", "r"));
 }
