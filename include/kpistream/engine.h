@@ -105,6 +105,24 @@ typedef struct ks_engine_stats {
 /** Fills the current totals. */
 void ks_engine_stats_get(const ks_engine *e, ks_engine_stats *out);
 
+/* One customer's risk as the engine holds it now (benchmarks, tests). */
+typedef struct ks_engine_customer {
+    int score;        /* 0-100 */
+    int level;        /* ks_risk_level */
+    bool churned;
+    int64_t last_event_ms;
+} ks_engine_customer;
+
+/** Looks a customer up in every assigned partition. Returns true and fills
+ *  *out if known. */
+bool ks_engine_customer_get(ks_engine *e, const char *id, size_t len, ks_engine_customer *out);
+
+/** Calls fn for every customer of every assigned partition (id borrowed for the call). */
+void ks_engine_customers_each(ks_engine *e,
+                              void (*fn)(void *ctx, const char *id, size_t len,
+                                         const ks_engine_customer *c),
+                              void *ctx);
+
 /** Returns approximate bytes of state held (customers, indexes, memories, windows). */
 size_t ks_engine_memory(const ks_engine *e);
 

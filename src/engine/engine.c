@@ -865,3 +865,40 @@ size_t ks_engine_memory(const ks_engine *e)
     }
     return total;
 }
+
+static void ks__customer_view(const ks_customer *c, ks_engine_customer *out)
+{
+    out->score = c->risk_score;
+    out->level = c->risk_level;
+    out->churned = (c->flags & KS_CUST_CHURNED) != 0;
+    out->last_event_ms = c->last_event_ms;
+}
+
+bool ks_engine_customer_get(ks_engine *e, const char *id, size_t len, ks_engine_customer *out)
+{
+    for (int i = 0; i < e->nparts; i++) {
+        const ks_customer *c = ks_pstate_find(e->parts[i].st, id, (uint32_t)len);
+        if (c) {
+            ks__customer_view(c, out);
+            return true;
+        }
+    }
+    return false;
+}
+
+void ks_engine_customers_each(ks_engine *e,
+                              void (*fn)(void *ctx, const char *id, size_t len,
+                                         const ks_engine_customer *c),
+                              void *ctx)
+{
+    for (int i = 0; i < e->nparts; i++) {
+        const ks_pstate *st = e->parts[i].st;
+        for (uint32_t r = 0; r < st->ncust; r++) {
+            uint32_t len;
+            const char *id = ks_pstate_customer_id(st, &st->cust[r], &len);
+            ks_engine_customer v;
+            ks__customer_view(&st->cust[r], &v);
+            fn(ctx, id, len, &v);
+        }
+    }
+}
