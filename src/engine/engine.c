@@ -416,7 +416,8 @@ static size_t ks__group_responses(ks_engine *e, int kind, int id, int w, int64_t
             e->rt[n++] = x->value_ms;
         }
     }
-    qsort(e->rt, n, sizeof *e->rt, ks__u32cmp);
+    if (n > 1)
+        qsort(e->rt, n, sizeof *e->rt, ks__u32cmp);
     return n;
 }
 
