@@ -34,8 +34,10 @@
  * ids agree. Past `max` distinct names, new names map to the id of "other". */
 typedef struct ks_intern {
     char names[KS_SEGMENTS_MAX + 1][129];
+    uint8_t lens[KS_SEGMENTS_MAX + 1];
     int n;
     int max;
+    int last; /* id of the last hit: names repeat in runs */
 } ks_intern;
 
 /** Initialises an empty table holding at most max names (the last id is "other"). */

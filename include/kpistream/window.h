@@ -79,7 +79,7 @@ typedef struct ks_series {
     int64_t width_s;    /* bucket width in seconds */
     int64_t base;       /* bucket number stored in slot (base & mask) */
     int64_t clock_n;    /* bucket of the last clock advance (INT64_MIN: none yet) */
-    uint32_t cap;       /* power of two, >= 2 * KS_WINDOW_BUCKETS */
+    uint32_t cap;       /* power of two, >= 64 */
     ks_bucket *ring;    /* cap buckets; owned */
 } ks_series;
 

@@ -17,22 +17,33 @@ void ks_intern_init(ks_intern *t, int max)
     t->max = max;
 }
 
+static bool ks__is(const ks_intern *t, int i, const char *name, uint32_t len)
+{
+    return t->lens[i] == len && t->names[i][0] == name[0] && memcmp(t->names[i], name, len) == 0;
+}
+
 int ks_intern_id(ks_intern *t, const char *name, uint32_t len)
 {
     if (len > 128)
         len = 128;
+    if (len == 0)
+        name = "";
+    if (t->last < t->n && ks__is(t, t->last, name, len))
+        return t->last;
     for (int i = 0; i < t->n; i++)
-        if (strncmp(t->names[i], name, len) == 0 && t->names[i][len] == '\0')
-            return i;
+        if (ks__is(t, i, name, len))
+            return t->last = i;
     if (t->n < t->max - 1 || (len == 5 && memcmp(name, "other", 5) == 0 && t->n < t->max)) {
         memcpy(t->names[t->n], name, len);
         t->names[t->n][len] = '\0';
+        t->lens[t->n] = (uint8_t)len;
         return t->n++;
     }
     /* Full: the last id is reserved for "other". */
     for (int i = 0; i < t->n; i++)
-        if (strcmp(t->names[i], "other") == 0)
+        if (ks__is(t, i, "other", 5))
             return i;
     strcpy(t->names[t->n], "other");
+    t->lens[t->n] = 5;
     return t->n++;
 }

@@ -33,7 +33,7 @@ int ks_series_init(ks_series *s, int64_t width_s)
 {
     memset(s, 0, sizeof *s);
     s->width_s = width_s > 0 ? width_s : 1;
-    s->cap = 2 * 64;
+    s->cap = 64; /* the window and 4 buckets ahead; grows when more is needed */
     s->base = KS__NO_CLOCK;
     s->clock_n = KS__NO_CLOCK;
     s->ring = calloc(s->cap, sizeof *s->ring);
