@@ -70,9 +70,10 @@ static int ks__grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem)
 {
     if (need <= *cap)
         return 0;
+    /* Grow by half: big tables (records, ids) waste at most a third. */
     uint32_t ncap = *cap ? *cap : 1024;
     while (ncap < need)
-        ncap *= 2;
+        ncap += ncap / 2;
     void *np = realloc(*ptr, (size_t)ncap * elem);
     if (!np)
         return -1;
