@@ -13,7 +13,9 @@
 # Environment:
 #   DEMO_SECONDS=N   stop by itself after N seconds, print one final summary and
 #                    fail unless events reached Redis (a smoke check)
-#   DEMO_RATE, DEMO_CUSTOMERS, DEMO_DAYS   generator settings (2000, 20000, 30)
+#   DEMO_RATE, DEMO_CUSTOMERS, DEMO_DAYS   generator settings (5000, 5000, 7: a week of
+#                    history streams in about half a minute, then live events; keep
+#                    DEMO_DAYS <= 29: older history would be rejected as too_old)
 #   KPISTREAM_BIN    binary to run (default build/kpistream)
 set -euo pipefail
 
@@ -21,9 +23,9 @@ cd "$(dirname "$0")/.."
 ROOT=$(pwd)
 BIN=${KPISTREAM_BIN:-$ROOT/build/kpistream}
 RUN=$ROOT/.run
-RATE=${DEMO_RATE:-2000}
-CUSTOMERS=${DEMO_CUSTOMERS:-20000}
-DAYS=${DEMO_DAYS:-30}
+RATE=${DEMO_RATE:-5000}
+CUSTOMERS=${DEMO_CUSTOMERS:-5000}
+DAYS=${DEMO_DAYS:-7}
 TOPIC=customer-events
 
 say() { printf 'demo: %s\n' "$*" >&2; }
