@@ -14,7 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define KS_ENGINE_TOP_K 10 /* entries in kpi:top:* (contract default) */
 #define KS__VAL 24 /* formatted value; "" = absent */
 #define KS__FIELDS_PER_CMD 64 /* fields per HSET/HDEL: keeps every command small */
 
@@ -83,10 +82,10 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
         int64_t width_s = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
         /* Space-Saving with m = 10k counters per bucket: every item above N/m
          * of a bucket's N events is kept (17.6 KB a bucket for k = 10). */
-        size_t m = 10 * KS_ENGINE_TOP_K;
+        size_t k = cfg->top_k > 0 ? (size_t)cfg->top_k : 10, m = 10 * k;
         hll_ok = ks_hll_window_init(&e->hll[w], width_s) == 0 &&
-                 ks_topk_window_init(&e->top_complaint[w], width_s, KS_ENGINE_TOP_K, m) == 0 &&
-                 ks_topk_window_init(&e->top_product[w], width_s, KS_ENGINE_TOP_K, m) == 0 && hll_ok;
+                 ks_topk_window_init(&e->top_complaint[w], width_s, k, m) == 0 &&
+                 ks_topk_window_init(&e->top_product[w], width_s, k, m) == 0 && hll_ok;
     }
     if (!e->parser || !e->global_cache || !e->seg_cache || !e->chan_cache || !hll_ok) {
         snprintf(errstr, errsize, "engine: out of memory");

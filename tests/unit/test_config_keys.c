@@ -130,8 +130,8 @@ Test(config_keys, every_key_accepts_a_good_value)
     cr_expect_eq(cfg.max_message_bytes, 1024);
     set_ok("max_message_bytes", "16777216");
     cr_expect_eq(cfg.max_message_bytes, 16777216);
-    set_ok("max_segments", "4096");
-    cr_expect_eq(cfg.max_segments, 4096);
+    set_ok("max_segments", "254");
+    cr_expect_eq(cfg.max_segments, 254);
     set_ok("max_channels", "1");
     cr_expect_eq(cfg.max_channels, 1);
     set_ok("gross_margin", "1");
@@ -191,8 +191,10 @@ static const struct {
     {"dedup_horizon", "59s", "dedup_horizon", "1m..3650d"},
     {"max_message_bytes", "1023", "max_message_bytes", "1024..16777216"},
     {"max_message_bytes", "16777217", "max_message_bytes", "1024..16777216"},
-    {"max_segments", "0", "max_segments", "1..4096"},
+    {"max_segments", "0", "max_segments", "1..254"},
     {"max_channels", "9", "max_channels", "1..8"},
+    {"top_k", "0", "top_k", "1..100"},
+    {"max_segments", "255", "max_segments", "1..254"},
     {"gross_margin", "0", "gross_margin", "> 0 and <= 1"},
     {"gross_margin", "1.5", "gross_margin", "got \"1.5\""},
     {"gross_margin", "abc", "gross_margin", "a number"},
@@ -457,6 +459,7 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
                           "max_message_bytes",
                           "max_segments",
                           "max_channels",
+                          "top_k",
                           "gross_margin",
                           "min_churn",
                           "csat_satisfied_min",
