@@ -55,6 +55,9 @@ typedef enum ks_kpi_kind {
     X(RESPONSE_TIME_P50, "response_time_p50", DURATION)                        \
     X(RESPONSE_TIME_P90, "response_time_p90", DURATION)                        \
     X(RESPONSE_TIME_P99, "response_time_p99", DURATION)                        \
+    X(ORDER_VALUE_P50, "order_value_p50", RATIO)                               \
+    X(ORDER_VALUE_P90, "order_value_p90", RATIO)                               \
+    X(ORDER_VALUE_P99, "order_value_p99", RATIO)                               \
     X(ENGAGEMENT, "engagement", RATIO)                                         \
     X(UPSELL_RATE, "upsell_rate", RATIO)                                       \
     X(CROSS_SELL_RATE, "cross_sell_rate", RATIO)                               \
@@ -86,6 +89,8 @@ typedef struct ks_kpi_input {
     bool clv_window;      /* compute clv (the 30d window only) */
     const uint32_t *response_ms; /* first-response times in the window, sorted ascending */
     size_t nresponse;
+    bool has_order_value;        /* order-value quantiles known (global hash only) */
+    double order_value[3];       /* p50, p90, p99 */
 } ks_kpi_input;
 
 typedef struct ks_kpi_values {

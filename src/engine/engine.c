@@ -4,6 +4,7 @@
 
 #include "engine/hll_window.h"
 #include "engine/topk_window.h"
+#include "engine/quantile_window.h"
 
 #include "kpistream/err.h"
 #include "kpistream/kpi.h"
@@ -49,6 +50,7 @@ struct ks_engine {
     ks_pstate_meta gone; /* meta of revoked partitions (kept: counters are totals) */
     ks_hll_window hll[KS_MAX_WINDOWS]; /* distinct active customers per window */
     ks_topk_window top_complaint[KS_MAX_WINDOWS], top_product[KS_MAX_WINDOWS];
+    ks_quantile_window order_value[KS_MAX_WINDOWS];
     double churn30;                     /* global churn rate of the 30d window, as a fraction */
     bool unconfirmed;                   /* a flush was built and not confirmed written */
     bool risk_uncertain;                /* so kpi:risk may differ from our flags */
@@ -85,7 +87,8 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
         size_t k = cfg->top_k > 0 ? (size_t)cfg->top_k : 10, m = 10 * k;
         hll_ok = ks_hll_window_init(&e->hll[w], width_s) == 0 &&
                  ks_topk_window_init(&e->top_complaint[w], width_s, k, m) == 0 &&
-                 ks_topk_window_init(&e->top_product[w], width_s, k, m) == 0 && hll_ok;
+                 ks_topk_window_init(&e->top_product[w], width_s, k, m) == 0 &&
+                 ks_quantile_window_init(&e->order_value[w], width_s) == 0 && hll_ok;
     }
     if (!e->parser || !e->global_cache || !e->seg_cache || !e->chan_cache || !hll_ok) {
         snprintf(errstr, errsize, "engine: out of memory");
@@ -116,6 +119,7 @@ void ks_engine_free(ks_engine *e)
         ks_hll_window_reset(&e->hll[w]);
         ks_topk_window_reset(&e->top_complaint[w]);
         ks_topk_window_reset(&e->top_product[w]);
+        ks_quantile_window_reset(&e->order_value[w]);
     }
     ks_event_parser_free(e->parser);
     free(e);
@@ -221,19 +225,19 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
     int64_t old_max = p->st->max_ts_ms;
     if (ev.customer_id.ptr && ev.type != KS_EV_MARKETING_SPEND) {
         uint64_t h = ks_hll_hash(ev.customer_id.ptr, ev.customer_id.len);
-        int64_t clock_s = e->clock_ms == INT64_MIN ? INT64_MIN : e->clock_ms / 1000;
+        int64_t t_s = ev.ts_ms / 1000;
         for (int w = 0; w < e->cfg->nwindows; w++)
-            ks_hll_window_add(&e->hll[w], h, ev.ts_ms / 1000, clock_s);
+            ks_hll_window_add(&e->hll[w], h, t_s);
         bool product = ev.type == KS_EV_PURCHASE && ev.product.ptr;
         bool complaint = ev.type == KS_EV_TICKET && ev.action == KS_ACT_TICKET_OPENED &&
                          ev.complaint && ev.category.ptr;
+        for (int w = 0; ev.type == KS_EV_PURCHASE && w < e->cfg->nwindows; w++)
+            ks_quantile_window_add(&e->order_value[w], ev.amount, t_s);
         for (int w = 0; (product || complaint) && w < e->cfg->nwindows; w++) {
             if (product)
-                ks_topk_window_add(&e->top_product[w], ev.product.ptr, ev.product.len,
-                                   ev.ts_ms / 1000, clock_s);
+                ks_topk_window_add(&e->top_product[w], ev.product.ptr, ev.product.len, t_s);
             else
-                ks_topk_window_add(&e->top_complaint[w], ev.category.ptr, ev.category.len,
-                                   ev.ts_ms / 1000, clock_s);
+                ks_topk_window_add(&e->top_complaint[w], ev.category.ptr, ev.category.len, t_s);
         }
     }
     if (ks_pstate_apply(p->st, &ev) < 0) {
@@ -358,6 +362,12 @@ int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms)
         e->vclock_ms = clock;
     if (clock != INT64_MIN && (e->clock_ms == INT64_MIN || clock > e->clock_ms)) {
         e->clock_ms = clock;
+        for (int w = 0; w < e->cfg->nwindows; w++) {
+            ks_hll_window_advance(&e->hll[w], clock / 1000);
+            ks_topk_window_advance(&e->top_complaint[w], clock / 1000);
+            ks_topk_window_advance(&e->top_product[w], clock / 1000);
+            ks_quantile_window_advance(&e->order_value[w], clock / 1000);
+        }
         for (int i = 0; i < e->nparts; i++) {
             ks_pstate_advance(e->parts[i].st, clock);
             if (ks__part_restoring(&e->parts[i]))
@@ -445,6 +455,11 @@ static bool ks__group_input(ks_engine *e, int kind, int id, int w, int64_t clock
     in->clv_window = strcmp(e->cfg->windows[w].name, "30d") == 0;
     in->nresponse = ks__group_responses(e, kind, id, w, clock_ms);
     in->response_ms = e->rt;
+    if (kind == 0) {
+        static const double q[3] = {0.50, 0.90, 0.99};
+        in->has_order_value =
+            ks_quantile_window_get(&e->order_value[w], clock_ms / 1000, q, 3, in->order_value);
+    }
     return any;
 }
 

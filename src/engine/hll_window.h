@@ -5,7 +5,7 @@
  *
  * Kept per process, not per partition: a union does not care who added a
  * customer or how often, so rebalances and replays cannot double count.
- * Memory: 128 x 12304 bytes = 1.5 MiB per window, touched only as used.
+ * Memory: 12 KB per used bucket (about 60-120 per window).
  */
 #ifndef KS_ENGINE_HLL_WINDOW_H
 #define KS_ENGINE_HLL_WINDOW_H
@@ -14,8 +14,7 @@
 #include "kpistream/hll.h"
 
 typedef struct ks_hll_window {
-    ks_sring ring;
-    ks_hll *slots;           /* KS_SRING_SLOTS; owned */
+    ks_sring ring;           /* of ks_hll */
     ks_hll pending, written; /* union being flushed; union Redis has */
     bool has_written;
 } ks_hll_window;
@@ -23,12 +22,14 @@ typedef struct ks_hll_window {
 /** Initialises w for buckets of width_s seconds. Returns 0 or KS_ERR_NOMEM. */
 int ks_hll_window_init(ks_hll_window *w, int64_t width_s);
 
-/** Frees w's slots. */
+/** Frees w's buckets. */
 void ks_hll_window_reset(ks_hll_window *w);
 
-/** Adds a customer (its ks_hll_hash) seen at t_s; clock_s is the window
- *  clock (INT64_MIN if none yet). Buckets behind the window are ignored. */
-void ks_hll_window_add(ks_hll_window *w, uint64_t hash, int64_t t_s, int64_t clock_s);
+/** Adds a customer (its ks_hll_hash) seen at t_s. */
+void ks_hll_window_add(ks_hll_window *w, uint64_t hash, int64_t t_s);
+
+/** Moves the window clock (buckets that left it are emptied). */
+void ks_hll_window_advance(ks_hll_window *w, int64_t clock_s);
 
 /** Builds the window's union at clock_s into w->pending; returns true if it
  *  differs from what was last written. */

@@ -6,51 +6,65 @@
 #include <stdlib.h>
 #include <string.h>
 
+static void *ks__topk_new(void *ctx)
+{
+    char err[128];
+    return ks_topk_new(*(size_t *)ctx, err, sizeof err);
+}
+
+static void ks__topk_reset(void *t)
+{
+    ks_topk_reset(t);
+}
+
+static void ks__topk_free(void *t)
+{
+    ks_topk_free(t);
+}
+
 int ks_topk_window_init(ks_topk_window *w, int64_t width_s, size_t k, size_t capacity)
 {
     char err[128];
     memset(w, 0, sizeof *w);
-    ks_sring_init(&w->ring, width_s);
     w->k = k;
     w->capacity = capacity;
     w->merged = ks_topk_new(capacity, err, sizeof err);
-    return w->merged ? 0 : KS_ERR_NOMEM;
+    if (!w->merged)
+        return KS_ERR_NOMEM;
+    return ks_sring_init(&w->ring, width_s, ks__topk_new, ks__topk_reset, ks__topk_free,
+                         &w->capacity);
 }
 
 void ks_topk_window_reset(ks_topk_window *w)
 {
-    for (int i = 0; i < KS_SRING_SLOTS; i++)
-        ks_topk_free(w->slots[i]);
+    ks_sring_free(&w->ring);
     ks_topk_free(w->merged);
     free(w->written);
     free(w->pending);
     memset(w, 0, sizeof *w);
 }
 
-void ks_topk_window_add(ks_topk_window *w, const char *item, size_t len, int64_t t_s,
-                        int64_t clock_s)
+void ks_topk_window_add(ks_topk_window *w, const char *item, size_t len, int64_t t_s)
 {
-    bool fresh;
-    int slot = ks_sring_slot(&w->ring, t_s, clock_s, &fresh);
-    if (slot < 0)
-        return;
-    if (!w->slots[slot]) {
-        char err[128];
-        w->slots[slot] = ks_topk_new(w->capacity, err, sizeof err);
-        if (!w->slots[slot])
-            return; /* out of memory: this bucket goes uncounted */
-    } else if (fresh) {
-        ks_topk_reset(w->slots[slot]);
-    }
-    ks_topk_add(w->slots[slot], item, len, 1);
+    ks_topk *t = ks_sring_at(&w->ring, t_s);
+    if (t)
+        ks_topk_add(t, item, len, 1);
+}
+
+void ks_topk_window_advance(ks_topk_window *w, int64_t clock_s)
+{
+    ks_sring_advance(&w->ring, clock_s);
+}
+
+static void ks__topk_merge_into(void *ctx, void *t)
+{
+    ks_topk_merge(ctx, t);
 }
 
 void ks_topk_window_emit(ks_topk_window *w, ks_batch *b, const char *key, int64_t clock_s)
 {
     ks_topk_reset(w->merged);
-    for (int i = 0; i < KS_SRING_SLOTS; i++)
-        if (w->slots[i] && ks_sring_live(&w->ring, i, clock_s))
-            ks_topk_merge(w->merged, w->slots[i]);
+    ks_sring_each_live(&w->ring, clock_s, ks__topk_merge_into, w->merged);
     ks_topk_entry out[64];
     size_t n = 0;
     ks_topk_list(w->merged, w->k < 64 ? w->k : 64, out, &n);

@@ -8,7 +8,7 @@
  * revoked and later re-assigned to the same running process would be counted
  * again until its events leave the window; that needs several group members,
  * which kpistream does not support yet.) Memory: m = 10k counters of ~176
- * bytes per used bucket (17.6 KB for k = 10), up to 128 buckets per window.
+ * bytes per used bucket (17.6 KB for k = 10), about 60-120 buckets a window.
  */
 #ifndef KS_ENGINE_TOPK_WINDOW_H
 #define KS_ENGINE_TOPK_WINDOW_H
@@ -20,8 +20,7 @@
 #include <stddef.h>
 
 typedef struct ks_topk_window {
-    ks_sring ring;
-    ks_topk *slots[KS_SRING_SLOTS]; /* created on first use; owned */
+    ks_sring ring;                  /* of ks_topk */
     ks_topk *merged;                /* scratch for the window's union */
     size_t k, capacity;
     char *written;                  /* what Redis has: "item\tcount\n"...; owned */
@@ -34,9 +33,11 @@ int ks_topk_window_init(ks_topk_window *w, int64_t width_s, size_t k, size_t cap
 /** Frees everything w owns. */
 void ks_topk_window_reset(ks_topk_window *w);
 
-/** Counts one occurrence of item at t_s (clock_s: window clock or INT64_MIN). */
-void ks_topk_window_add(ks_topk_window *w, const char *item, size_t len, int64_t t_s,
-                        int64_t clock_s);
+/** Counts one occurrence of item at t_s. */
+void ks_topk_window_add(ks_topk_window *w, const char *item, size_t len, int64_t t_s);
+
+/** Moves the window clock (buckets that left it are emptied). */
+void ks_topk_window_advance(ks_topk_window *w, int64_t clock_s);
 
 /** Appends DEL + ZADD for key to b if the window's top-k at clock_s changed
  *  since the last ks_topk_window_done(). */

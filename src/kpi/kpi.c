@@ -135,6 +135,10 @@ void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_val
     ok[KS_KPI_RESPONSE_TIME_P50] = ks_kpi_quantile(in->response_ms, in->nresponse, 0.50, &v[KS_KPI_RESPONSE_TIME_P50]);
     ok[KS_KPI_RESPONSE_TIME_P90] = ks_kpi_quantile(in->response_ms, in->nresponse, 0.90, &v[KS_KPI_RESPONSE_TIME_P90]);
     ok[KS_KPI_RESPONSE_TIME_P99] = ks_kpi_quantile(in->response_ms, in->nresponse, 0.99, &v[KS_KPI_RESPONSE_TIME_P99]);
+    for (int i = 0; i < 3; i++) {
+        ok[KS_KPI_ORDER_VALUE_P50 + i] = in->has_order_value;
+        v[KS_KPI_ORDER_VALUE_P50 + i] = in->order_value[i];
+    }
     ok[KS_KPI_ENGAGEMENT] = ks_kpi_ratio((double)c[KS_C_INTERACTIONS], active, 1, &v[KS_KPI_ENGAGEMENT]);
     ok[KS_KPI_UPSELL_RATE] = ks_kpi_ratio((double)c[KS_C_UPSELLS], active, 100, &v[KS_KPI_UPSELL_RATE]);
     ok[KS_KPI_CROSS_SELL_RATE] =

@@ -147,6 +147,7 @@ class Reference:
         self.points = []        # (t_ms, group, kpi, value): additive, counted at t
         self.base = []          # (t_ms, group, +1/-1): joins and leaves
         self.responses = []     # (t_ms, groups, response ms)
+        self.order_values = []  # (t_ms, amount): order-value quantiles of kpi:global
         self.complaints = []    # (t_ms, groups, ticket record)
         self.customers = {}
         self.tickets = {}       # ticket_id -> {"opened": ts, "responded", "resolved"}
@@ -277,6 +278,7 @@ class Reference:
             self.add(t, g, "orders")
             self.add(t, g, "purchase_amount", amount)
             self.add(t, g, "revenue", amount)
+            self.order_values.append((t, amount))
             category = e.get("category")
             if category is not None:
                 if c.purchases and category not in c.categories:
@@ -485,6 +487,14 @@ class Reference:
                         vals[name] = str(rs[(q * (len(rs) - 1)).__floor__()])
                     else:
                         vals[name] = None
+                if k == GLOBAL:
+                    # kpistream estimates these with a DDSketch (relative
+                    # accuracy 1 %): printed with "~", compared within it.
+                    ov = sorted(a for t, a in self.order_values if inw(t))
+                    for name, q in (("order_value_p50", Fraction(1, 2)),
+                                    ("order_value_p90", Fraction(9, 10)),
+                                    ("order_value_p99", Fraction(99, 100))):
+                        vals[name] = ("~" + str(ov[(q * (len(ov) - 1)).__floor__()])) if ov else None
                 for n, val in vals.items():
                     out.append((k, "%s:%s" % (n, wname), val))
 
