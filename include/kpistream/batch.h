@@ -36,6 +36,9 @@ void ks_batch_arg(ks_batch *b, const char *s, size_t len);
 /** Appends a NUL-terminated argument. */
 void ks_batch_str(ks_batch *b, const char *s);
 
+/** Appends a decimal integer argument (faster than ks_batch_fmt). */
+void ks_batch_i64(ks_batch *b, int64_t v);
+
 /** Appends a printf-formatted argument. */
 void ks_batch_fmt(ks_batch *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

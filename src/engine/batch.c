@@ -94,3 +94,16 @@ size_t ks_batch_get(const ks_batch *b, size_t i, const char **argv, size_t *lens
     }
     return n;
 }
+
+void ks_batch_i64(ks_batch *b, int64_t v)
+{
+    char buf[24], *p = buf + sizeof buf;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    ks_batch_arg(b, p, (size_t)(buf + sizeof buf - p));
+}

@@ -565,35 +565,47 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
         ks_batch_str(b, name);                                                 \
         ks_batch_fmt(b, __VA_ARGS__);                                          \
     } while (0)
+#define KS__I(name, v)                                                         \
+    do {                                                                       \
+        ks_batch_str(b, name);                                                 \
+        ks_batch_i64(b, (int64_t)(v));                                         \
+    } while (0)
+#define KS__S(name, v)                                                         \
+    do {                                                                       \
+        ks_batch_str(b, name);                                                 \
+        ks_batch_str(b, v);                                                    \
+    } while (0)
     if (c->segment != KS_NONE)
-        KS__F("segment", "%s", e->sh.segments.names[c->segment]);
-    KS__F("first_seen_ms", "%lld", (long long)c->first_seen_ms);
-    KS__F("last_event_ms", "%lld", (long long)c->last_event_ms);
-    KS__F("status", "%s", (c->flags & KS_CUST_CHURNED) ? "churned" : "active");
-    KS__F("orders_30d", "%lld", (long long)r.orders_30d);
+        KS__S("segment", e->sh.segments.names[c->segment]);
+    KS__I("first_seen_ms", c->first_seen_ms);
+    KS__I("last_event_ms", c->last_event_ms);
+    KS__S("status", (c->flags & KS_CUST_CHURNED) ? "churned" : "active");
+    KS__I("orders_30d", r.orders_30d);
     KS__F("revenue_30d", "%s", ks_kpi_format(KS_KPI_MONEY, r.revenue_30d, num, sizeof num));
-    KS__F("orders_total", "%u", c->orders_total);
+    KS__I("orders_total", c->orders_total);
     double rev_total = (double)(c->purchases_micro - c->refunds_micro) / 1e6;
     KS__F("revenue_total", "%s", ks_kpi_format(KS_KPI_MONEY, rev_total, num, sizeof num));
     if (c->orders_total)
         KS__F("aov", "%s",
               ks_kpi_format(KS_KPI_MONEY, (double)c->purchases_micro / 1e6 / c->orders_total, num,
                             sizeof num));
-    KS__F("interactions_7d", "%lld", (long long)r.interactions_7d);
-    KS__F("interactions_28d", "%lld", (long long)r.interactions_28d);
+    KS__I("interactions_7d", r.interactions_7d);
+    KS__I("interactions_28d", r.interactions_28d);
     if (c->csat_last)
-        KS__F("csat_last", "%u", c->csat_last);
+        KS__I("csat_last", c->csat_last);
     if (c->nps_last != KS_NONE)
-        KS__F("nps_last", "%u", c->nps_last);
-    KS__F("open_tickets", "%u", c->open_tickets);
-    KS__F("complaints_30d", "%lld", (long long)r.complaints_30d);
-    KS__F("payment_failures_30d", "%lld", (long long)r.payment_failures_30d);
+        KS__I("nps_last", c->nps_last);
+    KS__I("open_tickets", c->open_tickets);
+    KS__I("complaints_30d", r.complaints_30d);
+    KS__I("payment_failures_30d", r.payment_failures_30d);
     KS__F("clv", "%s", ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d), num, sizeof num));
-    KS__F("risk_score", "%u", c->risk_score);
+    KS__I("risk_score", c->risk_score);
     KS__F("risk_level", "%s", ks_risk_level_name((ks_risk_level)c->risk_level));
     char reasons[128];
     KS__F("risk_reasons", "%s", ks__reasons(c->risk_top, reasons, sizeof reasons));
 #undef KS__F
+#undef KS__I
+#undef KS__S
     /* The at-risk ranking holds customers with a score above 0. A ZREM is
      * sent only for members we put there, unless a flush was lost since
      * (then Redis may hold anything we tried to write). */
