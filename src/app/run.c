@@ -4,6 +4,7 @@
  * consumption (backpressure, state kept) and is retried with backoff. */
 #include "kpistream/run.h"
 
+#include "kpistream/clock.h"
 #include "kpistream/engine.h"
 #include "kpistream/err.h"
 #include "kpistream/log.h"
@@ -26,16 +27,12 @@ static void ks__on_signal(int sig)
 
 static int64_t ks__wall_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ks_wall_ms();
 }
 
 static int64_t ks__mono_ms(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+    return ks_mono_ns() / 1000000;
 }
 
 typedef struct ks__run {

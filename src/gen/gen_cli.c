@@ -21,6 +21,7 @@
 
 #include "gen/gen_sink.h"
 #include "kpistream/err.h"
+#include "kpistream/clock.h"
 #include "kpistream/gen.h"
 
 #define DAY_MS 86400000LL
@@ -33,24 +34,11 @@ static void on_signal(int sig)
     ks__gen_stop = 1;
 }
 
-static int64_t wall_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 /* Sleeps until the monotonic clock reaches until_ns (or a signal arrives). */
 static void sleep_until(int64_t until_ns)
 {
-    int64_t d = until_ns - mono_ns();
+    int64_t d = until_ns - ks_mono_ns();
     if (d <= 0) return;
     struct timespec ts = {.tv_sec = d / 1000000000LL, .tv_nsec = d % 1000000000LL};
     nanosleep(&ts, NULL); /* EINTR ends it early; the loop re-checks the stop flag */
@@ -266,7 +254,7 @@ int ks_gen_main(int argc, char **argv)
         fprintf(stderr, "kpistream gen: %s\n", errstr);
         return 2;
     }
-    if (!have_start) o.start_ms = wall_ms() - (int64_t)(o.days * DAY_MS);
+    if (!have_start) o.start_ms = ks_wall_ms() - (int64_t)(o.days * DAY_MS);
     /* History ends here; in live mode the population is planned beyond it. */
     int64_t history_end = o.start_ms + (int64_t)(history_days * DAY_MS);
     if (live) o.days += live_days;
@@ -297,7 +285,7 @@ int ks_gen_main(int argc, char **argv)
 
     int rc = 0;
     uint64_t lines = 0, paced = 0;
-    int64_t t0 = mono_ns(), pace0 = t0, live0 = 0, last_ts = INT64_MIN;
+    int64_t t0 = ks_mono_ns(), pace0 = t0, live0 = 0, last_ts = INT64_MIN;
     int in_live = 0;
     char buf[KS_GEN_MAX_EVENT];
     while (!ks__gen_stop && (limit == 0 || lines < limit)) {
@@ -305,7 +293,7 @@ int ks_gen_main(int argc, char **argv)
         if (sim == INT64_MAX) break;
         if (live && !in_live && sim >= history_end) {
             in_live = 1;
-            live0 = mono_ns();
+            live0 = ks_mono_ns();
             pace0 = live0;
             paced = 0;
             if (!quiet)
@@ -321,7 +309,7 @@ int ks_gen_main(int argc, char **argv)
         }
         if (ks__gen_stop) break;
         if (in_live) {
-            int64_t now = wall_ms();
+            int64_t now = ks_wall_ms();
             last_ts = now > last_ts ? now : last_ts;
             ks_gen_stamp(g, last_ts);
         }
@@ -360,7 +348,7 @@ int ks_gen_main(int argc, char **argv)
     if (!quiet) {
         ks_gen_stats st;
         ks_gen_get_stats(g, &st);
-        summary(&st, (double)(mono_ns() - t0) / 1e9, lines);
+        summary(&st, (double)(ks_mono_ns() - t0) / 1e9, lines);
     }
     ks_gen_free(g);
     return rc;
