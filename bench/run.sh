@@ -10,7 +10,9 @@
 #   BENCH_MEM_CUSTOMERS  distinct customers for the memory part (default 1000000)
 #   BENCH_BUILD_DIR      build directory (default build)
 #   BENCH_TIMEOUT        seconds allowed for the end-to-end run (default 600)
-#   BENCH_PARTS          which parts to run (default engine,memory,kafka,sketch)
+#   BENCH_PARTS          which parts to run (default engine,memory,kafka,sketch,risk)
+#   BENCH_RISK_CUSTOMERS generator population for the churn-risk quality part (default 100000)
+#   BENCH_RISK_DAYS      simulated days for that part (default 60; the first 30 are warm-up)
 #   BENCH_PERF_DIR       if set: `perf record -g` the engine part and the kpistream
 #                        run into DIR/engine.data and DIR/run.data (frame pointers
 #                        help: configure with -DCMAKE_C_FLAGS=-fno-omit-frame-pointer);
@@ -30,7 +32,9 @@ TIMEOUT="${BENCH_TIMEOUT:-600}"
 TOPIC=bench-events
 PARTITIONS=64
 PERF_DIR="${BENCH_PERF_DIR:-}"
-PARTS=",${BENCH_PARTS:-engine,memory,kafka,sketch},"
+PARTS=",${BENCH_PARTS:-engine,memory,kafka,sketch,risk},"
+RISK_C="${BENCH_RISK_CUSTOMERS:-100000}"
+RISK_DAYS="${BENCH_RISK_DAYS:-60}"
 part() { [[ "$PARTS" == *",$1,"* ]]; }
 # perf_wrap NAME: the command prefix that profiles into $PERF_DIR/NAME.data.
 perf_wrap() { [ -z "$PERF_DIR" ] || echo "perf record ${BENCH_PERF_ARGS:--g} -q -o $PERF_DIR/$1.data --"; }
@@ -219,6 +223,13 @@ if part sketch && [ -x "$BUILD/bench/bench_event" ]; then
     "$BUILD/bench/bench_event" 1 | tee "$TMP/event.txt"
 fi
 
+# ---------------------------------------------------------------- 6. churn-risk quality
+touch "$TMP/risk.txt"
+if part risk && [ -x "$BUILD/bench/bench_risk" ]; then
+    section "6. churn-risk quality against the generator's labels (bench_risk, $RISK_C customers, $RISK_DAYS days)"
+    "$BUILD/bench/bench_risk" --customers "$RISK_C" --days "$RISK_DAYS" | tee "$TMP/risk.txt" | grep -v '^RESULT'
+fi
+
 # ---------------------------------------------------------------- summary
 RAW="$(result "$TMP/kafka.txt" raw_eps)"
 ENG="$(result "$TMP/engine.txt" engine_eps)"
@@ -253,4 +264,12 @@ printf '%-44s: %12s bytes (engine accounting), %s bytes (RSS)   [<= 256]\n' \
     "memory per customer @$MEMC" "$BPC" "$RPC"
 printf '%-44s: %12s bytes of it in the event-id dedup set\n' "" "$DPC"
 [ -s "$TMP/sketch.txt" ] && printf '%-44s: %s\n' "sketches" "see section 4"
+if [ -s "$TMP/risk.txt" ]; then
+    printf '%-44s: recall %s @cancel (medium+high %s), precision %s, median lead %s d   [>= 0.8 / 0.8]\n' \
+        "churn risk: high flag vs labels" "$(result "$TMP/risk.txt" recall_high)" \
+        "$(result "$TMP/risk.txt" recall_mh)" "$(result "$TMP/risk.txt" precision_high)" \
+        "$(result "$TMP/risk.txt" lead_median_days)"
+    printf '%-44s: %s alerts in the evaluation period, %s events/s through engine + sampling\n' \
+        "" "$(result "$TMP/risk.txt" alerts_period)" "$(fmt "$(result "$TMP/risk.txt" events_per_s)")"
+fi
 exit 0
