@@ -168,6 +168,9 @@ int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition)
     if (e->clock_ms != INT64_MIN)
         ks_pstate_advance(p->st, e->clock_ms);
     e->nparts++;
+    /* Redis may hold this partition's customers in kpi:risk from an earlier
+     * owner or run; our membership flags start empty: ZREM what drops to 0. */
+    e->risk_uncertain = true;
     return 0;
 }
 
