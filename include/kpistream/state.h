@@ -155,6 +155,8 @@ typedef struct ks_pstate {
     ks_group global;
     ks_group *segments;    /* [segments.max] */
     ks_group *channels;    /* [channels.max] */
+    ks_group *used[1 + KS_SEGMENTS_MAX + KS_CHANNELS_MAX]; /* groups in use, to advance */
+    int nused;
     ks_pstate_meta meta;
     int64_t max_ts_ms;     /* highest event time seen (INT64_MIN: none) */
     int64_t clock_ms;      /* last clock applied by ks_pstate_advance */

@@ -46,6 +46,7 @@ struct ks_engine {
     int64_t clock_ms;  /* the window clock, applied to every partition at ticks */
     int64_t vclock_ms; /* the validation clock: the watermark, kept per message */
     int64_t max_window_ms;
+    int64_t min_bucket_ms; /* bucket width of the smallest window */
     ks__cache *global_cache, **seg_cache, **chan_cache;
     ks_pstate_meta gone; /* meta of revoked partitions (kept: counters are totals) */
     ks_hll_window hll[KS_MAX_WINDOWS]; /* distinct active customers per window */
@@ -75,6 +76,7 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     e->clock_ms = e->vclock_ms = INT64_MIN;
     e->last_hit = -1;
     e->max_window_ms = cfg->nwindows ? cfg->windows[cfg->nwindows - 1].length_ms : 0;
+    e->min_bucket_ms = cfg->nwindows ? cfg->windows[0].length_ms / KS_WINDOW_BUCKETS : 60000;
     e->parser = ks_event_parser_new(cfg->max_message_bytes);
     e->global_cache = calloc(1, sizeof *e->global_cache);
     e->seg_cache = calloc((size_t)e->sh.segments.max, sizeof *e->seg_cache);
@@ -259,6 +261,12 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         int64_t wm = ks__watermark(e);
         if (wm > e->vclock_ms)
             e->vclock_ms = wm;
+        /* Move the window clock as soon as the watermark has crossed a
+         * bucket of the smallest window, not only between batches: rings
+         * then never have to span a batch's worth of event time (a sparse
+         * partition's batch can cover weeks). */
+        if (e->clock_ms == INT64_MIN || e->vclock_ms >= e->clock_ms + e->min_bucket_ms)
+            ks_engine_tick(e, wall_ms);
     }
     return KS_ACCEPTED;
 }

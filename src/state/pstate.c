@@ -61,6 +61,8 @@ static int ks__group_init(ks_pstate *p, ks_group *g)
         if (ks_series_init(&g->win[w], cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS) < 0)
             return KS_ERR_NOMEM;
     g->used = true;
+    if (p->nused < (int)(sizeof p->used / sizeof p->used[0]))
+        p->used[p->nused++] = g;
     return 0;
 }
 
@@ -573,15 +575,10 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
         ks__churn(p, c, at);
     }
     int64_t clock_s = clock_ms / 1000;
-    ks_group *gs[2] = {p->segments, p->channels};
-    int max[2] = {p->sh->segments.max, p->sh->channels.max};
-    for (int w = 0; w < cfg->nwindows; w++) {
-        ks_series_advance(&p->global.win[w], clock_s);
-        for (int k = 0; k < 2; k++)
-            for (int i = 0; i < max[k]; i++)
-                if (gs[k][i].used)
-                    ks_series_advance(&gs[k][i].win[w], clock_s);
-    }
+    for (int i = 0; i < p->nused; i++)
+        for (int w = 0; w < cfg->nwindows; w++)
+            if (p->used[i]->used)
+                ks_series_advance(&p->used[i]->win[w], clock_s);
     if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
         ks__expire_days(p, prev / KS_DAY_MS, clock_ms / KS_DAY_MS);
         ks__prune_resp(p, clock_ms);
