@@ -66,7 +66,8 @@ static int ks__flush(ks__run *r, bool sync_commit)
         double secs = (double)(ks__mono_ms() - r->restore_started_ms) / 1000.0;
         ks_engine_stats st;
         ks_engine_stats_get(r->engine, &st);
-        ks_info("state restored: %lld messages replayed, %lld customers, in %.3f s (%.0f messages/s)",
+        ks_info("state restored: %lld messages read while replaying, %lld customers, in %.3f s "
+                "(%.0f messages/s)",
                 (long long)(r->messages - r->restore_from_messages), (long long)st.customers, secs,
                 secs > 0 ? (double)(r->messages - r->restore_from_messages) / secs : 0.0);
         r->restore_started_ms = 0;
