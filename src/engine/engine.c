@@ -227,7 +227,24 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         p->st->meta.duplicates++;
         return KS_DUPLICATE;
     }
+    /* The event raises its partition's time first, so the clock has moved
+     * (and the rings have advanced) before the event is added: an event
+     * weeks after the previous one does not stretch the rings over the gap.
+     * The watermark can only rise when the partition holding it (or one
+     * without data yet) moves; then recompute it, O(partitions). */
     int64_t old_max = p->st->max_ts_ms;
+    if (e->cfg->clock == KS_CLOCK_EVENT && ev.ts_ms > old_max) {
+        p->st->max_ts_ms = ev.ts_ms;
+        if (e->vclock_ms == INT64_MIN || old_max <= e->vclock_ms) {
+            int64_t wm = ks__watermark(e);
+            if (wm > e->vclock_ms)
+                e->vclock_ms = wm;
+            /* Move the window clock as soon as the watermark has crossed a
+             * bucket of the smallest window, not only between batches. */
+            if (e->clock_ms == INT64_MIN || e->vclock_ms >= e->clock_ms + e->min_bucket_ms)
+                ks_engine_tick(e, wall_ms);
+        }
+    }
     if (ev.customer_id.ptr && ev.type != KS_EV_MARKETING_SPEND) {
         uint64_t h = ks_hll_hash(ev.customer_id.ptr, ev.customer_id.len);
         int64_t t_s = ev.ts_ms / 1000;
@@ -254,20 +271,6 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
      * these outputs (with the same ids): not again. */
     if (offset < p->restore_until)
         p->st->nnotices = 0;
-    /* The watermark can only rise when the partition holding it (or one
-     * without data yet) moves; then recompute it, O(partitions). */
-    if (e->cfg->clock == KS_CLOCK_EVENT && p->st->max_ts_ms > old_max &&
-        (e->vclock_ms == INT64_MIN || old_max <= e->vclock_ms)) {
-        int64_t wm = ks__watermark(e);
-        if (wm > e->vclock_ms)
-            e->vclock_ms = wm;
-        /* Move the window clock as soon as the watermark has crossed a
-         * bucket of the smallest window, not only between batches: rings
-         * then never have to span a batch's worth of event time (a sparse
-         * partition's batch can cover weeks). */
-        if (e->clock_ms == INT64_MIN || e->vclock_ms >= e->clock_ms + e->min_bucket_ms)
-            ks_engine_tick(e, wall_ms);
-    }
     return KS_ACCEPTED;
 }
 
