@@ -14,7 +14,9 @@
  * Buckets behind the window are zeroed and reused as the clock advances;
  * buckets ahead of the clock (event mode: a partition ahead of the watermark;
  * wall mode: up to max_future_skew) are kept until the clock reaches them.
- * The ring grows (doubling) only when an event lands beyond its capacity.
+ * The ring grows (doubling) when an event lands beyond its capacity, and
+ * shrinks back when the clock shows most of it is no longer needed (e.g.
+ * after a replay's first batches spanned days before any watermark).
  */
 #ifndef KPISTREAM_WINDOW_H
 #define KPISTREAM_WINDOW_H
@@ -79,6 +81,7 @@ typedef struct ks_series {
     int64_t width_s;    /* bucket width in seconds */
     int64_t base;       /* bucket number stored in slot (base & mask) */
     int64_t clock_n;    /* bucket of the last clock advance (INT64_MIN: none yet) */
+    int64_t max_n;      /* highest bucket ever written (INT64_MIN: none) */
     uint32_t cap;       /* power of two, >= 64 */
     ks_bucket *ring;    /* cap buckets; owned */
 } ks_series;

@@ -36,6 +36,7 @@ int ks_series_init(ks_series *s, int64_t width_s)
     s->cap = 64; /* the window and 4 buckets ahead; grows when more is needed */
     s->base = KS__NO_CLOCK;
     s->clock_n = KS__NO_CLOCK;
+    s->max_n = KS__NO_CLOCK;
     s->ring = calloc(s->cap, sizeof *s->ring);
     return s->ring ? 0 : KS_ERR_NOMEM;
 }
@@ -44,6 +45,23 @@ void ks_series_reset(ks_series *s)
 {
     free(s->ring);
     memset(s, 0, sizeof *s);
+}
+
+/* Re-lays the ring into cap slots starting at bucket lo (every stored
+ * bucket must fit). Returns 0 or -1. */
+static int ks__series_relayout(ks_series *s, int64_t lo, uint32_t cap)
+{
+    ks_bucket *ring = calloc(cap, sizeof *ring);
+    if (!ring)
+        return -1;
+    for (int64_t n = s->base; n < s->base + (int64_t)s->cap; n++)
+        if (n >= lo && n < lo + (int64_t)cap)
+            ring[(uint64_t)n & (cap - 1)] = s->ring[(uint64_t)n & (s->cap - 1)];
+    free(s->ring);
+    s->ring = ring;
+    s->cap = cap;
+    s->base = lo;
+    return 0;
 }
 
 /* Re-lays the ring so that it covers [lo, hi]. Returns 0 or -1. */
@@ -56,17 +74,9 @@ static int ks__series_cover(ks_series *s, int64_t lo, int64_t hi)
             return -1;
         cap *= 2;
     }
-    ks_bucket *ring = calloc(cap, sizeof *ring);
-    if (!ring)
-        return -1;
-    for (int64_t n = s->base; n < s->base + (int64_t)s->cap; n++)
-        ring[(uint64_t)n & (cap - 1)] = s->ring[(uint64_t)n & (s->cap - 1)];
-    free(s->ring);
-    s->ring = ring;
-    s->cap = cap;
-    s->base = lo;
-    return 0;
+    return ks__series_relayout(s, lo, cap);
 }
+
 
 ks_bucket *ks_series_at(ks_series *s, int64_t t_s)
 {
@@ -84,6 +94,8 @@ ks_bucket *ks_series_at(ks_series *s, int64_t t_s)
         if (ks__series_cover(s, s->base, n) < 0)
             return NULL;
     }
+    if (n > s->max_n)
+        s->max_n = n;
     return &s->ring[(uint64_t)n & (s->cap - 1)];
 }
 
@@ -113,6 +125,13 @@ void ks_series_advance(ks_series *s, int64_t clock_s)
     for (int64_t n = s->base; n < stop; n++)
         memset(&s->ring[(uint64_t)n & (s->cap - 1)], 0, sizeof(ks_bucket));
     s->base = new_base;
+    /* Shrink when at most a quarter of the ring is still needed. */
+    int64_t need = (s->max_n > s->base ? s->max_n - s->base : 0) + 1;
+    uint32_t cap = s->cap;
+    while (cap > 64 && (int64_t)cap >= 4 * need)
+        cap /= 2;
+    if (cap < s->cap)
+        ks__series_relayout(s, s->base, cap); /* on failure keep the big ring */
 }
 
 static void ks__add_range(const ks_series *s, int64_t from, int64_t to, ks_bucket *sum)
