@@ -184,7 +184,7 @@ static long produce_stream(kst_kafka *k)
         /* Small message sets: the mock broker returns one set per partition
          * per fetch, so with a round-trip time set (see throttle()) this
          * paces the stream. */
-        if (++count % 40 == 0) cr_assert_eq(kst_kafka_flush(k, 30000), 0, "%s", kst_last_error());
+        if (++count % 250 == 0) cr_assert_eq(kst_kafka_flush(k, 30000), 0, "%s", kst_last_error());
         line = nl ? nl + 1 : line + n;
     }
     free(text);
@@ -198,7 +198,9 @@ static void scen_start(scen *s, int redis_flags)
     cr_assert_eq(kst_kafka_start(&s->kafka, 1), 0, "%s", kst_last_error());
     cr_assert_eq(kst_kafka_create_topic(&s->kafka, TOPIC, PARTS), 0, "%s", kst_last_error());
     cr_assert_eq(kst_kafka_create_topic(&s->kafka, DLQ, 1), 0, "%s", kst_last_error());
+    int64_t t0 = kst_now_ms();
     cr_assert_eq(produce_stream(&s->kafka), g.lines);
+    fprintf(stderr, "produced %ld messages in %lld ms\n", g.lines, (long long)(kst_now_ms() - t0));
     cr_assert_eq(kst_kafka_flush(&s->kafka, 30000), 0, "%s", kst_last_error());
 }
 
@@ -244,10 +246,13 @@ static void spawn_run(scen *s)
 
 static void wait_exit_0(scen *s)
 {
+    int64_t t0 = kst_now_ms();
     int status = -1;
     cr_assert_eq(kst_proc_wait(&s->proc, RUN_TIMEOUT_MS, &status), 0,
                  "run %d did not exit by itself (--exit-on-eof): %s", s->runs, kst_last_error());
     cr_assert_eq(status, 0, "run %d exited with status %d", s->runs, status);
+    fprintf(stderr, "run %d: exited 0 after %lld ms more\n", s->runs,
+            (long long)(kst_now_ms() - t0));
 }
 
 static char *dump(scen *s)
