@@ -24,9 +24,11 @@
  * Pace: unthrottled, the binary reads this stream in ~0.2 s, in 3-4 flushes,
  * and librdkafka prefetches the whole topic during a replay, so the first
  * flush after a restore jumps to the end. The crash and outage scenarios
- * therefore add a 5 ms round trip to the mock broker, produce in small
- * message sets (the mock returns one per partition per fetch) and cap the
- * prefetch (queued.min.messages 1000): ~2 s per run, ~80 events per flush. */
+ * therefore add a 5 ms round trip to the mock broker, produce in message
+ * sets of at most 250 (the mock returns one per partition per fetch) and cap
+ * the prefetch (queued.min.messages 1000, all runs): ~2 s per run. The first
+ * write of a run may still jump (a restarted run writes nothing until its
+ * replay is done), so each kill also checks it landed before the end. */
 #include "harness.h"
 
 #include <criterion/criterion.h>
@@ -181,9 +183,9 @@ static long produce_stream(kst_kafka *k)
         if (!key) key = json_str(line, n, "event_id", &kl);
         cr_assert_not_null(key, "no key for line %ld", count + 1);
         cr_assert_eq(kst_kafka_produce(k, TOPIC, -1, key, kl, line, n), 0, "%s", kst_last_error());
-        /* Small message sets: the mock broker returns one set per partition
-         * per fetch, so with a round-trip time set (see throttle()) this
-         * paces the stream. */
+        /* Bounded message sets: the mock broker returns one set per
+         * partition per fetch, so with a round-trip time (see throttle())
+         * this paces the stream. */
         if (++count % 250 == 0) cr_assert_eq(kst_kafka_flush(k, 30000), 0, "%s", kst_last_error());
         line = nl ? nl + 1 : line + n;
     }
@@ -205,9 +207,9 @@ static void scen_start(scen *s, int redis_flags)
 }
 
 /* Delays every request to the (single) mock broker by rtt_ms. Together with
- * the small message sets this spreads a run over a couple of seconds (about
- * 40 messages per fetch round trip instead of the whole stream in ~0.2 s), so
- * a kill or an outage lands between flushes, well before the end. */
+ * the bounded message sets and prefetch this spreads a run over a couple of
+ * seconds instead of ~0.2 s, so a kill or an outage lands between flushes,
+ * before the end. */
 static void throttle(scen *s, int rtt_ms)
 {
     cr_assert_eq(rd_kafka_mock_broker_set_rtt(s->kafka.mcluster, 1, rtt_ms), 0);
