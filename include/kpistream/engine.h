@@ -36,6 +36,11 @@ int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition);
 void ks_engine_set_restore_point(ks_engine *e, const char *topic, int32_t partition,
                                  int64_t next_offset);
 
+/** Sets the clock of the outputs already in Redis (kpi:meta clock_ms of the
+ *  previous run): alerts and triggers raised at day boundaries at or before
+ *  it were sent by that run and are not sent again after a restart. */
+void ks_engine_set_notice_floor(ks_engine *e, int64_t clock_ms);
+
 /** Returns true while some assigned partition is still replaying up to its restore point. */
 bool ks_engine_restoring(const ks_engine *e);
 
@@ -68,6 +73,9 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
 
 /** Records that a partition reached (eof=true) or left its end. */
 void ks_engine_set_eof(ks_engine *e, const char *topic, int32_t partition, bool eof);
+
+/** Returns the number of assigned partitions. */
+int ks_engine_partitions(const ks_engine *e);
 
 /** Returns true if every assigned partition is at its end (and there is one). */
 bool ks_engine_all_eof(const ks_engine *e);

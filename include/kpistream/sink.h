@@ -34,4 +34,8 @@ int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_
 int ks_redis_sink_stored_offset(ks_redis_sink *s, const char *topic, int32_t partition,
                                 int64_t *out, char *errstr, size_t errsize);
 
+/** Reads kpi:meta clock_ms (the clock of the outputs in Redis). Returns 0
+ *  and sets *out (INT64_MIN if none), or KS_ERR_REDIS. */
+int ks_redis_sink_stored_clock(ks_redis_sink *s, int64_t *out, char *errstr, size_t errsize);
+
 #endif

@@ -116,6 +116,7 @@ typedef struct ks_notice {
     uint8_t kind;      /* KS_NOTICE_ALERT or a ks_trigger */
     uint8_t score;     /* risk score at the time */
     uint16_t top;      /* top reasons (as ks_customer.risk_top) */
+    bool timed;        /* raised at a day boundary, not by an event */
     int64_t at_ms;     /* event time it was raised at */
 } ks_notice;
 
@@ -151,6 +152,7 @@ typedef struct ks_pstate {
     ks_notice *notices;    /* alerts and triggers since the last flush */
     uint32_t nnotices, capnotices;
     double revenue_p90;    /* 90th percentile of customers' revenue_30d (high_value_at_risk) */
+    bool timed;            /* scoring at a day boundary (notices are marked timed) */
     /* aggregates */
     ks_group global;
     ks_group *segments;    /* [segments.max] */
@@ -192,8 +194,13 @@ typedef struct ks_customer_rolling {
     double revenue_prev_30d; /* the 30 days before those */
 } ks_customer_rolling;
 
-/** Computes the rolling per-customer fields at clock_ms. */
+/** Computes the rolling per-customer fields at clock_ms (days after it, from
+ *  events ahead of the clock, included: the values the hash settles on). */
 void ks_customer_rolling_at(const ks_customer *c, int64_t clock_ms, ks_customer_rolling *out);
+
+/** The same as of at_ms: days after at_ms do not count (risk scoring at a
+ *  moment must not see later events). */
+void ks_customer_rolling_as_of(const ks_customer *c, int64_t at_ms, ks_customer_rolling *out);
 
 /** Re-scores a customer at at_ms (risk, alerts, time-driven triggers). */
 void ks_pstate_risk_update(ks_pstate *p, ks_customer *c, int64_t at_ms);

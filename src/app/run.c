@@ -58,9 +58,11 @@ static int ks__flush(ks__run *r, bool sync_commit)
     char err[KS_ERRSTR_SIZE];
     int64_t wall = ks__wall_ms();
     ks_engine_tick(r->engine, wall);
-    /* While a partition replays to its restore point the aggregates are
-     * incomplete: writing them would move dashboards backwards. */
-    if (ks_engine_restoring(r->engine))
+    /* Without partitions (joining the group) there is nothing of ours to
+     * write: an empty flush would zero kpi:meta for everyone. While a
+     * partition replays to its restore point the aggregates are incomplete:
+     * writing them would move dashboards backwards. */
+    if (ks_engine_partitions(r->engine) == 0 || ks_engine_restoring(r->engine))
         return 0;
     if (r->restore_started_ms) {
         double secs = (double)(ks__mono_ms() - r->restore_started_ms) / 1000.0;
@@ -167,6 +169,9 @@ int ks_run(const ks_config *cfg)
         status = 0;
         goto out;
     }
+    int64_t stored_clock = INT64_MIN;
+    if (ks_redis_sink_stored_clock(r.sink, &stored_clock, err, sizeof err) == 0)
+        ks_engine_set_notice_floor(r.engine, stored_clock);
     r.source = ks_source_new(cfg, r.engine, ks__on_assign, ks__on_revoke, &r, err, sizeof err);
     if (!r.source)
         goto out;

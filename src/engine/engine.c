@@ -54,6 +54,7 @@ struct ks_engine {
     ks_quantile_window order_value[KS_MAX_WINDOWS];
     double churn30;                     /* global churn rate of the 30d window, as a fraction */
     bool unconfirmed;                   /* a flush was built and not confirmed written */
+    int64_t notice_floor_ms;            /* timed notices at or before it were sent already */
     bool risk_uncertain;                /* so kpi:risk may differ from our flags */
     uint32_t *rt;                       /* scratch: response times of one group/window */
     size_t caprt;
@@ -74,6 +75,7 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     ks_intern_init(&e->sh.channels, cfg->max_channels);
     ks_intern_init(&e->sh.categories, KS_CATEGORIES_MAX);
     e->clock_ms = e->vclock_ms = INT64_MIN;
+    e->notice_floor_ms = INT64_MIN;
     e->last_hit = -1;
     e->max_window_ms = cfg->nwindows ? cfg->windows[cfg->nwindows - 1].length_ms : 0;
     e->min_bucket_ms = cfg->nwindows ? cfg->windows[0].length_ms / KS_WINDOW_BUCKETS : 60000;
@@ -299,6 +301,11 @@ static bool ks__part_restoring(const ks__part *p)
     return p->restore_until > 0 && p->next_offset < p->restore_until;
 }
 
+void ks_engine_set_notice_floor(ks_engine *e, int64_t clock_ms)
+{
+    e->notice_floor_ms = clock_ms;
+}
+
 bool ks_engine_restoring(const ks_engine *e)
 {
     for (int i = 0; i < e->nparts; i++)
@@ -335,6 +342,11 @@ bool ks_engine_may_read(ks_engine *e, const char *topic, int32_t partition)
         return true;
     }
     return p->st->max_ts_ms <= e->clock_ms + KS_ENGINE_ALIGN_MS;
+}
+
+int ks_engine_partitions(const ks_engine *e)
+{
+    return e->nparts;
 }
 
 bool ks_engine_all_eof(const ks_engine *e)
@@ -382,11 +394,11 @@ int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms)
             ks_topk_window_advance(&e->top_product[w], clock / 1000);
             ks_quantile_window_advance(&e->order_value[w], clock / 1000);
         }
-        for (int i = 0; i < e->nparts; i++) {
+        /* Notices raised here are timed (day boundaries): whether the run
+         * that stored the outputs sent them is decided by its clock (the
+         * notice floor), not by offsets. */
+        for (int i = 0; i < e->nparts; i++)
             ks_pstate_advance(e->parts[i].st, clock);
-            if (ks__part_restoring(&e->parts[i]))
-                e->parts[i].st->nnotices = 0;
-        }
     }
     return e->clock_ms;
 }
@@ -663,6 +675,8 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st)
     const ks_config *cfg = e->cfg;
     for (uint32_t i = 0; i < st->nnotices; i++) {
         const ks_notice *n = &st->notices[i];
+        if (n->timed && n->at_ms <= e->notice_floor_ms)
+            continue; /* sent by the run whose outputs we restored */
         const ks_customer *c = &st->cust[n->cust];
         uint32_t idlen;
         const char *id = ks_pstate_customer_id(st, c, &idlen);

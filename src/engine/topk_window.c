@@ -81,8 +81,8 @@ void ks_topk_window_emit(ks_topk_window *w, ks_batch *b, const char *key, int64_
     for (size_t i = 0; i < n; i++)
         o += (size_t)snprintf(w->pending + o, cap - o, "%.*s\t%llu\n", (int)out[i].len, out[i].item,
                               (unsigned long long)out[i].count);
-    if (w->written ? strcmp(w->written, w->pending) == 0 : n == 0)
-        return; /* unchanged (or still empty: there is nothing to delete) */
+    if (w->written && strcmp(w->written, w->pending) == 0)
+        return; /* unchanged; the first flush always writes: an earlier run may have left members */
     ks_batch_cmd(b);
     ks_batch_str(b, "DEL");
     ks_batch_str(b, key);

@@ -236,3 +236,25 @@ int ks_redis_sink_stored_offset(ks_redis_sink *s, const char *topic, int32_t par
     freeReplyObject(r);
     return 0;
 }
+
+int ks_redis_sink_stored_clock(ks_redis_sink *s, int64_t *out, char *errstr, size_t errsize)
+{
+    int rc = ks_redis_sink_connect(s, errstr, errsize);
+    if (rc < 0)
+        return rc;
+    char key[256];
+    snprintf(key, sizeof key, "%smeta", s->cfg->prefix);
+    const char *argv[3] = {"HGET", key, "clock_ms"};
+    redisReply *r = redisCommandArgv(s->c, 3, argv, NULL);
+    if (!r || r->type == REDIS_REPLY_ERROR) {
+        snprintf(errstr, errsize, "redis %s:%d: HGET %s clock_ms: %s", s->url.host, s->url.port,
+                 key, r ? r->str : (s->c->errstr[0] ? s->c->errstr : "connection lost"));
+        if (r)
+            freeReplyObject(r);
+        ks__drop(s);
+        return KS_ERR_REDIS;
+    }
+    *out = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : INT64_MIN;
+    freeReplyObject(r);
+    return 0;
+}

@@ -23,5 +23,6 @@ void ks__lru_unlink(ks_pstate *p, ks_customer *c);
 void ks__lru_insert(ks_pstate *p, ks_customer *c);
 int ks__day_slot(ks_customer *c, uint32_t day);
 void ks__risk_day(ks_pstate *p, int64_t at_ms);
+void ks_pstate_risk_catch_up(ks_pstate *p, ks_customer *c, int64_t ts_ms);
 
 #endif

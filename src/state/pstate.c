@@ -407,6 +407,8 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
             ks__segment_change(p, c, seg, t_s);
     }
     bool cancel = ev->type == KS_EV_SUBSCRIPTION && ev->action == KS_ACT_SUB_CANCEL;
+    if (!created && ev->ts_ms > c->last_event_ms)
+        ks_pstate_risk_catch_up(p, c, ev->ts_ms); /* day boundaries not swept yet */
     if (created) {
         c->first_seen_ms = ev->ts_ms;
         c->last_event_ms = ev->ts_ms;
@@ -582,6 +584,12 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
     if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
         ks__expire_days(p, prev / KS_DAY_MS, clock_ms / KS_DAY_MS);
         ks__prune_resp(p, clock_ms);
-        ks__risk_day(p, clock_ms / KS_DAY_MS * KS_DAY_MS);
+        /* Every boundary crossed is swept (an idle jump included), so scores
+         * do not depend on how far the clock moved at a time. */
+        int64_t first = prev / KS_DAY_MS + 1, last = clock_ms / KS_DAY_MS;
+        if (last - first > 60)
+            first = last - 60;
+        for (int64_t d = first; d <= last; d++)
+            ks__risk_day(p, d * KS_DAY_MS);
     }
 }

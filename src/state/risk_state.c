@@ -46,7 +46,7 @@ static void ks__notice(ks_pstate *p, const ks_customer *c, uint8_t kind, int64_t
         p->capnotices = cap;
     }
     p->notices[p->nnotices++] = (ks_notice){(uint32_t)(c - p->cust), kind, c->risk_score,
-                                            c->risk_top, at_ms};
+                                            c->risk_top, p->timed, at_ms};
 }
 
 void ks_pstate_trigger(ks_pstate *p, ks_customer *c, int ti, int64_t at_ms)
@@ -67,7 +67,7 @@ void ks_pstate_risk_input(const ks_pstate *p, const ks_customer *c, int64_t at_m
 {
     (void)p;
     ks_customer_rolling r;
-    ks_customer_rolling_at(c, at_ms, &r);
+    ks_customer_rolling_as_of(c, at_ms, &r);
     memset(in, 0, sizeof *in);
     in->clock_ms = at_ms;
     in->first_seen_ms = c->first_seen_ms;
@@ -126,16 +126,19 @@ static int ks__dcmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Day boundary: the revenue decile threshold, then every customer re-scored. */
+/* Day boundary at_ms: the revenue decile threshold, then every customer
+ * re-scored. Customers whose events after the boundary were already applied
+ * (their partition reads up to an hour ahead of the clock) were scored at the
+ * boundary just before that event (ks_pstate_risk_catch_up), so the result
+ * does not depend on where batches fell. The threshold uses revenue up to the
+ * day before, for the same reason. */
 void ks__risk_day(ks_pstate *p, int64_t at_ms)
 {
     double *v = malloc((size_t)(p->ncust ? p->ncust : 1) * sizeof *v);
     size_t n = 0;
     for (uint32_t r = 0; v && r < p->ncust; r++) {
         ks_customer_rolling roll;
-        if (p->cust[r].flags & KS_CUST_CHURNED)
-            continue;
-        ks_customer_rolling_at(&p->cust[r], at_ms, &roll);
+        ks_customer_rolling_as_of(&p->cust[r], at_ms - 1, &roll);
         if (roll.revenue_30d > 0)
             v[n++] = roll.revenue_30d;
     }
@@ -144,6 +147,27 @@ void ks__risk_day(ks_pstate *p, int64_t at_ms)
         p->revenue_p90 = v[(size_t)(0.9 * (double)(n - 1))];
     }
     free(v);
+    p->timed = true;
     for (uint32_t r = 0; r < p->ncust; r++)
-        ks_pstate_risk_update(p, &p->cust[r], at_ms);
+        if (p->cust[r].last_event_ms < at_ms)
+            ks_pstate_risk_update(p, &p->cust[r], at_ms);
+    p->timed = false;
+}
+
+void ks_pstate_risk_catch_up(ks_pstate *p, ks_customer *c, int64_t ts_ms)
+{
+    /* Boundaries after the customer's last event and after the last one the
+     * partition's clock has swept, up to this event (at most 60: beyond
+     * that the customer has churned by inactivity and scores 0). */
+    int64_t swept = p->clock_ms == INT64_MIN ? INT64_MIN : p->clock_ms / KS_DAY_MS * KS_DAY_MS;
+    int64_t from = (c->last_event_ms / KS_DAY_MS + 1) * KS_DAY_MS;
+    if (swept != INT64_MIN && from <= swept)
+        from = swept + KS_DAY_MS;
+    int64_t to = ts_ms / KS_DAY_MS * KS_DAY_MS;
+    if (to - from > 60 * KS_DAY_MS)
+        from = to - 60 * KS_DAY_MS;
+    p->timed = true;
+    for (int64_t b = from; b <= to; b += KS_DAY_MS)
+        ks_pstate_risk_update(p, c, b);
+    p->timed = false;
 }
