@@ -26,7 +26,7 @@
 #define KS_CHANNELS_MAX 8       /* channels tracked with per-customer memory */
 #define KS_SEGMENTS_MAX 255
 #define KS_CATEGORIES_MAX 64    /* categories tracked for cross-sell (bitmask) */
-#define KS_DAY_SLOTS 8          /* per-customer rolling day buckets */
+#define KS_DAY_SLOTS 7          /* per-customer rolling day slots (see customers.c) */
 #define KS_NONE 0xFF            /* no segment / no channel */
 #define KS_NIL UINT32_MAX       /* no record */
 
@@ -83,13 +83,13 @@ typedef struct ks_customer {
     uint8_t risk_score;            /* 0-100 */
     uint8_t risk_level;            /* ks_risk_level */
     uint16_t risk_top;             /* top reasons: 3 x 4 bits (reason + 1; 0 = none) */
-    uint32_t spare_;
     /* Rolling per-day activity (UTC days since epoch; 0 = free slot). */
-    float slot_rev[KS_DAY_SLOTS];  /* net revenue that day */
-    uint16_t slot_day[KS_DAY_SLOTS];
+    float slot_rev[KS_DAY_SLOTS];  /* net revenue of the slot's days */
+    uint16_t slot_day[KS_DAY_SLOTS];  /* first UTC day (days since epoch); 0 = free */
     uint16_t slot_inter[KS_DAY_SLOTS];
     uint8_t slot_orders[KS_DAY_SLOTS];
     uint8_t slot_cpf[KS_DAY_SLOTS]; /* complaints (low nibble), payment failures (high) */
+    uint8_t slot_span[KS_DAY_SLOTS]; /* last day - first day (merged slots span days) */
 } ks_customer;
 
 _Static_assert(sizeof(ks_customer) == 256, "ks_customer must stay compact");

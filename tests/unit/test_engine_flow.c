@@ -494,3 +494,18 @@ Test(engine, sketches_keep_events_far_ahead_of_the_last_clock)
     double p50 = strtod(get("kpi:global", "order_value_p50:1h"), NULL);
     cr_assert(p50 >= 9.9 && p50 <= 10.1, "p50 %f within 1 %% of 10", p50);
 }
+
+Test(engine, steady_customer_rolling_counts_expire)
+{
+    /* One interaction a day for 90 days and a complaint on day 1: only 8 day
+     * slots, so old days get folded; the folded counts must still expire. */
+    EV(0, "s", T0, "ticket", ",\"ticket_id\":\"t\",\"action\":\"opened\",\"complaint\":true");
+    for (int d = 0; d < 90; d++)
+        EV(0, "s", T0 + d * DAY + HOUR, "interaction", "");
+    flush();
+    long i28 = strtol(get("kpi:customer:s", "interactions_28d"), NULL, 10);
+    long i7 = strtol(get("kpi:customer:s", "interactions_7d"), NULL, 10);
+    cr_assert(i28 >= 24 && i28 <= 32, "interactions_28d %ld, about 28 for a steady customer", i28);
+    cr_assert(i7 >= 6 && i7 <= 8, "interactions_7d %ld", i7);
+    cr_assert_str_eq(get("kpi:customer:s", "complaints_30d"), "0");
+}
