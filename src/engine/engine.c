@@ -264,15 +264,17 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
                 ks_topk_window_add(&e->top_complaint[w], ev.category.ptr, ev.category.len, t_s);
         }
     }
+    uint32_t notices_before = p->st->nnotices;
     if (ks_pstate_apply(p->st, &ev) < 0) {
         /* Out of memory mid-event: the partition state is no longer trusted. */
         why->code = KS_REJECT_NONE;
         return KS_REJECTED;
     }
-    /* Alerts and triggers of a replay were sent by the run that stored
-     * these outputs (with the same ids): not again. */
+    /* Alerts and triggers raised by a replayed event were sent by the run
+     * that stored these outputs (with the same ids): not again. Notices
+     * already pending (day boundaries) are judged by the notice floor. */
     if (offset < p->restore_until)
-        p->st->nnotices = 0;
+        p->st->nnotices = notices_before;
     return KS_ACCEPTED;
 }
 
@@ -669,10 +671,37 @@ static void ks__json_escape(const char *s, size_t len, char *out, size_t size)
     out[o] = '\0';
 }
 
+/* Emits one notice through a script that adds it only if its id is new:
+ * a replay after a crash can raise an alert or trigger again (same moment,
+ * same deterministic id), and this makes sending it idempotent. The ids are
+ * kept in <prefix>notices:seen (score = notice time); each flush trims those
+ * older than two days before the window clock.
+ * KEYS: seen set, stream. ARGV: id, at_ms, channel, json ("" = no publish),
+ * then the stream entry's field/value pairs. */
+static const char ks__notice_script[] =
+    "if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 0 then return 0 end "
+    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', '100000', '*', unpack(ARGV, 5)) "
+    "if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end "
+    "return 1";
+
+static void ks__notice_begin(const ks_engine *e, ks_batch *b, const char *stream, const char *nid,
+                             int64_t at_ms, const char *json, size_t jsonlen)
+{
+    ks_batch_cmd(b);
+    ks_batch_str(b, "EVAL");
+    ks_batch_str(b, ks__notice_script);
+    ks_batch_str(b, "2");
+    ks_batch_fmt(b, "%snotices:seen", e->cfg->prefix);
+    ks_batch_fmt(b, "%s%s", e->cfg->prefix, stream);
+    ks_batch_str(b, nid);
+    ks_batch_i64(b, at_ms);
+    ks_batch_fmt(b, "%salerts", e->cfg->prefix);
+    ks_batch_arg(b, json, jsonlen);
+}
+
 /* Alerts (stream + pub/sub) and triggers (stream) raised since the last flush. */
 static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st)
 {
-    const ks_config *cfg = e->cfg;
     for (uint32_t i = 0; i < st->nnotices; i++) {
         const ks_notice *n = &st->notices[i];
         if (n->timed && n->at_ms <= e->notice_floor_ms)
@@ -680,18 +709,11 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st)
         const ks_customer *c = &st->cust[n->cust];
         uint32_t idlen;
         const char *id = ks_pstate_customer_id(st, c, &idlen);
-        char nid[48], reasons[128], clv[32], ts[24];
-        snprintf(ts, sizeof ts, "%lld", (long long)n->at_ms);
+        char nid[48], reasons[128], clv[32];
         const char *seg = c->segment != KS_NONE ? e->sh.segments.names[c->segment] : "";
-        ks_batch_cmd(b);
-        ks_batch_str(b, "XADD");
         if (n->kind != KS_NOTICE_ALERT) {
             ks_trigger_id((ks_trigger)n->kind, id, idlen, n->at_ms, nid, sizeof nid);
-            ks_batch_fmt(b, "%striggers", cfg->prefix);
-            ks_batch_str(b, "MAXLEN");
-            ks_batch_str(b, "~");
-            ks_batch_str(b, "100000");
-            ks_batch_str(b, "*");
+            ks__notice_begin(e, b, "triggers", nid, n->at_ms, "", 0);
             ks_batch_str(b, "trigger");
             ks_batch_str(b, ks_trigger_name((ks_trigger)n->kind));
             ks_batch_str(b, "trigger_id");
@@ -701,7 +723,7 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st)
             ks_batch_str(b, "segment");
             ks_batch_str(b, seg);
             ks_batch_str(b, "ts");
-            ks_batch_str(b, ts);
+            ks_batch_i64(b, n->at_ms);
             continue;
         }
         ks_risk_alert_id(id, idlen, n->at_ms, nid, sizeof nid);
@@ -709,28 +731,7 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st)
         ks_customer_rolling r;
         ks_customer_rolling_at(c, n->at_ms, &r);
         ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d), clv, sizeof clv);
-        ks_batch_fmt(b, "%salerts", cfg->prefix);
-        ks_batch_str(b, "MAXLEN");
-        ks_batch_str(b, "~");
-        ks_batch_str(b, "100000");
-        ks_batch_str(b, "*");
-        ks_batch_str(b, "alert_id");
-        ks_batch_str(b, nid);
-        ks_batch_str(b, "customer");
-        ks_batch_arg(b, id, idlen);
-        ks_batch_str(b, "score");
-        ks_batch_fmt(b, "%u", n->score);
-        ks_batch_str(b, "level");
-        ks_batch_str(b, "high");
-        ks_batch_str(b, "reasons");
-        ks_batch_str(b, reasons);
-        ks_batch_str(b, "clv");
-        ks_batch_str(b, clv);
-        ks_batch_str(b, "segment");
-        ks_batch_str(b, seg);
-        ks_batch_str(b, "ts");
-        ks_batch_str(b, ts);
-        /* The same alert as JSON on the pub/sub channel. */
+        /* The alert as JSON for the pub/sub channel. */
         char eid[300], eseg[300], json[1024], list[160];
         ks__json_escape(id, idlen, eid, sizeof eid);
         ks__json_escape(seg, strlen(seg), eseg, sizeof eseg);
@@ -746,10 +747,24 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st)
                           "{\"alert_id\":\"%s\",\"customer\":\"%s\",\"score\":%u,\"level\":\"high\","
                           "\"reasons\":[%s],\"clv\":%s,\"segment\":\"%s\",\"ts\":%lld}",
                           nid, eid, n->score, list, clv, eseg, (long long)n->at_ms);
-        ks_batch_cmd(b);
-        ks_batch_str(b, "PUBLISH");
-        ks_batch_fmt(b, "%salerts", cfg->prefix);
-        ks_batch_arg(b, json, jl > 0 && (size_t)jl < sizeof json ? (size_t)jl : 0);
+        ks__notice_begin(e, b, "alerts", nid, n->at_ms, json,
+                         jl > 0 && (size_t)jl < sizeof json ? (size_t)jl : 0);
+        ks_batch_str(b, "alert_id");
+        ks_batch_str(b, nid);
+        ks_batch_str(b, "customer");
+        ks_batch_arg(b, id, idlen);
+        ks_batch_str(b, "score");
+        ks_batch_i64(b, n->score);
+        ks_batch_str(b, "level");
+        ks_batch_str(b, "high");
+        ks_batch_str(b, "reasons");
+        ks_batch_str(b, reasons);
+        ks_batch_str(b, "clv");
+        ks_batch_str(b, clv);
+        ks_batch_str(b, "segment");
+        ks_batch_str(b, seg);
+        ks_batch_str(b, "ts");
+        ks_batch_i64(b, n->at_ms);
     }
 }
 
@@ -804,6 +819,11 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
                 ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
             ks__emit_notices(e, b, st);
         }
+        ks_batch_cmd(b);
+        ks_batch_str(b, "ZREMRANGEBYSCORE");
+        ks_batch_fmt(b, "%snotices:seen", cfg->prefix);
+        ks_batch_str(b, "-inf");
+        ks_batch_fmt(b, "(%lld", (long long)(clock - 2 * 86400000LL));
     }
     ks_engine_stats s;
     ks_engine_stats_get(e, &s);

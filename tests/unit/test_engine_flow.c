@@ -86,13 +86,21 @@ static void flush(void)
                     store[k] = store[--nstore];
             continue;
         }
-        if (!strcmp(argv[0], "XADD") || !strcmp(argv[0], "PUBLISH")) {
-            if (!strcmp(argv[1], "kpi:alerts"))
-                argv[0][0] == 'P' ? npublished++ : nalerts++;
+        if (!strcmp(argv[0], "ZREMRANGEBYSCORE"))
+            continue; /* trimming the seen ids: not modelled here */
+        if (!strcmp(argv[0], "EVAL")) { /* a notice: KEYS seen, stream; ARGV id, at, chan, json */
+            cr_assert_geq(n, 9);
+            if (get("notices:seen", argv[5])) /* the script adds an id only once */
+                continue;
+            store_set("notices:seen", 12, argv[5], lens[5], "1", 1, false);
+            if (!strcmp(argv[4], "kpi:alerts"))
+                nalerts++;
             else
                 ntriggers++;
-            if (argv[0][0] == 'P')
-                snprintf(last_notice, sizeof last_notice, "%s", argv[2]);
+            if (lens[8]) {
+                npublished++;
+                snprintf(last_notice, sizeof last_notice, "%s", argv[8]);
+            }
             continue;
         }
         if (!strcmp(argv[0], "ZREM")) {
