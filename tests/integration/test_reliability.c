@@ -639,3 +639,41 @@ Test(reliability, redis_outage_matches_baseline)
     free(want);
     g.finished = true;
 }
+
+/* SIGTERM mid-stream: the process flushes, commits, leaves the group and
+ * exits 0; a restart then finishes with the baseline's state. */
+Test(reliability, sigterm_mid_stream_then_restart_matches_baseline)
+{
+    make_stream();
+    scen *b = &g.s[0], *t = &g.s[1];
+    long long total = 0;
+    char *want = baseline(b, &total);
+    scen_stop(b);
+
+    scen_start(t, 0);
+    throttle(t, 5);
+    spawn_run(t);
+    long long at = total * 4 / 10;
+    cr_assert_eq(
+        kst_redis_wait_ll_ge(&t->redis, "kpi:meta", "events_processed", at, RUN_TIMEOUT_MS), 0,
+        "events_processed never reached %lld: %s", at, kst_last_error());
+    cr_assert(kst_proc_running(&t->proc), "the run finished before the SIGTERM");
+    kst_proc_kill(&t->proc, SIGTERM);
+    int status = -1;
+    cr_assert_eq(kst_proc_wait(&t->proc, 30000, &status), 0, "no exit after SIGTERM: %s",
+                 kst_last_error());
+    cr_assert_eq(status, 0, "SIGTERM must end with exit 0, got %d", status);
+    long long stored = meta_ll(t, "events_processed");
+    fprintf(stderr, "sigterm: Redis had %lld of %lld events after the graceful stop\n", stored,
+            total);
+    cr_assert_geq(stored, at, "the final flush of the graceful stop is missing");
+    spawn_run(t);
+    wait_exit_0(t);
+    expect_committed_to_end(t);
+    char *got = dump(t);
+    expect_same_dump(want, got, "after a SIGTERM and a restart");
+    free(got);
+    cr_assert_eq(count_dlq(t), g.bad, "the restart duplicated dead letters");
+    free(want);
+    g.finished = true;
+}
