@@ -600,24 +600,34 @@ Test(reliability, sigkill_restarts_and_clean_restart_match_baseline)
     g.finished = true;
 }
 
+/* The straight run's dump (caller frees), then scenario s started throttled
+ * and run until Redis holds at least a fraction num/den of the events, still
+ * running. Sets *total to the events of the stream. */
+static char *baseline_then_run_to(scen *s, int redis_flags, long long num, long long den,
+                                  long long *total)
+{
+    make_stream();
+    scen *b = &g.s[0];
+    char *want = baseline(b, total);
+    scen_stop(b);
+    scen_start(s, redis_flags);
+    throttle(s, 5);
+    spawn_run(s);
+    long long at = *total * num / den;
+    cr_assert_eq(
+        kst_redis_wait_ll_ge(&s->redis, "kpi:meta", "events_processed", at, RUN_TIMEOUT_MS), 0,
+        "events_processed never reached %lld: %s", at, kst_last_error());
+    cr_assert(kst_proc_running(&s->proc), "the run finished before the fault");
+    return want;
+}
+
 /* Redis goes down mid-stream: the binary stays up, pauses, retries, and the
  * result is the baseline once Redis is back. */
 Test(reliability, redis_outage_matches_baseline)
 {
-    make_stream();
-    scen *b = &g.s[0], *o = &g.s[1];
+    scen *o = &g.s[1];
     long long total = 0;
-    char *want = baseline(b, &total);
-    scen_stop(b);
-
-    scen_start(o, KST_REDIS_PERSIST);
-    throttle(o, 5);
-    spawn_run(o);
-    long long at = total * 3 / 10;
-    cr_assert_eq(
-        kst_redis_wait_ll_ge(&o->redis, "kpi:meta", "events_processed", at, RUN_TIMEOUT_MS), 0,
-        "events_processed never reached %lld: %s", at, kst_last_error());
-    cr_assert(kst_proc_running(&o->proc), "the run finished before the outage");
+    char *want = baseline_then_run_to(o, KST_REDIS_PERSIST, 3, 10, &total);
     int64_t t0 = kst_now_ms();
     cr_assert_eq(kst_redis_down(&o->redis), 0, "%s", kst_last_error());
     fprintf(stderr, "outage: redis down in %lld ms\n", (long long)(kst_now_ms() - t0));
@@ -644,20 +654,10 @@ Test(reliability, redis_outage_matches_baseline)
  * exits 0; a restart then finishes with the baseline's state. */
 Test(reliability, sigterm_mid_stream_then_restart_matches_baseline)
 {
-    make_stream();
-    scen *b = &g.s[0], *t = &g.s[1];
+    scen *t = &g.s[1];
     long long total = 0;
-    char *want = baseline(b, &total);
-    scen_stop(b);
-
-    scen_start(t, 0);
-    throttle(t, 5);
-    spawn_run(t);
+    char *want = baseline_then_run_to(t, 0, 4, 10, &total);
     long long at = total * 4 / 10;
-    cr_assert_eq(
-        kst_redis_wait_ll_ge(&t->redis, "kpi:meta", "events_processed", at, RUN_TIMEOUT_MS), 0,
-        "events_processed never reached %lld: %s", at, kst_last_error());
-    cr_assert(kst_proc_running(&t->proc), "the run finished before the SIGTERM");
     kst_proc_kill(&t->proc, SIGTERM);
     int status = -1;
     cr_assert_eq(kst_proc_wait(&t->proc, 30000, &status), 0, "no exit after SIGTERM: %s",
