@@ -49,7 +49,6 @@ int ks_intern_id(ks_intern *t, const char *name, uint32_t len);
 enum {
     KS_CUST_CHURNED = 1 << 0,
     KS_CUST_DIRTY = 1 << 1,   /* must be written at the next flush */
-    KS_CUST_PURCHASED = 1 << 2,
     KS_CUST_CANCELLED = 1 << 3, /* churned by a subscription cancel */
     KS_CUST_IN_RISK = 1 << 4,   /* a member of kpi:risk as far as we wrote it */
 };

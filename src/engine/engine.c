@@ -58,7 +58,6 @@ struct ks_engine {
     bool risk_uncertain;                /* so kpi:risk may differ from our flags */
     uint32_t *rt;                       /* scratch: response times of one group/window */
     size_t caprt;
-    bool hll_pending;                   /* the last build wrote HLLs */
 };
 
 ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
