@@ -563,6 +563,12 @@ Test(reliability, sigkill_restarts_and_clean_restart_match_baseline)
         kst_proc_kill(&k->proc, SIGKILL);
         int status = -1;
         cr_assert_eq(kst_proc_wait(&k->proc, 10000, &status), 0, "%s", kst_last_error());
+        if (status == 0) {
+            /* It finished between the check and the signal (a loaded machine):
+             * that kill proves nothing, but is no failure. */
+            fprintf(stderr, "kill %d: the run had already finished\n", kill_no + 1);
+            break;
+        }
         cr_assert_eq(status, 128 + SIGKILL);
         if (kill_no > 0)
             cr_assert(log_has(k->proc.log_path, "state restored:"),
