@@ -46,6 +46,15 @@ bool ks_ddsketch_add(ks_ddsketch *s, double v);
 /** Adds value v n times; the same as n calls of ks_ddsketch_add(). Returns as it does. */
 bool ks_ddsketch_add_n(ks_ddsketch *s, double v, uint64_t n);
 
+/* Bucket keys let bucket counts live outside a sketch (kpistream keeps them in
+ * Redis, summed over partitions and members) and be turned back into one. */
+#define KS_DDSKETCH_ZERO_KEY INT64_MIN
+/** Returns the key of the bucket v goes to in s (KS_DDSKETCH_ZERO_KEY for the
+ *  zero bucket); v must be finite. Depends only on s's alpha. */
+int64_t ks_ddsketch_key(const ks_ddsketch *s, double v);
+/** Adds n values to the bucket with key k (as returned by ks_ddsketch_key()
+ *  for a sketch of the same alpha): the same as adding those values. */
+void ks_ddsketch_add_key(ks_ddsketch *s, int64_t k, uint64_t n);
 /** Writes the q-quantile (0 <= q <= 1) to *out: the representative value of the bucket
  *  holding the element of rank floor(q*(n-1)). Returns false (and leaves *out alone) if
  *  s is empty or q is outside [0, 1] or NaN. */

@@ -15,6 +15,7 @@
 #define KPISTREAM_STATE_H
 
 #include "kpistream/config.h"
+#include "kpistream/deltas.h"
 #include "kpistream/event.h"
 #include "kpistream/risk.h"
 #include "kpistream/u64map.h"
@@ -97,6 +98,7 @@ _Static_assert(sizeof(ks_customer) == 256, "ks_customer must stay compact");
 typedef struct ks_group {
     ks_series win[KS_MAX_WINDOWS];
     int64_t base;       /* customers known and not churned, all event times */
+    int64_t dbase;      /* change of base not yet handed to Redis (deltas.h) */
     bool used;
 } ks_group;
 
@@ -146,7 +148,7 @@ typedef struct ks_pstate {
     /* memories */
     ks_u64map dedup;       /* event_id hash -> {ts_s, 0} */
     ks_u64map tickets;     /* ticket_id hash -> packed {opened_ms, flags, channel, segment} */
-    ks_response *resp;     /* first responses of the largest window, roughly in time order */
+    ks_response *resp;     /* first responses not yet handed to Redis (drained at each flush) */
     uint32_t nresp, capresp;
     ks_notice *notices;    /* alerts and triggers since the last flush */
     uint32_t nnotices, capnotices;
@@ -158,6 +160,8 @@ typedef struct ks_pstate {
     ks_group *channels;    /* [channels.max] */
     ks_group *used[1 + KS_SEGMENTS_MAX + KS_CHANNELS_MAX]; /* groups in use, to advance */
     int nused;
+    ks_deltas deltas;      /* bucket changes not yet handed to Redis */
+    bool deltas_lost;      /* out of memory recording a delta: Redis sums are off */
     ks_pstate_meta meta;
     int64_t max_ts_ms;     /* highest event time seen (INT64_MIN: none) */
     int64_t clock_ms;      /* last clock applied by ks_pstate_advance */

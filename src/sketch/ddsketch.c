@@ -247,6 +247,23 @@ bool ks_ddsketch_add(ks_ddsketch *s, double v)
     return ks_ddsketch_add_n(s, v, 1);
 }
 
+int64_t ks_ddsketch_key(const ks_ddsketch *s, double v)
+{
+    return v < KS_DDSKETCH_MIN_VALUE ? KS_DDSKETCH_ZERO_KEY : index_of(s, v);
+}
+
+void ks_ddsketch_add_key(ks_ddsketch *s, int64_t k, uint64_t n)
+{
+    if (n == 0)
+        return;
+    if (k == KS_DDSKETCH_ZERO_KEY) {
+        s->zero_count += n;
+        s->count += n;
+        return;
+    }
+    add_bin(s, k, n);
+}
+
 uint64_t ks_ddsketch_count(const ks_ddsketch *s)
 {
     return s->count;

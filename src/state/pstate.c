@@ -116,6 +116,7 @@ void ks_pstate_free(ks_pstate *p)
     free(p->ids);
     free(p->dirty);
     free(p->resp);
+    ks_deltas_free(&p->deltas);
     free(p->notices);
     free(p);
 }
@@ -136,19 +137,43 @@ static ks_group *ks__group(ks_pstate *p, ks_group *arr, int max, unsigned id)
 #define KS__SEG(p, id) ks__group((p), (p)->segments, (p)->sh->segments.max, (id))
 #define KS__CHAN(p, id) ks__group((p), (p)->channels, (p)->sh->channels.max, (id))
 
-static void ks__bump(const ks_pstate *p, ks_group *g, int64_t t_s, ks_counter k, int64_t d)
+static uint16_t ks__gid(const ks_pstate *p, const ks_group *g)
+{
+    if (g == &p->global)
+        return KS_GID_GLOBAL;
+    if (g >= p->segments && g < p->segments + p->sh->segments.max)
+        return (uint16_t)(KS_GID_SEGMENT0 + (g - p->segments));
+    return (uint16_t)(KS_GID_CHANNEL0 + (g - p->channels));
+}
+
+/* Adds d to counter k of the bucket holding t_s in every window of g, and
+ * the same to the partition's deltas (what the next flush adds in Redis). */
+static void ks__add(ks_pstate *p, ks_group *g, int w, ks_bucket *b, int64_t t_s, ks_counter k,
+                    int64_t d)
+{
+    b->v[k] += d;
+    int64_t width = g->win[w].width_s;
+    int64_t n = t_s >= 0 ? t_s / width : -((-t_s + width - 1) / width);
+    ks_bucket *db = ks_deltas_at(&p->deltas, ks__gid(p, g), (uint8_t)w, n);
+    if (db)
+        db->v[k] += d;
+    else
+        p->deltas_lost = true;
+}
+
+static void ks__bump(ks_pstate *p, ks_group *g, int64_t t_s, ks_counter k, int64_t d)
 {
     if (!g)
         return;
     for (int w = 0; w < p->sh->cfg->nwindows; w++) {
         ks_bucket *b = ks_series_at(&g->win[w], t_s);
         if (b)
-            b->v[k] += d;
+            ks__add(p, g, w, b, t_s, k, d);
     }
 }
 
 /* Moves one last-touch count of group g from old_s (0: none) to new_s. */
-static void ks__move(const ks_pstate *p, ks_group *g, int64_t old_s, int64_t new_s, ks_counter k)
+static void ks__move(ks_pstate *p, ks_group *g, int64_t old_s, int64_t new_s, ks_counter k)
 {
     if (!g)
         return;
@@ -156,12 +181,12 @@ static void ks__move(const ks_pstate *p, ks_group *g, int64_t old_s, int64_t new
         if (old_s) {
             ks_bucket *b = ks_series_peek(&g->win[w], old_s);
             if (b)
-                b->v[k]--;
+                ks__add(p, g, w, b, old_s, k, -1);
         }
         if (new_s) {
             ks_bucket *b = ks_series_at(&g->win[w], new_s);
             if (b)
-                b->v[k]++;
+                ks__add(p, g, w, b, new_s, k, 1);
         }
     }
 }
@@ -182,6 +207,7 @@ static void ks__base(ks_pstate *p, const ks_customer *c, int64_t t_s, int d)
         if (!gs[i])
             continue;
         gs[i]->base += d;
+        gs[i]->dbase += d;
         ks__bump(p, gs[i], t_s, KS_C_BASE_DELTA, d);
     }
 }
@@ -222,18 +248,6 @@ static int ks__grow_resp(ks_pstate *p)
     return 0;
 }
 
-/* Drops responses older than the largest window. */
-static void ks__prune_resp(ks_pstate *p, int64_t clock_ms)
-{
-    const ks_config *cfg = p->sh->cfg;
-    int64_t cutoff = clock_ms - cfg->windows[cfg->nwindows - 1].length_ms;
-    uint32_t j = 0;
-    for (uint32_t i = 0; i < p->nresp; i++)
-        if (p->resp[i].ts_ms > cutoff)
-            p->resp[j++] = p->resp[i];
-    p->nresp = j;
-}
-
 static int64_t ks__micro(double amount)
 {
     return (int64_t)llround(amount * 1e6);
@@ -246,10 +260,12 @@ static void ks__segment_change(ks_pstate *p, ks_customer *c, unsigned seg, int64
     if (!(c->flags & KS_CUST_CHURNED)) {
         if (old) {
             old->base--;
+            old->dbase--;
             ks__bump(p, old, t_s, KS_C_BASE_DELTA, -1);
         }
         if (neu) {
             neu->base++;
+            neu->dbase++;
             ks__bump(p, neu, t_s, KS_C_BASE_DELTA, 1);
         }
     }
@@ -585,7 +601,6 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
                 ks_series_advance(&p->used[i]->win[w], clock_s);
     if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
         ks__expire_days(p, prev / KS_DAY_MS, clock_ms / KS_DAY_MS);
-        ks__prune_resp(p, clock_ms);
         /* Every boundary crossed is swept (an idle jump included), so scores
          * do not depend on how far the clock moved at a time. */
         int64_t first = prev / KS_DAY_MS + 1, last = clock_ms / KS_DAY_MS;

@@ -326,3 +326,31 @@ Test(ddsketch, memory_grows_with_range_only)
     cr_assert_not(ks_ddsketch_collapsed(s), "1e-3 .. 1e12 fits in 2048 buckets at 1%%");
     ks_ddsketch_free(s);
 }
+
+/* Bucket counts kept outside the sketch under ks_ddsketch_key() and added back
+ * with ks_ddsketch_add_key() (how kpistream sums them in Redis) answer exactly
+ * what the sketch of the values answers, zero bucket included. */
+Test(ddsketch, bucket_keys_rebuild_the_same_sketch)
+{
+    char err[KS_ERRSTR_SIZE];
+    uint64_t seed = 77;
+    for (int t = 0; t < 20; t++) {
+        ks_ddsketch *a = ks_ddsketch_new(0.01, 0, err, sizeof err);
+        ks_ddsketch *b = ks_ddsketch_new(0.01, 0, err, sizeof err);
+        cr_assert(a && b, "%s", err);
+        for (int i = 0; i < 5000; i++) {
+            double v = i % 97 == 0 ? 0.0 : draw(LOGNORMAL, &seed);
+            ks_ddsketch_add(a, v);
+            ks_ddsketch_add_key(b, ks_ddsketch_key(a, v), 1);
+        }
+        cr_assert_eq(ks_ddsketch_count(a), ks_ddsketch_count(b));
+        for (size_t k = 0; k < sizeof qs / sizeof *qs; k++) {
+            double x, y;
+            cr_assert(ks_ddsketch_quantile(a, qs[k], &x));
+            cr_assert(ks_ddsketch_quantile(b, qs[k], &y));
+            cr_assert_eq(x, y, "q=%g: %.17g vs %.17g", qs[k], x, y);
+        }
+        ks_ddsketch_free(a);
+        ks_ddsketch_free(b);
+    }
+}
