@@ -27,19 +27,21 @@ void ks_engine_free(ks_engine *e);
 /** Takes ownership of a partition's state (empty). Returns 0, or KS_ERR_NOMEM. */
 int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition);
 
-/** Sets a partition's restore point: the next offset recorded in Redis with
- *  the outputs of its previous owner. The partition is replayed from its start
- *  up to there to rebuild its state; until every partition has caught up,
- *  ks_engine_restoring() is true and nothing may be flushed, and rejects
- *  below the point are not dead-lettered again (ks_engine_is_replay()).
- *  next_offset < 0: no restore point. */
+/** Sets what Redis holds for a newly assigned partition from its previous
+ *  owner's last flush: the next offset, the flush's token and the partition's
+ *  clock then. The partition is replayed from its start up to next_offset to
+ *  rebuild its state, and brought to clock_ms; until every partition has
+ *  caught up, ks_engine_restoring() is true and nothing may be flushed, and
+ *  rejects below the point are not dead-lettered again (ks_engine_is_replay()).
+ *  Alerts and triggers raised at day boundaries at or before clock_ms were
+ *  sent by that owner and are not sent again. The token must be the one
+ *  Redis holds, or our flushes of the partition are refused (fencing).
+ *  next_offset < 0: no restore point; token "": none; clock_ms INT64_MIN: none. */
 void ks_engine_set_restore_point(ks_engine *e, const char *topic, int32_t partition,
-                                 int64_t next_offset);
+                                 int64_t next_offset, const char *token, int64_t clock_ms);
 
-/** Sets the clock of the outputs already in Redis (kpi:meta clock_ms of the
- *  previous run): alerts and triggers raised at day boundaries at or before
- *  it were sent by that run and are not sent again after a restart. */
-void ks_engine_set_notice_floor(ks_engine *e, int64_t clock_ms);
+/** Sets this process's id in flush tokens (unique per process run). */
+void ks_engine_set_member(ks_engine *e, const char *id);
 
 /** Returns true while some assigned partition is still replaying up to its restore point. */
 bool ks_engine_restoring(const ks_engine *e);
@@ -84,15 +86,24 @@ bool ks_engine_all_eof(const ks_engine *e);
  *  advances every partition to it. Returns the clock (INT64_MIN if unknown). */
 int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms);
 
-/** Builds the commands that bring Redis up to date (changed KPI fields,
- *  removed ratios, dirty customers, meta, the partitions' next offsets) into
- *  b, which is cleared first. Returns 0 or KS_ERR_NOMEM. After sending,
- *  call ks_engine_flush_done() (success) or nothing (failure: the next build
- *  repeats every change). */
+/** Builds the flush transaction into b (cleared first): dirty customers,
+ *  alerts and triggers, then one script call that adds each partition's
+ *  changes to the group aggregates together with its next offset (see
+ *  src/engine/agg.h) and returns the group's sums. Returns 0 or
+ *  KS_ERR_NOMEM. After sending, call ks_engine_flush_done() (success) or
+ *  nothing (failure: the next build re-sends the same changes, applied once). */
 int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms);
 
 /** Marks the last built flush as written. */
 void ks_engine_flush_done(ks_engine *e);
+
+/** Turns the reply of the flush's script (the last command's reply, as
+ *  strings) into the KPI hashes' write, built into b (cleared first): one
+ *  script call that writes them only if no other flush of the group came in
+ *  between. Also learns the group clock and the partitions another member
+ *  took over. Returns 0, KS_ERR_NOMEM or KS_ERR_INVAL (unreadable reply). */
+int ks_engine_publish(ks_engine *e, const char *const *strs, const size_t *lens, size_t n,
+                      ks_batch *b);
 
 /* A partition's position, for committing offsets after a successful flush. */
 typedef struct ks_engine_position {

@@ -87,8 +87,8 @@ typedef struct ks_kpi_input {
     int64_t base_start;   /* S: customers at the window's start */
     int64_t base_end;     /* E: customers at the window's end */
     bool clv_window;      /* compute clv (the 30d window only) */
-    const uint32_t *response_ms; /* first-response times in the window, sorted ascending */
-    size_t nresponse;
+    bool has_response;           /* first-response quantiles known (a response in the window) */
+    double response[3];          /* p50, p90, p99 of first-response times, ms (DDSketch) */
     bool has_order_value;        /* order-value quantiles known (global hash only) */
     double order_value[3];       /* p50, p90, p99 */
 } ks_kpi_input;
@@ -110,8 +110,6 @@ bool ks_kpi_ratio(double num, double den, double scale, double *out);
 bool ks_kpi_nps(int64_t promoters, int64_t detractors, int64_t responses, double *out);
 bool ks_kpi_retention_rate(int64_t s, int64_t e, int64_t n, double *out);
 bool ks_kpi_retention_cost(double retention_spend, int64_t s, int64_t churned, double *out);
-/** Returns the value at 0-based rank floor(q * (n - 1)) of sorted[0..n); false if n == 0. */
-bool ks_kpi_quantile(const uint32_t *sorted, size_t n, double q, double *out);
 bool ks_kpi_clv(double revenue, int64_t active, double churn_rate_pct, bool churn_known,
                 const ks_kpi_params *prm, double *out);
 

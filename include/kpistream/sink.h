@@ -28,14 +28,21 @@ int ks_redis_sink_connect(ks_redis_sink *s, char *errstr, size_t errsize);
  *  (the connection is dropped and re-made on the next call). */
 int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize);
 
-/** Reads the next offset stored for topic/partition by the consumer group's
- *  last flush (hash <prefix>offsets:<group>). Returns 0 and sets *out (-1 if
- *  none stored), or KS_ERR_REDIS. */
-int ks_redis_sink_stored_offset(ks_redis_sink *s, const char *topic, int32_t partition,
-                                int64_t *out, char *errstr, size_t errsize);
+/** Returns the reply of the last command of the last successful write,
+ *  flattened to strings (integers as decimal text): *strs and *lens are
+ *  borrowed until the next write. */
+size_t ks_redis_sink_reply(const ks_redis_sink *s, const char *const **strs, const size_t **lens);
 
-/** Reads kpi:meta clock_ms (the clock of the outputs in Redis). Returns 0
- *  and sets *out (INT64_MIN if none), or KS_ERR_REDIS. */
-int ks_redis_sink_stored_clock(ks_redis_sink *s, int64_t *out, char *errstr, size_t errsize);
+/* What Redis holds for one partition from its previous owner's last flush. */
+typedef struct ks_stored_partition {
+    int64_t next_offset; /* <prefix>offsets:<group>; -1: none */
+    char token[64];      /* <prefix>agg:seq: the flush that wrote it; "": none */
+    int64_t clock_ms;    /* <prefix>agg:pclock: the partition's clock then; INT64_MIN: none */
+} ks_stored_partition;
+
+/** Reads what Redis holds for topic/partition. Returns 0 and fills *out, or
+ *  KS_ERR_REDIS. */
+int ks_redis_sink_stored_partition(ks_redis_sink *s, const char *topic, int32_t partition,
+                                   ks_stored_partition *out, char *errstr, size_t errsize);
 
 #endif

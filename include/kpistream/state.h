@@ -162,6 +162,7 @@ typedef struct ks_pstate {
     int nused;
     ks_deltas deltas;      /* bucket changes not yet handed to Redis */
     bool deltas_lost;      /* out of memory recording a delta: Redis sums are off */
+    bool replaying;        /* rebuilding from history: changes are in Redis already */
     ks_pstate_meta meta;
     int64_t max_ts_ms;     /* highest event time seen (INT64_MIN: none) */
     int64_t clock_ms;      /* last clock applied by ks_pstate_advance */

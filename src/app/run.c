@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 static volatile sig_atomic_t ks__stop;
 
@@ -41,6 +42,7 @@ typedef struct ks__run {
     ks_redis_sink *sink;
     ks_source *source;
     ks_batch batch;
+    ks_batch kpis;        /* the KPI hashes, written after each flush */
     bool outage;          /* the last flush failed */
     int backoff_ms;
     int64_t next_flush;   /* monotonic ms */
@@ -95,6 +97,17 @@ static int ks__flush(ks__run *r, bool sync_commit)
     }
     ks_engine_flush_done(r->engine);
     r->flushes++;
+    /* The group's sums came back with the flush: the KPI hashes follow, in a
+     * write that yields to any flush that came in between (whose own KPI
+     * write then carries newer sums). Failing here loses nothing. */
+    const char *const *strs;
+    const size_t *lens;
+    size_t n = ks_redis_sink_reply(r->sink, &strs, &lens);
+    int prc = ks_engine_publish(r->engine, strs, lens, n, &r->kpis);
+    if (prc < 0)
+        ks_warn("reading the group sums: %s; KPI hashes follow at the next flush", ks_strerror(prc));
+    else if (ks_redis_sink_write(r->sink, &r->kpis, err, sizeof err) < 0)
+        ks_warn("writing the KPI hashes: %s; they follow at the next flush", err);
     if (r->outage) {
         ks_info("flush succeeded again after %lld failed attempts; resuming", (long long)r->failures);
         r->outage = false;
@@ -112,9 +125,9 @@ static int64_t ks__on_assign(void *ctx, const char *topic, int32_t partition)
 {
     ks__run *r = ctx;
     char err[KS_ERRSTR_SIZE];
-    int64_t off = -1;
+    ks_stored_partition sp;
     int backoff = 100;
-    while (ks_redis_sink_stored_offset(r->sink, topic, partition, &off, err, sizeof err) < 0) {
+    while (ks_redis_sink_stored_partition(r->sink, topic, partition, &sp, err, sizeof err) < 0) {
         if (ks__stop)
             return -1;
         ks_warn("%s; retrying in %d ms", err, backoff);
@@ -122,6 +135,8 @@ static int64_t ks__on_assign(void *ctx, const char *topic, int32_t partition)
         nanosleep(&ts, NULL);
         backoff = backoff * 2 > r->cfg->redis_retry_max_ms ? r->cfg->redis_retry_max_ms : backoff * 2;
     }
+    int64_t off = sp.next_offset;
+    ks_engine_set_restore_point(r->engine, topic, partition, off, sp.token, sp.clock_ms);
     if (off > 0 && !r->restore_started_ms) {
         r->restore_started_ms = ks__mono_ms();
         r->restore_from_messages = r->messages;
@@ -143,6 +158,7 @@ int ks_run(const ks_config *cfg)
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     ks_batch_init(&r.batch);
+    ks_batch_init(&r.kpis);
     int status = 1;
 
     struct sigaction sa;
@@ -169,9 +185,10 @@ int ks_run(const ks_config *cfg)
         status = 0;
         goto out;
     }
-    int64_t stored_clock = INT64_MIN;
-    if (ks_redis_sink_stored_clock(r.sink, &stored_clock, err, sizeof err) == 0)
-        ks_engine_set_notice_floor(r.engine, stored_clock);
+    char member[40];
+    snprintf(member, sizeof member, "%x%llx", (unsigned)getpid(),
+             (unsigned long long)(ks_wall_ms() * 1000003 ^ ks_mono_ns()));
+    ks_engine_set_member(r.engine, member);
     r.source = ks_source_new(cfg, r.engine, ks__on_assign, ks__on_revoke, &r, err, sizeof err);
     if (!r.source)
         goto out;
@@ -245,5 +262,6 @@ out:
     ks_redis_sink_free(r.sink);
     ks_engine_free(r.engine);
     ks_batch_reset(&r.batch);
+    ks_batch_reset(&r.kpis);
     return status;
 }

@@ -2,12 +2,12 @@
  * dedup, and the flush builder. See include/kpistream/engine.h. */
 #include "kpistream/engine.h"
 
-#include "engine/hll_window.h"
-#include "engine/topk_window.h"
-#include "engine/quantile_window.h"
+#include "engine/agg.h"
 
 #include "kpistream/err.h"
+#include "kpistream/hash.h"
 #include "kpistream/kpi.h"
+#include "kpistream/log.h"
 #include "kpistream/risk.h"
 #include "kpistream/state.h"
 
@@ -25,16 +25,11 @@ typedef struct ks__part {
     int64_t next_offset;  /* after the last message seen; -1 none */
     int64_t built_offset; /* next_offset when the last flush was built */
     int64_t restore_until; /* replaying below this offset; -1 none */
+    int64_t restore_clock; /* the partition's clock in the flush that wrote Redis's share */
+    int64_t notice_floor_ms; /* timed notices at or before it were sent already */
     bool eof;
+    ks_agg_part agg;       /* changes on their way to the group aggregates */
 } ks__part;
-
-/* Last written (cur) and about-to-be-written (next) formatted values of one
- * group's hash, so a flush sends only the fields that changed. */
-typedef struct ks__cache {
-    char cur[KS_MAX_WINDOWS][KS_KPI__COUNT][KS__VAL];
-    char next[KS_MAX_WINDOWS][KS_KPI__COUNT][KS__VAL];
-    bool written; /* cur holds what Redis has */
-} ks__cache;
 
 struct ks_engine {
     const ks_config *cfg;
@@ -47,17 +42,15 @@ struct ks_engine {
     int64_t vclock_ms; /* the validation clock: the watermark, kept per message */
     int64_t max_window_ms;
     int64_t min_bucket_ms; /* bucket width of the smallest window */
-    ks__cache *global_cache, **seg_cache, **chan_cache;
-    ks_pstate_meta gone; /* meta of revoked partitions (kept: counters are totals) */
-    ks_hll_window hll[KS_MAX_WINDOWS]; /* distinct active customers per window */
-    ks_topk_window top_complaint[KS_MAX_WINDOWS], top_product[KS_MAX_WINDOWS];
-    ks_quantile_window order_value[KS_MAX_WINDOWS];
+    ks_pstate_meta gone; /* meta of revoked partitions (for the logs; Redis sums deltas) */
+    ks_agg_hlls hll[KS_MAX_WINDOWS];    /* active customers per bucket, not yet in Redis */
+    ks_ddsketch *keysk;                 /* maps values to DDSketch bucket keys */
+    char member[24];                    /* random id of this process: flush tokens */
+    uint64_t seq;                       /* flushes frozen so far */
+    int64_t group_clock_ms;             /* the group clock Redis returned last (INT64_MIN) */
     double churn30;                     /* global churn rate of the 30d window, as a fraction */
     bool unconfirmed;                   /* a flush was built and not confirmed written */
-    int64_t notice_floor_ms;            /* timed notices at or before it were sent already */
     bool risk_uncertain;                /* so kpi:risk may differ from our flags */
-    uint32_t *rt;                       /* scratch: response times of one group/window */
-    size_t caprt;
 };
 
 ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
@@ -73,27 +66,18 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     ks_intern_init(&e->sh.segments, cfg->max_segments);
     ks_intern_init(&e->sh.channels, cfg->max_channels);
     ks_intern_init(&e->sh.categories, KS_CATEGORIES_MAX);
-    e->clock_ms = e->vclock_ms = INT64_MIN;
-    e->notice_floor_ms = INT64_MIN;
+    e->clock_ms = e->vclock_ms = e->group_clock_ms = INT64_MIN;
     e->last_hit = -1;
     e->max_window_ms = cfg->nwindows ? cfg->windows[cfg->nwindows - 1].length_ms : 0;
     e->min_bucket_ms = cfg->nwindows ? cfg->windows[0].length_ms / KS_WINDOW_BUCKETS : 60000;
     e->parser = ks_event_parser_new(cfg->max_message_bytes);
-    e->global_cache = calloc(1, sizeof *e->global_cache);
-    e->seg_cache = calloc((size_t)e->sh.segments.max, sizeof *e->seg_cache);
-    e->chan_cache = calloc((size_t)e->sh.channels.max, sizeof *e->chan_cache);
-    bool hll_ok = true;
-    for (int w = 0; w < cfg->nwindows; w++) {
-        int64_t width_s = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
-        /* Space-Saving with m = 10k counters per bucket: every item above N/m
-         * of a bucket's N events is kept (17.6 KB a bucket for k = 10). */
-        size_t k = cfg->top_k > 0 ? (size_t)cfg->top_k : 10, m = 10 * k;
-        hll_ok = ks_hll_window_init(&e->hll[w], width_s) == 0 &&
-                 ks_topk_window_init(&e->top_complaint[w], width_s, k, m) == 0 &&
-                 ks_topk_window_init(&e->top_product[w], width_s, k, m) == 0 &&
-                 ks_quantile_window_init(&e->order_value[w], width_s) == 0 && hll_ok;
-    }
-    if (!e->parser || !e->global_cache || !e->seg_cache || !e->chan_cache || !hll_ok) {
+    e->keysk = ks_ddsketch_new(KS_DDSKETCH_DEFAULT_ALPHA, 0, errstr, errsize);
+    /* Flush tokens start with a member id; the run loop sets a random one
+     * (ks_engine_set_member), this default serves tests. */
+    uintptr_t self = (uintptr_t)e;
+    snprintf(e->member, sizeof e->member, "%016llx",
+             (unsigned long long)ks_hash64(&self, sizeof self, 0x6b70697374726561ULL));
+    if (!e->parser || !e->keysk) {
         snprintf(errstr, errsize, "engine: out of memory");
         ks_engine_free(e);
         return NULL;
@@ -107,28 +91,21 @@ void ks_engine_free(ks_engine *e)
         return;
     for (int i = 0; i < e->nparts; i++) {
         ks_pstate_free(e->parts[i].st);
+        ks_agg_part_free(&e->parts[i].agg);
         free(e->parts[i].topic);
     }
     free(e->parts);
-    for (int i = 0; e->seg_cache && i < e->sh.segments.max; i++)
-        free(e->seg_cache[i]);
-    for (int i = 0; e->chan_cache && i < e->sh.channels.max; i++)
-        free(e->chan_cache[i]);
-    free(e->seg_cache);
-    free(e->chan_cache);
-    free(e->global_cache);
-    free(e->rt);
     for (int w = 0; w < KS_MAX_WINDOWS; w++) {
-        ks_hll_window_reset(&e->hll[w]);
-        ks_topk_window_reset(&e->top_complaint[w]);
-        ks_topk_window_reset(&e->top_product[w]);
-        ks_quantile_window_reset(&e->order_value[w]);
+        ks_agg_hll_clear(&e->hll[w]);
+        free(e->hll[w].b);
     }
+    ks_ddsketch_free(e->keysk);
     ks_event_parser_free(e->parser);
     free(e);
 }
 
 static int64_t ks__watermark(const ks_engine *e);
+static int64_t ks__tick(ks_engine *e, int64_t wall_ms);
 
 static ks__part *ks__find(ks_engine *e, const char *topic, int32_t partition)
 {
@@ -162,14 +139,14 @@ int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition)
     p->topic = strdup(topic);
     p->partition = partition;
     p->st = ks_pstate_new(&e->sh);
-    p->next_offset = p->built_offset = p->restore_until = -1;
+    p->next_offset = p->built_offset = p->restore_until = p->agg.sent_offset = -1;
+    p->restore_clock = p->notice_floor_ms = p->agg.pushed_clock_ms = INT64_MIN;
+    ks_batch_init(&p->agg.frozen);
     if (!p->topic || !p->st) {
         free(p->topic);
         ks_pstate_free(p->st);
         return KS_ERR_NOMEM;
     }
-    if (e->clock_ms != INT64_MIN)
-        ks_pstate_advance(p->st, e->clock_ms);
     e->nparts++;
     /* Redis may hold this partition's customers in kpi:risk from an earlier
      * owner or run; our membership flags start empty: ZREM what drops to 0. */
@@ -186,9 +163,39 @@ void ks_engine_revoke(ks_engine *e, const char *topic, int32_t partition)
     e->gone.rejected += p->st->meta.rejected;
     e->gone.duplicates += p->st->meta.duplicates;
     ks_pstate_free(p->st);
+    ks_agg_part_free(&p->agg);
     free(p->topic);
     *p = e->parts[--e->nparts];
     e->last_hit = -1;
+}
+
+/* The replay has rebuilt the partition up to its restore point: bring it to
+ * the clock of the flush that wrote its share into Redis, and forget what the
+ * replay changed (that share is in Redis already). From here on changes are
+ * recorded for the next flush. */
+static void ks__restore_finish(ks_engine *e, ks__part *p)
+{
+    p->restore_until = -1;
+    if (!p->st->replaying)
+        return;
+    if (p->restore_clock != INT64_MIN)
+        ks_pstate_advance(p->st, p->restore_clock);
+    p->st->replaying = false;
+    ks_agg_part_baseline(&p->agg, p->st);
+    p->agg.sent_offset = p->next_offset;
+    p->agg.pushed_clock_ms = p->st->clock_ms;
+    if (e->clock_ms != INT64_MIN)
+        ks_pstate_advance(p->st, e->clock_ms);
+}
+
+/* Finishes the restores whose replay reached its point. */
+static void ks__settle(ks_engine *e)
+{
+    for (int i = 0; i < e->nparts; i++) {
+        ks__part *p = &e->parts[i];
+        if (p->st->replaying && (p->restore_until <= 0 || p->next_offset >= p->restore_until))
+            ks__restore_finish(e, p);
+    }
 }
 
 ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition, int64_t offset,
@@ -202,6 +209,9 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
             return KS_REJECTED;
         }
     }
+    if (p->st->replaying && offset >= p->restore_until)
+        ks__restore_finish(e, p);
+    bool replay = p->st->replaying;
     p->next_offset = offset + 1;
     p->eof = false;
     ks_event ev;
@@ -243,24 +253,25 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
             /* Move the window clock as soon as the watermark has crossed a
              * bucket of the smallest window, not only between batches. */
             if (e->clock_ms == INT64_MIN || e->vclock_ms >= e->clock_ms + e->min_bucket_ms)
-                ks_engine_tick(e, wall_ms);
+                ks__tick(e, wall_ms);
         }
     }
-    if (ev.customer_id.ptr && ev.type != KS_EV_MARKETING_SPEND) {
+    /* Sketch inputs of a replayed event are in Redis already (its previous
+     * owner sent them). */
+    if (!replay && ev.customer_id.ptr && ev.type != KS_EV_MARKETING_SPEND) {
         uint64_t h = ks_hll_hash(ev.customer_id.ptr, ev.customer_id.len);
         int64_t t_s = ev.ts_ms / 1000;
+        int64_t clock_s = e->clock_ms == INT64_MIN ? INT64_MIN : e->clock_ms / 1000;
         for (int w = 0; w < e->cfg->nwindows; w++)
-            ks_hll_window_add(&e->hll[w], h, t_s);
-        bool product = ev.type == KS_EV_PURCHASE && ev.product.ptr;
-        bool complaint = ev.type == KS_EV_TICKET && ev.action == KS_ACT_TICKET_OPENED &&
-                         ev.complaint && ev.category.ptr;
-        for (int w = 0; ev.type == KS_EV_PURCHASE && w < e->cfg->nwindows; w++)
-            ks_quantile_window_add(&e->order_value[w], ev.amount, t_s);
-        for (int w = 0; (product || complaint) && w < e->cfg->nwindows; w++) {
-            if (product)
-                ks_topk_window_add(&e->top_product[w], ev.product.ptr, ev.product.len, t_s);
-            else
-                ks_topk_window_add(&e->top_complaint[w], ev.category.ptr, ev.category.len, t_s);
+            ks_agg_hll_add(&e->hll[w], e->cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS,
+                           clock_s, h, t_s);
+        if (ev.type == KS_EV_PURCHASE) {
+            ks_agg_part_add(&p->agg, 'v', t_s, NULL, 0, ev.amount);
+            if (ev.product.ptr)
+                ks_agg_part_add(&p->agg, 'p', t_s, ev.product.ptr, ev.product.len, 0);
+        } else if (ev.type == KS_EV_TICKET && ev.action == KS_ACT_TICKET_OPENED && ev.complaint &&
+                   ev.category.ptr) {
+            ks_agg_part_add(&p->agg, 'c', t_s, ev.category.ptr, ev.category.len, 0);
         }
     }
     uint32_t notices_before = p->st->nnotices;
@@ -285,16 +296,25 @@ void ks_engine_set_eof(ks_engine *e, const char *topic, int32_t partition, bool 
     p->eof = eof;
     /* At the end before the restore point: the log is shorter than what Redis
      * remembers (topic re-created); nothing more to replay. */
-    if (eof)
+    if (eof) {
+        if (p->st->replaying)
+            ks__restore_finish(e, p);
         p->restore_until = -1;
+    }
 }
 
 void ks_engine_set_restore_point(ks_engine *e, const char *topic, int32_t partition,
-                                 int64_t next_offset)
+                                 int64_t next_offset, const char *token, int64_t clock_ms)
 {
     ks__part *p = ks__find(e, topic, partition);
-    if (p)
-        p->restore_until = next_offset > 0 ? next_offset : -1;
+    if (!p)
+        return;
+    p->restore_until = next_offset > 0 ? next_offset : -1;
+    snprintf(p->agg.token, sizeof p->agg.token, "%s", token ? token : "");
+    p->restore_clock = p->notice_floor_ms = clock_ms;
+    p->st->replaying = p->restore_until > 0;
+    if (!p->st->replaying && e->clock_ms != INT64_MIN)
+        ks_pstate_advance(p->st, e->clock_ms);
 }
 
 static bool ks__part_restoring(const ks__part *p)
@@ -302,9 +322,9 @@ static bool ks__part_restoring(const ks__part *p)
     return p->restore_until > 0 && p->next_offset < p->restore_until;
 }
 
-void ks_engine_set_notice_floor(ks_engine *e, int64_t clock_ms)
+void ks_engine_set_member(ks_engine *e, const char *id)
 {
-    e->notice_floor_ms = clock_ms;
+    snprintf(e->member, sizeof e->member, "%s", id);
 }
 
 bool ks_engine_restoring(const ks_engine *e)
@@ -380,176 +400,46 @@ static int64_t ks__watermark(const ks_engine *e)
     return pending ? lo : hi;
 }
 
-int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms)
+static int64_t ks__tick(ks_engine *e, int64_t wall_ms)
 {
     int64_t clock = e->cfg->clock == KS_CLOCK_WALL ? wall_ms : ks__watermark(e);
+    /* With nothing left to read, follow the group: other members' partitions
+     * may be ahead, and ours must reach the clock the outputs are at. */
+    if (e->cfg->clock == KS_CLOCK_EVENT && e->group_clock_ms > clock && ks_engine_all_eof(e))
+        clock = e->group_clock_ms;
     if (clock < e->vclock_ms)
         clock = e->vclock_ms;
     if (e->cfg->clock == KS_CLOCK_EVENT)
         e->vclock_ms = clock;
     if (clock != INT64_MIN && (e->clock_ms == INT64_MIN || clock > e->clock_ms)) {
         e->clock_ms = clock;
-        for (int w = 0; w < e->cfg->nwindows; w++) {
-            ks_hll_window_advance(&e->hll[w], clock / 1000);
-            ks_topk_window_advance(&e->top_complaint[w], clock / 1000);
-            ks_topk_window_advance(&e->top_product[w], clock / 1000);
-            ks_quantile_window_advance(&e->order_value[w], clock / 1000);
-        }
+        for (int w = 0; w < e->cfg->nwindows; w++)
+            ks_agg_hll_advance(&e->hll[w], e->cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS,
+                               clock / 1000);
         /* Notices raised here are timed (day boundaries): whether the run
          * that stored the outputs sent them is decided by its clock (the
-         * notice floor), not by offsets. */
-        for (int i = 0; i < e->nparts; i++)
-            ks_pstate_advance(e->parts[i].st, clock);
+         * notice floor), not by offsets. A replaying partition stops at the
+         * clock its share in Redis was written at (ks__restore_finish). */
+        for (int i = 0; i < e->nparts; i++) {
+            ks__part *p = &e->parts[i];
+            int64_t c = clock;
+            if (p->st->replaying && p->restore_clock != INT64_MIN && c > p->restore_clock)
+                c = p->restore_clock;
+            ks_pstate_advance(p->st, c);
+        }
     }
     return e->clock_ms;
 }
 
+int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms)
+{
+    /* Between messages only: inside ks_engine_process() the message being
+     * processed already counts in next_offset but is not applied yet. */
+    ks__settle(e);
+    return ks__tick(e, wall_ms);
+}
+
 /* --- flush --- */
-
-static ks__cache *ks__cache_of(ks__cache **slot)
-{
-    if (!*slot)
-        *slot = calloc(1, sizeof **slot);
-    return *slot;
-}
-
-static int ks__u32cmp(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return x < y ? -1 : x > y;
-}
-
-static int64_t ks__fdiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
-/* Collects the first-response times of one group's window, sorted, into
- * e->rt (exact quantiles; responses are a small share of events). */
-static size_t ks__group_responses(ks_engine *e, int kind, int id, int w, int64_t clock_ms)
-{
-    int64_t width = e->cfg->windows[w].length_ms / KS_WINDOW_BUCKETS;
-    int64_t nc = ks__fdiv(clock_ms, width);
-    size_t n = 0;
-    for (int i = 0; i < e->nparts; i++) {
-        const ks_pstate *st = e->parts[i].st;
-        for (uint32_t r = 0; r < st->nresp; r++) {
-            const ks_response *x = &st->resp[r];
-            if ((kind == 1 && x->segment != id) || (kind == 2 && x->channel != id))
-                continue;
-            int64_t b = ks__fdiv(x->ts_ms / 1000 * 1000, width);
-            if (b <= nc - KS_WINDOW_BUCKETS || b > nc)
-                continue;
-            if (n == e->caprt) {
-                size_t cap = e->caprt ? e->caprt * 2 : 1024;
-                uint32_t *np = realloc(e->rt, cap * sizeof *np);
-                if (!np)
-                    break; /* out of memory: quantiles of what fitted */
-                e->rt = np;
-                e->caprt = cap;
-            }
-            e->rt[n++] = x->value_ms;
-        }
-    }
-    if (n > 1)
-        qsort(e->rt, n, sizeof *e->rt, ks__u32cmp);
-    return n;
-}
-
-/* Sums one group (kind 0 global, 1 segment, 2 channel; id) over partitions. */
-static bool ks__group_input(ks_engine *e, int kind, int id, int w, int64_t clock_ms,
-                            ks_kpi_input *in)
-{
-    memset(in, 0, sizeof *in);
-    bool any = false;
-    int64_t clock_s = clock_ms / 1000;
-    for (int i = 0; i < e->nparts; i++) {
-        const ks_pstate *st = e->parts[i].st;
-        const ks_group *g = kind == 0 ? &st->global : kind == 1 ? &st->segments[id] : &st->channels[id];
-        if (!g->used)
-            continue;
-        any = true;
-        ks_bucket future = {{0}}, win = {{0}};
-        ks_series_sum_future(&g->win[w], clock_s, &future);
-        ks_series_sum_window(&g->win[w], clock_s, &win);
-        for (int k = 0; k < KS_C__COUNT; k++)
-            in->sum.v[k] += win.v[k];
-        int64_t end = g->base - future.v[KS_C_BASE_DELTA];
-        in->base_end += end;
-        in->base_start += end - win.v[KS_C_BASE_DELTA];
-    }
-    in->clv_window = strcmp(e->cfg->windows[w].name, "30d") == 0;
-    in->nresponse = ks__group_responses(e, kind, id, w, clock_ms);
-    in->response_ms = e->rt;
-    if (kind == 0) {
-        static const double q[3] = {0.50, 0.90, 0.99};
-        in->has_order_value =
-            ks_quantile_window_get(&e->order_value[w], clock_ms / 1000, q, 3, in->order_value);
-    }
-    return any;
-}
-
-static void ks__emit_group(ks_engine *e, ks_batch *b, int kind, int id, const char *key,
-                           ks__cache *c, int64_t clock_ms)
-{
-    const ks_config *cfg = e->cfg;
-    ks_kpi_params prm = {cfg->gross_margin, cfg->min_churn};
-    size_t hset = 0, hdel = 0;
-    /* Two passes keep one HSET and one HDEL per hash: first format and count. */
-    for (int w = 0; w < cfg->nwindows; w++) {
-        ks_kpi_input in;
-        ks__group_input(e, kind, id, w, clock_ms, &in);
-        ks_kpi_values v;
-        ks_kpi_compute(&in, &prm, &v);
-        /* Channel hashes: "customers with >= 2 purchases" would need a second
-         * purchase time per customer and channel, which the compact record
-         * does not keep; the ratio is left out rather than written wrong. */
-        if (kind == 2)
-            v.present[KS_KPI_REPURCHASE_RATE] = false;
-        if (kind == 0 && strcmp(cfg->windows[w].name, "30d") == 0)
-            e->churn30 = v.present[KS_KPI_CHURN_RATE] ? v.v[KS_KPI_CHURN_RATE] / 100.0 : 0.0;
-        for (int k = 0; k < KS_KPI__COUNT; k++) {
-            char *dst = c->next[w][k];
-            if (v.present[k])
-                ks_kpi_format(ks_kpi_kind_of((ks_kpi)k), v.v[k], dst, KS__VAL);
-            else
-                dst[0] = '\0';
-            const char *old = c->cur[w][k];
-            if (c->written && strcmp(old, dst) == 0)
-                continue;
-            if (dst[0])
-                hset++;
-            else if (old[0] || !c->written)
-                hdel++;
-        }
-    }
-    for (int pass = 0; pass < 2; pass++) {
-        if ((pass == 0 && !hset) || (pass == 1 && !hdel))
-            continue;
-        int in_cmd = KS__FIELDS_PER_CMD; /* start a new command at the first field */
-        for (int w = 0; w < cfg->nwindows; w++)
-            for (int k = 0; k < KS_KPI__COUNT; k++) {
-                const char *dst = c->next[w][k], *old = c->cur[w][k];
-                if (c->written && strcmp(old, dst) == 0)
-                    continue;
-                bool set = pass == 0 && dst[0];
-                bool del = pass == 1 && !dst[0] && (old[0] || !c->written);
-                if (!set && !del)
-                    continue;
-                if (in_cmd == KS__FIELDS_PER_CMD) {
-                    ks_batch_cmd(b);
-                    ks_batch_str(b, pass == 0 ? "HSET" : "HDEL");
-                    ks_batch_str(b, key);
-                    in_cmd = 0;
-                }
-                ks_batch_fmt(b, "%s:%s", ks_kpi_name((ks_kpi)k), cfg->windows[w].name);
-                if (set)
-                    ks_batch_str(b, dst);
-                in_cmd++;
-            }
-    }
-}
 
 /* Per-customer CLV, the contract's formula with the customer's own revenue:
  * gross_margin x revenue_30d / max(churn_rate(30d, global)/100, min_churn). */
@@ -699,11 +589,11 @@ static void ks__notice_begin(const ks_engine *e, ks_batch *b, const char *stream
 }
 
 /* Alerts (stream + pub/sub) and triggers (stream) raised since the last flush. */
-static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st)
+static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int64_t floor_ms)
 {
     for (uint32_t i = 0; i < st->nnotices; i++) {
         const ks_notice *n = &st->notices[i];
-        if (n->timed && n->at_ms <= e->notice_floor_ms)
+        if (n->timed && n->at_ms <= floor_ms)
             continue; /* sent by the run whose outputs we restored */
         const ks_customer *c = &st->cust[n->cust];
         uint32_t idlen;
@@ -767,10 +657,54 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st)
     }
 }
 
+/* Appends the flush script's call: every owned partition's frozen block and
+ * the pending HLLs; its reply carries the sums for ks_engine_publish(). */
+static void ks__emit_aggregates(ks_engine *e, ks_batch *b, int64_t clock)
+{
+    const ks_config *cfg = e->cfg;
+    ks_batch_cmd(b);
+    ks_batch_str(b, "EVAL");
+    ks_batch_str(b, ks_agg_flush_script);
+    ks_batch_str(b, "0");
+    ks_batch_str(b, "flush");
+    ks_batch_str(b, cfg->prefix);
+    if (clock != INT64_MIN)
+        ks_batch_i64(b, clock);
+    else
+        ks_batch_arg(b, "", 0);
+    ks_batch_i64(b, cfg->nwindows);
+    for (int w = 0; w < cfg->nwindows; w++) {
+        ks_batch_str(b, cfg->windows[w].name);
+        ks_batch_i64(b, cfg->windows[w].length_ms / KS_WINDOW_BUCKETS);
+    }
+    ks_batch_str(b, cfg->group);
+    ks_batch_i64(b, cfg->top_k > 0 ? cfg->top_k : 10);
+    int nblocks = 0;
+    for (int i = 0; i < e->nparts; i++)
+        nblocks += e->parts[i].agg.has_frozen && !e->parts[i].agg.fenced;
+    ks_batch_i64(b, nblocks);
+    for (int i = 0; i < e->nparts; i++) {
+        const ks_agg_part *ap = &e->parts[i].agg;
+        if (!ap->has_frozen || ap->fenced)
+            continue;
+        for (size_t a = 0; a < ap->frozen.nargs; a++)
+            ks_batch_arg(b, ap->frozen.arena + ap->frozen.argoff[a], ap->frozen.arglen[a]);
+    }
+    for (int w = 0; w < cfg->nwindows; w++)
+        for (uint32_t i = 0; i < e->hll[w].n; i++) {
+            size_t len;
+            const uint8_t *bytes = ks_hll_bytes(e->hll[w].b[i].h, &len);
+            ks_batch_i64(b, w + 1);
+            ks_batch_i64(b, e->hll[w].b[i].n);
+            ks_batch_arg(b, (const char *)bytes, len);
+        }
+}
+
 int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
 {
     const ks_config *cfg = e->cfg;
     ks_batch_clear(b);
+    ks__settle(e);
     if (e->unconfirmed)
         e->risk_uncertain = true;
     e->unconfirmed = true;
@@ -780,43 +714,28 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
             if (e->parts[i].st->max_ts_ms > clock)
                 clock = e->parts[i].st->max_ts_ms;
     }
-    char key[512];
+    /* Each partition's changes are frozen once and re-sent unchanged until
+     * Redis confirms them: the token check then applies them exactly once. */
+    for (int i = 0; i < e->nparts; i++) {
+        ks__part *p = &e->parts[i];
+        char id[320], token[64];
+        snprintf(id, sizeof id, "%s:%d", p->topic, (int)p->partition);
+        snprintf(token, sizeof token, "%s:%llu", e->member, (unsigned long long)(e->seq + 1));
+        bool had = p->agg.has_frozen;
+        if (ks_agg_part_freeze(&p->agg, p->st, id, p->next_offset, token, e->keysk) < 0)
+            return KS_ERR_NOMEM;
+        if (!had && p->agg.has_frozen)
+            e->seq++;
+    }
     if (clock != INT64_MIN) {
-        snprintf(key, sizeof key, "%sglobal", cfg->prefix);
-        ks__emit_group(e, b, 0, 0, key, e->global_cache, clock);
-        for (int kind = 1; kind <= 2; kind++) {
-            const ks_intern *t = kind == 1 ? &e->sh.segments : &e->sh.channels;
-            ks__cache **caches = kind == 1 ? e->seg_cache : e->chan_cache;
-            for (int id = 0; id < t->n; id++) {
-                ks__cache *c = ks__cache_of(&caches[id]);
-                if (!c)
-                    return KS_ERR_NOMEM;
-                snprintf(key, sizeof key, "%s%s:%s", cfg->prefix, kind == 1 ? "segment" : "channel",
-                         t->names[id]);
-                ks__emit_group(e, b, kind, id, key, c, clock);
-            }
-        }
-        for (int w = 0; w < cfg->nwindows; w++) {
-            if (!ks_hll_window_build(&e->hll[w], clock / 1000))
-                continue;
-            size_t len;
-            const uint8_t *bytes = ks_hll_bytes(&e->hll[w].pending, &len);
-            ks_batch_cmd(b);
-            ks_batch_str(b, "SET");
-            ks_batch_fmt(b, "%shll:active:%s", cfg->prefix, cfg->windows[w].name);
-            ks_batch_arg(b, (const char *)bytes, len);
-        }
-        for (int w = 0; w < cfg->nwindows; w++) {
-            snprintf(key, sizeof key, "%stop:complaint_category:%s", cfg->prefix, cfg->windows[w].name);
-            ks_topk_window_emit(&e->top_complaint[w], b, key, clock / 1000);
-            snprintf(key, sizeof key, "%stop:product:%s", cfg->prefix, cfg->windows[w].name);
-            ks_topk_window_emit(&e->top_product[w], b, key, clock / 1000);
-        }
         for (int i = 0; i < e->nparts; i++) {
-            ks_pstate *st = e->parts[i].st;
+            ks__part *p = &e->parts[i];
+            if (p->agg.fenced)
+                continue;
+            ks_pstate *st = p->st;
             for (uint32_t d = 0; d < st->ndirty; d++)
                 ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
-            ks__emit_notices(e, b, st);
+            ks__emit_notices(e, b, st, p->notice_floor_ms);
         }
         ks_batch_cmd(b);
         ks_batch_str(b, "ZREMRANGEBYSCORE");
@@ -824,68 +743,64 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
         ks_batch_str(b, "-inf");
         ks_batch_fmt(b, "(%lld", (long long)(clock - 2 * 86400000LL));
     }
-    ks_engine_stats s;
-    ks_engine_stats_get(e, &s);
     ks_batch_cmd(b);
     ks_batch_str(b, "HSET");
     ks_batch_fmt(b, "%smeta", cfg->prefix);
-    ks_batch_str(b, "events_processed");
-    ks_batch_fmt(b, "%lld", (long long)s.processed);
-    ks_batch_str(b, "events_rejected");
-    ks_batch_fmt(b, "%lld", (long long)s.rejected);
-    ks_batch_str(b, "duplicates");
-    ks_batch_fmt(b, "%lld", (long long)s.duplicates);
-    ks_batch_str(b, "clock_ms");
-    ks_batch_fmt(b, "%lld", (long long)(e->clock_ms == INT64_MIN ? 0 : e->clock_ms));
     ks_batch_str(b, "updated_at_ms");
     ks_batch_fmt(b, "%lld", (long long)wall_ms);
     ks_batch_str(b, "version");
     ks_batch_str(b, KS_VERSION);
-    /* The partitions' next offsets travel in the same transaction as the
-     * outputs they produced, so Redis always holds a consistent pair. */
-    bool any = false;
-    for (int i = 0; i < e->nparts; i++) {
-        ks__part *p = &e->parts[i];
-        p->built_offset = p->next_offset;
-        if (p->next_offset < 0)
-            continue;
-        if (!any) {
-            ks_batch_cmd(b);
-            ks_batch_str(b, "HSET");
-            ks_batch_fmt(b, "%soffsets:%s", cfg->prefix, cfg->group);
-            any = true;
-        }
-        ks_batch_fmt(b, "%s:%d", p->topic, (int)p->partition);
-        ks_batch_fmt(b, "%lld", (long long)p->next_offset);
-    }
+    for (int i = 0; i < e->nparts; i++)
+        e->parts[i].built_offset = e->parts[i].agg.has_frozen ? e->parts[i].agg.sent_offset
+                                                              : e->parts[i].built_offset;
+    /* Last: its reply is what ks_engine_publish() reads. */
+    ks__emit_aggregates(e, b, clock);
     return b->failed ? KS_ERR_NOMEM : 0;
 }
 
 void ks_engine_flush_done(ks_engine *e)
 {
     e->unconfirmed = e->risk_uncertain = false;
-    ks__cache *all[1 + 2 * KS_SEGMENTS_MAX];
-    int n = 0;
-    all[n++] = e->global_cache;
-    for (int i = 0; i < e->sh.segments.max; i++)
-        if (e->seg_cache[i])
-            all[n++] = e->seg_cache[i];
-    for (int i = 0; i < e->sh.channels.max; i++)
-        if (e->chan_cache[i])
-            all[n++] = e->chan_cache[i];
-    for (int i = 0; i < n; i++) {
-        memcpy(all[i]->cur, all[i]->next, sizeof all[i]->cur);
-        all[i]->written = true;
-    }
     for (int i = 0; i < e->nparts; i++) {
-        ks_pstate_clear_dirty(e->parts[i].st);
-        e->parts[i].st->nnotices = 0;
+        ks__part *p = &e->parts[i];
+        if (p->agg.has_frozen && !p->agg.fenced)
+            snprintf(p->agg.token, sizeof p->agg.token, "%s", p->agg.next_token);
+        p->agg.has_frozen = false;
+        ks_pstate_clear_dirty(p->st);
+        p->st->nnotices = 0;
     }
-    for (int w = 0; w < e->cfg->nwindows; w++) {
-        ks_hll_window_done(&e->hll[w]);
-        ks_topk_window_done(&e->top_complaint[w]);
-        ks_topk_window_done(&e->top_product[w]);
+    for (int w = 0; w < e->cfg->nwindows; w++)
+        ks_agg_hll_clear(&e->hll[w]);
+}
+
+static void ks__fence(void *ctx, const char *id, size_t len)
+{
+    ks_engine *e = ctx;
+    for (int i = 0; i < e->nparts; i++) {
+        ks__part *p = &e->parts[i];
+        char pid[320];
+        int n = snprintf(pid, sizeof pid, "%s:%d", p->topic, (int)p->partition);
+        if ((size_t)n == len && memcmp(pid, id, len) == 0 && !p->agg.fenced) {
+            p->agg.fenced = true;
+            ks_error("%.*s: another member of the group wrote it since our last flush; "
+                     "its state here is stale and is no longer written (it will be revoked)",
+                     (int)len, id);
+        }
     }
+}
+
+int ks_engine_publish(ks_engine *e, const char *const *strs, const size_t *lens, size_t n,
+                      ks_batch *b)
+{
+    ks_agg_result res;
+    int rc = ks_agg_kpis(e->cfg, strs, lens, n, ks__fence, e, b, &res);
+    if (rc < 0)
+        return rc;
+    if (res.group_clock_ms != INT64_MIN && res.group_clock_ms > e->group_clock_ms)
+        e->group_clock_ms = res.group_clock_ms;
+    if (res.has_churn30)
+        e->churn30 = res.churn30;
+    return 0;
 }
 
 int ks_engine_positions(const ks_engine *e, ks_engine_position *out, int max)
@@ -894,7 +809,7 @@ int ks_engine_positions(const ks_engine *e, ks_engine_position *out, int max)
     for (int i = 0; i < e->nparts && n < max; i++) {
         out[n].topic = e->parts[i].topic;
         out[n].partition = e->parts[i].partition;
-        out[n].next_offset = e->parts[i].built_offset;
+        out[n].next_offset = e->parts[i].agg.fenced ? -1 : e->parts[i].built_offset;
         n++;
     }
     return n;

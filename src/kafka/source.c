@@ -176,7 +176,6 @@ static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
              * auto.offset.reset is honoured; by default we read from the
              * start too, as the contract asks. */
             int64_t restore = s->on_assign ? s->on_assign(s->ctx, tp->topic, tp->partition) : -1;
-            ks_engine_set_restore_point(s->engine, tp->topic, tp->partition, restore);
             if (restore > 0 || !s->user_reset)
                 tp->offset = RD_KAFKA_OFFSET_BEGINNING;
             ks_info("assigned %s[%d]%s", tp->topic, (int)tp->partition,

@@ -32,15 +32,6 @@ bool ks_kpi_ratio(double num, double den, double scale, double *out)
     return true;
 }
 
-bool ks_kpi_quantile(const uint32_t *sorted, size_t n, double q, double *out)
-{
-    if (n == 0)
-        return false;
-    size_t rank = (size_t)floor(q * (double)(n - 1));
-    *out = sorted[rank < n ? rank : n - 1];
-    return true;
-}
-
 bool ks_kpi_nps(int64_t promoters, int64_t detractors, int64_t responses, double *out)
 {
     return ks_kpi_ratio((double)(promoters - detractors), (double)responses, 100.0, out);
@@ -132,9 +123,10 @@ void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_val
     ok[KS_KPI_COMPLAINT_RESOLUTION_RATE] =
         ks_kpi_ratio((double)c[KS_C_COMPLAINTS_RESOLVED], (double)c[KS_C_COMPLAINTS], 100,
                      &v[KS_KPI_COMPLAINT_RESOLUTION_RATE]);
-    ok[KS_KPI_RESPONSE_TIME_P50] = ks_kpi_quantile(in->response_ms, in->nresponse, 0.50, &v[KS_KPI_RESPONSE_TIME_P50]);
-    ok[KS_KPI_RESPONSE_TIME_P90] = ks_kpi_quantile(in->response_ms, in->nresponse, 0.90, &v[KS_KPI_RESPONSE_TIME_P90]);
-    ok[KS_KPI_RESPONSE_TIME_P99] = ks_kpi_quantile(in->response_ms, in->nresponse, 0.99, &v[KS_KPI_RESPONSE_TIME_P99]);
+    for (int i = 0; i < 3; i++) {
+        ok[KS_KPI_RESPONSE_TIME_P50 + i] = in->has_response;
+        v[KS_KPI_RESPONSE_TIME_P50 + i] = in->response[i];
+    }
     for (int i = 0; i < 3; i++) {
         ok[KS_KPI_ORDER_VALUE_P50 + i] = in->has_order_value;
         v[KS_KPI_ORDER_VALUE_P50 + i] = in->order_value[i];

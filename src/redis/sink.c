@@ -16,6 +16,11 @@ struct ks_redis_sink {
     redisContext *c;
     char *resp;          /* the transaction in Redis protocol, reused */
     size_t resp_len, resp_cap;
+    const char **argv;   /* one command's arguments, grown to the widest */
+    size_t *lens, capargv;
+    redisReply *last;    /* reply of the batch's last command (kept until the next write) */
+    const char **rstr;   /* ... flattened: borrowed from last */
+    size_t *rlen, nr, caprr;
 };
 
 ks_redis_sink *ks_redis_sink_new(const ks_config *cfg, char *errstr, size_t errsize)
@@ -47,6 +52,12 @@ void ks_redis_sink_free(ks_redis_sink *s)
         return;
     ks__drop(s);
     free(s->resp);
+    free(s->argv);
+    free(s->lens);
+    if (s->last)
+        freeReplyObject(s->last);
+    free(s->rstr);
+    free(s->rlen);
     free(s);
 }
 
@@ -138,10 +149,42 @@ int ks_redis_sink_connect(ks_redis_sink *s, char *errstr, size_t errsize)
     return rc;
 }
 
-/* The engine keeps every command under KS__MAX_ARGS arguments (it splits
- * wide HSETs); a longer one is a bug and fails the flush rather than being
- * cut short. */
-#define KS__MAX_ARGS 256
+/* Appends the strings of reply r (nested arrays flattened, integers as
+ * their decimal text in a scratch slot) to s->rstr. */
+static int ks__flatten(ks_redis_sink *s, redisReply *r)
+{
+    if (r->type == REDIS_REPLY_ARRAY) {
+        for (size_t i = 0; i < r->elements; i++)
+            if (ks__flatten(s, r->element[i]) < 0)
+                return -1;
+        return 0;
+    }
+    if (s->nr == s->caprr) {
+        size_t cap = s->caprr ? s->caprr * 2 : 1024;
+        const char **ns = realloc(s->rstr, cap * sizeof *ns);
+        if (ns)
+            s->rstr = ns;
+        size_t *nl = realloc(s->rlen, cap * sizeof *nl);
+        if (nl)
+            s->rlen = nl;
+        if (!ns || !nl)
+            return -1;
+        s->caprr = cap;
+    }
+    if (r->type == REDIS_REPLY_INTEGER) {
+        /* hiredis keeps no text for integers: write it over the reply's
+         * (unused) str slot, owned by us through r. */
+        char buf[24];
+        int n = snprintf(buf, sizeof buf, "%lld", r->integer);
+        free(r->str);
+        r->str = strdup(buf);
+        r->len = r->str ? (size_t)n : 0;
+    }
+    s->rstr[s->nr] = r->str ? r->str : "";
+    s->rlen[s->nr] = r->str ? r->len : 0;
+    s->nr++;
+    return 0;
+}
 
 int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize)
 {
@@ -152,23 +195,33 @@ int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_
     int rc = ks_redis_sink_connect(s, errstr, errsize);
     if (rc < 0)
         return rc;
-    const char *argv[KS__MAX_ARGS];
-    size_t lens[KS__MAX_ARGS];
+    if (s->last) {
+        freeReplyObject(s->last);
+        s->last = NULL;
+    }
+    s->nr = 0;
     /* The whole transaction in the protocol, pipelined at once; then every reply. */
     static const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
     static const size_t multi_len[1] = {5}, exec_len[1] = {4};
     s->resp_len = 0;
     int bad = ks__resp_cmd(s, 1, multi, multi_len);
     for (size_t i = 0; i < b->ncmds && !bad; i++) {
-        size_t n = ks_batch_get(b, i, argv, lens, KS__MAX_ARGS);
         size_t all = (i + 1 < b->ncmds ? b->cmdstart[i + 1] : b->nargs) - b->cmdstart[i];
-        if (n != all) {
-            snprintf(errstr, errsize, "redis: flush command %zu has %zu arguments (max %d)", i,
-                     all, KS__MAX_ARGS);
-            ks__drop(s);
-            return KS_ERR_INVAL;
+        if (all > s->capargv) {
+            const char **na = realloc(s->argv, all * sizeof *na);
+            if (na)
+                s->argv = na;
+            size_t *nl = realloc(s->lens, all * sizeof *nl);
+            if (nl)
+                s->lens = nl;
+            if (!na || !nl) {
+                bad = 1;
+                break;
+            }
+            s->capargv = all;
         }
-        bad = ks__resp_cmd(s, n, argv, lens);
+        size_t n = ks_batch_get(b, i, s->argv, s->lens, s->capargv);
+        bad = ks__resp_cmd(s, n, s->argv, s->lens);
     }
     if (bad || ks__resp_cmd(s, 1, exec, exec_len) < 0) {
         snprintf(errstr, errsize, "redis: out of memory formatting the flush");
@@ -200,6 +253,15 @@ int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_
                 rc = KS_ERR_REDIS;
                 break;
             }
+        if (rc == 0 && r->elements > 0) {
+            /* Keep the last command's reply for ks_redis_sink_reply(). */
+            s->last = r->element[r->elements - 1];
+            r->element[r->elements - 1] = NULL;
+            if (ks__flatten(s, s->last) < 0) {
+                snprintf(errstr, errsize, "redis: out of memory reading the flush's reply");
+                rc = KS_ERR_NOMEM;
+            }
+        }
     }
     freeReplyObject(r);
     if (rc < 0)
@@ -213,48 +275,50 @@ io_error:
     return KS_ERR_REDIS;
 }
 
-int ks_redis_sink_stored_offset(ks_redis_sink *s, const char *topic, int32_t partition,
-                                int64_t *out, char *errstr, size_t errsize)
+size_t ks_redis_sink_reply(const ks_redis_sink *s, const char *const **strs, const size_t **lens)
 {
-    int rc = ks_redis_sink_connect(s, errstr, errsize);
-    if (rc < 0)
-        return rc;
-    char key[512], field[320];
-    snprintf(key, sizeof key, "%soffsets:%s", s->cfg->prefix, s->cfg->group);
-    snprintf(field, sizeof field, "%s:%d", topic, (int)partition);
+    *strs = s->rstr;
+    *lens = s->rlen;
+    return s->nr;
+}
+
+/* HGET key field into buf ("" if absent). Returns 0 or KS_ERR_REDIS. */
+static int ks__hget(ks_redis_sink *s, const char *key, const char *field, char *buf, size_t n,
+                    char *errstr, size_t errsize)
+{
     const char *argv[3] = {"HGET", key, field};
     redisReply *r = redisCommandArgv(s->c, 3, argv, NULL);
     if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(errstr, errsize, "redis %s:%d: HGET %s: %s", s->url.host, s->url.port, key,
-                 r ? r->str : (s->c->errstr[0] ? s->c->errstr : "connection lost"));
+        snprintf(errstr, errsize, "redis %s:%d: HGET %s %s: %s", s->url.host, s->url.port, key,
+                 field, r ? r->str : (s->c->errstr[0] ? s->c->errstr : "connection lost"));
         if (r)
             freeReplyObject(r);
         ks__drop(s);
         return KS_ERR_REDIS;
     }
-    *out = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : -1;
+    snprintf(buf, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
     freeReplyObject(r);
     return 0;
 }
 
-int ks_redis_sink_stored_clock(ks_redis_sink *s, int64_t *out, char *errstr, size_t errsize)
+int ks_redis_sink_stored_partition(ks_redis_sink *s, const char *topic, int32_t partition,
+                                   ks_stored_partition *out, char *errstr, size_t errsize)
 {
     int rc = ks_redis_sink_connect(s, errstr, errsize);
     if (rc < 0)
         return rc;
-    char key[256];
-    snprintf(key, sizeof key, "%smeta", s->cfg->prefix);
-    const char *argv[3] = {"HGET", key, "clock_ms"};
-    redisReply *r = redisCommandArgv(s->c, 3, argv, NULL);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(errstr, errsize, "redis %s:%d: HGET %s clock_ms: %s", s->url.host, s->url.port,
-                 key, r ? r->str : (s->c->errstr[0] ? s->c->errstr : "connection lost"));
-        if (r)
-            freeReplyObject(r);
-        ks__drop(s);
+    char key[512], field[320], v[64];
+    snprintf(field, sizeof field, "%s:%d", topic, (int)partition);
+    snprintf(key, sizeof key, "%soffsets:%s", s->cfg->prefix, s->cfg->group);
+    if (ks__hget(s, key, field, v, sizeof v, errstr, errsize) < 0)
         return KS_ERR_REDIS;
-    }
-    *out = r->type == REDIS_REPLY_STRING ? strtoll(r->str, NULL, 10) : INT64_MIN;
-    freeReplyObject(r);
+    out->next_offset = v[0] ? strtoll(v, NULL, 10) : -1;
+    snprintf(key, sizeof key, "%sagg:seq", s->cfg->prefix);
+    if (ks__hget(s, key, field, out->token, sizeof out->token, errstr, errsize) < 0)
+        return KS_ERR_REDIS;
+    snprintf(key, sizeof key, "%sagg:pclock", s->cfg->prefix);
+    if (ks__hget(s, key, field, v, sizeof v, errstr, errsize) < 0)
+        return KS_ERR_REDIS;
+    out->clock_ms = v[0] ? strtoll(v, NULL, 10) : INT64_MIN;
     return 0;
 }

@@ -152,6 +152,8 @@ static void ks__add(ks_pstate *p, ks_group *g, int w, ks_bucket *b, int64_t t_s,
                     int64_t d)
 {
     b->v[k] += d;
+    if (p->replaying)
+        return;
     int64_t width = g->win[w].width_s;
     int64_t n = t_s >= 0 ? t_s / width : -((-t_s + width - 1) / width);
     ks_bucket *db = ks_deltas_at(&p->deltas, ks__gid(p, g), (uint8_t)w, n);
@@ -365,7 +367,7 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_grou
     unsigned flags = KS__T_FLAGS(v->a), och = KS__T_CH(v->a), oseg = KS__T_SEG(v->a);
     if (ev->action == KS_ACT_TICKET_RESPONDED && !(flags & KS__T_RESPONDED)) {
         flags |= KS__T_RESPONDED;
-        if (ev->ts_ms >= opened_ms && ks__grow_resp(p) == 0) {
+        if (!p->replaying && ev->ts_ms >= opened_ms && ks__grow_resp(p) == 0) {
             int64_t d = ev->ts_ms - opened_ms;
             p->resp[p->nresp++] = (ks_response){ev->ts_ms, d > UINT32_MAX ? UINT32_MAX : (uint32_t)d,
                                                 (uint8_t)oseg, (uint8_t)och};

@@ -851,6 +851,11 @@ char *kst_redis_dump(redisContext *c, const char *pattern, const char *const *ig
             /* SCAN may return a key twice; the sort puts repeats together. */
             if (i > 0 && kst__line_cmp(&keys[i - 1], &keys[i]) == 0)
                 continue;
+            /* "key:" + name + "" in ignore_fields leaves a whole key out. */
+            char whole[512];
+            snprintf(whole, sizeof whole, "key:%.*s", (int)keys[i].n, keys[i].s);
+            if (kst__ignored(ignore_fields, whole, strlen(whole)))
+                continue;
             rc = kst__dump_key(c, &b, keys[i].s, keys[i].n, ignore_fields);
         }
     }

@@ -191,7 +191,7 @@ int kst_redis_wait_ll_ge(const kst_redis *r, const char *key, const char *field,
  *    string: "  hex:<bytes as hex>"
  *    stream: "  <f>=<v> <f>=<v> ..."     entries in order, ids left out
  *  Hash and stream fields whose name is in ignore_fields (NULL-terminated list,
- *  may be NULL) are left out. Returns the text or NULL.
+ *  may be NULL) are left out, and so are keys listed there as "key:<name>". Returns the text or NULL.
  *  Caller owns the result; free with free(). */
 char *kst_redis_dump(redisContext *c, const char *pattern, const char *const *ignore_fields);
 

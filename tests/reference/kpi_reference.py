@@ -40,7 +40,8 @@ Semantics implemented (section references are to docs/kpis.md):
   * tickets: a repeated `opened` is ignored; response time = first
     `responded` ts - `opened` ts, counted at the responded time in the
     responded event's hashes; quantile = element of 0-based rank
-    floor(q(n-1)) of the sorted values, integer ms.
+    floor(q(n-1)) of the sorted values, integer ms, printed with "~":
+    kpistream estimates it with a DDSketch (relative accuracy 1 %).
   * formatting: counts as integers; money and ratios with 2 decimals, rounded
     half away from zero from the exact value.
 
@@ -483,8 +484,9 @@ class Reference:
                         vals["clv"] = ratio(GROSS_MARGIN * per_customer / max(churn, MIN_CHURN))
                 rs = sorted(resp[k])
                 for name, q in QUANTILES:
+                    # Exact here; kpistream's DDSketch (1 %) is compared within it.
                     if rs:
-                        vals[name] = str(rs[(q * (len(rs) - 1)).__floor__()])
+                        vals[name] = "~" + str(rs[(q * (len(rs) - 1)).__floor__()])
                     else:
                         vals[name] = None
                 if k == GLOBAL:
