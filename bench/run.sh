@@ -10,16 +10,20 @@
 #   BENCH_MEM_CUSTOMERS  distinct customers for the memory part (default 1000000)
 #   BENCH_BUILD_DIR      build directory (default build)
 #   BENCH_TIMEOUT        seconds allowed for the end-to-end run (default 600)
-#   BENCH_PARTS          which parts to run (default engine,memory,kafka,sketch,risk)
+#   BENCH_PARTS          which parts to run (default engine,memory,kafka,sketch,risk,restore)
 #   BENCH_RISK_CUSTOMERS generator population for the churn-risk quality part (default 100000)
 #   BENCH_RISK_DAYS      simulated days for that part (default 60; the first 30 are warm-up)
+#   BENCH_RESTORE_CUSTOMERS  customers in the restored partition (default 1000000)
+#   BENCH_RESTORE_DAYS   days of events in it (default 7, Kafka's default retention)
+#   BENCH_RESTORE_CLOCK  the engine's clock for the replay (default wall, kpistream's default)
 #   BENCH_PERF_DIR       if set: `perf record -g` the engine part and the kpistream
 #                        run into DIR/engine.data and DIR/run.data (frame pointers
 #                        help: configure with -DCMAKE_C_FLAGS=-fno-omit-frame-pointer);
 #                        BENCH_PERF_ARGS replaces "-g" (e.g. "-e sched:sched_switch -g")
 #
 # Starts its own redis-server (free loopback port) and `kpistream mock-broker`
-# (64 partitions), and stops both by PID on exit, whatever the exit path.
+# (64 partitions, plus one for the restore part), and stops both by PID on exit,
+# whatever the exit path.
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -32,9 +36,12 @@ TIMEOUT="${BENCH_TIMEOUT:-600}"
 TOPIC=bench-events
 PARTITIONS=64
 PERF_DIR="${BENCH_PERF_DIR:-}"
-PARTS=",${BENCH_PARTS:-engine,memory,kafka,sketch,risk},"
+PARTS=",${BENCH_PARTS:-engine,memory,kafka,sketch,risk,restore},"
 RISK_C="${BENCH_RISK_CUSTOMERS:-100000}"
 RISK_DAYS="${BENCH_RISK_DAYS:-60}"
+RESTORE_C="${BENCH_RESTORE_CUSTOMERS:-1000000}"
+RESTORE_DAYS="${BENCH_RESTORE_DAYS:-7}"
+RESTORE_CLOCK="${BENCH_RESTORE_CLOCK:-wall}"
 part() { [[ "$PARTS" == *",$1,"* ]]; }
 # perf_wrap NAME: the command prefix that profiles into $PERF_DIR/NAME.data.
 perf_wrap() { [ -z "$PERF_DIR" ] || echo "perf record ${BENCH_PERF_ARGS:--g} -q -o $PERF_DIR/$1.data --"; }
@@ -139,16 +146,23 @@ section "2. memory per customer ($MEMC customers, signup + purchase each, 8 part
 "$BP" memory --customers "$MEMC" | tee "$TMP/memory.txt"
 fi
 
+# ---------------------------------------------------------------- mock broker
+# start_mock: one mock cluster for the Kafka and restore parts (sets BROKERS).
+start_mock() {
+    [ -z "$MOCK_PID" ] || return 0
+    "$KS" mock-broker --topic "$TOPIC:$PARTITIONS" --topic "$TOPIC.dlq:1" --topic bench-restore:1 \
+        --bootstrap-file "$TMP/bootstrap" >"$TMP/mock.log" 2>&1 &
+    MOCK_PID=$!
+    wait_for 20 test -s "$TMP/bootstrap" || { echo "bench: mock-broker did not start" >&2; cat "$TMP/mock.log" >&2; exit 1; }
+    BROKERS="$(head -n1 "$TMP/bootstrap")"
+    echo "mock-broker pid $MOCK_PID at $BROKERS ($TOPIC: $PARTITIONS partitions, bench-restore: 1)"
+}
+
 # ---------------------------------------------------------------- 3. kafka
 VERIFY="not run" E2E_EPS="" E2E_SECS="?" E2E_FLUSHES="?" E2E_MIB="?" CPU_LINE=""
 if part kafka; then
 section "3. Kafka: preload, raw librdkafka consume, kpistream end to end into Redis"
-"$KS" mock-broker --topic "$TOPIC:$PARTITIONS" --topic "$TOPIC.dlq:1" \
-    --bootstrap-file "$TMP/bootstrap" >"$TMP/mock.log" 2>&1 &
-MOCK_PID=$!
-wait_for 20 test -s "$TMP/bootstrap" || { echo "bench: mock-broker did not start" >&2; cat "$TMP/mock.log" >&2; exit 1; }
-BROKERS="$(head -n1 "$TMP/bootstrap")"
-echo "mock-broker pid $MOCK_PID at $BROKERS ($TOPIC: $PARTITIONS partitions)"
+start_mock
 
 "$BP" kafka --brokers "$BROKERS" --topic "$TOPIC" --partitions "$PARTITIONS" \
     --events "$N" --customers "$C" | tee "$TMP/kafka.txt"
@@ -230,6 +244,16 @@ if part risk && [ -x "$BUILD/bench/bench_risk" ]; then
     "$BUILD/bench/bench_risk" --customers "$RISK_C" --days "$RISK_DAYS" | tee "$TMP/risk.txt" | grep -v '^RESULT'
 fi
 
+# ---------------------------------------------------------------- 7. restore
+touch "$TMP/restore.txt"
+if part restore; then
+    [ -x "$BUILD/bench/bench_restore" ] || { echo "bench: $BUILD/bench/bench_restore not found" >&2; exit 1; }
+    section "7. restore of one partition ($RESTORE_C customers, $RESTORE_DAYS days): engine replay measured, fetch measured on a sample"
+    start_mock
+    "$BUILD/bench/bench_restore" --customers "$RESTORE_C" --days "$RESTORE_DAYS" --clock "$RESTORE_CLOCK" \
+        --brokers "$BROKERS" --topic bench-restore | tee "$TMP/restore.txt"
+fi
+
 # ---------------------------------------------------------------- summary
 RAW="$(result "$TMP/kafka.txt" raw_eps)"
 ENG="$(result "$TMP/engine.txt" engine_eps)"
@@ -271,5 +295,14 @@ if [ -s "$TMP/risk.txt" ]; then
         "$(result "$TMP/risk.txt" lead_median_days)"
     printf '%-44s: %s alerts in the evaluation period, %s events/s through engine + sampling\n' \
         "" "$(result "$TMP/risk.txt" alerts_period)" "$(fmt "$(result "$TMP/risk.txt" events_per_s)")"
+fi
+if [ -s "$TMP/restore.txt" ]; then
+    r() { result "$TMP/restore.txt" "$1"; }
+    printf '%-44s: %12s s replay (measured: %s events, %s events/s, %s customers/s; state %s B/customer; checks %s)\n' \
+        "restore $(fmt "$(r restore_customers)") customers, one partition" "$(r replay_s)" \
+        "$(fmt "$(r restore_events)")" "$(fmt "$(r replay_eps)")" "$(fmt "$(r replay_cps)")" \
+        "$(r restore_bytes_per_customer)" "$(r restore_checks)"
+    printf '%-44s: %12s s fetch of %s MB (derived from a measured one-partition consume of %s MB/s) => restore %s-%s s (max-sum)\n' \
+        "" "$(r fetch_s)" "$(r restore_mb)" "$(r fetch_mbps)" "$(r restore_low_s)" "$(r restore_high_s)"
 fi
 exit 0
