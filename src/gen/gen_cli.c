@@ -155,7 +155,7 @@ int ks_gen_main(int argc, char **argv)
     ks_gen_opts o;
     ks_gen_opts_init(&o);
     int have_start = 0, live = 0, quiet = 0;
-    uint64_t u, limit = 0;
+    uint64_t u = 0, limit = 0;
     double rate = 0, live_days = 365;
     const char *labels = NULL, *out = NULL, *brokers = NULL, *topic = NULL;
 
