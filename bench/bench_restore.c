@@ -351,7 +351,7 @@ static int replay(const part *pt, const opts *o, replay_result *r)
      * holds (here: just beyond the last message), then every message. */
     int64_t t0 = ks_mono_ns();
     if (ks_engine_assign(e, BENCH_TOPIC, 0) != 0) die("ks_engine_assign failed");
-    ks_engine_set_restore_point(e, BENCH_TOPIC, 0, (int64_t)n);
+    ks_engine_set_restore_point(e, BENCH_TOPIC, 0, (int64_t)n, "", INT64_MIN);
     bool restoring = ks_engine_restoring(e);
     bool was_restoring = restoring;
     size_t i = 0;
