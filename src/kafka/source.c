@@ -130,10 +130,9 @@ static void ks__pq_del(ks_source *s, const char *topic, int32_t partition)
     }
 }
 
-/* The global, segment and channel hashes are written from this process's
- * partitions only: with several members in the group each would overwrite
- * them with its share. Say so loudly rather than publish wrong totals quietly. */
-static void ks__check_sole_member(ks_source *s)
+/* Logs this member's share of the group's partitions after a rebalance
+ * (the group's totals are merged in Redis whatever the share). */
+static void ks__log_share(ks_source *s)
 {
     rd_kafka_topic_partition_list_t *a = NULL;
     if (rd_kafka_assignment(s->consumer, &a) != RD_KAFKA_RESP_ERR_NO_ERROR || !a)
@@ -151,11 +150,8 @@ static void ks__check_sole_member(ks_source *s)
         if (t)
             rd_kafka_topic_destroy(t);
     }
-    if (total > 0 && owned < total)
-        ks_error("this process owns %d of %d partitions: kpi:global, kpi:segment:* and "
-                 "kpi:channel:* will hold only its share, because merging several members' "
-                 "shares is not implemented yet; run one member per group (see docs/deploy.md)",
-                 owned, total);
+    if (total > 0)
+        ks_info("this member owns %d of %d partitions", owned, total);
 }
 
 static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -197,7 +193,7 @@ static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         if (s->paused)
             rd_kafka_pause_partitions(rk, parts);
-        ks__check_sole_member(s);
+        ks__log_share(s);
         return;
     }
     /* Revoke (or lost): flush and commit what we hold for these partitions,
