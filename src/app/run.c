@@ -95,19 +95,14 @@ static int ks__flush(ks__run *r, bool sync_commit)
         ks_source_pause(r->source, true);
         return rc;
     }
-    ks_engine_flush_done(r->engine);
-    r->flushes++;
-    /* The group's sums came back with the flush: the KPI hashes follow, in a
-     * write that yields to any flush that came in between (whose own KPI
-     * write then carries newer sums). Failing here loses nothing. */
+    /* The reply says which partitions' changes Redis took (and carries the
+     * group's sums for the KPI hashes, built into r->kpis). */
     const char *const *strs;
     const size_t *lens;
     size_t n = ks_redis_sink_reply(r->sink, &strs, &lens);
     int prc = ks_engine_publish(r->engine, strs, lens, n, &r->kpis);
-    if (prc < 0)
-        ks_warn("reading the group sums: %s; KPI hashes follow at the next flush", ks_strerror(prc));
-    else if (ks_redis_sink_write(r->sink, &r->kpis, err, sizeof err) < 0)
-        ks_warn("writing the KPI hashes: %s; they follow at the next flush", err);
+    ks_engine_flush_done(r->engine);
+    r->flushes++;
     if (r->outage) {
         ks_info("flush succeeded again after %lld failed attempts; resuming", (long long)r->failures);
         r->outage = false;
@@ -116,6 +111,13 @@ static int ks__flush(ks__run *r, bool sync_commit)
     }
     if (ks_source_commit(r->source, sync_commit, err, sizeof err) < 0)
         ks_warn("%s (the next commit covers it)", err); /* Redis holds the offsets too */
+    /* The KPI hashes, in a write that yields to any flush of the group that
+     * came in between (whose own write carries newer sums). Failing here
+     * loses nothing: the next flush rewrites them. */
+    if (prc < 0)
+        ks_warn("reading the flush's reply: %s; KPI hashes follow at the next flush", ks_strerror(prc));
+    else if (ks_redis_sink_write(r->sink, &r->kpis, err, sizeof err) < 0)
+        ks_warn("writing the KPI hashes: %s; they follow at the next flush", err);
     return 0;
 }
 

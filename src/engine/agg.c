@@ -275,7 +275,6 @@ int ks_agg_part_freeze(ks_agg_part *ap, ks_pstate *st, const char *id, int64_t n
     else
         ks_batch_arg(b, "", 0);
     ks_batch_i64(b, st->clock_ms == INT64_MIN ? 0 : st->clock_ms);
-    ks_batch_i64(b, (int64_t)count);
     const char *argv[1];
     size_t lens[1];
     for (size_t a = 0; a < items.nargs; a++) {
@@ -292,6 +291,79 @@ int ks_agg_part_freeze(ks_agg_part *ap, ks_pstate *st, const char *id, int64_t n
     ap->pushed_clock_ms = st->clock_ms;
     ks__forget(ap, st);
     return 0;
+}
+
+/* One item of a frozen block, pointing into the block's arena. */
+typedef struct ks__it {
+    const char *a[4];
+    size_t l[4];
+    int64_t d;
+} ks__it;
+
+static int ks__it_cmp(const void *x, const void *y)
+{
+    const ks__it *p = x, *q = y;
+    for (int k = 0; k < 4; k++) {
+        size_t n = p->l[k] < q->l[k] ? p->l[k] : q->l[k];
+        int c = memcmp(p->a[k], q->a[k], n);
+        if (c)
+            return c;
+        if (p->l[k] != q->l[k])
+            return p->l[k] < q->l[k] ? -1 : 1;
+    }
+    return 0;
+}
+
+int ks_agg_emit(ks_batch *b, ks_agg_part *const *parts, int n)
+{
+    ks_batch_i64(b, n);
+    size_t total = 0;
+    for (int i = 0; i < n; i++) {
+        const ks_batch *f = &parts[i]->frozen;
+        for (size_t a = 0; a < KS_AGG_HEADER && a < f->nargs; a++)
+            ks_batch_arg(b, f->arena + f->argoff[a], f->arglen[a]);
+        total += (f->nargs - KS_AGG_HEADER) / 5;
+    }
+    /* Summed over the partitions: one Redis update per distinct item, not
+     * one per partition (64 partitions touch the same buckets). */
+    ks__it *v = total ? malloc(total * sizeof *v) : NULL;
+    if (total && !v)
+        return KS_ERR_NOMEM;
+    size_t nv = 0;
+    for (int i = 0; i < n; i++) {
+        const ks_batch *f = &parts[i]->frozen;
+        for (size_t a = KS_AGG_HEADER; a + 5 <= f->nargs; a += 5) {
+            ks__it *it = &v[nv++];
+            for (int k = 0; k < 4; k++) {
+                it->a[k] = f->arena + f->argoff[a + (size_t)k];
+                it->l[k] = f->arglen[a + (size_t)k];
+            }
+            char num[32];
+            size_t dl = f->arglen[a + 4] < sizeof num - 1 ? f->arglen[a + 4] : sizeof num - 1;
+            memcpy(num, f->arena + f->argoff[a + 4], dl);
+            num[dl] = '\0';
+            it->d = strtoll(num, NULL, 10);
+        }
+    }
+    if (nv > 1)
+        qsort(v, nv, sizeof *v, ks__it_cmp);
+    size_t out = 0;
+    for (size_t i = 0; i < nv;) {
+        size_t j = i + 1;
+        while (j < nv && ks__it_cmp(&v[i], &v[j]) == 0)
+            v[i].d += v[j++].d;
+        if (v[i].d != 0)
+            v[out++] = v[i];
+        i = j;
+    }
+    ks_batch_i64(b, (int64_t)out);
+    for (size_t i = 0; i < out; i++) {
+        for (int k = 0; k < 4; k++)
+            ks_batch_arg(b, v[i].a[k], v[i].l[k]);
+        ks_batch_i64(b, v[i].d);
+    }
+    free(v);
+    return b->failed ? KS_ERR_NOMEM : 0;
 }
 
 /* --- pending HLLs --- */
@@ -494,8 +566,8 @@ static void ks__hash_fields(ks_batch *b, const char *key, const ks__dimacc *a, i
 }
 
 int ks_agg_kpis(const ks_config *cfg, const char *const *s, const size_t *l, size_t n,
-                void (*fence)(void *ctx, const char *id, size_t len), void *ctx, ks_batch *b,
-                ks_agg_result *out)
+                void (*fence)(void *ctx, const char *id, size_t len, bool fenced), void *ctx,
+                ks_batch *b, ks_agg_result *out)
 {
     memset(out, 0, sizeof *out);
     out->group_clock_ms = INT64_MIN;
@@ -506,12 +578,19 @@ int ks_agg_kpis(const ks_config *cfg, const char *const *s, const size_t *l, siz
         if (i + (k) > n)                                                                           \
             goto bad;                                                                              \
     } while (0)
-    KS__NEED(1);
+    KS__NEED(2);
+    out->applied = l[i] == 7 && memcmp(s[i], "applied", 7) == 0;
+    i++;
     int64_t nf = ks__ll(s[i], l[i]);
     i++;
-    KS__NEED((size_t)nf);
+    KS__NEED((size_t)nf + 1);
     for (int64_t f = 0; f < nf; f++, i++)
-        fence(ctx, s[i], l[i]);
+        fence(ctx, s[i], l[i], true);
+    int64_t nd = ks__ll(s[i], l[i]);
+    i++;
+    KS__NEED((size_t)nd);
+    for (int64_t f = 0; f < nd; f++, i++)
+        fence(ctx, s[i], l[i], false);
     KS__NEED(2);
     out->version = ks__ll(s[i], l[i]);
     i++;

@@ -62,6 +62,10 @@ typedef struct ks_agg_hlls {
     uint32_t n, cap, last;
 } ks_agg_hlls;
 
+/* Arguments of a frozen block before its items: id, expected token, new
+ * token, next offset, clock. Items follow, 5 arguments each. */
+#define KS_AGG_HEADER 5
+
 /** Frees what ap owns. */
 void ks_agg_part_free(ks_agg_part *ap);
 
@@ -79,6 +83,10 @@ void ks_agg_part_baseline(ks_agg_part *ap, ks_pstate *st);
 int ks_agg_part_freeze(ks_agg_part *ap, ks_pstate *st, const char *id, int64_t next_offset,
                        const char *token, const ks_ddsketch *keysk);
 
+/** Appends to b (the flush script's call) the n partitions' headers and
+ *  their items summed over them. Returns 0 or KS_ERR_NOMEM. */
+int ks_agg_emit(ks_batch *b, ks_agg_part *const *parts, int n);
+
 /** Adds customer hash seen at t_s to window w's pending HLL (bucket width
  *  width_s), unless its bucket is behind the window at clock_s. */
 void ks_agg_hll_add(ks_agg_hlls *h, int64_t width_s, int64_t clock_s, uint64_t hash, int64_t t_s);
@@ -91,18 +99,20 @@ void ks_agg_hll_clear(ks_agg_hlls *h);
 
 /* What a flush's script returned, turned into KPI hashes. */
 typedef struct ks_agg_result {
+    bool applied;            /* the partitions' blocks were applied now */
     int64_t version;
     int64_t group_clock_ms;  /* INT64_MIN: none */
     double churn30;          /* global churn rate of the 30d window, fraction */
     bool has_churn30;
 } ks_agg_result;
 
-/** Parses the flush script's reply (strs/lens, n strings), marks fenced
- *  partitions through fence(ctx, id), and builds into b (cleared first) the
+/** Parses the flush script's reply (strs/lens, n strings), reports through
+ *  fence(ctx, id, true) the partitions another member owns now and through
+ *  fence(ctx, id, false) those whose block an earlier attempt applied, and builds into b (cleared first) the
  *  KPI hashes' versioned write. Returns 0, KS_ERR_NOMEM, or KS_ERR_INVAL on
  *  a reply that does not parse. */
 int ks_agg_kpis(const ks_config *cfg, const char *const *strs, const size_t *lens, size_t n,
-                void (*fence)(void *ctx, const char *id, size_t len), void *ctx, ks_batch *b,
-                ks_agg_result *out);
+                void (*fence)(void *ctx, const char *id, size_t len, bool fenced), void *ctx,
+                ks_batch *b, ks_agg_result *out);
 
 #endif

@@ -76,55 +76,70 @@
     "end\n"
 
 /* Flush: ARGV after the common part: group, top_k, npartitions, then per
- * partition: id, expected token, new token, next offset ("" none), clock,
- * nitems, and nitems x (op, window, bucket, field, delta):
+ * partition its header (id, expected token, new token, next offset or "",
+ * clock), then nitems and nitems x (op, window, bucket, field, delta) summed
+ * over those partitions:
  *   c  counter or sketch bucket count: field "<what>|<dim>"
  *   tp, tc  top-k count of item field (product, complaint category)
  *   b  base of dim field;  m  kpi:meta counter field
- * then the HLL items (window, bucket, dense bytes) to the end. A partition
- * whose stored token is neither the expected one (we own it) nor the new one
- * (an earlier attempt of this flush went through) is fenced: another member
- * owns it now; nothing of it is applied. Returns: fenced ids count, ids,
- * version, group clock, then per window the window sums and the sums ahead
- * (count, then field/value pairs), then base and dims likewise. */
+ * then the HLL items (window, bucket, dense bytes) to the end.
+ * Each partition's stored token must be the expected one (we own it and
+ * Redis has our previous flush); the new one means an earlier attempt of
+ * this flush went through (its reply was lost): "done"; anything else means
+ * another member owns the partition now: "fenced". The items are applied only
+ * if every partition is as expected, all or nothing. Returns: status
+ * (applied | not_applied), fenced ids (count, ids), done ids (count, ids),
+ * flush counter, group clock, then per window the window sums and the sums
+ * ahead (count, then field/value pairs), then base and dims likewise. */
 const char ks_agg_flush_script[] = KS__LUA_COMMON
     "local group, k, np = ARGV[i], tonumber(ARGV[i + 1]), tonumber(ARGV[i + 2])\n"
     "i = i + 3\n"
-    "local fenced = {}\n"
-    "local function bucket_ok(w, n) return N[w] and n > N[w] - 60 end\n"
-    "for _ = 1, np do\n"
-    "  local id, expect, token, offset, pclock = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ARGV[i + 4]\n"
-    "  local nitems = tonumber(ARGV[i + 5])\n"
-    "  i = i + 6\n"
-    "  local cur = redis.call('HGET', A .. ':seq', id) or ''\n"
-    "  if cur ~= token and cur ~= expect then\n"
-    "    fenced[#fenced + 1] = id\n"
-    "  elseif cur == expect then\n"
-    "    for j = i, i + 5 * (nitems - 1), 5 do\n"
-    "      local op, f, d = ARGV[j], ARGV[j + 3], ARGV[j + 4]\n"
-    "      if op == 'b' then incr(A .. ':base', f, d); redis.call('SADD', A .. ':dims', f)\n"
-    "      elseif op == 'm' then redis.call('HINCRBY', P .. 'meta', f, d)\n"
-    "      else\n"
-    "        local w, n = tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])\n"
-    "        if bucket_ok(w, n) then\n"
-    "          local s, wn = fmt(n), names[w]\n"
-    "          if op == 'c' then\n"
-    "            incr(A .. ':b:' .. wn .. ':' .. s, f, d)\n"
-    "            incr(n <= N[w] and (A .. ':w:' .. wn) or (A .. ':f:' .. wn), f, d)\n"
-    "            redis.call('SADD', A .. ':dims', string.match(f, '|(.*)$'))\n"
-    "          else\n"
-    "            local key = A .. ':t:' .. string.sub(op, 2) .. ':' .. wn .. ':' .. s\n"
-    "            if tonumber(redis.call('ZINCRBY', key, d, f)) <= 0 then redis.call('ZREM', key, f) end\n"
-    "          end\n"
-    "          redis.call('ZADD', A .. ':n:' .. wn, n, s)\n"
-    "        end\n"
-    "      end\n"
-    "    end\n"
-    "    redis.call('HSET', A .. ':seq', id, token)\n"
-    "    redis.call('HSET', A .. ':pclock', id, pclock)\n"
-    "    if offset ~= '' then redis.call('HSET', P .. 'offsets:' .. group, id, offset) end\n"
+    "local fenced, done, ok = {}, {}, 0\n"
+    "for h = i, i + 5 * (np - 1), 5 do\n"
+    "  local cur = redis.call('HGET', A .. ':seq', ARGV[h]) or ''\n"
+    "  if cur == ARGV[h + 1] then ok = ok + 1\n"
+    "  elseif cur == ARGV[h + 2] then done[#done + 1] = ARGV[h]\n"
+    "  else fenced[#fenced + 1] = ARGV[h] end\n"
+    "end\n"
+    "local apply = ok == np\n"
+    "if apply then\n"
+    "  for h = i, i + 5 * (np - 1), 5 do\n"
+    "    redis.call('HSET', A .. ':seq', ARGV[h], ARGV[h + 2])\n"
+    "    redis.call('HSET', A .. ':pclock', ARGV[h], ARGV[h + 4])\n"
+    "    if ARGV[h + 3] ~= '' then redis.call('HSET', P .. 'offsets:' .. group, ARGV[h], ARGV[h + 3]) end\n"
     "  end\n"
-    "  i = i + 5 * nitems\n"
+    "end\n"
+    "i = i + 5 * np\n"
+    "local nitems = tonumber(ARGV[i])\n"
+    "i = i + 1\n"
+    "local function bucket_ok(w, n) return N[w] and n > N[w] - 60 end\n"
+    "local dims, held = {}, {}\n"
+    "for j = i, i + 5 * (nitems - 1), 5 do\n"
+    "  if not apply then break end\n"
+    "  local op, f, d = ARGV[j], ARGV[j + 3], ARGV[j + 4]\n"
+    "  if op == 'b' then incr(A .. ':base', f, d); dims[f] = true\n"
+    "  elseif op == 'm' then redis.call('HINCRBY', P .. 'meta', f, d)\n"
+    "  else\n"
+    "    local w, n = tonumber(ARGV[j + 1]), tonumber(ARGV[j + 2])\n"
+    "    if bucket_ok(w, n) then\n"
+    "      local s, wn = ARGV[j + 2], names[w]\n"
+    "      if op == 'c' then\n"
+    "        incr(A .. ':b:' .. wn .. ':' .. s, f, d)\n"
+    "        incr(n <= N[w] and (A .. ':w:' .. wn) or (A .. ':f:' .. wn), f, d)\n"
+    "        dims[string.match(f, '|(.*)$')] = true\n"
+    "      else\n"
+    "        local key = A .. ':t:' .. string.sub(op, 2) .. ':' .. wn .. ':' .. s\n"
+    "        if tonumber(redis.call('ZINCRBY', key, d, f)) <= 0 then redis.call('ZREM', key, f) end\n"
+    "      end\n"
+    "      held[w .. ':' .. s] = true\n"
+    "    end\n"
+    "  end\n"
+    "end\n"
+    "i = i + 5 * nitems\n"
+    "for d in pairs(dims) do redis.call('SADD', A .. ':dims', d) end\n"
+    "for ws in pairs(held) do\n"
+    "  local w, s = string.match(ws, '^(%d+):(.*)$')\n"
+    "  redis.call('ZADD', A .. ':n:' .. names[tonumber(w)], s, s)\n"
     "end\n"
     "while i + 2 <= #ARGV do\n"
     "  local w, n = tonumber(ARGV[i]), tonumber(ARGV[i + 1])\n"
@@ -165,8 +180,10 @@ const char ks_agg_flush_script[] = KS__LUA_COMMON
     "  redis.call('HSETNX', P .. 'meta', f, '0')\n"
     "end\n"
     "if g then redis.call('HSET', P .. 'meta', 'clock_ms', fmt(g)) end\n"
-    "local out = {#fenced}\n"
+    "local out = {apply and 'applied' or 'not_applied', #fenced}\n"
     "for _, f in ipairs(fenced) do out[#out + 1] = f end\n"
+    "out[#out + 1] = #done\n"
+    "for _, f in ipairs(done) do out[#out + 1] = f end\n"
     "out[#out + 1] = redis.call('INCR', A .. ':flush')\n"
     "out[#out + 1] = g and fmt(g) or ''\n"
     "local function put(kv) out[#out + 1] = #kv; for _, x in ipairs(kv) do out[#out + 1] = x end end\n"

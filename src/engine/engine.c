@@ -679,17 +679,13 @@ static void ks__emit_aggregates(ks_engine *e, ks_batch *b, int64_t clock)
     }
     ks_batch_str(b, cfg->group);
     ks_batch_i64(b, cfg->top_k > 0 ? cfg->top_k : 10);
+    ks_agg_part *blocks[e->nparts > 0 ? e->nparts : 1];
     int nblocks = 0;
     for (int i = 0; i < e->nparts; i++)
-        nblocks += e->parts[i].agg.has_frozen && !e->parts[i].agg.fenced;
-    ks_batch_i64(b, nblocks);
-    for (int i = 0; i < e->nparts; i++) {
-        const ks_agg_part *ap = &e->parts[i].agg;
-        if (!ap->has_frozen || ap->fenced)
-            continue;
-        for (size_t a = 0; a < ap->frozen.nargs; a++)
-            ks_batch_arg(b, ap->frozen.arena + ap->frozen.argoff[a], ap->frozen.arglen[a]);
-    }
+        if (e->parts[i].agg.has_frozen && !e->parts[i].agg.fenced)
+            blocks[nblocks++] = &e->parts[i].agg;
+    if (ks_agg_emit(b, blocks, nblocks) < 0)
+        b->failed = 1;
     for (int w = 0; w < cfg->nwindows; w++)
         for (uint32_t i = 0; i < e->hll[w].n; i++) {
             size_t len;
@@ -750,9 +746,6 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
     ks_batch_fmt(b, "%lld", (long long)wall_ms);
     ks_batch_str(b, "version");
     ks_batch_str(b, KS_VERSION);
-    for (int i = 0; i < e->nparts; i++)
-        e->parts[i].built_offset = e->parts[i].agg.has_frozen ? e->parts[i].agg.sent_offset
-                                                              : e->parts[i].built_offset;
     /* Last: its reply is what ks_engine_publish() reads. */
     ks__emit_aggregates(e, b, clock);
     return b->failed ? KS_ERR_NOMEM : 0;
@@ -763,9 +756,6 @@ void ks_engine_flush_done(ks_engine *e)
     e->unconfirmed = e->risk_uncertain = false;
     for (int i = 0; i < e->nparts; i++) {
         ks__part *p = &e->parts[i];
-        if (p->agg.has_frozen && !p->agg.fenced)
-            snprintf(p->agg.token, sizeof p->agg.token, "%s", p->agg.next_token);
-        p->agg.has_frozen = false;
         ks_pstate_clear_dirty(p->st);
         p->st->nnotices = 0;
     }
@@ -773,14 +763,29 @@ void ks_engine_flush_done(ks_engine *e)
         ks_agg_hll_clear(&e->hll[w]);
 }
 
-static void ks__fence(void *ctx, const char *id, size_t len)
+/* The partition's frozen block is in Redis: its token is ours now, and its
+ * offset may be committed to Kafka. */
+static void ks__confirm(ks__part *p)
+{
+    if (!p->agg.has_frozen || p->agg.fenced)
+        return;
+    snprintf(p->agg.token, sizeof p->agg.token, "%s", p->agg.next_token);
+    p->agg.has_frozen = false;
+    p->built_offset = p->agg.sent_offset;
+}
+
+static void ks__fence(void *ctx, const char *id, size_t len, bool fenced)
 {
     ks_engine *e = ctx;
     for (int i = 0; i < e->nparts; i++) {
         ks__part *p = &e->parts[i];
         char pid[320];
         int n = snprintf(pid, sizeof pid, "%s:%d", p->topic, (int)p->partition);
-        if ((size_t)n == len && memcmp(pid, id, len) == 0 && !p->agg.fenced) {
+        if ((size_t)n != len || memcmp(pid, id, len) != 0)
+            continue;
+        if (!fenced) {
+            ks__confirm(p); /* an earlier attempt applied it; its reply was lost */
+        } else if (!p->agg.fenced) {
             p->agg.fenced = true;
             ks_error("%.*s: another member of the group wrote it since our last flush; "
                      "its state here is stale and is no longer written (it will be revoked)",
@@ -796,6 +801,9 @@ int ks_engine_publish(ks_engine *e, const char *const *strs, const size_t *lens,
     int rc = ks_agg_kpis(e->cfg, strs, lens, n, ks__fence, e, b, &res);
     if (rc < 0)
         return rc;
+    if (res.applied)
+        for (int i = 0; i < e->nparts; i++)
+            ks__confirm(&e->parts[i]);
     if (res.group_clock_ms != INT64_MIN && res.group_clock_ms > e->group_clock_ms)
         e->group_clock_ms = res.group_clock_ms;
     if (res.has_churn30)
