@@ -36,6 +36,9 @@ typedef struct ks_deltas {
 /** Returns the delta bucket of (gid, w, n), creating it zeroed; NULL on OOM. */
 ks_bucket *ks_deltas_at(ks_deltas *m, uint16_t gid, uint8_t w, int64_t n);
 
+/** Drops the deltas of buckets n <= behind[w] (behind their window w). */
+void ks_deltas_prune(ks_deltas *m, const int64_t *behind);
+
 /** Empties m, keeping its memory. */
 void ks_deltas_clear(ks_deltas *m);
 

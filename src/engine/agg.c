@@ -152,6 +152,14 @@ static int ks__sketch_items(ks_agg_part *ap, ks_pstate *st, const ks_ddsketch *k
     }
     size_t nv = 0;
     char dim[160];
+    /* Buckets behind their window at the partition's clock count nowhere
+     * (the group clock is at least ours): not sent. */
+    int64_t lo[KS_MAX_WINDOWS];
+    int64_t clock_s = st->clock_ms == INT64_MIN ? INT64_MIN : st->clock_ms / 1000;
+    for (int w = 0; w < nw; w++)
+        lo[w] = clock_s == INT64_MIN ? INT64_MIN
+                                     : ks__fdiv(clock_s, cfg->windows[w].length_ms / 1000 /
+                                                             KS_WINDOW_BUCKETS) - KS_WINDOW_BUCKETS;
     for (uint32_t r = 0; r < st->nresp; r++) {
         const ks_response *x = &st->resp[r];
         int64_t key = ks_ddsketch_key(keysk, (double)x->value_ms);
@@ -173,8 +181,9 @@ static int ks__sketch_items(ks_agg_part *ap, ks_pstate *st, const ks_ddsketch *k
             tlen += (size_t)fl + 1;
             for (int w = 0; w < nw; w++) {
                 int64_t width_s = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
-                v[nv++] = (ks__cnt){"c", (uint8_t)(w + 1), ks__fdiv(x->ts_ms / 1000, width_s), f,
-                                    (uint32_t)fl};
+                int64_t n = ks__fdiv(x->ts_ms / 1000, width_s);
+                if (n > lo[w])
+                    v[nv++] = (ks__cnt){"c", (uint8_t)(w + 1), n, f, (uint32_t)fl};
             }
         }
     }
@@ -196,10 +205,13 @@ static int ks__sketch_items(ks_agg_part *ap, ks_pstate *st, const ks_ddsketch *k
         }
         for (int w = 0; w < nw; w++) {
             int64_t width_s = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
+            int64_t n = ks__fdiv(it->t_s, width_s);
+            if (n <= lo[w])
+                continue;
             ks__cnt *c = &v[nv++];
             snprintf(c->op, sizeof c->op, "%s", op);
             c->w = (uint8_t)(w + 1);
-            c->n = ks__fdiv(it->t_s, width_s);
+            c->n = n;
             c->field = f;
             c->len = fl;
         }

@@ -5,6 +5,7 @@
 #include "kpistream/log.h"
 
 #include <hiredis/hiredis.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,8 +20,11 @@ struct ks_redis_sink {
     const char **argv;   /* one command's arguments, grown to the widest */
     size_t *lens, capargv;
     redisReply *last;    /* reply of the batch's last command (kept until the next write) */
-    const char **rstr;   /* ... flattened: borrowed from last */
+    const char **rstr;   /* ... flattened: borrowed from last, or from itext */
     size_t *rlen, nr, caprr;
+    size_t *roff;        /* per string: offset of its text in itext (integers), else SIZE_MAX */
+    char *itext;         /* decimal text of the reply's integers */
+    size_t itlen, itcap;
 };
 
 ks_redis_sink *ks_redis_sink_new(const ks_config *cfg, char *errstr, size_t errsize)
@@ -58,6 +62,8 @@ void ks_redis_sink_free(ks_redis_sink *s)
         freeReplyObject(s->last);
     free(s->rstr);
     free(s->rlen);
+    free(s->roff);
+    free(s->itext);
     free(s);
 }
 
@@ -167,18 +173,34 @@ static int ks__flatten(ks_redis_sink *s, redisReply *r)
         size_t *nl = realloc(s->rlen, cap * sizeof *nl);
         if (nl)
             s->rlen = nl;
-        if (!ns || !nl)
+        size_t *no = realloc(s->roff, cap * sizeof *no);
+        if (no)
+            s->roff = no;
+        if (!ns || !nl || !no)
             return -1;
         s->caprr = cap;
     }
+    s->roff[s->nr] = SIZE_MAX;
     if (r->type == REDIS_REPLY_INTEGER) {
-        /* hiredis keeps no text for integers: write it over the reply's
-         * (unused) str slot, owned by us through r. */
+        /* hiredis keeps no text for integers: ours, in a buffer reused from
+         * write to write (pointers are set once the buffer stops moving). */
         char buf[24];
         int n = snprintf(buf, sizeof buf, "%lld", r->integer);
-        free(r->str);
-        r->str = strdup(buf);
-        r->len = r->str ? (size_t)n : 0;
+        if (s->itlen + (size_t)n > s->itcap) {
+            size_t cap = s->itcap ? s->itcap * 2 : 1024;
+            char *nt = realloc(s->itext, cap);
+            if (!nt)
+                return -1;
+            s->itext = nt;
+            s->itcap = cap;
+        }
+        memcpy(s->itext + s->itlen, buf, (size_t)n);
+        s->roff[s->nr] = s->itlen;
+        s->rstr[s->nr] = NULL;
+        s->rlen[s->nr] = (size_t)n;
+        s->itlen += (size_t)n;
+        s->nr++;
+        return 0;
     }
     s->rstr[s->nr] = r->str ? r->str : "";
     s->rlen[s->nr] = r->str ? r->len : 0;
@@ -257,10 +279,14 @@ int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_
             /* Keep the last command's reply for ks_redis_sink_reply(). */
             s->last = r->element[r->elements - 1];
             r->element[r->elements - 1] = NULL;
+            s->itlen = 0;
             if (ks__flatten(s, s->last) < 0) {
                 snprintf(errstr, errsize, "redis: out of memory reading the flush's reply");
                 rc = KS_ERR_NOMEM;
             }
+            for (size_t i = 0; rc == 0 && i < s->nr; i++)
+                if (s->roff[i] != SIZE_MAX)
+                    s->rstr[i] = s->itext + s->roff[i];
         }
     }
     freeReplyObject(r);

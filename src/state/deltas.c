@@ -58,6 +58,24 @@ ks_bucket *ks_deltas_at(ks_deltas *m, uint16_t gid, uint8_t w, int64_t n)
     return &d->v;
 }
 
+void ks_deltas_prune(ks_deltas *m, const int64_t *behind)
+{
+    uint32_t j = 0;
+    for (uint32_t i = 0; i < m->n; i++)
+        if (m->d[i].n > behind[m->d[i].w])
+            m->d[j++] = m->d[i];
+    if (j == m->n)
+        return;
+    m->n = j;
+    memset(m->slot, 0, (size_t)m->slot_cap * sizeof *m->slot);
+    for (uint32_t i = 0; i < m->n; i++) {
+        uint32_t h = ks__dhash(m->d[i].gid, m->d[i].w, m->d[i].n) & (m->slot_cap - 1);
+        while (m->slot[h])
+            h = (h + 1) & (m->slot_cap - 1);
+        m->slot[h] = i + 1;
+    }
+}
+
 void ks_deltas_clear(ks_deltas *m)
 {
     if (m->n && m->slot)

@@ -601,6 +601,17 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
         for (int w = 0; w < cfg->nwindows; w++)
             if (p->used[i]->used)
                 ks_series_advance(&p->used[i]->win[w], clock_s);
+    /* Changes to buckets that left their window count nowhere any more (the
+     * group clock is at least ours): drop them, so a fast replay of days of
+     * history between two flushes does not keep every minute it crossed. */
+    int64_t lo[KS_MAX_WINDOWS];
+    for (int w = 0; w < cfg->nwindows; w++) {
+        int64_t width = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
+        lo[w] = (clock_s >= 0 ? clock_s / width : -((-clock_s + width - 1) / width)) -
+                KS_WINDOW_BUCKETS;
+    }
+    if (p->deltas.n > 64)
+        ks_deltas_prune(&p->deltas, lo);
     if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
         ks__expire_days(p, prev / KS_DAY_MS, clock_ms / KS_DAY_MS);
         /* Every boundary crossed is swept (an idle jump included), so scores
