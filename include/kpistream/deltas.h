@@ -31,12 +31,14 @@ typedef struct ks_deltas {
     uint32_t n, cap;
     uint32_t *slot;   /* index + 1; 0 = empty */
     uint32_t slot_cap; /* power of two, >= 2 * cap */
+    uint32_t kept;     /* entries left by the last prune (prunes are amortised) */
 } ks_deltas;
 
 /** Returns the delta bucket of (gid, w, n), creating it zeroed; NULL on OOM. */
 ks_bucket *ks_deltas_at(ks_deltas *m, uint16_t gid, uint8_t w, int64_t n);
 
-/** Drops the deltas of buckets n <= behind[w] (behind their window w). */
+/** Drops the deltas of buckets n <= behind[w] (behind their window w), once
+ *  the map has doubled since the last prune (amortised O(1) per change). */
 void ks_deltas_prune(ks_deltas *m, const int64_t *behind);
 
 /** Empties m, keeping its memory. */

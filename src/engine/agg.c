@@ -357,17 +357,39 @@ int ks_agg_emit(ks_batch *b, ks_agg_part *const *parts, int n)
             it->d = strtoll(num, NULL, 10);
         }
     }
-    if (nv > 1)
-        qsort(v, nv, sizeof *v, ks__it_cmp);
-    size_t out = 0;
-    for (size_t i = 0; i < nv;) {
-        size_t j = i + 1;
-        while (j < nv && ks__it_cmp(&v[i], &v[j]) == 0)
-            v[i].d += v[j++].d;
-        if (v[i].d != 0)
-            v[out++] = v[i];
-        i = j;
+    /* Sum equal items through a hash table of first occurrences. */
+    size_t cap = 16;
+    while (cap < 2 * nv)
+        cap *= 2;
+    uint32_t *slot = calloc(cap, sizeof *slot);
+    if (!slot) {
+        free(v);
+        return KS_ERR_NOMEM;
     }
+    size_t out = 0;
+    for (size_t i = 0; i < nv; i++) {
+        uint64_t h = 1469598103934665603ULL;
+        for (int k = 0; k < 4; k++) {
+            for (size_t c = 0; c < v[i].l[k]; c++)
+                h = (h ^ (uint8_t)v[i].a[k][c]) * 1099511628211ULL;
+            h = (h ^ 0x1f) * 1099511628211ULL;
+        }
+        size_t j = (size_t)(h ^ h >> 29) & (cap - 1);
+        while (slot[j] && ks__it_cmp(&v[slot[j] - 1], &v[i]) != 0)
+            j = (j + 1) & (cap - 1);
+        if (slot[j]) {
+            v[slot[j] - 1].d += v[i].d;
+        } else {
+            v[out] = v[i];
+            slot[j] = (uint32_t)++out;
+        }
+    }
+    free(slot);
+    size_t kept = 0;
+    for (size_t i = 0; i < out; i++)
+        if (v[i].d != 0)
+            v[kept++] = v[i];
+    out = kept;
     ks_batch_i64(b, (int64_t)out);
     for (size_t i = 0; i < out; i++) {
         for (int k = 0; k < 4; k++)

@@ -60,10 +60,14 @@ ks_bucket *ks_deltas_at(ks_deltas *m, uint16_t gid, uint8_t w, int64_t n)
 
 void ks_deltas_prune(ks_deltas *m, const int64_t *behind)
 {
+    /* Amortised: a scan only once the map doubled since the last one. */
+    if (m->n < 2 * m->kept)
+        return;
     uint32_t j = 0;
     for (uint32_t i = 0; i < m->n; i++)
         if (m->d[i].n > behind[m->d[i].w])
             m->d[j++] = m->d[i];
+    m->kept = j > 32 ? j : 32;
     if (j == m->n)
         return;
     m->n = j;
@@ -81,6 +85,7 @@ void ks_deltas_clear(ks_deltas *m)
     if (m->n && m->slot)
         memset(m->slot, 0, (size_t)m->slot_cap * sizeof *m->slot);
     m->n = 0;
+    m->kept = 32;
 }
 
 void ks_deltas_free(ks_deltas *m)

@@ -610,8 +610,7 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
         lo[w] = (clock_s >= 0 ? clock_s / width : -((-clock_s + width - 1) / width)) -
                 KS_WINDOW_BUCKETS;
     }
-    if (p->deltas.n > 64)
-        ks_deltas_prune(&p->deltas, lo);
+    ks_deltas_prune(&p->deltas, lo);
     if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
         ks__expire_days(p, prev / KS_DAY_MS, clock_ms / KS_DAY_MS);
         /* Every boundary crossed is swept (an idle jump included), so scores
