@@ -40,6 +40,10 @@ int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition);
 void ks_engine_set_restore_point(ks_engine *e, const char *topic, int32_t partition,
                                  int64_t next_offset, const char *token, int64_t clock_ms);
 
+/** Returns true if another member took over one of our partitions (a flush
+ *  found its token changed): our state is stale and the process should leave. */
+bool ks_engine_fenced(const ks_engine *e);
+
 /** Sets this process's id in flush tokens (unique per process run). */
 void ks_engine_set_member(ks_engine *e, const char *id);
 

@@ -45,4 +45,10 @@ typedef struct ks_stored_partition {
 int ks_redis_sink_stored_partition(ks_redis_sink *s, const char *topic, int32_t partition,
                                    ks_stored_partition *out, char *errstr, size_t errsize);
 
+/** Checks that the prefix belongs to this consumer group and was counted
+ *  with this configuration (config: a description of the settings that
+ *  change counts), recording both if the prefix is new. Returns 0,
+ *  KS_ERR_CONFIG with errstr naming the mismatch, or KS_ERR_REDIS. */
+int ks_redis_sink_claim(ks_redis_sink *s, const char *config, char *errstr, size_t errsize);
+
 #endif

@@ -187,6 +187,30 @@ int ks_run(const ks_config *cfg)
         status = 0;
         goto out;
     }
+    /* The prefix's sums are one group's, counted one way: refuse to add to
+     * another group's, or to mix configurations (docs/redis.md). */
+    char desc[512];
+    int dl = snprintf(desc, sizeof desc, "clock=%s;windows=", cfg->clock == KS_CLOCK_EVENT ? "event" : "wall");
+    for (int w = 0; w < cfg->nwindows && dl > 0 && (size_t)dl < sizeof desc; w++)
+        dl += snprintf(desc + dl, sizeof desc - (size_t)dl, "%s%s", w ? "," : "", cfg->windows[w].name);
+    if (dl > 0 && (size_t)dl < sizeof desc)
+        snprintf(desc + dl, sizeof desc - (size_t)dl,
+                 ";churn_inactivity_ms=%lld;csat_satisfied_min=%d;nps=%d/%d;max_segments=%d;"
+                 "max_channels=%d",
+                 (long long)cfg->churn_inactivity_ms, cfg->csat_satisfied_min, cfg->nps_promoter_min,
+                 cfg->nps_detractor_max, cfg->max_segments, cfg->max_channels);
+    for (;;) {
+        int crc = ks_redis_sink_claim(r.sink, desc, err, sizeof err);
+        if (crc == 0)
+            break;
+        if (crc != KS_ERR_REDIS || ks__stop)
+            goto out; /* the message names the mismatch; exit 1 */
+        ks_warn("%s; retrying in %d ms", err, backoff);
+        struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        backoff = backoff * 2 > cfg->redis_retry_max_ms ? cfg->redis_retry_max_ms : backoff * 2;
+    }
+    err[0] = '\0';
     char member[40];
     snprintf(member, sizeof member, "%x%llx", (unsigned)getpid(),
              (unsigned long long)(ks_wall_ms() * 1000003 ^ ks_mono_ns()));
@@ -206,6 +230,14 @@ int ks_run(const ks_config *cfg)
         if (ks_source_poll(r.source, 100, ks__wall_ms(), &st, err, sizeof err) < 0) {
             ks_error("%s", err);
             status = 2;
+            break;
+        }
+        if (ks_engine_fenced(r.engine)) {
+            /* Another member wrote one of our partitions (we were cut off
+             * from the group, or Redis lost its data): our state for it is
+             * stale. Leave; a restart rejoins and rebuilds from Redis. */
+            ks_error("stopping: a partition of ours was taken over (see above); restart to rejoin");
+            status = 4;
             break;
         }
         if (st.messages && !r.first_msg_ms)

@@ -322,6 +322,14 @@ static bool ks__part_restoring(const ks__part *p)
     return p->restore_until > 0 && p->next_offset < p->restore_until;
 }
 
+bool ks_engine_fenced(const ks_engine *e)
+{
+    for (int i = 0; i < e->nparts; i++)
+        if (e->parts[i].agg.fenced)
+            return true;
+    return false;
+}
+
 void ks_engine_set_member(ks_engine *e, const char *id)
 {
     snprintf(e->member, sizeof e->member, "%s", id);

@@ -348,3 +348,54 @@ int ks_redis_sink_stored_partition(ks_redis_sink *s, const char *topic, int32_t 
     out->clock_ms = v[0] ? strtoll(v, NULL, 10) : INT64_MIN;
     return 0;
 }
+
+/* The prefix's owner and counting configuration are recorded by the first
+ * member that runs on it; later members must match both. */
+static const char ks__claim_script[] =
+    "local A = ARGV[1] .. 'agg'\n"
+    "local g, c = redis.call('HGET', A, 'group'), redis.call('HGET', A, 'config')\n"
+    "if not g then\n"
+    "  redis.call('HSET', A, 'group', ARGV[2], 'config', ARGV[3])\n"
+    "  return {'', ''}\n"
+    "end\n"
+    "return {g, c or ''}\n";
+
+int ks_redis_sink_claim(ks_redis_sink *s, const char *config, char *errstr, size_t errsize)
+{
+    int rc = ks_redis_sink_connect(s, errstr, errsize);
+    if (rc < 0)
+        return rc;
+    const char *argv[6] = {"EVAL", ks__claim_script, "0", s->cfg->prefix, s->cfg->group, config};
+    redisReply *r = redisCommandArgv(s->c, 6, argv, NULL);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 2) {
+        snprintf(errstr, errsize, "redis %s:%d: reading %sagg: %s", s->url.host, s->url.port,
+                 s->cfg->prefix,
+                 r && r->type == REDIS_REPLY_ERROR ? r->str
+                 : r                                ? "unexpected reply"
+                 : (s->c->errstr[0] ? s->c->errstr : "connection lost"));
+        if (r)
+            freeReplyObject(r);
+        ks__drop(s);
+        return KS_ERR_REDIS;
+    }
+    const char *g = r->element[0]->str ? r->element[0]->str : "";
+    const char *c = r->element[1]->str ? r->element[1]->str : "";
+    rc = 0;
+    if (g[0] && strcmp(g, s->cfg->group) != 0) {
+        snprintf(errstr, errsize,
+                 "prefix '%s' holds the outputs of consumer group '%s', not '%s' (group): "
+                 "a second group would add its counts to them; use another prefix, or delete "
+                 "the prefix's keys to start over",
+                 s->cfg->prefix, g, s->cfg->group);
+        rc = KS_ERR_CONFIG;
+    } else if (g[0] && strcmp(c, config) != 0) {
+        snprintf(errstr, errsize,
+                 "prefix '%s' holds outputs counted with another configuration (%s) than this "
+                 "one (%s): windows, churn_inactivity, thresholds and name limits must be the "
+                 "same in every member and every run; use another prefix to count afresh",
+                 s->cfg->prefix, c, config);
+        rc = KS_ERR_CONFIG;
+    }
+    freeReplyObject(r);
+    return rc;
+}
