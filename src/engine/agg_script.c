@@ -57,13 +57,18 @@
     "  if new and (not old or new > old) then\n"                                            \
     "    local set = A .. ':n:' .. wn\n"                                                    \
     "    if old then\n"                                                                     \
+    /* A jump past the whole window (a replay catching up) empties the window \
+     * sum at once instead of bucket by bucket. */                                          \
+    "      local whole = new - 60 >= old\n"                                                 \
     "      for _, s in ipairs(redis.call('ZRANGEBYSCORE', set, '-inf', fmt(new - 60))) do\n" \
     "        local b = A .. ':b:' .. wn .. ':' .. s\n"                                      \
-    "        addhash(b, tonumber(s) <= old and (A .. ':w:' .. wn) or (A .. ':f:' .. wn), -1)\n" \
+    "        if tonumber(s) > old then addhash(b, A .. ':f:' .. wn, -1)\n"                  \
+    "        elseif not whole then addhash(b, A .. ':w:' .. wn, -1) end\n"                  \
     "        redis.call('DEL', b, A .. ':h:' .. wn .. ':' .. s, A .. ':t:p:' .. wn .. ':' .. s,\n" \
     "                   A .. ':t:c:' .. wn .. ':' .. s)\n"                                  \
     "        redis.call('ZREM', set, s)\n"                                                  \
     "      end\n"                                                                           \
+    "      if whole then redis.call('DEL', A .. ':w:' .. wn) end\n"                         \
     "      for _, s in ipairs(redis.call('ZRANGEBYSCORE', set, '(' .. fmt(old), fmt(new))) do\n" \
     "        local b = A .. ':b:' .. wn .. ':' .. s\n"                                      \
     "        addhash(b, A .. ':f:' .. wn, -1)\n"                                            \
