@@ -1012,41 +1012,78 @@ static int kst__str_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-/* Differing items per key family, for a one-line summary. */
+/* Differing items per key family: counted, and printed up to a quota each so
+ * that a family with few differences is not hidden behind one with many. */
 typedef struct kst__family {
     char name[64];
     size_t want, got; /* items found only in want / only in got */
+    size_t shown;
 } kst__family;
 
-static void kst__family_count(kst__family *f, size_t *nf, size_t cap, const char *line, bool want)
+#define KST__FAMILIES 32
+
+/* Returns the family of a "key<TAB>item" line ("kpi:customer:c42..." ->
+ * "kpi:customer", "kpi:global" -> "kpi:global"), added if new; NULL when the
+ * table is full. */
+static kst__family *kst__family_of(kst__family *f, size_t *nf, const char *line)
 {
-    /* "kpi:customer:c42<TAB>..." -> "kpi:customer"; "kpi:global ..." -> "kpi:global" */
     size_t n = strcspn(line, ": \t");
     if (line[n] == ':')
         n += 1 + strcspn(line + n + 1, ": \t");
     if (n >= sizeof f->name)
         n = sizeof f->name - 1;
-    size_t i = 0;
-    while (i < *nf && (strlen(f[i].name) != n || strncmp(f[i].name, line, n) != 0))
-        i++;
-    if (i == *nf) {
-        if (*nf == cap)
-            return;
-        snprintf(f[i].name, sizeof f[i].name, "%.*s", (int)n, line);
-        f[i].want = f[i].got = 0;
-        (*nf)++;
-    }
-    if (want)
-        f[i].want++;
-    else
-        f[i].got++;
+    for (size_t i = 0; i < *nf; i++)
+        if (strlen(f[i].name) == n && strncmp(f[i].name, line, n) == 0)
+            return &f[i];
+    if (*nf == KST__FAMILIES)
+        return NULL;
+    kst__family *nfam = &f[(*nf)++];
+    memset(nfam, 0, sizeof *nfam);
+    snprintf(nfam->name, sizeof nfam->name, "%.*s", (int)n, line);
+    return nfam;
 }
 
-/* Prints up to max lines found on only one side, then the counts per key
- * family; returns the number of such lines, or -1 when out of memory. */
+/* Walks the sorted sides in step; for each line found on one side only,
+ * counts it (print false) or prints it if its family's quota allows. Returns
+ * the number of such lines. */
+static size_t kst__walk_diff(char **a, size_t na, char **b, size_t nb, kst__family *fam,
+                             size_t *nf, bool print, size_t quota)
+{
+    size_t i = 0, j = 0, diffs = 0;
+    while (i < na || j < nb) {
+        int c = i == na ? 1 : j == nb ? -1 : strcmp(a[i], b[j]);
+        if (c == 0) {
+            i++, j++;
+            continue;
+        }
+        const char *l = c < 0 ? a[i] : b[j];
+        kst__family *f = kst__family_of(fam, nf, l);
+        diffs++;
+        if (!print && f) {
+            if (c < 0)
+                f->want++;
+            else
+                f->got++;
+        } else if (print && (!f || f->shown++ < quota)) {
+            /* HyperLogLog registers are long hex strings: show their start. */
+            size_t ll = strlen(l);
+            fprintf(stderr, "  %s %.*s%s\n", c < 0 ? "baseline:" : "scenario:",
+                    (int)(ll > 200 ? 200 : ll), l, ll > 200 ? "..." : "");
+        }
+        if (c < 0)
+            i++;
+        else
+            j++;
+    }
+    return diffs;
+}
+
+/* Prints about max lines found on only one side, shared out among the key
+ * families, then the counts per family; returns the number of such lines, or
+ * -1 when out of memory. */
 static long kst__print_diff(const char *want, const char *got, size_t max)
 {
-    size_t na = 0, nb = 0, i = 0, j = 0, diffs = 0, nf = 0;
+    size_t na = 0, nb = 0, nf = 0;
     char **a = kst__flat_lines(want, &na), **b = kst__flat_lines(got, &nb);
     if (!a || !b) {
         kst__free_lines(a, na);
@@ -1055,30 +1092,15 @@ static long kst__print_diff(const char *want, const char *got, size_t max)
     }
     qsort(a, na, sizeof *a, kst__str_cmp);
     qsort(b, nb, sizeof *b, kst__str_cmp);
-    kst__family fam[32];
-    while (i < na || j < nb) {
-        int c = i == na ? 1 : j == nb ? -1 : strcmp(a[i], b[j]);
-        if (c == 0) {
-            i++, j++;
-            continue;
-        }
-        const char *l = c < 0 ? a[i] : b[j];
-        if (diffs++ < max) {
-            /* HyperLogLog registers are long hex strings: show their start. */
-            size_t ll = strlen(l);
-            fprintf(stderr, "  %s %.*s%s\n", c < 0 ? "baseline:" : "scenario:",
-                    (int)(ll > 200 ? 200 : ll), l, ll > 200 ? "..." : "");
-        }
-        kst__family_count(fam, &nf, sizeof fam / sizeof fam[0], l, c < 0);
-        if (c < 0)
-            i++;
-        else
-            j++;
-    }
-    if (diffs > max)
-        fprintf(stderr, "  ... and %zu more\n", diffs - max);
+    kst__family fam[KST__FAMILIES];
+    size_t diffs = kst__walk_diff(a, na, b, nb, fam, &nf, false, 0);
+    size_t quota = nf ? max / nf : max;
+    if (quota < 4)
+        quota = 4;
+    kst__walk_diff(a, na, b, nb, fam, &nf, true, quota);
     if (diffs) {
-        fprintf(stderr, "  by key family (baseline only / scenario only):");
+        fprintf(stderr, "  by key family (baseline only / scenario only; at most %zu shown each):",
+                quota);
         for (size_t f = 0; f < nf; f++)
             fprintf(stderr, " %s %zu/%zu%s", fam[f].name, fam[f].want, fam[f].got,
                     f + 1 < nf ? "," : "\n");
@@ -1569,8 +1591,7 @@ int kst_kafka_end_offsets(kst_kafka *k, const char *topic, int partitions, int64
     return 0;
 }
 
-int kst_kafka_committed_to_end(kst_kafka *k, const char *group, const char *topic,
-                               int partitions)
+int kst_kafka_committed_to_end(kst_kafka *k, const char *group, const char *topic, int partitions)
 {
     int64_t *end = calloc((size_t)partitions * 2, sizeof *end);
     if (!end)

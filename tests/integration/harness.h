@@ -228,11 +228,11 @@ char *kst_redis_dump_kpi(const kst_redis *r);
  *  differ only in how the stream entries of different customers
  *  ("customer=<id>" items; different partitions) interleave, each customer's
  *  own entries being in the same order (that interleaving is no guarantee).
- *  Otherwise prints to stderr, headed by what: up to max_lines items found on
- *  one side only, as "baseline: key<TAB>item" / "scenario: key<TAB>item", and
- *  the number of such items per key family (the key up to its second ':',
- *  e.g. kpi:customer); and returns -1 with "<what>: ... N lines" as the
- *  message. */
+ *  Otherwise prints to stderr, headed by what: about max_lines of the items
+ *  found on one side only, shared out among key families (the key up to its
+ *  second ':', e.g. kpi:customer), as "baseline: key<TAB>item" / "scenario:
+ *  key<TAB>item", then the number of such items per family; and returns -1
+ *  with "<what>: ... N lines" as the message. */
 int kst_dump_compare(const char *want, const char *got, const char *what, size_t max_lines);
 
 /* ------------------------------------------------------------------ */
@@ -320,8 +320,7 @@ int kst_kafka_end_offsets(kst_kafka *k, const char *topic, int partitions, int64
 /** Returns 1 if group has committed the end offset of every partition
  *  0..partitions-1 of topic, 0 if not (the first partition behind is in
  *  kst_last_error(), not printed: meant for polling), -1 on error. */
-int kst_kafka_committed_to_end(kst_kafka *k, const char *group, const char *topic,
-                               int partitions);
+int kst_kafka_committed_to_end(kst_kafka *k, const char *group, const char *topic, int partitions);
 
 /** Delays every request to broker broker_id of the mock cluster by rtt_ms (0:
  *  no delay). With bounded message sets (see kst_kafka_produce_keyed()) this

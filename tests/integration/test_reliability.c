@@ -54,8 +54,8 @@ typedef struct scen {
 } scen;
 
 static struct {
-    char dir[256];    /* the generated stream */
-    kst_stream st;    /* JSON lines produced to TOPIC */
+    char dir[256]; /* the generated stream */
+    kst_stream st; /* JSON lines produced to TOPIC */
     scen s[2];
     bool finished;
 } g;
@@ -95,7 +95,7 @@ static void teardown(void)
 static void make_stream(void)
 {
     cr_assert_eq(kst_tmpdir(g.dir, sizeof g.dir), 0, "%s", kst_last_error());
-    static const char *const gen[] = {"--customers", "400",  "--days", "12", "--seed", "11",
+    static const char *const gen[] = {"--customers",    "400",  "--days", "12", "--seed", "11",
                                       "--dup-fraction", "0.01", NULL};
     cr_assert_eq(kst_stream_make(&g.st, g.dir, gen, 757), 0, "%s", kst_last_error());
     cr_assert_gt(g.st.lines, 5000, "gen produced only %ld lines", g.st.lines);
@@ -217,8 +217,8 @@ static void print_restore_line(const scen *s)
  * its partitions (it has been up for the whole group join by then). */
 static void expect_no_write_before_restore(scen *s, long long stored)
 {
-    cr_assert_eq(kst_wait_log(s->proc.log_path, "replaying to restore", &s->proc, RUN_TIMEOUT_MS), 0,
-                 "run %d: no replay started: %s", s->runs, kst_last_error());
+    cr_assert_eq(kst_wait_log(s->proc.log_path, "replaying to restore", &s->proc, RUN_TIMEOUT_MS),
+                 0, "run %d: no replay started: %s", s->runs, kst_last_error());
     long long now = meta_ll(s, "events_processed");
     bool restored = kst_file_contains(s->proc.log_path, "state restored:");
     cr_expect(now == stored || (restored && now > stored),
@@ -235,7 +235,8 @@ static char *baseline(scen *s, long long *processed)
     wait_exit_0(s);
     expect_committed_to_end(s);
     *processed = meta_ll(s, "events_processed");
-    cr_assert_gt(*processed, g.st.lines / 2, "baseline processed %lld of %ld", *processed, g.st.lines);
+    cr_assert_gt(*processed, g.st.lines / 2, "baseline processed %lld of %ld", *processed,
+                 g.st.lines);
     cr_assert_eq(meta_ll(s, "events_rejected"), g.st.bad);
     cr_assert_eq(count_dlq(s), g.st.bad, "one dead letter per rejected event");
     cr_assert_eq(meta_ll(s, "events_processed") + meta_ll(s, "events_rejected") +
@@ -326,7 +327,8 @@ Test(reliability, sigkill_restarts_and_clean_restart_match_baseline)
     spawn_run(k);
     expect_no_write_before_restore(k, stored);
     wait_exit_0(k);
-    cr_assert(kst_file_contains(k->proc.log_path, "state restored:"), "the last run did not replay");
+    cr_assert(kst_file_contains(k->proc.log_path, "state restored:"),
+              "the last run did not replay");
     print_restore_line(k);
     expect_committed_to_end(k);
     char *got = dump(k);
