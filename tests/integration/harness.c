@@ -37,6 +37,16 @@ __attribute__((format(printf, 1, 2))) static int kst__fail(const char *fmt, ...)
     return -1;
 }
 
+/* Keeps a message for kst_last_error() without printing it: for answers that
+ * are no failure (a condition that does not hold yet, polled in a loop). */
+__attribute__((format(printf, 1, 2))) static void kst__note(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(kst__err, sizeof kst__err, fmt, ap);
+    va_end(ap);
+}
+
 /* ------------------------------------------------------------------ */
 /* Time and waiting                                                    */
 
@@ -303,6 +313,66 @@ int kst_proc_stop(kst_proc *p, int timeout_ms)
         kst_proc_wait(p, 10000, &status);
     }
     return status;
+}
+
+int kst_file_contains(const char *path, const char *needle)
+{
+    if (access(path, F_OK) != 0)
+        return 0;
+    char *text = kst_read_file(path, NULL);
+    int found = text && strstr(text, needle) != NULL;
+    free(text);
+    return found;
+}
+
+typedef struct kst__log_wait {
+    const char *path, *needle;
+    kst_proc *proc;
+    bool found;
+} kst__log_wait;
+
+static int kst__log_cond(void *ctx)
+{
+    kst__log_wait *w = ctx;
+    w->found = kst_file_contains(w->path, w->needle);
+    return w->found || (w->proc && !kst_proc_running(w->proc));
+}
+
+int kst_wait_log(const char *path, const char *needle, kst_proc *p, int timeout_ms)
+{
+    kst__log_wait w = {path, needle, p, false};
+    if (kst_wait_until(kst__log_cond, &w, timeout_ms) != 0)
+        return kst__fail("no \"%s\" in %s within %d ms", needle, path, timeout_ms);
+    /* It may have written the line just before exiting. */
+    if (!w.found && !kst_file_contains(path, needle))
+        return kst__fail("no \"%s\" in %s: the process exited with status %d", needle, path,
+                         p->status);
+    return 0;
+}
+
+int kst_kpistream_spawn(kst_proc *p, const char *log_path, const char *const *args,
+                        const char *const *more)
+{
+    const char *bin = kst_binary();
+    if (!bin)
+        return kst__fail("KS_BINARY is not set");
+    size_t n = 1;
+    for (const char *const *a = args; a && *a; a++)
+        n++;
+    for (const char *const *a = more; a && *a; a++)
+        n++;
+    char **argv = calloc(n + 1, sizeof *argv);
+    if (!argv)
+        return kst__fail("out of memory");
+    size_t i = 0;
+    argv[i++] = (char *)bin;
+    for (const char *const *a = args; a && *a; a++)
+        argv[i++] = (char *)*a;
+    for (const char *const *a = more; a && *a; a++)
+        argv[i++] = (char *)*a;
+    int rc = kst_proc_spawn(p, argv, log_path);
+    free(argv);
+    return rc;
 }
 
 /* ------------------------------------------------------------------ */
@@ -871,6 +941,273 @@ char *kst_redis_dump(redisContext *c, const char *pattern, const char *const *ig
     return b.p;
 }
 
+long long kst_redis_field_ll(const kst_redis *r, const char *key, const char *field,
+                             long long dflt)
+{
+    redisContext *c = kst_redis_connect(r);
+    if (!c)
+        return dflt;
+    long long v = kst_redis_hget_ll(c, key, field, dflt);
+    redisFree(c);
+    return v;
+}
+
+char *kst_redis_dump_kpi(const kst_redis *r)
+{
+    redisContext *c = kst_redis_connect(r);
+    if (!c)
+        return NULL;
+    /* Left out: a wall-clock stamp, and the flush bookkeeping (the token of
+     * each partition's last flush, the flush counter), which depend on how
+     * the stream was cut into flushes, not on the events. */
+    static const char *const ignore[] = {"updated_at_ms", "key:kpi:agg:seq", "key:kpi:agg:flush",
+                                         NULL};
+    char *d = kst_redis_dump(c, "kpi:*", ignore);
+    redisFree(c);
+    return d;
+}
+
+/* --- comparing dumps --- */
+
+static void kst__free_lines(char **v, size_t n)
+{
+    for (size_t i = 0; v && i < n; i++)
+        free(v[i]);
+    free(v);
+}
+
+/* Splits a dump into "key<TAB>item" lines (the key repeated on its items), so
+ * both sides can be sorted and merged to list only what differs. The header
+ * alone is a line too: a key whose type differs, or that has no items, must
+ * show up. Returns NULL when out of memory. */
+static char **kst__flat_lines(const char *d, size_t *n)
+{
+    size_t cap = 1024, k = 0;
+    char **v = malloc(cap * sizeof *v);
+    char key[512] = "";
+    for (const char *p = d; v && *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t len = nl ? (size_t)(nl - p) : strlen(p);
+        if (k == cap) {
+            char **nv = realloc(v, (cap *= 2) * sizeof *v);
+            if (!nv) {
+                kst__free_lines(v, k);
+                return NULL;
+            }
+            v = nv;
+        }
+        if (*p != ' ') {
+            snprintf(key, sizeof key, "%.*s", (int)len, p);
+            v[k] = strdup(key);
+        } else {
+            size_t sz = strlen(key) + len + 2;
+            v[k] = malloc(sz);
+            if (v[k])
+                snprintf(v[k], sz, "%s\t%.*s", key, (int)len, p);
+        }
+        if (!v[k]) {
+            kst__free_lines(v, k);
+            return NULL;
+        }
+        k++;
+        p = nl ? nl + 1 : p + len;
+    }
+    *n = k;
+    return v;
+}
+
+static int kst__str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* Differing items per key family: counted, and printed up to a quota each so
+ * that a family with few differences is not hidden behind one with many. */
+typedef struct kst__family {
+    char name[64];
+    size_t want, got; /* items found only in want / only in got */
+    size_t shown;
+} kst__family;
+
+#define KST__FAMILIES 32
+
+/* Returns the family of a "key<TAB>item" line ("kpi:customer:c42..." ->
+ * "kpi:customer", "kpi:global" -> "kpi:global"), added if new; NULL when the
+ * table is full. */
+static kst__family *kst__family_of(kst__family *f, size_t *nf, const char *line)
+{
+    size_t n = strcspn(line, ": \t");
+    if (line[n] == ':')
+        n += 1 + strcspn(line + n + 1, ": \t");
+    if (n >= sizeof f->name)
+        n = sizeof f->name - 1;
+    for (size_t i = 0; i < *nf; i++)
+        if (strlen(f[i].name) == n && strncmp(f[i].name, line, n) == 0)
+            return &f[i];
+    if (*nf == KST__FAMILIES)
+        return NULL;
+    kst__family *nfam = &f[(*nf)++];
+    memset(nfam, 0, sizeof *nfam);
+    snprintf(nfam->name, sizeof nfam->name, "%.*s", (int)n, line);
+    return nfam;
+}
+
+/* Walks the sorted sides in step; for each line found on one side only,
+ * counts it (print false) or prints it if its family's quota allows. Returns
+ * the number of such lines. */
+static size_t kst__walk_diff(char **a, size_t na, char **b, size_t nb, kst__family *fam,
+                             size_t *nf, bool print, size_t quota)
+{
+    size_t i = 0, j = 0, diffs = 0;
+    while (i < na || j < nb) {
+        int c = i == na ? 1 : j == nb ? -1 : strcmp(a[i], b[j]);
+        if (c == 0) {
+            i++, j++;
+            continue;
+        }
+        const char *l = c < 0 ? a[i] : b[j];
+        kst__family *f = kst__family_of(fam, nf, l);
+        diffs++;
+        if (!print && f) {
+            if (c < 0)
+                f->want++;
+            else
+                f->got++;
+        } else if (print && (!f || f->shown++ < quota)) {
+            /* HyperLogLog registers are long hex strings: show their start. */
+            size_t ll = strlen(l);
+            fprintf(stderr, "  %s %.*s%s\n", c < 0 ? "baseline:" : "scenario:",
+                    (int)(ll > 200 ? 200 : ll), l, ll > 200 ? "..." : "");
+        }
+        if (c < 0)
+            i++;
+        else
+            j++;
+    }
+    return diffs;
+}
+
+/* Prints about max lines found on only one side, shared out among the key
+ * families, then the counts per family; returns the number of such lines, or
+ * -1 when out of memory. */
+static long kst__print_diff(const char *want, const char *got, size_t max)
+{
+    size_t na = 0, nb = 0, nf = 0;
+    char **a = kst__flat_lines(want, &na), **b = kst__flat_lines(got, &nb);
+    if (!a || !b) {
+        kst__free_lines(a, na);
+        kst__free_lines(b, nb);
+        return -1;
+    }
+    qsort(a, na, sizeof *a, kst__str_cmp);
+    qsort(b, nb, sizeof *b, kst__str_cmp);
+    kst__family fam[KST__FAMILIES];
+    size_t diffs = kst__walk_diff(a, na, b, nb, fam, &nf, false, 0);
+    size_t quota = nf ? max / nf : max;
+    if (quota < 4)
+        quota = 4;
+    kst__walk_diff(a, na, b, nb, fam, &nf, true, quota);
+    if (diffs) {
+        fprintf(stderr, "  by key family (baseline only / scenario only; at most %zu shown each):",
+                quota);
+        for (size_t f = 0; f < nf; f++)
+            fprintf(stderr, " %s %zu/%zu%s", fam[f].name, fam[f].want, fam[f].got,
+                    f + 1 < nf ? "," : "\n");
+    }
+    kst__free_lines(a, na);
+    kst__free_lines(b, nb);
+    return (long)diffs;
+}
+
+/* The stream entries of one customer ("customer=<id> " items), in dump order,
+ * joined with newlines. Returns NULL when out of memory. */
+static char *kst__customer_entries(const char *dump, const char *cust)
+{
+    size_t cap = 1024, len = 0;
+    char *out = malloc(cap), needle[160];
+    if (!out)
+        return NULL;
+    out[0] = '\0';
+    snprintf(needle, sizeof needle, "customer=%s ", cust);
+    for (const char *l = dump; l && *l;) {
+        const char *e = strchr(l, '\n');
+        size_t ll = e ? (size_t)(e - l) : strlen(l);
+        if (memmem(l, ll, needle, strlen(needle))) {
+            while (len + ll + 2 > cap) {
+                char *no = realloc(out, cap *= 2);
+                if (!no) {
+                    free(out);
+                    return NULL;
+                }
+                out = no;
+            }
+            memcpy(out + len, l, ll);
+            len += ll;
+            out[len++] = '\n';
+            out[len] = '\0';
+        }
+        l = e ? e + 1 : NULL;
+    }
+    return out;
+}
+
+/* Whether every customer's stream entries come in the same order on both
+ * sides (given the same multiset of lines). Prints the first one that does
+ * not. */
+static bool kst__same_per_customer_order(const char *want, const char *got)
+{
+    bool ok = true;
+    for (const char *p = want; ok && (p = strstr(p, "customer=")) != NULL;) {
+        char cust[128];
+        size_t n = strcspn(p + 9, " \t\n");
+        snprintf(cust, sizeof cust, "%.*s", (int)(n < sizeof cust ? n : sizeof cust - 1), p + 9);
+        char *a = kst__customer_entries(want, cust), *b = kst__customer_entries(got, cust);
+        ok = a && b && strcmp(a, b) == 0;
+        if (!ok)
+            fprintf(stderr, "  customer %s: entries in another order\n", cust);
+        free(a);
+        free(b);
+        p += 9 + n;
+    }
+    return ok;
+}
+
+int kst_dump_compare(const char *want, const char *got, const char *what, size_t max_lines)
+{
+    if (!want || !got)
+        return kst__fail("%s: no dump to compare", what);
+    if (strcmp(want, got) == 0)
+        return 0;
+    fprintf(stderr, "----- %s: Redis differs from the baseline (key<TAB>item) -----\n", what);
+    long n = kst__print_diff(want, got, max_lines);
+    if (n < 0)
+        return kst__fail("%s: out of memory comparing dumps", what);
+    if (n == 0 && kst__same_per_customer_order(want, got)) {
+        fprintf(stderr, "  same entries; only the interleaving of different customers' "
+                        "(partitions') stream entries differs: accepted\n");
+        return 0;
+    }
+    if (n == 0) {
+        /* Same items, different order (stream entries, lists): show where. */
+        size_t line = 1, i = 0;
+        for (; want[i] && want[i] == got[i]; i++)
+            line += want[i] == '\n';
+        size_t start = i;
+        while (start > 0 && want[start - 1] != '\n')
+            start--;
+        fprintf(stderr,
+                "  same items in another order; first difference at line %zu:\n"
+                "  baseline: %.200s\n  scenario: %.200s\n",
+                line, want + start, got + start);
+    }
+    fprintf(stderr, "----- %ld differing lines -----\n", n);
+    if (n == 0)
+        return kst__fail("%s: Redis holds the baseline's items in another order (printed above)",
+                         what);
+    return kst__fail("%s: Redis state differs from the baseline in %ld lines (printed above)",
+                     what, n);
+}
+
 /* ------------------------------------------------------------------ */
 /* Kafka                                                               */
 
@@ -1263,6 +1600,85 @@ int kst_kafka_end_offsets(kst_kafka *k, const char *topic, int partitions, int64
     return 0;
 }
 
+int kst_kafka_committed_to_end(kst_kafka *k, const char *group, const char *topic, int partitions)
+{
+    int64_t *end = calloc((size_t)partitions * 2, sizeof *end);
+    if (!end)
+        return kst__fail("out of memory");
+    int64_t *com = end + partitions;
+    int rc = 1;
+    if (kst_kafka_end_offsets(k, topic, partitions, end) != 0 ||
+        kst_kafka_committed(k, group, topic, partitions, com) != 0)
+        rc = -1;
+    for (int p = 0; rc == 1 && p < partitions; p++)
+        if (com[p] != end[p]) {
+            kst__note("group %s, %s [%d]: committed %lld, end %lld", group, topic, p,
+                      (long long)com[p], (long long)end[p]);
+            rc = 0;
+        }
+    free(end);
+    return rc;
+}
+
+int kst_kafka_set_rtt(kst_kafka *k, int32_t broker_id, int rtt_ms)
+{
+    if (!k->mcluster)
+        return kst__fail("kst_kafka_set_rtt: no mock cluster of ours");
+    rd_kafka_resp_err_t err = rd_kafka_mock_broker_set_rtt(k->mcluster, broker_id, rtt_ms);
+    if (err)
+        return kst__fail("rtt of broker %d: %s", (int)broker_id, rd_kafka_err2str(err));
+    return 0;
+}
+
+/* Returns the raw value of the string field name in a JSON line (no space
+ * after the colon, as our generator writes it), or NULL. */
+static const char *kst__json_str(const char *line, size_t n, const char *name, size_t *len)
+{
+    char pat[64];
+    int pl = snprintf(pat, sizeof pat, "\"%s\":\"", name);
+    const char *v = memmem(line, n, pat, (size_t)pl);
+    if (!v)
+        return NULL;
+    v += pl;
+    const char *q = memchr(v, '"', n - (size_t)(v - line));
+    if (!q)
+        return NULL;
+    *len = (size_t)(q - v);
+    return v;
+}
+
+long kst_kafka_produce_keyed(kst_kafka *k, const char *topic, const char *path, int flush_every)
+{
+    if (flush_every <= 0)
+        return kst__fail("kst_kafka_produce_keyed: flush_every must be > 0");
+    char *text = kst_read_file(path, NULL);
+    if (!text)
+        return -1;
+    long count = 0;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) : strlen(line);
+        size_t kl = 0;
+        const char *key = kst__json_str(line, n, "customer_id", &kl);
+        if (!key)
+            key = kst__json_str(line, n, "campaign", &kl);
+        if (!key)
+            key = kst__json_str(line, n, "event_id", &kl);
+        if (!key) {
+            free(text);
+            return kst__fail("%s: no key for line %ld", path, count + 1);
+        }
+        if (kst_kafka_produce(k, topic, -1, key, kl, line, n) != 0 ||
+            (++count % flush_every == 0 && kst_kafka_flush(k, 30000) != 0)) {
+            free(text);
+            return -1;
+        }
+        line = nl ? nl + 1 : line + n;
+    }
+    free(text);
+    return count;
+}
+
 void kst_kafka_stop(kst_kafka *k)
 {
     if (k->producer) {
@@ -1274,4 +1690,74 @@ void kst_kafka_stop(kst_kafka *k)
     if (k->mock_rk)
         rd_kafka_destroy(k->mock_rk);
     memset(k, 0, sizeof *k);
+}
+
+/* ------------------------------------------------------------------ */
+/* Generated streams                                                   */
+
+int kst_stream_make(kst_stream *s, const char *dir, const char *const *gen_args, int bad_every)
+{
+    memset(s, 0, sizeof *s);
+    char gen_out[300], log[300];
+    snprintf(gen_out, sizeof gen_out, "%s/gen.jsonl", dir);
+    snprintf(log, sizeof log, "%s/gen.log", dir);
+    const char *const tail[] = {"--out", gen_out, "--quiet", NULL};
+    const char **args = NULL;
+    size_t n = 0;
+    while (gen_args && gen_args[n])
+        n++;
+    args = calloc(n + 2, sizeof *args);
+    if (!args)
+        return kst__fail("out of memory");
+    args[0] = "gen";
+    for (size_t i = 0; i < n; i++)
+        args[i + 1] = gen_args[i];
+    kst_proc p;
+    int rc = kst_kpistream_spawn(&p, log, args, tail);
+    free(args);
+    if (rc != 0)
+        return -1;
+    int status = -1;
+    if (kst_proc_wait(&p, 60000, &status) != 0) {
+        kst_proc_stop(&p, 1000);
+        return -1;
+    }
+    if (status != 0) {
+        kst_log_tail(log, 20);
+        return kst__fail("kpistream gen exited with %d", status);
+    }
+
+    char *text = kst_read_file(gen_out, NULL);
+    if (!text)
+        return -1;
+    snprintf(s->path, sizeof s->path, "%s/ev.jsonl", dir);
+    FILE *out = fopen(s->path, "w");
+    if (!out) {
+        free(text);
+        return kst__fail("create %s: %s", s->path, strerror(errno));
+    }
+    long i = 0;
+    for (char *line = text; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t len = nl ? (size_t)(nl - line) : strlen(line);
+        fwrite(line, 1, len, out);
+        fputc('\n', out);
+        s->lines++;
+        static const char ty[] = "\"type\":\"";
+        char *t = memmem(line, len, ty, sizeof ty - 1);
+        if (bad_every > 0 && i++ % bad_every == 100 % bad_every && t) {
+            size_t head = (size_t)(t - line) + sizeof ty - 1;
+            fwrite(line, 1, head, out);
+            fputs("bogus_", out);
+            fwrite(line + head, 1, len - head, out);
+            fputc('\n', out);
+            s->lines++;
+            s->bad++;
+        }
+        line = nl ? nl + 1 : line + len;
+    }
+    free(text);
+    if (fclose(out) != 0)
+        return kst__fail("write %s failed", s->path);
+    return 0;
 }

@@ -7,6 +7,8 @@
  *   fresh consumers to read topics back and read a group's committed offsets.
  * - kst_proc: child processes (e.g. the kpistream binary) with logs to a file.
  * - kst_wait_until: condition polling with a deadline instead of fixed sleeps.
+ * - kst_stream, kst_dump_compare: a generated stream produced the same way to
+ *   every cluster, and whole-output comparison of two runs (kpi:* dumps).
  *
  * Every function that can fail returns -1 (or NULL) and prints one line
  * "kst: <what failed>" to stderr; the same text is kept in kst_last_error().
@@ -98,6 +100,15 @@ int kst_proc_running(kst_proc *p);
  *  status as kst_proc_wait() reports it (-1 if nothing was running). */
 int kst_proc_stop(kst_proc *p, int timeout_ms);
 
+/** Returns 1 if the file at path exists and contains needle, else 0. */
+int kst_file_contains(const char *path, const char *needle);
+
+/** Waits up to timeout_ms until the file at path contains needle (e.g. a line
+ *  of a child's log). If p is non-NULL, stops early when that child exits
+ *  without having written it. Returns 0 when found, -1 otherwise (timeout or
+ *  exit, with a message). */
+int kst_wait_log(const char *path, const char *needle, kst_proc *p, int timeout_ms);
+
 /** Returns the path of the kpistream binary under test: $KS_BINARY from the
  *  environment if set, else the build's KS_BINARY definition, else NULL.
  *  Borrowed: static string. */
@@ -112,6 +123,12 @@ static inline const char *kst_binary(void)
     return NULL;
 #endif
 }
+
+/** Starts the kpistream binary (kst_binary()) with the arguments args then
+ *  more (each a NULL-terminated list; more may be NULL), output to log_path,
+ *  as kst_proc_spawn(). Returns 0 or -1. */
+int kst_kpistream_spawn(kst_proc *p, const char *log_path, const char *const *args,
+                        const char *const *more);
 
 /* ------------------------------------------------------------------ */
 /* Redis                                                               */
@@ -195,6 +212,29 @@ int kst_redis_wait_ll_ge(const kst_redis *r, const char *key, const char *field,
  *  Caller owns the result; free with free(). */
 char *kst_redis_dump(redisContext *c, const char *pattern, const char *const *ignore_fields);
 
+/** kst_redis_hget_ll() on a connection of its own (opened and closed here).
+ *  Returns dflt if absent, unparsable, or if Redis cannot be reached. */
+long long kst_redis_field_ll(const kst_redis *r, const char *key, const char *field,
+                             long long dflt);
+
+/** kst_redis_dump() of every kpi:* key, leaving out the wall-clock stamp
+ *  updated_at_ms (of kpi:meta): the whole output of a run, for comparing two
+ *  runs over the same data. Returns the text or NULL.
+ *  Caller owns the result; free with free(). */
+char *kst_redis_dump_kpi(const kst_redis *r);
+
+/** Compares two kst_redis_dump() texts, want being the reference (the
+ *  "baseline"). Returns 0 if they are equal, or if they hold the same lines and
+ *  differ only in how the stream entries of different customers
+ *  ("customer=<id>" items; different partitions) interleave, each customer's
+ *  own entries being in the same order (that interleaving is no guarantee).
+ *  Otherwise prints to stderr, headed by what: about max_lines of the items
+ *  found on one side only, shared out among key families (the key up to its
+ *  second ':', e.g. kpi:customer), as "baseline: key<TAB>item" / "scenario:
+ *  key<TAB>item", then the number of such items per family; and returns -1
+ *  with "<what>: ... N lines" as the message. */
+int kst_dump_compare(const char *want, const char *got, const char *what, size_t max_lines);
+
 /* ------------------------------------------------------------------ */
 /* Kafka                                                               */
 
@@ -277,10 +317,48 @@ int kst_kafka_committed(kst_kafka *k, const char *group, const char *topic, int 
  *  Returns 0 or -1. */
 int kst_kafka_end_offsets(kst_kafka *k, const char *topic, int partitions, int64_t *out_offsets);
 
+/** Returns 1 if group has committed the end offset of every partition
+ *  0..partitions-1 of topic, 0 if not (the first partition behind is in
+ *  kst_last_error(), not printed: meant for polling), -1 on error. */
+int kst_kafka_committed_to_end(kst_kafka *k, const char *group, const char *topic, int partitions);
+
+/** Delays every request to broker broker_id of the mock cluster by rtt_ms (0:
+ *  no delay). With bounded message sets (see kst_kafka_produce_keyed()) this
+ *  paces a consumer: the mock broker returns one message set per partition per
+ *  fetch. Not for kst_kafka_attach(). Returns 0 or -1. */
+int kst_kafka_set_rtt(kst_kafka *k, int32_t broker_id, int rtt_ms);
+
+/** Produces the JSON lines of the file at path to topic, as `kpistream gen
+ *  --brokers` would: keyed by "customer_id", else by "campaign" (marketing
+ *  spend), else by "event_id"; a line with none of them is an error. Unlike
+ *  kst_kafka_produce_jsonl() every line gets a key, so which partition it lands
+ *  in is a pure function of the line and two clusters can be compared. Waits
+ *  for delivery every flush_every messages (> 0), which bounds the message
+ *  sets. Returns the number of messages produced, or -1. */
+long kst_kafka_produce_keyed(kst_kafka *k, const char *topic, const char *path, int flush_every);
+
 /** Returns the number of partitions of topic, or -1. */
 int kst_kafka_partition_count(kst_kafka *k, const char *topic);
 
 /** Destroys the producer and the mock cluster. Safe on a zeroed struct and twice. */
 void kst_kafka_stop(kst_kafka *k);
+
+/* ------------------------------------------------------------------ */
+/* Generated streams                                                   */
+
+typedef struct kst_stream {
+    char path[300]; /* the JSON lines to produce */
+    long lines;     /* messages in it */
+    long bad;       /* of which with an unknown type (dead-lettered) */
+} kst_stream;
+
+/** Writes a realistic stream into dir: `kpistream gen <gen_args> --out
+ *  <dir>/gen.jsonl --quiet` (gen_args a NULL-terminated list, e.g. customers,
+ *  days, seed), then <dir>/ev.jsonl with every generated line and, if
+ *  bad_every > 0, after line i (from 0) where i % bad_every == 100 % bad_every
+ *  a copy with its type made unknown ("bogus_<type>"): a rejected event right
+ *  after a real one, in the same partition since the key is kept. Returns 0 or
+ *  -1. */
+int kst_stream_make(kst_stream *s, const char *dir, const char *const *gen_args, int bad_every);
 
 #endif

@@ -36,7 +36,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define TOPIC "ev"
 #define DLQ "ev.dlq"
@@ -55,10 +54,8 @@ typedef struct scen {
 } scen;
 
 static struct {
-    char dir[256];    /* the generated stream */
-    char stream[300]; /* JSON lines produced to TOPIC */
-    long lines;       /* messages in the stream */
-    long bad;         /* of which dead-lettered (unknown type) */
+    char dir[256]; /* the generated stream */
+    kst_stream st; /* JSON lines produced to TOPIC */
     scen s[2];
     bool finished;
 } g;
@@ -93,106 +90,20 @@ static void teardown(void)
 /* ------------------------------------------------------------------ */
 /* The stream                                                          */
 
-/* Generates the stream with the real binary, then adds a copy of every 757th
- * line with its type made unknown (a rejected event right after a real one,
- * in the same partition since the key is kept). */
+/* Generates the stream with the real binary, plus a copy of every 757th
+ * line with its type made unknown (dead letters). */
 static void make_stream(void)
 {
     cr_assert_eq(kst_tmpdir(g.dir, sizeof g.dir), 0, "%s", kst_last_error());
-    char gen_out[300], log[300];
-    snprintf(gen_out, sizeof gen_out, "%s/gen.jsonl", g.dir);
-    snprintf(log, sizeof log, "%s/gen.log", g.dir);
-    const char *bin = kst_binary();
-    cr_assert_not_null(bin, "KS_BINARY is not set");
-    char *argv[] = {(char *)bin, "gen", "--customers",    "400",  "--days", "12",
-                    "--seed",    "11",  "--dup-fraction", "0.01", "--out",  gen_out,
-                    "--quiet",   NULL};
-    kst_proc p;
-    cr_assert_eq(kst_proc_spawn(&p, argv, log), 0, "%s", kst_last_error());
-    int status = -1;
-    cr_assert_eq(kst_proc_wait(&p, 60000, &status), 0, "%s", kst_last_error());
-    if (status != 0) kst_log_tail(log, 20);
-    cr_assert_eq(status, 0, "kpistream gen exited with %d", status);
-
-    size_t len = 0;
-    char *text = kst_read_file(gen_out, &len);
-    cr_assert_not_null(text, "%s", kst_last_error());
-    snprintf(g.stream, sizeof g.stream, "%s/ev.jsonl", g.dir);
-    FILE *out = fopen(g.stream, "w");
-    cr_assert_not_null(out);
-    long i = 0;
-    for (char *line = text; *line;) {
-        char *nl = strchr(line, '\n');
-        size_t n = nl ? (size_t)(nl - line) : strlen(line);
-        fwrite(line, 1, n, out);
-        fputc('\n', out);
-        g.lines++;
-        static const char ty[] = "\"type\":\"";
-        char *t = memmem(line, n, ty, sizeof ty - 1);
-        if (i++ % 757 == 100 && t) {
-            size_t head = (size_t)(t - line) + sizeof ty - 1;
-            fwrite(line, 1, head, out);
-            fputs("bogus_", out);
-            fwrite(line + head, 1, n - head, out);
-            fputc('\n', out);
-            g.lines++;
-            g.bad++;
-        }
-        line = nl ? nl + 1 : line + n;
-    }
-    cr_assert_eq(fclose(out), 0);
-    free(text);
-    cr_assert_gt(g.lines, 5000, "gen produced only %ld lines", g.lines);
-    cr_assert_gt(g.bad, 5);
+    static const char *const gen[] = {"--customers",    "400",  "--days", "12", "--seed", "11",
+                                      "--dup-fraction", "0.01", NULL};
+    cr_assert_eq(kst_stream_make(&g.st, g.dir, gen, 757), 0, "%s", kst_last_error());
+    cr_assert_gt(g.st.lines, 5000, "gen produced only %ld lines", g.st.lines);
+    cr_assert_gt(g.st.bad, 5);
 }
 
 /* ------------------------------------------------------------------ */
 /* Scenarios                                                           */
-
-/* Returns the raw value of the string field name in a JSON line, or NULL. */
-static const char *json_str(const char *line, size_t n, const char *name, size_t *len)
-{
-    char pat[64];
-    int pl = snprintf(pat, sizeof pat, "\"%s\":\"", name);
-    const char *v = memmem(line, n, pat, (size_t)pl);
-    if (!v) return NULL;
-    v += pl;
-    const char *q = memchr(v, '"', n - (size_t)(v - line));
-    if (!q) return NULL;
-    *len = (size_t)(q - v);
-    return v;
-}
-
-/* Produces the stream as `kpistream gen --brokers` would: keyed by
- * customer_id, marketing spend by its campaign. Not kst_kafka_produce_jsonl:
- * it leaves key-less lines to the partitioner's random choice, so two
- * clusters would get different partitions (and a retried spend event could
- * land apart from its original, escaping dedup), and the runs could not be
- * compared. Every line gets a key, so placement is a pure function of it. */
-static long produce_stream(kst_kafka *k)
-{
-    size_t len = 0;
-    char *text = kst_read_file(g.stream, &len);
-    cr_assert_not_null(text, "%s", kst_last_error());
-    long count = 0;
-    for (char *line = text; *line;) {
-        char *nl = strchr(line, '\n');
-        size_t n = nl ? (size_t)(nl - line) : strlen(line);
-        size_t kl = 0;
-        const char *key = json_str(line, n, "customer_id", &kl);
-        if (!key) key = json_str(line, n, "campaign", &kl);
-        if (!key) key = json_str(line, n, "event_id", &kl);
-        cr_assert_not_null(key, "no key for line %ld", count + 1);
-        cr_assert_eq(kst_kafka_produce(k, TOPIC, -1, key, kl, line, n), 0, "%s", kst_last_error());
-        /* Bounded message sets: the mock broker returns one set per
-         * partition per fetch, so with a round-trip time (see throttle())
-         * this paces the stream. */
-        if (++count % 250 == 0) cr_assert_eq(kst_kafka_flush(k, 30000), 0, "%s", kst_last_error());
-        line = nl ? nl + 1 : line + n;
-    }
-    free(text);
-    return count;
-}
 
 static void scen_start(scen *s, int redis_flags)
 {
@@ -202,8 +113,11 @@ static void scen_start(scen *s, int redis_flags)
     cr_assert_eq(kst_kafka_create_topic(&s->kafka, TOPIC, PARTS), 0, "%s", kst_last_error());
     cr_assert_eq(kst_kafka_create_topic(&s->kafka, DLQ, 1), 0, "%s", kst_last_error());
     int64_t t0 = kst_now_ms();
-    cr_assert_eq(produce_stream(&s->kafka), g.lines);
-    fprintf(stderr, "produced %ld messages in %lld ms\n", g.lines, (long long)(kst_now_ms() - t0));
+    /* Message sets of at most 250 (see the top comment). */
+    cr_assert_eq(kst_kafka_produce_keyed(&s->kafka, TOPIC, g.st.path, 250), g.st.lines, "%s",
+                 kst_last_error());
+    fprintf(stderr, "produced %ld messages in %lld ms\n", g.st.lines,
+            (long long)(kst_now_ms() - t0));
     cr_assert_eq(kst_kafka_flush(&s->kafka, 30000), 0, "%s", kst_last_error());
 }
 
@@ -213,38 +127,37 @@ static void scen_start(scen *s, int redis_flags)
  * before the end. */
 static void throttle(scen *s, int rtt_ms)
 {
-    cr_assert_eq(rd_kafka_mock_broker_set_rtt(s->kafka.mcluster, 1, rtt_ms), 0);
+    cr_assert_eq(kst_kafka_set_rtt(&s->kafka, 1, rtt_ms), 0, "%s", kst_last_error());
 }
 
 static void spawn_run(scen *s)
 {
     char log[512];
     snprintf(log, sizeof log, "%s/run-%d.log", s->dir, ++s->runs);
-    char *argv[] = {(char *)kst_binary(),
-                    "run",
-                    "--brokers",
-                    s->kafka.bootstraps,
-                    "--topics",
-                    TOPIC,
-                    "--group",
-                    GROUP,
-                    "--redis",
-                    (char *)kst_redis_url(&s->redis),
-                    "--clock",
-                    "event",
-                    "--exit-on-eof",
-                    "--flush-interval-ms",
-                    "50",
-                    "--batch-size",
-                    "100",
-                    "--kafka.session.timeout.ms",
-                    "4000",
-                    "--kafka.heartbeat.interval.ms",
-                    "500",
-                    "--kafka.queued.min.messages",
-                    "1000",
-                    NULL};
-    cr_assert_eq(kst_proc_spawn(&s->proc, argv, log), 0, "%s", kst_last_error());
+    const char *const argv[] = {"run",
+                                "--brokers",
+                                s->kafka.bootstraps,
+                                "--topics",
+                                TOPIC,
+                                "--group",
+                                GROUP,
+                                "--redis",
+                                kst_redis_url(&s->redis),
+                                "--clock",
+                                "event",
+                                "--exit-on-eof",
+                                "--flush-interval-ms",
+                                "50",
+                                "--batch-size",
+                                "100",
+                                "--kafka.session.timeout.ms",
+                                "4000",
+                                "--kafka.heartbeat.interval.ms",
+                                "500",
+                                "--kafka.queued.min.messages",
+                                "1000",
+                                NULL};
+    cr_assert_eq(kst_kpistream_spawn(&s->proc, log, argv, NULL), 0, "%s", kst_last_error());
 }
 
 static void wait_exit_0(scen *s)
@@ -260,26 +173,14 @@ static void wait_exit_0(scen *s)
 
 static char *dump(scen *s)
 {
-    redisContext *c = kst_redis_connect(&s->redis);
-    cr_assert_not_null(c, "%s", kst_last_error());
-    /* Left out: a wall-clock stamp, and the flush bookkeeping (tokens of the
-     * last flush of each partition, the flush counter), which depend on how
-     * the stream was cut into flushes, not on the events. */
-    static const char *const ignore[] = {"updated_at_ms", "key:kpi:agg:seq", "key:kpi:agg:flush",
-                                         NULL};
-    char *d = kst_redis_dump(c, "kpi:*", ignore);
-    redisFree(c);
+    char *d = kst_redis_dump_kpi(&s->redis);
     cr_assert_not_null(d, "%s", kst_last_error());
     return d;
 }
 
 static long long meta_ll(scen *s, const char *field)
 {
-    redisContext *c = kst_redis_connect(&s->redis);
-    cr_assert_not_null(c, "%s", kst_last_error());
-    long long v = kst_redis_hget_ll(c, "kpi:meta", field, -1);
-    redisFree(c);
-    return v;
+    return kst_redis_field_ll(&s->redis, "kpi:meta", field, -1);
 }
 
 static long count_dlq(scen *s)
@@ -292,185 +193,14 @@ static long count_dlq(scen *s)
 /* Checks that the group committed the end of every partition. */
 static void expect_committed_to_end(scen *s)
 {
-    int64_t end[PARTS], com[PARTS];
-    cr_assert_eq(kst_kafka_end_offsets(&s->kafka, TOPIC, PARTS, end), 0, "%s", kst_last_error());
-    cr_assert_eq(kst_kafka_committed(&s->kafka, GROUP, TOPIC, PARTS, com), 0, "%s",
+    cr_expect_eq(kst_kafka_committed_to_end(&s->kafka, GROUP, TOPIC, PARTS), 1, "%s",
                  kst_last_error());
-    for (int p = 0; p < PARTS; p++)
-        cr_expect_eq(com[p], end[p], "partition %d: committed %lld, end %lld", p, (long long)com[p],
-                     (long long)end[p]);
-}
-
-/* --- comparing dumps --- */
-
-/* Splits a dump into "key<TAB>item" lines (the key repeated on its items), so
- * both sides can be sorted and merged to list only what differs. */
-static char **flat_lines(const char *d, size_t *n)
-{
-    size_t cap = 1024, k = 0;
-    char **v = malloc(cap * sizeof *v);
-    cr_assert_not_null(v);
-    char key[512] = "";
-    for (const char *p = d; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t len = nl ? (size_t)(nl - p) : strlen(p);
-        if (k == cap) {
-            v = realloc(v, (cap *= 2) * sizeof *v);
-            cr_assert_not_null(v);
-        }
-        if (*p != ' ') {
-            /* The header alone too: a key whose type differs, or that has no
-             * items, must show up. */
-            snprintf(key, sizeof key, "%.*s", (int)len, p);
-            v[k++] = strdup(key);
-        } else {
-            size_t sz = strlen(key) + len + 2;
-            v[k] = malloc(sz);
-            cr_assert_not_null(v[k]);
-            snprintf(v[k++], sz, "%s\t%.*s", key, (int)len, p);
-        }
-        p = nl ? nl + 1 : p + len;
-    }
-    *n = k;
-    return v;
-}
-
-static int str_cmp(const void *a, const void *b)
-{
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Prints up to max lines found on only one side; returns the number of such
- * lines. */
-static size_t print_diff(const char *want, const char *got, size_t max)
-{
-    size_t na, nb, i = 0, j = 0, diffs = 0;
-    char **a = flat_lines(want, &na), **b = flat_lines(got, &nb);
-    qsort(a, na, sizeof *a, str_cmp);
-    qsort(b, nb, sizeof *b, str_cmp);
-    while (i < na || j < nb) {
-        int c = i == na ? 1 : j == nb ? -1 : strcmp(a[i], b[j]);
-        if (c == 0) {
-            i++, j++;
-            continue;
-        }
-        if (diffs++ < max) {
-            /* HyperLogLog registers are long hex strings: show their start. */
-            const char *l = c < 0 ? a[i] : b[j];
-            size_t ll = strlen(l);
-            fprintf(stderr, "  %s %.*s%s\n",
-                    c < 0 ? "baseline:" : "scenario:", (int)(ll > 200 ? 200 : ll), l,
-                    ll > 200 ? "..." : "");
-        }
-        if (c < 0)
-            i++;
-        else
-            j++;
-    }
-    for (i = 0; i < na; i++)
-        free(a[i]);
-    for (j = 0; j < nb; j++)
-        free(b[j]);
-    free(a);
-    free(b);
-    return diffs;
-}
-
-/* The stream entries of one customer, in dump order, joined: "customer=<id> " lines. */
-static char *customer_entries(const char *dump, const char *cust)
-{
-    size_t cap = 1024, len = 0;
-    char *out = malloc(cap), needle[160];
-    out[0] = '\0';
-    snprintf(needle, sizeof needle, "customer=%s ", cust);
-    for (const char *l = dump; l && *l;) {
-        const char *e = strchr(l, '\n');
-        size_t ll = e ? (size_t)(e - l) : strlen(l);
-        const char *hit = memmem(l, ll, needle, strlen(needle));
-        if (hit) {
-            while (len + ll + 2 > cap)
-                out = realloc(out, cap *= 2);
-            memcpy(out + len, l, ll);
-            len += ll;
-            out[len++] = '\n';
-            out[len] = '\0';
-        }
-        l = e ? e + 1 : NULL;
-    }
-    return out;
-}
-
-/* Same multiset of lines: stream entries of different customers come from
- * different partitions, whose interleaving is not part of any guarantee;
- * what must hold is each customer's own order. Returns true if it does. */
-static bool same_per_customer_order(const char *want, const char *got)
-{
-    bool ok = true;
-    for (const char *p = want; ok && (p = strstr(p, "customer=")) != NULL;) {
-        char cust[128];
-        size_t n = strcspn(p + 9, " \t\n");
-        snprintf(cust, sizeof cust, "%.*s", (int)(n < sizeof cust ? n : sizeof cust - 1), p + 9);
-        char *a = customer_entries(want, cust), *b = customer_entries(got, cust);
-        ok = strcmp(a, b) == 0;
-        if (!ok)
-            fprintf(stderr, "  customer %s: entries in another order\n", cust);
-        free(a);
-        free(b);
-        p += 9 + n;
-    }
-    return ok;
 }
 
 static void expect_same_dump(const char *want, const char *got, const char *what)
 {
-    if (strcmp(want, got) == 0) return;
-    fprintf(stderr, "----- %s: Redis differs from the baseline (key<TAB>item) -----\n", what);
-    size_t n = print_diff(want, got, 60);
-    if (n == 0 && same_per_customer_order(want, got)) {
-        fprintf(stderr, "  same entries; only the interleaving of different customers' (partitions') "
-                        "stream entries differs: accepted\n");
-        return;
-    }
-    if (n == 0) {
-        /* Same items, different order (stream entries, lists): show where. */
-        size_t line = 1, i = 0;
-        for (; want[i] && want[i] == got[i]; i++)
-            line += want[i] == '\n';
-        size_t start = i;
-        while (start > 0 && want[start - 1] != '\n')
-            start--;
-        fprintf(stderr,
-                "  same items in another order; first difference at line %zu:\n"
-                "  baseline: %.200s\n  scenario: %.200s\n",
-                line, want + start, got + start);
-    }
-    fprintf(stderr, "----- %zu differing lines -----\n", n);
     /* Keep going: the later scenarios still say something. */
-    cr_expect_fail("%s: Redis state differs from the baseline in %zu lines (printed above)", what,
-                   n);
-}
-
-/* --- log polling --- */
-
-typedef struct log_wait {
-    const char *path;
-    const char *needle;
-    kst_proc *proc; /* stop waiting if it exits */
-} log_wait;
-
-static bool log_has(const char *path, const char *needle)
-{
-    if (access(path, F_OK) != 0) return false;
-    char *text = kst_read_file(path, NULL);
-    bool ok = text && strstr(text, needle);
-    free(text);
-    return ok;
-}
-
-static int log_wait_cond(void *ctx)
-{
-    log_wait *w = ctx;
-    return log_has(w->path, w->needle) || (w->proc && !kst_proc_running(w->proc));
+    if (kst_dump_compare(want, got, what, 60) != 0) cr_expect_fail("%s", kst_last_error());
 }
 
 /* Prints the binary's restore figure (for the report), if the run has one. */
@@ -487,11 +217,10 @@ static void print_restore_line(const scen *s)
  * its partitions (it has been up for the whole group join by then). */
 static void expect_no_write_before_restore(scen *s, long long stored)
 {
-    log_wait w = {s->proc.log_path, "replaying to restore", &s->proc};
-    cr_assert_eq(kst_wait_until(log_wait_cond, &w, RUN_TIMEOUT_MS), 0, "run %d: no replay started",
-                 s->runs);
+    cr_assert_eq(kst_wait_log(s->proc.log_path, "replaying to restore", &s->proc, RUN_TIMEOUT_MS),
+                 0, "run %d: no replay started: %s", s->runs, kst_last_error());
     long long now = meta_ll(s, "events_processed");
-    bool restored = log_has(s->proc.log_path, "state restored:");
+    bool restored = kst_file_contains(s->proc.log_path, "state restored:");
     cr_expect(now == stored || (restored && now > stored),
               "run %d wrote kpi:meta before its state was restored: events_processed %lld, "
               "was %lld at the kill",
@@ -506,12 +235,13 @@ static char *baseline(scen *s, long long *processed)
     wait_exit_0(s);
     expect_committed_to_end(s);
     *processed = meta_ll(s, "events_processed");
-    cr_assert_gt(*processed, g.lines / 2, "baseline processed %lld of %ld", *processed, g.lines);
-    cr_assert_eq(meta_ll(s, "events_rejected"), g.bad);
-    cr_assert_eq(count_dlq(s), g.bad, "one dead letter per rejected event");
+    cr_assert_gt(*processed, g.st.lines / 2, "baseline processed %lld of %ld", *processed,
+                 g.st.lines);
+    cr_assert_eq(meta_ll(s, "events_rejected"), g.st.bad);
+    cr_assert_eq(count_dlq(s), g.st.bad, "one dead letter per rejected event");
     cr_assert_eq(meta_ll(s, "events_processed") + meta_ll(s, "events_rejected") +
                      meta_ll(s, "duplicates"),
-                 g.lines, "every message is counted once");
+                 g.st.lines, "every message is counted once");
     return dump(s);
 }
 
@@ -536,12 +266,12 @@ Test(reliability, sigkill_restarts_and_clean_restart_match_baseline)
      * nothing, sends no dead letter again. */
     spawn_run(b);
     wait_exit_0(b);
-    cr_assert(log_has(b->proc.log_path, "state restored:"), "the restart did not replay");
+    cr_assert(kst_file_contains(b->proc.log_path, "state restored:"), "the restart did not replay");
     print_restore_line(b);
     char *again = dump(b);
     expect_same_dump(want, again, "restart after a clean finish");
     free(again);
-    cr_assert_eq(count_dlq(b), g.bad, "the replay re-sent dead letters");
+    cr_assert_eq(count_dlq(b), g.st.bad, "the replay re-sent dead letters");
     scen_stop(b);
 
     /* SIGKILL at ~20 %, ~50 %, ~75 % of the processed events. */
@@ -575,7 +305,7 @@ Test(reliability, sigkill_restarts_and_clean_restart_match_baseline)
         }
         cr_assert_eq(status, 128 + SIGKILL);
         if (kill_no > 0)
-            cr_assert(log_has(k->proc.log_path, "state restored:"),
+            cr_assert(kst_file_contains(k->proc.log_path, "state restored:"),
                       "run %d did not restore by replay", k->runs);
         print_restore_line(k);
         /* What the next run starts from: must be mid-stream, or the kill
@@ -597,7 +327,8 @@ Test(reliability, sigkill_restarts_and_clean_restart_match_baseline)
     spawn_run(k);
     expect_no_write_before_restore(k, stored);
     wait_exit_0(k);
-    cr_assert(log_has(k->proc.log_path, "state restored:"), "the last run did not replay");
+    cr_assert(kst_file_contains(k->proc.log_path, "state restored:"),
+              "the last run did not replay");
     print_restore_line(k);
     expect_committed_to_end(k);
     char *got = dump(k);
@@ -605,7 +336,7 @@ Test(reliability, sigkill_restarts_and_clean_restart_match_baseline)
     free(got);
     /* At least once: a dead letter sent before a kill whose flush did not
      * land is sent again by the next run. */
-    cr_assert_geq(count_dlq(k), g.bad);
+    cr_assert_geq(count_dlq(k), g.st.bad);
     free(want);
     g.finished = true;
 }
@@ -641,21 +372,20 @@ Test(reliability, redis_outage_matches_baseline)
     int64_t t0 = kst_now_ms();
     cr_assert_eq(kst_redis_down(&o->redis), 0, "%s", kst_last_error());
     fprintf(stderr, "outage: redis down in %lld ms\n", (long long)(kst_now_ms() - t0));
-    log_wait w = {o->proc.log_path, "flush failed", &o->proc};
-    cr_assert_eq(kst_wait_until(log_wait_cond, &w, 30000), 0,
-                 "no \"flush failed\" in the log during the outage");
+    cr_assert_eq(kst_wait_log(o->proc.log_path, "flush failed", &o->proc, 30000), 0,
+                 "no \"flush failed\" in the log during the outage: %s", kst_last_error());
     cr_assert(kst_proc_running(&o->proc), "kpistream exited during the Redis outage (status %d)",
               o->proc.status);
-    cr_assert(log_has(o->proc.log_path, "flush failed"));
+    cr_assert(kst_file_contains(o->proc.log_path, "flush failed"));
     cr_assert_eq(kst_redis_up(&o->redis), 0, "%s", kst_last_error());
     wait_exit_0(o);
-    cr_assert(log_has(o->proc.log_path, "flush succeeded again"),
+    cr_assert(kst_file_contains(o->proc.log_path, "flush succeeded again"),
               "no recovery message after the outage");
     expect_committed_to_end(o);
     char *got = dump(o);
     expect_same_dump(want, got, "after a Redis outage");
     free(got);
-    cr_assert_eq(count_dlq(o), g.bad, "the outage duplicated dead letters");
+    cr_assert_eq(count_dlq(o), g.st.bad, "the outage duplicated dead letters");
     free(want);
     g.finished = true;
 }
@@ -683,7 +413,7 @@ Test(reliability, sigterm_mid_stream_then_restart_matches_baseline)
     char *got = dump(t);
     expect_same_dump(want, got, "after a SIGTERM and a restart");
     free(got);
-    cr_assert_eq(count_dlq(t), g.bad, "the restart duplicated dead letters");
+    cr_assert_eq(count_dlq(t), g.st.bad, "the restart duplicated dead letters");
     free(want);
     g.finished = true;
 }
