@@ -184,8 +184,7 @@ static void ks__restore_finish(ks_engine *e, ks__part *p)
     ks_agg_part_baseline(&p->agg, p->st);
     p->agg.sent_offset = p->next_offset;
     p->agg.pushed_clock_ms = p->st->clock_ms;
-    if (e->clock_ms != INT64_MIN)
-        ks_pstate_advance(p->st, e->clock_ms);
+    (void)e; /* the next tick moves it on, as far as its own events allow */
 }
 
 /* Finishes the restores whose replay reached its point. */
@@ -229,6 +228,8 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
      * in any window. In event mode the clock is the watermark as of this
      * message, which never runs ahead of this partition's own time. */
     int64_t clock = e->cfg->clock == KS_CLOCK_WALL ? wall_ms : e->vclock_ms;
+    if (e->cfg->clock == KS_CLOCK_EVENT && p->st->max_ts_ms != INT64_MIN && p->st->max_ts_ms < clock)
+        clock = p->st->max_ts_ms; /* a lagging partition is judged by its own time */
     if (clock != INT64_MIN && ev.ts_ms <= clock - e->max_window_ms) {
         why->code = KS_REJECT_TOO_OLD;
         p->st->meta.rejected++;
@@ -313,8 +314,6 @@ void ks_engine_set_restore_point(ks_engine *e, const char *topic, int32_t partit
     snprintf(p->agg.token, sizeof p->agg.token, "%s", token ? token : "");
     p->restore_clock = p->notice_floor_ms = clock_ms;
     p->st->replaying = p->restore_until > 0;
-    if (!p->st->replaying && e->clock_ms != INT64_MIN)
-        ks_pstate_advance(p->st, e->clock_ms);
 }
 
 static bool ks__part_restoring(const ks__part *p)
@@ -424,17 +423,29 @@ static int64_t ks__tick(ks_engine *e, int64_t wall_ms)
         for (int w = 0; w < e->cfg->nwindows; w++)
             ks_agg_hll_advance(&e->hll[w], e->cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS,
                                clock / 1000);
-        /* Notices raised here are timed (day boundaries): whether the run
-         * that stored the outputs sent them is decided by its clock (the
-         * notice floor), not by offsets. A replaying partition stops at the
-         * clock its share in Redis was written at (ks__restore_finish). */
-        for (int i = 0; i < e->nparts; i++) {
-            ks__part *p = &e->parts[i];
-            int64_t c = clock;
-            if (p->st->replaying && p->restore_clock != INT64_MIN && c > p->restore_clock)
-                c = p->restore_clock;
+    }
+    if (e->clock_ms == INT64_MIN)
+        return e->clock_ms;
+    /* Each partition follows the clock, but one with unread data never runs
+     * ahead of its own newest event: a partition that lags (just assigned to
+     * a member whose other partitions are ahead, or replaying) is never
+     * judged by another partition's time, as the contract says of the
+     * watermark; its day boundaries and churns happen in the same order
+     * relative to its events as in a single process. A replaying partition
+     * also stops at the clock its share in Redis was written at
+     * (ks__restore_finish). Notices raised here are timed (day boundaries):
+     * whether the run that stored the outputs sent them is decided by that
+     * clock (the notice floor), not by offsets. */
+    for (int i = 0; i < e->nparts; i++) {
+        ks__part *p = &e->parts[i];
+        int64_t c = e->clock_ms;
+        if (e->cfg->clock == KS_CLOCK_EVENT && (!p->eof || p->st->replaying) &&
+            c > p->st->max_ts_ms)
+            c = p->st->max_ts_ms;
+        if (p->st->replaying && p->restore_clock != INT64_MIN && c > p->restore_clock)
+            c = p->restore_clock;
+        if (c != INT64_MIN)
             ks_pstate_advance(p->st, c);
-        }
     }
     return e->clock_ms;
 }

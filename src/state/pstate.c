@@ -611,6 +611,18 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
                 KS_WINDOW_BUCKETS;
     }
     ks_deltas_prune(&p->deltas, lo);
+    if (prev == INT64_MIN && p->ncust) {
+        /* The first clock after events were applied without one (a replay,
+         * or partitions read ahead of the first watermark): sweep the day
+         * boundaries since the first event, as a moving clock would have, so
+         * a customer's risk does not depend on when the clock arrived. */
+        prev = INT64_MAX;
+        for (uint32_t r = 0; r < p->ncust; r++)
+            if (p->cust[r].first_seen_ms < prev)
+                prev = p->cust[r].first_seen_ms;
+        if (prev > clock_ms)
+            prev = clock_ms;
+    }
     if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
         ks__expire_days(p, prev / KS_DAY_MS, clock_ms / KS_DAY_MS);
         /* Every boundary crossed is swept (an idle jump included), so scores
