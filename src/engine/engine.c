@@ -807,7 +807,7 @@ static void ks__fence(void *ctx, const char *id, size_t len, bool fenced)
         } else if (!p->agg.fenced) {
             p->agg.fenced = true;
             ks_error("%.*s: another member of the group wrote it since our last flush; "
-                     "its state here is stale and is no longer written (it will be revoked)",
+                     "its state here is stale and is no longer written",
                      (int)len, id);
         }
     }
