@@ -589,3 +589,101 @@ Test(engine, steady_customer_rolling_counts_expire)
     cr_assert(i7 >= 6 && i7 <= 8, "interactions_7d %ld", i7);
     cr_assert_str_eq(get("kpi:customer:s", "complaints_30d"), "0");
 }
+
+/* --- exactly-once: a lost reply, a zombie member --- */
+
+/* Sends the flush transaction and stops there, as if the connection broke
+ * after EXEC and before its reply arrived: nothing is confirmed. */
+static void flush_reply_lost(void)
+{
+    char err[512];
+    for (int p = 0; p < 4; p++)
+        ks_engine_set_eof(e, "t", p, true);
+    ks_engine_tick(e, WALL);
+    cr_assert_eq(ks_engine_build_flush(e, &batch, WALL), 0);
+    cr_assert_eq(ks_redis_sink_write(sink, &batch, err, sizeof err), 0, "flush: %s", err);
+}
+
+Test(engine, a_flush_whose_reply_was_lost_is_not_applied_twice)
+{
+    EV(0, "A", T0, "purchase", ",\"order_id\":\"o1\",\"amount\":10");
+    EV(1, "B", T0 + 1000, "purchase", ",\"order_id\":\"o2\",\"amount\":5");
+    flush_reply_lost();
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), "2", "the transaction went through");
+    /* More events arrive before the retry; the retry re-sends the same
+     * blocks, which Redis recognises (their tokens are stored already), and
+     * the new events follow in the next blocks. */
+    EV(0, "A", T0 + 2000, "purchase", ",\"order_id\":\"o3\",\"amount\":1");
+    flush();
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), "2", "the retry added nothing");
+    cr_assert_str_eq(get("kpi:global", "revenue:1h"), "15.00");
+    flush();
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), "3");
+    cr_assert_str_eq(get("kpi:global", "revenue:1h"), "16.00");
+    cr_assert_str_eq(get("kpi:global", "orders:1h"), "3");
+    /* The offsets stored are the blocks' own: 2 messages of partition 0. */
+    cr_assert_str_eq(get("kpi:offsets:kpistream", "t:0"), "2");
+    cr_assert_str_eq(get("kpi:offsets:kpistream", "t:1"), "1");
+}
+
+Test(engine, a_member_that_lost_its_partition_is_fenced)
+{
+    char err[512];
+    EV(0, "A", T0, "purchase", ",\"order_id\":\"o1\",\"amount\":10");
+    flush();
+    /* A second member takes partition 0 over: it reads what Redis holds for
+     * it (offset, token, clock), replays the partition's one message, and
+     * flushes a new event. */
+    redisReply *tok = redisCommand(rc, "HGET kpi:agg:seq t:0");
+    cr_assert(tok && tok->type == REDIS_REPLY_STRING, "no token stored for t:0");
+    ks_engine *e2 = ks_engine_new(&cfg, err, sizeof err);
+    cr_assert_not_null(e2, "%s", err);
+    ks_engine_set_member(e2, "second");
+    cr_assert_eq(ks_engine_assign(e2, "t", 0), 0);
+    ks_engine_set_restore_point(e2, "t", 0, 1, tok->str, T0);
+    freeReplyObject(tok);
+    ks_reject why;
+    const char *m0 = "{\"event_id\":\"e1\",\"type\":\"purchase\",\"customer_id\":\"A\",\"ts\":1795000000000,"
+                     "\"order_id\":\"o1\",\"amount\":10}";
+    const char *m1 = "{\"event_id\":\"e9\",\"type\":\"purchase\",\"customer_id\":\"A\",\"ts\":1795000001000,"
+                     "\"order_id\":\"o9\",\"amount\":7}";
+    cr_assert_eq(ks_engine_process(e2, "t", 0, 0, m0, strlen(m0), WALL, &why), KS_ACCEPTED);
+    cr_assert(!ks_engine_restoring(e2), "replayed up to the stored offset");
+    cr_assert_eq(ks_engine_process(e2, "t", 0, 1, m1, strlen(m1), WALL, &why), KS_ACCEPTED);
+    ks_engine_set_eof(e2, "t", 0, true);
+    ks_engine_tick(e2, WALL);
+    ks_batch b2, k2;
+    ks_batch_init(&b2);
+    ks_batch_init(&k2);
+    cr_assert_eq(ks_engine_build_flush(e2, &b2, WALL), 0);
+    cr_assert_eq(ks_redis_sink_write(sink, &b2, err, sizeof err), 0, "%s", err);
+    const char *const *strs;
+    const size_t *lens;
+    size_t n = ks_redis_sink_reply(sink, &strs, &lens);
+    cr_assert_eq(ks_engine_publish(e2, strs, lens, n, &k2), 0);
+    ks_engine_flush_done(e2);
+    cr_assert(!ks_engine_fenced(e2));
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), "2", "the replay added nothing, m1 did");
+    cr_assert_str_eq(get("kpi:offsets:kpistream", "t:0"), "2");
+
+    /* The first member, unaware, processes m1 too and flushes: fenced,
+     * nothing of partition 0 is applied, its offset is not committed. */
+    cr_assert_eq(ks_engine_process(e, "t", 0, 1, m1, strlen(m1), WALL, &why), KS_ACCEPTED);
+    ks_engine_tick(e, WALL);
+    cr_assert_eq(ks_engine_build_flush(e, &batch, WALL), 0);
+    cr_assert_eq(ks_redis_sink_write(sink, &batch, err, sizeof err), 0, "%s", err);
+    n = ks_redis_sink_reply(sink, &strs, &lens);
+    cr_assert_eq(ks_engine_publish(e, strs, lens, n, &kpis), 0);
+    ks_engine_flush_done(e);
+    cr_assert(ks_engine_fenced(e), "the first member must know it lost the partition");
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), "2", "m1 is counted once");
+    cr_assert_str_eq(get("kpi:offsets:kpistream", "t:0"), "2");
+    ks_engine_position pos[4];
+    int np = ks_engine_positions(e, pos, 4);
+    for (int i = 0; i < np; i++)
+        if (pos[i].partition == 0)
+            cr_assert_eq(pos[i].next_offset, -1, "a fenced partition's offset is not committed");
+    ks_batch_reset(&b2);
+    ks_batch_reset(&k2);
+    ks_engine_free(e2);
+}
