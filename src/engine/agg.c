@@ -3,6 +3,7 @@
 #include "engine/agg.h"
 
 #include "kpistream/err.h"
+#include "kpistream/hash.h"
 #include "kpistream/kpi.h"
 
 #include <stdio.h>
@@ -368,12 +369,9 @@ int ks_agg_emit(ks_batch *b, ks_agg_part *const *parts, int n)
     }
     size_t out = 0;
     for (size_t i = 0; i < nv; i++) {
-        uint64_t h = 1469598103934665603ULL;
-        for (int k = 0; k < 4; k++) {
-            for (size_t c = 0; c < v[i].l[k]; c++)
-                h = (h ^ (uint8_t)v[i].a[k][c]) * 1099511628211ULL;
-            h = (h ^ 0x1f) * 1099511628211ULL;
-        }
+        uint64_t h = 0x6b7069737472656dULL;
+        for (int k = 0; k < 4; k++)
+            h = ks_hash64(v[i].a[k], v[i].l[k], h + (uint64_t)k);
         size_t j = (size_t)(h ^ h >> 29) & (cap - 1);
         while (slot[j] && ks__it_cmp(&v[slot[j] - 1], &v[i]) != 0)
             j = (j + 1) & (cap - 1);
