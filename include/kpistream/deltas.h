@@ -32,6 +32,7 @@ typedef struct ks_deltas {
     uint32_t *slot;   /* index + 1; 0 = empty */
     uint32_t slot_cap; /* power of two, >= 2 * cap */
     uint32_t kept;     /* entries left by the last prune (prunes are amortised) */
+    uint32_t gen;      /* bumped when entries move or go (clear, prune): caches of indexes check it */
 } ks_deltas;
 
 /** Returns the delta bucket of (gid, w, n), creating it zeroed; NULL on OOM. */

@@ -99,6 +99,12 @@ typedef struct ks_group {
     ks_series win[KS_MAX_WINDOWS];
     int64_t base;       /* customers known and not churned, all event times */
     int64_t dbase;      /* change of base not yet handed to Redis (deltas.h) */
+    /* Last two delta buckets per window (an event bumps several counters of
+     * the same bucket, and moves last-touch counts between two): indexes into
+     * the partition's deltas, valid while its gen holds. */
+    int64_t dc_n[KS_MAX_WINDOWS][2];
+    uint32_t dc_idx[KS_MAX_WINDOWS][2], dc_gen[KS_MAX_WINDOWS][2];
+    uint8_t dc_next[KS_MAX_WINDOWS]; /* slot to replace next */
     bool used;
 } ks_group;
 

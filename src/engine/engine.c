@@ -175,7 +175,6 @@ void ks_engine_revoke(ks_engine *e, const char *topic, int32_t partition)
  * recorded for the next flush. */
 static void ks__restore_finish(ks_engine *e, ks__part *p)
 {
-    p->restore_until = -1;
     if (!p->st->replaying)
         return;
     if (p->restore_clock != INT64_MIN)

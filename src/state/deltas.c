@@ -71,6 +71,7 @@ void ks_deltas_prune(ks_deltas *m, const int64_t *behind)
     if (j == m->n)
         return;
     m->n = j;
+    m->gen++;
     memset(m->slot, 0, (size_t)m->slot_cap * sizeof *m->slot);
     for (uint32_t i = 0; i < m->n; i++) {
         uint32_t h = ks__dhash(m->d[i].gid, m->d[i].w, m->d[i].n) & (m->slot_cap - 1);
@@ -86,6 +87,7 @@ void ks_deltas_clear(ks_deltas *m)
         memset(m->slot, 0, (size_t)m->slot_cap * sizeof *m->slot);
     m->n = 0;
     m->kept = 32;
+    m->gen++;
 }
 
 void ks_deltas_free(ks_deltas *m)

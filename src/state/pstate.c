@@ -16,6 +16,7 @@
 #include "state/internal.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -156,11 +157,25 @@ static void ks__add(ks_pstate *p, ks_group *g, int w, ks_bucket *b, int64_t t_s,
         return;
     int64_t width = g->win[w].width_s;
     int64_t n = t_s >= 0 ? t_s / width : -((-t_s + width - 1) / width);
-    ks_bucket *db = ks_deltas_at(&p->deltas, ks__gid(p, g), (uint8_t)w, n);
-    if (db)
-        db->v[k] += d;
-    else
+    ks_deltas *m = &p->deltas;
+    for (int c = 0; c < 2; c++)
+        if (g->dc_gen[w][c] == m->gen + 1 && g->dc_n[w][c] == n && g->dc_idx[w][c] < m->n) {
+            m->d[g->dc_idx[w][c]].v.v[k] += d;
+            g->dc_next[w] = (uint8_t)(c ^ 1); /* keep the one just used */
+            return;
+        }
+    ks_bucket *db = ks_deltas_at(m, ks__gid(p, g), (uint8_t)w, n);
+    if (!db) {
         p->deltas_lost = true;
+        return;
+    }
+    db->v[k] += d;
+    /* gen + 1: a zeroed cache (gen 0) never matches a fresh map */
+    int c = g->dc_next[w];
+    g->dc_next[w] = (uint8_t)(c ^ 1);
+    g->dc_gen[w][c] = m->gen + 1;
+    g->dc_n[w][c] = n;
+    g->dc_idx[w][c] = (uint32_t)((ks_delta *)((char *)db - offsetof(ks_delta, v)) - m->d);
 }
 
 static void ks__bump(ks_pstate *p, ks_group *g, int64_t t_s, ks_counter k, int64_t d)
