@@ -20,7 +20,7 @@
  * sees every level change at the time the engine made it (one exception: when
  * the day is crossed inside ks_engine_process(), the event's own customer is
  * re-scored at the boundary and again at its event before we can look). The alerts the
- * engine would send are counted from its own flushes (XADD kpi:alerts, one
+ * engine would send are counted from its own flushes (the notice script's kpi:alerts entries, one
  * flush per simulated day) and cross-checked against the entries into `high`
  * seen by sampling, with the 24 h cooldown applied.
  *
@@ -254,8 +254,12 @@ static void count_flush(run *r, ks_engine *e, ks_batch *b)
         const char *argv[64];
         size_t lens[64];
         size_t n = ks_batch_get(b, i, argv, lens, 64);
-        if (n < 2 || lens[0] != 4 || memcmp(argv[0], "XADD", 4) != 0) continue;
-        bool alert = lens[1] >= 6 && memcmp(argv[1] + lens[1] - 6, "alerts", 6) == 0;
+        /* A notice is an EVAL of the engine's idempotent notice script:
+         * EVAL script 2 <seen> <stream> <id> <at> <channel> <json> f v ... */
+        if (n < 9 || lens[0] != 4 || memcmp(argv[0], "EVAL", 4) != 0 || lens[2] != 1 ||
+            argv[2][0] != '2')
+            continue;
+        bool alert = lens[4] >= 6 && memcmp(argv[4] + lens[4] - 6, "alerts", 6) == 0;
         if (!alert) {
             r->engine_triggers++;
             continue;
@@ -264,7 +268,7 @@ static void count_flush(run *r, ks_engine *e, ks_batch *b)
         int64_t at = BR_NONE;
         const char *reasons = NULL;
         size_t rlen = 0;
-        for (size_t a = 2; a + 1 < n; a += 2) {
+        for (size_t a = 9; a + 1 < n; a += 2) {
             if (lens[a] == 2 && memcmp(argv[a], "ts", 2) == 0) at = strtoll(argv[a + 1], NULL, 10);
             if (lens[a] == 7 && memcmp(argv[a], "reasons", 7) == 0) {
                 reasons = argv[a + 1];
