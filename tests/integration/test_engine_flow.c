@@ -148,6 +148,22 @@ static void drain_published(void)
     }
 }
 
+/* Writes one flush of engine x as the run loop does: the flush transaction,
+ * then what its reply says (partitions confirmed or fenced, the KPI hashes'
+ * write built into k, not sent). */
+static void flush_of(ks_engine *x, ks_batch *b, ks_batch *k)
+{
+    char err[512];
+    ks_engine_tick(x, WALL);
+    cr_assert_eq(ks_engine_build_flush(x, b, WALL), 0);
+    cr_assert_eq(ks_redis_sink_write(sink, b, err, sizeof err), 0, "flush: %s", err);
+    const char *const *strs;
+    const size_t *lens;
+    size_t n = ks_redis_sink_reply(sink, &strs, &lens);
+    cr_assert_eq(ks_engine_publish(x, strs, lens, n, k), 0, "unreadable flush reply");
+    ks_engine_flush_done(x);
+}
+
 /* Moves the clock (all partitions at their end) and writes one flush as the
  * run loop does: the flush transaction, then the KPI hashes from its reply. */
 static void flush(void)
@@ -155,16 +171,11 @@ static void flush(void)
     char err[512];
     for (int p = 0; p < 4; p++)
         ks_engine_set_eof(e, "t", p, true);
-    ks_engine_tick(e, WALL);
-    cr_assert_eq(ks_engine_build_flush(e, &batch, WALL), 0);
-    cr_assert_eq(ks_redis_sink_write(sink, &batch, err, sizeof err), 0, "flush: %s", err);
-    ks_engine_flush_done(e);
+    flush_of(e, &batch, &kpis);
     const char *const *strs;
     const size_t *lens;
-    size_t n = ks_redis_sink_reply(sink, &strs, &lens);
-    cr_assert_eq(ks_engine_publish(e, strs, lens, n, &kpis), 0, "unreadable flush reply");
     cr_assert_eq(ks_redis_sink_write(sink, &kpis, err, sizeof err), 0, "KPI write: %s", err);
-    n = ks_redis_sink_reply(sink, &strs, &lens);
+    size_t n = ks_redis_sink_reply(sink, &strs, &lens);
     /* 1: written (0 would mean another flush came in between: there is none). */
     cr_assert(n == 1 && lens[0] == 1 && strs[0][0] == '1', "the KPI hashes were not written");
     drain_published();
@@ -651,17 +662,10 @@ Test(engine, a_member_that_lost_its_partition_is_fenced)
     cr_assert(!ks_engine_restoring(e2), "replayed up to the stored offset");
     cr_assert_eq(ks_engine_process(e2, "t", 0, 1, m1, strlen(m1), WALL, &why), KS_ACCEPTED);
     ks_engine_set_eof(e2, "t", 0, true);
-    ks_engine_tick(e2, WALL);
     ks_batch b2, k2;
     ks_batch_init(&b2);
     ks_batch_init(&k2);
-    cr_assert_eq(ks_engine_build_flush(e2, &b2, WALL), 0);
-    cr_assert_eq(ks_redis_sink_write(sink, &b2, err, sizeof err), 0, "%s", err);
-    const char *const *strs;
-    const size_t *lens;
-    size_t n = ks_redis_sink_reply(sink, &strs, &lens);
-    cr_assert_eq(ks_engine_publish(e2, strs, lens, n, &k2), 0);
-    ks_engine_flush_done(e2);
+    flush_of(e2, &b2, &k2);
     cr_assert(!ks_engine_fenced(e2));
     cr_assert_str_eq(get("kpi:meta", "events_processed"), "2", "the replay added nothing, m1 did");
     cr_assert_str_eq(get("kpi:offsets:kpistream", "t:0"), "2");
@@ -669,12 +673,7 @@ Test(engine, a_member_that_lost_its_partition_is_fenced)
     /* The first member, unaware, processes m1 too and flushes: fenced,
      * nothing of partition 0 is applied, its offset is not committed. */
     cr_assert_eq(ks_engine_process(e, "t", 0, 1, m1, strlen(m1), WALL, &why), KS_ACCEPTED);
-    ks_engine_tick(e, WALL);
-    cr_assert_eq(ks_engine_build_flush(e, &batch, WALL), 0);
-    cr_assert_eq(ks_redis_sink_write(sink, &batch, err, sizeof err), 0, "%s", err);
-    n = ks_redis_sink_reply(sink, &strs, &lens);
-    cr_assert_eq(ks_engine_publish(e, strs, lens, n, &kpis), 0);
-    ks_engine_flush_done(e);
+    flush_of(e, &batch, &kpis);
     cr_assert(ks_engine_fenced(e), "the first member must know it lost the partition");
     cr_assert_str_eq(get("kpi:meta", "events_processed"), "2", "m1 is counted once");
     cr_assert_str_eq(get("kpi:offsets:kpistream", "t:0"), "2");
