@@ -153,6 +153,22 @@ static void ks__on_revoke(void *ctx)
         ks_warn("could not flush before revocation; the next owner re-reads from the last commit");
 }
 
+/* The settings that change what is counted, as one comparable string. */
+static void ks__counting_desc(const ks_config *cfg, char *buf, size_t size)
+{
+    size_t n = (size_t)snprintf(buf, size, "clock=%s;windows=",
+                                cfg->clock == KS_CLOCK_EVENT ? "event" : "wall");
+    for (int w = 0; w < cfg->nwindows && n < size; w++)
+        n += (size_t)snprintf(buf + n, size - n, "%s%s", w ? "," : "", cfg->windows[w].name);
+    if (n < size)
+        snprintf(buf + n, size - n,
+                 ";churn_inactivity_ms=%lld;csat_satisfied_min=%d;nps=%d/%d;max_segments=%d;"
+                 "max_channels=%d",
+                 (long long)cfg->churn_inactivity_ms, cfg->csat_satisfied_min,
+                 cfg->nps_promoter_min, cfg->nps_detractor_max, cfg->max_segments,
+                 cfg->max_channels);
+}
+
 int ks_run(const ks_config *cfg)
 {
     char err[KS_ERRSTR_SIZE] = "";
@@ -190,15 +206,7 @@ int ks_run(const ks_config *cfg)
     /* The prefix's sums are one group's, counted one way: refuse to add to
      * another group's, or to mix configurations (docs/redis.md). */
     char desc[512];
-    int dl = snprintf(desc, sizeof desc, "clock=%s;windows=", cfg->clock == KS_CLOCK_EVENT ? "event" : "wall");
-    for (int w = 0; w < cfg->nwindows && dl > 0 && (size_t)dl < sizeof desc; w++)
-        dl += snprintf(desc + dl, sizeof desc - (size_t)dl, "%s%s", w ? "," : "", cfg->windows[w].name);
-    if (dl > 0 && (size_t)dl < sizeof desc)
-        snprintf(desc + dl, sizeof desc - (size_t)dl,
-                 ";churn_inactivity_ms=%lld;csat_satisfied_min=%d;nps=%d/%d;max_segments=%d;"
-                 "max_channels=%d",
-                 (long long)cfg->churn_inactivity_ms, cfg->csat_satisfied_min, cfg->nps_promoter_min,
-                 cfg->nps_detractor_max, cfg->max_segments, cfg->max_channels);
+    ks__counting_desc(cfg, desc, sizeof desc);
     for (;;) {
         int crc = ks_redis_sink_claim(r.sink, desc, err, sizeof err);
         if (crc == 0)
