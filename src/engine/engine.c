@@ -173,7 +173,7 @@ void ks_engine_revoke(ks_engine *e, const char *topic, int32_t partition)
  * the clock of the flush that wrote its share into Redis, and forget what the
  * replay changed (that share is in Redis already). From here on changes are
  * recorded for the next flush. */
-static void ks__restore_finish(ks_engine *e, ks__part *p)
+static void ks__restore_finish(ks__part *p)
 {
     if (!p->st->replaying)
         return;
@@ -183,7 +183,7 @@ static void ks__restore_finish(ks_engine *e, ks__part *p)
     ks_agg_part_baseline(&p->agg, p->st);
     p->agg.sent_offset = p->next_offset;
     p->agg.pushed_clock_ms = p->st->clock_ms;
-    (void)e; /* the next tick moves it on, as far as its own events allow */
+    /* The next tick moves it on, as far as its own events allow. */
 }
 
 /* Finishes the restores whose replay reached its point. */
@@ -192,7 +192,7 @@ static void ks__settle(ks_engine *e)
     for (int i = 0; i < e->nparts; i++) {
         ks__part *p = &e->parts[i];
         if (p->st->replaying && (p->restore_until <= 0 || p->next_offset >= p->restore_until))
-            ks__restore_finish(e, p);
+            ks__restore_finish(p);
     }
 }
 
@@ -208,7 +208,7 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         }
     }
     if (p->st->replaying && offset >= p->restore_until)
-        ks__restore_finish(e, p);
+        ks__restore_finish(p);
     bool replay = p->st->replaying;
     p->next_offset = offset + 1;
     p->eof = false;
@@ -298,7 +298,7 @@ void ks_engine_set_eof(ks_engine *e, const char *topic, int32_t partition, bool 
      * remembers (topic re-created); nothing more to replay. */
     if (eof) {
         if (p->st->replaying)
-            ks__restore_finish(e, p);
+            ks__restore_finish(p);
         p->restore_until = -1;
     }
 }
