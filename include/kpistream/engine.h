@@ -1,7 +1,9 @@
 /* The engine: moves messages through parse -> validate -> dedup -> state,
  * keeps the window clock, and turns the state into Redis commands at flush
  * time. Pure: no Kafka, no Redis, no clock reads (the caller passes wall time),
- * so it is tested directly (tests/unit/test_engine_*.c) and the adapters stay thin.
+ * so it is tested directly (tests/unit/test_engine_agg.c; tests/integration/
+ * test_engine_flow.c runs its flushes against a real redis-server) and the
+ * adapters stay thin.
  */
 #ifndef KPISTREAM_ENGINE_H
 #define KPISTREAM_ENGINE_H
