@@ -184,6 +184,12 @@ int ks_run(const ks_config *cfg)
     sa.sa_handler = ks__on_signal;
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
+    /* A write to a Redis that just went away must fail with EPIPE (and be
+     * retried), not kill the process. */
+    struct sigaction ign;
+    memset(&ign, 0, sizeof ign);
+    ign.sa_handler = SIG_IGN;
+    sigaction(SIGPIPE, &ign, NULL);
 
     r.engine = ks_engine_new(cfg, err, sizeof err);
     if (!r.engine)

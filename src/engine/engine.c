@@ -751,11 +751,19 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
                 ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
             ks__emit_notices(e, b, st, p->notice_floor_ms);
         }
+        /* The seen ids are what make a re-sent notice a no-op: keep every id
+         * this flush sends (a retry re-sends them, even after the clock ran
+         * days ahead of them in a catch-up), and two days of the rest. */
+        int64_t keep_from = clock - 2 * 86400000LL;
+        for (int i = 0; i < e->nparts; i++)
+            for (uint32_t k = 0; k < e->parts[i].st->nnotices; k++)
+                if (e->parts[i].st->notices[k].at_ms < keep_from)
+                    keep_from = e->parts[i].st->notices[k].at_ms;
         ks_batch_cmd(b);
         ks_batch_str(b, "ZREMRANGEBYSCORE");
         ks_batch_fmt(b, "%snotices:seen", cfg->prefix);
         ks_batch_str(b, "-inf");
-        ks_batch_fmt(b, "(%lld", (long long)(clock - 2 * 86400000LL));
+        ks_batch_fmt(b, "(%lld", (long long)keep_from);
     }
     ks_batch_cmd(b);
     ks_batch_str(b, "HSET");
