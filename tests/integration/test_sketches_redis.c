@@ -212,7 +212,7 @@ static void read_truth(const char *text, size_t len, char letter, truth *t)
                 t->customers++;
             }
         }
-        size_t tl, il, vl;
+        size_t tl = 0, il = 0, vl = 0;
         const char *type = json_str(line, end, "\"type\":\"", &tl);
         const char *id = json_str(line, end, "\"event_id\":\"", &il);
         cr_assert(type && id, "line without type or event_id: %.*s", (int)(end - line), line);
