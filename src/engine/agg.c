@@ -19,6 +19,7 @@ static int64_t ks__fdiv(int64_t a, int64_t b)
 void ks_agg_part_free(ks_agg_part *ap)
 {
     ks_batch_reset(&ap->frozen);
+    free(ap->fdelta);
     free(ap->items);
     free(ap->arena);
 }
@@ -76,13 +77,14 @@ void ks_agg_part_baseline(ks_agg_part *ap, ks_pstate *st)
 
 /* --- freezing --- */
 
-static int ks__dim(const ks_pstate *st, unsigned gid, char *buf, size_t size)
+/* A dim's name in Redis: "g", "s:<segment>" or "c:<channel>". */
+static int ks__dim_sh(const ks_engine_shared *sh, unsigned gid, char *buf, size_t size)
 {
     if (gid == KS_GID_GLOBAL)
         return snprintf(buf, size, "g");
     if (gid < KS_GID_CHANNEL0)
-        return snprintf(buf, size, "s:%s", st->sh->segments.names[gid - KS_GID_SEGMENT0]);
-    return snprintf(buf, size, "c:%s", st->sh->channels.names[gid - KS_GID_CHANNEL0]);
+        return snprintf(buf, size, "s:%s", sh->segments.names[gid - KS_GID_SEGMENT0]);
+    return snprintf(buf, size, "c:%s", sh->channels.names[gid - KS_GID_CHANNEL0]);
 }
 
 static unsigned ks__group_gid(const ks_pstate *st, const ks_group *g)
@@ -174,7 +176,7 @@ static int ks__sketch_items(ks_agg_part *ap, ks_pstate *st, const ks_ddsketch *k
         for (int d = 0; d < 3; d++) {
             if (d > 0 && gids[d] == 0)
                 continue;
-            ks__dim(st, gids[d], dim, sizeof dim);
+            ks__dim_sh(st->sh, gids[d], dim, sizeof dim);
             char *f = text + tlen;
             int fl = snprintf(f, tcap - tlen, "rt:%s|%s", k, dim);
             if (fl < 0 || (size_t)fl >= tcap - tlen)
@@ -236,47 +238,8 @@ int ks_agg_part_freeze(ks_agg_part *ap, ks_pstate *st, const char *id, int64_t n
 {
     if (ap->has_frozen || ap->fenced)
         return 0;
-    ks_batch items;
-    ks_batch_init(&items);
-    ks_batch_cmd(&items);
-    size_t count = 0;
-    char f[224], dim[160];
-    for (uint32_t i = 0; i < st->deltas.n; i++) {
-        const ks_delta *d = &st->deltas.d[i];
-        ks__dim(st, d->gid, dim, sizeof dim);
-        for (int k = 0; k < KS_C__COUNT; k++) {
-            if (!d->v.v[k])
-                continue;
-            int fl = snprintf(f, sizeof f, "%s|%s", ks_counter_name((ks_counter)k), dim);
-            ks__item5(&items, "c", d->w + 1, d->n, f, (size_t)fl, d->v.v[k]);
-            count++;
-        }
-    }
-    for (int i = 0; i < st->nused; i++) {
-        ks_group *g = st->used[i];
-        if (!g->dbase)
-            continue;
-        int dl = ks__dim(st, ks__group_gid(st, g), dim, sizeof dim);
-        ks__item5(&items, "b", 0, 0, dim, (size_t)dl, g->dbase);
-        count++;
-    }
-    static const char *const meta[3] = {"events_processed", "events_rejected", "duplicates"};
-    int64_t md[3] = {st->meta.processed - ap->pushed.processed, st->meta.rejected - ap->pushed.rejected,
-                     st->meta.duplicates - ap->pushed.duplicates};
-    for (int i = 0; i < 3; i++)
-        if (md[i]) {
-            ks__item5(&items, "m", 0, 0, meta[i], strlen(meta[i]), md[i]);
-            count++;
-        }
-    int rc = ks__sketch_items(ap, st, keysk, &items, &count);
-    if (rc < 0 || items.failed) {
-        ks_batch_reset(&items);
-        return KS_ERR_NOMEM;
-    }
-    if (count == 0 && next_offset == ap->sent_offset && st->clock_ms == ap->pushed_clock_ms) {
-        ks_batch_reset(&items);
-        return 0; /* nothing new for Redis */
-    }
+    /* Counters, base and meta stay binary until the blocks are summed
+     * (ks_agg_emit); sketch counts are keyed by text and go as items. */
     ks_batch *b = &ap->frozen;
     ks_batch_clear(b);
     ks_batch_cmd(b);
@@ -288,16 +251,32 @@ int ks_agg_part_freeze(ks_agg_part *ap, ks_pstate *st, const char *id, int64_t n
     else
         ks_batch_arg(b, "", 0);
     ks_batch_i64(b, st->clock_ms == INT64_MIN ? 0 : st->clock_ms);
-    const char *argv[1];
-    size_t lens[1];
-    for (size_t a = 0; a < items.nargs; a++) {
-        argv[0] = items.arena + items.argoff[a];
-        lens[0] = items.arglen[a];
-        ks_batch_arg(b, argv[0], lens[0]);
-    }
-    ks_batch_reset(&items);
-    if (b->failed)
+    size_t count = 0;
+    if (ks__sketch_items(ap, st, keysk, b, &count) < 0 || b->failed)
         return KS_ERR_NOMEM;
+    ap->nfdelta = 0;
+    if (st->deltas.n > ap->capfdelta) {
+        ks_delta *nd = realloc(ap->fdelta, (size_t)st->deltas.n * sizeof *nd);
+        if (!nd)
+            return KS_ERR_NOMEM;
+        ap->fdelta = nd;
+        ap->capfdelta = st->deltas.n;
+    }
+    if (st->deltas.n)
+        memcpy(ap->fdelta, st->deltas.d, (size_t)st->deltas.n * sizeof *ap->fdelta);
+    ap->nfdelta = st->deltas.n;
+    ap->nfbase = 0;
+    for (int i = 0; i < st->nused && ap->nfbase < KS_AGG_GIDS; i++)
+        if (st->used[i]->dbase) {
+            ap->fbase_gid[ap->nfbase] = (uint16_t)ks__group_gid(st, st->used[i]);
+            ap->fbase[ap->nfbase++] = st->used[i]->dbase;
+        }
+    ap->fmeta[0] = st->meta.processed - ap->pushed.processed;
+    ap->fmeta[1] = st->meta.rejected - ap->pushed.rejected;
+    ap->fmeta[2] = st->meta.duplicates - ap->pushed.duplicates;
+    bool any = count || ap->nfdelta || ap->nfbase || ap->fmeta[0] || ap->fmeta[1] || ap->fmeta[2];
+    if (!any && next_offset == ap->sent_offset && st->clock_ms == ap->pushed_clock_ms)
+        return 0; /* nothing new for Redis */
     snprintf(ap->next_token, sizeof ap->next_token, "%s", token);
     ap->has_frozen = true;
     ap->sent_offset = next_offset;
@@ -327,7 +306,8 @@ static int ks__it_cmp(const void *x, const void *y)
     return 0;
 }
 
-int ks_agg_emit(ks_batch *b, ks_agg_part *const *parts, int n)
+int ks_agg_emit(ks_batch *b, ks_agg_part *const *parts, int n, const ks_engine_shared *sh,
+                ks_deltas *sum)
 {
     ks_batch_i64(b, n);
     size_t total = 0;
@@ -337,8 +317,26 @@ int ks_agg_emit(ks_batch *b, ks_agg_part *const *parts, int n)
             ks_batch_arg(b, f->arena + f->argoff[a], f->arglen[a]);
         total += (f->nargs - KS_AGG_HEADER) / 5;
     }
-    /* Summed over the partitions: one Redis update per distinct item, not
-     * one per partition (64 partitions touch the same buckets). */
+    /* Counters, base and meta: summed in binary over the partitions (64
+     * partitions touch the same buckets), formatted once. */
+    ks_deltas_clear(sum);
+    int64_t base[KS_AGG_GIDS] = {0}, meta[3] = {0};
+    for (int i = 0; i < n; i++) {
+        const ks_agg_part *ap = parts[i];
+        for (uint32_t j = 0; j < ap->nfdelta; j++) {
+            const ks_delta *d = &ap->fdelta[j];
+            ks_bucket *t = ks_deltas_at(sum, d->gid, d->w, d->n);
+            if (!t)
+                return KS_ERR_NOMEM;
+            for (int k = 0; k < KS_C__COUNT; k++)
+                t->v[k] += d->v.v[k];
+        }
+        for (uint32_t j = 0; j < ap->nfbase; j++)
+            base[ap->fbase_gid[j]] += ap->fbase[j];
+        for (int k = 0; k < 3; k++)
+            meta[k] += ap->fmeta[k];
+    }
+    /* Sketch counts: summed through a hash table of first occurrences. */
     ks__it *v = total ? malloc(total * sizeof *v) : NULL;
     if (total && !v)
         return KS_ERR_NOMEM;
@@ -388,7 +386,35 @@ int ks_agg_emit(ks_batch *b, ks_agg_part *const *parts, int n)
         if (v[i].d != 0)
             v[kept++] = v[i];
     out = kept;
-    ks_batch_i64(b, (int64_t)out);
+    size_t count = out;
+    for (uint32_t j = 0; j < sum->n; j++)
+        for (int k = 0; k < KS_C__COUNT; k++)
+            count += sum->d[j].v.v[k] != 0;
+    for (int g = 0; g < KS_AGG_GIDS; g++)
+        count += base[g] != 0;
+    for (int k = 0; k < 3; k++)
+        count += meta[k] != 0;
+    ks_batch_i64(b, (int64_t)count);
+    char f[224], dim[160];
+    for (uint32_t j = 0; j < sum->n; j++) {
+        const ks_delta *d = &sum->d[j];
+        ks__dim_sh(sh, d->gid, dim, sizeof dim);
+        for (int k = 0; k < KS_C__COUNT; k++) {
+            if (!d->v.v[k])
+                continue;
+            int fl = snprintf(f, sizeof f, "%s|%s", ks_counter_name((ks_counter)k), dim);
+            ks__item5(b, "c", d->w + 1, d->n, f, (size_t)fl, d->v.v[k]);
+        }
+    }
+    for (int g = 0; g < KS_AGG_GIDS; g++)
+        if (base[g]) {
+            int dl = ks__dim_sh(sh, (unsigned)g, dim, sizeof dim);
+            ks__item5(b, "b", 0, 0, dim, (size_t)dl, base[g]);
+        }
+    static const char *const mname[3] = {"events_processed", "events_rejected", "duplicates"};
+    for (int k = 0; k < 3; k++)
+        if (meta[k])
+            ks__item5(b, "m", 0, 0, mname[k], strlen(mname[k]), meta[k]);
     for (size_t i = 0; i < out; i++) {
         for (int k = 0; k < 4; k++)
             ks_batch_arg(b, v[i].a[k], v[i].l[k]);

@@ -26,6 +26,9 @@
 extern const char ks_agg_flush_script[];
 extern const char ks_agg_kpi_script[];
 
+/* Group ids of a partition (deltas.h): global, segments, channels. */
+#define KS_AGG_GIDS (KS_GID_CHANNEL0 + KS_CHANNELS_MAX)
+
 /* One top-k occurrence or order value waiting for the next flush. */
 typedef struct ks_agg_item {
     int64_t t_s;
@@ -38,7 +41,13 @@ typedef struct ks_agg_item {
 typedef struct ks_agg_part {
     char token[64];        /* token Redis holds for the partition ("" none) */
     char next_token[64];   /* token of the frozen block */
-    ks_batch frozen;       /* the block's arguments (one command); valid if has_frozen */
+    ks_batch frozen;       /* the block's header and sketch items (one command); valid if has_frozen */
+    ks_delta *fdelta;      /* the block's counter deltas (binary until summed) */
+    uint32_t nfdelta, capfdelta;
+    uint16_t fbase_gid[KS_AGG_GIDS]; /* the block's base deltas: group ids ... */
+    int64_t fbase[KS_AGG_GIDS];      /* ... and their changes */
+    uint32_t nfbase;
+    int64_t fmeta[3];      /* the block's processed, rejected, duplicates */
     bool has_frozen;
     bool fenced;           /* another member owns it now */
     int64_t sent_offset;   /* next offset of the last frozen block (-1 none) */
@@ -84,8 +93,10 @@ int ks_agg_part_freeze(ks_agg_part *ap, ks_pstate *st, const char *id, int64_t n
                        const char *token, const ks_ddsketch *keysk);
 
 /** Appends to b (the flush script's call) the n partitions' headers and
- *  their items summed over them. Returns 0 or KS_ERR_NOMEM. */
-int ks_agg_emit(ks_batch *b, ks_agg_part *const *parts, int n);
+ *  their changes summed over them (sum: a scratch map, emptied first; sh
+ *  names the groups). Returns 0 or KS_ERR_NOMEM. */
+int ks_agg_emit(ks_batch *b, ks_agg_part *const *parts, int n, const ks_engine_shared *sh,
+                ks_deltas *sum);
 
 /** Adds customer hash seen at t_s to window w's pending HLL (bucket width
  *  width_s), unless its bucket is behind the window at clock_s. */

@@ -45,6 +45,7 @@ struct ks_engine {
     ks_pstate_meta gone; /* meta of revoked partitions (for the logs; Redis sums deltas) */
     ks_agg_hlls hll[KS_MAX_WINDOWS];    /* active customers per bucket, not yet in Redis */
     ks_ddsketch *keysk;                 /* maps values to DDSketch bucket keys */
+    ks_deltas sum;                      /* scratch: the partitions' blocks summed */
     char member[24];                    /* random id of this process: flush tokens */
     uint64_t seq;                       /* flushes frozen so far */
     int64_t group_clock_ms;             /* the group clock Redis returned last (INT64_MIN) */
@@ -100,6 +101,7 @@ void ks_engine_free(ks_engine *e)
         free(e->hll[w].b);
     }
     ks_ddsketch_free(e->keysk);
+    ks_deltas_free(&e->sum);
     ks_event_parser_free(e->parser);
     free(e);
 }
@@ -702,7 +704,7 @@ static void ks__emit_aggregates(ks_engine *e, ks_batch *b, int64_t clock)
     for (int i = 0; i < e->nparts; i++)
         if (e->parts[i].agg.has_frozen && !e->parts[i].agg.fenced)
             blocks[nblocks++] = &e->parts[i].agg;
-    if (ks_agg_emit(b, blocks, nblocks) < 0)
+    if (ks_agg_emit(b, blocks, nblocks, &e->sh, &e->sum) < 0)
         b->failed = 1;
     for (int w = 0; w < cfg->nwindows; w++)
         for (uint32_t i = 0; i < e->hll[w].n; i++) {

@@ -24,6 +24,19 @@ static void block(ks_agg_part *p, const char *id, const char *const *items, int 
     p->has_frozen = true;
 }
 
+/* A counter delta of the block: group gid, window w (0-based), bucket n. */
+static void delta(ks_agg_part *p, uint16_t gid, uint8_t w, int64_t n, ks_counter k, int64_t d)
+{
+    p->fdelta = realloc(p->fdelta, (p->nfdelta + 1) * sizeof *p->fdelta);
+    cr_assert_not_null(p->fdelta);
+    ks_delta *x = &p->fdelta[p->nfdelta++];
+    memset(x, 0, sizeof *x);
+    x->gid = gid;
+    x->w = w;
+    x->n = n;
+    x->v.v[k] = d;
+}
+
 static const char *arg(const ks_batch *b, size_t i, char *buf, size_t n)
 {
     snprintf(buf, n, "%.*s", (int)b->arglen[i], b->arena + b->argoff[i]);
@@ -32,28 +45,41 @@ static const char *arg(const ks_batch *b, size_t i, char *buf, size_t n)
 
 Test(agg, emit_sums_equal_items_over_partitions_and_drops_zero_sums)
 {
-    static const char *const a[] = {"c", "1", "100", "events|g", "3",      /* summed with b */
-                                    "c", "1", "100", "orders|g", "1",      /* cancels with b */
-                                    "m", "", "", "events_processed", "3"}; /* summed with b */
-    static const char *const b[] = {"c", "1", "100", "events|g", "4",
-                                    "c", "1", "100", "orders|g", "-1",
-                                    "c", "2", "100", "events|g", "4", /* other window */
-                                    "m", "", "", "events_processed", "4"};
+    ks_config cfg;
+    cr_assert_eq(ks_config_init_defaults(&cfg), 0);
+    ks_engine_shared sh = {.cfg = &cfg};
+    ks_intern_init(&sh.segments, 8);
+    ks_intern_init(&sh.channels, 8);
+    cr_assert_eq(ks_intern_id(&sh.segments, "gold", 4), 0);
+    /* Sketch counts travel as text items; counters, base and meta in binary. */
+    static const char *const a[] = {"tp", "1", "100", "shoe", "3"};
+    static const char *const b[] = {"tp", "1", "100", "shoe", "4", /* summed with a's */
+                                    "tp", "2", "100", "shoe", "4"}; /* other window */
     ks_agg_part pa, pb;
-    block(&pa, "t:0", a, 3);
-    block(&pb, "t:1", b, 4);
+    block(&pa, "t:0", a, 1);
+    block(&pb, "t:1", b, 2);
+    delta(&pa, KS_GID_GLOBAL, 0, 100, KS_C_EVENTS, 3);
+    delta(&pb, KS_GID_GLOBAL, 0, 100, KS_C_EVENTS, 4);      /* summed: 7 */
+    delta(&pa, KS_GID_SEGMENT0, 0, 100, KS_C_ORDERS, 1);
+    delta(&pb, KS_GID_SEGMENT0, 0, 100, KS_C_ORDERS, -1);   /* cancels: not sent */
+    pa.fmeta[0] = 3;
+    pb.fmeta[0] = 4;
+    pa.nfbase = 1;
+    pa.fbase_gid[0] = KS_GID_SEGMENT0;
+    pa.fbase[0] = 2;
     ks_agg_part *parts[2] = {&pa, &pb};
     ks_batch out;
     ks_batch_init(&out);
     ks_batch_cmd(&out);
-    cr_assert_eq(ks_agg_emit(&out, parts, 2), 0);
+    ks_deltas sum = {0};
+    cr_assert_eq(ks_agg_emit(&out, parts, 2, &sh, &sum), 0);
     char buf[64];
     size_t i = 0;
     cr_assert_str_eq(arg(&out, i++, buf, sizeof buf), "2");
     cr_assert_str_eq(arg(&out, i, buf, sizeof buf), "t:0");
     cr_assert_str_eq(arg(&out, i + KS_AGG_HEADER, buf, sizeof buf), "t:1");
     i += 2 * KS_AGG_HEADER;
-    cr_assert_str_eq(arg(&out, i++, buf, sizeof buf), "3", "3 distinct non-zero items");
+    cr_assert_str_eq(arg(&out, i++, buf, sizeof buf), "5", "5 distinct non-zero items");
     int seen = 0;
     for (; i + 5 <= out.nargs; i += 5) {
         char op[8], w[8], f[64], d[16];
@@ -61,20 +87,25 @@ Test(agg, emit_sums_equal_items_over_partitions_and_drops_zero_sums)
         arg(&out, i + 1, w, sizeof w);
         arg(&out, i + 3, f, sizeof f);
         arg(&out, i + 4, d, sizeof d);
-        cr_assert_str_neq(f, "orders|g", "a zero sum is not sent");
-        int bit = !strcmp(f, "events|g") && !strcmp(w, "1")   ? 1
-                  : !strcmp(f, "events|g") && !strcmp(w, "2") ? 2
-                  : !strcmp(f, "events_processed")            ? 4
-                                                              : 0;
+        cr_assert_str_neq(f, "orders|s:gold", "a zero sum is not sent");
+        int bit = !strcmp(f, "events|g") && !strcmp(w, "1")          ? 1
+                  : !strcmp(f, "shoe") && !strcmp(w, "1")            ? 2
+                  : !strcmp(f, "shoe") && !strcmp(w, "2")            ? 4
+                  : !strcmp(f, "events_processed") && !strcmp(op, "m") ? 8
+                  : !strcmp(f, "s:gold") && !strcmp(op, "b")          ? 16
+                                                                       : 0;
         cr_assert(bit, "unexpected item %s %s %s", op, w, f);
-        cr_assert_str_eq(d, bit == 2 ? "4" : "7", "%s %s", w, f);
+        static const char *const want[] = {[1] = "7", [2] = "7", [4] = "4", [8] = "7", [16] = "2"};
+        cr_assert_str_eq(d, want[bit], "%s %s %s", op, w, f);
         seen |= bit;
     }
-    cr_assert_eq(seen, 7);
+    cr_assert_eq(seen, 31);
     cr_assert_eq(i, out.nargs);
     ks_batch_reset(&out);
+    ks_deltas_free(&sum);
     ks_agg_part_free(&pa);
     ks_agg_part_free(&pb);
+    ks_config_free(&cfg);
 }
 
 static int nfenced, ndone;
