@@ -2,9 +2,17 @@
 # Installs the Debian packages kpistream needs to build, test and run the demo,
 # but only those missing, so a second run is instant. Needs root (or sudo) only
 # when something is missing.
+#
+#   bash scripts/deps.sh          what `make build`, `make test` and `make demo` need
+#   bash scripts/deps.sh bench    also the Python consumer of bench/run.sh's catch-up part
+#                                 (run.sh asks for it when that part runs; `make test`
+#                                 never installs or checks these)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config librdkafka-dev libcjson-dev libhiredis-dev
       libcriterion-dev redis-server redis-tools kcat python3)
+if [ "${1:-}" = bench ]; then
+  pkgs+=(python3-confluent-kafka python3-redis)
+fi
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
