@@ -17,6 +17,12 @@
 #define KS_EVENT_ID_MAX 128
 #define KS_EVENT_TEXT_MAX 256
 
+/* Largest accepted `amount`, in the events' money unit (inclusive). Amounts
+ * are summed downstream in int64 micro-units (1e-6): 1e9 units is 1e15
+ * micro-units, below 2^53 (so the conversion from double is precise to the
+ * micro-unit) and 9,223 such amounts short of int64's limit. */
+#define KS_EVENT_AMOUNT_MAX 1e9
+
 /** A borrowed byte string: not owned, NUL-terminated for convenience. */
 typedef struct ks_str {
     const char *ptr; /* NULL when absent */

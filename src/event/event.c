@@ -228,14 +228,16 @@ static bool get_num(cJSON *const *f, int idx, bool required, double *out, bool *
 }
 
 /* Reads `amount`: required or not, with a lower bound that is exclusive (> 0)
- * or inclusive (>= 0). */
+ * or inclusive (>= 0), and at most KS_EVENT_AMOUNT_MAX, so that no accepted
+ * amount can overflow the int64 micro-unit sums it feeds. */
 static bool get_amount(cJSON *const *f, bool required, bool positive, ks_event *ev, ks_reject *why)
 {
     double v = 0;
     bool present;
     if (!get_num(f, F_AMOUNT, required, &v, &present, why)) return false;
     if (!present) return true;
-    if (positive ? !(v > 0) : !(v >= 0)) return reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
+    if ((positive ? !(v > 0) : !(v >= 0)) || !(v <= KS_EVENT_AMOUNT_MAX))
+        return reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
     ev->amount = v;
     ev->has_amount = true;
     return true;
