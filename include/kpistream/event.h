@@ -94,7 +94,9 @@ const char *ks_event_type_name(ks_event_type t);
 
 /* Rejection reasons: the `kpistream.error` header value of dead-lettered
  * messages is ks_reject_code_name(code), followed by ":<field>" for the
- * codes that name a field (missing_field, bad_type, bad_value). */
+ * codes that name a field (missing_field, bad_type, bad_value). The field is
+ * always one of the schema's wire names ("event_id", "amount", ...), never
+ * bytes of the message, so the set of reason strings is fixed and small. */
 #define KS_REJECT_CODES(X)                                                     \
     X(NONE, "none")                                                            \
     X(MALFORMED_JSON, "malformed_json")                                        \
@@ -105,7 +107,8 @@ const char *ks_event_type_name(ks_event_type t);
     X(BAD_VALUE, "bad_value")                                                  \
     X(UNKNOWN_TYPE, "unknown_type")                                            \
     X(FUTURE_TIMESTAMP, "future_timestamp")                                    \
-    X(TOO_OLD, "too_old")
+    X(TOO_OLD, "too_old")                                                      \
+    X(NUL_CHARACTER, "nul_character")
 
 typedef enum ks_reject_code {
 #define KS__REJ_ENUM(name, str) KS_REJECT_##name,
@@ -116,13 +119,15 @@ typedef enum ks_reject_code {
 
 typedef struct ks_reject {
     ks_reject_code code;
-    char field[32]; /* the offending field for MISSING_FIELD/BAD_TYPE/BAD_VALUE */
+    char field[32]; /* MISSING_FIELD/BAD_TYPE/BAD_VALUE: the field's wire
+                       name (a schema name, never message bytes) */
 } ks_reject;
 
 /** Returns the reason-code name ("missing_field"); static, never NULL. */
 const char *ks_reject_code_name(ks_reject_code code);
 
-/** Writes the full reason ("missing_field:customer_id") into buf; returns buf. */
+/** Writes the full reason ("missing_field:customer_id") into buf; returns buf.
+ *  A field that is not one of the schema's names is left out ("bad_value"). */
 char *ks_reject_format(const ks_reject *r, char *buf, size_t size);
 
 typedef struct ks_event_parser ks_event_parser;

@@ -7,7 +7,9 @@
  *   prescan (UTF-8, JSON strictness) ........ bad_utf8 / malformed_json
  *   cJSON parse into the parser's arena ..... malformed_json (also: not an
  *                                             object, trailing bytes)
- *   \u0000 in any top-level member .......... bad_value:<member>
+ *   \u0000 in a top-level member ............ bad_value:<known field> when in
+ *                                             the value of a field we know,
+ *                                             else nul_character
  *   envelope: event_id, type, customer_id, ts, segment, channel
  *   the type's own fields, in contract order
  *
@@ -16,7 +18,11 @@
  * cJSON_GetObjectItemCaseSensitive). Names are case-sensitive. Members that
  * are not fields of the event's type are ignored without being looked at, so
  * producers can add fields before consumers know them. A JSON null counts as
- * an absent field. */
+ * an absent field.
+ *
+ * Reasons name fields only by the static names of the schema (field_names),
+ * never with bytes of the message: a reason is one of a fixed, small set of
+ * strings, safe as a Kafka header, a log word or a metric label. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -62,15 +68,18 @@ const char *ks_reject_code_name(ks_reject_code code)
     }
 }
 
+static const char *known_field(const char *field, size_t size);
+
 char *ks_reject_format(const ks_reject *r, char *buf, size_t size)
 {
     if (buf == NULL || size == 0) return buf;
     const char *name = ks_reject_code_name(r->code);
-    bool with_field = (r->code == KS_REJECT_MISSING_FIELD || r->code == KS_REJECT_BAD_TYPE ||
-                       r->code == KS_REJECT_BAD_VALUE) &&
-                      r->field[0] != '\0';
-    if (with_field)
-        snprintf(buf, size, "%s:%.*s", name, (int)sizeof(r->field), r->field);
+    bool with_field = r->code == KS_REJECT_MISSING_FIELD || r->code == KS_REJECT_BAD_TYPE ||
+                      r->code == KS_REJECT_BAD_VALUE;
+    /* Only a schema name is ever written after the colon, whatever r holds. */
+    const char *field = with_field ? known_field(r->field, sizeof(r->field)) : NULL;
+    if (field != NULL)
+        snprintf(buf, size, "%s:%s", name, field);
     else
         snprintf(buf, size, "%s", name);
     return buf;
@@ -183,6 +192,15 @@ static int field_index(const char *k)
         return -1;
     }
 #undef KS__IS
+}
+
+/* The static wire name equal to field[0..size) (NUL-terminated within it),
+ * or NULL. */
+static const char *known_field(const char *field, size_t size)
+{
+    if (memchr(field, '\0', size) == NULL) return NULL;
+    int idx = field_index(field);
+    return idx >= 0 ? field_names[idx] : NULL;
 }
 
 static bool reject(ks_reject *why, ks_reject_code code, int field)
@@ -366,6 +384,26 @@ static bool get_ticket(cJSON *const *f, ks_event *ev, ks_reject *why)
     return get_str(f, F_CATEGORY, false, KS_EVENT_TEXT_MAX, &ev->category, why);
 }
 
+/* For a message with a \u0000 escape somewhere: cJSON ends its C strings at
+ * the first NUL, so "a\u0000b" would read as "a" (and a key "type\u0000x" as
+ * "type"). Refuse rather than guess. A NUL in the value of a field we know
+ * names that field; one in a member name, or in an extra member, gets a fixed
+ * code: the name is the producer's, and is never echoed. */
+static bool reject_nul(cJSON *root, const unsigned char *b, size_t len, ks_reject *why)
+{
+    size_t ordinal = 0;
+    bool in_key = true;
+    int idx = -1;
+    if (ks__json_nul_member(b, len, &ordinal, &in_key) && !in_key) {
+        const cJSON *c = root->child;
+        for (size_t k = 0; c != NULL && k < ordinal; k++)
+            c = c->next;
+        if (c != NULL) idx = field_index(c->string);
+    }
+    return idx >= 0 ? reject(why, KS_REJECT_BAD_VALUE, idx)
+                    : reject(why, KS_REJECT_NUL_CHARACTER, -1);
+}
+
 static bool validate(cJSON *root, ks_event *ev, ks_reject *why)
 {
     cJSON *f[F__COUNT] = {0};
@@ -466,14 +504,7 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
         why->code = KS_REJECT_MALFORMED_JSON;
         return false;
     }
-    if (has_nul) {
-        /* cJSON ends its C strings at the first NUL, so "a\u0000b" would read
-         * as "a" (and a key "type\u0000x" as "type"). Refuse rather than
-         * guess; name the member so the producer can find it. */
-        why->code = KS_REJECT_BAD_VALUE;
-        if (!ks__json_nul_member(b, len, why->field, sizeof(why->field))) why->field[0] = '\0';
-        return false;
-    }
+    if (has_nul) return reject_nul(root, b, len, why);
     if (!validate(root, ev, why)) {
         memset(ev, 0, sizeof(*ev));
         return false;

@@ -80,10 +80,11 @@ ks__arena *ks__arena_set_current(ks__arena *a);
  *  or KS_REJECT_MALFORMED_JSON; sets *has_nul if a \u0000 escape was seen. */
 ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul);
 
-/** For a message the prescan and cJSON accepted as an object: copies into key
- *  (NUL-terminated, at most keysize-1 bytes) the name of the first top-level
- *  member whose key or value contains a \u0000 escape. Returns true if found. */
-bool ks__json_nul_member(const unsigned char *b, size_t n, char *key, size_t keysize);
+/** For a message the prescan and cJSON accepted as an object: finds the first
+ *  top-level member whose key or value contains a \u0000 escape. Returns true
+ *  and sets *ordinal (0-based position among the object's members) and
+ *  *in_key (the escape is in the member's name), or returns false. */
+bool ks__json_nul_member(const unsigned char *b, size_t n, size_t *ordinal, bool *in_key);
 
 /* ---- rfc3339.c ---- */
 

@@ -284,20 +284,18 @@ static size_t skip_ws(const unsigned char *b, size_t n, size_t i)
     return i;
 }
 
-bool ks__json_nul_member(const unsigned char *b, size_t n, char *key, size_t keysize)
+bool ks__json_nul_member(const unsigned char *b, size_t n, size_t *ordinal, bool *in_key)
 {
     size_t i = 0;
     if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) i = 3;
     i = skip_ws(b, n, i);
     if (i >= n || b[i] != '{') return false;
     i++;
-    for (;;) {
+    for (size_t k = 0;; k++) {
         i = skip_ws(b, n, i);
         if (i >= n || b[i] != '"') return false;
-        bool nul = false;
-        size_t kstart = i + 1;
-        i = skip_string(b, n, i, &nul);
-        size_t kend = i - 1;
+        bool key_nul = false, nul = false;
+        i = skip_string(b, n, i, &key_nul);
         i = skip_ws(b, n, i);
         if (i >= n || b[i] != ':') return false;
         i++;
@@ -319,19 +317,11 @@ bool ks__json_nul_member(const unsigned char *b, size_t n, char *key, size_t key
             }
             i++;
         }
-        if (nul) {
-            /* Report the key as written, up to any escape in it. */
-            size_t k = 0, j = kstart;
-            for (; j < kend && b[j] != '\\' && k + 1 < keysize; j++)
-                key[k++] = (char)b[j];
-            if (j < kend && (b[j] & 0xC0) == 0x80) {
-                /* Cut inside a multi-byte character: drop its first bytes too,
-                 * so the reason string stays valid UTF-8. */
-                while (k > 0 && ((unsigned char)key[k - 1] & 0xC0) == 0x80)
-                    k--;
-                if (k > 0) k--;
-            }
-            key[k] = '\0';
+        if (key_nul || nul) {
+            /* Only the position: the caller names the member from the parsed
+             * tree, so no byte of the message ends up in a reason. */
+            *ordinal = k;
+            *in_key = key_nul;
             return true;
         }
         if (i >= n || b[i] != ',') return false;

@@ -1,5 +1,6 @@
 /* ks_event_parse() against hostile input (issue 14): numbers out of range
- * (amount, ts, score), each with its exact reason. */
+ * (amount, ts, score) and NULs, each with its exact reason; and reasons that
+ * never carry bytes of the message. */
 #include <criterion/criterion.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -198,4 +199,144 @@ Test(limits, absurd_scores_are_bad_value_score)
         snprintf(msg, sizeof(msg), ENV("survey") ",\"kind\":\"nps\",\"score\":%s}", bad[i]);
         reject_as(msg, "bad_value:score");
     }
+}
+
+/* ---------------------------------------------------------------- NUL */
+
+Test(limits, nul_in_a_known_field_value_names_the_field)
+{
+    reject_as("{\"event_id\":\"a\\u0000\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
+              "bad_value:event_id");
+    reject_as(TS("\"2023-11-14T22:13:20Z\\u0000\""), "bad_value:ts");
+    reject_as(ENV("signup") ",\"segment\":[\"\\u0000\"]}", "bad_value:segment");
+    /* A NUL in a key nested inside a known field's value is in that value. */
+    reject_as(ENV("purchase") ",\"order_id\":\"o\",\"amount\":{\"a\\u0000\":1}}",
+              "bad_value:amount");
+    /* Even in a field this type does not read. */
+    reject_as(ENV("signup") ",\"amount\":\"\\u0000\"}", "bad_value:amount");
+    /* The member's name, decoded, is what is looked up. */
+    reject_as("{\"event_id\":\"e\",\"\\u0074ype\":\"sign\\u0000up\",\"customer_id\":\"c\","
+              "\"ts\":1}",
+              "bad_value:type");
+}
+
+Test(limits, nul_in_a_member_name_or_an_extra_member_is_nul_character)
+{
+    /* Issue 14's example: was bad_value:ty. */
+    reject_as("{\"event_id\":\"e\",\"ty\\u0000pe\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
+              "nul_character");
+    reject_as("{\"event_id\":\"e\",\"type\\u0000\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
+              "nul_character");
+    reject_as("{\"\\u0000event_id\":\"e\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
+              "nul_character");
+    reject_as("{\"\\u0000\":1}", "nul_character");
+    reject_as(SIGNUP_WITH("\"note\":\"\\u0000\""), "nul_character");
+    reject_as(SIGNUP_WITH("\"x\":{\"y\":[{\"\\u0000\":1}]}"), "nul_character");
+    /* An extra member whose name looks like a field, up to an escape. */
+    reject_as(SIGNUP_WITH("\"amount\\u00e9\":\"\\u0000\""), "nul_character");
+}
+
+Test(limits, the_first_member_with_a_nul_decides)
+{
+    reject_as(SIGNUP_WITH("\"x\":\"\\u0000\",\"segment\":\"\\u0000\""), "nul_character");
+    reject_as(SIGNUP_WITH("\"segment\":\"\\u0000\",\"x\":\"\\u0000\""), "bad_value:segment");
+}
+
+/* ----------------------------------------------- reasons carry no bytes */
+
+/* Every reason ks_event_parse can give: the plain codes and the field codes
+ * with each of the schema's names. */
+static bool is_known_reason(const char *r)
+{
+    static const char *const plain[] = {"malformed_json", "too_large", "bad_utf8", "unknown_type",
+                                        "nul_character"};
+    static const char *const with_field[] = {"missing_field", "bad_type", "bad_value"};
+    static const char *const fields[] = {"event_id",
+                                         "type",
+                                         "customer_id",
+                                         "ts",
+                                         "segment",
+                                         "channel",
+                                         "order_id",
+                                         "amount",
+                                         "category",
+                                         "product",
+                                         "action",
+                                         "ticket_id",
+                                         "complaint",
+                                         "kind",
+                                         "score",
+                                         "campaign",
+                                         "referred_customer_id"};
+    for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++)
+        if (strcmp(r, plain[i]) == 0) return true;
+    char want[64];
+    for (size_t i = 0; i < sizeof(with_field) / sizeof(with_field[0]); i++)
+        for (size_t j = 0; j < sizeof(fields) / sizeof(fields[0]); j++) {
+            snprintf(want, sizeof(want), "%s:%s", with_field[i], fields[j]);
+            if (strcmp(r, want) == 0) return true;
+        }
+    return false;
+}
+
+Test(limits, reasons_are_from_a_fixed_set_whatever_the_keys)
+{
+    /* Producer-chosen names in every position a reason could pick one up. */
+    static const char *const keys[] = {
+        "ty\\u0000pe",
+        "evil\\u0000",
+        "\\u0000",
+        "<script>",
+        "x:y",
+        "\\u00e9v\\u00e9nement",
+        "\\ud83d\\ude00",
+        "event_id\\u0000",
+        "amount\\u0000x",
+        "\\\"quoted\\\"",
+        "a\\nb",
+        "",
+        "%s%n",
+        "ts ",
+        " ts",
+    };
+    static const char *const values[] = {"\"\\u0000\"", "1e300", "{\"\\u0000\":1}", "null", "\"v\"",
+                                         "[]",          "true"};
+    char msg[512];
+    int n = 0;
+    for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++) {
+        for (size_t v = 0; v < sizeof(values) / sizeof(values[0]); v++) {
+            /* The key in front of the envelope, after it, and alone. */
+            const char *fmt[] = {
+                "{\"%s\":%s,\"event_id\":\"e\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
+                "{\"event_id\":\"e\",\"type\":\"purchase\",\"customer_id\":\"c\",\"ts\":1,"
+                "\"%s\":%s}",
+                "{\"%s\":%s}",
+            };
+            for (size_t f = 0; f < 3; f++) {
+                snprintf(msg, sizeof(msg), fmt[f], keys[k], values[v]);
+                if (parse(msg)) continue;
+                n++;
+                cr_assert(is_known_reason(reason()), "reason '%s' for %s", reason(), msg);
+            }
+        }
+    }
+    cr_assert_gt(n, 100);
+}
+
+Test(limits, reject_format_never_writes_a_field_that_is_not_a_schema_name)
+{
+    char buf[64];
+    ks_reject r = {.code = KS_REJECT_BAD_VALUE};
+    strcpy(r.field, "ty");
+    cr_assert_str_eq(ks_reject_format(&r, buf, sizeof(buf)), "bad_value");
+    strcpy(r.field, "amount");
+    cr_assert_str_eq(ks_reject_format(&r, buf, sizeof(buf)), "bad_value:amount");
+    strcpy(r.field, "Amount");
+    cr_assert_str_eq(ks_reject_format(&r, buf, sizeof(buf)), "bad_value");
+    strcpy(r.field, "amount\n");
+    cr_assert_str_eq(ks_reject_format(&r, buf, sizeof(buf)), "bad_value");
+    /* A field with no NUL in its 32 bytes is not read past its end. */
+    memset(r.field, 'a', sizeof(r.field));
+    r.code = KS_REJECT_MISSING_FIELD;
+    cr_assert_str_eq(ks_reject_format(&r, buf, sizeof(buf)), "missing_field");
 }

@@ -699,14 +699,16 @@ Test(event, invalid_escapes_are_malformed)
               "malformed_json");
 }
 
-Test(event, nul_escape_is_rejected_naming_the_member)
+Test(event, nul_escape_is_rejected_naming_only_known_fields)
 {
     reject_as("{\"event_id\":\"ab\\u0000cd\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
               "bad_value:event_id");
-    reject_as(ENV("signup") ",\"note\":{\"x\":[\"\\u0000\"]}}", "bad_value:note");
-    /* In a key: cJSON would read "type\u0000x" as "type". */
+    /* An extra member's name is the producer's: not echoed. */
+    reject_as(ENV("signup") ",\"note\":{\"x\":[\"\\u0000\"]}}", "nul_character");
+    /* In a key: cJSON would read "type\u0000x" as "type"; the key is not
+     * "type", and is not echoed either. */
     reject_as("{\"event_id\":\"e\",\"type\\u0000x\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
-              "bad_value:type");
+              "nul_character");
     /* An escaped backslash followed by "u0000" is not a NUL. */
     accept("{\"event_id\":\"a\\\\u0000\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}");
     str_eq(EV.event_id, "a\\u0000");
@@ -881,7 +883,8 @@ Test(event, reject_format_every_code)
                  {KS_REJECT_BAD_UTF8, "bad_utf8"},
                  {KS_REJECT_UNKNOWN_TYPE, "unknown_type"},
                  {KS_REJECT_FUTURE_TIMESTAMP, "future_timestamp"},
-                 {KS_REJECT_TOO_OLD, "too_old"}};
+                 {KS_REJECT_TOO_OLD, "too_old"},
+                 {KS_REJECT_NUL_CHARACTER, "nul_character"}};
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
         r.code = plain[i].c;
         cr_assert_str_eq(ks_reject_format(&r, buf, sizeof(buf)), plain[i].s);
