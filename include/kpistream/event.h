@@ -23,6 +23,12 @@
  * micro-unit) and 9,223 such amounts short of int64's limit. */
 #define KS_EVENT_AMOUNT_MAX 1e9
 
+/* Structural limits of a message: members of the event object (every member,
+ * extra fields included), and levels of nested objects/arrays, the event
+ * object itself being level 1. */
+#define KS_EVENT_FIELDS_MAX 64
+#define KS_EVENT_DEPTH_MAX 8
+
 /** A borrowed byte string: not owned, NUL-terminated for convenience. */
 typedef struct ks_str {
     const char *ptr; /* NULL when absent */
@@ -94,9 +100,10 @@ const char *ks_event_type_name(ks_event_type t);
 
 /* Rejection reasons: the `kpistream.error` header value of dead-lettered
  * messages is ks_reject_code_name(code), followed by ":<field>" for the
- * codes that name a field (missing_field, bad_type, bad_value). The field is
- * always one of the schema's wire names ("event_id", "amount", ...), never
- * bytes of the message, so the set of reason strings is fixed and small. */
+ * codes that name a field (missing_field, bad_type, bad_value,
+ * duplicate_field). The field is always one of the schema's wire names
+ * ("event_id", "amount", ...), never bytes of the message, so the set of
+ * reason strings is fixed and small. */
 #define KS_REJECT_CODES(X)                                                     \
     X(NONE, "none")                                                            \
     X(MALFORMED_JSON, "malformed_json")                                        \
@@ -108,6 +115,9 @@ const char *ks_event_type_name(ks_event_type t);
     X(UNKNOWN_TYPE, "unknown_type")                                            \
     X(FUTURE_TIMESTAMP, "future_timestamp")                                    \
     X(TOO_OLD, "too_old")                                                      \
+    X(TOO_DEEP, "too_deep")                                                    \
+    X(TOO_MANY_FIELDS, "too_many_fields")                                      \
+    X(DUPLICATE_FIELD, "duplicate_field")                                      \
     X(NUL_CHARACTER, "nul_character")
 
 typedef enum ks_reject_code {
@@ -119,8 +129,8 @@ typedef enum ks_reject_code {
 
 typedef struct ks_reject {
     ks_reject_code code;
-    char field[32]; /* MISSING_FIELD/BAD_TYPE/BAD_VALUE: the field's wire
-                       name (a schema name, never message bytes) */
+    char field[32]; /* MISSING_FIELD/BAD_TYPE/BAD_VALUE/DUPLICATE_FIELD: the
+                       field's wire name (a schema name, never message bytes) */
 } ks_reject;
 
 /** Returns the reason-code name ("missing_field"); static, never NULL. */
@@ -141,8 +151,9 @@ void ks_event_parser_free(ks_event_parser *p);
 
 /** Parses and validates one message (not NUL-terminated; len bytes).
  *  Returns true and fills *ev, or false and fills *why (and zeroes *ev). Checks
- *  size, UTF-8, JSON syntax, the envelope and each type's fields, in that
- *  order, as documented in docs/events.md; it does not judge the timestamp
+ *  size, UTF-8, JSON syntax and depth, the object's members (count, U+0000,
+ *  repeated names), the envelope and each type's fields, in that order, as
+ *  documented in docs/events.md; it does not judge the timestamp
  *  against a clock (that is the engine's job: too_old/future). No malloc in
  *  steady state. Not thread-safe: use one parser per thread.
  *  Borrowed: strings in *ev point into p and are valid until the next call on

@@ -5,20 +5,21 @@
  *
  *   size > max_bytes ........................ too_large
  *   prescan (UTF-8, JSON strictness) ........ bad_utf8 / malformed_json
+ *   bracket depth > KS_EVENT_DEPTH_MAX ...... too_deep
  *   cJSON parse into the parser's arena ..... malformed_json (also: not an
  *                                             object, trailing bytes)
+ *   members > KS_EVENT_FIELDS_MAX ........... too_many_fields
  *   \u0000 in a top-level member ............ bad_value:<known field> when in
  *                                             the value of a field we know,
  *                                             else nul_character
+ *   a known field name twice ................ duplicate_field:<field>
  *   envelope: event_id, type, customer_id, ts, segment, channel
  *   the type's own fields, in contract order
  *
  * Field lookup is one pass over the top-level members into a slot per known
- * field name; the first occurrence of a duplicated key wins (as with
- * cJSON_GetObjectItemCaseSensitive). Names are case-sensitive. Members that
- * are not fields of the event's type are ignored without being looked at, so
- * producers can add fields before consumers know them. A JSON null counts as
- * an absent field.
+ * field name. Names are case-sensitive. Members that are not fields of the
+ * event's type are ignored without being looked at, so producers can add
+ * fields before consumers know them. A JSON null counts as an absent field.
  *
  * Reasons name fields only by the static names of the schema (field_names),
  * never with bytes of the message: a reason is one of a fixed, small set of
@@ -75,7 +76,7 @@ char *ks_reject_format(const ks_reject *r, char *buf, size_t size)
     if (buf == NULL || size == 0) return buf;
     const char *name = ks_reject_code_name(r->code);
     bool with_field = r->code == KS_REJECT_MISSING_FIELD || r->code == KS_REJECT_BAD_TYPE ||
-                      r->code == KS_REJECT_BAD_VALUE;
+                      r->code == KS_REJECT_BAD_VALUE || r->code == KS_REJECT_DUPLICATE_FIELD;
     /* Only a schema name is ever written after the colon, whatever r holds. */
     const char *field = with_field ? known_field(r->field, sizeof(r->field)) : NULL;
     if (field != NULL)
@@ -384,34 +385,49 @@ static bool get_ticket(cJSON *const *f, ks_event *ev, ks_reject *why)
     return get_str(f, F_CATEGORY, false, KS_EVENT_TEXT_MAX, &ev->category, why);
 }
 
-/* For a message with a \u0000 escape somewhere: cJSON ends its C strings at
- * the first NUL, so "a\u0000b" would read as "a" (and a key "type\u0000x" as
- * "type"). Refuse rather than guess. A NUL in the value of a field we know
- * names that field; one in a member name, or in an extra member, gets a fixed
- * code: the name is the producer's, and is never echoed. */
-static bool reject_nul(cJSON *root, const unsigned char *b, size_t len, ks_reject *why)
+/* The member-level rules, in their documented order: the number of members,
+ * U+0000 (has_nul: the prescan saw a \u0000 escape), duplicated field names.
+ * Fills f with the member of each known field name. */
+static bool members(cJSON *root, const unsigned char *b, size_t len, bool has_nul,
+                    cJSON *f[F__COUNT], ks_reject *why)
 {
-    size_t ordinal = 0;
-    bool in_key = true;
-    int idx = -1;
-    if (ks__json_nul_member(b, len, &ordinal, &in_key) && !in_key) {
-        const cJSON *c = root->child;
-        for (size_t k = 0; c != NULL && k < ordinal; k++)
-            c = c->next;
-        if (c != NULL) idx = field_index(c->string);
+    size_t count = 0;
+    int dup = -1;
+    for (cJSON *c = root->child; c != NULL; c = c->next) {
+        if (++count > KS_EVENT_FIELDS_MAX) return reject(why, KS_REJECT_TOO_MANY_FIELDS, -1);
+        int idx = field_index(c->string);
+        if (idx < 0) continue;
+        if (f[idx] == NULL)
+            f[idx] = c;
+        else if (dup < 0)
+            dup = idx;
     }
-    return idx >= 0 ? reject(why, KS_REJECT_BAD_VALUE, idx)
-                    : reject(why, KS_REJECT_NUL_CHARACTER, -1);
+    if (has_nul) {
+        /* cJSON ends its C strings at the first NUL, so "a\u0000b" would read
+         * as "a" (and a key "type\u0000x" as "type"). Refuse rather than
+         * guess. A NUL in the value of a field we know names that field; one
+         * in a member name, or in an extra member, gets a fixed code: the
+         * name is the producer's, and is never echoed. */
+        size_t ordinal = 0;
+        bool in_key = true;
+        int idx = -1;
+        if (ks__json_nul_member(b, len, &ordinal, &in_key) && !in_key) {
+            const cJSON *c = root->child;
+            for (size_t k = 0; c != NULL && k < ordinal; k++)
+                c = c->next;
+            if (c != NULL) idx = field_index(c->string);
+        }
+        return idx >= 0 ? reject(why, KS_REJECT_BAD_VALUE, idx)
+                        : reject(why, KS_REJECT_NUL_CHARACTER, -1);
+    }
+    /* Two values for one field: producers' JSON libraries disagree on which
+     * one counts (first, last, error), so neither is guessed. */
+    if (dup >= 0) return reject(why, KS_REJECT_DUPLICATE_FIELD, dup);
+    return true;
 }
 
-static bool validate(cJSON *root, ks_event *ev, ks_reject *why)
+static bool validate(cJSON *const *f, ks_event *ev, ks_reject *why)
 {
-    cJSON *f[F__COUNT] = {0};
-    for (cJSON *c = root->child; c != NULL; c = c->next) {
-        int idx = field_index(c->string);
-        if (idx >= 0 && f[idx] == NULL) f[idx] = c;
-    }
-
     if (!get_str(f, F_EVENT_ID, true, KS_EVENT_ID_MAX, &ev->event_id, why) || !get_type(f, ev, why))
         return false;
     /* Marketing spend belongs to no customer: a customer_id there is ignored
@@ -475,10 +491,15 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
         return false;
     }
     const unsigned char *b = (const unsigned char *)buf;
-    bool has_nul = false;
-    ks_reject_code rc = ks__json_prescan(b, len, &has_nul);
+    ks__prescan pre;
+    ks_reject_code rc = ks__json_prescan(b, len, &pre);
     if (rc != KS_REJECT_NONE) {
         why->code = rc;
+        return false;
+    }
+    /* Before cJSON, whose parser recurses once per level. */
+    if (pre.max_depth > KS_EVENT_DEPTH_MAX) {
+        why->code = KS_REJECT_TOO_DEEP;
         return false;
     }
 
@@ -504,8 +525,9 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
         why->code = KS_REJECT_MALFORMED_JSON;
         return false;
     }
-    if (has_nul) return reject_nul(root, b, len, why);
-    if (!validate(root, ev, why)) {
+    cJSON *f[F__COUNT] = {0};
+    if (!members(root, b, len, pre.has_nul, f, why)) return false;
+    if (!validate(f, ev, why)) {
         memset(ev, 0, sizeof(*ev));
         return false;
     }

@@ -73,12 +73,21 @@ ks__arena *ks__arena_set_current(ks__arena *a);
  * as whitespace, copies raw control characters into strings, accepts "+1",
  * ".5", "01" and "1." (it hands the token to strtod), and decodes an invalid
  * \u escape such as "\uZZZZ" as U+0000. One linear pass rejects all of that,
- * validates UTF-8, and notes whether any string contains the escape \u0000
- * (which cJSON would silently truncate at). */
+ * validates UTF-8 (a \u escape of a lone UTF-16 surrogate, which stands for
+ * no character, counts as invalid UTF-8), measures the nesting depth of the
+ * brackets (so that a too-deep message never reaches cJSON's recursion), and
+ * notes whether any string contains the escape \u0000 (which cJSON would
+ * silently truncate at). */
 
-/** Returns KS_REJECT_NONE, KS_REJECT_BAD_UTF8 (any invalid UTF-8 anywhere wins)
- *  or KS_REJECT_MALFORMED_JSON; sets *has_nul if a \u0000 escape was seen. */
-ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul);
+typedef struct ks__prescan {
+    bool has_nul;     /* a \u0000 escape was seen */
+    size_t max_depth; /* deepest nesting of [ and { outside strings */
+} ks__prescan;
+
+/** Returns KS_REJECT_NONE, KS_REJECT_BAD_UTF8 (any invalid UTF-8 byte anywhere
+ *  wins; a lone surrogate escape before any JSON error too) or
+ *  KS_REJECT_MALFORMED_JSON; fills *out (meaningful only for KS_REJECT_NONE). */
+ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *out);
 
 /** For a message the prescan and cJSON accepted as an object: finds the first
  *  top-level member whose key or value contains a \u0000 escape. Returns true

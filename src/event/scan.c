@@ -14,8 +14,9 @@
  *   U+40000..FFFFF   F1..F3 80..BF 80..BF 80..BF
  *   U+100000..10FFFF F4     80..8F 80..BF 80..BF
  *
- * The JSON pass tracks only "inside a string or not"; nesting, commas and
- * literals are left to cJSON, which is strict about them. */
+ * The JSON pass tracks only "inside a string or not" and the bracket depth;
+ * whether brackets match, commas and literals are left to cJSON, which is
+ * strict about them. */
 #include <string.h>
 
 #include "event/event_internal.h"
@@ -138,9 +139,30 @@ static size_t number_len(const unsigned char *p, size_t n)
     return i;
 }
 
-/* Length of the escape sequence at p (p[0] == '\\'), or 0 if invalid.
- * Sets *nul for \u0000. */
-static size_t escape_len(const unsigned char *p, size_t n, bool *nul)
+/* Value of the four hex digits at p (already checked with is_hex). */
+static unsigned hex4(const unsigned char *p)
+{
+    unsigned v = 0;
+    for (int k = 0; k < 4; k++) {
+        unsigned char c = p[k];
+        v = v * 16 + (unsigned)(c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10);
+    }
+    return v;
+}
+
+static bool is_u_escape(const unsigned char *p, size_t n)
+{
+    return n >= 6 && p[0] == '\\' && p[1] == 'u' && is_hex(p[2]) && is_hex(p[3]) && is_hex(p[4]) &&
+           is_hex(p[5]);
+}
+
+/* Length of the escape sequence at p (p[0] == '\\'), or 0 if it is not a JSON
+ * escape. Sets *nul for \u0000. A \u escape of a UTF-16 high surrogate
+ * (D800-DBFF) must be followed at once by one of a low surrogate (DC00-DFFF):
+ * the pair is one character and 12 bytes. A high surrogate without its low
+ * half, or a low one alone, stands for no character: it sets *lone (and
+ * counts as a 6-byte escape). */
+static size_t escape_len(const unsigned char *p, size_t n, bool *nul, bool *lone)
 {
     if (n < 2) return 0;
     switch (p[1]) {
@@ -153,22 +175,30 @@ static size_t escape_len(const unsigned char *p, size_t n, bool *nul)
     case 'r':
     case 't':
         return 2;
-    case 'u':
-        if (n < 6) return 0;
-        for (size_t k = 2; k < 6; k++)
-            if (!is_hex(p[k])) return 0;
-        if (p[2] == '0' && p[3] == '0' && p[4] == '0' && p[5] == '0') *nul = true;
+    case 'u': {
+        if (!is_u_escape(p, n)) return 0;
+        unsigned v = hex4(p + 2);
+        if (v == 0) *nul = true;
+        if (v >= 0xDC00 && v <= 0xDFFF) {
+            *lone = true;
+        } else if (v >= 0xD800 && v <= 0xDBFF) {
+            if (is_u_escape(p + 6, n - 6)) {
+                unsigned lo = hex4(p + 8);
+                if (lo >= 0xDC00 && lo <= 0xDFFF) return 12;
+            }
+            *lone = true;
+        }
         return 6;
+    }
     default:
         return 0;
     }
 }
 
-ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul)
+ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *out)
 {
-    size_t i = 0;
-    bool in_str = false;
-    *has_nul = false;
+    size_t i = 0, depth = 0, max_depth = 0;
+    bool in_str = false, has_nul = false;
     /* RFC 8259 lets parsers ignore a leading byte order mark; cJSON does. */
     if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) i = 3;
     while (i < n) {
@@ -197,8 +227,12 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul)
                 in_str = false;
                 i++;
             } else if (c == '\\') {
-                size_t l = escape_len(b + i, n - i, has_nul);
+                bool lone = false;
+                size_t l = escape_len(b + i, n - i, &has_nul, &lone);
                 if (l == 0) goto bad_json;
+                /* A string that cannot be written in UTF-8: an encoding error
+                 * of the producer, like a raw surrogate (ED A0 80). */
+                if (lone) return KS_REJECT_BAD_UTF8;
                 i += l;
             } else if (c < 0x20) {
                 goto bad_json;
@@ -215,12 +249,19 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul)
         case '\t':
         case '\n':
         case '\r':
-        case '{':
-        case '}':
-        case '[':
-        case ']':
         case ':':
         case ',':
+            i++;
+            break;
+        case '{':
+        case '[':
+            /* Depth only: whether the brackets match is cJSON's to check. */
+            if (++depth > max_depth) max_depth = depth;
+            i++;
+            break;
+        case '}':
+        case ']':
+            if (depth > 0) depth--;
             i++;
             break;
         case '"':
@@ -253,6 +294,8 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, bool *has_nul)
         }
     }
     if (in_str) goto bad_json;
+    out->has_nul = has_nul;
+    out->max_depth = max_depth;
     return KS_REJECT_NONE;
 
 bad_json:
@@ -268,7 +311,8 @@ static size_t skip_string(const unsigned char *b, size_t n, size_t i, bool *nul)
     i++;
     while (i < n && b[i] != '"') {
         if (b[i] == '\\') {
-            size_t l = escape_len(b + i, n - i, nul);
+            bool lone = false;
+            size_t l = escape_len(b + i, n - i, nul, &lone);
             i += l > 0 ? l : 1;
         } else {
             i++;

@@ -692,11 +692,12 @@ Test(event, invalid_escapes_are_malformed)
               "malformed_json");
     reject_as("{\"event_id\":\"\\u12\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
               "malformed_json");
-    /* Lone surrogate escapes. */
+    /* Lone surrogate escapes stand for no character: bad_utf8, see
+     * test_event_limits.c. */
     reject_as("{\"event_id\":\"\\ud800\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
-              "malformed_json");
+              "bad_utf8");
     reject_as("{\"event_id\":\"\\udc00x\",\"type\":\"signup\",\"customer_id\":\"c\",\"ts\":1}",
-              "malformed_json");
+              "bad_utf8");
 }
 
 Test(event, nul_escape_is_rejected_naming_only_known_fields)
@@ -722,7 +723,7 @@ Test(event, byte_order_mark_is_ignored)
 
 Test(event, deep_nesting_is_rejected_without_crashing)
 {
-    size_t depth = 20000; /* 40 KB, under max_bytes, far over cJSON's 1000 */
+    size_t depth = 20000; /* 40 KB, under max_bytes, far over the limit and cJSON's 1000 */
     size_t n = 2 * depth + 64;
     char *msg = malloc(n);
     size_t k = (size_t)sprintf(msg, "{\"x\":");
@@ -733,17 +734,18 @@ Test(event, deep_nesting_is_rejected_without_crashing)
     msg[k++] = '}';
     msg[k] = '\0';
     cr_assert_not(parse_n(msg, k));
-    cr_assert_eq(WHY.code, KS_REJECT_MALFORMED_JSON);
+    cr_assert_eq(WHY.code, KS_REJECT_TOO_DEEP);
     free(msg);
 }
 
 Test(event, moderate_nesting_in_an_extra_field_is_ignored)
 {
+    /* The event object and 7 arrays: 8 levels, the limit. */
     char msg[4096];
     size_t k = (size_t)sprintf(msg, ENV("signup") ",\"x\":");
-    for (int i = 0; i < 500; i++)
+    for (int i = 0; i < KS_EVENT_DEPTH_MAX - 1; i++)
         msg[k++] = '[';
-    for (int i = 0; i < 500; i++)
+    for (int i = 0; i < KS_EVENT_DEPTH_MAX - 1; i++)
         msg[k++] = ']';
     msg[k++] = '}';
     msg[k] = '\0';
@@ -781,16 +783,16 @@ Test(event, size_limit_is_inclusive_and_checked_before_utf8)
 
 /* ------------------------------------------------------ keys and reuse */
 
-Test(event, duplicate_keys_first_wins)
+Test(event, duplicate_known_keys_are_rejected)
 {
-    accept("{\"event_id\":\"first\",\"event_id\":\"second\",\"type\":\"signup\","
-           "\"type\":\"bogus\",\"customer_id\":\"c\",\"ts\":1}");
-    str_eq(EV.event_id, "first");
-    cr_assert_eq(EV.type, KS_EV_SIGNUP);
-    /* First wins even when the first is null (absent). */
+    /* More cases in test_event_limits.c. */
+    reject_as("{\"event_id\":\"first\",\"event_id\":\"second\",\"type\":\"signup\","
+              "\"type\":\"bogus\",\"customer_id\":\"c\",\"ts\":1}",
+              "duplicate_field:event_id");
+    /* Even when the first is null (absent). */
     reject_as("{\"event_id\":null,\"event_id\":\"e\",\"type\":\"signup\",\"customer_id\":\"c\","
               "\"ts\":1}",
-              "missing_field:event_id");
+              "duplicate_field:event_id");
 }
 
 Test(event, names_are_case_sensitive)
@@ -873,6 +875,8 @@ Test(event, reject_format_every_code)
     cr_assert_str_eq(ks_reject_format(&r, buf, sizeof(buf)), "bad_type:customer_id");
     r.code = KS_REJECT_BAD_VALUE;
     cr_assert_str_eq(ks_reject_format(&r, buf, sizeof(buf)), "bad_value:customer_id");
+    r.code = KS_REJECT_DUPLICATE_FIELD;
+    cr_assert_str_eq(ks_reject_format(&r, buf, sizeof(buf)), "duplicate_field:customer_id");
     /* Codes without a field ignore whatever is in field. */
     static const struct {
         ks_reject_code c;
@@ -884,6 +888,8 @@ Test(event, reject_format_every_code)
                  {KS_REJECT_UNKNOWN_TYPE, "unknown_type"},
                  {KS_REJECT_FUTURE_TIMESTAMP, "future_timestamp"},
                  {KS_REJECT_TOO_OLD, "too_old"},
+                 {KS_REJECT_TOO_DEEP, "too_deep"},
+                 {KS_REJECT_TOO_MANY_FIELDS, "too_many_fields"},
                  {KS_REJECT_NUL_CHARACTER, "nul_character"}};
     for (size_t i = 0; i < sizeof(plain) / sizeof(plain[0]); i++) {
         r.code = plain[i].c;
