@@ -9,8 +9,19 @@
 #   BENCH_CUSTOMERS      generator population for those events (default 300000)
 #   BENCH_MEM_CUSTOMERS  distinct customers for the memory part (default 1000000)
 #   BENCH_BUILD_DIR      build directory (default build)
-#   BENCH_TIMEOUT        seconds allowed for the end-to-end run (default 600)
-#   BENCH_PARTS          which parts to run (default engine,memory,kafka,sketch,risk,restore)
+#   BENCH_TIMEOUT        seconds allowed for the end-to-end run (default 600) and for
+#                        each whole process of the catch-up part (default 900)
+#   BENCH_PARTS          which parts to run (default catchup,engine,memory,kafka,sketch,risk,restore;
+#                        `live` is not in the default list)
+#   BENCH_KS             the kpistream binary (default BUILD/kpistream)
+#   BENCH_CATCHUP_CUSTOMERS  catch-up part: generator population (default 50000)
+#   BENCH_CATCHUP_DAYS   catch-up part: days of event time (default 45)
+#   BENCH_CATCHUP_PARTITIONS catch-up part: partitions of its topic (default 128)
+#   BENCH_CATCHUP_ACTIVITY   catch-up part: the generator's --activity (default 0.35)
+#   BENCH_LIVE_RATE      live part: events offered per second (default 20000)
+#   BENCH_LIVE_SECONDS   live part: seconds of offered load (default 60)
+#   BENCH_LIVE_CUSTOMERS live part: customers the events are spread over (default 5000)
+#   BENCH_LIVE_PARTITIONS live part: partitions of its topic (default 64)
 #   BENCH_RISK_CUSTOMERS generator population for the churn-risk quality part (default 100000)
 #   BENCH_RISK_DAYS      simulated days for that part (default 60; the first 30 are warm-up)
 #   BENCH_RESTORE_CUSTOMERS  customers in the restored partition (default 1000000)
@@ -23,7 +34,8 @@
 #
 # Starts its own redis-server (free loopback port) and `kpistream mock-broker`
 # (64 partitions, plus one for the restore part), and stops both by PID on exit,
-# whatever the exit path.
+# whatever the exit path. The catch-up and live parts start a mock broker of
+# their own each (stopped by PID when the part ends, or on exit).
 set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -33,10 +45,21 @@ N="${BENCH_EVENTS:-1000000}"
 C="${BENCH_CUSTOMERS:-300000}"
 MEMC="${BENCH_MEM_CUSTOMERS:-1000000}"
 TIMEOUT="${BENCH_TIMEOUT:-600}"
+CU_TIMEOUT="${BENCH_TIMEOUT:-900}"
+CU_C="${BENCH_CATCHUP_CUSTOMERS:-50000}"
+CU_DAYS="${BENCH_CATCHUP_DAYS:-45}"
+CU_P="${BENCH_CATCHUP_PARTITIONS:-128}"
+CU_ACT="${BENCH_CATCHUP_ACTIVITY:-0.35}"
+CU_TOPIC=bench-catchup
+LIVE_RATE="${BENCH_LIVE_RATE:-20000}"
+LIVE_SECONDS="${BENCH_LIVE_SECONDS:-60}"
+LIVE_C="${BENCH_LIVE_CUSTOMERS:-5000}"
+LIVE_P="${BENCH_LIVE_PARTITIONS:-64}"
+LIVE_TOPIC=bench-live
 TOPIC=bench-events
 PARTITIONS=64
 PERF_DIR="${BENCH_PERF_DIR:-}"
-PARTS=",${BENCH_PARTS:-engine,memory,kafka,sketch,risk,restore},"
+PARTS=",${BENCH_PARTS:-catchup,engine,memory,kafka,sketch,risk,restore},"
 RISK_C="${BENCH_RISK_CUSTOMERS:-100000}"
 RISK_DAYS="${BENCH_RISK_DAYS:-60}"
 RESTORE_C="${BENCH_RESTORE_CUSTOMERS:-1000000}"
@@ -50,7 +73,7 @@ if [ -n "$PERF_DIR" ]; then
     command -v perf >/dev/null || { echo "bench: BENCH_PERF_DIR set but perf not found" >&2; exit 1; }
 fi
 
-KS="$BUILD/kpistream"
+KS="${BENCH_KS:-$BUILD/kpistream}"
 BP="$BUILD/bench/bench_pipeline"
 for f in "$KS" "$BP"; do
     if [ ! -x "$f" ]; then
@@ -62,7 +85,7 @@ command -v redis-server >/dev/null || { echo "bench: redis-server not in PATH" >
 command -v redis-cli >/dev/null || { echo "bench: redis-cli not in PATH" >&2; exit 1; }
 
 TMP="$(mktemp -d /tmp/kpistream-bench.XXXXXX)"
-REDIS_PID="" MOCK_PID="" RUN_PID=""
+REDIS_PID="" MOCK_PID="" RUN_PID="" CU_MOCK_PID="" LIVE_MOCK_PID=""
 
 stop_pid() { # stop_pid PID: SIGTERM, up to 10 s, then SIGKILL; reap.
     local pid="$1" i
@@ -91,6 +114,8 @@ cleanup() {
     trap - EXIT INT TERM
     stop_tree "$RUN_PID"
     stop_pid "$MOCK_PID"
+    stop_pid "$CU_MOCK_PID"
+    stop_pid "$LIVE_MOCK_PID"
     stop_pid "$REDIS_PID"
     rm -rf "$TMP"
     exit "$rc"
@@ -113,6 +138,15 @@ wait_for() {
 result() { awk -v k="$2" '$1 == "RESULT" && $2 == k { print $3 }' "$1"; }
 
 section() { printf '\n== %s ==\n' "$1"; }
+fmt() { # 1234567 -> 1,234,567
+    local x="$1" out=""
+    [ -n "$x" ] || { echo "?"; return; }
+    while [ "${#x}" -gt 3 ]; do out=",${x: -3}$out"; x="${x:0:${#x}-3}"; done
+    echo "$x$out"
+}
+
+# CPU seconds (user+system) a process has used so far, from /proc.
+cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 
 echo "kpistream bench: $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -sr)"
 echo "events N=$N, generator customers=$C, memory test customers=$MEMC, build=$BUILD"
@@ -132,6 +166,185 @@ for attempt in 1 2 3 4 5; do
 done
 [ -n "$REDIS_PID" ] || { echo "bench: could not start redis-server" >&2; exit 1; }
 echo "redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT"
+
+# ---------------------------------------------------------------- 0. catch-up
+# Whole processes, start to exit (group join included), one after the other on
+# the same topic: a bare librdkafka group consumer, a Python consumer, kpistream.
+CU_RAN=0 CU_N="" CU_FAIL="" CU_LINES=()
+# start_own_mock VAR TOPIC:P...: a mock cluster of the part's own; sets VAR to
+# its PID and MOCK_BROKERS to its bootstrap list.
+start_own_mock() {
+    local var="$1" boot="$TMP/$1.bootstrap" args=() t
+    shift
+    for t in "$@"; do args+=(--topic "$t"); done
+    "$KS" mock-broker "${args[@]}" --bootstrap-file "$boot" >"$TMP/$var.log" 2>&1 &
+    printf -v "$var" '%s' "$!"
+    wait_for 20 test -s "$boot" || { echo "bench: mock-broker did not start" >&2; cat "$TMP/$var.log" >&2; exit 1; }
+    MOCK_BROKERS="$(head -n1 "$boot")"
+}
+# timed NAME TIMEOUT CMD...: CMD as a whole process under /usr/bin/time (wall s,
+# peak RSS KB, user s, sys s into $TMP/NAME.time), its output in $TMP/NAME.log;
+# stopped after TIMEOUT s. Sets T_RC (124 on timeout) and T_WALL T_RSS T_USER T_SYS.
+timed() {
+    local name="$1" tmo="$2" deadline
+    shift 2
+    /usr/bin/time -f '%e %M %U %S' -o "$TMP/$name.time" "$@" >"$TMP/$name.log" 2>&1 &
+    RUN_PID=$!
+    deadline=$((SECONDS + tmo))
+    while kill -0 "$RUN_PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+    if kill -0 "$RUN_PID" 2>/dev/null; then
+        echo "bench: $name still running after ${tmo}s: stopped" >&2
+        stop_tree "$RUN_PID"
+        T_RC=124
+    else
+        T_RC=0
+        wait "$RUN_PID" || T_RC=$?
+    fi
+    RUN_PID=""
+    # GNU time puts "Command exited with non-zero status N" before the figures.
+    read -r T_WALL T_RSS T_USER T_SYS < <(tail -n1 "$TMP/$name.time" 2>/dev/null || true) || true
+    if ! [[ "${T_RSS:-}" =~ ^[0-9]+$ ]]; then T_WALL="?" T_RSS="" T_USER="?" T_SYS="?"; fi
+}
+# rate N WALL: N / WALL, rounded.
+rate() { awk -v n="$1" -v w="$2" 'BEGIN { if (w + 0 > 0) printf "%.0f", n / w; else print "" }'; }
+# ratio A B [DIGITS]: A / B, or "?".
+ratio() { awk -v a="$1" -v b="$2" -v d="${3:-2}" 'BEGIN { if (a + 0 > 0 && b + 0 > 0) printf "%.*f", d, a / b; else print "?" }'; }
+# target_mark VALUE OP LIMIT: "ok" or "MISS" (OP ge or le); "MISS (not measured)" for "?".
+target_mark() {
+    [[ "$1" =~ ^[0-9.]+$ ]] || { echo "MISS (not measured)"; return; }
+    awk -v v="$1" -v op="$2" -v l="$3" 'BEGIN { ok = (op == "ge") ? v >= l : v <= l; print ok ? "ok" : "MISS" }'
+}
+# mb KIB: /usr/bin/time's %M (KiB) in MB (10^6 bytes).
+mb() { [ -n "$1" ] && awk -v k="$1" 'BEGIN { printf "%.0f", k * 1024 / 1e6 }' || echo "?"; }
+# proc_line LABEL: the summary line of the process timed last.
+proc_line() {
+    local eps
+    eps="$(rate "$CU_N" "$T_WALL")"
+    printf '%-44s: %8s s %12s events/s   peak RSS %6s MB   CPU user %s s, sys %s s%s\n' \
+        "$1" "$T_WALL" "$(fmt "$eps")" "$(mb "$T_RSS")" "$T_USER" "$T_SYS" \
+        "$([ "$T_RC" -eq 0 ] || echo "   EXIT $T_RC")"
+}
+rcli() { redis-cli -h 127.0.0.1 -p "$REDIS_PORT" "$@"; }
+
+if part catchup; then
+CU_RAN=1
+section "0. catch-up: $CU_C customers, $CU_DAYS days of event time, $CU_P partitions; whole processes from start to exit, one topic"
+[ -x /usr/bin/time ] || { echo "bench: the catch-up part needs /usr/bin/time (Debian package time)" >&2; exit 1; }
+BBC="$BUILD/bench/bench_bare_consumer"
+[ -x "$BBC" ] || { echo "bench: $BBC not found; run 'make build' first" >&2; exit 1; }
+start_own_mock CU_MOCK_PID "$CU_TOPIC:$CU_P" "$CU_TOPIC.dlq:1"
+CU_BROKERS="$MOCK_BROKERS"
+echo "mock-broker pid $CU_MOCK_PID at $CU_BROKERS ($CU_TOPIC: $CU_P partitions)"
+
+# The events: the generator straight into the topic, keyed by customer_id.
+t0=$SECONDS
+"$KS" gen --seed 7 --customers "$CU_C" --days "$CU_DAYS" --activity "$CU_ACT" \
+    --brokers "$CU_BROKERS" --topic "$CU_TOPIC" 2>"$TMP/cu-gen.log" ||
+    { echo "bench: kpistream gen failed:" >&2; cat "$TMP/cu-gen.log" >&2; exit 1; }
+CU_N="$(sed -n 's/^kpistream gen: \([0-9]*\) events.*/\1/p' "$TMP/cu-gen.log" | head -n1)"
+CU_UNIQ="$(sed -n 's/^kpistream gen: [0-9]* events (\([0-9]*\) unique.*/\1/p' "$TMP/cu-gen.log" | head -n1)"
+[ -n "$CU_N" ] || { echo "bench: no count in kpistream gen's summary:" >&2; cat "$TMP/cu-gen.log" >&2; exit 1; }
+echo "produced: $(fmt "$CU_N") events ($(fmt "$CU_UNIQ") unique) in $((SECONDS - t0)) s: kpistream gen --seed 7 --customers $CU_C --days $CU_DAYS --activity $CU_ACT"
+# The mock keeps only ~5 MB of a partition: every message must still be there.
+if ! "$BBC" --watermarks --brokers "$CU_BROKERS" --topic "$CU_TOPIC" --expect "$CU_N" | tee "$TMP/cu-wm.txt" | grep -v '^RESULT'; then
+    CU_FAIL="the mock broker does not hold every produced message (fewer customers or more partitions help)"
+    echo "bench: $CU_FAIL; catch-up part not measured" >&2
+fi
+
+if [ -z "$CU_FAIL" ]; then
+    echo "-- 1/3 bare librdkafka group consumer (bench_bare_consumer: subscribe, count to EOF, exit)"
+    timed cu-bare "$CU_TIMEOUT" "$BBC" --brokers "$CU_BROKERS" --topic "$CU_TOPIC" \
+        --group "bench-catchup-bare-$$" --expect "$CU_N"
+    grep -v '^RESULT' "$TMP/cu-bare.log" || true
+    CU_LINES+=("$(proc_line "bare librdkafka group consumer")")
+    BARE_WALL="$T_WALL"
+    [ "$T_RC" -eq 0 ] || CU_FAIL="bare consumer exited $T_RC"
+    echo "${CU_LINES[-1]}"
+
+    echo "-- 2/3 Python consumer (bench/py_consumer.py: confluent-kafka + redis-py)"
+    py_ok() { /usr/bin/python3 -c 'import confluent_kafka, redis' >/dev/null 2>&1; }
+    py_ok || bash "$ROOT/scripts/deps.sh" bench </dev/null || true
+    PY_WALL="?"
+    if py_ok; then
+        rcli FLUSHALL >/dev/null
+        timed cu-py "$CU_TIMEOUT" /usr/bin/python3 "$ROOT/bench/py_consumer.py" --brokers "$CU_BROKERS" \
+            --topic "$CU_TOPIC" --group "bench-catchup-py-$$" --redis-port "$REDIS_PORT" --expect "$CU_N"
+        grep -v '^RESULT' "$TMP/cu-py.log" || true
+        CU_LINES+=("$(proc_line "python consumer (confluent-kafka, redis-py)")")
+        PY_WALL="$T_WALL"
+        [ "$T_RC" -eq 0 ] || CU_FAIL="${CU_FAIL:+$CU_FAIL; }python consumer exited $T_RC"
+        echo "${CU_LINES[-1]}"
+    else
+        CU_LINES+=("$(printf '%-44s: not run: /usr/bin/python3 lacks confluent_kafka or redis (bash scripts/deps.sh bench)' "python consumer")")
+        echo "${CU_LINES[-1]}"
+    fi
+
+    echo "-- 3/3 kpistream run --clock event --exit-on-eof into a fresh Redis"
+    rcli FLUSHALL >/dev/null
+    rcli CONFIG RESETSTAT >/dev/null
+    REDIS_CPU0="$(cpu_s "$REDIS_PID")"
+    timed cu-ks "$CU_TIMEOUT" "$KS" run --brokers "$CU_BROKERS" --topics "$CU_TOPIC" \
+        --group "bench-catchup-ks-$$" --redis "redis://127.0.0.1:$REDIS_PORT" --clock event --exit-on-eof
+    KS_RC="$T_RC" KS_WALL="$T_WALL" KS_RSS="$T_RSS"
+    CU_REDIS_CPU="$(awk -v a="$(cpu_s "$REDIS_PID")" -v b="$REDIS_CPU0" 'BEGIN { printf "%.1f", a - b }')"
+    grep -E 'throughput:|stopped:|exiting' "$TMP/cu-ks.log" | tail -n 3 || true
+    CU_LINES+=("$(proc_line "kpistream run --clock event --exit-on-eof")")
+    echo "${CU_LINES[-1]}"
+    if [ "$KS_RC" -ne 0 ]; then
+        CU_FAIL="${CU_FAIL:+$CU_FAIL; }kpistream exited $KS_RC"
+        echo "bench: kpistream run exited $KS_RC; log tail:" >&2
+        tail -n 20 "$TMP/cu-ks.log" >&2
+    fi
+    # Failed flushes, in run.c's words: the first failure of an outage logs
+    # "flush failed, pausing consumption and retrying", the first success after
+    # it "flush succeeded again after N failed attempts"; a flush before a
+    # revocation that fails logs "could not flush before revocation".
+    CU_OUTAGES="$(grep -c 'flush failed' "$TMP/cu-ks.log" || true)"
+    CU_FAILED="$(awk '/flush succeeded again after/ { for (i = 1; i < NF; i++) if ($i == "after") n += $(i + 1); r++ }
+                     /flush failed/ { o++ } /could not flush before revocation/ { n++ }
+                     END { if (o > r) n += o - r; print n + 0 }' "$TMP/cu-ks.log")"
+    CU_EAGAIN="$(grep -c 'Resource temporarily unavailable' "$TMP/cu-ks.log" || true)"
+    CU_KPIW="$(grep -c 'writing the KPI hashes' "$TMP/cu-ks.log" || true)"
+    CU_TP="$(grep 'throughput:' "$TMP/cu-ks.log" | tail -n1 | sed 's/.*throughput: //')"
+    CU_CUST="$(sed -n 's/.*stopped: .* \([0-9]*\) customers.*/\1/p' "$TMP/cu-ks.log" | tail -n1)"
+    M_PROC="$(rcli HGET kpi:meta events_processed)"
+    M_DUP="$(rcli HGET kpi:meta duplicates)"
+    M_REJ="$(rcli HGET kpi:meta events_rejected)"
+    if [ "$KS_RC" -eq 0 ] && [ "${M_PROC:-x}" = "$CU_N" ] && [ "${M_REJ:-0}" = 0 ] && [ "${M_DUP:-0}" = 0 ]; then
+        CU_CHECK="ok: exit 0, kpi:meta events_processed $M_PROC = messages produced, 0 rejected, 0 duplicates"
+    else
+        CU_CHECK="MISMATCH: exit $KS_RC, kpi:meta events_processed=${M_PROC:-absent} rejected=${M_REJ:-?} duplicates=${M_DUP:-?}, produced $CU_N"
+    fi
+    CU_CMDS="$(rcli INFO commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ {
+        sub(/^cmdstat_/, "", $1); printf "%s %s %.2f\n", $1, $3, $5 / 1e6 }' | sort -k3 -rn | head -n 6 |
+        awk '{ printf "%s%s %s calls %.1f s", sep, $1, $2, $3; sep = "; " }')"
+    echo "kpistream's log: ${CU_TP:-no throughput line}"
+    echo "failed flushes: $CU_FAILED (outages logged: $CU_OUTAGES; 'Resource temporarily unavailable': $CU_EAGAIN; KPI-hash writes failed: $CU_KPIW)"
+    echo "redis-server CPU during the kpistream run: $CU_REDIS_CPU s; busiest commands (INFO commandstats; exec includes the commands inside it): $CU_CMDS"
+    echo "check: $CU_CHECK"
+
+    KS_EPS="$(rate "$CU_N" "$KS_WALL")" BARE_EPS="$(rate "$CU_N" "$BARE_WALL")" PY_EPS="$(rate "$CU_N" "$PY_WALL")"
+    R_KS_BARE="$(ratio "$KS_EPS" "$BARE_EPS" 3)" R_BARE_PY="$(ratio "$BARE_EPS" "$PY_EPS" 1)"
+    KS_MB="$(mb "$KS_RSS")"
+    KS_BPC="$([ -n "$KS_RSS" ] && awk -v k="$KS_RSS" -v c="$CU_C" 'BEGIN { printf "%.0f", k * 1024 / c }' || echo "?")"
+    CU_LINES+=("$(printf '%-44s: %12s events/s = %s x bare   [>= 0.7 x bare] %s' "kpistream, messages / wall" \
+        "$(fmt "$KS_EPS")" "$R_KS_BARE" "$(target_mark "$R_KS_BARE" ge 0.7)")")
+    CU_LINES+=("$(printf '%-44s: %12s x python   [>= 3.5] %s' "bare / python" "$R_BARE_PY" "$(target_mark "$R_BARE_PY" ge 3.5)")")
+    CU_LINES+=("$(printf '%-44s: %12s MB = %s bytes per customer (population %s; kpistream counted %s)   [<= 400 MB] %s' \
+        "kpistream peak RSS" "$KS_MB" "$(fmt "$KS_BPC")" "$CU_C" "${CU_CUST:-?}" "$(target_mark "$KS_MB" le 400)")")
+    CU_LINES+=("$(printf '%-44s: %12s (outages %s, EAGAIN replies %s, KPI-hash writes failed %s)   [0] %s' "failed flushes" \
+        "$CU_FAILED" "$CU_OUTAGES" "$CU_EAGAIN" "$CU_KPIW" "$(target_mark "$CU_FAILED" le 0)")")
+    CU_LINES+=("$(printf '%-44s: %12s CPU s (kpistream: user %s s, sys %s s)' "redis-server during the kpistream run" \
+        "$CU_REDIS_CPU" "$T_USER" "$T_SYS")")
+    CU_LINES+=("$(printf '%-44s: %s' "kpistream's own log" "${CU_TP:-no throughput line}")")
+    CU_LINES+=("$(printf '%-44s: %s' "check" "$CU_CHECK")")
+fi
+[ -z "$CU_FAIL" ] || CU_LINES+=("$(printf '%-44s: %s' "FAILED" "$CU_FAIL")")
+# The later parts start kpistream on this Redis with other groups: leave it empty.
+rcli FLUSHALL >/dev/null
+stop_pid "$CU_MOCK_PID"
+CU_MOCK_PID=""
+fi
 
 # ---------------------------------------------------------------- 1. engine
 touch "$TMP/engine.txt" "$TMP/memory.txt" "$TMP/kafka.txt"
@@ -167,8 +380,6 @@ start_mock
 "$BP" kafka --brokers "$BROKERS" --topic "$TOPIC" --partitions "$PARTITIONS" \
     --events "$N" --customers "$C" | tee "$TMP/kafka.txt"
 
-# CPU seconds (user+system) a process has used so far, from /proc.
-cpu_s() { awk -v hz="$(getconf CLK_TCK)" '{ sub(/^.*\) /, ""); printf "%.2f", ($12 + $13) / hz }' "/proc/$1/stat" 2>/dev/null || echo 0; }
 REDIS_CPU0="$(cpu_s "$REDIS_PID")" MOCK_CPU0="$(cpu_s "$MOCK_PID")"
 TIME_WRAP=()
 [ -x /usr/bin/time ] && TIME_WRAP=(/usr/bin/time -f "%U %S %e" -o "$TMP/run.time")
@@ -254,6 +465,63 @@ if part restore; then
         --brokers "$BROKERS" --topic bench-restore | tee "$TMP/restore.txt"
 fi
 
+# ---------------------------------------------------------------- 8. live
+# Wall clock, a fixed offered rate, delay from production to Redis (bench_live).
+LIVE_LINES=() LIVE_FAIL=""
+if part live; then
+section "8. live: $LIVE_RATE events/s offered for $LIVE_SECONDS s to kpistream run --clock wall ($LIVE_P partitions, $LIVE_C customers)"
+BL="$BUILD/bench/bench_live"
+[ -x "$BL" ] || { echo "bench: $BL not found; run 'make build' first" >&2; exit 1; }
+[ -x /usr/bin/time ] || { echo "bench: the live part needs /usr/bin/time (Debian package time)" >&2; exit 1; }
+start_own_mock LIVE_MOCK_PID "$LIVE_TOPIC:$LIVE_P" "$LIVE_TOPIC.dlq:1"
+echo "mock-broker pid $LIVE_MOCK_PID at $MOCK_BROKERS ($LIVE_TOPIC: $LIVE_P partitions)"
+rcli FLUSHALL >/dev/null
+rcli CONFIG RESETSTAT >/dev/null
+/usr/bin/time -f '%e %M %U %S' -o "$TMP/live-ks.time" "$KS" run --brokers "$MOCK_BROKERS" \
+    --topics "$LIVE_TOPIC" --group "bench-live-$$" --redis "redis://127.0.0.1:$REDIS_PORT" \
+    --clock wall >"$TMP/live-ks.log" 2>&1 &
+RUN_PID=$!
+wait_for 10 pgrep -P "$RUN_PID" || { echo "bench: kpistream run did not start" >&2; cat "$TMP/live-ks.log" >&2; exit 1; }
+LIVE_KS_PID="$(pgrep -P "$RUN_PID" | head -n1)"
+echo "kpistream run --clock wall: pid $LIVE_KS_PID"
+"$BL" --brokers "$MOCK_BROKERS" --topic "$LIVE_TOPIC" --redis-port "$REDIS_PORT" --rate "$LIVE_RATE" \
+    --seconds "$LIVE_SECONDS" --customers "$LIVE_C" --pid "$LIVE_KS_PID" >"$TMP/live.txt" 2>&1 ||
+    LIVE_FAIL="bench_live exited $?"
+grep -v '^RESULT' "$TMP/live.txt" || true
+# SIGTERM: kpistream flushes, commits, leaves the group and exits 0.
+kill -TERM "$LIVE_KS_PID" 2>/dev/null || true
+deadline=$((SECONDS + 30))
+while kill -0 "$RUN_PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
+if kill -0 "$RUN_PID" 2>/dev/null; then
+    stop_tree "$RUN_PID"
+    live_rc=124
+else
+    live_rc=0
+    wait "$RUN_PID" || live_rc=$?
+fi
+RUN_PID=""
+[ "$live_rc" -eq 0 ] || { LIVE_FAIL="${LIVE_FAIL:+$LIVE_FAIL; }kpistream exited $live_rc"; tail -n 20 "$TMP/live-ks.log" >&2; }
+read -r _ LIVE_RSS _ _ < <(tail -n1 "$TMP/live-ks.time" 2>/dev/null || true) || true
+LIVE_FAILED="$(awk '/flush succeeded again after/ { for (i = 1; i < NF; i++) if ($i == "after") n += $(i + 1); r++ }
+                   /flush failed/ { o++ } /could not flush before revocation/ { n++ }
+                   END { if (o > r) n += o - r; print n + 0 }' "$TMP/live-ks.log")"
+lr() { result "$TMP/live.txt" "$1"; }
+LIVE_P99="$(lr live_p99_ms)"
+LIVE_LINES+=("$(printf '%-44s: p50 %s ms, p90 %s ms, p99 %s ms, max %s ms (%s probes, %s not seen)   [p99 <= 1500 ms] %s' \
+    "live: delay production -> readable in Redis" "$(lr live_p50_ms)" "$(lr live_p90_ms)" "$LIVE_P99" \
+    "$(lr live_max_ms)" "$(lr live_probes)" "$(lr live_missing)" "$(target_mark "$LIVE_P99" le 1500)")")
+LIVE_LINES+=("$(printf '%-44s: %12s events/s offered (asked %s for %s s)' "" "$(fmt "$(lr live_eps)")" "$LIVE_RATE" "$LIVE_SECONDS")")
+LIVE_LINES+=("$(printf '%-44s: redis-server %s ms, kpistream %s ms (CPU per 1k events); kpistream peak RSS %s MB; failed flushes %s' \
+    "" "$(lr live_redis_cpu_ms_per_1k)" "$(lr live_ks_cpu_ms_per_1k)" "$(mb "${LIVE_RSS:-}")" "$LIVE_FAILED")")
+LIVE_LINES+=("$(printf '%-44s: %s: kpi:meta events_processed %s, produced %s; kpistream exit %s' "" \
+    "$(lr live_check)" "$(lr live_processed)" "$(lr live_expected)" "$live_rc")")
+[ -z "$LIVE_FAIL" ] || LIVE_LINES+=("$(printf '%-44s: %s' "FAILED" "$LIVE_FAIL")")
+printf '%s\n' "${LIVE_LINES[@]}"
+rcli FLUSHALL >/dev/null
+stop_pid "$LIVE_MOCK_PID"
+LIVE_MOCK_PID=""
+fi
+
 # ---------------------------------------------------------------- summary
 RAW="$(result "$TMP/kafka.txt" raw_eps)"
 ENG="$(result "$TMP/engine.txt" engine_eps)"
@@ -266,27 +534,36 @@ BPC="$(result "$TMP/memory.txt" mem_bytes_per_customer)"
 RPC="$(result "$TMP/memory.txt" rss_bytes_per_customer)"
 DPC="$(result "$TMP/memory.txt" mem_dedup_bytes_per_customer)"
 RATIO="$(awk -v a="$E2E_EPS" -v b="$RAW" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "?" }')"
-fmt() { # 1234567 -> 1,234,567
-    local x="$1" out=""
-    [ -n "$x" ] || { echo "?"; return; }
-    while [ "${#x}" -gt 3 ]; do out=",${x: -3}$out"; x="${x:0:${#x}-3}"; done
-    echo "$x$out"
-}
 
-section "summary (N=$N events, $ECUST customers; targets from the issue in brackets)"
-printf '%-44s: %12s events/s\n' "raw librdkafka consume (baseline)" "$(fmt "$RAW")"
+if part engine || part kafka; then
+    section "summary (N=$N events, $ECUST customers; targets from the issue in brackets)"
+else
+    section "summary (targets from the issue in brackets)"
+fi
+if [ "$CU_RAN" = 1 ]; then
+    printf '%s\n' "catch-up: $(fmt "$CU_N") events, $CU_C customers, $CU_DAYS days, $CU_P partitions, event clock; whole processes (start to exit, group join included)"
+    printf '%s\n' "${CU_LINES[@]}"
+    echo
+fi
+part kafka && printf '%-44s: %12s events/s\n' "raw librdkafka consume (baseline)" "$(fmt "$RAW")"
+if part engine; then
 printf '%-44s: %12s events/s   [>= 1,000,000]\n' "kpistream engine (parse+update, 1 core)" "$(fmt "$ENG")"
 printf '%-44s: %12s events/s\n' "  ks_event_parse alone (parse+validate)" "$(fmt "$PARSE")"
 printf '%-44s: %12s events/s\n' "  stock cJSON parse+delete alone" "$(fmt "$CJ")"
 printf '%-44s: %12s events/s\n' "  memchr scan of the bytes (floor)" "$(fmt "$MEMCHR")"
 printf '%-44s: %12s ms (all %s customers dirty)\n' "first flush build (engine, no I/O)" "$FLUSH" "$ECUST"
+fi
+if part kafka; then
 printf '%-44s: %12s events/s   [>= 400,000]  (%s of raw; %s s, %s flushes, state %s MiB)\n' \
     "kpistream end-to-end to Redis" "$(fmt "$E2E_EPS")" "$RATIO" "$E2E_SECS" "$E2E_FLUSHES" "$E2E_MIB"
 printf '%-44s: %s\n' "  end-to-end check" "$VERIFY"
 printf '%-44s: %s\n' "  CPU seconds during that run" "$CPU_LINE"
+fi
+if part memory; then
 printf '%-44s: %12s bytes (engine accounting), %s bytes (RSS)   [<= 256]\n' \
     "memory per customer @$MEMC" "$BPC" "$RPC"
 printf '%-44s: %12s bytes of it in the event-id dedup set\n' "" "$DPC"
+fi
 [ -s "$TMP/sketch.txt" ] && printf '%-44s: %s\n' "sketches" "see section 4"
 if [ -s "$TMP/risk.txt" ]; then
     printf '%-44s: recall %s @cancel (medium+high %s), precision %s, median lead %s d   [>= 0.8 / 0.8]\n' \
@@ -305,4 +582,10 @@ if [ -s "$TMP/restore.txt" ]; then
     printf '%-44s: %12s s fetch of %s MB (derived from a measured one-partition consume of %s MB/s) => restore %s-%s s (max-sum)\n' \
         "" "$(r fetch_s)" "$(r restore_mb)" "$(r fetch_mbps)" "$(r restore_low_s)" "$(r restore_high_s)"
 fi
+if [ "${#LIVE_LINES[@]}" -gt 0 ]; then
+    echo
+    printf '%s\n' "${LIVE_LINES[@]}"
+fi
+# Targets missed are reported above; a part that could not run properly fails the run.
+[ -z "$CU_FAIL$LIVE_FAIL" ] || { echo "bench: FAILED: ${CU_FAIL}${CU_FAIL:+${LIVE_FAIL:+; }}${LIVE_FAIL}" >&2; exit 1; }
 exit 0
