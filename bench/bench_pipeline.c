@@ -469,7 +469,7 @@ static int mode_engine(const opts *o)
     ks_batch b;
     ks_batch_init(&b);
     a = now_s();
-    int rc = ks_engine_build_flush(e, &b, BENCH_WALL_MS);
+    int rc = ks_engine_build_flush(e, NULL, NULL, 0, &b, BENCH_WALL_MS, NULL, 0);
     double tf = now_s() - a;
     if (rc != 0) die("ks_engine_build_flush failed");
     ks_engine_flush_done(e);
@@ -479,7 +479,7 @@ static int mode_engine(const opts *o)
            tf * 1e6 / (double)(st.customers ? st.customers : 1));
     /* Steady state: nothing changed since the last flush. */
     a = now_s();
-    rc = ks_engine_build_flush(e, &b, BENCH_WALL_MS);
+    rc = ks_engine_build_flush(e, NULL, NULL, 0, &b, BENCH_WALL_MS, NULL, 0);
     double tf2 = now_s() - a;
     printf("idle build_flush         : %8.3f ms for %zu commands (nothing changed)\n", tf2 * 1e3,
            b.ncmds);

@@ -249,7 +249,7 @@ static void load_labels(run *r, const char *text, uint32_t *ncancel, uint32_t *n
 
 static void count_flush(run *r, ks_engine *e, ks_batch *b)
 {
-    if (ks_engine_build_flush(e, b, BR_WALL_MS) != 0) die("ks_engine_build_flush: out of memory");
+    if (ks_engine_build_flush(e, NULL, NULL, 0, b, BR_WALL_MS, NULL, 0) != 0) die("ks_engine_build_flush: out of memory");
     for (size_t i = 0; i < b->ncmds; i++) {
         const char *argv[64];
         size_t lens[64];

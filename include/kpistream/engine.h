@@ -92,24 +92,34 @@ bool ks_engine_all_eof(const ks_engine *e);
  *  advances every partition to it. Returns the clock (INT64_MIN if unknown). */
 int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms);
 
-/** Builds the flush transaction into b (cleared first): dirty customers,
- *  alerts and triggers, then one script call that adds each partition's
- *  changes to the group aggregates together with its next offset (see
- *  src/engine/agg.h) and returns the group's sums. Returns 0 or
- *  KS_ERR_NOMEM. After sending, call ks_engine_flush_done() (success) or
- *  nothing (failure: the next build re-sends the same changes, applied once). */
-int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms);
+/** Builds into b (cleared first) the read that starts a flush: WATCH of
+ *  the group state in Redis and its HGETALL (see src/engine/flush.h). Send it
+ *  with ks_redis_sink_read() and pass the HGETALL's reply to
+ *  ks_engine_build_flush(). */
+void ks_engine_flush_read(const ks_engine *e, ks_batch *b);
+
+/** Builds the flush transaction into b (cleared first) from the group state
+ *  just read (strs/lens: the HGETALL's field/value strings; n = 0: none):
+ *  dirty customers, alerts and triggers, the group state with each owned
+ *  partition's share, token, next offset and clock, and every output derived
+ *  from the group's sums (KPI hashes, kpi:meta, HLLs, top-k). Partitions
+ *  another member owns now are fenced (ks_engine_fenced()). Returns 0,
+ *  KS_ERR_NOMEM, or KS_ERR_RANGE (a group sum would overflow; errstr says
+ *  which). Send b as one transaction under the read's WATCH; then call
+ *  ks_engine_flush_done() on success, or nothing on failure: the next read
+ *  shows whether it went through, and the next build goes on from there. */
+int ks_engine_build_flush(ks_engine *e, const char *const *strs, const size_t *lens, size_t n,
+                          ks_batch *b, int64_t wall_ms, char *errstr, size_t errsize);
 
 /** Marks the last built flush as written. */
 void ks_engine_flush_done(ks_engine *e);
 
-/** Turns the reply of the flush's script (the last command's reply, as
- *  strings) into the KPI hashes' write, built into b (cleared first): one
- *  script call that writes them only if no other flush of the group came in
- *  between. Also learns the group clock and the partitions another member
- *  took over. Returns 0, KS_ERR_NOMEM or KS_ERR_INVAL (unreadable reply). */
-int ks_engine_publish(ks_engine *e, const char *const *strs, const size_t *lens, size_t n,
-                      ks_batch *b);
+/** Returns the customers and notices waiting for the next flush (the run
+ *  loop flushes early when they pass a bound, so no flush grows too big). */
+size_t ks_engine_pending(const ks_engine *e);
+
+/** Returns the largest flush built so far, in commands. */
+uint64_t ks_engine_max_flush_cmds(const ks_engine *e);
 
 /* A partition's position, for committing offsets after a successful flush. */
 typedef struct ks_engine_position {

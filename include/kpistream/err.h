@@ -22,7 +22,8 @@
     X(FULL, -8, "capacity exhausted")                                          \
     X(NOTFOUND, -9, "not found")                                               \
     X(RANGE, -10, "value out of range")                                        \
-    X(STATE, -11, "inconsistent state")
+    X(STATE, -11, "inconsistent state")                                        \
+    X(CONFLICT, -12, "changed by another writer meanwhile")
 
 typedef enum ks_err {
 #define KS__ERR_ENUM(name, code, msg) KS_ERR_##name = (code),

@@ -28,16 +28,28 @@ int ks_redis_sink_connect(ks_redis_sink *s, char *errstr, size_t errsize);
  *  (the connection is dropped and re-made on the next call). */
 int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize);
 
-/** Returns the reply of the last command of the last successful write,
+/** Sends b's commands pipelined, without a transaction (a flush's read:
+ *  WATCH, then HGETALL). The last command's reply is kept for
+ *  ks_redis_sink_reply(). Returns 0, KS_ERR_REDIS (the connection is dropped)
+ *  or KS_ERR_NOMEM. */
+int ks_redis_sink_read(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize);
+
+/** Like ks_redis_sink_write(), for a transaction that depends on the last
+ *  ks_redis_sink_read()'s WATCH: returns KS_ERR_CONFLICT, applying nothing,
+ *  if the watched keys changed since (another member flushed) or the
+ *  connection that read them was lost. Read again and rebuild. */
+int ks_redis_sink_write_watched(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize);
+
+/** Returns the reply of the last command of the last successful read or write,
  *  flattened to strings (integers as decimal text): *strs and *lens are
  *  borrowed until the next write. */
 size_t ks_redis_sink_reply(const ks_redis_sink *s, const char *const **strs, const size_t **lens);
 
 /* What Redis holds for one partition from its previous owner's last flush. */
 typedef struct ks_stored_partition {
-    int64_t next_offset; /* <prefix>offsets:<group>; -1: none */
-    char token[64];      /* <prefix>agg:seq: the flush that wrote it; "": none */
-    int64_t clock_ms;    /* <prefix>agg:pclock: the partition's clock then; INT64_MIN: none */
+    int64_t next_offset; /* <prefix>agg:state off:<t>:<p>; -1: none */
+    char token[64];      /* tok:<t>:<p>: the flush that wrote it; "": none */
+    int64_t clock_ms;    /* pc:<t>:<p>: the partition's clock then; INT64_MIN: none */
 } ks_stored_partition;
 
 /** Reads what Redis holds for topic/partition. Returns 0 and fills *out, or

@@ -15,7 +15,6 @@
 #define KPISTREAM_STATE_H
 
 #include "kpistream/config.h"
-#include "kpistream/deltas.h"
 #include "kpistream/event.h"
 #include "kpistream/risk.h"
 #include "kpistream/u64map.h"
@@ -94,17 +93,15 @@ typedef struct ks_customer {
 
 _Static_assert(sizeof(ks_customer) == 256, "ks_customer must stay compact");
 
+/* Group ids: 0 global, 1 + segment id, KS_GID_CHANNEL0 + channel id. */
+#define KS_GID_GLOBAL 0
+#define KS_GID_SEGMENT0 1
+#define KS_GID_CHANNEL0 (1 + 255)
+
 /* One group's series: windows x aggregates. */
 typedef struct ks_group {
     ks_series win[KS_MAX_WINDOWS];
     int64_t base;       /* customers known and not churned, all event times */
-    int64_t dbase;      /* change of base not yet handed to Redis (deltas.h) */
-    /* Last two delta buckets per window (an event bumps several counters of
-     * the same bucket, and moves last-touch counts between two): indexes into
-     * the partition's deltas, valid while its gen holds. */
-    int64_t dc_n[KS_MAX_WINDOWS][2];
-    uint32_t dc_idx[KS_MAX_WINDOWS][2], dc_gen[KS_MAX_WINDOWS][2];
-    uint8_t dc_next[KS_MAX_WINDOWS]; /* slot to replace next */
     bool used;
 } ks_group;
 
@@ -154,7 +151,7 @@ typedef struct ks_pstate {
     /* memories */
     ks_u64map dedup;       /* event_id hash -> {ts_s, 0} */
     ks_u64map tickets;     /* ticket_id hash -> packed {opened_ms, flags, channel, segment} */
-    ks_response *resp;     /* first responses not yet handed to Redis (drained at each flush) */
+    ks_response *resp;     /* first responses, drained by the engine after each event */
     uint32_t nresp, capresp;
     ks_notice *notices;    /* alerts and triggers since the last flush */
     uint32_t nnotices, capnotices;
@@ -166,9 +163,7 @@ typedef struct ks_pstate {
     ks_group *channels;    /* [channels.max] */
     ks_group *used[1 + KS_SEGMENTS_MAX + KS_CHANNELS_MAX]; /* groups in use, to advance */
     int nused;
-    ks_deltas deltas;      /* bucket changes not yet handed to Redis */
-    bool deltas_lost;      /* out of memory recording a delta: Redis sums are off */
-    bool replaying;        /* rebuilding from history: changes are in Redis already */
+    bool replaying;        /* rebuilding from history: its share is in Redis already */
     ks_pstate_meta meta;
     int64_t max_ts_ms;     /* highest event time seen (INT64_MIN: none) */
     int64_t clock_ms;      /* last clock applied by ks_pstate_advance */

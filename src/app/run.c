@@ -42,7 +42,6 @@ typedef struct ks__run {
     ks_redis_sink *sink;
     ks_source *source;
     ks_batch batch;
-    ks_batch kpis;        /* the KPI hashes, written after each flush */
     bool outage;          /* the last flush failed */
     int backoff_ms;
     int64_t next_flush;   /* monotonic ms */
@@ -51,7 +50,39 @@ typedef struct ks__run {
     int64_t messages;
     int64_t restore_started_ms; /* monotonic; 0: not restoring */
     int64_t restore_from_messages;
+    int64_t progress_at;        /* monotonic: next progress line */
+    int64_t progress_messages;  /* messages at the last progress line */
 } ks__run;
+
+/* Customers and notices waiting that make a flush start early. */
+#define KS_FLUSH_MAX_PENDING 20000
+/* Interval of the progress line. */
+#define KS_PROGRESS_MS 5000
+
+/* One info line: messages/s since the last one, the event clock, state,
+ * flushes; so a long catch-up or restore is never silent. */
+static void ks__progress(ks__run *r, int64_t now)
+{
+    int64_t n = r->messages - r->progress_messages;
+    r->progress_messages = r->messages;
+    if (n == 0 && !ks_engine_restoring(r->engine))
+        return;
+    ks_engine_stats st;
+    ks_engine_stats_get(r->engine, &st);
+    char clock[40] = "none";
+    if (st.clock_ms != INT64_MIN) {
+        time_t t = (time_t)(st.clock_ms / 1000);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        strftime(clock, sizeof clock, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    }
+    (void)now;
+    ks_info("progress: %.0f messages/s, %lld messages, clock %s, %lld customers, state %.1f MiB, "
+            "%lld flushes%s",
+            (double)n * 1000.0 / KS_PROGRESS_MS, (long long)r->messages, clock,
+            (long long)st.customers, (double)ks_engine_memory(r->engine) / 1048576.0,
+            (long long)r->flushes, ks_engine_restoring(r->engine) ? ", restoring" : "");
+}
 
 /* Writes the engine's changes to Redis and commits the offsets they include.
  * Returns 0 on success. */
@@ -82,11 +113,24 @@ static int ks__flush(ks__run *r, bool sync_commit)
         ks_warn("dead-letter messages still in flight; flush postponed");
         return KS_ERR_KAFKA;
     }
-    int rc = ks_engine_build_flush(r->engine, &r->batch, wall);
-    if (rc == 0)
-        rc = ks_redis_sink_write(r->sink, &r->batch, err, sizeof err);
-    else
-        snprintf(err, sizeof err, "building the flush: %s", ks_strerror(rc));
+    /* Read the group state under WATCH, build the transaction from it, and
+     * send it; if another member flushed in between, nothing was applied:
+     * read again (see src/engine/flush.h). */
+    int rc;
+    for (int tries = 0;; tries++) {
+        ks_engine_flush_read(r->engine, &r->batch);
+        rc = ks_redis_sink_read(r->sink, &r->batch, err, sizeof err);
+        if (rc == 0) {
+            const char *const *strs;
+            const size_t *lens;
+            size_t n = ks_redis_sink_reply(r->sink, &strs, &lens);
+            rc = ks_engine_build_flush(r->engine, strs, lens, n, &r->batch, wall, err, sizeof err);
+        }
+        if (rc == 0)
+            rc = ks_redis_sink_write_watched(r->sink, &r->batch, err, sizeof err);
+        if (rc != KS_ERR_CONFLICT || tries >= 50)
+            break;
+    }
     if (rc < 0) {
         r->failures++;
         if (!r->outage)
@@ -95,12 +139,6 @@ static int ks__flush(ks__run *r, bool sync_commit)
         ks_source_pause(r->source, true);
         return rc;
     }
-    /* The reply says which partitions' changes Redis took (and carries the
-     * group's sums for the KPI hashes, built into r->kpis). */
-    const char *const *strs;
-    const size_t *lens;
-    size_t n = ks_redis_sink_reply(r->sink, &strs, &lens);
-    int prc = ks_engine_publish(r->engine, strs, lens, n, &r->kpis);
     ks_engine_flush_done(r->engine);
     r->flushes++;
     if (r->outage) {
@@ -111,13 +149,6 @@ static int ks__flush(ks__run *r, bool sync_commit)
     }
     if (ks_source_commit(r->source, sync_commit, err, sizeof err) < 0)
         ks_warn("%s (the next commit covers it)", err); /* Redis holds the offsets too */
-    /* The KPI hashes, in a write that yields to any flush of the group that
-     * came in between (whose own write carries newer sums). Failing here
-     * loses nothing: the next flush rewrites them. */
-    if (prc < 0)
-        ks_warn("reading the flush's reply: %s; KPI hashes follow at the next flush", ks_strerror(prc));
-    else if (ks_redis_sink_write(r->sink, &r->kpis, err, sizeof err) < 0)
-        ks_warn("writing the KPI hashes: %s; they follow at the next flush", err);
     return 0;
 }
 
@@ -176,7 +207,6 @@ int ks_run(const ks_config *cfg)
     memset(&r, 0, sizeof r);
     r.cfg = cfg;
     ks_batch_init(&r.batch);
-    ks_batch_init(&r.kpis);
     int status = 1;
 
     struct sigaction sa;
@@ -237,6 +267,7 @@ int ks_run(const ks_config *cfg)
             cfg->flush_interval_ms);
 
     r.next_flush = ks__mono_ms() + cfg->flush_interval_ms;
+    r.progress_at = ks__mono_ms() + KS_PROGRESS_MS;
     r.backoff_ms = 100;
     status = 0;
     while (!ks__stop) {
@@ -260,7 +291,15 @@ int ks_run(const ks_config *cfg)
         ks_engine_tick(r.engine, ks__wall_ms());
         bool eof = cfg->exit_on_eof && ks_engine_all_eof(r.engine);
         int64_t now = ks__mono_ms();
-        if (now >= r.next_flush || eof) {
+        /* A catch-up fills a flush interval with days of events: flush as
+         * soon as KS_FLUSH_MAX_PENDING customers and notices wait, so no
+         * transaction grows large enough to time out. */
+        bool full = !r.outage && ks_engine_pending(r.engine) >= KS_FLUSH_MAX_PENDING;
+        if (now >= r.progress_at) {
+            ks__progress(&r, now);
+            r.progress_at = now + KS_PROGRESS_MS;
+        }
+        if (now >= r.next_flush || eof || full) {
             if (ks__flush(&r, eof) == 0) {
                 r.backoff_ms = 100;
                 r.next_flush = now + cfg->flush_interval_ms;
@@ -310,6 +349,5 @@ out:
     ks_redis_sink_free(r.sink);
     ks_engine_free(r.engine);
     ks_batch_reset(&r.batch);
-    ks_batch_reset(&r.kpis);
     return status;
 }

@@ -2,7 +2,7 @@
  * dedup, and the flush builder. See include/kpistream/engine.h. */
 #include "kpistream/engine.h"
 
-#include "engine/agg.h"
+#include "engine/flush.h"
 
 #include "kpistream/err.h"
 #include "kpistream/hash.h"
@@ -28,7 +28,7 @@ typedef struct ks__part {
     int64_t restore_clock; /* the partition's clock in the flush that wrote Redis's share */
     int64_t notice_floor_ms; /* timed notices at or before it were sent already */
     bool eof;
-    ks_agg_part agg;       /* changes on their way to the group aggregates */
+    ks_fpart fl;           /* its side of the output path (flush.h) */
 } ks__part;
 
 struct ks_engine {
@@ -42,10 +42,9 @@ struct ks_engine {
     int64_t vclock_ms; /* the validation clock: the watermark, kept per message */
     int64_t max_window_ms;
     int64_t min_bucket_ms; /* bucket width of the smallest window */
-    ks_pstate_meta gone; /* meta of revoked partitions (for the logs; Redis sums deltas) */
-    ks_agg_hlls hll[KS_MAX_WINDOWS];    /* active customers per bucket, not yet in Redis */
+    ks_pstate_meta gone; /* meta of revoked partitions (for the logs; Redis keeps their shares) */
     ks_ddsketch *keysk;                 /* maps values to DDSketch bucket keys */
-    ks_deltas sum;                      /* scratch: the partitions' blocks summed */
+    ks_flusher fl;                      /* the output path (flush.h) */
     char member[24];                    /* random id of this process: flush tokens */
     uint64_t seq;                       /* flushes frozen so far */
     int64_t group_clock_ms;             /* the group clock Redis returned last (INT64_MIN) */
@@ -78,7 +77,7 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     uintptr_t self = (uintptr_t)e;
     snprintf(e->member, sizeof e->member, "%016llx",
              (unsigned long long)ks_hash64(&self, sizeof self, 0x6b70697374726561ULL));
-    if (!e->parser || !e->keysk) {
+    if (!e->parser || !e->keysk || ks_flusher_init(&e->fl, cfg, &e->sh, e->keysk) < 0) {
         snprintf(errstr, errsize, "engine: out of memory");
         ks_engine_free(e);
         return NULL;
@@ -92,16 +91,12 @@ void ks_engine_free(ks_engine *e)
         return;
     for (int i = 0; i < e->nparts; i++) {
         ks_pstate_free(e->parts[i].st);
-        ks_agg_part_free(&e->parts[i].agg);
+        ks_fpart_free(&e->parts[i].fl);
         free(e->parts[i].topic);
     }
     free(e->parts);
-    for (int w = 0; w < KS_MAX_WINDOWS; w++) {
-        ks_agg_hll_clear(&e->hll[w]);
-        free(e->hll[w].b);
-    }
+    ks_flusher_free(&e->fl);
     ks_ddsketch_free(e->keysk);
-    ks_deltas_free(&e->sum);
     ks_event_parser_free(e->parser);
     free(e);
 }
@@ -141,10 +136,11 @@ int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition)
     p->topic = strdup(topic);
     p->partition = partition;
     p->st = ks_pstate_new(&e->sh);
-    p->next_offset = p->built_offset = p->restore_until = p->agg.sent_offset = -1;
-    p->restore_clock = p->notice_floor_ms = p->agg.pushed_clock_ms = INT64_MIN;
-    ks_batch_init(&p->agg.frozen);
-    if (!p->topic || !p->st) {
+    p->next_offset = p->built_offset = p->restore_until = -1;
+    p->restore_clock = p->notice_floor_ms = INT64_MIN;
+    ks_fpart_init(&p->fl);
+    if (!p->topic || !p->st || !p->fl.xs_init) {
+        ks_fpart_free(&p->fl);
         free(p->topic);
         ks_pstate_free(p->st);
         return KS_ERR_NOMEM;
@@ -165,7 +161,7 @@ void ks_engine_revoke(ks_engine *e, const char *topic, int32_t partition)
     e->gone.rejected += p->st->meta.rejected;
     e->gone.duplicates += p->st->meta.duplicates;
     ks_pstate_free(p->st);
-    ks_agg_part_free(&p->agg);
+    ks_fpart_free(&p->fl);
     free(p->topic);
     *p = e->parts[--e->nparts];
     e->last_hit = -1;
@@ -175,16 +171,19 @@ void ks_engine_revoke(ks_engine *e, const char *topic, int32_t partition)
  * the clock of the flush that wrote its share into Redis, and forget what the
  * replay changed (that share is in Redis already). From here on changes are
  * recorded for the next flush. */
-static void ks__restore_finish(ks__part *p)
+static void ks__restore_finish(ks_engine *e, ks__part *p)
 {
     if (!p->st->replaying)
         return;
     if (p->restore_clock != INT64_MIN)
         ks_pstate_advance(p->st, p->restore_clock);
     p->st->replaying = false;
-    ks_agg_part_baseline(&p->agg, p->st);
-    p->agg.sent_offset = p->next_offset;
-    p->agg.pushed_clock_ms = p->st->clock_ms;
+    if (ks_flusher_baseline(&e->fl, &p->fl, p->st, p->next_offset) < 0) {
+        /* Without the baseline every later difference would be wrong. */
+        ks_error("%s[%d]: out of memory taking over the partition's share; not written",
+                 p->topic, (int)p->partition);
+        p->fl.fenced = true;
+    }
     /* The next tick moves it on, as far as its own events allow. */
 }
 
@@ -194,7 +193,7 @@ static void ks__settle(ks_engine *e)
     for (int i = 0; i < e->nparts; i++) {
         ks__part *p = &e->parts[i];
         if (p->st->replaying && (p->restore_until <= 0 || p->next_offset >= p->restore_until))
-            ks__restore_finish(p);
+            ks__restore_finish(e, p);
     }
 }
 
@@ -210,8 +209,7 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         }
     }
     if (p->st->replaying && offset >= p->restore_until)
-        ks__restore_finish(p);
-    bool replay = p->st->replaying;
+        ks__restore_finish(e, p);
     p->next_offset = offset + 1;
     p->eof = false;
     ks_event ev;
@@ -258,23 +256,18 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
                 ks__tick(e, wall_ms);
         }
     }
-    /* Sketch inputs of a replayed event are in Redis already (its previous
-     * owner sent them). */
-    if (!replay && ev.customer_id.ptr && ev.type != KS_EV_MARKETING_SPEND) {
-        uint64_t h = ks_hll_hash(ev.customer_id.ptr, ev.customer_id.len);
-        int64_t t_s = ev.ts_ms / 1000;
-        int64_t clock_s = e->clock_ms == INT64_MIN ? INT64_MIN : e->clock_ms / 1000;
-        for (int w = 0; w < e->cfg->nwindows; w++)
-            ks_agg_hll_add(&e->hll[w], e->cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS,
-                           clock_s, h, t_s);
-        if (ev.type == KS_EV_PURCHASE) {
-            ks_agg_part_add(&p->agg, 'v', t_s, NULL, 0, ev.amount);
-            if (ev.product.ptr)
-                ks_agg_part_add(&p->agg, 'p', t_s, ev.product.ptr, ev.product.len, 0);
-        } else if (ev.type == KS_EV_TICKET && ev.action == KS_ACT_TICKET_OPENED && ev.complaint &&
-                   ev.category.ptr) {
-            ks_agg_part_add(&p->agg, 'c', t_s, ev.category.ptr, ev.category.len, 0);
-        }
+    /* Sketch inputs, replayed events included: a replay rebuilds the
+     * partition's share, sketches and top-k counts too. */
+    int64_t t_s = ev.ts_ms / 1000;
+    if (ev.type == KS_EV_PURCHASE) {
+        ks_flusher_record(&e->fl, &p->fl, p->st, KS_X_OV, t_s, ev.amount, NULL, 0, NULL);
+        if (ev.product.ptr)
+            ks_flusher_record(&e->fl, &p->fl, p->st, KS_X_TP, t_s, 0, ev.product.ptr,
+                              ev.product.len, NULL);
+    } else if (ev.type == KS_EV_TICKET && ev.action == KS_ACT_TICKET_OPENED && ev.complaint &&
+               ev.category.ptr) {
+        ks_flusher_record(&e->fl, &p->fl, p->st, KS_X_TC, t_s, 0, ev.category.ptr,
+                          ev.category.len, NULL);
     }
     uint32_t notices_before = p->st->nnotices;
     if (ks_pstate_apply(p->st, &ev) < 0) {
@@ -282,6 +275,16 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         why->code = KS_REJECT_NONE;
         return KS_REJECTED;
     }
+    /* First responses to tickets: response-time sketches of their dims. */
+    for (uint32_t r = 0; r < p->st->nresp; r++) {
+        const ks_response *x = &p->st->resp[r];
+        int gids[3] = {KS_GID_GLOBAL,
+                       x->segment != KS_NONE ? KS_GID_SEGMENT0 + x->segment : -1,
+                       x->channel != KS_NONE ? KS_GID_CHANNEL0 + x->channel : -1};
+        ks_flusher_record(&e->fl, &p->fl, p->st, KS_X_RT, x->ts_ms / 1000, (double)x->value_ms,
+                          NULL, 0, gids);
+    }
+    p->st->nresp = 0;
     /* Alerts and triggers raised by a replayed event were sent by the run
      * that stored these outputs (with the same ids): not again. Notices
      * already pending (day boundaries) are judged by the notice floor. */
@@ -300,7 +303,7 @@ void ks_engine_set_eof(ks_engine *e, const char *topic, int32_t partition, bool 
      * remembers (topic re-created); nothing more to replay. */
     if (eof) {
         if (p->st->replaying)
-            ks__restore_finish(p);
+            ks__restore_finish(e, p);
         p->restore_until = -1;
     }
 }
@@ -312,7 +315,7 @@ void ks_engine_set_restore_point(ks_engine *e, const char *topic, int32_t partit
     if (!p)
         return;
     p->restore_until = next_offset > 0 ? next_offset : -1;
-    snprintf(p->agg.token, sizeof p->agg.token, "%s", token ? token : "");
+    snprintf(p->fl.token, sizeof p->fl.token, "%s", token ? token : "");
     p->restore_clock = p->notice_floor_ms = clock_ms;
     p->st->replaying = p->restore_until > 0;
 }
@@ -325,7 +328,7 @@ static bool ks__part_restoring(const ks__part *p)
 bool ks_engine_fenced(const ks_engine *e)
 {
     for (int i = 0; i < e->nparts; i++)
-        if (e->parts[i].agg.fenced)
+        if (e->parts[i].fl.fenced)
             return true;
     return false;
 }
@@ -419,12 +422,8 @@ static int64_t ks__tick(ks_engine *e, int64_t wall_ms)
         clock = e->vclock_ms;
     if (e->cfg->clock == KS_CLOCK_EVENT)
         e->vclock_ms = clock;
-    if (clock != INT64_MIN && (e->clock_ms == INT64_MIN || clock > e->clock_ms)) {
+    if (clock != INT64_MIN && (e->clock_ms == INT64_MIN || clock > e->clock_ms))
         e->clock_ms = clock;
-        for (int w = 0; w < e->cfg->nwindows; w++)
-            ks_agg_hll_advance(&e->hll[w], e->cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS,
-                               clock / 1000);
-    }
     if (e->clock_ms == INT64_MIN)
         return e->clock_ms;
     /* Each partition follows the clock, but one with unread data never runs
@@ -677,46 +676,35 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int
     }
 }
 
-/* Appends the flush script's call: every owned partition's frozen block and
- * the pending HLLs; its reply carries the sums for ks_engine_publish(). */
-static void ks__emit_aggregates(ks_engine *e, ks_batch *b, int64_t clock)
+/* The owned partitions as the output path sees them. ids: scratch for their
+ * "<topic>:<partition>" names. Returns how many. */
+static int ks__views(ks_engine *e, ks_flush_view *v, char (*ids)[320])
 {
-    const ks_config *cfg = e->cfg;
-    ks_batch_cmd(b);
-    ks_batch_str(b, "EVAL");
-    ks_batch_str(b, ks_agg_flush_script);
-    ks_batch_str(b, "0");
-    ks_batch_str(b, "flush");
-    ks_batch_str(b, cfg->prefix);
-    if (clock != INT64_MIN)
-        ks_batch_i64(b, clock);
-    else
-        ks_batch_arg(b, "", 0);
-    ks_batch_i64(b, cfg->nwindows);
-    for (int w = 0; w < cfg->nwindows; w++) {
-        ks_batch_str(b, cfg->windows[w].name);
-        ks_batch_i64(b, cfg->windows[w].length_ms / KS_WINDOW_BUCKETS);
+    for (int i = 0; i < e->nparts; i++) {
+        ks__part *p = &e->parts[i];
+        snprintf(ids[i], sizeof ids[i], "%s:%d", p->topic, (int)p->partition);
+        v[i] = (ks_flush_view){&p->fl, p->st, ids[i], p->next_offset};
     }
-    ks_batch_str(b, cfg->group);
-    ks_batch_i64(b, cfg->top_k > 0 ? cfg->top_k : 10);
-    ks_agg_part *blocks[e->nparts > 0 ? e->nparts : 1];
-    int nblocks = 0;
-    for (int i = 0; i < e->nparts; i++)
-        if (e->parts[i].agg.has_frozen && !e->parts[i].agg.fenced)
-            blocks[nblocks++] = &e->parts[i].agg;
-    if (ks_agg_emit(b, blocks, nblocks, &e->sh, &e->sum) < 0)
-        b->failed = 1;
-    for (int w = 0; w < cfg->nwindows; w++)
-        for (uint32_t i = 0; i < e->hll[w].n; i++) {
-            size_t len;
-            const uint8_t *bytes = ks_hll_bytes(e->hll[w].b[i].h, &len);
-            ks_batch_i64(b, w + 1);
-            ks_batch_i64(b, e->hll[w].b[i].n);
-            ks_batch_arg(b, (const char *)bytes, len);
-        }
+    return e->nparts;
 }
 
-int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
+static void ks__fence(void *ctx, int i)
+{
+    ks_engine *e = ctx;
+    ks__part *p = &e->parts[i];
+    ks_error("%s:%d: another member of the group wrote it since our last flush; "
+             "its state here is stale and is no longer written",
+             p->topic, (int)p->partition);
+}
+
+void ks_engine_flush_read(const ks_engine *e, ks_batch *b)
+{
+    ks_batch_clear(b);
+    ks_flusher_read_cmds(&e->fl, b);
+}
+
+int ks_engine_build_flush(ks_engine *e, const char *const *strs, const size_t *lens, size_t n,
+                          ks_batch *b, int64_t wall_ms, char *errstr, size_t errsize)
 {
     const ks_config *cfg = e->cfg;
     ks_batch_clear(b);
@@ -730,113 +718,93 @@ int ks_engine_build_flush(ks_engine *e, ks_batch *b, int64_t wall_ms)
             if (e->parts[i].st->max_ts_ms > clock)
                 clock = e->parts[i].st->max_ts_ms;
     }
-    /* Each partition's changes are frozen once and re-sent unchanged until
-     * Redis confirms them: the token check then applies them exactly once. */
-    for (int i = 0; i < e->nparts; i++) {
-        ks__part *p = &e->parts[i];
-        char id[320], token[64];
-        snprintf(id, sizeof id, "%s:%d", p->topic, (int)p->partition);
-        snprintf(token, sizeof token, "%s:%llu", e->member, (unsigned long long)(e->seq + 1));
-        bool had = p->agg.has_frozen;
-        if (ks_agg_part_freeze(&p->agg, p->st, id, p->next_offset, token, e->keysk) < 0)
-            return KS_ERR_NOMEM;
-        if (!had && p->agg.has_frozen)
-            e->seq++;
+    int np = e->nparts;
+    ks_flush_view *views = malloc((size_t)(np ? np : 1) * sizeof *views);
+    char (*ids)[320] = malloc((size_t)(np ? np : 1) * sizeof *ids);
+    if (!views || !ids) {
+        free(views);
+        free(ids);
+        snprintf(errstr, errsize, "building the flush: out of memory");
+        return KS_ERR_NOMEM;
     }
-    if (clock != INT64_MIN) {
-        for (int i = 0; i < e->nparts; i++) {
-            ks__part *p = &e->parts[i];
-            if (p->agg.fenced)
-                continue;
-            ks_pstate *st = p->st;
-            for (uint32_t d = 0; d < st->ndirty; d++)
-                ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
-            ks__emit_notices(e, b, st, p->notice_floor_ms);
+    ks__views(e, views, ids);
+    ks_flush_info info;
+    int rc = ks_flusher_prepare(&e->fl, strs, lens, n, views, np, clock, e->member, &e->seq,
+                                ks__fence, e, &info, errstr, errsize);
+    if (rc == 0) {
+        if (info.group_clock_ms != INT64_MIN && info.group_clock_ms > e->group_clock_ms)
+            e->group_clock_ms = info.group_clock_ms;
+        if (info.has_churn30)
+            e->churn30 = info.churn30;
+        if (clock != INT64_MIN) {
+            for (int i = 0; i < np; i++) {
+                ks__part *p = &e->parts[i];
+                if (!p->fl.ok)
+                    continue;
+                ks_pstate *st = p->st;
+                for (uint32_t d = 0; d < st->ndirty; d++)
+                    ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
+                ks__emit_notices(e, b, st, p->notice_floor_ms);
+            }
+            /* The seen ids are what make a re-sent notice a no-op: keep every
+             * id this flush sends (a retry re-sends them, even after the
+             * clock ran days ahead of them in a catch-up), and two days of the
+             * rest. */
+            int64_t keep_from = clock - 2 * 86400000LL;
+            for (int i = 0; i < np; i++)
+                for (uint32_t k = 0; k < e->parts[i].st->nnotices; k++)
+                    if (e->parts[i].st->notices[k].at_ms < keep_from)
+                        keep_from = e->parts[i].st->notices[k].at_ms;
+            ks_batch_cmd(b);
+            ks_batch_str(b, "ZREMRANGEBYSCORE");
+            ks_batch_fmt(b, "%snotices:seen", cfg->prefix);
+            ks_batch_str(b, "-inf");
+            ks_batch_fmt(b, "(%lld", (long long)keep_from);
         }
-        /* The seen ids are what make a re-sent notice a no-op: keep every id
-         * this flush sends (a retry re-sends them, even after the clock ran
-         * days ahead of them in a catch-up), and two days of the rest. */
-        int64_t keep_from = clock - 2 * 86400000LL;
-        for (int i = 0; i < e->nparts; i++)
-            for (uint32_t k = 0; k < e->parts[i].st->nnotices; k++)
-                if (e->parts[i].st->notices[k].at_ms < keep_from)
-                    keep_from = e->parts[i].st->notices[k].at_ms;
-        ks_batch_cmd(b);
-        ks_batch_str(b, "ZREMRANGEBYSCORE");
-        ks_batch_fmt(b, "%snotices:seen", cfg->prefix);
-        ks_batch_str(b, "-inf");
-        ks_batch_fmt(b, "(%lld", (long long)keep_from);
+        rc = ks_flusher_emit(&e->fl, views, np, b, wall_ms);
+        if (rc == 0 && b->failed)
+            rc = KS_ERR_NOMEM;
+        if (rc < 0 && rc != KS_ERR_RANGE)
+            snprintf(errstr, errsize, "building the flush: %s", ks_strerror(rc));
     }
-    ks_batch_cmd(b);
-    ks_batch_str(b, "HSET");
-    ks_batch_fmt(b, "%smeta", cfg->prefix);
-    ks_batch_str(b, "updated_at_ms");
-    ks_batch_fmt(b, "%lld", (long long)wall_ms);
-    ks_batch_str(b, "version");
-    ks_batch_str(b, KS_VERSION);
-    /* Last: its reply is what ks_engine_publish() reads. */
-    ks__emit_aggregates(e, b, clock);
-    return b->failed ? KS_ERR_NOMEM : 0;
+    free(views);
+    free(ids);
+    return rc;
 }
 
 void ks_engine_flush_done(ks_engine *e)
 {
     e->unconfirmed = e->risk_uncertain = false;
+    int np = e->nparts;
+    ks_flush_view *views = malloc((size_t)(np ? np : 1) * sizeof *views);
+    char (*ids)[320] = malloc((size_t)(np ? np : 1) * sizeof *ids);
+    if (views && ids) {
+        ks__views(e, views, ids);
+        ks_flusher_done(&e->fl, views, np);
+    }
+    free(views);
+    free(ids);
     for (int i = 0; i < e->nparts; i++) {
         ks__part *p = &e->parts[i];
+        if (!p->fl.ok)
+            continue;
         ks_pstate_clear_dirty(p->st);
         p->st->nnotices = 0;
-    }
-    for (int w = 0; w < e->cfg->nwindows; w++)
-        ks_agg_hll_clear(&e->hll[w]);
-}
-
-/* The partition's frozen block is in Redis: its token is ours now, and its
- * offset may be committed to Kafka. */
-static void ks__confirm(ks__part *p)
-{
-    if (!p->agg.has_frozen || p->agg.fenced)
-        return;
-    snprintf(p->agg.token, sizeof p->agg.token, "%s", p->agg.next_token);
-    p->agg.has_frozen = false;
-    p->built_offset = p->agg.sent_offset;
-}
-
-static void ks__fence(void *ctx, const char *id, size_t len, bool fenced)
-{
-    ks_engine *e = ctx;
-    for (int i = 0; i < e->nparts; i++) {
-        ks__part *p = &e->parts[i];
-        char pid[320];
-        int n = snprintf(pid, sizeof pid, "%s:%d", p->topic, (int)p->partition);
-        if ((size_t)n != len || memcmp(pid, id, len) != 0)
-            continue;
-        if (!fenced) {
-            ks__confirm(p); /* an earlier attempt applied it; its reply was lost */
-        } else if (!p->agg.fenced) {
-            p->agg.fenced = true;
-            ks_error("%.*s: another member of the group wrote it since our last flush; "
-                     "its state here is stale and is no longer written",
-                     (int)len, id);
-        }
+        p->built_offset = p->fl.sent_offset;
     }
 }
 
-int ks_engine_publish(ks_engine *e, const char *const *strs, const size_t *lens, size_t n,
-                      ks_batch *b)
+size_t ks_engine_pending(const ks_engine *e)
 {
-    ks_agg_result res;
-    int rc = ks_agg_kpis(e->cfg, strs, lens, n, ks__fence, e, b, &res);
-    if (rc < 0)
-        return rc;
-    if (res.applied)
-        for (int i = 0; i < e->nparts; i++)
-            ks__confirm(&e->parts[i]);
-    if (res.group_clock_ms != INT64_MIN && res.group_clock_ms > e->group_clock_ms)
-        e->group_clock_ms = res.group_clock_ms;
-    if (res.has_churn30)
-        e->churn30 = res.churn30;
-    return 0;
+    size_t n = 0;
+    for (int i = 0; i < e->nparts; i++)
+        n += e->parts[i].st->ndirty + e->parts[i].st->nnotices;
+    return n;
+}
+
+uint64_t ks_engine_max_flush_cmds(const ks_engine *e)
+{
+    return e->fl.max_cmds;
 }
 
 int ks_engine_positions(const ks_engine *e, ks_engine_position *out, int max)
@@ -845,7 +813,7 @@ int ks_engine_positions(const ks_engine *e, ks_engine_position *out, int max)
     for (int i = 0; i < e->nparts && n < max; i++) {
         out[n].topic = e->parts[i].topic;
         out[n].partition = e->parts[i].partition;
-        out[n].next_offset = e->parts[i].agg.fenced ? -1 : e->parts[i].built_offset;
+        out[n].next_offset = e->parts[i].fl.fenced ? -1 : e->parts[i].built_offset;
         n++;
     }
     return n;
@@ -869,9 +837,10 @@ void ks_engine_stats_get(const ks_engine *e, ks_engine_stats *out)
 
 size_t ks_engine_memory(const ks_engine *e)
 {
-    size_t total = sizeof *e;
+    size_t total = sizeof *e + ks_flusher_memory(&e->fl);
     for (int i = 0; i < e->nparts; i++) {
         const ks_pstate *st = e->parts[i].st;
+        total += ks_fpart_memory(&e->parts[i].fl);
         total += sizeof *st + (size_t)st->capcust * sizeof(ks_customer) +
                  (size_t)st->index_cap * sizeof(uint64_t) + st->ids_cap +
                  (size_t)st->capdirty * sizeof(uint32_t) +

@@ -19,6 +19,12 @@ typedef struct ks__pq {
     int32_t partition;
     rd_kafka_queue_t *q;
     int64_t key; /* read order of the current poll */
+    /* Messages taken from q and not handled yet: a fetched batch can span
+     * days of a partition's event time, and it is handed to the engine only
+     * as far as watermark alignment allows (ks_engine_may_read), so windows
+     * never hold the days a partition ran ahead. Owned. */
+    rd_kafka_message_t **held;
+    int nheld, hpos, capheld;
 } ks__pq;
 
 struct ks_source {
@@ -103,6 +109,7 @@ static void ks__pq_add(ks_source *s, const char *topic, int32_t partition)
         s->cappqs = cap;
     }
     ks__pq *pq = &s->pqs[s->npqs];
+    memset(pq, 0, sizeof *pq);
     pq->topic = strdup(topic);
     pq->partition = partition;
     pq->q = rd_kafka_queue_get_partition(s->consumer, topic, partition);
@@ -123,6 +130,11 @@ static void ks__pq_del(ks_source *s, const char *topic, int32_t partition)
         ks__pq *pq = &s->pqs[i];
         if (pq->partition != partition || strcmp(pq->topic, topic) != 0)
             continue;
+        /* Unhandled messages are not lost: their offsets were never
+         * committed, so the partition's next owner reads them again. */
+        for (int k = pq->hpos; k < pq->nheld; k++)
+            rd_kafka_message_destroy(pq->held[k]);
+        free(pq->held);
         rd_kafka_queue_destroy(pq->q);
         free(pq->topic);
         s->pqs[i] = s->pqs[--s->npqs];
@@ -428,18 +440,36 @@ int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll
     }
     ssize_t n = 0;
     for (int i = 0; i < s->npqs && n == 0; i++) {
-        if (!ks_engine_may_read(s->engine, s->pqs[i].topic, s->pqs[i].partition))
+        ks__pq *pq = &s->pqs[i];
+        if (!ks_engine_may_read(s->engine, pq->topic, pq->partition))
             continue;
-        n = rd_kafka_consume_batch_queue(s->pqs[i].q, 0, s->msgs, (size_t)batch);
-        if (n < 0) {
-            snprintf(errstr, errsize, "kafka consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
-            return KS_ERR_KAFKA;
+        if (pq->hpos == pq->nheld) {
+            if (pq->capheld < batch) {
+                rd_kafka_message_t **nh = realloc(pq->held, (size_t)batch * sizeof *nh);
+                if (!nh) {
+                    snprintf(errstr, errsize, "kafka consume: out of memory");
+                    return KS_ERR_NOMEM;
+                }
+                pq->held = nh;
+                pq->capheld = batch;
+            }
+            ssize_t got = rd_kafka_consume_batch_queue(pq->q, 0, pq->held, (size_t)batch);
+            if (got < 0) {
+                snprintf(errstr, errsize, "kafka consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
+                return KS_ERR_KAFKA;
+            }
+            pq->nheld = (int)got;
+            pq->hpos = 0;
         }
-    }
-    for (ssize_t i = 0; i < n; i++) {
-        if (rc == 0)
-            rc = ks__handle(s, s->msgs[i], wall_ms, st, errstr, errsize);
-        rd_kafka_message_destroy(s->msgs[i]);
+        /* As far as alignment allows: the first message always (the check
+         * above), then while the partition stays within bounds. */
+        while (pq->hpos < pq->nheld && (n == 0 || ks_engine_may_read(s->engine, pq->topic, pq->partition))) {
+            rd_kafka_message_t *m = pq->held[pq->hpos++];
+            if (rc == 0)
+                rc = ks__handle(s, m, wall_ms, st, errstr, errsize);
+            rd_kafka_message_destroy(m);
+            n++;
+        }
     }
     if (n == 0 && !cm) {
         /* Nothing readable: wait a little on the consumer queue (which also

@@ -25,6 +25,7 @@ struct ks_redis_sink {
     size_t *roff;        /* per string: offset of its text in itext (integers), else SIZE_MAX */
     char *itext;         /* decimal text of the reply's integers */
     size_t itlen, itcap;
+    bool watching;       /* a read's WATCH holds on this connection */
 };
 
 ks_redis_sink *ks_redis_sink_new(const ks_config *cfg, char *errstr, size_t errsize)
@@ -48,6 +49,7 @@ static void ks__drop(ks_redis_sink *s)
     if (s->c)
         redisFree(s->c);
     s->c = NULL;
+    s->watching = false;
 }
 
 void ks_redis_sink_free(ks_redis_sink *s)
@@ -208,25 +210,13 @@ static int ks__flatten(ks_redis_sink *s, redisReply *r)
     return 0;
 }
 
-int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize)
+/* Formats b into s->resp in the protocol, wrapped in MULTI/EXEC if tx. */
+static int ks__format(ks_redis_sink *s, const ks_batch *b, bool tx)
 {
-    if (b->failed) {
-        snprintf(errstr, errsize, "redis: flush batch incomplete (out of memory)");
-        return KS_ERR_NOMEM;
-    }
-    int rc = ks_redis_sink_connect(s, errstr, errsize);
-    if (rc < 0)
-        return rc;
-    if (s->last) {
-        freeReplyObject(s->last);
-        s->last = NULL;
-    }
-    s->nr = 0;
-    /* The whole transaction in the protocol, pipelined at once; then every reply. */
     static const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
     static const size_t multi_len[1] = {5}, exec_len[1] = {4};
     s->resp_len = 0;
-    int bad = ks__resp_cmd(s, 1, multi, multi_len);
+    int bad = tx ? ks__resp_cmd(s, 1, multi, multi_len) : 0;
     for (size_t i = 0; i < b->ncmds && !bad; i++) {
         size_t all = (i + 1 < b->ncmds ? b->cmdstart[i + 1] : b->nargs) - b->cmdstart[i];
         if (all > s->capargv) {
@@ -236,16 +226,108 @@ int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_
             size_t *nl = realloc(s->lens, all * sizeof *nl);
             if (nl)
                 s->lens = nl;
-            if (!na || !nl) {
-                bad = 1;
-                break;
-            }
+            if (!na || !nl)
+                return -1;
             s->capargv = all;
         }
         size_t n = ks_batch_get(b, i, s->argv, s->lens, s->capargv);
         bad = ks__resp_cmd(s, n, s->argv, s->lens);
     }
-    if (bad || ks__resp_cmd(s, 1, exec, exec_len) < 0) {
+    if (bad || (tx && ks__resp_cmd(s, 1, exec, exec_len) < 0))
+        return -1;
+    return 0;
+}
+
+/* Keeps reply r (taken over) as the last command's reply, flattened. */
+static int ks__keep(ks_redis_sink *s, redisReply *r, char *errstr, size_t errsize)
+{
+    s->last = r;
+    s->itlen = 0;
+    s->nr = 0;
+    if (ks__flatten(s, s->last) < 0) {
+        snprintf(errstr, errsize, "redis: out of memory reading a reply");
+        return KS_ERR_NOMEM;
+    }
+    for (size_t i = 0; i < s->nr; i++)
+        if (s->roff[i] != SIZE_MAX)
+            s->rstr[i] = s->itext + s->roff[i];
+    return 0;
+}
+
+static void ks__forget_last(ks_redis_sink *s)
+{
+    if (s->last) {
+        freeReplyObject(s->last);
+        s->last = NULL;
+    }
+    s->nr = 0;
+}
+
+int ks_redis_sink_read(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize)
+{
+    if (b->failed || b->ncmds == 0) {
+        snprintf(errstr, errsize, "redis: read batch incomplete (out of memory)");
+        return KS_ERR_NOMEM;
+    }
+    int rc = ks_redis_sink_connect(s, errstr, errsize);
+    if (rc < 0)
+        return rc;
+    ks__forget_last(s);
+    if (ks__format(s, b, false) < 0) {
+        snprintf(errstr, errsize, "redis: out of memory formatting a read");
+        return KS_ERR_NOMEM;
+    }
+    if (redisAppendFormattedCommand(s->c, s->resp, s->resp_len) != REDIS_OK)
+        goto io_error;
+    rc = 0;
+    for (size_t i = 0; i < b->ncmds; i++) {
+        redisReply *r = NULL;
+        if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
+            goto io_error;
+        if (r->type == REDIS_REPLY_ERROR && rc == 0) {
+            snprintf(errstr, errsize, "redis %s:%d: read command %zu failed: %s", s->url.host,
+                     s->url.port, i, r->str);
+            rc = KS_ERR_REDIS;
+        }
+        if (i + 1 == b->ncmds && rc == 0)
+            rc = ks__keep(s, r, errstr, errsize);
+        else
+            freeReplyObject(r);
+    }
+    if (rc < 0)
+        ks__drop(s);
+    else
+        s->watching = true;
+    return rc;
+
+io_error:
+    snprintf(errstr, errsize, "redis %s:%d: %s", s->url.host, s->url.port,
+             s->c->errstr[0] ? s->c->errstr : "connection lost");
+    ks__drop(s);
+    return KS_ERR_REDIS;
+}
+
+static int ks__write(ks_redis_sink *s, const ks_batch *b, bool watched, char *errstr,
+                     size_t errsize)
+{
+    if (b->failed) {
+        snprintf(errstr, errsize, "redis: flush batch incomplete (out of memory)");
+        return KS_ERR_NOMEM;
+    }
+    if (watched && (!s->c || !s->watching)) {
+        /* The connection that read the state is gone, and its WATCH with it:
+         * a write now could overwrite another member's. Read again. */
+        snprintf(errstr, errsize, "redis %s:%d: connection lost since the group state was read",
+                 s->url.host, s->url.port);
+        return KS_ERR_CONFLICT;
+    }
+    int rc = ks_redis_sink_connect(s, errstr, errsize);
+    if (rc < 0)
+        return rc;
+    ks__forget_last(s);
+    s->watching = false; /* EXEC ends the WATCH, whatever happens */
+    /* The whole transaction in the protocol, pipelined at once; then every reply. */
+    if (ks__format(s, b, true) < 0) {
         snprintf(errstr, errsize, "redis: out of memory formatting the flush");
         return KS_ERR_NOMEM;
     }
@@ -263,6 +345,13 @@ int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_
     if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
         goto io_error;
     rc = 0;
+    if (r->type == REDIS_REPLY_NIL && !first_err[0]) {
+        /* WATCH: another member flushed between our read and this EXEC. */
+        snprintf(errstr, errsize, "redis %s:%d: the group state changed since it was read",
+                 s->url.host, s->url.port);
+        freeReplyObject(r);
+        return KS_ERR_CONFLICT;
+    }
     if (r->type != REDIS_REPLY_ARRAY) {
         snprintf(errstr, errsize, "redis %s:%d: transaction not applied: %s", s->url.host,
                  s->url.port, first_err[0] ? first_err : (r->type == REDIS_REPLY_ERROR ? r->str : "EXEC returned nil"));
@@ -270,6 +359,8 @@ int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_
     } else {
         for (size_t i = 0; i < r->elements; i++)
             if (r->element[i]->type == REDIS_REPLY_ERROR) {
+                /* Some commands may have run: every write of a flush is
+                 * absolute, so the retry completes it (see flush.h). */
                 snprintf(errstr, errsize, "redis %s:%d: command %zu of the flush failed: %s",
                          s->url.host, s->url.port, i, r->element[i]->str);
                 rc = KS_ERR_REDIS;
@@ -277,16 +368,9 @@ int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_
             }
         if (rc == 0 && r->elements > 0) {
             /* Keep the last command's reply for ks_redis_sink_reply(). */
-            s->last = r->element[r->elements - 1];
+            redisReply *last = r->element[r->elements - 1];
             r->element[r->elements - 1] = NULL;
-            s->itlen = 0;
-            if (ks__flatten(s, s->last) < 0) {
-                snprintf(errstr, errsize, "redis: out of memory reading the flush's reply");
-                rc = KS_ERR_NOMEM;
-            }
-            for (size_t i = 0; rc == 0 && i < s->nr; i++)
-                if (s->roff[i] != SIZE_MAX)
-                    s->rstr[i] = s->itext + s->roff[i];
+            rc = ks__keep(s, last, errstr, errsize);
         }
     }
     freeReplyObject(r);
@@ -301,30 +385,21 @@ io_error:
     return KS_ERR_REDIS;
 }
 
+int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize)
+{
+    return ks__write(s, b, false, errstr, errsize);
+}
+
+int ks_redis_sink_write_watched(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize)
+{
+    return ks__write(s, b, true, errstr, errsize);
+}
+
 size_t ks_redis_sink_reply(const ks_redis_sink *s, const char *const **strs, const size_t **lens)
 {
     *strs = s->rstr;
     *lens = s->rlen;
     return s->nr;
-}
-
-/* HGET key field into buf ("" if absent). Returns 0 or KS_ERR_REDIS. */
-static int ks__hget(ks_redis_sink *s, const char *key, const char *field, char *buf, size_t n,
-                    char *errstr, size_t errsize)
-{
-    const char *argv[3] = {"HGET", key, field};
-    redisReply *r = redisCommandArgv(s->c, 3, argv, NULL);
-    if (!r || r->type == REDIS_REPLY_ERROR) {
-        snprintf(errstr, errsize, "redis %s:%d: HGET %s %s: %s", s->url.host, s->url.port, key,
-                 field, r ? r->str : (s->c->errstr[0] ? s->c->errstr : "connection lost"));
-        if (r)
-            freeReplyObject(r);
-        ks__drop(s);
-        return KS_ERR_REDIS;
-    }
-    snprintf(buf, n, "%s", r->type == REDIS_REPLY_STRING ? r->str : "");
-    freeReplyObject(r);
-    return 0;
 }
 
 int ks_redis_sink_stored_partition(ks_redis_sink *s, const char *topic, int32_t partition,
@@ -333,19 +408,29 @@ int ks_redis_sink_stored_partition(ks_redis_sink *s, const char *topic, int32_t 
     int rc = ks_redis_sink_connect(s, errstr, errsize);
     if (rc < 0)
         return rc;
-    char key[512], field[320], v[64];
-    snprintf(field, sizeof field, "%s:%d", topic, (int)partition);
-    snprintf(key, sizeof key, "%soffsets:%s", s->cfg->prefix, s->cfg->group);
-    if (ks__hget(s, key, field, v, sizeof v, errstr, errsize) < 0)
+    /* All three from the group state, written together by one HSET. */
+    char key[512], f[3][340];
+    snprintf(key, sizeof key, "%sagg:state", s->cfg->prefix);
+    snprintf(f[0], sizeof f[0], "off:%s:%d", topic, (int)partition);
+    snprintf(f[1], sizeof f[1], "tok:%s:%d", topic, (int)partition);
+    snprintf(f[2], sizeof f[2], "pc:%s:%d", topic, (int)partition);
+    const char *argv[5] = {"HMGET", key, f[0], f[1], f[2]};
+    redisReply *r = redisCommandArgv(s->c, 5, argv, NULL);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements != 3) {
+        snprintf(errstr, errsize, "redis %s:%d: HMGET %s: %s", s->url.host, s->url.port, key,
+                 r && r->type == REDIS_REPLY_ERROR ? r->str
+                 : r                                ? "unexpected reply"
+                 : (s->c->errstr[0] ? s->c->errstr : "connection lost"));
+        if (r)
+            freeReplyObject(r);
+        ks__drop(s);
         return KS_ERR_REDIS;
-    out->next_offset = v[0] ? strtoll(v, NULL, 10) : -1;
-    snprintf(key, sizeof key, "%sagg:seq", s->cfg->prefix);
-    if (ks__hget(s, key, field, out->token, sizeof out->token, errstr, errsize) < 0)
-        return KS_ERR_REDIS;
-    snprintf(key, sizeof key, "%sagg:pclock", s->cfg->prefix);
-    if (ks__hget(s, key, field, v, sizeof v, errstr, errsize) < 0)
-        return KS_ERR_REDIS;
-    out->clock_ms = v[0] ? strtoll(v, NULL, 10) : INT64_MIN;
+    }
+    const redisReply *o = r->element[0], *t = r->element[1], *c = r->element[2];
+    out->next_offset = o->type == REDIS_REPLY_STRING ? strtoll(o->str, NULL, 10) : -1;
+    snprintf(out->token, sizeof out->token, "%s", t->type == REDIS_REPLY_STRING ? t->str : "");
+    out->clock_ms = c->type == REDIS_REPLY_STRING ? strtoll(c->str, NULL, 10) : INT64_MIN;
+    freeReplyObject(r);
     return 0;
 }
 

@@ -117,7 +117,6 @@ void ks_pstate_free(ks_pstate *p)
     free(p->ids);
     free(p->dirty);
     free(p->resp);
-    ks_deltas_free(&p->deltas);
     free(p->notices);
     free(p);
 }
@@ -138,45 +137,6 @@ static ks_group *ks__group(ks_pstate *p, ks_group *arr, int max, unsigned id)
 #define KS__SEG(p, id) ks__group((p), (p)->segments, (p)->sh->segments.max, (id))
 #define KS__CHAN(p, id) ks__group((p), (p)->channels, (p)->sh->channels.max, (id))
 
-static uint16_t ks__gid(const ks_pstate *p, const ks_group *g)
-{
-    if (g == &p->global)
-        return KS_GID_GLOBAL;
-    if (g >= p->segments && g < p->segments + p->sh->segments.max)
-        return (uint16_t)(KS_GID_SEGMENT0 + (g - p->segments));
-    return (uint16_t)(KS_GID_CHANNEL0 + (g - p->channels));
-}
-
-/* Adds d to counter k of the bucket holding t_s in every window of g, and
- * the same to the partition's deltas (what the next flush adds in Redis). */
-static void ks__add(ks_pstate *p, ks_group *g, int w, ks_bucket *b, int64_t t_s, ks_counter k,
-                    int64_t d)
-{
-    b->v[k] += d;
-    if (p->replaying)
-        return;
-    int64_t width = g->win[w].width_s;
-    int64_t n = t_s >= 0 ? t_s / width : -((-t_s + width - 1) / width);
-    ks_deltas *m = &p->deltas;
-    for (int c = 0; c < 2; c++)
-        if (g->dc_gen[w][c] == m->gen + 1 && g->dc_n[w][c] == n && g->dc_idx[w][c] < m->n) {
-            m->d[g->dc_idx[w][c]].v.v[k] += d;
-            g->dc_next[w] = (uint8_t)(c ^ 1); /* keep the one just used */
-            return;
-        }
-    ks_bucket *db = ks_deltas_at(m, ks__gid(p, g), (uint8_t)w, n);
-    if (!db) {
-        p->deltas_lost = true;
-        return;
-    }
-    db->v[k] += d;
-    /* gen + 1: a zeroed cache (gen 0) never matches a fresh map */
-    int c = g->dc_next[w];
-    g->dc_next[w] = (uint8_t)(c ^ 1);
-    g->dc_gen[w][c] = m->gen + 1;
-    g->dc_n[w][c] = n;
-    g->dc_idx[w][c] = (uint32_t)((ks_delta *)((char *)db - offsetof(ks_delta, v)) - m->d);
-}
 
 static void ks__bump(ks_pstate *p, ks_group *g, int64_t t_s, ks_counter k, int64_t d)
 {
@@ -185,7 +145,7 @@ static void ks__bump(ks_pstate *p, ks_group *g, int64_t t_s, ks_counter k, int64
     for (int w = 0; w < p->sh->cfg->nwindows; w++) {
         ks_bucket *b = ks_series_at(&g->win[w], t_s);
         if (b)
-            ks__add(p, g, w, b, t_s, k, d);
+            b->v[k] += d;
     }
 }
 
@@ -198,12 +158,12 @@ static void ks__move(ks_pstate *p, ks_group *g, int64_t old_s, int64_t new_s, ks
         if (old_s) {
             ks_bucket *b = ks_series_peek(&g->win[w], old_s);
             if (b)
-                ks__add(p, g, w, b, old_s, k, -1);
+                b->v[k] += -1;
         }
         if (new_s) {
             ks_bucket *b = ks_series_at(&g->win[w], new_s);
             if (b)
-                ks__add(p, g, w, b, new_s, k, 1);
+                b->v[k] += 1;
         }
     }
 }
@@ -224,7 +184,6 @@ static void ks__base(ks_pstate *p, const ks_customer *c, int64_t t_s, int d)
         if (!gs[i])
             continue;
         gs[i]->base += d;
-        gs[i]->dbase += d;
         ks__bump(p, gs[i], t_s, KS_C_BASE_DELTA, d);
     }
 }
@@ -277,12 +236,10 @@ static void ks__segment_change(ks_pstate *p, ks_customer *c, unsigned seg, int64
     if (!(c->flags & KS_CUST_CHURNED)) {
         if (old) {
             old->base--;
-            old->dbase--;
             ks__bump(p, old, t_s, KS_C_BASE_DELTA, -1);
         }
         if (neu) {
             neu->base++;
-            neu->dbase++;
             ks__bump(p, neu, t_s, KS_C_BASE_DELTA, 1);
         }
     }
@@ -382,7 +339,7 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_grou
     unsigned flags = KS__T_FLAGS(v->a), och = KS__T_CH(v->a), oseg = KS__T_SEG(v->a);
     if (ev->action == KS_ACT_TICKET_RESPONDED && !(flags & KS__T_RESPONDED)) {
         flags |= KS__T_RESPONDED;
-        if (!p->replaying && ev->ts_ms >= opened_ms && ks__grow_resp(p) == 0) {
+        if (ev->ts_ms >= opened_ms && ks__grow_resp(p) == 0) {
             int64_t d = ev->ts_ms - opened_ms;
             p->resp[p->nresp++] = (ks_response){ev->ts_ms, d > UINT32_MAX ? UINT32_MAX : (uint32_t)d,
                                                 (uint8_t)oseg, (uint8_t)och};
@@ -616,16 +573,6 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
         for (int w = 0; w < cfg->nwindows; w++)
             if (p->used[i]->used)
                 ks_series_advance(&p->used[i]->win[w], clock_s);
-    /* Changes to buckets that left their window count nowhere any more (the
-     * group clock is at least ours): drop them, so a fast replay of days of
-     * history between two flushes does not keep every minute it crossed. */
-    int64_t lo[KS_MAX_WINDOWS];
-    for (int w = 0; w < cfg->nwindows; w++) {
-        int64_t width = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
-        lo[w] = (clock_s >= 0 ? clock_s / width : -((-clock_s + width - 1) / width)) -
-                KS_WINDOW_BUCKETS;
-    }
-    ks_deltas_prune(&p->deltas, lo);
     if (prev == INT64_MIN && p->ncust) {
         /* The first clock after events were applied without one (a replay,
          * or partitions read ahead of the first watermark): sweep the day

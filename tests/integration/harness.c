@@ -740,9 +740,14 @@ static int kst__line_cmp(const void *a, const void *b)
 
 static bool kst__ignored(const char *const *ignore, const char *s, size_t n)
 {
-    for (; ignore && *ignore; ignore++)
-        if (strlen(*ignore) == n && memcmp(*ignore, s, n) == 0)
+    for (; ignore && *ignore; ignore++) {
+        size_t l = strlen(*ignore);
+        /* "prefix*" matches every name that starts with prefix. */
+        if (l && (*ignore)[l - 1] == '*' && n >= l - 1 && memcmp(*ignore, s, l - 1) == 0)
             return true;
+        if (l == n && memcmp(*ignore, s, n) == 0)
+            return true;
+    }
     return false;
 }
 
@@ -957,11 +962,12 @@ char *kst_redis_dump_kpi(const kst_redis *r)
     redisContext *c = kst_redis_connect(r);
     if (!c)
         return NULL;
-    /* Left out: a wall-clock stamp, and the flush bookkeeping (the token of
-     * each partition's last flush, the flush counter), which depend on how
-     * the stream was cut into flushes, not on the events. */
-    static const char *const ignore[] = {"updated_at_ms", "key:kpi:agg:seq", "key:kpi:agg:flush",
-                                         NULL};
+    /* Left out: a wall-clock stamp, and what depends on how the stream was
+     * cut into flushes, not on the events: the token of each partition's
+     * last flush, and the per-bucket HLLs (a customer goes into the bucket
+     * of their latest event as of each flush; the windows' unions, compared,
+     * come out the same). */
+    static const char *const ignore[] = {"updated_at_ms", "tok:*", "key:kpi:agg:h:*", NULL};
     char *d = kst_redis_dump(c, "kpi:*", ignore);
     redisFree(c);
     return d;
