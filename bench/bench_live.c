@@ -4,11 +4,11 @@
  *
  *   bench_live --brokers B --topic T --redis-port P [--redis-host H] [--prefix kpi:]
  *              [--rate 20000] [--seconds 60] [--customers 5000] [--probe-ms 100]
- *              [--pid KPISTREAM_PID] [--warmup-timeout 120]
+ *              [--pid KPISTREAM_PID] [--warmup-timeout 120] [--linger-ms 50] [--dump FILE]
  *
  * Events are built here (docs/events.md): interactions (90 %), purchases (8 %)
  * and CSAT surveys (2 %) of --customers customers, ts = the wall clock at
- * production, keyed by customer_id, produced with librdkafka (linger.ms=5) at
+ * production, keyed by customer_id, produced with librdkafka (linger.ms 50, --linger-ms) at
  * --rate events/s, paced every millisecond. Every --probe-ms a probe is
  * produced as well: an interaction of a customer of its own,
  * probe-<run>-<n>, whose production time is recorded; a second thread polls
@@ -19,11 +19,15 @@
  * group join is not measured). After it, the probes still out are awaited up
  * to 15 s; kpi:meta events_processed must then reach every event produced.
  *
- * Prints p50/p90/p99/max of the delay, the offered and achieved rates, Redis
- * CPU (INFO cpu, used_cpu_user + used_cpu_sys) in ms per 1 000 events over
- * the window and, with --pid, kpistream's (/proc/PID/stat); plus
- * "RESULT name value" lines for bench/run.sh. Exit 0 unless something broke
- * (a target missed is reported, not an error). */
+ * Prints p50/p90/p99/max of the delay, p50/p99 of the probes' delivery
+ * reports (production to the broker's acknowledgement: the Kafka side of the
+ * delay), the offered and achieved rates, Redis CPU (INFO cpu, used_cpu_user +
+ * used_cpu_sys) in ms per 1 000 events over the window and, with --pid,
+ * kpistream's (/proc/PID/stat); plus "RESULT name value" lines for
+ * bench/run.sh. --dump FILE writes one line per probe: its number, production
+ * time (s into the window), delay to the broker's acknowledgement and to Redis
+ * (ms; -1: none). Exit 0 unless something broke (a target missed is reported,
+ * not an error). */
 #include <hiredis/hiredis.h>
 #include <librdkafka/rdkafka.h>
 
@@ -76,14 +80,20 @@ static void sleep_ms(int ms)
 
 static const char *brokers, *topic, *redis_host = "127.0.0.1", *prefix = "kpi:";
 static int redis_port = 6379, customers = 5000, probe_ms = 100, warmup_timeout = 120;
+/* 50 as kpistream gen's producer: with 5 or 20 ms the many small produce
+ * requests cost librdkafka's mock broker most of a core (20 ms: a fifth of
+ * one, broker acknowledgements p99 ~0.4 s) and it became the bottleneck. */
+static const char *linger_ms = "50";
 static double rate = 20000, seconds = 60;
 static long ks_pid = 0;
+static const char *dump_path;
 static char run_id[32];
 
 /* ---------------------------------------------------------------- probes */
 
 typedef struct {
     int64_t sent_ns, seen_ns; /* seen_ns 0: not yet */
+    int64_t acked_ns;         /* delivery report from the broker; 0: none */
 } probe;
 
 static probe *probes;
@@ -162,21 +172,30 @@ static void *prober(void *arg)
 
 static int64_t delivery_failed;
 
+/* Runs in rd_kafka_poll/flush on the main thread; a probe's message opaque is
+ * its number + 1. */
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     (void)opaque;
     if (m->err && delivery_failed++ < 5)
         fprintf(stderr, "bench_live: delivery failed: %s\n", rd_kafka_err2str(m->err));
+    intptr_t idx = (intptr_t)m->_private - 1;
+    if (!m->err && idx >= 0 && idx < MAX_PROBES) {
+        int64_t now = mono_ns();
+        pthread_mutex_lock(&mu);
+        probes[idx].acked_ns = now;
+        pthread_mutex_unlock(&mu);
+    }
 }
 
-static void produce(rd_kafka_t *rk, const char *key, const char *value, size_t len)
+static void produce(rd_kafka_t *rk, const char *key, const char *value, size_t len, intptr_t tag)
 {
     for (;;) {
         rd_kafka_resp_err_t e = rd_kafka_producev(
             rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, strlen(key)),
             RD_KAFKA_V_VALUE((void *)value, len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_OPAQUE((void *)tag), RD_KAFKA_V_END);
         if (e == RD_KAFKA_RESP_ERR_NO_ERROR)
             return;
         if (e != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -231,7 +250,7 @@ static void produce_event(rd_kafka_t *rk)
                      "{\"event_id\":\"l-%s-%" PRId64 "\",\"type\":\"survey\",\"customer_id\":\"%s\","
                      "\"ts\":%" PRId64 ",\"segment\":\"%s\",\"channel\":\"%s\",\"kind\":\"csat\",\"score\":%u}",
                      run_id, seq, key, ts, seg, ch, 1 + (unsigned)((r >> 8) % 5));
-    produce(rk, key, val, (size_t)n);
+    produce(rk, key, val, (size_t)n, 0);
 }
 
 /* Produces probe i (-1: the warm-up probe); returns its production time. */
@@ -247,7 +266,7 @@ static int64_t produce_probe(rd_kafka_t *rk, int i)
                      "{\"event_id\":\"%s\",\"type\":\"interaction\",\"customer_id\":\"%s\",\"ts\":%" PRId64
                      ",\"segment\":\"consumer\",\"channel\":\"web\",\"action\":\"probe\"}",
                      id, id, wall_ms());
-    produce(rk, id, val, (size_t)n);
+    produce(rk, id, val, (size_t)n, i < 0 ? 0 : (intptr_t)i + 1);
     return t;
 }
 
@@ -331,7 +350,7 @@ static void usage(void)
     fprintf(stderr,
             "usage: bench_live --brokers B --topic T --redis-port P [--redis-host H] [--prefix kpi:]\n"
             "                  [--rate EPS] [--seconds S] [--customers N] [--probe-ms MS]\n"
-            "                  [--pid KPISTREAM_PID] [--warmup-timeout S]\n");
+            "                  [--pid KPISTREAM_PID] [--warmup-timeout S] [--linger-ms MS] [--dump FILE]\n");
     exit(2);
 }
 
@@ -364,6 +383,10 @@ int main(int argc, char **argv)
             ks_pid = strtol(v, NULL, 10);
         else if (strcmp(a, "--warmup-timeout") == 0)
             warmup_timeout = atoi(v);
+        else if (strcmp(a, "--linger-ms") == 0)
+            linger_ms = v;
+        else if (strcmp(a, "--dump") == 0)
+            dump_path = v;
         else
             usage();
     }
@@ -383,7 +406,7 @@ int main(int argc, char **argv)
     char err[512];
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, err, sizeof err) ||
-        rd_kafka_conf_set(conf, "linger.ms", "5", err, sizeof err) ||
+        rd_kafka_conf_set(conf, "linger.ms", linger_ms, err, sizeof err) ||
         rd_kafka_conf_set(conf, "queue.buffering.max.messages", "2000000", err, sizeof err) ||
         rd_kafka_conf_set(conf, "queue.buffering.max.kbytes", "1048576", err, sizeof err) ||
         rd_kafka_conf_set(conf, "client.id", "bench-live", err, sizeof err)) {
@@ -468,8 +491,23 @@ int main(int argc, char **argv)
         sleep_ms(100);
     } while (mono_ns() < meta_deadline);
 
+    if (dump_path) { /* per probe: number, sent (s into the window), broker ack and Redis delays (ms; -1: none) */
+        FILE *f = fopen(dump_path, "w");
+        for (int i = 0; f && i < nprobes; i++)
+            fprintf(f, "%d %.3f %.1f %.1f\n", i, (double)(probes[i].sent_ns - start) / 1e9,
+                    probes[i].acked_ns ? (double)(probes[i].acked_ns - probes[i].sent_ns) / 1e6 : -1.0,
+                    probes[i].seen_ns ? (double)(probes[i].seen_ns - probes[i].sent_ns) / 1e6 : -1.0);
+        if (f)
+            fclose(f);
+    }
     int64_t *d = malloc((size_t)(nprobes ? nprobes : 1) * sizeof *d);
     int nd = 0;
+    for (int i = 0; i < nprobes; i++)
+        if (probes[i].acked_ns)
+            d[nd++] = probes[i].acked_ns - probes[i].sent_ns;
+    qsort(d, (size_t)nd, sizeof *d, cmp_i64);
+    double a50 = pct_ms(d, nd, 0.50), a99 = pct_ms(d, nd, 0.99);
+    nd = 0;
     for (int i = 0; i < nprobes; i++)
         if (probes[i].seen_ns)
             d[nd++] = probes[i].seen_ns - probes[i].sent_ns;
@@ -481,6 +519,8 @@ int main(int argc, char **argv)
     printf("offered %" PRId64 " events + %d probes in %.1f s = %.0f events/s (target rate %.0f; "
            "the pacer was at most %" PRId64 " events behind), %" PRId64 " delivery failures\n",
            events, nprobes, produced_s, (double)events / produced_s, rate, max_behind, delivery_failed);
+    printf("delay production -> acknowledged by the broker (delivery report): p50 %.1f ms, p99 %.1f ms\n",
+           a50, a99);
     printf("delay production -> readable in Redis (%d probes, %d not readable within %d s): "
            "p50 %.0f ms, p90 %.0f ms, p99 %.0f ms, max %.0f ms (polled every %d ms)\n",
            nprobes, missing, DRAIN_S, p50, p90, p99, pmax, POLL_MS);
@@ -494,11 +534,12 @@ int main(int argc, char **argv)
     printf("check: kpi:meta events_processed %lld, events produced %" PRId64 " (%s)\n", processed,
            total, ok ? "ok" : "MISMATCH");
     printf("RESULT live_events %" PRId64 "\nRESULT live_eps %.0f\nRESULT live_probes %d\n"
-           "RESULT live_missing %d\nRESULT live_p50_ms %.0f\nRESULT live_p90_ms %.0f\n"
+           "RESULT live_missing %d\nRESULT live_ack_p50_ms %.1f\nRESULT live_ack_p99_ms %.1f\n"
+           "RESULT live_p50_ms %.0f\nRESULT live_p90_ms %.0f\n"
            "RESULT live_p99_ms %.0f\nRESULT live_max_ms %.0f\nRESULT live_redis_cpu_s %.2f\n"
            "RESULT live_redis_cpu_ms_per_1k %.2f\nRESULT live_ks_cpu_ms_per_1k %.2f\n"
            "RESULT live_processed %lld\nRESULT live_expected %" PRId64 "\nRESULT live_check %s\n",
-           events, (double)events / produced_s, nprobes, missing, p50, p90, p99, pmax, redis_cpu,
+           events, (double)events / produced_s, nprobes, missing, a50, a99, p50, p90, p99, pmax, redis_cpu,
            redis_cpu * per_k, ks_cpu >= 0 ? ks_cpu * per_k : -1.0, processed, total,
            ok ? "ok" : "MISMATCH");
     free(d);

@@ -11,8 +11,7 @@
 #   BENCH_BUILD_DIR      build directory (default build)
 #   BENCH_TIMEOUT        seconds allowed for the end-to-end run (default 600) and for
 #                        each whole process of the catch-up part (default 900)
-#   BENCH_PARTS          which parts to run (default catchup,engine,memory,kafka,sketch,risk,restore;
-#                        `live` is not in the default list)
+#   BENCH_PARTS          which parts to run (default catchup,engine,memory,kafka,sketch,risk,restore,live)
 #   BENCH_KS             the kpistream binary (default BUILD/kpistream)
 #   BENCH_CATCHUP_CUSTOMERS  catch-up part: generator population (default 50000)
 #   BENCH_CATCHUP_DAYS   catch-up part: days of event time (default 45)
@@ -59,7 +58,7 @@ LIVE_TOPIC=bench-live
 TOPIC=bench-events
 PARTITIONS=64
 PERF_DIR="${BENCH_PERF_DIR:-}"
-PARTS=",${BENCH_PARTS:-catchup,engine,memory,kafka,sketch,risk,restore},"
+PARTS=",${BENCH_PARTS:-catchup,engine,memory,kafka,sketch,risk,restore,live},"
 RISK_C="${BENCH_RISK_CUSTOMERS:-100000}"
 RISK_DAYS="${BENCH_RISK_DAYS:-60}"
 RESTORE_C="${BENCH_RESTORE_CUSTOMERS:-1000000}"
@@ -484,10 +483,16 @@ RUN_PID=$!
 wait_for 10 pgrep -P "$RUN_PID" || { echo "bench: kpistream run did not start" >&2; cat "$TMP/live-ks.log" >&2; exit 1; }
 LIVE_KS_PID="$(pgrep -P "$RUN_PID" | head -n1)"
 echo "kpistream run --clock wall: pid $LIVE_KS_PID"
+LIVE_MOCK_CPU0="$(cpu_s "$LIVE_MOCK_PID")"
 "$BL" --brokers "$MOCK_BROKERS" --topic "$LIVE_TOPIC" --redis-port "$REDIS_PORT" --rate "$LIVE_RATE" \
-    --seconds "$LIVE_SECONDS" --customers "$LIVE_C" --pid "$LIVE_KS_PID" >"$TMP/live.txt" 2>&1 ||
+    --seconds "$LIVE_SECONDS" --customers "$LIVE_C" --pid "$LIVE_KS_PID" --dump "$TMP/live-probes.txt" >"$TMP/live.txt" 2>&1 ||
     LIVE_FAIL="bench_live exited $?"
 grep -v '^RESULT' "$TMP/live.txt" || true
+LIVE_MOCK_CPU="$(awk -v a="$(cpu_s "$LIVE_MOCK_PID")" -v b="$LIVE_MOCK_CPU0" 'BEGIN { printf "%.1f", a - b }')"
+echo "mock-broker CPU during bench_live: $LIVE_MOCK_CPU s"
+# Whether the delay stays flat or grows (the consumer falling behind the offered rate).
+[ -s "$TMP/live-probes.txt" ] && awk '{ b = int($2 / 10); if ($4 > m[b]) m[b] = $4; if ($4 < 0) lost[b]++; if (b > nb) nb = b }
+    END { printf "largest delay per 10 s of the window (ms):"; for (i = 0; i <= nb; i++) printf " %d-%ds %.0f%s", i * 10, i * 10 + 10, m[i], lost[i] ? " (" lost[i] " never seen)" : ""; print "" }' "$TMP/live-probes.txt"
 # SIGTERM: kpistream flushes, commits, leaves the group and exits 0.
 kill -TERM "$LIVE_KS_PID" 2>/dev/null || true
 deadline=$((SECONDS + 30))
@@ -510,9 +515,10 @@ LIVE_P99="$(lr live_p99_ms)"
 LIVE_LINES+=("$(printf '%-44s: p50 %s ms, p90 %s ms, p99 %s ms, max %s ms (%s probes, %s not seen)   [p99 <= 1500 ms] %s' \
     "live: delay production -> readable in Redis" "$(lr live_p50_ms)" "$(lr live_p90_ms)" "$LIVE_P99" \
     "$(lr live_max_ms)" "$(lr live_probes)" "$(lr live_missing)" "$(target_mark "$LIVE_P99" le 1500)")")
-LIVE_LINES+=("$(printf '%-44s: %12s events/s offered (asked %s for %s s)' "" "$(fmt "$(lr live_eps)")" "$LIVE_RATE" "$LIVE_SECONDS")")
-LIVE_LINES+=("$(printf '%-44s: redis-server %s ms, kpistream %s ms (CPU per 1k events); kpistream peak RSS %s MB; failed flushes %s' \
-    "" "$(lr live_redis_cpu_ms_per_1k)" "$(lr live_ks_cpu_ms_per_1k)" "$(mb "${LIVE_RSS:-}")" "$LIVE_FAILED")")
+LIVE_LINES+=("$(printf '%-44s: %12s events/s offered (asked %s for %s s); to the broker'"'"'s ack p50 %s ms, p99 %s ms' "" \
+    "$(fmt "$(lr live_eps)")" "$LIVE_RATE" "$LIVE_SECONDS" "$(lr live_ack_p50_ms)" "$(lr live_ack_p99_ms)")")
+LIVE_LINES+=("$(printf '%-44s: redis-server %s ms, kpistream %s ms (CPU per 1k events; mock broker %s CPU s); kpistream peak RSS %s MB; failed flushes %s' \
+    "" "$(lr live_redis_cpu_ms_per_1k)" "$(lr live_ks_cpu_ms_per_1k)" "$LIVE_MOCK_CPU" "$(mb "${LIVE_RSS:-}")" "$LIVE_FAILED")")
 LIVE_LINES+=("$(printf '%-44s: %s: kpi:meta events_processed %s, produced %s; kpistream exit %s' "" \
     "$(lr live_check)" "$(lr live_processed)" "$(lr live_expected)" "$live_rc")")
 [ -z "$LIVE_FAIL" ] || LIVE_LINES+=("$(printf '%-44s: %s' "FAILED" "$LIVE_FAIL")")
