@@ -28,6 +28,7 @@ typedef struct ks__part {
     int64_t restore_clock; /* the partition's clock in the flush that wrote Redis's share */
     int64_t notice_floor_ms; /* timed notices at or before it were sent already */
     bool eof;
+    int64_t want_clock;    /* the clock the last tick gave it, applied lazily (ks__catch_up) */
     ks_fpart fl;           /* its side of the output path (flush.h) */
 } ks__part;
 
@@ -119,6 +120,24 @@ static ks__part *ks__find(ks_engine *e, const char *topic, int32_t partition)
     return NULL;
 }
 
+/* Brings a partition to the clock its last tick gave it. Ticks only record
+ * that clock (O(1) per partition); moving the state there (windows, churns,
+ * day boundaries) waits until the partition's next event or the next flush.
+ * Advancing in one step or several gives the same state (pstate.h), and
+ * each partition still moves before its own next event exactly as far as it
+ * would have at the tick, so the order of its events and clock moves holds. */
+static void ks__catch_up(ks__part *p)
+{
+    if (p->want_clock != INT64_MIN && p->want_clock > p->st->clock_ms)
+        ks_pstate_advance(p->st, p->want_clock);
+}
+
+static void ks__catch_up_all(ks_engine *e)
+{
+    for (int i = 0; i < e->nparts; i++)
+        ks__catch_up(&e->parts[i]);
+}
+
 int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition)
 {
     if (ks__find(e, topic, partition))
@@ -137,7 +156,7 @@ int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition)
     p->partition = partition;
     p->st = ks_pstate_new(&e->sh);
     p->next_offset = p->built_offset = p->restore_until = -1;
-    p->restore_clock = p->notice_floor_ms = INT64_MIN;
+    p->restore_clock = p->notice_floor_ms = p->want_clock = INT64_MIN;
     ks_fpart_init(&p->fl);
     if (!p->topic || !p->st || !p->fl.xs_init) {
         ks_fpart_free(&p->fl);
@@ -256,6 +275,7 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
                 ks__tick(e, wall_ms);
         }
     }
+    ks__catch_up(p);
     /* Sketch inputs, replayed events included: a replay rebuilds the
      * partition's share, sketches and top-k counts too. */
     int64_t t_s = ev.ts_ms / 1000;
@@ -444,8 +464,8 @@ static int64_t ks__tick(ks_engine *e, int64_t wall_ms)
             c = p->st->max_ts_ms;
         if (p->st->replaying && p->restore_clock != INT64_MIN && c > p->restore_clock)
             c = p->restore_clock;
-        if (c != INT64_MIN)
-            ks_pstate_advance(p->st, c);
+        if (c != INT64_MIN && c > p->want_clock)
+            p->want_clock = c;
     }
     return e->clock_ms;
 }
@@ -712,6 +732,7 @@ int ks_engine_build_flush(ks_engine *e, const char *const *strs, const size_t *l
     if (e->unconfirmed)
         e->risk_uncertain = true;
     e->unconfirmed = true;
+    ks__catch_up_all(e);
     int64_t clock = e->clock_ms;
     if (clock == INT64_MIN) { /* event mode before the first watermark */
         for (int i = 0; i < e->nparts; i++)
@@ -870,6 +891,7 @@ static void ks__customer_view(const ks_customer *c, ks_engine_customer *out)
 
 bool ks_engine_customer_get(ks_engine *e, const char *id, size_t len, ks_engine_customer *out)
 {
+    ks__catch_up_all(e);
     for (int i = 0; i < e->nparts; i++) {
         const ks_customer *c = ks_pstate_find(e->parts[i].st, id, (uint32_t)len);
         if (c) {
@@ -885,6 +907,7 @@ void ks_engine_customers_each(ks_engine *e,
                                          const ks_engine_customer *c),
                               void *ctx)
 {
+    ks__catch_up_all(e);
     for (int i = 0; i < e->nparts; i++) {
         const ks_pstate *st = e->parts[i].st;
         for (uint32_t r = 0; r < st->ncust; r++) {

@@ -402,16 +402,33 @@ size_t ks_flusher_memory(const ks_flusher *f)
 
 /* --- recording sketch items --- */
 
-/* (xid + 1, window, bucket) in one map key: 24 + 3 + 37 bits. */
+/* (xid + 1, window, bucket) in one map key: 24 + 3 + 37 bits, multiplied
+ * by an odd constant so the map (which takes keys as hashes) spreads them;
+ * the product is undone with the constant's inverse modulo 2^64. */
 #define KS__XBITS 37
+#define KS__XMUL 0x9E3779B97F4A7C15ULL
+
+static uint64_t ks__xinv(void)
+{
+    uint64_t x = KS__XMUL; /* Newton: each step doubles the correct low bits */
+    for (int i = 0; i < 6; i++)
+        x *= 2 - KS__XMUL * x;
+    return x;
+}
+
 static uint64_t ks__xkey(uint32_t xid, int w, int64_t n)
 {
-    return ((uint64_t)(xid + 1) << 40) | ((uint64_t)w << KS__XBITS) |
-           ((uint64_t)n & ((1ULL << KS__XBITS) - 1));
+    return (((uint64_t)(xid + 1) << 40) | ((uint64_t)w << KS__XBITS) |
+            ((uint64_t)n & ((1ULL << KS__XBITS) - 1))) *
+           KS__XMUL;
 }
 
 static void ks__xunkey(uint64_t key, uint32_t *xid, int *w, int64_t *n)
 {
+    static uint64_t inv;
+    if (!inv)
+        inv = ks__xinv();
+    key *= inv;
     *xid = (uint32_t)(key >> 40) - 1;
     *w = (int)((key >> KS__XBITS) & 7);
     int64_t v = (int64_t)(key & ((1ULL << KS__XBITS) - 1));
@@ -431,7 +448,10 @@ static void ks__xadd(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, uint32_t 
         if (st->clock_ms != INT64_MIN && n <= ks__fdiv(st->clock_ms / 1000, width) - KS_WINDOW_BUCKETS)
             continue;
         bool created;
-        ks_u64map_val *v = ks_u64map_put(&fp->xs, ks__xkey(xid, w, n), &created);
+        uint64_t key = ks__xkey(xid, w, n);
+        if (key < 2)
+            continue; /* the map's reserved keys: one in 2^63, never in practice */
+        ks_u64map_val *v = ks_u64map_put(&fp->xs, key, &created);
         if (v)
             v->a++;
     }

@@ -569,7 +569,20 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
         ks__churn(p, c, at);
     }
     int64_t clock_s = clock_ms / 1000;
-    for (int i = 0; i < p->nused; i++)
+    /* Windows move only when the clock enters a new bucket of one of them:
+     * most advances (one per event of a busy partition) move nothing. */
+    bool moved = p->nused != p->adv_nused;
+    for (int w = 0; w < cfg->nwindows; w++) {
+        int64_t width = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
+        if (width < 1)
+            width = 1;
+        int64_t n = clock_s >= 0 ? clock_s / width : -((-clock_s + width - 1) / width);
+        if (n != p->adv_n[w] || prev == INT64_MIN)
+            moved = true;
+        p->adv_n[w] = n;
+    }
+    p->adv_nused = p->nused;
+    for (int i = 0; moved && i < p->nused; i++)
         for (int w = 0; w < cfg->nwindows; w++)
             if (p->used[i]->used)
                 ks_series_advance(&p->used[i]->win[w], clock_s);

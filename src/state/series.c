@@ -125,10 +125,11 @@ void ks_series_advance(ks_series *s, int64_t clock_s)
     for (int64_t n = s->base; n < stop; n++)
         memset(&s->ring[(uint64_t)n & (s->cap - 1)], 0, sizeof(ks_bucket));
     s->base = new_base;
-    /* Shrink when at most a quarter of the ring is still needed. */
+    /* Shrink when at most an eighth of the ring is still needed (not a
+     * quarter: a ring that shrinks and regrows every few ticks costs more). */
     int64_t need = (s->max_n > s->base ? s->max_n - s->base : 0) + 1;
     uint32_t cap = s->cap;
-    while (cap > 64 && (int64_t)cap >= 4 * need)
+    while (cap > 128 && (int64_t)cap >= 8 * need)
         cap /= 2;
     if (cap < s->cap)
         ks__series_relayout(s, s->base, cap); /* on failure keep the big ring */
