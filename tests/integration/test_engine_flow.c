@@ -13,6 +13,7 @@
 #include "harness.h"
 #include "kpistream/config.h"
 #include "kpistream/engine.h"
+#include "kpistream/err.h"
 #include "kpistream/sink.h"
 
 #include <criterion/criterion.h>
@@ -633,6 +634,54 @@ Test(engine, a_flush_whose_reply_was_lost_is_not_applied_twice)
     /* The offsets stored: 2 messages of partition 0, 1 of partition 1. */
     cr_assert_str_eq(get("kpi:offsets:kpistream", "t:0"), "2");
     cr_assert_str_eq(get("kpi:offsets:kpistream", "t:1"), "1");
+}
+
+/* A command that fails inside EXEC does not roll the others back (Redis has
+ * no rollback): the flush is half applied. key names a key the flush writes;
+ * it is made a string first, so the flush's command on it fails with
+ * WRONGTYPE while every other command runs. The retry must complete the
+ * flush exactly once: counts neither lost nor doubled. */
+static void half_applied_flush_completes_once(const char *key)
+{
+    char err[512];
+    EV(0, "A", T0, "purchase", ",\"order_id\":\"o1\",\"amount\":10");
+    EV(1, "B", T0 + 1000, "purchase", ",\"order_id\":\"o2\",\"amount\":5");
+    redisReply *r = redisCommand(rc, "SET %s not-a-hash", key);
+    cr_assert(r && r->type != REDIS_REPLY_ERROR, "SET failed");
+    freeReplyObject(r);
+    for (int p = 0; p < 4; p++)
+        ks_engine_set_eof(e, "t", p, true);
+    build_of(e, &batch);
+    int wrc = ks_redis_sink_write_watched(sink, &batch, err, sizeof err);
+    cr_assert_eq(wrc, KS_ERR_REDIS, "the flush must fail at its command on %s", key);
+    cr_assert(strstr(err, "WRONGTYPE"), "error names the failure: %s", err);
+    /* Half applied: the commands around the failing one ran. */
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), "2");
+    r = redisCommand(rc, "DEL %s", key);
+    freeReplyObject(r);
+    /* More arrives; the retry finds the half-applied attempt's token, takes
+     * it as written, and rewrites every absolute value. */
+    EV(1, "B", T0 + 2000, "purchase", ",\"order_id\":\"o3\",\"amount\":1");
+    flush();
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), "3", "nothing lost, nothing doubled");
+    cr_assert_str_eq(get("kpi:global", "revenue:1h"), "16.00");
+    cr_assert_str_eq(get("kpi:global", "orders:24h"), "3");
+    cr_assert_str_eq(get("kpi:customer:B", "orders_total"), "2");
+    cr_assert_str_eq(get("kpi:customer:A", "revenue_total"), "10.00");
+    cr_assert_str_eq(get("kpi:offsets:kpistream", "t:1"), "2");
+    flush();
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), "3", "an idle flush adds nothing");
+    cr_assert_str_eq(get("kpi:global", "revenue:1h"), "16.00");
+}
+
+Test(engine, a_flush_failing_before_the_group_state_completes_once)
+{
+    half_applied_flush_completes_once("kpi:customer:B"); /* written before agg:state */
+}
+
+Test(engine, a_flush_failing_after_the_group_state_completes_once)
+{
+    half_applied_flush_completes_once("kpi:offsets:kpistream"); /* written after it */
 }
 
 Test(engine, a_member_that_lost_its_partition_is_fenced)
