@@ -589,7 +589,8 @@ if [ -s "$TMP/restore.txt" ]; then
         "" "$(r fetch_s)" "$(r restore_mb)" "$(r fetch_mbps)" "$(r restore_low_s)" "$(r restore_high_s)"
 fi
 if [ "${#LIVE_LINES[@]}" -gt 0 ]; then
-    echo
+    # (the catch-up block ends with a blank line of its own)
+    if part engine || part kafka || part memory || part sketch || part risk || part restore; then echo; fi
     printf '%s\n' "${LIVE_LINES[@]}"
 fi
 # Targets missed are reported above; a part that could not run properly fails the run.
