@@ -203,6 +203,15 @@ static void ks__restore_finish(ks_engine *e, ks__part *p)
                  p->topic, (int)p->partition);
         p->fl.fenced = true;
     }
+    /* The customers' hashes in Redis are what the replay rebuilt: the flush
+     * that stored this restore point wrote every customer dirty then. So
+     * nothing replayed needs writing again (a partition of a million
+     * customers would otherwise make the next flush write them all), and a
+     * customer with a score above 0 is in kpi:risk, as that flush left it. */
+    for (uint32_t r = 0; r < p->st->ncust; r++)
+        if (p->st->cust[r].risk_score > 0)
+            p->st->cust[r].flags |= KS_CUST_IN_RISK;
+    ks_pstate_clear_dirty(p->st);
     /* The next tick moves it on, as far as its own events allow. */
 }
 

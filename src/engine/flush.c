@@ -590,7 +590,8 @@ static int ks__share(ks_flusher *f, ks_fpart *fp, ks_pstate *st, ks_share *out)
     }
     if (rc < 0)
         return rc;
-    qsort(f->touched, f->ntouched, sizeof *f->touched, ks__u32cmp);
+    if (f->ntouched)
+        qsort(f->touched, f->ntouched, sizeof *f->touched, ks__u32cmp);
     if (ks__share_reserve(out, f->ntouched) < 0)
         return KS_ERR_NOMEM;
     out->n = 0;
@@ -936,7 +937,8 @@ static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b
             }
         }
     }
-    qsort(v, nv, sizeof *v, ks__hadd_cmp);
+    if (nv)
+        qsort(v, nv, sizeof *v, ks__hadd_cmp);
     int64_t newmax[KS_MAX_WINDOWS];
     for (int w = 0; w < cfg->nwindows; w++)
         newmax[w] = f->hmax[w];
@@ -1176,7 +1178,8 @@ int ks_flusher_emit(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b
                 t[nt++] = (ks__topit){f->next[fid], ks_names_str(&f->fields, fid) + d->item,
                                       f->fields.len[fid] - d->item};
             }
-            qsort(t, nt, sizeof *t, ks__top_cmp);
+            if (nt)
+                qsort(t, nt, sizeof *t, ks__top_cmp);
             snprintf(key, sizeof key, "%stop:%s:%s", P, kind == KS_FK_TP ? "product" : "complaint_category",
                      cfg->windows[w].name);
             ks_batch_cmd(b);
