@@ -66,6 +66,9 @@ typedef struct ks_config {
     int nps_detractor_max;          /* default 6 */
     /* Logging */
     int log_level;                  /* ks_log_level (default info); "debug","info","warn","error" */
+    /* Operations */
+    char *metrics_listen;           /* "host:port" of GET /metrics, /healthz, /readyz (default
+                                     * "127.0.0.1:9464"); "" or NULL: no endpoint */
     /* Churn risk: "risk" object in the file, risk.<key> in ks_config_set (docs/churn-risk.md) */
     ks_risk_params risk;            /* default ks_risk_params_default() */
 } ks_config;
@@ -166,5 +169,12 @@ int ks_redis_url_parse(const char *url, ks_redis_url *out, char *errstr, size_t 
 /** Copies url into out with the password (if any) replaced by "***", for logs and
  *  check-config. Returns out. Borrowed: out is the caller's, truncated to n bytes. */
 char *ks_redis_url_mask(const char *url, char *out, size_t n);
+
+/** Parses a listen address "host:port" (metrics_listen): host a name, an IPv4 address or an
+ *  IPv6 address in brackets ("[::1]:9464"; written without them into host), port 1..65535.
+ *  Returns 0, or KS_ERR_CONFIG with errstr saying what is wrong (without the key's name).
+ *  host (hostsize bytes) and *port are filled only on success. */
+int ks_listen_parse(const char *s, char *host, size_t hostsize, int *port, char *errstr,
+                    size_t errsize);
 
 #endif

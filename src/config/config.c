@@ -52,6 +52,7 @@ typedef enum ks__kind {
     KS__K_LOGLEVEL,
     KS__K_WINDOWS,
     KS__K_KAFKA,
+    KS__K_LISTEN,    /* "host:port", or "" (off) */
 } ks__kind;
 
 typedef struct ks__key {
@@ -97,6 +98,7 @@ static const ks__key ks__keys[] = {
     {"nps_promoter_min", NULL, KS__K_INT, KS__OFF(nps_promoter_min), 0, 10, 0, 0},
     {"nps_detractor_max", NULL, KS__K_INT, KS__OFF(nps_detractor_max), 0, 10, 0, 0},
     {"log_level", NULL, KS__K_LOGLEVEL, KS__OFF(log_level), 0, 0, 0, 0},
+    {"metrics_listen", NULL, KS__K_LISTEN, KS__OFF(metrics_listen), 0, 0, 0, 0},
     /* Churn risk (docs/churn-risk.md). One weight per scored signal; cancel is churn, not
      * a signal, so it has no weight. */
     {"risk.weights.recency", NULL, KS__K_WEIGHT, KS__OFF(risk.weight[KS_RISK_RECENCY]), 0, 0, 0.0,
@@ -760,6 +762,18 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
             return KS_ERR_CONFIG;
         }
         return ks__set_kafka_object(cfg, key, v, errstr, n);
+    case KS__K_LISTEN: {
+        if (!cJSON_IsString(v))
+            return ks__bad(errstr, n, key, "\"host:port\" or \"\" (off)", v);
+        char host[256], why[KS_ERRSTR_SIZE];
+        int port;
+        if (*v->valuestring &&
+            ks_listen_parse(v->valuestring, host, sizeof host, &port, why, sizeof why) != 0) {
+            ks__err(errstr, n, "%s: %s", key, why);
+            return KS_ERR_CONFIG;
+        }
+        return ks__replace_str(f, v->valuestring, strlen(v->valuestring));
+    }
     }
     return KS_ERR_INVAL;
 }
@@ -775,7 +789,9 @@ int ks_config_init_defaults(ks_config *cfg)
     cfg->group = strdup("kpistream");
     cfg->redis_url = strdup("redis://127.0.0.1:6379/0");
     cfg->prefix = strdup("kpi:");
-    if (!cfg->brokers || !cfg->topics[0] || !cfg->group || !cfg->redis_url || !cfg->prefix) {
+    cfg->metrics_listen = strdup("127.0.0.1:9464");
+    if (!cfg->brokers || !cfg->topics[0] || !cfg->group || !cfg->redis_url || !cfg->prefix ||
+        !cfg->metrics_listen) {
         ks_config_free(cfg);
         return KS_ERR_NOMEM;
     }
@@ -821,6 +837,7 @@ void ks_config_free(ks_config *cfg)
     }
     free(cfg->redis_url);
     free(cfg->prefix);
+    free(cfg->metrics_listen);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -1087,6 +1104,15 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize)
     if (!cfg->prefix) {
         ks__err(errstr, errsize, "prefix: is missing");
         return KS_ERR_CONFIG;
+    }
+    /* NULL (a struct filled by code) means off, as "" does. */
+    if (cfg->metrics_listen && *cfg->metrics_listen) {
+        char host[256];
+        int port;
+        if (ks_listen_parse(cfg->metrics_listen, host, sizeof host, &port, why, sizeof why) != 0) {
+            ks__err(errstr, errsize, "metrics_listen: %s", why);
+            return KS_ERR_CONFIG;
+        }
     }
     /* Numeric ranges again: the struct may have been filled by code, not by ks_config_set. */
     for (size_t i = 0; i < KS__NKEYS; i++) {
@@ -1406,7 +1432,8 @@ char *ks_config_to_json(const ks_config *cfg)
         cJSON *v = NULL;
         switch (k->kind) {
         case KS__K_STR:
-        case KS__K_PREFIX: {
+        case KS__K_PREFIX:
+        case KS__K_LISTEN: {
             const char *s = *(char *const *)f;
             v = cJSON_CreateString(s ? s : "");
             break;

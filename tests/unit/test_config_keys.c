@@ -60,6 +60,7 @@ Test(config_keys, defaults_match_the_header)
     cr_assert_eq(cfg.nps_promoter_min, 9);
     cr_assert_eq(cfg.nps_detractor_max, 6);
     cr_assert_eq(cfg.log_level, 1 /* KS_LOG_INFO */);
+    cr_assert_str_eq(cfg.metrics_listen, "127.0.0.1:9464");
     cr_assert_eq(ks_config_max_window_ms(&cfg), 30 * DAY);
     cr_assert_eq(ks_config_validate(&cfg, err, sizeof err), 0, "%s", err);
 }
@@ -205,6 +206,14 @@ static const struct {
     {"nps_promoter_min", "11", "nps_promoter_min", "0..10"},
     {"nps_detractor_max", "-1", "nps_detractor_max", "0..10"},
     {"log_level", "verbose", "log_level", "\"debug\", \"info\", \"warn\", \"error\""},
+    {"metrics_listen", "9464", "metrics_listen", "\"host:port\""},
+    {"metrics_listen", ":9464", "metrics_listen", "needs a host"},
+    {"metrics_listen", "127.0.0.1:0", "metrics_listen", "1..65535"},
+    {"metrics_listen", "127.0.0.1:65536", "metrics_listen", "1..65535"},
+    {"metrics_listen", "127.0.0.1:94x", "metrics_listen", "got \"127.0.0.1:94x\""},
+    {"metrics_listen", "::1:9464", "metrics_listen", "in brackets"},
+    {"metrics_listen", "[::1:9464", "metrics_listen", "brackets closed"},
+    {"metrics_listen", "a b:9464", "metrics_listen", "not a host name"},
     {"kafka", "x", "kafka", "kafka.<property>"},
     {"kafka.bootstrap.servers", "h:1", "kafka.bootstrap.servers", "'brokers'"},
     {"kafka.group.id", "g", "kafka.group.id", "'group'"},
@@ -466,6 +475,7 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
                           "nps_promoter_min",
                           "nps_detractor_max",
                           "log_level",
+                          "metrics_listen",
                           "risk"};
     size_t nkeys = sizeof keys / sizeof keys[0];
     cr_expect_eq((size_t)cJSON_GetArraySize(root), nkeys);
@@ -481,7 +491,36 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
     cr_expect(cJSON_IsNull(cJSON_GetObjectItem(root, "dlq_topic")));
     cr_expect_eq(cJSON_GetObjectItem(root, "batch_size")->valuedouble, 1000);
     cr_expect_str_eq(cJSON_GetObjectItem(root, "log_level")->valuestring, "info");
+    cr_expect_str_eq(cJSON_GetObjectItem(root, "metrics_listen")->valuestring, "127.0.0.1:9464");
     cr_expect(strchr(js, '\t') == NULL, "indented with spaces");
     cJSON_Delete(root);
     free(js);
+}
+
+Test(config_keys, metrics_listen_takes_host_port_or_empty)
+{
+    set_ok("metrics_listen", "0.0.0.0:9464");
+    cr_expect_str_eq(cfg.metrics_listen, "0.0.0.0:9464");
+    set_ok("metrics_listen", "[::1]:1");
+    set_ok("metrics_listen", "kpistream-0.example:65535");
+    set_ok("metrics_listen", "");
+    cr_expect_str_eq(cfg.metrics_listen, "", "empty switches the endpoint off");
+    cr_assert_eq(ks_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+    /* As a flag, and the parser itself (the server uses it too). */
+    cr_assert_eq(ks_config_apply_flag(&cfg, "--metrics-listen", "127.0.0.1:19464", err, sizeof err),
+                 0, "%s", err);
+    cr_expect_str_eq(cfg.metrics_listen, "127.0.0.1:19464");
+    char host[64];
+    int port = 0;
+    cr_assert_eq(ks_listen_parse("[::1]:9464", host, sizeof host, &port, err, sizeof err), 0);
+    cr_expect_str_eq(host, "::1");
+    cr_expect_eq(port, 9464);
+    /* A struct written by code is checked again; NULL means off. */
+    free(cfg.metrics_listen);
+    cfg.metrics_listen = strdup("localhost");
+    cr_assert_eq(ks_config_validate(&cfg, err, sizeof err), KS_ERR_CONFIG);
+    KS_T_ERR_HAS(err, "metrics_listen:", "\"host:port\"", "localhost");
+    free(cfg.metrics_listen);
+    cfg.metrics_listen = NULL;
+    cr_assert_eq(ks_config_validate(&cfg, err, sizeof err), 0, "%s", err);
 }
