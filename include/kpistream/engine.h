@@ -114,6 +114,15 @@ int ks_engine_build_flush(ks_engine *e, const char *const *strs, const size_t *l
 /** Marks the last built flush as written. */
 void ks_engine_flush_done(ks_engine *e);
 
+/** The last built flush was sent and its reply is awaited: events processed
+ *  from now on go to the next flush. Then ks_engine_flush_done() or
+ *  ks_engine_flush_failed(); no other flush is built meanwhile. */
+void ks_engine_flush_sent(ks_engine *e);
+
+/** The flush in flight failed: what it carried waits for the next one.
+ *  Returns 0 or KS_ERR_NOMEM. */
+int ks_engine_flush_failed(ks_engine *e);
+
 /** Returns the customers and notices waiting for the next flush (the run
  *  loop flushes early when they pass a bound, so no flush grows too big). */
 size_t ks_engine_pending(const ks_engine *e);

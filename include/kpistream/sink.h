@@ -7,6 +7,7 @@
 #include "kpistream/batch.h"
 #include "kpistream/config.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -39,6 +40,23 @@ int ks_redis_sink_read(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t
  *  if the watched keys changed since (another member flushed) or the
  *  connection that read them was lost. Read again and rebuild. */
 int ks_redis_sink_write_watched(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize);
+
+/** Sends b like ks_redis_sink_write_watched() without waiting for its
+ *  replies: the caller goes on working and collects the outcome with
+ *  ks_redis_sink_finish() (which blocks until it is there; check
+ *  ks_redis_sink_ready() to avoid waiting). One transaction at a time. */
+int ks_redis_sink_send_watched(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize);
+
+/** Returns true while a sent transaction's replies are awaited. */
+bool ks_redis_sink_inflight(const ks_redis_sink *s);
+
+/** Returns true if the transaction in flight has replies to read (or
+ *  nothing is in flight): ks_redis_sink_finish() will not wait long. */
+bool ks_redis_sink_ready(ks_redis_sink *s);
+
+/** Waits for the replies of the transaction in flight; returns as
+ *  ks_redis_sink_write_watched() does. */
+int ks_redis_sink_finish(ks_redis_sink *s, char *errstr, size_t errsize);
 
 /** Returns the reply of the last command of the last successful read or write,
  *  flattened to strings (integers as decimal text): *strs and *lens are

@@ -155,6 +155,13 @@ typedef struct ks_pstate {
     uint32_t nresp, capresp;
     ks_notice *notices;    /* alerts and triggers since the last flush */
     uint32_t nnotices, capnotices;
+    /* What the flush in flight carries (ks_pstate_flush_sent): taken out of
+     * dirty and notices, so events meanwhile start new lists; given back if
+     * that flush fails. */
+    uint32_t *fdirty;
+    uint32_t nfdirty, capfdirty;
+    ks_notice *fnotices;
+    uint32_t nfnotices, capfnotices;
     double revenue_p90;    /* 90th percentile of customers' revenue_30d (high_value_at_risk) */
     bool timed;            /* scoring at a day boundary (notices are marked timed) */
     /* aggregates */
@@ -221,5 +228,16 @@ void ks_pstate_risk_input(const ks_pstate *p, const ks_customer *c, int64_t at_m
 
 /** Clears the dirty list (after a successful flush). */
 void ks_pstate_clear_dirty(ks_pstate *p);
+
+/** A flush carrying the dirty customers and notices was sent: they move to
+ *  the in-flight lists; events from now on start new ones. */
+void ks_pstate_flush_sent(ks_pstate *p);
+
+/** The flush in flight was written: its lists are done with. */
+void ks_pstate_flush_done(ks_pstate *p);
+
+/** The flush in flight failed: its customers are dirty again and its
+ *  notices go first in the next flush. Returns 0 or KS_ERR_NOMEM. */
+int ks_pstate_flush_failed(ks_pstate *p);
 
 #endif

@@ -52,6 +52,7 @@ typedef struct ks__run {
     int64_t restore_from_messages;
     int64_t progress_at;        /* monotonic: next progress line */
     int64_t progress_messages;  /* messages at the last progress line */
+    int64_t flush_sent_ms;      /* monotonic: when the flush in flight was sent */
 } ks__run;
 
 /* Customers and notices waiting that make a flush start early. */
@@ -84,12 +85,26 @@ static void ks__progress(ks__run *r, int64_t now)
             (long long)r->flushes, ks_engine_restoring(r->engine) ? ", restoring" : "");
 }
 
-/* Writes the engine's changes to Redis and commits the offsets they include.
- * Returns 0 on success. */
-static int ks__flush(ks__run *r, bool sync_commit)
+/* A flush failed: pause consumption (the group session stays alive) and
+ * let the caller retry with backoff; everything stays pending. */
+static int ks__flush_failed(ks__run *r, int rc, const char *err)
 {
-    char err[KS_ERRSTR_SIZE];
+    r->failures++;
+    if (!r->outage)
+        ks_error("flush failed, pausing consumption and retrying: %s", err);
+    r->outage = true;
+    ks_source_pause(r->source, true);
+    return rc;
+}
+
+/* Reads the group state under WATCH, builds the flush from it and sends it
+ * without waiting for the reply (see src/engine/flush.h). *sent: whether a
+ * flush is now in flight (nothing is sent without partitions or while one
+ * replays). */
+static int ks__flush_send(ks__run *r, bool *sent, char *err, size_t errsize)
+{
     int64_t wall = ks__wall_ms();
+    *sent = false;
     ks_engine_tick(r->engine, wall);
     /* Without partitions (joining the group) there is nothing of ours to
      * write: an empty flush would zero kpi:meta for everyone. While a
@@ -110,34 +125,43 @@ static int ks__flush(ks__run *r, bool sync_commit)
     /* Rejected messages are part of the offsets being committed: their
      * dead-letter copies must be delivered first. */
     if (ks_source_dlq_flush(r->source, r->cfg->redis_timeout_ms) < 0) {
-        ks_warn("dead-letter messages still in flight; flush postponed");
+        snprintf(err, errsize, "dead-letter messages still in flight; flush postponed");
         return KS_ERR_KAFKA;
     }
-    /* Read the group state under WATCH, build the transaction from it, and
-     * send it; if another member flushed in between, nothing was applied:
-     * read again (see src/engine/flush.h). */
     int rc;
     for (int tries = 0;; tries++) {
         ks_engine_flush_read(r->engine, &r->batch);
-        rc = ks_redis_sink_read(r->sink, &r->batch, err, sizeof err);
+        rc = ks_redis_sink_read(r->sink, &r->batch, err, errsize);
         if (rc == 0) {
             const char *const *strs;
             const size_t *lens;
             size_t n = ks_redis_sink_reply(r->sink, &strs, &lens);
-            rc = ks_engine_build_flush(r->engine, strs, lens, n, &r->batch, wall, err, sizeof err);
+            rc = ks_engine_build_flush(r->engine, strs, lens, n, &r->batch, wall, err, errsize);
         }
         if (rc == 0)
-            rc = ks_redis_sink_write_watched(r->sink, &r->batch, err, sizeof err);
+            rc = ks_redis_sink_send_watched(r->sink, &r->batch, err, errsize);
         if (rc != KS_ERR_CONFLICT || tries >= 50)
             break;
     }
-    if (rc < 0) {
-        r->failures++;
-        if (!r->outage)
-            ks_error("flush failed, pausing consumption and retrying: %s", err);
-        r->outage = true;
-        ks_source_pause(r->source, true);
+    if (rc < 0)
         return rc;
+    ks_engine_flush_sent(r->engine);
+    r->flush_sent_ms = ks__mono_ms();
+    *sent = true;
+    return 0;
+}
+
+/* Waits for the flush in flight and settles it: on success the offsets it
+ * carried are committed. Returns 0, KS_ERR_CONFLICT (another member flushed
+ * between our read and EXEC: nothing applied, build again), or the error. */
+static int ks__flush_collect(ks__run *r, bool sync_commit)
+{
+    char err[KS_ERRSTR_SIZE];
+    int rc = ks_redis_sink_finish(r->sink, err, sizeof err);
+    if (rc < 0) {
+        if (ks_engine_flush_failed(r->engine) < 0)
+            ks_error("out of memory taking back a failed flush");
+        return rc == KS_ERR_CONFLICT ? rc : ks__flush_failed(r, rc, err);
     }
     ks_engine_flush_done(r->engine);
     r->flushes++;
@@ -152,6 +176,48 @@ static int ks__flush(ks__run *r, bool sync_commit)
     return 0;
 }
 
+/* Starts a flush while consumption goes on (the run loop collects it).
+ * Returns 0 or the error (the flush failed before it was sent). */
+static int ks__flush_start(ks__run *r)
+{
+    char err[KS_ERRSTR_SIZE];
+    bool sent;
+    int rc = ks__flush_send(r, &sent, err, sizeof err);
+    if (rc == KS_ERR_KAFKA) {
+        ks_warn("%s", err);
+        return rc;
+    }
+    return rc < 0 ? ks__flush_failed(r, rc, err) : 0;
+}
+
+/* Writes the engine's changes to Redis and commits the offsets they
+ * include, waiting for it: a flush in flight is settled first. Returns 0 on
+ * success. */
+static int ks__flush(ks__run *r, bool sync_commit)
+{
+    char err[KS_ERRSTR_SIZE];
+    int rc;
+    if (ks_redis_sink_inflight(r->sink))
+        (void)ks__flush_collect(r, sync_commit); /* the flush below covers a failure */
+    for (int tries = 0;; tries++) {
+        bool sent;
+        rc = ks__flush_send(r, &sent, err, sizeof err);
+        if (rc == KS_ERR_KAFKA) {
+            ks_warn("%s", err);
+            return rc;
+        }
+        if (rc < 0)
+            return ks__flush_failed(r, rc, err);
+        if (!sent)
+            return 0;
+        rc = ks__flush_collect(r, sync_commit);
+        if (rc != KS_ERR_CONFLICT)
+            return rc;
+        if (tries >= 50)
+            return ks__flush_failed(r, rc, "the group state kept changing (50 attempts)");
+    }
+}
+
 /* Restore point of a newly assigned partition: waits for Redis, because
  * without it we cannot know which outputs already exist. */
 static int64_t ks__on_assign(void *ctx, const char *topic, int32_t partition)
@@ -160,6 +226,10 @@ static int64_t ks__on_assign(void *ctx, const char *topic, int32_t partition)
     char err[KS_ERRSTR_SIZE];
     ks_stored_partition sp;
     int backoff = 100;
+    /* The connection carries one thing at a time: settle a flush in flight
+     * first (a failure is retried by the next flush). */
+    if (ks_redis_sink_inflight(r->sink))
+        (void)ks__flush_collect(r, false);
     while (ks_redis_sink_stored_partition(r->sink, topic, partition, &sp, err, sizeof err) < 0) {
         if (ks__stop)
             return -1;
@@ -299,7 +369,32 @@ int ks_run(const ks_config *cfg)
             ks__progress(&r, now);
             r.progress_at = now + KS_PROGRESS_MS;
         }
-        if (now >= r.next_flush || eof || full) {
+        /* A flush in flight is collected once its reply is there (or it
+         * took longer than redis_timeout_ms: then waiting gives the error). */
+        if (ks_redis_sink_inflight(r.sink) &&
+            (ks_redis_sink_ready(r.sink) || now - r.flush_sent_ms > cfg->redis_timeout_ms)) {
+            int crc = ks__flush_collect(&r, false);
+            if (crc == KS_ERR_CONFLICT)
+                crc = ks__flush(&r, false);
+            if (crc < 0) {
+                r.next_flush = now + r.backoff_ms;
+                r.backoff_ms = r.backoff_ms * 2 > cfg->redis_retry_max_ms ? cfg->redis_retry_max_ms
+                                                                          : r.backoff_ms * 2;
+            } else {
+                r.backoff_ms = 100;
+            }
+        }
+        if (!eof && (now >= r.next_flush || full) && !ks_redis_sink_inflight(r.sink)) {
+            /* The flush goes out while consumption continues; its reply is
+             * collected above, its offsets committed then. */
+            if (ks__flush_start(&r) == 0) {
+                r.next_flush = now + cfg->flush_interval_ms;
+            } else {
+                r.next_flush = now + r.backoff_ms;
+                r.backoff_ms = r.backoff_ms * 2 > cfg->redis_retry_max_ms ? cfg->redis_retry_max_ms
+                                                                          : r.backoff_ms * 2;
+            }
+        } else if (eof) {
             if (ks__flush(&r, eof) == 0) {
                 r.backoff_ms = 100;
                 r.next_flush = now + cfg->flush_interval_ms;

@@ -51,6 +51,7 @@ struct ks_engine {
     int64_t group_clock_ms;             /* the group clock Redis returned last (INT64_MIN) */
     double churn30;                     /* global churn rate of the 30d window, as a fraction */
     bool unconfirmed;                   /* a flush was built and not confirmed written */
+    bool sent;                          /* the built flush was sent and is in flight */
     bool risk_uncertain;                /* so kpi:risk may differ from our flags */
 };
 
@@ -818,10 +819,34 @@ void ks_engine_flush_done(ks_engine *e)
         ks__part *p = &e->parts[i];
         if (!p->fl.ok)
             continue;
-        ks_pstate_clear_dirty(p->st);
-        p->st->nnotices = 0;
+        if (e->sent) {
+            ks_pstate_flush_done(p->st);
+        } else {
+            ks_pstate_clear_dirty(p->st);
+            p->st->nnotices = 0;
+        }
         p->built_offset = p->fl.sent_offset;
     }
+    e->sent = false;
+}
+
+void ks_engine_flush_sent(ks_engine *e)
+{
+    for (int i = 0; i < e->nparts; i++)
+        if (e->parts[i].fl.ok)
+            ks_pstate_flush_sent(e->parts[i].st);
+    e->sent = true;
+}
+
+int ks_engine_flush_failed(ks_engine *e)
+{
+    int rc = 0;
+    if (e->sent)
+        for (int i = 0; i < e->nparts; i++)
+            if (e->parts[i].fl.ok && ks_pstate_flush_failed(e->parts[i].st) < 0)
+                rc = KS_ERR_NOMEM;
+    e->sent = false;
+    return rc;
 }
 
 size_t ks_engine_pending(const ks_engine *e)

@@ -5,6 +5,7 @@
 #include "kpistream/log.h"
 
 #include <hiredis/hiredis.h>
+#include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,10 @@ struct ks_redis_sink {
     char *itext;         /* decimal text of the reply's integers */
     size_t itlen, itcap;
     bool watching;       /* a read's WATCH holds on this connection */
+    size_t inflight;     /* commands of a sent transaction whose replies are awaited (0: none) */
+    size_t ngot;         /* ... replies of it read so far (MULTI, QUEUEDs, EXEC) */
+    redisReply *exec;    /* ... its EXEC reply, once read */
+    char first_err[256]; /* ... the first error among MULTI/QUEUED replies */
 };
 
 ks_redis_sink *ks_redis_sink_new(const ks_config *cfg, char *errstr, size_t errsize)
@@ -62,6 +67,8 @@ void ks_redis_sink_free(ks_redis_sink *s)
     free(s->lens);
     if (s->last)
         freeReplyObject(s->last);
+    if (s->exec)
+        freeReplyObject(s->exec);
     free(s->rstr);
     free(s->rlen);
     free(s->roff);
@@ -307,12 +314,40 @@ io_error:
     return KS_ERR_REDIS;
 }
 
-static int ks__write(ks_redis_sink *s, const ks_batch *b, bool watched, char *errstr,
-                     size_t errsize)
+/* Takes one reply of the transaction in flight: MULTI and QUEUEDs are only
+ * looked at for errors; the EXEC reply is kept. */
+static void ks__take_reply(ks_redis_sink *s, redisReply *q)
+{
+    if (s->ngot++ < s->inflight + 1) {
+        if (q->type == REDIS_REPLY_ERROR && !s->first_err[0])
+            snprintf(s->first_err, sizeof s->first_err, "%s", q->str);
+        freeReplyObject(q);
+    } else {
+        s->exec = q;
+    }
+}
+
+/* Forgets the transaction in flight. */
+static void ks__settle(ks_redis_sink *s)
+{
+    if (s->exec)
+        freeReplyObject(s->exec);
+    s->exec = NULL;
+    s->inflight = s->ngot = 0;
+    s->first_err[0] = '\0';
+}
+
+/* Sends b as one MULTI/EXEC without waiting for the replies. */
+static int ks__send(ks_redis_sink *s, const ks_batch *b, bool watched, char *errstr,
+                    size_t errsize)
 {
     if (b->failed) {
         snprintf(errstr, errsize, "redis: flush batch incomplete (out of memory)");
         return KS_ERR_NOMEM;
+    }
+    if (s->inflight) {
+        snprintf(errstr, errsize, "redis: a transaction is still in flight");
+        return KS_ERR_STATE;
     }
     if (watched && (!s->c || !s->watching)) {
         /* The connection that read the state is gone, and its WATCH with it:
@@ -326,25 +361,48 @@ static int ks__write(ks_redis_sink *s, const ks_batch *b, bool watched, char *er
         return rc;
     ks__forget_last(s);
     s->watching = false; /* EXEC ends the WATCH, whatever happens */
-    /* The whole transaction in the protocol, pipelined at once; then every reply. */
+    /* The whole transaction in the protocol, pipelined at once. */
     if (ks__format(s, b, true) < 0) {
         snprintf(errstr, errsize, "redis: out of memory formatting the flush");
         return KS_ERR_NOMEM;
     }
     if (redisAppendFormattedCommand(s->c, s->resp, s->resp_len) != REDIS_OK)
         goto io_error;
-    redisReply *r = NULL;
-    char first_err[256] = "";
-    for (size_t i = 0; i < b->ncmds + 1; i++) { /* MULTI + each QUEUED */
-        if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
+    int done = 0;
+    while (!done)
+        if (redisBufferWrite(s->c, &done) != REDIS_OK)
             goto io_error;
-        if (r->type == REDIS_REPLY_ERROR && !first_err[0])
-            snprintf(first_err, sizeof first_err, "%s", r->str);
-        freeReplyObject(r);
+    ks__settle(s);
+    s->inflight = b->ncmds;
+    return 0;
+
+io_error:
+    snprintf(errstr, errsize, "redis %s:%d: %s", s->url.host, s->url.port,
+             s->c->errstr[0] ? s->c->errstr : "connection lost");
+    ks__drop(s);
+    return KS_ERR_REDIS;
+}
+
+/* Reads the replies of the transaction in flight. */
+static int ks__finish(ks_redis_sink *s, char *errstr, size_t errsize)
+{
+    if (!s->c) {
+        ks__settle(s);
+        snprintf(errstr, errsize, "redis %s:%d: connection lost", s->url.host, s->url.port);
+        return KS_ERR_REDIS;
     }
-    if (redisGetReply(s->c, (void **)&r) != REDIS_OK)
-        goto io_error;
-    rc = 0;
+    while (!s->exec) {
+        redisReply *q = NULL;
+        if (redisGetReply(s->c, (void **)&q) != REDIS_OK)
+            goto io_error;
+        ks__take_reply(s, q);
+    }
+    redisReply *r = s->exec;
+    char first_err[256];
+    snprintf(first_err, sizeof first_err, "%s", s->first_err);
+    s->exec = NULL;
+    ks__settle(s);
+    int rc = 0;
     if (r->type == REDIS_REPLY_NIL && !first_err[0]) {
         /* WATCH: another member flushed between our read and this EXEC. */
         snprintf(errstr, errsize, "redis %s:%d: the group state changed since it was read",
@@ -379,10 +437,59 @@ static int ks__write(ks_redis_sink *s, const ks_batch *b, bool watched, char *er
     return rc;
 
 io_error:
+    ks__settle(s);
     snprintf(errstr, errsize, "redis %s:%d: %s", s->url.host, s->url.port,
              s->c->errstr[0] ? s->c->errstr : "connection lost");
     ks__drop(s);
     return KS_ERR_REDIS;
+}
+
+static int ks__write(ks_redis_sink *s, const ks_batch *b, bool watched, char *errstr,
+                     size_t errsize)
+{
+    int rc = ks__send(s, b, watched, errstr, errsize);
+    return rc < 0 ? rc : ks__finish(s, errstr, errsize);
+}
+
+int ks_redis_sink_send_watched(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize)
+{
+    return ks__send(s, b, true, errstr, errsize);
+}
+
+bool ks_redis_sink_inflight(const ks_redis_sink *s)
+{
+    return s->inflight > 0;
+}
+
+bool ks_redis_sink_ready(ks_redis_sink *s)
+{
+    if (!s->inflight || !s->c || s->exec)
+        return true;
+    /* Read what has arrived without waiting: the QUEUED replies come while
+     * Redis reads the transaction, the EXEC reply once it has run it. */
+    struct pollfd pfd = {s->c->fd, POLLIN, 0};
+    while (!s->exec && poll(&pfd, 1, 0) > 0) {
+        if (redisBufferRead(s->c) != REDIS_OK)
+            return true; /* finish reports the error */
+        redisReply *q = NULL;
+        while (!s->exec) {
+            if (redisGetReplyFromReader(s->c, (void **)&q) != REDIS_OK)
+                return true;
+            if (!q)
+                break;
+            ks__take_reply(s, q);
+        }
+    }
+    return s->exec != NULL;
+}
+
+int ks_redis_sink_finish(ks_redis_sink *s, char *errstr, size_t errsize)
+{
+    if (!s->inflight) {
+        snprintf(errstr, errsize, "redis: no transaction in flight");
+        return KS_ERR_STATE;
+    }
+    return ks__finish(s, errstr, errsize);
 }
 
 int ks_redis_sink_write(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize)

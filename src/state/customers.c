@@ -2,6 +2,7 @@
  * array, an open-addressing index of record numbers (load <= 0.7), and an
  * append-only id arena. Records are never moved between slots, so a record
  * number is a stable handle for the life of the partition state. */
+#include "kpistream/err.h"
 #include "kpistream/hash.h"
 #include "kpistream/state.h"
 #include "state/internal.h"
@@ -132,6 +133,55 @@ void ks_pstate_clear_dirty(ks_pstate *p)
     for (uint32_t i = 0; i < p->ndirty; i++)
         p->cust[p->dirty[i]].flags &= (uint8_t)~KS_CUST_DIRTY;
     p->ndirty = 0;
+}
+
+static void ks__swap_u32(uint32_t **a, uint32_t *na, uint32_t *capa, uint32_t **b, uint32_t *nb,
+                         uint32_t *capb)
+{
+    uint32_t *t = *a, n = *na, c = *capa;
+    *a = *b, *na = *nb, *capa = *capb;
+    *b = t, *nb = n, *capb = c;
+}
+
+void ks_pstate_flush_sent(ks_pstate *p)
+{
+    /* Only one flush is in flight: its lists are empty here. */
+    p->nfdirty = 0;
+    p->nfnotices = 0;
+    ks__swap_u32(&p->dirty, &p->ndirty, &p->capdirty, &p->fdirty, &p->nfdirty, &p->capfdirty);
+    for (uint32_t i = 0; i < p->nfdirty; i++)
+        p->cust[p->fdirty[i]].flags &= (uint8_t)~KS_CUST_DIRTY;
+    ks_notice *t = p->notices;
+    uint32_t n = p->nnotices, c = p->capnotices;
+    p->notices = p->fnotices, p->nnotices = p->nfnotices, p->capnotices = p->capfnotices;
+    p->fnotices = t, p->nfnotices = n, p->capfnotices = c;
+}
+
+void ks_pstate_flush_done(ks_pstate *p)
+{
+    p->nfdirty = 0;
+    p->nfnotices = 0;
+}
+
+int ks_pstate_flush_failed(ks_pstate *p)
+{
+    for (uint32_t i = 0; i < p->nfdirty; i++)
+        if (ks__mark_dirty(p, &p->cust[p->fdirty[i]]) < 0)
+            return KS_ERR_NOMEM;
+    p->nfdirty = 0;
+    /* Notices keep their order: the failed flush's first, then newer ones. */
+    if (p->nfnotices) {
+        if (ks__grow((void **)&p->fnotices, &p->capfnotices, p->nfnotices + p->nnotices,
+                     sizeof *p->fnotices) < 0)
+            return KS_ERR_NOMEM;
+        if (p->nnotices)
+            memcpy(p->fnotices + p->nfnotices, p->notices, (size_t)p->nnotices * sizeof *p->notices);
+        ks_notice *t = p->notices;
+        uint32_t c = p->capnotices;
+        p->notices = p->fnotices, p->nnotices = p->nfnotices + p->nnotices, p->capnotices = p->capfnotices;
+        p->fnotices = t, p->nfnotices = 0, p->capfnotices = c;
+    }
+    return 0;
 }
 
 /* --- activity list: customers not churned, ordered by last_event_ms --- */

@@ -116,6 +116,8 @@ void ks_pstate_free(ks_pstate *p)
     free(p->index);
     free(p->ids);
     free(p->dirty);
+    free(p->fdirty);
+    free(p->fnotices);
     free(p->resp);
     free(p->notices);
     free(p);
