@@ -3,13 +3,15 @@
 # but only those missing, so a second run is instant. Needs root (or sudo) only
 # when something is missing.
 #
-#   bash scripts/deps.sh          what `make build`, `make test` and `make demo` need
+#   bash scripts/deps.sh          what `make build`, `make test`, `make fuzz` and `make demo` need
+#                                 (clang + libclang-rt-dev: libFuzzer and the sanitizer
+#                                 runtimes, only recommended by clang, so named here)
 #   bash scripts/deps.sh bench    also the Python consumer of bench/run.sh's catch-up part
 #                                 (run.sh asks for it when that part runs; `make test`
 #                                 never installs or checks these)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config librdkafka-dev libcjson-dev libhiredis-dev
-      libcriterion-dev redis-server redis-tools kcat python3)
+      libmicrohttpd-dev libcriterion-dev redis-server redis-tools kcat python3 prometheus)
 if [ "${1:-}" = bench ]; then
   pkgs+=(python3-confluent-kafka python3-redis)
 fi
@@ -24,5 +26,7 @@ SUDO=""
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# The redis-server package starts a system instance on :6379; kpistream's demo
-# and tests start their own on free ports and never need it.
+# The redis-server package starts a system instance on :6379, and prometheus
+# (promtool and the server for tests/integration/test_metrics_prometheus.c) one
+# on :9090; kpistream's demo and tests start their own on free ports and never
+# need them.

@@ -35,7 +35,18 @@ void ks_source_free(ks_source *s);
 /* What one poll did. */
 typedef struct ks_source_poll_stats {
     int messages, accepted, duplicates, rejected;
+    int rejected_by[KS_REJECT__COUNT]; /* rejects by ks_reject_code */
+    int rebalances; /* assignments and revocations served since the previous poll */
 } ks_source_poll_stats;
+
+/* Called from inside ks_source_poll() with each librdkafka statistics
+ * document (JSON, len bytes, borrowed for the call). */
+typedef void (*ks_source_stats_fn)(void *ctx, const char *json, size_t len);
+
+/** Passes the consumer's statistics to fn (every statistics.interval.ms:
+ *  5000 when cfg->metrics_listen is set, unless kafka.statistics.interval.ms
+ *  says otherwise; never when it is 0). */
+void ks_source_on_stats(ks_source *s, ks_source_stats_fn fn, void *ctx);
 
 /** Consumes up to batch_size messages (waiting at most timeout_ms), passing
  *  each to the engine and dead-lettering rejects. Serves rebalances. Returns 0

@@ -43,6 +43,9 @@ struct ks_source {
     bool paused, closed;
     int64_t dlq_failed;
     int64_t poll_wall_ms;
+    ks_source_stats_fn on_stats;
+    void *stats_ctx;
+    int rebalances; /* served and not yet reported by ks_source_poll() */
 };
 
 static int ks__set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr, size_t n)
@@ -166,11 +169,28 @@ static void ks__log_share(ks_source *s)
         ks_info("this member owns %d of %d partitions", owned, total);
 }
 
+static int ks__stats(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+    (void)rk;
+    ks_source *s = opaque;
+    if (s->on_stats)
+        s->on_stats(s->stats_ctx, json, len);
+    return 0; /* librdkafka frees json */
+}
+
+void ks_source_on_stats(ks_source *s, ks_source_stats_fn fn, void *ctx)
+{
+    s->on_stats = fn;
+    s->stats_ctx = ctx;
+}
+
 static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                           rd_kafka_topic_partition_list_t *parts, void *opaque)
 {
     ks_source *s = opaque;
     bool coop = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (parts->cnt > 0)
+        s->rebalances++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &parts->elems[i];
@@ -262,6 +282,9 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
         ks__set(conf, "auto.offset.reset", "earliest", errstr, errsize) ||
         ks__set(conf, "partition.assignment.strategy", "cooperative-sticky", errstr, errsize) ||
         ks__set(conf, "client.id", "kpistream", errstr, errsize) ||
+        /* Consumer lag for the metrics endpoint (src/metrics/kafka_stats.c). */
+        (cfg->metrics_listen && *cfg->metrics_listen &&
+         ks__set(conf, "statistics.interval.ms", "5000", errstr, errsize)) ||
         ks__user_props(cfg, conf, false, errstr, errsize)) {
         rd_kafka_conf_destroy(conf);
         ks_source_free(s);
@@ -269,6 +292,7 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
     }
     rd_kafka_conf_set_log_cb(conf, ks__log_cb);
     rd_kafka_conf_set_rebalance_cb(conf, ks__rebalance);
+    rd_kafka_conf_set_stats_cb(conf, ks__stats);
     rd_kafka_conf_set_opaque(conf, s);
     s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
     if (!s->consumer) {
@@ -400,6 +424,8 @@ static int ks__handle(ks_source *s, rd_kafka_message_t *m, int64_t wall_ms, ks_s
         st->duplicates++;
     } else {
         st->rejected++;
+        if (why.code >= 0 && why.code < KS_REJECT__COUNT)
+            st->rejected_by[why.code]++;
         /* Already dead-lettered by the run that stored these outputs. */
         if (!ks_engine_is_replay(s->engine, topic, m->partition, m->offset))
             ks__dead_letter(s, m, &why);
@@ -417,6 +443,8 @@ int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll
                    char *errstr, size_t errsize)
 {
     memset(st, 0, sizeof *st);
+    st->rebalances = s->rebalances; /* served during the previous poll */
+    s->rebalances = 0;
     int batch = s->cfg->batch_size > 0 && s->cfg->batch_size <= KS__MAX_BATCH ? s->cfg->batch_size : 1000;
     int rc = 0;
     /* Rebalances, errors and anything not routed to a partition queue. */
