@@ -11,7 +11,8 @@
 #                                 never installs or checks these)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config librdkafka-dev libcjson-dev libhiredis-dev
-      libmicrohttpd-dev libcriterion-dev redis-server redis-tools kcat python3 prometheus)
+      libmicrohttpd-dev libcriterion-dev redis-server redis-tools kcat python3 prometheus
+      clang libclang-rt-dev)
 if [ "${1:-}" = bench ]; then
   pkgs+=(python3-confluent-kafka python3-redis)
 fi
