@@ -5,23 +5,20 @@
  * At clock c the window is the 60 buckets n in (floor(c/b) - 60, floor(c/b)],
  * i.e. it covers event times in (c - W, c] rounded down to bucket edges.
  *
- * A series stores the buckets of one (group, window) pair in a growable ring:
- *
- *    base                     base+cap-1
- *     |  live window (60)  | future buckets (events ahead of the clock) |
- *     [b0][b1]...[b59][b60]...
- *
- * Buckets behind the window are zeroed and reused as the clock advances;
- * buckets ahead of the clock (event mode: a partition ahead of the watermark;
- * wall mode: up to max_future_skew) are kept until the clock reaches them.
- * The ring grows (doubling) when an event lands beyond its capacity, and
- * shrinks back when the clock shows most of it is no longer needed (e.g.
- * after a replay's first batches spanned days before any watermark).
+ * A series keeps only the non-empty buckets of one (group, window) pair, in
+ * order of bucket number: a partition's share of a segment or channel has
+ * few events per minute, and a fixed ring of 60+ buckets per (partition,
+ * group, window) made memory and the clock's cost grow with partitions x
+ * buckets crossed instead of with events. Buckets behind the window are
+ * dropped as the clock advances; buckets ahead of the clock (event mode: a
+ * partition ahead of the watermark; wall mode: up to max_future_skew) are
+ * kept until the clock reaches them.
  */
 #ifndef KPISTREAM_WINDOW_H
 #define KPISTREAM_WINDOW_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define KS_WINDOW_BUCKETS 60
@@ -77,33 +74,40 @@ typedef struct ks_bucket {
     int64_t v[KS_C__COUNT];
 } ks_bucket;
 
+/* One non-empty bucket of a series. */
+typedef struct ks_sbucket {
+    int64_t n;      /* bucket number */
+    ks_bucket *b;   /* owned */
+} ks_sbucket;
+
 typedef struct ks_series {
     int64_t width_s;    /* bucket width in seconds */
-    int64_t base;       /* bucket number stored in slot (base & mask) */
     int64_t clock_n;    /* bucket of the last clock advance (INT64_MIN: none yet) */
-    int64_t max_n;      /* highest bucket ever written (INT64_MIN: none) */
-    uint32_t cap;       /* power of two, >= 64 */
-    ks_bucket *ring;    /* cap buckets; owned */
+    ks_sbucket *e;      /* the non-empty buckets, ascending n, at e[head .. head+n) */
+    uint32_t head, n, cap;
 } ks_series;
 
-/** Initialises s for buckets of width_s seconds. Returns 0 or KS_ERR_NOMEM.
- *  Owns its ring; release with ks_series_reset(). */
+/** Initialises s for buckets of width_s seconds. Returns 0. Owns its
+ *  buckets; release with ks_series_reset(). */
 int ks_series_init(ks_series *s, int64_t width_s);
 
-/** Frees the ring of s. */
+/** Frees the buckets of s. */
 void ks_series_reset(ks_series *s);
 
-/** Returns the bucket holding event time t_s (seconds), or NULL when t_s is
- *  behind the ring (older than the window at the current clock) or the ring
- *  cannot grow (out of memory). */
+/** Returns the bytes s holds. */
+size_t ks_series_memory(const ks_series *s);
+
+/** Returns the bucket holding event time t_s (seconds), created empty if
+ *  needed, or NULL when t_s is behind the window at the current clock or
+ *  out of memory. */
 ks_bucket *ks_series_at(ks_series *s, int64_t t_s);
 
-/** Returns the bucket holding t_s if the ring already covers it, else NULL;
- *  never grows the ring (used to take back a customer's earlier touch). */
+/** Returns the bucket holding t_s if it exists, else NULL; never creates one
+ *  (used to take back a customer's earlier touch). */
 ks_bucket *ks_series_peek(ks_series *s, int64_t t_s);
 
 /** Moves the clock to clock_s: buckets that fell out of the window are
- *  cleared for reuse. The clock never moves backwards (older values are ignored). */
+ *  dropped. The clock never moves backwards (older values are ignored). */
 void ks_series_advance(ks_series *s, int64_t clock_s);
 
 /** Adds the buckets in the window ending at clock_s into *sum (elementwise). */

@@ -909,7 +909,7 @@ size_t ks_engine_memory(const ks_engine *e)
             if (!g->used)
                 continue;
             for (int w = 0; w < e->cfg->nwindows; w++)
-                total += g->win[w].cap * sizeof(ks_bucket);
+                total += ks_series_memory(&g->win[w]);
         }
     }
     return total;

@@ -72,8 +72,7 @@ static void ks__group_reset(ks_group *g)
     if (!g->used)
         return;
     for (int w = 0; w < KS_MAX_WINDOWS; w++)
-        if (g->win[w].ring)
-            ks_series_reset(&g->win[w]);
+        ks_series_reset(&g->win[w]);
     g->used = false;
 }
 

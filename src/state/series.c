@@ -1,6 +1,6 @@
-/* Bucket series for rolling windows; see include/kpistream/window.h for the
- * semantics and the ring picture. Invariant: slot (n & (cap-1)) holds bucket
- * n for every n in [base, base+cap); everything else is zero. */
+/* Bucket series for rolling windows; see include/kpistream/window.h.
+ * Invariant: e[head .. head+n) holds the series' buckets in ascending order
+ * of bucket number, each allocated on its own. */
 #include "kpistream/window.h"
 
 #include "kpistream/err.h"
@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A series never spans more than this many buckets (about 1M x 230 bytes);
+/* A series never holds more than this many buckets (about 1M x 230 bytes);
  * events that would need more are not bucketed for that window. */
 #define KS__SERIES_MAX_CAP (1u << 20)
 #define KS__NO_CLOCK INT64_MIN
@@ -33,78 +33,88 @@ int ks_series_init(ks_series *s, int64_t width_s)
 {
     memset(s, 0, sizeof *s);
     s->width_s = width_s > 0 ? width_s : 1;
-    s->cap = 64; /* the window and 4 buckets ahead; grows when more is needed */
-    s->base = KS__NO_CLOCK;
     s->clock_n = KS__NO_CLOCK;
-    s->max_n = KS__NO_CLOCK;
-    s->ring = calloc(s->cap, sizeof *s->ring);
-    return s->ring ? 0 : KS_ERR_NOMEM;
+    return 0;
 }
 
 void ks_series_reset(ks_series *s)
 {
-    free(s->ring);
+    for (uint32_t i = 0; i < s->n; i++)
+        free(s->e[s->head + i].b);
+    free(s->e);
     memset(s, 0, sizeof *s);
 }
 
-/* Re-lays the ring into cap slots starting at bucket lo (every stored
- * bucket must fit). Returns 0 or -1. */
-static int ks__series_relayout(ks_series *s, int64_t lo, uint32_t cap)
+size_t ks_series_memory(const ks_series *s)
 {
-    ks_bucket *ring = calloc(cap, sizeof *ring);
-    if (!ring)
+    return (size_t)s->cap * sizeof(ks_sbucket) + (size_t)s->n * sizeof(ks_bucket);
+}
+
+/* Index (from head) of the first entry with bucket number >= n. */
+static uint32_t ks__lower(const ks_series *s, int64_t n)
+{
+    uint32_t lo = 0, hi = s->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (s->e[s->head + mid].n < n)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Makes room for one more entry at the end of the array. */
+static int ks__room(ks_series *s)
+{
+    if (s->head + s->n < s->cap)
+        return 0;
+    if (s->head > 0 && s->head >= s->n) { /* half the array is popped: slide back */
+        memmove(s->e, s->e + s->head, (size_t)s->n * sizeof *s->e);
+        s->head = 0;
+        return 0;
+    }
+    uint32_t cap = s->cap ? s->cap * 2 : 8;
+    if (cap > KS__SERIES_MAX_CAP)
         return -1;
-    for (int64_t n = s->base; n < s->base + (int64_t)s->cap; n++)
-        if (n >= lo && n < lo + (int64_t)cap)
-            ring[(uint64_t)n & (cap - 1)] = s->ring[(uint64_t)n & (s->cap - 1)];
-    free(s->ring);
-    s->ring = ring;
+    ks_sbucket *ne = realloc(s->e, (size_t)cap * sizeof *ne);
+    if (!ne)
+        return -1;
+    s->e = ne;
     s->cap = cap;
-    s->base = lo;
     return 0;
 }
-
-/* Re-lays the ring so that it covers [lo, hi]. Returns 0 or -1. */
-static int ks__series_cover(ks_series *s, int64_t lo, int64_t hi)
-{
-    uint64_t need = (uint64_t)(hi - lo) + 1;
-    uint32_t cap = s->cap;
-    while (cap < need) {
-        if (cap >= KS__SERIES_MAX_CAP)
-            return -1;
-        cap *= 2;
-    }
-    return ks__series_relayout(s, lo, cap);
-}
-
 
 ks_bucket *ks_series_at(ks_series *s, int64_t t_s)
 {
     int64_t n = ks__floordiv(t_s, s->width_s);
-    if (s->base == KS__NO_CLOCK) /* first bucket ever: room for a window behind it */
-        s->base = n - (KS_WINDOW_BUCKETS - 1);
-    if (n < s->base) {
-        /* Behind the ring: only acceptable if the clock has never moved past
-         * it, i.e. base was set by an earlier event rather than by the clock. */
-        if (s->clock_n != KS__NO_CLOCK && n <= s->clock_n - KS_WINDOW_BUCKETS)
-            return NULL;
-        if (ks__series_cover(s, n, s->base + (int64_t)s->cap - 1) < 0)
-            return NULL;
-    } else if (n >= s->base + (int64_t)s->cap) {
-        if (ks__series_cover(s, s->base, n) < 0)
-            return NULL;
+    /* Behind the window at the clock: it would count in no window. */
+    if (s->clock_n != KS__NO_CLOCK && n <= s->clock_n - KS_WINDOW_BUCKETS)
+        return NULL;
+    /* Events mostly land in the newest bucket or a newer one. */
+    if (s->n && s->e[s->head + s->n - 1].n == n)
+        return s->e[s->head + s->n - 1].b;
+    uint32_t at = s->n && s->e[s->head + s->n - 1].n < n ? s->n : ks__lower(s, n);
+    if (at < s->n && s->e[s->head + at].n == n)
+        return s->e[s->head + at].b;
+    ks_bucket *b = calloc(1, sizeof *b);
+    if (!b || ks__room(s) < 0) {
+        free(b);
+        return NULL;
     }
-    if (n > s->max_n)
-        s->max_n = n;
-    return &s->ring[(uint64_t)n & (s->cap - 1)];
+    ks_sbucket *e = s->e + s->head;
+    if (at < s->n)
+        memmove(e + at + 1, e + at, (size_t)(s->n - at) * sizeof *e);
+    e[at] = (ks_sbucket){n, b};
+    s->n++;
+    return b;
 }
 
 ks_bucket *ks_series_peek(ks_series *s, int64_t t_s)
 {
     int64_t n = ks__floordiv(t_s, s->width_s);
-    if (s->base == KS__NO_CLOCK || n < s->base || n >= s->base + (int64_t)s->cap)
-        return NULL;
-    return &s->ring[(uint64_t)n & (s->cap - 1)];
+    uint32_t at = ks__lower(s, n);
+    return at < s->n && s->e[s->head + at].n == n ? s->e[s->head + at].b : NULL;
 }
 
 void ks_series_advance(ks_series *s, int64_t clock_s)
@@ -113,40 +123,23 @@ void ks_series_advance(ks_series *s, int64_t clock_s)
     if (s->clock_n != KS__NO_CLOCK && nc <= s->clock_n)
         return;
     s->clock_n = nc;
-    int64_t new_base = nc - (KS_WINDOW_BUCKETS - 1);
-    if (s->base == KS__NO_CLOCK) {
-        s->base = new_base;
-        return;
+    while (s->n && s->e[s->head].n <= nc - KS_WINDOW_BUCKETS) {
+        free(s->e[s->head].b);
+        s->head++;
+        s->n--;
     }
-    if (new_base <= s->base)
-        return;
-    int64_t end = s->base + (int64_t)s->cap;
-    int64_t stop = new_base < end ? new_base : end;
-    for (int64_t n = s->base; n < stop; n++)
-        memset(&s->ring[(uint64_t)n & (s->cap - 1)], 0, sizeof(ks_bucket));
-    s->base = new_base;
-    /* Shrink when at most an eighth of the ring is still needed (not a
-     * quarter: a ring that shrinks and regrows every few ticks costs more). */
-    int64_t need = (s->max_n > s->base ? s->max_n - s->base : 0) + 1;
-    uint32_t cap = s->cap;
-    while (cap > 128 && (int64_t)cap >= 8 * need)
-        cap /= 2;
-    if (cap < s->cap)
-        ks__series_relayout(s, s->base, cap); /* on failure keep the big ring */
+    if (s->n == 0)
+        s->head = 0;
 }
 
 static void ks__add_range(const ks_series *s, int64_t from, int64_t to, ks_bucket *sum)
 {
-    if (s->base == KS__NO_CLOCK)
-        return;
-    if (from < s->base)
-        from = s->base;
-    if (to > s->base + (int64_t)s->cap - 1)
-        to = s->base + (int64_t)s->cap - 1;
-    for (int64_t n = from; n <= to; n++) {
-        const ks_bucket *b = &s->ring[(uint64_t)n & (s->cap - 1)];
-        for (int i = 0; i < KS_C__COUNT; i++)
-            sum->v[i] += b->v[i];
+    for (uint32_t i = ks__lower(s, from); i < s->n; i++) {
+        const ks_sbucket *e = &s->e[s->head + i];
+        if (e->n > to)
+            break;
+        for (int k = 0; k < KS_C__COUNT; k++)
+            sum->v[k] += e->b->v[k];
     }
 }
 
@@ -159,5 +152,5 @@ void ks_series_sum_window(const ks_series *s, int64_t clock_s, ks_bucket *sum)
 void ks_series_sum_future(const ks_series *s, int64_t clock_s, ks_bucket *sum)
 {
     int64_t nc = ks__floordiv(clock_s, s->width_s);
-    ks__add_range(s, nc + 1, INT64_MAX - 1, sum);
+    ks__add_range(s, nc + 1, INT64_MAX, sum);
 }
