@@ -40,6 +40,8 @@ typedef struct ks_config {
     int batch_size;                 /* messages per consume batch (default 1000) */
     /* Redis */
     char *redis_url;                /* redis://[user:password@]host:port[/db] (default redis://127.0.0.1:6379/0) */
+    char *redis_password_file;      /* file holding the Redis password, or NULL (default) */
+    char *redis_password;           /* its contents, read when the key is set; never printed */
     char *prefix;                   /* key prefix (default "kpi:") */
     int flush_interval_ms;          /* default 1000 */
     int redis_timeout_ms;           /* connect/command timeout (default 2000) */
@@ -87,8 +89,8 @@ int ks_config_init_defaults(ks_config *cfg);
  *  free with ks_config_free()). Does not run ks_config_validate(). */
 int ks_config_load_file(ks_config *cfg, const char *path, char *errstr, size_t errsize);
 
-/** Applies KPISTREAM_BROKERS, KPISTREAM_TOPICS (comma-separated), KPISTREAM_GROUP and
- *  KPISTREAM_REDIS (-> redis_url) through ks_config_set(); unset or empty variables are
+/** Applies KPISTREAM_BROKERS, KPISTREAM_TOPICS (comma-separated), KPISTREAM_GROUP,
+ *  KPISTREAM_REDIS (-> redis_url) and KPISTREAM_REDIS_PASSWORD_FILE through ks_config_set(); unset or empty variables are
  *  skipped. Returns 0 or KS_ERR_CONFIG with errstr "environment variable <NAME>: <key>: ...".
  *  Strings are copied into cfg. */
 int ks_config_apply_env(ks_config *cfg, char *errstr, size_t errsize);
@@ -112,7 +114,7 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize);
 /** Returns the effective config as pretty JSON (two-space indent, no trailing newline), every
  *  key, durations as strings, in a form ks_config_load_file() accepts back. Secrets are
  *  masked as "***": the password in redis_url and kafka properties whose name contains
- *  "password", "secret" or "key.pem". Caller owns it; free with free(). NULL on OOM. */
+ *  "password", "secret" or "key.pem"; redis_password_file prints as its path. Caller owns it; free with free(). NULL on OOM. */
 char *ks_config_to_json(const ks_config *cfg);
 
 /** Returns the largest window length in ms (0 if none). */
@@ -150,6 +152,13 @@ int ks_duration_parse(const char *s, int64_t *out_ms);
  *  truncated to n bytes. Returns buf. Borrowed: buf is the caller's. */
 char *ks_duration_format(int64_t ms, char *buf, size_t n);
 
+/** Reads a password file (redis_password_file, or a tool's --redis-password-file): a regular
+ *  file of 1..255 bytes once trailing newlines ("\n", "\r\n") are stripped, without NUL.
+ *  Returns 0 and fills out (n bytes); KS_ERR_IO with errstr "<path>: cannot open: <strerror>"
+ *  (or cannot read); KS_ERR_CONFIG with errstr "<path>: <problem>" (not a regular file,
+ *  empty, too long, holds a NUL). The contents never appear in errstr. */
+int ks_password_file_read(const char *path, char *out, size_t n, char *errstr, size_t errsize);
+
 /** A parsed redis:// URL. */
 typedef struct ks_redis_url {
     char host[256];     /* host name or address; IPv6 without the brackets */
@@ -167,8 +176,15 @@ typedef struct ks_redis_url {
 int ks_redis_url_parse(const char *url, ks_redis_url *out, char *errstr, size_t errsize);
 
 /** Copies url into out with the password (if any) replaced by "***", for logs and
- *  check-config. Returns out. Borrowed: out is the caller's, truncated to n bytes. */
+ *  check-config. Text that does not look like a URL but has an '@' (a mistyped scheme,
+ *  "redis:/u:pw@host") is masked up to its last '@' ("***@host"). Returns out.
+ *  Borrowed: out is the caller's, truncated to n bytes. */
 char *ks_redis_url_mask(const char *url, char *out, size_t n);
+
+/** Where the Redis adapters connect: cfg->redis_url parsed, with the password read from
+ *  redis_password_file when that key is set. Returns 0 or KS_ERR_CONFIG (errstr as
+ *  ks_redis_url_parse()). */
+int ks_config_redis_target(const ks_config *cfg, ks_redis_url *out, char *errstr, size_t errsize);
 
 /** Parses a listen address "host:port" (metrics_listen): host a name, an IPv4 address or an
  *  IPv6 address in brackets ("[::1]:9464"; written without them into host), port 1..65535.

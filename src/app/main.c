@@ -20,6 +20,7 @@ static void ks__usage(FILE *out)
           "  run            consume events from Kafka and keep KPIs in Redis\n"
           "                 [--config FILE] [--brokers HOST:PORT,...] [--topics T1,T2] [--group ID]\n"
           "                 [--redis redis://[user:password@]host:port[/db]] [--prefix kpi:]\n"
+          "                 [--redis-password-file FILE]\n"
           "                 [--clock wall|event] [--exit-on-eof] [--set key=value]\n"
           "                 [--kafka.<property> value]\n"
           "  check-config   --config FILE [flags as for run]: validate, print the effective\n"
@@ -62,7 +63,10 @@ static int ks__load(int argc, char **argv, ks_config *cfg)
             exit(0);
         }
         if (strncmp(a, "--", 2) != 0) {
-            fprintf(stderr, "kpistream: unexpected argument '%s' (flags start with --)\n", a);
+            /* Masked: a URL given without --redis may hold a password. */
+            char shown[300];
+            fprintf(stderr, "kpistream: unexpected argument '%s' (flags start with --)\n",
+                    ks_redis_url_mask(a, shown, sizeof shown));
             return 1;
         }
         char flag[256];

@@ -53,6 +53,7 @@ typedef enum ks__kind {
     KS__K_WINDOWS,
     KS__K_KAFKA,
     KS__K_LISTEN,    /* "host:port", or "" (off) */
+    KS__K_SECRET_FILE, /* path of a file holding a secret, or null / "" (none) */
 } ks__kind;
 
 typedef struct ks__key {
@@ -75,6 +76,7 @@ static const ks__key ks__keys[] = {
     {"batch_size", NULL, KS__K_INT, KS__OFF(batch_size), 1, 100000, 0, 0},
     {"kafka", NULL, KS__K_KAFKA, KS__OFF(kafka_props), 0, KS_MAX_KAFKA_PROPS, 0, 0},
     {"redis_url", NULL, KS__K_REDIS_URL, KS__OFF(redis_url), 0, 0, 0, 0},
+    {"redis_password_file", NULL, KS__K_SECRET_FILE, KS__OFF(redis_password_file), 0, 0, 0, 0},
     {"prefix", NULL, KS__K_PREFIX, KS__OFF(prefix), 0, KS__MAX_PREFIX, 0, 0},
     {"flush_interval_ms", NULL, KS__K_INT_MS, KS__OFF(flush_interval_ms), 10, 60000, 0, 0},
     {"redis_timeout_ms", NULL, KS__K_INT_MS, KS__OFF(redis_timeout_ms), 10, 60000, 0, 0},
@@ -618,6 +620,16 @@ static int ks__set_kafka_object(ks_config *cfg, const char *key, const cJSON *v,
     return 0;
 }
 
+/* Drops redis_password_file and the password read from it (wiped first). */
+static void ks__forget_password(ks_config *cfg)
+{
+    if (cfg->redis_password) explicit_bzero(cfg->redis_password, strlen(cfg->redis_password));
+    free(cfg->redis_password);
+    free(cfg->redis_password_file);
+    cfg->redis_password = NULL;
+    cfg->redis_password_file = NULL;
+}
+
 /* ---------------------------------------------------------- one key, any kind */
 
 static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJSON *v,
@@ -774,6 +786,32 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
         }
         return ks__replace_str(f, v->valuestring, strlen(v->valuestring));
     }
+    case KS__K_SECRET_FILE: {
+        /* Read now, so check-config reports a missing or unreadable file; only the path
+         * is kept for printing. The one key of this kind is redis_password_file. */
+        if (cJSON_IsNull(v) || (cJSON_IsString(v) && !*v->valuestring)) {
+            ks__forget_password(cfg);
+            return 0;
+        }
+        if (!cJSON_IsString(v)) return ks__bad(errstr, n, key, "a file path or null", v);
+        char pw[256], why[KS_ERRSTR_SIZE];
+        int rc = ks_password_file_read(v->valuestring, pw, sizeof pw, why, sizeof why);
+        if (rc) {
+            ks__err(errstr, n, "%s: %s", key, why);
+            return rc == KS_ERR_IO ? KS_ERR_CONFIG : rc;
+        }
+        char *path = strdup(v->valuestring), *copy = strdup(pw);
+        explicit_bzero(pw, sizeof pw);
+        if (!path || !copy) {
+            free(path);
+            free(copy);
+            return KS_ERR_NOMEM;
+        }
+        ks__forget_password(cfg);
+        cfg->redis_password_file = path;
+        cfg->redis_password = copy;
+        return 0;
+    }
     }
     return KS_ERR_INVAL;
 }
@@ -836,6 +874,7 @@ void ks_config_free(ks_config *cfg)
         free(cfg->kafka_props[i].value);
     }
     free(cfg->redis_url);
+    ks__forget_password(cfg);
     free(cfg->prefix);
     free(cfg->metrics_listen);
     memset(cfg, 0, sizeof *cfg);
@@ -1034,6 +1073,7 @@ static const struct {
     {"KPISTREAM_TOPICS", "topics"},
     {"KPISTREAM_GROUP", "group"},
     {"KPISTREAM_REDIS", "redis_url"},
+    {"KPISTREAM_REDIS_PASSWORD_FILE", "redis_password_file"},
 };
 
 int ks_config_apply_env(ks_config *cfg, char *errstr, size_t errsize)
@@ -1099,6 +1139,20 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize)
     ks_redis_url u;
     if (!cfg->redis_url || ks_redis_url_parse(cfg->redis_url, &u, why, sizeof why) != 0) {
         ks__err(errstr, errsize, "redis_url: %s", cfg->redis_url ? why : "is missing");
+        return KS_ERR_CONFIG;
+    }
+    if (cfg->redis_password_file && !cfg->redis_password) {
+        ks__err(errstr, errsize, "redis_password_file: set without its password being read "
+                                 "(set it with ks_config_set)");
+        return KS_ERR_CONFIG;
+    }
+    /* One place for the password: with two, which one is used would be a guess. */
+    if (cfg->redis_password_file && u.password[0]) {
+        char masked[300];
+        ks__err(errstr, errsize,
+                "redis_password_file: redis_url has a password too (\"%.200s\"); give the "
+                "password in one place",
+                ks_redis_url_mask(cfg->redis_url, masked, sizeof masked));
         return KS_ERR_CONFIG;
     }
     if (!cfg->prefix) {
@@ -1438,7 +1492,8 @@ char *ks_config_to_json(const ks_config *cfg)
             v = cJSON_CreateString(s ? s : "");
             break;
         }
-        case KS__K_TOPIC_OPT: {
+        case KS__K_TOPIC_OPT:
+        case KS__K_SECRET_FILE: {
             const char *s = *(char *const *)f;
             v = s ? cJSON_CreateString(s) : cJSON_CreateNull();
             break;

@@ -1,4 +1,5 @@
-/* redis:// URL parsing for the Redis adapter and for config validation.
+/* redis:// URL parsing for the Redis adapter and for config validation, and
+ * the password file that keeps the password out of the URL.
  *
  *   redis://[user[:password]@]host[:port][/db]
  *
@@ -9,9 +10,13 @@
 #include "kpistream/err.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 static int ks__hexval(int c)
 {
@@ -169,6 +174,12 @@ char *ks_redis_url_mask(const char *url, char *out, size_t n)
 {
     if (n == 0) return out;
     const char *sep = url ? strstr(url, "://") : NULL;
+    if (!sep && url && strrchr(url, '@')) {
+        /* Not a URL we can take apart, yet something before an '@' may be a
+         * password: show none of it. */
+        snprintf(out, n, "***%s", strrchr(url, '@'));
+        return out;
+    }
     const char *at = sep ? strrchr(sep + 3, '@') : NULL;
     const char *colon = at ? memchr(sep + 3, ':', (size_t)(at - sep - 3)) : NULL;
     if (!colon) {
@@ -177,4 +188,64 @@ char *ks_redis_url_mask(const char *url, char *out, size_t n)
     }
     snprintf(out, n, "%.*s***%s", (int)(colon + 1 - url), url, at);
     return out;
+}
+
+int ks_password_file_read(const char *path, char *out, size_t n, char *errstr, size_t errsize)
+{
+    /* O_NONBLOCK: a FIFO given by mistake must not hang start-up (it is then
+     * refused as not a regular file). */
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
+    if (fd < 0) {
+        snprintf(errstr, errsize, "%s: cannot open: %s", path, strerror(errno));
+        return KS_ERR_IO;
+    }
+    struct stat st;
+    if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+        close(fd);
+        snprintf(errstr, errsize, "%s: not a regular file", path);
+        return KS_ERR_CONFIG;
+    }
+    char buf[512];
+    size_t len = 0;
+    for (;;) {
+        ssize_t r = read(fd, buf + len, sizeof buf - len);
+        if (r < 0 && errno == EINTR) continue;
+        if (r < 0) {
+            int e = errno;
+            close(fd);
+            snprintf(errstr, errsize, "%s: cannot read: %s", path, strerror(e));
+            return KS_ERR_IO;
+        }
+        if (r == 0 || (len += (size_t)r) == sizeof buf) break;
+    }
+    close(fd);
+    while (len > 0 && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+        len--;
+    int rc = 0;
+    if (len == 0)
+        snprintf(errstr, errsize, "%s: is empty (a password is expected)", path), rc = KS_ERR_CONFIG;
+    else if (len >= n || len >= 256)
+        snprintf(errstr, errsize, "%s: the password is longer than 255 bytes", path),
+            rc = KS_ERR_CONFIG;
+    else if (memchr(buf, '\0', len))
+        snprintf(errstr, errsize, "%s: holds a NUL byte", path), rc = KS_ERR_CONFIG;
+    if (rc == 0) {
+        memcpy(out, buf, len);
+        out[len] = '\0';
+    }
+    explicit_bzero(buf, sizeof buf);
+    return rc;
+}
+
+int ks_config_redis_target(const ks_config *cfg, ks_redis_url *out, char *errstr, size_t errsize)
+{
+    int rc = ks_redis_url_parse(cfg->redis_url, out, errstr, errsize);
+    if (rc == 0 && cfg->redis_password_file && cfg->redis_password) {
+        if (strlen(cfg->redis_password) >= sizeof out->password) {
+            snprintf(errstr, errsize, "redis_password_file: the password is too long");
+            return KS_ERR_CONFIG;
+        }
+        snprintf(out->password, sizeof out->password, "%s", cfg->redis_password);
+    }
+    return rc;
 }

@@ -40,7 +40,7 @@ ks_redis_sink *ks_redis_sink_new(const ks_config *cfg, char *errstr, size_t errs
         snprintf(errstr, errsize, "redis: out of memory");
         return NULL;
     }
-    if (ks_redis_url_parse(cfg->redis_url, &s->url, errstr, errsize) < 0) {
+    if (ks_config_redis_target(cfg, &s->url, errstr, errsize) < 0) { /* + redis_password_file */
         free(s);
         return NULL;
     }

@@ -65,7 +65,8 @@ static int64_t ks__w_mono_ms(void)
 
 static void ks__w_usage(FILE *out)
 {
-    fputs("usage: kpistream watch --redis URL [--prefix kpi:] [--interval-ms 1000] [--once]\n"
+    fputs("usage: kpistream watch --redis URL [--redis-password-file FILE] [--prefix kpi:]\n"
+          "                       [--interval-ms 1000] [--once]\n"
           "\n"
           "Shows what a running kpistream writes to Redis: throughput and counters\n"
           "(meta), the main KPIs per window, revenue and active customers per segment,\n"
@@ -74,6 +75,9 @@ static void ks__w_usage(FILE *out)
           "\n"
           "  --redis URL        redis://[user:password@]host:port[/db]\n"
           "                     (default $KPISTREAM_REDIS, else redis://127.0.0.1:6379/0)\n"
+          "  --redis-password-file FILE\n"
+          "                     the password, read from FILE (default\n"
+          "                     $KPISTREAM_REDIS_PASSWORD_FILE); the URL then has none\n"
           "  --prefix P         key prefix (default kpi:)\n"
           "  --interval-ms N    refresh interval, 100..3600000 (default 1000)\n"
           "  --once             print one summary and exit (plain text, for scripts)\n",
@@ -523,18 +527,20 @@ int ks_watch_main(int argc, char **argv)
         {"redis", required_argument, NULL, 'r'},
         {"prefix", required_argument, NULL, 'p'},
         {"interval-ms", required_argument, NULL, 'i'},
+        {"redis-password-file", required_argument, NULL, 'f'},
         {"once", no_argument, NULL, 'o'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
     ks__watch w = {.prefix = "kpi:", .interval_ms = 1000};
     const char *url = getenv("KPISTREAM_REDIS");
+    const char *pwfile = getenv("KPISTREAM_REDIS_PASSWORD_FILE");
     if (!url || !*url)
         url = "redis://127.0.0.1:6379/0";
 
     optind = 0; /* full re-initialisation: main may have run getopt already */
     int c;
-    while ((c = getopt_long(argc, argv, "+r:p:i:oh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+r:p:i:f:oh", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
             url = optarg;
@@ -554,6 +560,9 @@ int ks_watch_main(int argc, char **argv)
             w.interval_ms = (int)v;
             break;
         }
+        case 'f':
+            pwfile = optarg;
+            break;
         case 'o':
             w.once = true;
             break;
@@ -574,6 +583,18 @@ int ks_watch_main(int argc, char **argv)
     if (ks_redis_url_parse(url, &w.url, err, sizeof err) != 0) {
         fprintf(stderr, "watch: --redis: %s\n", err);
         return 2;
+    }
+    if (pwfile && *pwfile) {
+        if (w.url.password[0]) {
+            fprintf(stderr, "watch: --redis-password-file: the URL has a password too; give "
+                            "the password in one place\n");
+            return 2;
+        }
+        if (ks_password_file_read(pwfile, w.url.password, sizeof w.url.password, err,
+                                  sizeof err) != 0) {
+            fprintf(stderr, "watch: --redis-password-file: %s\n", err);
+            return 2;
+        }
     }
     snprintf(w.url_text, sizeof w.url_text, "%s", url);
     w.tty = !w.once && isatty(STDOUT_FILENO);

@@ -455,6 +455,7 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
                           "batch_size",
                           "kafka",
                           "redis_url",
+                          "redis_password_file",
                           "prefix",
                           "flush_interval_ms",
                           "redis_timeout_ms",
