@@ -20,6 +20,26 @@
 
 static volatile sig_atomic_t ks__stop;
 
+/* Exit status once Redis refused a command for lack of permission (an ACL
+ * user without it): no retry can succeed, so the run stops at once instead of
+ * retrying forever (docs/config.md, "Exit status of run"). */
+#define KS_EXIT_NOPERM 5
+static volatile sig_atomic_t ks__noperm_seen;
+
+/* Returns true, logs once and tells the run to stop, if err holds Redis's
+ * NOPERM reply (the sink's messages carry Redis's text). */
+static bool ks__noperm(const char *err)
+{
+    if (!strstr(err, "NOPERM"))
+        return false;
+    if (!ks__noperm_seen)
+        ks_error("stopping: Redis refused a command for lack of permission: %s; grant it to "
+                 "this user (docs/security.md lists what run needs) and start again", err);
+    ks__noperm_seen = 1;
+    ks__stop = 1;
+    return true;
+}
+
 static void ks__on_signal(int sig)
 {
     (void)sig;
@@ -89,6 +109,8 @@ static void ks__progress(ks__run *r, int64_t now)
  * let the caller retry with backoff; everything stays pending. */
 static int ks__flush_failed(ks__run *r, int rc, const char *err)
 {
+    if (ks__noperm(err))
+        return rc;
     r->failures++;
     if (!r->outage)
         ks_error("flush failed, pausing consumption and retrying: %s", err);
@@ -231,7 +253,7 @@ static int64_t ks__on_assign(void *ctx, const char *topic, int32_t partition)
     if (ks_redis_sink_inflight(r->sink))
         (void)ks__flush_collect(r, false);
     while (ks_redis_sink_stored_partition(r->sink, topic, partition, &sp, err, sizeof err) < 0) {
-        if (ks__stop)
+        if (ks__noperm(err) || ks__stop)
             return -1;
         ks_warn("%s; retrying in %d ms", err, backoff);
         struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000L};
@@ -300,13 +322,15 @@ int ks_run(const ks_config *cfg)
     /* Wait for Redis before consuming anything: there is nowhere to put results. */
     int backoff = 100;
     while (!ks__stop && ks_redis_sink_connect(r.sink, err, sizeof err) < 0) {
+        if (ks__noperm(err))
+            break;
         ks_warn("%s; retrying in %d ms", err, backoff);
         struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000L};
         nanosleep(&ts, NULL);
         backoff = backoff * 2 > cfg->redis_retry_max_ms ? cfg->redis_retry_max_ms : backoff * 2;
     }
     if (ks__stop) {
-        status = 0;
+        status = ks__noperm_seen ? KS_EXIT_NOPERM : 0;
         goto out;
     }
     /* The prefix's sums are one group's, counted one way: refuse to add to
@@ -317,6 +341,10 @@ int ks_run(const ks_config *cfg)
         int crc = ks_redis_sink_claim(r.sink, desc, err, sizeof err);
         if (crc == 0)
             break;
+        if (ks__noperm(err)) {
+            status = KS_EXIT_NOPERM;
+            goto out;
+        }
         if (crc != KS_ERR_REDIS || ks__stop)
             goto out; /* the message names the mismatch; exit 1 */
         ks_warn("%s; retrying in %d ms", err, backoff);
@@ -409,7 +437,9 @@ int ks_run(const ks_config *cfg)
             }
         }
     }
-    if (ks__stop) {
+    if (ks__noperm_seen) {
+        status = KS_EXIT_NOPERM; /* no flush can succeed; logged where it was refused */
+    } else if (ks__stop) {
         /* Graceful stop: one last flush and a synchronous commit. */
         int tries = 0;
         while (ks__flush(&r, true) < 0 && ++tries < 5) {
