@@ -8,6 +8,7 @@
 #include "kpistream/engine.h"
 #include "kpistream/err.h"
 #include "kpistream/log.h"
+#include "kpistream/metrics.h"
 #include "kpistream/sink.h"
 #include "kpistream/source.h"
 
@@ -73,6 +74,9 @@ typedef struct ks__run {
     int64_t progress_at;        /* monotonic: next progress line */
     int64_t progress_messages;  /* messages at the last progress line */
     int64_t flush_sent_ms;      /* monotonic: when the flush in flight was sent */
+    ks_metrics *metrics;        /* /metrics, /healthz, /readyz (docs/operations.md) */
+    int64_t flush_start_ns;     /* monotonic: when the flush in flight started */
+    int64_t metrics_at;         /* monotonic ms: next copy of the engine's gauges */
 } ks__run;
 
 /* Customers and notices waiting that make a flush start early. */
@@ -109,6 +113,7 @@ static void ks__progress(ks__run *r, int64_t now)
  * let the caller retry with backoff; everything stays pending. */
 static int ks__flush_failed(ks__run *r, int rc, const char *err)
 {
+    ks_metrics_flush(r->metrics, false, ks_mono_ns() - r->flush_start_ns, 0);
     if (ks__noperm(err))
         return rc;
     r->failures++;
@@ -144,6 +149,7 @@ static int ks__flush_send(ks__run *r, bool *sent, char *err, size_t errsize)
                 secs > 0 ? (double)(r->messages - r->restore_from_messages) / secs : 0.0);
         r->restore_started_ms = 0;
     }
+    r->flush_start_ns = ks_mono_ns();
     /* Rejected messages are part of the offsets being committed: their
      * dead-letter copies must be delivered first. */
     if (ks_source_dlq_flush(r->source, r->cfg->redis_timeout_ms) < 0) {
@@ -187,6 +193,7 @@ static int ks__flush_collect(ks__run *r, bool sync_commit)
     }
     ks_engine_flush_done(r->engine);
     r->flushes++;
+    ks_metrics_flush(r->metrics, true, ks_mono_ns() - r->flush_start_ns, ks__wall_ms());
     if (r->outage) {
         ks_info("flush succeeded again after %lld failed attempts; resuming", (long long)r->failures);
         r->outage = false;
@@ -210,6 +217,20 @@ static int ks__flush_start(ks__run *r)
         return rc;
     }
     return rc < 0 ? ks__flush_failed(r, rc, err) : 0;
+}
+
+/* Copies the engine's gauges to the metrics endpoint, at most every 250 ms
+ * (ks_engine_memory() walks every window of every partition). */
+static void ks__metrics_update(ks__run *r, int64_t now)
+{
+    if (now < r->metrics_at)
+        return;
+    r->metrics_at = now + 250;
+    ks_engine_stats st;
+    ks_engine_stats_get(r->engine, &st);
+    ks_metrics_state ms = {ks_engine_partitions(r->engine), ks_engine_restoring(r->engine),
+                           (int64_t)ks_engine_memory(r->engine), st.customers, st.clock_ms};
+    ks_metrics_set_state(r->metrics, &ms);
 }
 
 /* Writes the engine's changes to Redis and commits the offsets they
@@ -313,6 +334,11 @@ int ks_run(const ks_config *cfg)
     ign.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &ign, NULL);
 
+    /* First, so /healthz answers while we wait for Redis, and a port in use
+     * is an error at once. */
+    r.metrics = ks_metrics_new(cfg->metrics_listen, err, sizeof err);
+    if (!r.metrics)
+        goto out;
     r.engine = ks_engine_new(cfg, err, sizeof err);
     if (!r.engine)
         goto out;
@@ -360,6 +386,7 @@ int ks_run(const ks_config *cfg)
     r.source = ks_source_new(cfg, r.engine, ks__on_assign, ks__on_revoke, &r, err, sizeof err);
     if (!r.source)
         goto out;
+    ks_source_on_stats(r.source, ks_metrics_kafka_stats, r.metrics);
     ks_info("kpistream %s running: brokers=%s group=%s clock=%s flush every %d ms", KS_VERSION,
             cfg->brokers, cfg->group, cfg->clock == KS_CLOCK_EVENT ? "event" : "wall",
             cfg->flush_interval_ms);
@@ -368,6 +395,7 @@ int ks_run(const ks_config *cfg)
     r.progress_at = ks__mono_ms() + KS_PROGRESS_MS;
     r.backoff_ms = 100;
     status = 0;
+    ks_metrics_set_phase(r.metrics, KS_METRICS_RUNNING);
     while (!ks__stop) {
         ks_source_poll_stats st;
         if (ks_source_poll(r.source, 100, ks__wall_ms(), &st, err, sizeof err) < 0) {
@@ -381,14 +409,17 @@ int ks_run(const ks_config *cfg)
              * stale. Leave; a restart rejoins and rebuilds from Redis. */
             ks_error("stopping: a partition of ours was taken over (see above); restart to rejoin");
             status = 4;
+            ks_metrics_add(r.metrics, KS_METRIC_FENCED_EXITS, 1);
             break;
         }
         if (st.messages && !r.first_msg_ms)
             r.first_msg_ms = ks__mono_ms();
         r.messages += st.messages;
+        ks_metrics_count_poll(r.metrics, &st);
         ks_engine_tick(r.engine, ks__wall_ms());
         bool eof = cfg->exit_on_eof && ks_engine_all_eof(r.engine);
         int64_t now = ks__mono_ms();
+        ks__metrics_update(&r, now);
         /* A catch-up fills a flush interval with days of events: flush as
          * soon as KS_FLUSH_MAX_PENDING customers and notices wait, so no
          * transaction grows large enough to time out. */
@@ -437,6 +468,7 @@ int ks_run(const ks_config *cfg)
             }
         }
     }
+    ks_metrics_set_phase(r.metrics, KS_METRICS_STOPPING);
     if (ks__noperm_seen) {
         status = KS_EXIT_NOPERM; /* no flush can succeed; logged where it was refused */
     } else if (ks__stop) {
@@ -471,6 +503,7 @@ out:
     if (status == 1 && err[0])
         ks_error("%s", err);
     ks_source_free(r.source);
+    ks_metrics_free(r.metrics);
     ks_redis_sink_free(r.sink);
     ks_engine_free(r.engine);
     ks_batch_reset(&r.batch);

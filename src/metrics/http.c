@@ -158,11 +158,12 @@ int ks__metrics_http_start(ks_metrics *m, const char *listen, char *errstr, size
     int fd = ks__listen(listen, host, port, errstr, errsize);
     if (fd < 0)
         return -1;
+    /* The logger first: options before it would log through MHD's own. */
     m->daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, ks__handle, m,
-        MHD_OPTION_LISTEN_SOCKET, fd, MHD_OPTION_CONNECTION_LIMIT, (unsigned)KS__MAX_CONNECTIONS,
-        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)KS__CONNECTION_TIMEOUT_S,
-        MHD_OPTION_EXTERNAL_LOGGER, ks__mhd_log, NULL, MHD_OPTION_END);
+        MHD_OPTION_EXTERNAL_LOGGER, ks__mhd_log, NULL, MHD_OPTION_LISTEN_SOCKET, fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned)KS__MAX_CONNECTIONS,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)KS__CONNECTION_TIMEOUT_S, MHD_OPTION_END);
     if (!m->daemon) {
         close(fd);
         snprintf(errstr, errsize, "metrics_listen: cannot start the HTTP server on %s", listen);

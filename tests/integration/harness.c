@@ -188,21 +188,51 @@ int kst_free_port(void)
 /* ------------------------------------------------------------------ */
 /* Processes                                                           */
 
+/* Several `kpistream run` children run at once (scale-out members, ctest
+ * -j), and each would bind metrics_listen's default 127.0.0.1:9464: unless
+ * argv names metrics_listen itself (--metrics-listen, --set
+ * metrics_listen=...), a run gets "--metrics-listen ''" (endpoint off).
+ * Returns a copy of argv with it appended (free() it), or NULL to use argv. */
+static char **kst__run_argv(char *const argv[])
+{
+    const char *base = strrchr(argv[0], '/');
+    base = base ? base + 1 : argv[0];
+    if (strcmp(base, "kpistream") != 0 || !argv[1] || strcmp(argv[1], "run") != 0)
+        return NULL;
+    size_t n = 0;
+    for (; argv[n]; n++)
+        if (strstr(argv[n], "metrics-listen") || strstr(argv[n], "metrics_listen"))
+            return NULL;
+    char **v = calloc(n + 3, sizeof *v);
+    if (!v)
+        return NULL;
+    memcpy(v, argv, n * sizeof *v);
+    v[n] = (char *)"--metrics-listen";
+    v[n + 1] = (char *)"";
+    return v;
+}
+
 int kst_proc_spawn(kst_proc *p, char *const argv[], const char *log_path)
 {
     memset(p, 0, sizeof *p);
     if (!argv || !argv[0])
         return kst__fail("kst_proc_spawn: empty argv");
+    char **run_argv = kst__run_argv(argv);
+    if (run_argv)
+        argv = run_argv;
     snprintf(p->log_path, sizeof p->log_path, "%s", log_path);
     /* Open everything in the parent, so errors are reported here and the child
      * only does async-signal-safe work between fork and exec (the test process
      * has librdkafka threads). */
     int logfd = open(log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
-    if (logfd < 0)
+    if (logfd < 0) {
+        free(run_argv);
         return kst__fail("open log %s: %s", log_path, strerror(errno));
+    }
     int nullfd = open("/dev/null", O_RDONLY | O_CLOEXEC);
     if (nullfd < 0) {
         close(logfd);
+        free(run_argv);
         return kst__fail("open /dev/null: %s", strerror(errno));
     }
     pid_t parent = getpid();
@@ -212,6 +242,7 @@ int kst_proc_spawn(kst_proc *p, char *const argv[], const char *log_path)
         int e = errno;
         close(logfd);
         close(nullfd);
+        free(run_argv);
         return kst__fail("fork: %s", strerror(e));
     }
     if (pid == 0) {
@@ -241,6 +272,7 @@ int kst_proc_spawn(kst_proc *p, char *const argv[], const char *log_path)
     }
     close(logfd);
     close(nullfd);
+    free(run_argv);
     p->pid = pid;
     return 0;
 }

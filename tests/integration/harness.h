@@ -82,7 +82,9 @@ typedef struct kst_proc {
 /** Starts argv[0] (searched in PATH if it has no '/') with argv, stdin from
  *  /dev/null, stdout+stderr appended to log_path (created). The child gets
  *  SIGKILL if the test process dies. Returns 0 or -1 (exec failures show up as
- *  exit status 127 with the reason in the log). */
+ *  exit status 127 with the reason in the log). A `kpistream run` gets
+ *  "--metrics-listen ''" appended (its endpoint off: several runs at once would
+ *  share the default port) unless argv names metrics_listen itself. */
 int kst_proc_spawn(kst_proc *p, char *const argv[], const char *log_path);
 
 /** Waits up to timeout_ms for the child to exit (polling waitpid). Returns 0
