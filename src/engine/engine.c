@@ -507,8 +507,14 @@ static char *ks__reasons(uint16_t top, char *buf, size_t size)
         unsigned r = (top >> (4 * i)) & 15u;
         if (!r)
             break;
-        o += (size_t)snprintf(buf + o, o < size ? size - o : 0, "%s%s", o ? "," : "",
-                              ks_risk_reason_name((ks_risk_reason)(r - 1)));
+        const char *name = ks_risk_reason_name((ks_risk_reason)(r - 1));
+        size_t nl = strlen(name);
+        if (o + nl + 2 > size)
+            break;
+        if (o)
+            buf[o++] = ',';
+        memcpy(buf + o, name, nl + 1);
+        o += nl;
     }
     return buf;
 }
@@ -520,17 +526,18 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     const char *id = ks_pstate_customer_id(st, c, &idlen);
     ks_customer_rolling r;
     ks_customer_rolling_at(c, clock_ms, &r);
-    char key[256];
-    snprintf(key, sizeof key, "%scustomer:%.*s", e->cfg->prefix, (int)idlen, id);
+    char key[320];
+    size_t pl = strlen(e->cfg->prefix), kl = 0;
+    if (pl + 9 + idlen < sizeof key) { /* no printf: this runs per customer per flush */
+        memcpy(key, e->cfg->prefix, pl);
+        memcpy(key + pl, "customer:", 9);
+        memcpy(key + pl + 9, id, idlen);
+        kl = pl + 9 + idlen;
+    }
     char num[KS__VAL];
     ks_batch_cmd(b);
     ks_batch_str(b, "HSET");
-    ks_batch_str(b, key);
-#define KS__F(name, ...)                                                       \
-    do {                                                                       \
-        ks_batch_str(b, name);                                                 \
-        ks_batch_fmt(b, __VA_ARGS__);                                          \
-    } while (0)
+    ks_batch_arg(b, key, kl);
 #define KS__I(name, v)                                                         \
     do {                                                                       \
         ks_batch_str(b, name);                                                 \
@@ -547,14 +554,13 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     KS__I("last_event_ms", c->last_event_ms);
     KS__S("status", (c->flags & KS_CUST_CHURNED) ? "churned" : "active");
     KS__I("orders_30d", r.orders_30d);
-    KS__F("revenue_30d", "%s", ks_kpi_format(KS_KPI_MONEY, r.revenue_30d, num, sizeof num));
+    KS__S("revenue_30d", ks_kpi_format(KS_KPI_MONEY, r.revenue_30d, num, sizeof num));
     KS__I("orders_total", c->orders_total);
     double rev_total = (double)(c->purchases_micro - c->refunds_micro) / 1e6;
-    KS__F("revenue_total", "%s", ks_kpi_format(KS_KPI_MONEY, rev_total, num, sizeof num));
+    KS__S("revenue_total", ks_kpi_format(KS_KPI_MONEY, rev_total, num, sizeof num));
     if (c->orders_total)
-        KS__F("aov", "%s",
-              ks_kpi_format(KS_KPI_MONEY, (double)c->purchases_micro / 1e6 / c->orders_total, num,
-                            sizeof num));
+        KS__S("aov", ks_kpi_format(KS_KPI_MONEY, (double)c->purchases_micro / 1e6 / c->orders_total,
+                                   num, sizeof num));
     KS__I("interactions_7d", r.interactions_7d);
     KS__I("interactions_28d", r.interactions_28d);
     if (c->csat_last)
@@ -564,28 +570,32 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     KS__I("open_tickets", c->open_tickets);
     KS__I("complaints_30d", r.complaints_30d);
     KS__I("payment_failures_30d", r.payment_failures_30d);
-    KS__F("clv", "%s", ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d), num, sizeof num));
+    KS__S("clv", ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d), num, sizeof num));
     KS__I("risk_score", c->risk_score);
-    KS__F("risk_level", "%s", ks_risk_level_name((ks_risk_level)c->risk_level));
+    KS__S("risk_level", ks_risk_level_name((ks_risk_level)c->risk_level));
     char reasons[128];
-    KS__F("risk_reasons", "%s", ks__reasons(c->risk_top, reasons, sizeof reasons));
-#undef KS__F
+    KS__S("risk_reasons", ks__reasons(c->risk_top, reasons, sizeof reasons));
 #undef KS__I
 #undef KS__S
+    char rkey[80];
+    if (pl + 4 >= sizeof rkey)
+        pl = sizeof rkey - 5; /* config validation keeps prefixes short */
+    memcpy(rkey, e->cfg->prefix, pl);
+    memcpy(rkey + pl, "risk", 4);
     /* The at-risk ranking holds customers with a score above 0. A ZREM is
      * sent only for members we put there, unless a flush was lost since
      * (then Redis may hold anything we tried to write). */
     if (c->risk_score > 0) {
         ks_batch_cmd(b);
         ks_batch_str(b, "ZADD");
-        ks_batch_fmt(b, "%srisk", e->cfg->prefix);
-        ks_batch_fmt(b, "%u", c->risk_score);
+        ks_batch_arg(b, rkey, pl + 4);
+        ks_batch_i64(b, c->risk_score);
         ks_batch_arg(b, id, idlen);
         c->flags |= KS_CUST_IN_RISK;
     } else if ((c->flags & KS_CUST_IN_RISK) || e->risk_uncertain) {
         ks_batch_cmd(b);
         ks_batch_str(b, "ZREM");
-        ks_batch_fmt(b, "%srisk", e->cfg->prefix);
+        ks_batch_arg(b, rkey, pl + 4);
         ks_batch_arg(b, id, idlen);
         c->flags &= (uint8_t)~KS_CUST_IN_RISK;
     }

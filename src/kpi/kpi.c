@@ -4,6 +4,7 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <string.h>
 
 static const struct {
     const char *name;
@@ -140,16 +141,54 @@ void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_val
                                     ok[KS_KPI_CHURN_RATE], prm, &v[KS_KPI_CLV]);
 }
 
+/* Writes v in decimal, a dot and two digits of cents if cents; no printf
+ * (customer hashes format millions of values in a catch-up). */
+static void ks__fmt_fixed(long long v, bool cents, char *buf, size_t size)
+{
+    char tmp[32], *p = tmp + sizeof tmp;
+    unsigned long long u = v < 0 ? 0ULL - (unsigned long long)v : (unsigned long long)v;
+    if (cents) {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+        *--p = '.';
+    }
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(tmp + sizeof tmp - p);
+    if (n >= size)
+        n = size ? size - 1 : 0;
+    if (size) {
+        memcpy(buf, p, n);
+        buf[n] = '\0';
+    }
+}
+
 char *ks_kpi_format(ks_kpi_kind kind, double value, char *buf, size_t size)
 {
+    /* Beyond 2^53 (or not finite) doubles are not exact integers: printf. */
+    bool exact = isfinite(value) && fabs(value) < 9.0e15;
     if (kind == KS_KPI_COUNT || kind == KS_KPI_DURATION) {
-        snprintf(buf, size, "%lld", (long long)llround(value));
+        if (exact)
+            ks__fmt_fixed(llround(value), false, buf, size);
+        else
+            snprintf(buf, size, "%lld", (long long)llround(value));
         return buf;
     }
     /* Round half away from zero at the cent, then print exactly 2 decimals.
      * Values come from exact micro-unit sums, so a decimal half (1.005) is
      * stored a hair below it; a relative nudge of 1e-12 puts it back. */
-    double r = round(value * 100.0 * (1.0 + 1e-12)) / 100.0;
+    double c = round(value * 100.0 * (1.0 + 1e-12));
+    if (exact && fabs(c) < 9.0e15) {
+        ks__fmt_fixed((long long)c, true, buf, size); /* 0 prints "0.00", never "-0.00" */
+        return buf;
+    }
+    double r = c / 100.0;
     if (r == 0)
         r = 0; /* no "-0.00" */
     snprintf(buf, size, "%.2f", r);

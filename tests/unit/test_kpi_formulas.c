@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 static const ks_kpi_params prm = {0.3, 0.01};
@@ -150,6 +151,21 @@ Test(kpi, formatting_rounds_half_away_from_zero)
     cr_assert_str_eq(ks_kpi_format(KS_KPI_MONEY, -1.005, buf, sizeof buf), "-1.01");
     cr_assert_str_eq(ks_kpi_format(KS_KPI_RATIO, 66.666666, buf, sizeof buf), "66.67");
     cr_assert_str_eq(ks_kpi_format(KS_KPI_COUNT, 42, buf, sizeof buf), "42");
+    /* The printf-free path against printf itself, over a spread of values
+     * (exact cents, halves, negatives, and the fallback beyond 2^53). Above
+     * about 1e11 printf's "%.2f" of cents / 100 is itself off by a cent, so
+     * the comparison stops there. */
+    char ref[64];
+    const double vals[] = {0, 0.5, 0.05, -0.05, 0.995, 1234567.891, -98765.4321, 9.9e10 + 0.375,
+                           -4.2e10 - 0.625, 1e17, -1e17, 123.0};
+    for (size_t i = 0; i < sizeof vals / sizeof vals[0]; i++) {
+        double r = round(vals[i] * 100.0 * (1.0 + 1e-12)) / 100.0;
+        snprintf(ref, sizeof ref, "%.2f", r == 0 ? 0.0 : r);
+        cr_assert_str_eq(ks_kpi_format(KS_KPI_MONEY, vals[i], buf, sizeof buf), ref, "%.6f", vals[i]);
+        snprintf(ref, sizeof ref, "%lld", (long long)llround(vals[i]));
+        cr_assert_str_eq(ks_kpi_format(KS_KPI_COUNT, vals[i], buf, sizeof buf), ref, "%.6f", vals[i]);
+    }
+    cr_assert_str_eq(ks_kpi_format(KS_KPI_MONEY, -0.0, buf, sizeof buf), "0.00");
 }
 
 Test(kpi, complaint_resolution_and_response_quantiles)
