@@ -9,7 +9,8 @@
  *   2. `promtool check metrics` accepts the exposition (format and naming
  *      lint), and `promtool check rules` / `test rules` the shipped alerts.
  *   3. Prometheus, started here with those alerting rules loaded, scrapes it:
- *      its HTTP API answers kpistream_events_accepted_total == N.
+ *      its HTTP API answers kpistream_events_accepted_total == N, and every
+ *      query of deploy/grafana/kpistream-dashboard.json runs and has data.
  *   4. Redis stopped: /readyz 503 naming the failed flush, /healthz still 200,
  *      flush failures counted, Prometheus sees kpistream_ready 0; Redis back
  *      on the same port with its data (append-only file): /readyz 200.
@@ -193,16 +194,45 @@ static int cond_http(void *ctx)
     return ok;
 }
 
+/* Runs an instant query (any PromQL, URL-encoded here). Returns the parsed
+ * reply if Prometheus answered 200 with status "success", else NULL (with the
+ * body in *errbody if given, to free). Caller owns the result; cJSON_Delete(). */
+static cJSON *prom_api(int port, const char *query, char **errbody)
+{
+    char path[4096];
+    size_t n = (size_t)snprintf(path, sizeof path, "/api/v1/query?query=");
+    for (const unsigned char *q = (const unsigned char *)query; *q && n + 4 < sizeof path; q++) {
+        if ((*q >= 'a' && *q <= 'z') || (*q >= 'A' && *q <= 'Z') || (*q >= '0' && *q <= '9') ||
+            *q == '_' || *q == '.' || *q == '-' || *q == '~')
+            path[n++] = (char)*q;
+        else
+            n += (size_t)snprintf(path + n, sizeof path - n, "%%%02X", *q);
+    }
+    path[n] = '\0';
+    http_reply r;
+    if (errbody)
+        *errbody = NULL;
+    if (http_get(port, path, &r) != 0)
+        return NULL;
+    cJSON *root = r.status == 200 ? cJSON_Parse(r.body) : NULL;
+    const cJSON *st = cJSON_GetObjectItem(root, "status");
+    if (!cJSON_IsString(st) || strcmp(st->valuestring, "success") != 0) {
+        cJSON_Delete(root);
+        root = NULL;
+        if (errbody) {
+            *errbody = r.body;
+            r.body = NULL;
+        }
+    }
+    http_free(&r);
+    return root;
+}
+
 /* Prometheus's instant query result: the single sample's value, or -1. */
 static double prom_query(int port, const char *query)
 {
-    char path[512];
-    snprintf(path, sizeof path, "/api/v1/query?query=%s", query);
-    http_reply r;
-    if (http_get(port, path, &r) != 0)
-        return -1;
     double v = -1;
-    cJSON *root = r.status == 200 ? cJSON_Parse(r.body) : NULL;
+    cJSON *root = prom_api(port, query, NULL);
     const cJSON *res = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "data"), "result");
     if (cJSON_GetArraySize(res) == 1) {
         const cJSON *val = cJSON_GetArrayItem(cJSON_GetObjectItem(cJSON_GetArrayItem(res, 0),
@@ -212,8 +242,81 @@ static double prom_query(int port, const char *query)
             v = strtod(val->valuestring, NULL);
     }
     cJSON_Delete(root);
-    http_free(&r);
     return v;
+}
+
+/* Replaces every from in s (size n) by to. */
+static void replace_all(char *s, size_t n, const char *from, const char *to)
+{
+    char out[4096];
+    size_t o = 0, fl = strlen(from), tl = strlen(to);
+    for (const char *p = s; *p && o + tl + 1 < sizeof out;) {
+        if (strncmp(p, from, fl) == 0) {
+            memcpy(out + o, to, tl);
+            o += tl;
+            p += fl;
+        } else {
+            out[o++] = *p++;
+        }
+    }
+    out[o] = '\0';
+    snprintf(s, n, "%s", out);
+}
+
+/* Runs one dashboard query with Grafana's variables filled in; fails the
+ * test if Prometheus refuses it, or if it returns no series (unless it
+ * filters with "> 0", which may legitimately leave nothing). */
+static void check_dashboard_expr(const char *where, const char *expr)
+{
+    char q[4096];
+    snprintf(q, sizeof q, "%s", expr);
+    replace_all(q, sizeof q, "$__rate_interval", "10s");
+    replace_all(q, sizeof q, "$__range", "1m");
+    replace_all(q, sizeof q, "$job", ".*");
+    replace_all(q, sizeof q, "$instance", ".*");
+    char *err = NULL;
+    cJSON *root = prom_api(g.prom_port, q, &err);
+    cr_expect_not_null(root, "%s: Prometheus refused %s: %s", where, q, err ? err : "no answer");
+    free(err);
+    const cJSON *res = cJSON_GetObjectItem(cJSON_GetObjectItem(root, "data"), "result");
+    size_t len = strlen(q);
+    bool filtered = len > 4 && strcmp(q + len - 4, " > 0") == 0;
+    if (root && !filtered)
+        cr_expect_gt(cJSON_GetArraySize(res), 0, "%s: no series from %s", where, q);
+    cJSON_Delete(root);
+}
+
+/* Every query of the shipped Grafana dashboard, against the live Prometheus. */
+static void check_dashboard(void)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/deploy/grafana/kpistream-dashboard.json", KS_SOURCE_DIR);
+    char *text = kst_read_file(path, NULL);
+    cr_assert_not_null(text, "%s", kst_last_error());
+    cJSON *d = cJSON_Parse(text);
+    free(text);
+    cr_assert_not_null(d, "%s is not JSON", path);
+    int n = 0;
+    const cJSON *panel, *t, *a;
+    cJSON_ArrayForEach(panel, cJSON_GetObjectItem(d, "panels"))
+    {
+        cJSON_ArrayForEach(t, cJSON_GetObjectItem(panel, "targets"))
+        {
+            const cJSON *e = cJSON_GetObjectItem(t, "expr");
+            cr_assert(cJSON_IsString(e));
+            check_dashboard_expr(cJSON_GetObjectItem(panel, "title")->valuestring, e->valuestring);
+            n++;
+        }
+    }
+    cJSON_ArrayForEach(a, cJSON_GetObjectItem(cJSON_GetObjectItem(d, "annotations"), "list"))
+    {
+        const cJSON *e = cJSON_GetObjectItem(a, "expr");
+        if (cJSON_IsString(e))
+            check_dashboard_expr("annotation", e->valuestring);
+    }
+    cJSON_Delete(d);
+    cr_expect_gt(n, 15, "only %d dashboard queries", n);
+    fprintf(stderr, "dashboard: %d queries answered by Prometheus\n", n);
 }
 
 typedef struct prom_want {
@@ -465,6 +568,10 @@ Test(metrics_prometheus, scraped_by_prometheus_ready_follows_redis)
     cr_assert_eq(rc, 0, "Prometheus's kpistream_events_accepted_total is %g, not %d", pw.last, N);
     prom_want up = {.query = "up", .value = 1};
     cr_assert_eq(kst_wait_until(cond_prom, &up, WAIT_MS), 0, "up is %g", up.last);
+    /* The dashboard's queries, once rate() has two samples in its window. */
+    prom_want rated = {.query = "count(rate(kpistream_flushes_total[10s]))", .value = 1};
+    cr_assert_eq(kst_wait_until(cond_prom, &rated, WAIT_MS), 0, "no rate() yet (%g)", rated.last);
+    check_dashboard();
     http_reply rules;
     cr_assert_eq(http_get(g.prom_port, "/api/v1/rules", &rules), 0);
     cr_expect(strstr(rules.body, "KpistreamNotReady") != NULL, "alert rules not loaded: %.300s",
