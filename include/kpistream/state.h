@@ -51,6 +51,7 @@ enum {
     KS_CUST_DIRTY = 1 << 1,   /* must be written at the next flush */
     KS_CUST_CANCELLED = 1 << 3, /* churned by a subscription cancel */
     KS_CUST_IN_RISK = 1 << 4,   /* a member of kpi:risk as far as we wrote it */
+    KS_CUST_EVENT = 1 << 5,     /* had an event since its last flush (HLLs of active customers) */
 };
 
 /* One customer: 256 bytes (checked below). Times in seconds are event
@@ -72,7 +73,7 @@ typedef struct ks_customer {
     uint8_t flags;
     uint8_t csat_last;             /* 0 = none */
     uint8_t nps_last;              /* KS_NONE = none */
-    uint8_t pad_;
+    uint8_t risk_sent;             /* score last written to kpi:risk (if KS_CUST_IN_RISK) */
     uint64_t categories;           /* bit i: bought category i */
     uint32_t open_since_s;         /* when open_tickets last went from 0 to 1 (0: none open) */
     uint32_t events_total;         /* accepted events, all time (risk: usual gap) */

@@ -210,8 +210,10 @@ static void ks__restore_finish(ks_engine *e, ks__part *p)
      * customers would otherwise make the next flush write them all), and a
      * customer with a score above 0 is in kpi:risk, as that flush left it. */
     for (uint32_t r = 0; r < p->st->ncust; r++)
-        if (p->st->cust[r].risk_score > 0)
+        if (p->st->cust[r].risk_score > 0) {
             p->st->cust[r].flags |= KS_CUST_IN_RISK;
+            p->st->cust[r].risk_sent = p->st->cust[r].risk_score;
+        }
     ks_pstate_clear_dirty(p->st);
     /* The next tick moves it on, as far as its own events allow. */
 }
@@ -582,17 +584,20 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
         pl = sizeof rkey - 5; /* config validation keeps prefixes short */
     memcpy(rkey, e->cfg->prefix, pl);
     memcpy(rkey + pl, "risk", 4);
-    /* The at-risk ranking holds customers with a score above 0. A ZREM is
-     * sent only for members we put there, unless a flush was lost since
-     * (then Redis may hold anything we tried to write). */
-    if (c->risk_score > 0) {
+    /* The at-risk ranking holds customers with a score above 0. A ZADD is
+     * sent when the score differs from the one written, a ZREM only for
+     * members we put there; both always after a flush was lost (then Redis
+     * may hold anything we tried to write). */
+    if (c->risk_score > 0 && (!(c->flags & KS_CUST_IN_RISK) || c->risk_sent != c->risk_score ||
+                              e->risk_uncertain)) {
         ks_batch_cmd(b);
         ks_batch_str(b, "ZADD");
         ks_batch_arg(b, rkey, pl + 4);
         ks_batch_i64(b, c->risk_score);
         ks_batch_arg(b, id, idlen);
         c->flags |= KS_CUST_IN_RISK;
-    } else if ((c->flags & KS_CUST_IN_RISK) || e->risk_uncertain) {
+        c->risk_sent = c->risk_score;
+    } else if (c->risk_score == 0 && ((c->flags & KS_CUST_IN_RISK) || e->risk_uncertain)) {
         ks_batch_cmd(b);
         ks_batch_str(b, "ZREM");
         ks_batch_arg(b, rkey, pl + 4);
@@ -802,7 +807,7 @@ int ks_engine_build_flush(ks_engine *e, const char *const *strs, const size_t *l
             ks_batch_str(b, "-inf");
             ks_batch_fmt(b, "(%lld", (long long)keep_from);
         }
-        rc = ks_flusher_emit(&e->fl, views, np, b, wall_ms);
+        rc = ks_flusher_emit(&e->fl, views, np, b, wall_ms, e->risk_uncertain);
         if (rc == 0 && b->failed)
             rc = KS_ERR_NOMEM;
         if (rc < 0 && rc != KS_ERR_RANGE)

@@ -904,7 +904,8 @@ static int ks__hadd_cmp(const void *x, const void *y)
     return 0;
 }
 
-static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b, int64_t old_g)
+static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b, int64_t old_g,
+                    bool all)
 {
     const ks_config *cfg = f->cfg;
     int64_t g = f->group_clock_ms;
@@ -922,11 +923,18 @@ static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b
     }
     size_t nv = 0;
     for (int i = 0; i < nparts; i++) {
-        const ks_pstate *st = parts[i].st;
+        ks_pstate *st = parts[i].st;
         if (!parts[i].fp->ok)
             continue;
         for (uint32_t d = 0; d < st->ndirty; d++) {
-            const ks_customer *c = &st->cust[st->dirty[d]];
+            ks_customer *c = &st->cust[st->dirty[d]];
+            /* Only customers with an event since their last flush: a
+             * customer dirty because a day boundary moved their rolling
+             * fields is in the bucket of their latest event already. After
+             * a lost flush (all) every dirty customer goes again. */
+            if (!(c->flags & KS_CUST_EVENT) && !all)
+                continue;
+            c->flags &= (uint8_t)~KS_CUST_EVENT;
             int64_t t_s = c->last_event_ms / 1000;
             for (int w = 0; w < cfg->nwindows; w++) {
                 int64_t width = ks__width_s(cfg, w);
@@ -1003,7 +1011,8 @@ static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b
     }
 }
 
-int ks_flusher_emit(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b, int64_t wall_ms)
+int ks_flusher_emit(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b, int64_t wall_ms,
+                    bool all_hll)
 {
     const ks_config *cfg = f->cfg;
     const char *P = cfg->prefix;
@@ -1090,7 +1099,7 @@ int ks_flusher_emit(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b
             ks__hs_field(&off, parts[i].id, strlen(parts[i].id));
             ks_batch_i64(b, parts[i].fp->try_offset);
         }
-    ks__hll(f, parts, nparts, b, old_g);
+    ks__hll(f, parts, nparts, b, old_g, all_hll);
     /* kpi:meta */
     ks_batch_cmd(b);
     ks_batch_str(b, "HSET");

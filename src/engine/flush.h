@@ -156,8 +156,11 @@ int ks_flusher_prepare(ks_flusher *f, const char *const *strs, const size_t *len
                        ks_flush_info *out, char *errstr, size_t errsize);
 
 /** Appends the group state's write and the outputs derived from the sums
- *  (kpi:meta, the KPI hashes, HLLs, top-k lists, offsets) to b. */
-int ks_flusher_emit(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b, int64_t wall_ms);
+ *  (kpi:meta, the KPI hashes, HLLs, top-k lists, offsets) to b. The HLLs
+ *  get the dirty customers with an event since their last flush, or every
+ *  dirty customer if all_hll (an earlier flush may have been lost). */
+int ks_flusher_emit(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b, int64_t wall_ms,
+                    bool all_hll);
 
 /** The transaction went through: the attempt is what Redis holds now. */
 void ks_flusher_done(ks_flusher *f, ks_flush_view *parts, int nparts);

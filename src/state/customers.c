@@ -165,9 +165,13 @@ void ks_pstate_flush_done(ks_pstate *p)
 
 int ks_pstate_flush_failed(ks_pstate *p)
 {
-    for (uint32_t i = 0; i < p->nfdirty; i++)
+    /* Its HLL additions may not have been applied either: send them again
+     * (an HLL union is idempotent, so at worst twice). */
+    for (uint32_t i = 0; i < p->nfdirty; i++) {
+        p->cust[p->fdirty[i]].flags |= KS_CUST_EVENT;
         if (ks__mark_dirty(p, &p->cust[p->fdirty[i]]) < 0)
             return KS_ERR_NOMEM;
+    }
     p->nfdirty = 0;
     /* Notices keep their order: the failed flush's first, then newer ones. */
     if (p->nfnotices) {

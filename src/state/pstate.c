@@ -531,6 +531,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         for (int i = 0; i < 3; i++)
             ks__bump(p, gs[i], t_s, k, 1);
     ks_pstate_risk_update(p, c, ev->ts_ms);
+    c->flags |= KS_CUST_EVENT;
     return ks__mark_dirty(p, c) < 0 ? KS_ERR_NOMEM : 0;
 }
 
