@@ -14,7 +14,9 @@
 #define MAX_WORDS 48
 
 static const char *const env_names[] = {"KPISTREAM_BROKERS", "KPISTREAM_TOPICS",
-                                        "KPISTREAM_GROUP", "KPISTREAM_REDIS"};
+                                        "KPISTREAM_GROUP", "KPISTREAM_REDIS",
+                                        "KPISTREAM_REDIS_PASSWORD_FILE"};
+#define NENV (sizeof env_names / sizeof env_names[0])
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -31,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         i += l + 1;
         if (l == 0) continue;
         bool env = false;
-        for (size_t e = 0; e < 4; e++) {
+        for (size_t e = 0; e < NENV; e++) {
             size_t nl = strlen(env_names[e]);
             if (strncmp(w, env_names[e], nl) == 0 && w[nl] == '=') {
                 setenv(env_names[e], w + nl + 1, 1);
@@ -71,7 +73,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     }
     if (rc == 0 && ks_config_validate(&cfg, err, sizeof err) == 0) fz_check_valid(&cfg);
     ks_config_free(&cfg);
-    for (size_t e = 0; e < 4; e++)
+    for (size_t e = 0; e < NENV; e++)
         unsetenv(env_names[e]);
     free(buf);
     return 0;
