@@ -17,7 +17,13 @@
  * HGETALL's field/value strings. Invariants: a result of 0, KS_ERR_NOMEM or
  * KS_ERR_RANGE (a sum would overflow: refused, with a message); no crash,
  * sanitizer report, leak, or run past libFuzzer's -timeout (a hostile clock
- * or bucket number must not make the flush loop for ages). */
+ * or bucket number must not make the flush loop for ages).
+ *
+ * Open finding (README.md): a group clock_ms far behind the events makes the
+ * flush loop over every HLL bucket in between. With KS_FUZZ_MASK_OLD_CLOCK=1
+ * in the environment, inputs whose clock_ms is more than 400 days before the
+ * events are skipped, so a long run explores the rest instead of stopping
+ * there. */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -27,6 +33,7 @@
 #include "kpistream/config.h"
 #include "kpistream/engine.h"
 #include "kpistream/err.h"
+#include "kpistream/log.h"
 
 #define T0 1794996000000LL
 #define WALL (T0 + 400LL * 86400000LL)
@@ -55,6 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!init) {
         if (ks_config_init_defaults(&cfg) != 0) abort();
         cfg.clock = KS_CLOCK_EVENT;
+        /* Fencing is logged at every input that takes the partition: silence. */
+        ks_log_set_level((ks_log_level)(KS_LOG_ERROR + 1));
         init = true;
     }
     /* The reply: one string per line. */
@@ -73,6 +82,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         buf[i + l] = '\0';
         i += l + 1;
         if (!nl) break;
+    }
+
+    static int mask = -1;
+    if (mask < 0) mask = getenv("KS_FUZZ_MASK_OLD_CLOCK") != NULL;
+    for (size_t i = 0; mask && i + 1 < n; i += 2) {
+        /* as flush.c reads values: strtoll of at most 31 bytes */
+        if (lens[i] == 8 && memcmp(strs[i], "clock_ms", 8) == 0) {
+            char v[32];
+            snprintf(v, sizeof v, "%.*s", (int)(lens[i + 1] < 31 ? lens[i + 1] : 31), strs[i + 1]);
+            if (strtoll(v, NULL, 10) < T0 - 400LL * 86400000LL) {
+                free(buf);
+                return 0;
+            }
+        }
     }
 
     char err[KS_ERRSTR_SIZE];
