@@ -69,7 +69,8 @@ static int ks__user_props(const ks_config *cfg, rd_kafka_conf_t *conf, bool prod
                          strncmp(k, "partition.assignment", 20) == 0 ||
                          strncmp(k, "session.", 8) == 0 || strncmp(k, "fetch.", 6) == 0 ||
                          strncmp(k, "enable.", 7) == 0 || strncmp(k, "heartbeat", 9) == 0 ||
-                         strncmp(k, "max.poll", 8) == 0 || strncmp(k, "isolation", 9) == 0))
+                         strncmp(k, "max.poll", 8) == 0 || strncmp(k, "isolation", 9) == 0 ||
+                         strncmp(k, "queued.", 7) == 0))
             continue;
         if (ks__set(conf, k, cfg->kafka_props[i].value, errstr, n) < 0)
             return KS_ERR_CONFIG;
@@ -282,6 +283,12 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
         ks__set(conf, "auto.offset.reset", "earliest", errstr, errsize) ||
         ks__set(conf, "partition.assignment.strategy", "cooperative-sticky", errstr, errsize) ||
         ks__set(conf, "client.id", "kpistream", errstr, errsize) ||
+        /* Prefetch about 1 MB or 2000 messages per partition, not
+         * librdkafka's 64 MB / 100000: the engine takes messages only as far
+         * as watermark alignment allows, so in a catch-up over many
+         * partitions the default queues end up holding the whole topic. */
+        ks__set(conf, "queued.min.messages", "2000", errstr, errsize) ||
+        ks__set(conf, "queued.max.messages.kbytes", "1024", errstr, errsize) ||
         /* Consumer lag for the metrics endpoint (src/metrics/kafka_stats.c). */
         (cfg->metrics_listen && *cfg->metrics_listen &&
          ks__set(conf, "statistics.interval.ms", "5000", errstr, errsize)) ||

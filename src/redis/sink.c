@@ -4,12 +4,14 @@
 #include "kpistream/err.h"
 #include "kpistream/log.h"
 
+#include <errno.h>
 #include <hiredis/hiredis.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct ks_redis_sink {
     const ks_config *cfg;
@@ -366,21 +368,23 @@ static int ks__send(ks_redis_sink *s, const ks_batch *b, bool watched, char *err
         snprintf(errstr, errsize, "redis: out of memory formatting the flush");
         return KS_ERR_NOMEM;
     }
-    if (redisAppendFormattedCommand(s->c, s->resp, s->resp_len) != REDIS_OK)
-        goto io_error;
-    int done = 0;
-    while (!done)
-        if (redisBufferWrite(s->c, &done) != REDIS_OK)
-            goto io_error;
+    /* Straight to the socket: handing it to hiredis would copy the whole
+     * transaction once more (its output buffer is empty here). */
+    for (size_t off = 0; off < s->resp_len;) {
+        ssize_t w = write(s->c->fd, s->resp + off, s->resp_len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0) {
+            snprintf(errstr, errsize, "redis %s:%d: sending the flush: %s", s->url.host,
+                     s->url.port, w < 0 ? strerror(errno) : "connection closed");
+            ks__drop(s);
+            return KS_ERR_REDIS;
+        }
+        off += (size_t)w;
+    }
     ks__settle(s);
     s->inflight = b->ncmds;
     return 0;
-
-io_error:
-    snprintf(errstr, errsize, "redis %s:%d: %s", s->url.host, s->url.port,
-             s->c->errstr[0] ? s->c->errstr : "connection lost");
-    ks__drop(s);
-    return KS_ERR_REDIS;
 }
 
 /* Reads the replies of the transaction in flight. */
