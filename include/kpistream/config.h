@@ -114,7 +114,8 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize);
 /** Returns the effective config as pretty JSON (two-space indent, no trailing newline), every
  *  key, durations as strings, in a form ks_config_load_file() accepts back. Secrets are
  *  masked as "***": the password in redis_url and kafka properties whose name contains
- *  "password", "secret" or "key.pem"; redis_password_file prints as its path. Caller owns it; free with free(). NULL on OOM. */
+ *  "password", "secret" or "key.pem"; redis_password_file prints as its path, never the
+ *  password. Caller owns it; free with free(). NULL on OOM. */
 char *ks_config_to_json(const ks_config *cfg);
 
 /** Returns the largest window length in ms (0 if none). */
