@@ -837,7 +837,10 @@ static void ks__kpi_hash(ks_batch *b, const ks_config *cfg, const char *key, con
         memset(&in, 0, sizeof in);
         in.sum = a->win[w];
         in.base_end = a->base_end[w];
-        in.base_start = in.base_end - a->win[w].v[KS_C_BASE_DELTA];
+        /* Sums come back from Redis, which a user with write access to the
+         * prefix can fill with anything: saturate rather than overflow. */
+        if (__builtin_sub_overflow(in.base_end, a->win[w].v[KS_C_BASE_DELTA], &in.base_start))
+            in.base_start = in.base_end < 0 ? INT64_MIN : INT64_MAX;
         in.clv_window = strcmp(cfg->windows[w].name, "30d") == 0;
         for (int i = 0; i < 3 && a->rt[w]; i++)
             in.has_response = ks_ddsketch_quantile(a->rt[w], q[i], &in.response[i]);
@@ -886,6 +889,9 @@ static int ks__top_cmp(const void *x, const void *y)
         return -c;
     return a->len > b->len ? -1 : a->len < b->len;
 }
+
+/* At most this many expired HLL buckets are deleted per window and flush. */
+#define KS__HLL_DEL_MAX 10000
 
 /* Customers to add to the HLL of window w's bucket n. */
 typedef struct ks__hadd {
@@ -980,6 +986,15 @@ static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b
             int64_t hi = nn - KS_WINDOW_BUCKETS;
             if (hi > f->hmax[w])
                 hi = f->hmax[w];
+            /* Consistent state keeps this to about a window plus the buckets
+             * ahead of the clock; a group state written by someone else must
+             * not turn it into billions of DELs. */
+            if (hi > lo && hi - lo > KS__HLL_DEL_MAX) {
+                ks_warn("flush: the group clock in %sagg:state is %lld buckets of %s behind; "
+                        "deleting only the last %d HLL buckets",
+                        cfg->prefix, (long long)(hi - lo), cfg->windows[w].name, KS__HLL_DEL_MAX);
+                lo = hi - KS__HLL_DEL_MAX;
+            }
             int cnt = 0;
             for (int64_t x = lo; x <= hi; x++) {
                 if (cnt++ % 256 == 0) {

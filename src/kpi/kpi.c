@@ -35,17 +35,19 @@ bool ks_kpi_ratio(double num, double den, double scale, double *out)
 
 bool ks_kpi_nps(int64_t promoters, int64_t detractors, int64_t responses, double *out)
 {
-    return ks_kpi_ratio((double)(promoters - detractors), (double)responses, 100.0, out);
+    /* In double: sums read back from Redis may be anything, and int64
+     * subtraction could overflow; counts below 2^53 stay exact. */
+    return ks_kpi_ratio((double)promoters - (double)detractors, (double)responses, 100.0, out);
 }
 
 bool ks_kpi_retention_rate(int64_t s, int64_t e, int64_t n, double *out)
 {
-    return ks_kpi_ratio((double)(e - n), (double)s, 100.0, out);
+    return ks_kpi_ratio((double)e - (double)n, (double)s, 100.0, out);
 }
 
 bool ks_kpi_retention_cost(double retention_spend, int64_t s, int64_t churned, double *out)
 {
-    return ks_kpi_ratio(retention_spend, (double)(s - churned), 1.0, out);
+    return ks_kpi_ratio(retention_spend, (double)s - (double)churned, 1.0, out);
 }
 
 bool ks_kpi_clv(double revenue, int64_t active, double churn_rate_pct, bool churn_known,
@@ -93,7 +95,7 @@ void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_val
     v[KS_KPI_CSAT_RESPONSES] = (double)c[KS_C_CSAT_RESPONSES];
     v[KS_KPI_NPS_RESPONSES] = (double)c[KS_C_NPS_RESPONSES];
     double purchases = (double)c[KS_C_M_PURCHASES] / 1e6;
-    double revenue = (double)(c[KS_C_M_PURCHASES] - c[KS_C_M_REFUNDS]) / 1e6;
+    double revenue = ((double)c[KS_C_M_PURCHASES] - (double)c[KS_C_M_REFUNDS]) / 1e6;
     double retention_spend = (double)c[KS_C_M_RETENTION] / 1e6;
     double marketing = (double)c[KS_C_M_MARKETING] / 1e6;
     v[KS_KPI_REVENUE] = revenue;
