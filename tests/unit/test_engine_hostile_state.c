@@ -1,7 +1,6 @@
 /* Regression tests for what fuzz_flush_reply found in the engine's reading of
  * the group state (<prefix>agg:state) back from Redis (tests/fuzz/README.md,
- * "Findings"). Both are open in src/engine/flush.c and disabled here until it
- * is fixed: enable them (drop .disabled) with the fix. The inputs are the
+ * "Findings"), fixed in src/engine/flush.c and src/kpi/kpi.c. The inputs are the
  * fuzzer's, in tests/fuzz/findings/; the engine is fed as fuzz_flush_reply
  * feeds it. */
 #include <criterion/criterion.h>
@@ -86,8 +85,7 @@ static int build_from(const char *name)
 
 /* A group clock far behind the events plus an hmax: the flush deleted every
  * HLL bucket in between, one DEL per bucket (billions). */
-Test(engine_hostile_state, old_group_clock_keeps_the_flush_bounded, .timeout = 20,
-     .disabled = true)
+Test(engine_hostile_state, old_group_clock_keeps_the_flush_bounded, .timeout = 20)
 {
     int rc = build_from("flush_reply_hostile_clock.txt");
     cr_expect(rc == 0 || rc == KS_ERR_RANGE, "rc %d", rc);
@@ -97,7 +95,7 @@ Test(engine_hostile_state, old_group_clock_keeps_the_flush_bounded, .timeout = 2
 
 /* Extreme sums read back: flush.c computed base_end - base_delta in int64
  * without a check (UBSan: signed overflow; build-asan aborts on it). */
-Test(engine_hostile_state, extreme_sums_do_not_overflow, .timeout = 20, .disabled = true)
+Test(engine_hostile_state, extreme_sums_do_not_overflow, .timeout = 20)
 {
     int rc = build_from("flush_reply_ubsan_overflow_840.txt");
     cr_expect(rc == 0 || rc == KS_ERR_RANGE, "rc %d", rc);
