@@ -23,7 +23,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define KS_CHANNELS_MAX 8       /* channels tracked with per-customer memory */
+#define KS_CHANNELS_MAX 255     /* channels tracked (ids 0..254; 0xFF = none) */
 #define KS_SEGMENTS_MAX 255
 #define KS_CATEGORIES_MAX 64    /* categories tracked for cross-sell (bitmask) */
 #define KS_DAY_SLOTS 7          /* per-customer rolling day slots (see customers.c) */
@@ -68,8 +68,7 @@ typedef struct ks_customer {
     int64_t refunds_micro;         /* lifetime refunds (micro-units) */
     uint32_t orders_total;
     uint32_t last_purchase_s, prev_purchase_s;   /* 0 = none */
-    uint32_t chan_last_s[KS_CHANNELS_MAX];       /* latest event per channel */
-    uint32_t chan_purchase_s[KS_CHANNELS_MAX];   /* latest purchase per channel */
+    uint8_t spare_[64];            /* free (per-channel times moved to ks_touches) */
     uint8_t flags;
     uint8_t csat_last;             /* 0 = none */
     uint8_t nps_last;              /* KS_NONE = none */
@@ -105,6 +104,19 @@ typedef struct ks_group {
     int64_t base;       /* customers known and not churned, all event times */
     bool used;
 } ks_group;
+
+/* A customer's latest event, purchase and second-latest purchase in one
+ * segment or channel (epoch s; 0 = none): the last touches their distinct
+ * counts in that scope are kept by (src/state/touch.c). */
+typedef struct ks_touch {
+    uint64_t key;        /* (record, group id); 0 empty, 1 deleted */
+    uint32_t last_s, purchase_s, prev_purchase_s, pad_;
+} ks_touch;
+
+typedef struct ks_touches {
+    ks_touch *e;
+    size_t cap, used, filled;
+} ks_touches;
 
 /* One first response to a ticket: counted in the windows of its time. */
 typedef struct ks_response {
@@ -151,6 +163,7 @@ typedef struct ks_pstate {
     uint32_t ndirty, capdirty;
     /* memories */
     ks_u64map dedup;       /* event_id hash -> {ts_s, 0} */
+    ks_touches touches;    /* (customer, segment or channel) -> last touches */
     ks_u64map tickets;     /* ticket_id hash -> packed {opened_ms, flags, channel, segment} */
     ks_response *resp;     /* first responses, drained by the engine after each event */
     uint32_t nresp, capresp;

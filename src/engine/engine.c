@@ -911,6 +911,7 @@ size_t ks_engine_memory(const ks_engine *e)
     for (int i = 0; i < e->nparts; i++) {
         const ks_pstate *st = e->parts[i].st;
         total += ks_fpart_memory(&e->parts[i].fl);
+        total += st->touches.cap * sizeof(ks_touch);
         total += sizeof *st + (size_t)st->capcust * sizeof(ks_customer) +
                  (size_t)st->index_cap * sizeof(uint64_t) + st->ids_cap +
                  (size_t)st->capdirty * sizeof(uint32_t) +

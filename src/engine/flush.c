@@ -848,10 +848,6 @@ static void ks__kpi_hash(ks_batch *b, const ks_config *cfg, const char *key, con
             in.has_order_value = ks_ddsketch_quantile(a->ov[w], q[i], &in.order_value[i]);
         ks_kpi_values v;
         ks_kpi_compute(&in, &prm, &v);
-        /* Channel hashes: "customers with >= 2 purchases" would need a second
-         * purchase time per customer and channel; left out rather than wrong. */
-        if (kind == 2)
-            v.present[KS_KPI_REPURCHASE_RATE] = false;
         for (int k = 0; k < KS_KPI__COUNT; k++) {
             absent[w][k] = !v.present[k];
             if (!v.present[k])

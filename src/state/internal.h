@@ -17,6 +17,10 @@ static inline uint8_t ks__sat8(unsigned v)
     return (uint8_t)(v > 0xFF ? 0xFF : v);
 }
 
+/* A customer's last touches in one segment or channel (touch.c). */
+ks_touch *ks__touch(ks_touches *t, uint32_t rec, unsigned gid, int64_t stale_s);
+void ks__touches_free(ks_touches *t);
+
 ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *created);
 int ks__mark_dirty(ks_pstate *p, ks_customer *c);
 void ks__lru_unlink(ks_pstate *p, ks_customer *c);

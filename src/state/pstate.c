@@ -109,6 +109,7 @@ void ks_pstate_free(ks_pstate *p)
         ks__group_reset(&p->channels[i]);
     free(p->segments);
     free(p->channels);
+    ks__touches_free(&p->touches);
     ks_u64map_reset(&p->dedup);
     ks_u64map_reset(&p->tickets);
     free(p->cust);
@@ -244,47 +245,71 @@ static void ks__segment_change(ks_pstate *p, ks_customer *c, unsigned seg, int64
             ks__bump(p, neu, t_s, KS_C_BASE_DELTA, 1);
         }
     }
-    ks__move(p, old, last_s, 0, KS_C_D_ACTIVE);
-    ks__move(p, neu, 0, last_s, KS_C_D_ACTIVE);
-    if (c->last_purchase_s) {
-        ks__move(p, old, c->last_purchase_s, 0, KS_C_D_PURCHASING);
-        ks__move(p, neu, 0, c->last_purchase_s, KS_C_D_PURCHASING);
-    }
-    if (c->prev_purchase_s) {
-        ks__move(p, old, c->prev_purchase_s, 0, KS_C_D_REPURCHASING);
-        ks__move(p, neu, 0, c->prev_purchase_s, KS_C_D_REPURCHASING);
-    }
+    /* Distinct counts stay where they were earned: the old segment keeps
+     * the customer for the events it had (until they leave the window), the
+     * new one counts them from this event on (contract 5: a customer who
+     * moved counts in both segments' hashes). */
+    (void)last_s;
     c->segment = (uint8_t)seg;
+}
+
+/* Touches older than this count in no window any more (touch.c drops them). */
+static int64_t ks__stale_s(const ks_pstate *p)
+{
+    const ks_config *cfg = p->sh->cfg;
+    int64_t w = cfg->nwindows ? cfg->windows[cfg->nwindows - 1].length_ms / 1000 : 0;
+    return p->clock_ms == INT64_MIN ? INT64_MIN : p->clock_ms / 1000 - w;
+}
+
+/* Moves the customer's active last touch in group g (id gid) to t_s. */
+static void ks__touch_active(ks_pstate *p, const ks_customer *c, ks_group *g, unsigned gid,
+                             int64_t t_s)
+{
+    if (!g || t_s <= 0)
+        return;
+    ks_touch *t = ks__touch(&p->touches, (uint32_t)(c - p->cust), gid, ks__stale_s(p));
+    if (!t || t_s <= (int64_t)t->last_s)
+        return; /* (out of memory: one distinct count less, not a crash) */
+    ks__move(p, g, t->last_s, t_s, KS_C_D_ACTIVE);
+    t->last_s = (uint32_t)t_s;
+}
+
+/* Latest two purchase times in one group: purchasing (latest) and
+ * repurchasing (second latest) last-touch counts. last/prev: the times. */
+static void ks__purchase_touch(ks_pstate *p, ks_group *g, uint32_t *last, uint32_t *prev,
+                               int64_t t_s)
+{
+    if (t_s >= *last) {
+        ks__move(p, g, *last, t_s, KS_C_D_PURCHASING);
+        if (*last) {
+            ks__move(p, g, *prev, *last, KS_C_D_REPURCHASING);
+            *prev = *last;
+        }
+        *last = (uint32_t)t_s;
+    } else if (t_s > *prev) {
+        ks__move(p, g, *prev, t_s, KS_C_D_REPURCHASING);
+        *prev = (uint32_t)t_s;
+    }
+}
+
+static void ks__purchase_in(ks_pstate *p, const ks_customer *c, ks_group *g, unsigned gid,
+                            int64_t t_s)
+{
+    if (!g || t_s <= 0)
+        return;
+    ks_touch *t = ks__touch(&p->touches, (uint32_t)(c - p->cust), gid, ks__stale_s(p));
+    if (t)
+        ks__purchase_touch(p, g, &t->purchase_s, &t->prev_purchase_s, t_s);
 }
 
 static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigned ch, int slot)
 {
     int64_t t_s = ev->ts_ms / 1000, m = ks__micro(ev->amount);
     ks_group *seg = KS__SEG(p, c->segment), *chg = KS__CHAN(p, ch);
-    ks_group *cust_groups[2] = {&p->global, seg};
-    /* Latest two purchase times, for purchasing (latest) and repurchasing
-     * (second latest) last-touch counts. */
-    uint32_t last = c->last_purchase_s, prev = c->prev_purchase_s;
-    for (int i = 0; i < 2; i++) {
-        if (t_s >= last) {
-            ks__move(p, cust_groups[i], last, t_s, KS_C_D_PURCHASING);
-            if (last)
-                ks__move(p, cust_groups[i], prev, last, KS_C_D_REPURCHASING);
-        } else if (t_s > prev) {
-            ks__move(p, cust_groups[i], prev, t_s, KS_C_D_REPURCHASING);
-        }
-    }
-    if (t_s >= last) {
-        if (last)
-            c->prev_purchase_s = last;
-        c->last_purchase_s = (uint32_t)t_s;
-    } else if (t_s > prev) {
-        c->prev_purchase_s = (uint32_t)t_s;
-    }
-    if (chg && t_s > c->chan_purchase_s[ch]) {
-        ks__move(p, chg, c->chan_purchase_s[ch], t_s, KS_C_D_PURCHASING);
-        c->chan_purchase_s[ch] = (uint32_t)t_s;
-    }
+    /* Global: the record's own times; segment and channel: their touches. */
+    ks__purchase_touch(p, &p->global, &c->last_purchase_s, &c->prev_purchase_s, t_s);
+    ks__purchase_in(p, c, seg, KS_GID_SEGMENT0 + c->segment, t_s);
+    ks__purchase_in(p, c, chg, KS_GID_CHANNEL0 + ch, t_s);
     /* Cross-sell: a purchase in a category the customer never bought before,
      * other than their first purchase. */
     bool cross = false;
@@ -408,7 +433,6 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         ks__bump_cust(p, c, t_s, KS_C_NEW_CUSTOMERS, 1);
         ks__bump(p, chg, t_s, KS_C_NEW_CUSTOMERS, 1);
         ks__move(p, &p->global, 0, t_s, KS_C_D_ACTIVE);
-        ks__move(p, KS__SEG(p, c->segment), 0, t_s, KS_C_D_ACTIVE);
         ks__lru_insert(p, c);
     } else {
         /* Silent for churn_inactivity before this event: the churn happened
@@ -426,7 +450,6 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         }
         if (ev->ts_ms > c->last_event_ms) {
             ks__move(p, &p->global, c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
-            ks__move(p, KS__SEG(p, c->segment), c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
             c->last_event_ms = ev->ts_ms;
             if (!(c->flags & KS_CUST_CHURNED)) {
                 ks__lru_unlink(p, c);
@@ -436,10 +459,10 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         if (ev->ts_ms < c->first_seen_ms)
             c->first_seen_ms = ev->ts_ms;
     }
-    if (chg && t_s > c->chan_last_s[ch]) {
-        ks__move(p, chg, c->chan_last_s[ch], t_s, KS_C_D_ACTIVE);
-        c->chan_last_s[ch] = (uint32_t)t_s;
-    }
+    if (c->segment != KS_NONE)
+        ks__touch_active(p, c, KS__SEG(p, c->segment), KS_GID_SEGMENT0 + c->segment, t_s);
+    if (ch != KS_NONE)
+        ks__touch_active(p, c, chg, KS_GID_CHANNEL0 + ch, t_s);
 
     ks_group *gs[3] = {&p->global, KS__SEG(p, c->segment), chg};
     for (int i = 0; i < 3; i++)

@@ -396,8 +396,15 @@ Test(engine, cancel_churns_and_segment_change_moves_the_customer)
     EV(0, "a", T0, "signup", ",\"segment\":\"smb\"");
     EV(0, "a", T0 + HOUR, "interaction", ",\"segment\":\"ent\"");
     flush();
-    cr_assert_str_eq(get("kpi:segment:smb", "active_customers:24h"), "0");
+    /* Contract 5: a customer who moved inside the window counts in both
+     * segments' distinct counts (smb has their signup, ent their
+     * interaction); the base (customers) moves with the segment. In the 1h
+     * window (clock T0+1h) only the interaction is left. */
+    cr_assert_str_eq(get("kpi:segment:smb", "active_customers:24h"), "1");
     cr_assert_str_eq(get("kpi:segment:ent", "active_customers:24h"), "1");
+    cr_assert_str_eq(get("kpi:global", "active_customers:24h"), "1");
+    cr_assert_str_eq(get("kpi:segment:smb", "active_customers:1h"), "0");
+    cr_assert_str_eq(get("kpi:segment:ent", "active_customers:1h"), "1");
     cr_assert_str_eq(get("kpi:segment:ent", "customers:24h"), "1");
     cr_assert_str_eq(get("kpi:segment:smb", "customers:24h"), "0");
     EV(0, "a", T0 + 2 * HOUR, "subscription", ",\"action\":\"cancel\"");
@@ -432,14 +439,42 @@ Test(engine, inactivity_churn_seen_by_the_customers_next_event)
     cr_assert_str_eq(get("kpi:global", "customers:24h"), "1");
 }
 
-Test(engine, channel_hashes_leave_out_repurchase_rate)
+Test(engine, channel_hashes_count_repurchases_per_channel)
 {
+    /* a buys twice on web, once on app; b once on web. Per channel, a
+     * customer counts by their purchases on that channel: web has two
+     * purchasing customers, one of them (a) with two purchases: 50 %; app
+     * has one purchasing customer with one purchase: 0 %. Globally a
+     * bought three times, b once: 1 of 2 repurchased. */
     EV(0, "a", T0, "purchase", ",\"order_id\":\"1\",\"amount\":1,\"channel\":\"web\"");
-    EV(0, "a", T0 + 1000, "purchase", ",\"order_id\":\"2\",\"amount\":1,\"channel\":\"web\"");
+    EV(0, "a", T0 + 1000, "purchase", ",\"order_id\":\"2\",\"amount\":1,\"channel\":\"app\"");
+    EV(0, "a", T0 + 2000, "purchase", ",\"order_id\":\"3\",\"amount\":1,\"channel\":\"web\"");
+    EV(1, "b", T0 + 3000, "purchase", ",\"order_id\":\"4\",\"amount\":1,\"channel\":\"web\"");
     flush();
-    cr_assert_str_eq(get("kpi:global", "repurchase_rate:1h"), "100.00");
-    cr_assert_null(get("kpi:channel:web", "repurchase_rate:1h"));
-    cr_assert_str_eq(get("kpi:channel:web", "purchase_frequency:1h"), "2.00");
+    cr_assert_str_eq(get("kpi:global", "repurchase_rate:1h"), "50.00");
+    cr_assert_str_eq(get("kpi:channel:web", "repurchase_rate:1h"), "50.00");
+    cr_assert_str_eq(get("kpi:channel:web", "purchasing_customers:1h"), "2");
+    cr_assert_str_eq(get("kpi:channel:web", "purchase_frequency:1h"), "1.50");
+    cr_assert_str_eq(get("kpi:channel:app", "repurchase_rate:1h"), "0.00");
+    cr_assert_str_eq(get("kpi:channel:app", "purchasing_customers:1h"), "1");
+}
+
+Test(engine, forty_channel_names_are_all_tracked)
+{
+    /* The old cap was 8: every one of 40 names gets its own hash now. */
+    for (int i = 0; i < 40; i++) {
+        char extra[96];
+        snprintf(extra, sizeof extra, ",\"channel\":\"ch-%02d\"", i);
+        EV(i % 4, "c", T0 + i * 1000, "interaction", extra);
+    }
+    flush();
+    for (int i = 0; i < 40; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "kpi:channel:ch-%02d", i);
+        cr_assert_str_eq(get(key, "events:1h"), "1", "%s", key);
+        cr_assert_str_eq(get(key, "active_customers:1h"), "1", "%s", key);
+    }
+    cr_assert_null(get("kpi:channel:other", "events:1h"), "nothing folded into other");
 }
 
 Test(engine, hll_active_matches_distinct_customers_per_window)

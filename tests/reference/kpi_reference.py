@@ -25,8 +25,10 @@ Semantics implemented (section references are to docs/kpis.md):
   * duplicates by event_id: first wins; repeats only count in meta.
   * distinct counts by last touch: active = latest event in the window,
     purchasing = latest purchase, repurchasing = second-latest purchase
-    (channel hashes: latest event / purchase ON that channel; no repurchase
-    count per channel, so repurchase_rate is absent there).
+    per scope (contract 5): in a segment or channel hash a customer counts
+    by their latest event / purchase / second-latest purchase IN that scope,
+    so a customer who moved segment counts in both segments' hashes while
+    each has an event of theirs in the window.
   * new customer once, at the first event of any type; joins the base then.
   * churn: subscription cancel of a non-churned customer (at its time), or
     churn_inactivity = 30 d of silence (at last event + 30 d; a customer
@@ -128,7 +130,7 @@ def ratio(fr):
 
 class Customer:
     __slots__ = ("segment", "acq_channel", "first_ts", "last_ts", "churned",
-                 "last_by_channel", "purchases", "purchase_by_channel", "categories")
+                 "scope_last", "purchases", "scope_purchases", "categories")
 
     def __init__(self):
         self.segment = None
@@ -136,9 +138,9 @@ class Customer:
         self.first_ts = None
         self.last_ts = None
         self.churned = False
-        self.last_by_channel = {}
+        self.scope_last = {}           # segment/channel hash -> latest event time in it
         self.purchases = []            # the two latest purchase times, oldest first
-        self.purchase_by_channel = {}  # channel -> latest purchase time on it
+        self.scope_purchases = {}      # segment/channel hash -> its two latest purchase times
         self.categories = set()
 
 
@@ -267,8 +269,9 @@ class Reference:
 
         g = self.groups(c.segment, channel)
         self.add(t, g, "events")
-        if channel is not None:
-            c.last_by_channel[channel] = max(c.last_by_channel.get(channel, t), t)
+        scopes = [x for x in g if x != GLOBAL]
+        for x in scopes:
+            c.scope_last[x] = max(c.scope_last.get(x, t), t)
 
         if typ == "interaction":
             self.add(t, g, "interactions")
@@ -286,9 +289,9 @@ class Reference:
                     self.add(t, g, "cross_sells")
                     self.stats["cross_sells"] += 1
                 c.categories.add(category)
-            c.purchases = (c.purchases + [t])[-2:]
-            if channel is not None:
-                c.purchase_by_channel[channel] = t
+            c.purchases = sorted(c.purchases + [t])[-2:]
+            for x in scopes:
+                c.scope_purchases[x] = sorted(c.scope_purchases.get(x, []) + [t])[-2:]
         elif typ == "refund":
             amount = Decimal(str(e["amount"]))
             self.add(t, g, "refunds", amount)
@@ -411,22 +414,20 @@ class Reference:
                         leaves[g] += 1
             # Last-touch distinct counts.
             for c in self.customers.values():
-                seg = ["kpi:segment:" + c.segment] if c.segment is not None else []
                 if inw(c.last_ts):
-                    for g in [GLOBAL] + seg:
-                        bump(g, "active_customers")
+                    bump(GLOBAL, "active_customers")
                 if c.purchases and inw(c.purchases[-1]):
-                    for g in [GLOBAL] + seg:
-                        bump(g, "purchasing_customers")
+                    bump(GLOBAL, "purchasing_customers")
                 if len(c.purchases) == 2 and inw(c.purchases[0]):
-                    for g in [GLOBAL] + seg:
+                    bump(GLOBAL, "repurchasing")
+                for g, t in c.scope_last.items():
+                    if inw(t):
+                        bump(g, "active_customers")
+                for g, ps in c.scope_purchases.items():
+                    if inw(ps[-1]):
+                        bump(g, "purchasing_customers")
+                    if len(ps) == 2 and inw(ps[0]):
                         bump(g, "repurchasing")
-                for ch, t in c.last_by_channel.items():
-                    if inw(t):
-                        bump("kpi:channel:" + ch, "active_customers")
-                for ch, t in c.purchase_by_channel.items():
-                    if inw(t):
-                        bump("kpi:channel:" + ch, "purchasing_customers")
             resp = {k: [] for k in keys}
             for t, groups, ms in self.responses:
                 if inw(t):
@@ -458,10 +459,7 @@ class Reference:
                                         get("new_customers"))
                 rat("aov", Fraction(Decimal(get("purchase_amount"))), orders)
                 rat("purchase_frequency", orders, pc)
-                if k.startswith("kpi:channel:"):
-                    vals["repurchase_rate"] = None
-                else:
-                    rat("repurchase_rate", 100 * get("repurchasing"), pc)
+                rat("repurchase_rate", 100 * get("repurchasing"), pc)
                 rat("csat", 100 * get("csat_satisfied"), get("csat_responses"))
                 rat("nps", 100 * (get("nps_promoters") - get("nps_detractors")),
                     get("nps_responses"))

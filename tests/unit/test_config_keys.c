@@ -53,7 +53,7 @@ Test(config_keys, defaults_match_the_header)
     cr_assert_eq(cfg.dedup_horizon_explicit, false);
     cr_assert_eq(cfg.max_message_bytes, 65536);
     cr_assert_eq(cfg.max_segments, 64);
-    cr_assert_eq(cfg.max_channels, 8);
+    cr_assert_eq(cfg.max_channels, 64);
     cr_assert_float_eq(cfg.gross_margin, 0.3, 1e-12);
     cr_assert_float_eq(cfg.min_churn, 0.01, 1e-12);
     cr_assert_eq(cfg.csat_satisfied_min, 4);
@@ -193,7 +193,7 @@ static const struct {
     {"max_message_bytes", "1023", "max_message_bytes", "1024..16777216"},
     {"max_message_bytes", "16777217", "max_message_bytes", "1024..16777216"},
     {"max_segments", "0", "max_segments", "1..254"},
-    {"max_channels", "9", "max_channels", "1..8"},
+    {"max_channels", "256", "max_channels", "1..255"},
     {"top_k", "0", "top_k", "1..100"},
     {"max_segments", "255", "max_segments", "1..254"},
     {"gross_margin", "0", "gross_margin", "> 0 and <= 1"},
