@@ -11,6 +11,7 @@
 #include "kpistream/batch.h"
 #include "kpistream/config.h"
 #include "kpistream/event.h"
+#include "kpistream/state.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -91,6 +92,19 @@ bool ks_engine_all_eof(const ks_engine *e);
 /** Recomputes the window clock (wall: wall_ms; event: the watermark) and
  *  advances every partition to it. Returns the clock (INT64_MIN if unknown). */
 int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms);
+
+/** Lets fn decide which new segment ('s') and channel ('c') names are
+ *  tracked (see ks_intern_admit_fn in state.h): run asks the prefix's
+ *  registry in Redis, so restarts and members fold the same names. Without
+ *  it the first names a process sees are tracked. */
+void ks_engine_set_name_admit(ks_engine *e, ks_intern_admit_fn fn, void *ctx);
+
+/** Adds a name the registry holds already (at start, in registration order,
+ *  and when the registry turns out full). */
+void ks_engine_preload_name(ks_engine *e, char kind, const char *name, size_t len);
+
+/** Returns how many names of kind the registry may hold ("other" apart). */
+int ks_engine_name_limit(const ks_engine *e, char kind);
 
 /** Builds into b (cleared first) the read that starts a flush: WATCH of
  *  the group state in Redis and its HGETALL (see src/engine/flush.h). Send it

@@ -81,4 +81,20 @@ int ks_redis_sink_stored_partition(ks_redis_sink *s, const char *topic, int32_t 
  *  KS_ERR_CONFIG with errstr naming the mismatch, or KS_ERR_REDIS. */
 int ks_redis_sink_claim(ks_redis_sink *s, const char *config, char *errstr, size_t errsize);
 
+/* Receives one name of a registry. */
+typedef void (*ks_name_fn)(void *ctx, const char *name, size_t len);
+
+/** Calls each() for the names of the prefix's registry of kind ('s'
+ *  segments, 'c' channels), in the order they were registered. Returns 0 or
+ *  KS_ERR_REDIS. */
+int ks_redis_sink_names(ks_redis_sink *s, char kind, ks_name_fn each, void *ctx, char *errstr,
+                        size_t errsize);
+
+/** Registers name in the prefix's registry of kind if it holds fewer than
+ *  limit names. Returns 1 if the name is tracked (registered now or
+ *  before), 0 if not (the registry is full; each() then gets every
+ *  registered name, in order), or KS_ERR_REDIS. */
+int ks_redis_sink_admit_name(ks_redis_sink *s, char kind, const char *name, size_t len, int limit,
+                             ks_name_fn each, void *ctx, char *errstr, size_t errsize);
+
 #endif

@@ -32,12 +32,24 @@
 
 /* Interned names (segments, channels, categories), shared by all partitions so
  * ids agree. Past `max` distinct names, new names map to the id of "other". */
+struct ks_intern;
+
+/* Asks whoever keeps the prefix's name registry (run: Redis) whether a new
+ * name is tracked: 1 yes, 0 no (the registry is full: every later new name is
+ * "other" too). The registry, not the order names reach one process, decides,
+ * so every restart and member folds the same names. */
+typedef int (*ks_intern_admit_fn)(void *ctx, char kind, const char *name, uint32_t len);
+
 typedef struct ks_intern {
     char names[KS_SEGMENTS_MAX + 1][129];
     uint8_t lens[KS_SEGMENTS_MAX + 1];
     int n;
     int max;
     int last; /* id of the last hit: names repeat in runs */
+    char kind;                /* 's' segments, 'c' channels (for admit) */
+    ks_intern_admit_fn admit; /* NULL: first come, first tracked (tests, benchmarks) */
+    void *admit_ctx;
+    bool closed;              /* the registry is full: new names are "other" */
 } ks_intern;
 
 /** Initialises an empty table holding at most max names (the last id is "other"). */

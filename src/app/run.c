@@ -61,6 +61,7 @@ typedef struct ks__run {
     const ks_config *cfg;
     ks_engine *engine;
     ks_redis_sink *sink;
+    ks_redis_sink *names;  /* the name registry's own connection (a flush may be in flight on sink) */
     ks_source *source;
     ks_batch batch;
     bool outage;          /* the last flush failed */
@@ -74,6 +75,7 @@ typedef struct ks__run {
     int64_t progress_at;        /* monotonic: next progress line */
     int64_t progress_messages;  /* messages at the last progress line */
     int64_t flush_sent_ms;      /* monotonic: when the flush in flight was sent */
+    char preload_kind;          /* kind of the names ks__preload receives */
     ks_metrics *metrics;        /* /metrics, /healthz, /readyz (docs/operations.md) */
     int64_t flush_start_ns;     /* monotonic: when the flush in flight started */
     int64_t metrics_at;         /* monotonic ms: next copy of the engine's gauges */
@@ -261,6 +263,37 @@ static int ks__flush(ks__run *r, bool sync_commit)
     }
 }
 
+/* A registered name, into the engine's table (r->preload_kind says which). */
+static void ks__preload(void *ctx, const char *name, size_t len)
+{
+    ks__run *r = ctx;
+    ks_engine_preload_name(r->engine, r->preload_kind, name, len);
+}
+
+/* A name this process has not seen: the registry decides whether it is
+ * tracked, waiting for Redis if it must (a wrong guess would fold a name
+ * differently from the other members and restarts). */
+static int ks__admit(void *ctx, char kind, const char *name, uint32_t len)
+{
+    ks__run *r = ctx;
+    char err[KS_ERRSTR_SIZE];
+    int backoff = 100;
+    for (;;) {
+        r->preload_kind = kind;
+        int rc = ks_redis_sink_admit_name(r->names, kind, name, len,
+                                          ks_engine_name_limit(r->engine, kind), ks__preload, r,
+                                          err, sizeof err);
+        if (rc >= 0)
+            return rc;
+        if (ks__stop) /* the final flush fails too (Redis is away): nothing is committed */
+            return 0;
+        ks_warn("%s; retrying in %d ms", err, backoff);
+        struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000L};
+        nanosleep(&ts, NULL);
+        backoff = backoff * 2 > r->cfg->redis_retry_max_ms ? r->cfg->redis_retry_max_ms : backoff * 2;
+    }
+}
+
 /* Restore point of a newly assigned partition: waits for Redis, because
  * without it we cannot know which outputs already exist. */
 static int64_t ks__on_assign(void *ctx, const char *topic, int32_t partition)
@@ -378,6 +411,28 @@ int ks_run(const ks_config *cfg)
         nanosleep(&ts, NULL);
         backoff = backoff * 2 > cfg->redis_retry_max_ms ? cfg->redis_retry_max_ms : backoff * 2;
     }
+    /* The names the prefix tracks, in the order they were registered:
+     * every member and restart folds the same names (ks__admit). */
+    r.names = ks_redis_sink_new(cfg, err, sizeof err);
+    if (!r.names)
+        goto out;
+    for (int k = 0; k < 2; k++) {
+        char kind = k ? 'c' : 's';
+        r.preload_kind = kind;
+        while (ks_redis_sink_names(r.names, kind, ks__preload, &r, err, sizeof err) < 0) {
+            if (ks__noperm(err)) {
+                status = KS_EXIT_NOPERM;
+                goto out;
+            }
+            if (ks__stop)
+                goto out;
+            ks_warn("%s; retrying in %d ms", err, backoff);
+            struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000L};
+            nanosleep(&ts, NULL);
+            backoff = backoff * 2 > cfg->redis_retry_max_ms ? cfg->redis_retry_max_ms : backoff * 2;
+        }
+    }
+    ks_engine_set_name_admit(r.engine, ks__admit, &r);
     err[0] = '\0';
     char member[40];
     snprintf(member, sizeof member, "%x%llx", (unsigned)getpid(),
@@ -505,6 +560,7 @@ out:
     ks_source_free(r.source);
     ks_metrics_free(r.metrics);
     ks_redis_sink_free(r.sink);
+    ks_redis_sink_free(r.names);
     ks_engine_free(r.engine);
     ks_batch_reset(&r.batch);
     return status;

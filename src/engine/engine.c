@@ -365,6 +365,29 @@ bool ks_engine_fenced(const ks_engine *e)
     return false;
 }
 
+void ks_engine_set_name_admit(ks_engine *e, ks_intern_admit_fn fn, void *ctx)
+{
+    e->sh.segments.kind = 's';
+    e->sh.channels.kind = 'c';
+    e->sh.segments.admit = e->sh.channels.admit = fn;
+    e->sh.segments.admit_ctx = e->sh.channels.admit_ctx = ctx;
+}
+
+void ks_engine_preload_name(ks_engine *e, char kind, const char *name, size_t len)
+{
+    ks_intern *t = kind == 's' ? &e->sh.segments : &e->sh.channels;
+    ks_intern_admit_fn fn = t->admit;
+    t->admit = NULL; /* registered already */
+    if (len <= 128 && (t->n < t->max - 1))
+        (void)ks_intern_id(t, name, (uint32_t)len);
+    t->admit = fn;
+}
+
+int ks_engine_name_limit(const ks_engine *e, char kind)
+{
+    return (kind == 's' ? e->sh.segments.max : e->sh.channels.max) - 1;
+}
+
 void ks_engine_set_member(ks_engine *e, const char *id)
 {
     snprintf(e->member, sizeof e->member, "%s", id);

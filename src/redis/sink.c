@@ -595,3 +595,84 @@ int ks_redis_sink_claim(ks_redis_sink *s, const char *config, char *errstr, size
     freeReplyObject(r);
     return rc;
 }
+
+/* The prefix's name registry (<prefix>agg:names:<kind>: name -> order of
+ * registration): a name is tracked if it is registered, or if it can be
+ * while fewer than `limit` are. Returns 1 or 0, and on 0 (full) the whole
+ * registry, whose names were not all seen here perhaps. */
+static const char ks__admit_script[] =
+    "if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 1 then return {1} end\n"
+    "local n = redis.call('HLEN', KEYS[1])\n"
+    "if n < tonumber(ARGV[2]) then redis.call('HSET', KEYS[1], ARGV[1], n); return {1} end\n"
+    "local out = {0}\n"
+    "local kv = redis.call('HGETALL', KEYS[1])\n"
+    "for i = 1, #kv, 2 do out[#out + 1] = kv[i]; out[#out + 1] = kv[i + 1] end\n"
+    "return out\n";
+
+static const char ks__names_script[] =
+    "return redis.call('HGETALL', KEYS[1])\n";
+
+/* Calls each() for the registry's names in order of registration. */
+static void ks__names_in_order(const redisReply *r, size_t first, ks_name_fn each, void *ctx)
+{
+    size_t n = (r->elements - first) / 2;
+    for (size_t k = 0; k < n; k++) /* orders are 0..n-1: find each in turn */
+        for (size_t i = first; i + 1 < r->elements; i += 2)
+            if (r->element[i + 1]->type == REDIS_REPLY_STRING &&
+                strtoll(r->element[i + 1]->str, NULL, 10) == (long long)k &&
+                r->element[i]->type == REDIS_REPLY_STRING) {
+                each(ctx, r->element[i]->str, r->element[i]->len);
+                break;
+            }
+}
+
+int ks_redis_sink_names(ks_redis_sink *s, char kind, ks_name_fn each, void *ctx, char *errstr,
+                        size_t errsize)
+{
+    int rc = ks_redis_sink_connect(s, errstr, errsize);
+    if (rc < 0)
+        return rc;
+    char key[128], k[2] = {kind, 0};
+    snprintf(key, sizeof key, "%sagg:names:%s", s->cfg->prefix, k);
+    const char *argv[4] = {"EVAL", ks__names_script, "1", key};
+    redisReply *r = redisCommandArgv(s->c, 4, argv, NULL);
+    if (!r || r->type != REDIS_REPLY_ARRAY) {
+        snprintf(errstr, errsize, "redis %s:%d: reading %s: %s", s->url.host, s->url.port, key,
+                 r && r->type == REDIS_REPLY_ERROR ? r->str : "connection lost");
+        if (r)
+            freeReplyObject(r);
+        ks__drop(s);
+        return KS_ERR_REDIS;
+    }
+    ks__names_in_order(r, 0, each, ctx);
+    freeReplyObject(r);
+    return 0;
+}
+
+int ks_redis_sink_admit_name(ks_redis_sink *s, char kind, const char *name, size_t len, int limit,
+                             ks_name_fn each, void *ctx, char *errstr, size_t errsize)
+{
+    int rc = ks_redis_sink_connect(s, errstr, errsize);
+    if (rc < 0)
+        return rc;
+    char key[128], k[2] = {kind, 0}, lim[16];
+    snprintf(key, sizeof key, "%sagg:names:%s", s->cfg->prefix, k);
+    snprintf(lim, sizeof lim, "%d", limit);
+    const char *argv[6] = {"EVAL", ks__admit_script, "1", key, name, lim};
+    size_t lens[6] = {4, strlen(ks__admit_script), 1, strlen(key), len, strlen(lim)};
+    redisReply *r = redisCommandArgv(s->c, 6, argv, lens);
+    if (!r || r->type != REDIS_REPLY_ARRAY || r->elements < 1 ||
+        r->element[0]->type != REDIS_REPLY_INTEGER) {
+        snprintf(errstr, errsize, "redis %s:%d: registering a name in %s: %s", s->url.host,
+                 s->url.port, key, r && r->type == REDIS_REPLY_ERROR ? r->str : "connection lost");
+        if (r)
+            freeReplyObject(r);
+        ks__drop(s);
+        return KS_ERR_REDIS;
+    }
+    int tracked = r->element[0]->integer == 1;
+    if (!tracked)
+        ks__names_in_order(r, 1, each, ctx);
+    freeReplyObject(r);
+    return tracked;
+}

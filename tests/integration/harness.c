@@ -998,8 +998,10 @@ char *kst_redis_dump_kpi(const kst_redis *r)
      * cut into flushes, not on the events: the token of each partition's
      * last flush, and the per-bucket HLLs (a customer goes into the bucket
      * of their latest event as of each flush; the windows' unions, compared,
-     * come out the same). */
-    static const char *const ignore[] = {"updated_at_ms", "tok:*", "key:kpi:agg:h:*", NULL};
+     * come out the same), and the order names were registered in (which
+     * names are tracked shows in the KPI hashes). */
+    static const char *const ignore[] = {"updated_at_ms", "tok:*", "key:kpi:agg:h:*",
+                                         "key:kpi:agg:names:*", NULL};
     char *d = kst_redis_dump(c, "kpi:*", ignore);
     redisFree(c);
     return d;
@@ -1798,4 +1800,24 @@ int kst_stream_make(kst_stream *s, const char *dir, const char *const *gen_args,
     if (fclose(out) != 0)
         return kst__fail("write %s failed", s->path);
     return 0;
+}
+
+int kst_redis_register_names(const kst_redis *r, char kind, const char *const *names)
+{
+    redisContext *c = kst_redis_connect(r);
+    if (!c)
+        return -1;
+    int rc = 0;
+    for (int i = 0; names[i] && rc == 0; i++) {
+        char key[32];
+        snprintf(key, sizeof key, "kpi:agg:names:%c", kind);
+        redisReply *x = redisCommand(c, "HSET %s %s %d", key, names[i], i);
+        if (!x || x->type == REDIS_REPLY_ERROR) {
+            rc = kst__fail("registering %s: %s", names[i], x ? x->str : c->errstr);
+        }
+        if (x)
+            freeReplyObject(x);
+    }
+    redisFree(c);
+    return rc;
 }

@@ -181,6 +181,11 @@ const char *kst_redis_url(const kst_redis *r);
  *  Caller owns the result; free with redisFree(). */
 redisContext *kst_redis_connect(const kst_redis *r);
 
+/** Registers names, in order, as the prefix "kpi:"'s tracked names of kind
+ *  ('s' segments, 'c' channels): what an operator does to choose them before
+ *  the first run (docs/kpis.md, names). Returns 0 or -1. */
+int kst_redis_register_names(const kst_redis *r, char kind, const char *const *names);
+
 /** HGET key field into buf (NUL-terminated, truncated to n-1). Returns 1 if
  *  found, 0 if the key or field is absent, -1 on error (also a wrong type). */
 int kst_redis_hget(redisContext *c, const char *key, const char *field, char *buf, size_t n);

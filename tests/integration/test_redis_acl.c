@@ -33,7 +33,7 @@
 #define KEYS_RUN "resetkeys ~kpi:* resetchannels &kpi:*"
 #define RULES_RUN                                                                                  \
     "-@all +ping +select +watch +multi +exec +hgetall +hmget +hget +hset +hdel +del +zadd "       \
-    "+zrem +zremrangebyscore +xadd +publish +pfadd +pfmerge +eval"
+    "+zrem +zremrangebyscore +xadd +publish +pfadd +pfmerge +eval +hexists +hlen"
 #define KEYS_WATCH "resetkeys %R~kpi:* resetchannels"
 #define RULES_WATCH "-@all +ping +select +hgetall +hmget +scan +zcard +zrevrange +xrevrange"
 #define KEYS_DASHBOARD "resetkeys %R~kpi:* resetchannels &kpi:*"
