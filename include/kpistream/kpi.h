@@ -96,7 +96,23 @@ typedef struct ks_kpi_input {
 typedef struct ks_kpi_values {
     double v[KS_KPI__COUNT];
     bool present[KS_KPI__COUNT];
+    /* For KPIs that are a ratio of integers (counts, money in micro-units),
+     * the value in hundredths rounded half away from zero on the exact
+     * quotient: printed as is, no binary approximation in between. */
+    bool exact[KS_KPI__COUNT];
+    int64_t hundredths[KS_KPI__COUNT];
 } ks_kpi_values;
+
+/** Returns n / d in hundredths, rounded half away from zero on the exact
+ *  quotient (d != 0); saturates at the int64 range. */
+int64_t ks_kpi_hundredths(int64_t n, int64_t d);
+
+/** Formats a value held in hundredths: "12.34" (money, ratios) or, for
+ *  counts, the integer part rounded half away from zero. Returns buf. */
+char *ks_kpi_format_hundredths(ks_kpi_kind kind, int64_t hundredths, char *buf, size_t size);
+
+/** Formats KPI k of v: exactly if it has hundredths, else from its double. */
+char *ks_kpi_format_value(const ks_kpi_values *v, ks_kpi k, char *buf, size_t size);
 
 /** Computes every KPI of in. Ratios with a zero denominator are not present. */
 void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_values *out);

@@ -581,11 +581,16 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     KS__I("orders_30d", r.orders_30d);
     KS__S("revenue_30d", ks_kpi_format(KS_KPI_MONEY, r.revenue_30d, num, sizeof num));
     KS__I("orders_total", c->orders_total);
-    double rev_total = (double)(c->purchases_micro - c->refunds_micro) / 1e6;
-    KS__S("revenue_total", ks_kpi_format(KS_KPI_MONEY, rev_total, num, sizeof num));
-    if (c->orders_total)
-        KS__S("aov", ks_kpi_format(KS_KPI_MONEY, (double)c->purchases_micro / 1e6 / c->orders_total,
+    /* Exact decimal rounding of the micro-unit sums (1.005 -> 1.01). */
+    KS__S("revenue_total",
+          ks_kpi_format_hundredths(KS_KPI_MONEY,
+                                   ks_kpi_hundredths(c->purchases_micro - c->refunds_micro, 1000000),
                                    num, sizeof num));
+    if (c->orders_total)
+        KS__S("aov", ks_kpi_format_hundredths(
+                         KS_KPI_MONEY,
+                         ks_kpi_hundredths(c->purchases_micro, (int64_t)c->orders_total * 1000000),
+                         num, sizeof num));
     KS__I("interactions_7d", r.interactions_7d);
     KS__I("interactions_28d", r.interactions_28d);
     if (c->csat_last)

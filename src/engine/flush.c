@@ -854,7 +854,7 @@ static void ks__kpi_hash(ks_batch *b, const ks_config *cfg, const char *key, con
                 continue;
             int nl = snprintf(name, sizeof name, "%s:%s", ks_kpi_name((ks_kpi)k), cfg->windows[w].name);
             ks__hs_field(&set, name, (size_t)nl);
-            ks_kpi_format(ks_kpi_kind_of((ks_kpi)k), v.v[k], val, sizeof val);
+            ks_kpi_format_value(&v, (ks_kpi)k, val, sizeof val);
             ks_batch_str(b, val);
         }
     }

@@ -66,6 +66,38 @@ bool ks_kpi_clv(double revenue, int64_t active, double churn_rate_pct, bool chur
     return true;
 }
 
+static void ks__fmt_fixed(long long v, bool cents, char *buf, size_t size);
+
+int64_t ks_kpi_hundredths(int64_t n, int64_t d)
+{
+    /* q = n * 100 / d rounded half away from zero, in 128 bits. */
+    __int128 num = (__int128)n * 100, den = d;
+    if (den < 0) {
+        num = -num;
+        den = -den;
+    }
+    /* Half away from zero: an exact half needs an even den, and den / 2 is
+     * then exactly that half. */
+    __int128 q = (num >= 0 ? num + den / 2 : num - den / 2) / den;
+    if (q > INT64_MAX)
+        return INT64_MAX;
+    if (q < INT64_MIN)
+        return INT64_MIN;
+    return (int64_t)q;
+}
+
+/* KPI k is num / den x scale, num and den integers: its exact hundredths. */
+static void ks__exact(ks_kpi_values *out, ks_kpi k, int64_t num, int64_t den, int64_t scale)
+{
+    if (!out->present[k] || den == 0)
+        return;
+    __int128 n = (__int128)num * scale;
+    if (n > INT64_MAX || n < INT64_MIN)
+        return; /* beyond: the double stands */
+    out->exact[k] = true;
+    out->hundredths[k] = ks_kpi_hundredths((int64_t)n, den);
+}
+
 void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_values *out)
 {
     const int64_t *c = in->sum.v;
@@ -141,6 +173,61 @@ void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_val
     if (in->clv_window)
         ok[KS_KPI_CLV] = ks_kpi_clv(revenue, c[KS_C_D_ACTIVE], v[KS_KPI_CHURN_RATE],
                                     ok[KS_KPI_CHURN_RATE], prm, &v[KS_KPI_CLV]);
+    /* Exact decimal rounding of what is a ratio of integers (contract 5:
+     * money rounds half-up on its decimal value, 1.005 -> 1.01). Money is
+     * in micro-units: x / 1e6 in hundredths is x / 10^4. */
+    memset(out->exact, 0, sizeof out->exact);
+    int64_t rev_micro;
+    if (!__builtin_sub_overflow(c[KS_C_M_PURCHASES], c[KS_C_M_REFUNDS], &rev_micro))
+        ks__exact(out, KS_KPI_REVENUE, rev_micro, 1000000, 1);
+    ks__exact(out, KS_KPI_REFUNDS, c[KS_C_M_REFUNDS], 1000000, 1);
+    ks__exact(out, KS_KPI_MARKETING_SPEND, c[KS_C_M_MARKETING], 1000000, 1);
+    ks__exact(out, KS_KPI_RETENTION_SPEND, c[KS_C_M_RETENTION], 1000000, 1);
+    if (c[KS_C_ORDERS] > 0 && c[KS_C_ORDERS] < INT64_MAX / 1000000)
+        ks__exact(out, KS_KPI_AOV, c[KS_C_M_PURCHASES], c[KS_C_ORDERS] * 1000000, 1);
+    ks__exact(out, KS_KPI_PURCHASE_FREQUENCY, c[KS_C_ORDERS], c[KS_C_D_PURCHASING], 1);
+    ks__exact(out, KS_KPI_REPURCHASE_RATE, c[KS_C_D_REPURCHASING], c[KS_C_D_PURCHASING], 100);
+    ks__exact(out, KS_KPI_CSAT, c[KS_C_CSAT_SATISFIED], c[KS_C_CSAT_RESPONSES], 100);
+    int64_t pd, en, sc;
+    if (!__builtin_sub_overflow(c[KS_C_NPS_PROMOTERS], c[KS_C_NPS_DETRACTORS], &pd))
+        ks__exact(out, KS_KPI_NPS, pd, c[KS_C_NPS_RESPONSES], 100);
+    if (!__builtin_sub_overflow(in->base_end, c[KS_C_NEW_CUSTOMERS], &en))
+        ks__exact(out, KS_KPI_RETENTION_RATE, en, in->base_start, 100);
+    ks__exact(out, KS_KPI_CHURN_RATE, c[KS_C_CHURNED], in->base_start, 100);
+    if (c[KS_C_NEW_CUSTOMERS] > 0 && c[KS_C_NEW_CUSTOMERS] < INT64_MAX / 1000000)
+        ks__exact(out, KS_KPI_CAC, c[KS_C_M_MARKETING], c[KS_C_NEW_CUSTOMERS] * 1000000, 1);
+    if (!__builtin_sub_overflow(in->base_start, c[KS_C_CHURNED], &sc) && sc != 0 &&
+        sc < INT64_MAX / 1000000 && sc > INT64_MIN / 1000000)
+        ks__exact(out, KS_KPI_RETENTION_COST, c[KS_C_M_RETENTION], sc * 1000000, 1);
+    ks__exact(out, KS_KPI_CONVERSION_RATE, c[KS_C_CONVERSIONS], c[KS_C_LEADS], 100);
+    ks__exact(out, KS_KPI_COMPLAINT_RATE, c[KS_C_COMPLAINTS], c[KS_C_D_ACTIVE], 100);
+    ks__exact(out, KS_KPI_COMPLAINT_RESOLUTION_RATE, c[KS_C_COMPLAINTS_RESOLVED],
+              c[KS_C_COMPLAINTS], 100);
+    ks__exact(out, KS_KPI_ENGAGEMENT, c[KS_C_INTERACTIONS], c[KS_C_D_ACTIVE], 1);
+    ks__exact(out, KS_KPI_UPSELL_RATE, c[KS_C_UPSELLS], c[KS_C_D_ACTIVE], 100);
+    ks__exact(out, KS_KPI_CROSS_SELL_RATE, c[KS_C_CROSS_SELLS], c[KS_C_ORDERS], 100);
+}
+
+char *ks_kpi_format_hundredths(ks_kpi_kind kind, int64_t h, char *buf, size_t size)
+{
+    if (kind == KS_KPI_COUNT || kind == KS_KPI_DURATION) {
+        int64_t q = h / 100, r = h % 100;
+        if (r >= 50)
+            q++;
+        else if (r <= -50)
+            q--;
+        ks__fmt_fixed(q, false, buf, size);
+    } else {
+        ks__fmt_fixed(h, true, buf, size);
+    }
+    return buf;
+}
+
+char *ks_kpi_format_value(const ks_kpi_values *v, ks_kpi k, char *buf, size_t size)
+{
+    if (v->exact[k])
+        return ks_kpi_format_hundredths(ks_kpi_kind_of(k), v->hundredths[k], buf, size);
+    return ks_kpi_format(ks_kpi_kind_of(k), v->v[k], buf, size);
 }
 
 /* Writes v in decimal, a dot and two digits of cents if cents; no printf

@@ -5,6 +5,7 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -187,4 +188,40 @@ Test(kpi, complaint_resolution_and_response_quantiles)
     cr_assert_float_eq(v.v[KS_KPI_RESPONSE_TIME_P99], 990, 1e-9);
     in.has_response = false;
     cr_assert(!run(&in).present[KS_KPI_RESPONSE_TIME_P50]);
+}
+
+/* Contract 5: money (and every ratio of integers) rounds half away from zero
+ * on the exact decimal value, never on a binary approximation of it. */
+Test(kpi, exact_decimal_rounding)
+{
+    cr_assert_eq(ks_kpi_hundredths(1005000, 1000000), 101, "1.005 -> 1.01");
+    cr_assert_eq(ks_kpi_hundredths(-1005000, 1000000), -101);
+    cr_assert_eq(ks_kpi_hundredths(1004999, 1000000), 100);
+    cr_assert_eq(ks_kpi_hundredths(100, 32), 313, "100/32 % = 3.125 -> 3.13");
+    cr_assert_eq(ks_kpi_hundredths(1, 3), 33);
+    cr_assert_eq(ks_kpi_hundredths(2, 3), 67);
+    cr_assert_eq(ks_kpi_hundredths(-2, 3), -67);
+    cr_assert_eq(ks_kpi_hundredths(5, -2), -250);
+    cr_assert_eq(ks_kpi_hundredths(INT64_MAX, 1), INT64_MAX, "saturates");
+
+    ks_kpi_input in;
+    memset(&in, 0, sizeof in);
+    /* Three orders of 0.335 each: aov 0.335 exactly, which a double holds
+     * as 0.33499999...; refunds of 1.005. */
+    in.sum.v[KS_C_ORDERS] = 3;
+    in.sum.v[KS_C_D_PURCHASING] = 1;
+    in.sum.v[KS_C_M_PURCHASES] = 1005000;
+    in.sum.v[KS_C_M_REFUNDS] = 1005000;
+    in.sum.v[KS_C_CSAT_RESPONSES] = 32;
+    in.sum.v[KS_C_CSAT_SATISFIED] = 1;
+    ks_kpi_params p2 = {0.3, 0.01};
+    ks_kpi_values v;
+    ks_kpi_compute(&in, &p2, &v);
+    char buf[32];
+    cr_assert_str_eq(ks_kpi_format_value(&v, KS_KPI_AOV, buf, sizeof buf), "0.34");
+    cr_assert_str_eq(ks_kpi_format_value(&v, KS_KPI_REFUNDS, buf, sizeof buf), "1.01");
+    cr_assert_str_eq(ks_kpi_format_value(&v, KS_KPI_REVENUE, buf, sizeof buf), "0.00");
+    cr_assert_str_eq(ks_kpi_format_value(&v, KS_KPI_CSAT, buf, sizeof buf), "3.13");
+    cr_assert_str_eq(ks_kpi_format_value(&v, KS_KPI_PURCHASE_FREQUENCY, buf, sizeof buf), "3.00");
+    cr_assert_str_eq(ks_kpi_format_value(&v, KS_KPI_ORDERS, buf, sizeof buf), "3");
 }
