@@ -80,7 +80,9 @@ typedef struct ks_customer {
     int64_t refunds_micro;         /* lifetime refunds (micro-units) */
     uint32_t orders_total;
     uint32_t last_purchase_s, prev_purchase_s;   /* 0 = none */
-    uint8_t spare_[64];            /* free (per-channel times moved to ks_touches) */
+    uint32_t churned_at_s;         /* the last churn (valid while churned): epoch s ... */
+    uint16_t churned_at_ms;        /* ... and ms */
+    uint8_t spare_[58];            /* free */
     uint8_t flags;
     uint8_t csat_last;             /* 0 = none */
     uint8_t nps_last;              /* KS_NONE = none */

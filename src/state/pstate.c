@@ -194,6 +194,8 @@ static void ks__churn(ks_pstate *p, ks_customer *c, int64_t t_ms)
 {
     int64_t t_s = t_ms / 1000;
     c->flags |= KS_CUST_CHURNED;
+    c->churned_at_s = (uint32_t)(t_ms / 1000);
+    c->churned_at_ms = (uint16_t)(t_ms % 1000);
     ks__lru_unlink(p, c);
     ks__base(p, c, t_s, -1);
     ks__bump_cust(p, c, t_s, KS_C_CHURNED, 1);
@@ -441,9 +443,11 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         if (!(c->flags & KS_CUST_CHURNED) &&
             ev->ts_ms >= c->last_event_ms + cfg->churn_inactivity_ms)
             ks__churn(p, c, c->last_event_ms + cfg->churn_inactivity_ms);
-        /* Any later event reactivates; "later" in event time, so a late
-         * arrival from before the churn does not undo it. */
-        if ((c->flags & KS_CUST_CHURNED) && !cancel && ev->ts_ms > c->last_event_ms) {
+        /* An event reactivates only if it happened after the churn
+         * (contract 5): a late arrival from before it, even one after the
+         * customer's last known event, does not undo it. */
+        if ((c->flags & KS_CUST_CHURNED) && !cancel && ev->ts_ms > c->last_event_ms &&
+            ev->ts_ms >= (int64_t)c->churned_at_s * 1000 + c->churned_at_ms) {
             c->flags &= (uint8_t)~(KS_CUST_CHURNED | KS_CUST_CANCELLED);
             ks__base(p, c, t_s, +1);
             ks__lru_insert(p, c); /* repositioned below with the new last event */

@@ -427,6 +427,27 @@ Test(engine, late_event_does_not_undo_a_cancel)
     cr_assert_str_eq(get("kpi:global", "customers:24h"), "0");
 }
 
+Test(engine, late_event_from_before_an_inactivity_churn_does_not_reactivate)
+{
+    /* a is silent after T0: churned at T0+30d once the clock passes it (b
+     * moves the clock). Then an event of a from T0+10d arrives late: after a's
+     * last known event, but before the churn: a stays churned (contract 5). */
+    EV(0, "a", T0, "signup", "");
+    EV(1, "b", T0 + 31 * DAY, "interaction", "");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:a", "status"), "churned");
+    cr_assert_str_eq(get("kpi:global", "customers:24h"), "1");
+    EV(0, "a", T0 + 10 * DAY, "interaction", "");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:a", "status"), "churned");
+    cr_assert_str_eq(get("kpi:global", "customers:24h"), "1", "a did not rejoin the base");
+    /* An event after the churn does reactivate. */
+    EV(0, "a", T0 + 31 * DAY + HOUR, "interaction", "");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:a", "status"), "active");
+    cr_assert_str_eq(get("kpi:global", "customers:24h"), "2");
+}
+
 Test(engine, inactivity_churn_seen_by_the_customers_next_event)
 {
     /* No clock movement in between: the next event itself shows that a was

@@ -33,7 +33,7 @@ Semantics implemented (section references are to docs/kpis.md):
   * churn: subscription cancel of a non-churned customer (at its time), or
     churn_inactivity = 30 d of silence (at last event + 30 d; a customer
     whose last event + 30 d <= clock is churned at the end). Any later event
-    other than cancel reactivates (a join, not new). A cancel of an already
+    other than cancel, after the churn, reactivates (a join, not new). A cancel of an already
     churned customer is ignored.
   * base: E = customers known and not churned at the clock; S = E - joins
     in the window + leaves in the window. Segment membership = remembered
@@ -129,7 +129,7 @@ def ratio(fr):
 
 
 class Customer:
-    __slots__ = ("segment", "acq_channel", "first_ts", "last_ts", "churned",
+    __slots__ = ("segment", "acq_channel", "first_ts", "last_ts", "churned", "churned_at",
                  "scope_last", "purchases", "scope_purchases", "categories")
 
     def __init__(self):
@@ -138,6 +138,7 @@ class Customer:
         self.first_ts = None
         self.last_ts = None
         self.churned = False
+        self.churned_at = None
         self.scope_last = {}           # segment/channel hash -> latest event time in it
         self.purchases = []            # the two latest purchase times, oldest first
         self.scope_purchases = {}      # segment/channel hash -> its two latest purchase times
@@ -195,6 +196,7 @@ class Reference:
 
     def churn(self, c, t):
         c.churned = True
+        c.churned_at = t
         groups = self.member_groups(c)
         self.leave(t, groups)
         self.add(t, groups, "churned_customers")
@@ -261,7 +263,8 @@ class Reference:
                     self.join(t, ["kpi:segment:" + segment_sent])
                 c.segment = segment_sent
             cancel = typ == "subscription" and e.get("action") == "cancel"
-            if c.churned and not cancel and t > c.last_ts:  # "any later event"
+            # contract 5: only an event after the churn reactivates
+            if c.churned and not cancel and t > c.last_ts and t >= c.churned_at:
                 c.churned = False  # reactivation: a join, not a new customer
                 self.stats["reactivations"] += 1
                 self.join(t, self.member_groups(c))
