@@ -58,7 +58,7 @@ typedef struct ks_config {
                                      * windows change; true once the key was set explicitly */
     size_t max_message_bytes;       /* larger messages are too_large (default 65536) */
     int max_segments;               /* distinct segment values tracked (1..254); more map to "other" (default 64) */
-    int max_channels;               /* distinct channel values tracked (1..255); more map to "other" (default 64) */
+    int max_channels;               /* distinct channel values tracked (1..254), "other" besides (default 64) */
     int top_k;                      /* entries in kpi:top:* (1..100, default 10) */
     /* KPI parameters */
     double gross_margin;            /* CLV margin, 0..1 (default 0.3) */

@@ -92,7 +92,7 @@ static const ks__key ks__keys[] = {
      3650 * KS__MS_DAY, 0, 0},
     {"max_message_bytes", NULL, KS__K_SIZE, KS__OFF(max_message_bytes), 1024, 16 << 20, 0, 0},
     {"max_segments", NULL, KS__K_INT, KS__OFF(max_segments), 1, 254, 0, 0},
-    {"max_channels", NULL, KS__K_INT, KS__OFF(max_channels), 1, 255, 0, 0},
+    {"max_channels", NULL, KS__K_INT, KS__OFF(max_channels), 1, 254, 0, 0},
     {"top_k", NULL, KS__K_INT, KS__OFF(top_k), 1, 100, 0, 0},
     {"gross_margin", NULL, KS__K_DOUBLE, KS__OFF(gross_margin), 0, 0, 0.0, 1.0},
     {"min_churn", NULL, KS__K_DOUBLE, KS__OFF(min_churn), 0, 0, 0.0, 1.0},

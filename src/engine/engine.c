@@ -65,8 +65,10 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     e->cfg = cfg;
     e->sh.cfg = cfg;
     e->sh.social_channel = -1;
-    ks_intern_init(&e->sh.segments, cfg->max_segments);
-    ks_intern_init(&e->sh.channels, cfg->max_channels);
+    /* max_segments / max_channels names are tracked, and "other" besides
+     * (contract 5: at least 64 by default). */
+    ks_intern_init(&e->sh.segments, cfg->max_segments + 1);
+    ks_intern_init(&e->sh.channels, cfg->max_channels + 1);
     ks_intern_init(&e->sh.categories, KS_CATEGORIES_MAX);
     e->clock_ms = e->vclock_ms = e->group_clock_ms = INT64_MIN;
     e->last_hit = -1;
@@ -515,11 +517,18 @@ int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms)
 
 /* --- flush --- */
 
-/* Per-customer CLV, the contract's formula with the customer's own revenue:
- * gross_margin x revenue_30d / max(churn_rate(30d, global)/100, min_churn). */
-static double ks__customer_clv(const ks_engine *e, double revenue_30d)
+/* Per-customer CLV: the contract's formula with the customer's own revenue
+ * and the customer's own churn risk as the churn probability:
+ * gross_margin x revenue_30d / max(risk_score / 100, min_churn). The
+ * group's churn rate is what the flush that writes the customer happens to
+ * see, so a crashed and restarted run wrote other values than a straight
+ * one; the customer's risk is a function of their events and the day
+ * boundaries alone (docs/kpis.md). */
+static double ks__customer_clv(const ks_engine *e, double revenue_30d, unsigned risk_score)
 {
-    double churn = e->churn30 > e->cfg->min_churn ? e->churn30 : e->cfg->min_churn;
+    double churn = risk_score / 100.0;
+    if (churn < e->cfg->min_churn)
+        churn = e->cfg->min_churn;
     return churn > 0 ? e->cfg->gross_margin * revenue_30d / churn : 0;
 }
 
@@ -600,7 +609,8 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     KS__I("open_tickets", c->open_tickets);
     KS__I("complaints_30d", r.complaints_30d);
     KS__I("payment_failures_30d", r.payment_failures_30d);
-    KS__S("clv", ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d), num, sizeof num));
+    KS__S("clv", ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d, c->risk_score), num,
+                               sizeof num));
     KS__I("risk_score", c->risk_score);
     KS__S("risk_level", ks_risk_level_name((ks_risk_level)c->risk_level));
     char reasons[128];
@@ -711,7 +721,7 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int
         ks__reasons(n->top, reasons, sizeof reasons);
         ks_customer_rolling r;
         ks_customer_rolling_at(c, n->at_ms, &r);
-        ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d), clv, sizeof clv);
+        ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d, n->score), clv, sizeof clv);
         /* The alert as JSON for the pub/sub channel. */
         char eid[300], eseg[300], json[1024], list[160];
         ks__json_escape(id, idlen, eid, sizeof eid);

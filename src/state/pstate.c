@@ -401,6 +401,10 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         if (p->sh->social_channel < 0 && strcmp(p->sh->channels.names[ch], "social") == 0)
             p->sh->social_channel = (int)ch;
     }
+    /* Social interactions by the event's own channel name: counted in the
+     * global and segment hashes even when "social" is past the channel
+     * limit and folded into "other" there. */
+    bool social = ev->channel.ptr && ev->channel.len == 6 && memcmp(ev->channel.ptr, "social", 6) == 0;
     ks_group *chg = KS__CHAN(p, ch);
 
     if (ev->type == KS_EV_MARKETING_SPEND) {
@@ -480,7 +484,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     case KS_EV_INTERACTION:
         for (int i = 0; i < 3; i++) {
             ks__bump(p, gs[i], t_s, KS_C_INTERACTIONS, 1);
-            if ((int)ch == p->sh->social_channel)
+            if (social)
                 ks__bump(p, gs[i], t_s, KS_C_SOCIAL, 1);
         }
         c->slot_inter[slot] = ks__sat16(c->slot_inter[slot] + 1u);

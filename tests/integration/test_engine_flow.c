@@ -427,6 +427,26 @@ Test(engine, late_event_does_not_undo_a_cancel)
     cr_assert_str_eq(get("kpi:global", "customers:24h"), "0");
 }
 
+Test(engine, customer_clv_uses_their_own_risk_not_the_flush_timing)
+{
+    /* clv = gross_margin x revenue_30d / max(risk_score / 100, min_churn):
+     * a function of the customer's events, whatever the group's churn rate
+     * is at the flush that writes the hash (docs/kpis.md). */
+    EV(0, "v", T0, "purchase", ",\"order_id\":\"1\",\"amount\":100");
+    EV(1, "w", T0 + 1000, "subscription", ",\"action\":\"cancel\"");
+    flush();
+    long score = strtol(get("kpi:customer:v", "risk_score"), NULL, 10);
+    double churn = score / 100.0 > cfg.min_churn ? score / 100.0 : cfg.min_churn;
+    char want[32];
+    snprintf(want, sizeof want, "%.2f", cfg.gross_margin * 100.0 / churn);
+    cr_assert_str_eq(get("kpi:customer:v", "clv"), want, "score %ld", score);
+    /* A later flush with another group churn rate (w churned) and no event of
+     * v's does not change v's clv. */
+    EV(1, "x", T0 + 2000, "subscription", ",\"action\":\"cancel\"");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:v", "clv"), want);
+}
+
 Test(engine, late_event_from_before_an_inactivity_churn_does_not_reactivate)
 {
     /* a is silent after T0: churned at T0+30d once the clock passes it (b

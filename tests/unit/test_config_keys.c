@@ -193,7 +193,7 @@ static const struct {
     {"max_message_bytes", "1023", "max_message_bytes", "1024..16777216"},
     {"max_message_bytes", "16777217", "max_message_bytes", "1024..16777216"},
     {"max_segments", "0", "max_segments", "1..254"},
-    {"max_channels", "256", "max_channels", "1..255"},
+    {"max_channels", "255", "max_channels", "1..254"},
     {"top_k", "0", "top_k", "1..100"},
     {"max_segments", "255", "max_segments", "1..254"},
     {"gross_margin", "0", "gross_margin", "> 0 and <= 1"},
