@@ -26,7 +26,6 @@
 #define KS_CHANNELS_MAX 255     /* channels tracked (ids 0..254; 0xFF = none) */
 #define KS_SEGMENTS_MAX 255
 #define KS_CATEGORIES_MAX 64    /* categories tracked for cross-sell (bitmask) */
-#define KS_DAY_SLOTS 7          /* per-customer rolling day slots (see customers.c) */
 #define KS_NONE 0xFF            /* no segment / no channel */
 #define KS_NIL UINT32_MAX       /* no record */
 
@@ -64,6 +63,7 @@ enum {
     KS_CUST_CANCELLED = 1 << 3, /* churned by a subscription cancel */
     KS_CUST_IN_RISK = 1 << 4,   /* a member of kpi:risk as far as we wrote it */
     KS_CUST_EVENT = 1 << 5,     /* had an event since its last flush (HLLs of active customers) */
+    KS_CUST_SEG_OWN = 1 << 6,   /* segment last touches in ks_touches (it moved); else the record's */
 };
 
 /* One customer: 256 bytes (checked below). Times in seconds are event
@@ -96,13 +96,12 @@ typedef struct ks_customer {
     uint8_t risk_score;            /* 0-100 */
     uint8_t risk_level;            /* ks_risk_level */
     uint16_t risk_top;             /* top reasons: 3 x 4 bits (reason + 1; 0 = none) */
-    /* Rolling per-day activity (UTC days since epoch; 0 = free slot). */
-    float slot_rev[KS_DAY_SLOTS];  /* net revenue of the slot's days */
-    uint16_t slot_day[KS_DAY_SLOTS];  /* first UTC day (days since epoch); 0 = free */
-    uint16_t slot_inter[KS_DAY_SLOTS];
-    uint8_t slot_orders[KS_DAY_SLOTS];
-    uint8_t slot_cpf[KS_DAY_SLOTS]; /* complaints (low nibble), payment failures (high) */
-    uint8_t slot_span[KS_DAY_SLOTS]; /* last day - first day (merged slots span days) */
+    /* Rolling fields: the customer's bucket lists live in the partition's
+     * pool (ks_roll, src/state/rolling.c); the record holds where. */
+    uint32_t roll_off;             /* offset of the lists in the pool */
+    uint32_t roll_len;             /* their bytes; 0 = none */
+    uint32_t roll_visit;           /* expiry heap key (x 1440 s) of the next look; 0 = none */
+    uint8_t spare_roll_[65];       /* free (the day slots moved to the pool) */
 } ks_customer;
 
 _Static_assert(sizeof(ks_customer) == 256, "ks_customer must stay compact");
@@ -131,6 +130,22 @@ typedef struct ks_touches {
     ks_touch *e;
     size_t cap, used, filled;
 } ks_touches;
+
+/* The customers' rolling bucket lists of one partition: a pool of blocks in
+ * size classes (8 per power of two from 8 bytes), and a min-heap that finds
+ * the customers whose buckets leave a window as the clock moves. */
+#define KS_ROLL_CLASSES 100
+typedef struct ks_roll {
+    uint8_t *buf;          /* the pool; a free block starts with the next free offset + 1 */
+    size_t len, cap;       /* carved, allocated */
+    uint32_t free_head[KS_ROLL_CLASSES]; /* first free block per class (offset + 1; 0 = none) */
+    size_t used;           /* bytes in customers' lists */
+    uint64_t *heap;        /* roll_visit << 32 | record number, smallest first */
+    uint32_t nheap, capheap;
+    uint8_t *scratch;      /* edits are assembled here */
+    size_t capscratch;
+    uint64_t visits, compactions; /* heap entries handled, pool compactions (stats) */
+} ks_roll;
 
 /* One first response to a ticket: counted in the windows of its time. */
 typedef struct ks_response {
@@ -179,6 +194,7 @@ typedef struct ks_pstate {
     ks_u64map dedup;       /* event_id hash -> {ts_s, 0} */
     ks_touches touches;    /* (customer, segment or channel) -> last touches */
     ks_u64map tickets;     /* ticket_id hash -> packed {opened_ms, flags, channel, segment} */
+    ks_roll roll;          /* customers' rolling bucket lists */
     ks_response *resp;     /* first responses, drained by the engine after each event */
     uint32_t nresp, capresp;
     ks_notice *notices;    /* alerts and triggers since the last flush */
@@ -229,20 +245,31 @@ const char *ks_pstate_customer_id(const ks_pstate *p, const ks_customer *c, uint
 /** Looks a customer up by id; returns NULL if unknown. Borrowed from p. */
 ks_customer *ks_pstate_find(ks_pstate *p, const char *id, uint32_t len);
 
-/* Per-customer rolling values at the given clock (day granularity). */
+/* Per-customer rolling values at a clock. Each field follows the window rule
+ * of window.h with buckets of W/60: at clock c, buckets n with
+ * floor(c/b) - 60 < n <= floor(c/b), b = 10080 s (7d), 40320 s (28d),
+ * 43200 s (30d), exact (docs/kpis.md, "Per-customer fields"). */
 typedef struct ks_customer_rolling {
     int64_t orders_30d, interactions_7d, interactions_28d, complaints_30d, payment_failures_30d;
-    double revenue_30d;
-    double revenue_prev_30d; /* the 30 days before those */
+    int64_t revenue_30d_micro;      /* net revenue, micro-units */
+    int64_t revenue_prev_30d_micro; /* the 60 buckets of 43200 s before those */
+    double revenue_30d;             /* the same in the events' unit */
+    double revenue_prev_30d;
 } ks_customer_rolling;
 
-/** Computes the rolling per-customer fields at clock_ms (days after it, from
- *  events ahead of the clock, included: the values the hash settles on). */
-void ks_customer_rolling_at(const ks_customer *c, int64_t clock_ms, ks_customer_rolling *out);
+/** Computes customer c's rolling fields at clock_ms; buckets after the
+ *  clock's (events ahead of the clock) are included: the values the hash
+ *  settles on. c is one of p's customers. */
+void ks_customer_rolling_at(const ks_pstate *p, const ks_customer *c, int64_t clock_ms,
+                            ks_customer_rolling *out);
 
-/** The same as of at_ms: days after at_ms do not count (risk scoring at a
- *  moment must not see later events). */
-void ks_customer_rolling_as_of(const ks_customer *c, int64_t at_ms, ks_customer_rolling *out);
+/** The same as of at_ms: buckets after at_ms's do not count (risk scoring at
+ *  a moment must not see later events). */
+void ks_customer_rolling_as_of(const ks_pstate *p, const ks_customer *c, int64_t at_ms,
+                               ks_customer_rolling *out);
+
+/** Returns the bytes p's rolling lists hold (pool, expiry heap). */
+size_t ks_pstate_rolling_memory(const ks_pstate *p);
 
 /** Re-scores a customer at at_ms (risk, alerts, time-driven triggers). */
 void ks_pstate_risk_update(ks_pstate *p, ks_customer *c, int64_t at_ms);

@@ -559,7 +559,7 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     uint32_t idlen;
     const char *id = ks_pstate_customer_id(st, c, &idlen);
     ks_customer_rolling r;
-    ks_customer_rolling_at(c, clock_ms, &r);
+    ks_customer_rolling_at(st, c, clock_ms, &r);
     char key[320];
     size_t pl = strlen(e->cfg->prefix), kl = 0;
     if (pl + 9 + idlen < sizeof key) { /* no printf: this runs per customer per flush */
@@ -588,7 +588,9 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     KS__I("last_event_ms", c->last_event_ms);
     KS__S("status", (c->flags & KS_CUST_CHURNED) ? "churned" : "active");
     KS__I("orders_30d", r.orders_30d);
-    KS__S("revenue_30d", ks_kpi_format(KS_KPI_MONEY, r.revenue_30d, num, sizeof num));
+    KS__S("revenue_30d", ks_kpi_format_hundredths(
+                             KS_KPI_MONEY, ks_kpi_hundredths(r.revenue_30d_micro, 1000000), num,
+                             sizeof num));
     KS__I("orders_total", c->orders_total);
     /* Exact decimal rounding of the micro-unit sums (1.005 -> 1.01). */
     KS__S("revenue_total",
@@ -720,7 +722,7 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int
         ks_risk_alert_id(id, idlen, n->at_ms, nid, sizeof nid);
         ks__reasons(n->top, reasons, sizeof reasons);
         ks_customer_rolling r;
-        ks_customer_rolling_at(c, n->at_ms, &r);
+        ks_customer_rolling_at(st, c, n->at_ms, &r);
         ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d, n->score), clv, sizeof clv);
         /* The alert as JSON for the pub/sub channel. */
         char eid[300], eseg[300], json[1024], list[160];
@@ -950,6 +952,7 @@ size_t ks_engine_memory(const ks_engine *e)
         const ks_pstate *st = e->parts[i].st;
         total += ks_fpart_memory(&e->parts[i].fl);
         total += st->touches.cap * sizeof(ks_touch);
+        total += ks_pstate_rolling_memory(st);
         total += sizeof *st + (size_t)st->capcust * sizeof(ks_customer) +
                  (size_t)st->index_cap * sizeof(uint64_t) + st->ids_cap +
                  (size_t)st->capdirty * sizeof(uint32_t) +

@@ -5,7 +5,6 @@
 #include "kpistream/state.h"
 
 #define KS_DAY_MS 86400000LL
-#define KS_DAY_HORIZON 60 /* days a day slot is kept (30d fields + the 30 before) */
 
 static inline uint16_t ks__sat16(unsigned v)
 {
@@ -25,7 +24,6 @@ ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *
 int ks__mark_dirty(ks_pstate *p, ks_customer *c);
 void ks__lru_unlink(ks_pstate *p, ks_customer *c);
 void ks__lru_insert(ks_pstate *p, ks_customer *c);
-int ks__day_slot(ks_customer *c, uint32_t day);
 void ks__risk_day(ks_pstate *p, int64_t at_ms);
 void ks_pstate_risk_catch_up(ks_pstate *p, ks_customer *c, int64_t ts_ms);
 

@@ -14,6 +14,7 @@
 #include "kpistream/hash.h"
 #include "kpistream/state.h"
 #include "state/internal.h"
+#include "state/rolling.h"
 
 #include <math.h>
 #include <stddef.h>
@@ -112,6 +113,7 @@ void ks_pstate_free(ks_pstate *p)
     ks__touches_free(&p->touches);
     ks_u64map_reset(&p->dedup);
     ks_u64map_reset(&p->tickets);
+    ks__roll_free(&p->roll);
     free(p->cust);
     free(p->index);
     free(p->ids);
@@ -233,6 +235,14 @@ static int64_t ks__micro(double amount)
     return (int64_t)llround(amount * 1e6);
 }
 
+/* Touches older than this count in no window any more (touch.c drops them). */
+static int64_t ks__stale_s(const ks_pstate *p)
+{
+    const ks_config *cfg = p->sh->cfg;
+    int64_t w = cfg->nwindows ? cfg->windows[cfg->nwindows - 1].length_ms / 1000 : 0;
+    return p->clock_ms == INT64_MIN ? INT64_MIN : p->clock_ms / 1000 - w;
+}
+
 static void ks__segment_change(ks_pstate *p, ks_customer *c, unsigned seg, int64_t t_s)
 {
     ks_group *old = KS__SEG(p, c->segment), *neu = KS__SEG(p, seg);
@@ -250,18 +260,23 @@ static void ks__segment_change(ks_pstate *p, ks_customer *c, unsigned seg, int64
     /* Distinct counts stay where they were earned: the old segment keeps
      * the customer for the events it had (until they leave the window), the
      * new one counts them from this event on (contract 5: a customer who
-     * moved counts in both segments' hashes). */
-    (void)last_s;
+     * moved counts in both segments' hashes). Until a first move the
+     * segment's last touches are the record's own; now they get entries. */
+    if (!(c->flags & KS_CUST_SEG_OWN)) {
+        c->flags |= KS_CUST_SEG_OWN;
+        if (old) {
+            ks_touch *t = ks__touch(&p->touches, (uint32_t)(c - p->cust),
+                                    KS_GID_SEGMENT0 + c->segment, ks__stale_s(p));
+            if (t) {
+                t->last_s = (uint32_t)last_s;
+                t->purchase_s = c->last_purchase_s;
+                t->prev_purchase_s = c->prev_purchase_s;
+            }
+        }
+    }
     c->segment = (uint8_t)seg;
 }
 
-/* Touches older than this count in no window any more (touch.c drops them). */
-static int64_t ks__stale_s(const ks_pstate *p)
-{
-    const ks_config *cfg = p->sh->cfg;
-    int64_t w = cfg->nwindows ? cfg->windows[cfg->nwindows - 1].length_ms / 1000 : 0;
-    return p->clock_ms == INT64_MIN ? INT64_MIN : p->clock_ms / 1000 - w;
-}
 
 /* Moves the customer's active last touch in group g (id gid) to t_s. */
 static void ks__touch_active(ks_pstate *p, const ks_customer *c, ks_group *g, unsigned gid,
@@ -304,13 +319,19 @@ static void ks__purchase_in(ks_pstate *p, const ks_customer *c, ks_group *g, uns
         ks__purchase_touch(p, g, &t->purchase_s, &t->prev_purchase_s, t_s);
 }
 
-static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigned ch, int slot)
+static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigned ch)
 {
     int64_t t_s = ev->ts_ms / 1000, m = ks__micro(ev->amount);
     ks_group *seg = KS__SEG(p, c->segment), *chg = KS__CHAN(p, ch);
     /* Global: the record's own times; segment and channel: their touches. */
+    if (seg && !(c->flags & KS_CUST_SEG_OWN)) {
+        /* Never moved: the segment's touches are the record's own. */
+        uint32_t last = c->last_purchase_s, prev = c->prev_purchase_s;
+        ks__purchase_touch(p, seg, &last, &prev, t_s);
+    } else {
+        ks__purchase_in(p, c, seg, KS_GID_SEGMENT0 + c->segment, t_s);
+    }
     ks__purchase_touch(p, &p->global, &c->last_purchase_s, &c->prev_purchase_s, t_s);
-    ks__purchase_in(p, c, seg, KS_GID_SEGMENT0 + c->segment, t_s);
     ks__purchase_in(p, c, chg, KS_GID_CHANNEL0 + ch, t_s);
     /* Cross-sell: a purchase in a category the customer never bought before,
      * other than their first purchase. */
@@ -332,11 +353,10 @@ static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsig
         ks_pstate_trigger(p, c, KS_TRIGGER_FIRST_PURCHASE, ev->ts_ms);
     c->orders_total++;
     c->purchases_micro += m;
-    c->slot_orders[slot] = ks__sat8(c->slot_orders[slot] + 1u);
-    c->slot_rev[slot] += (float)ev->amount;
+    ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.orders = 1, .revenue_micro = m});
 }
 
-static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_group *gs[3], int slot,
+static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_group *gs[3],
                        unsigned ch)
 {
     int64_t t_s = ev->ts_ms / 1000;
@@ -354,10 +374,8 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_grou
             if (ev->complaint)
                 ks__bump(p, gs[i], t_s, KS_C_COMPLAINTS, 1);
         }
-        if (ev->complaint) {
-            unsigned comp = (c->slot_cpf[slot] & 15u) + 1;
-            c->slot_cpf[slot] = (uint8_t)((c->slot_cpf[slot] & 0xF0) | (comp > 15 ? 15 : comp));
-        }
+        if (ev->complaint)
+            ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.complaints = 1});
         return;
     }
     ks_u64map_val *v = ks_u64map_get(&p->tickets, key);
@@ -439,6 +457,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         ks__bump_cust(p, c, t_s, KS_C_NEW_CUSTOMERS, 1);
         ks__bump(p, chg, t_s, KS_C_NEW_CUSTOMERS, 1);
         ks__move(p, &p->global, 0, t_s, KS_C_D_ACTIVE);
+        ks__move(p, KS__SEG(p, c->segment), 0, t_s, KS_C_D_ACTIVE); /* the record's touch */
         ks__lru_insert(p, c);
     } else {
         /* Silent for churn_inactivity before this event: the churn happened
@@ -458,6 +477,8 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         }
         if (ev->ts_ms > c->last_event_ms) {
             ks__move(p, &p->global, c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
+            if (!(c->flags & KS_CUST_SEG_OWN))
+                ks__move(p, KS__SEG(p, c->segment), c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
             c->last_event_ms = ev->ts_ms;
             if (!(c->flags & KS_CUST_CHURNED)) {
                 ks__lru_unlink(p, c);
@@ -467,7 +488,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         if (ev->ts_ms < c->first_seen_ms)
             c->first_seen_ms = ev->ts_ms;
     }
-    if (c->segment != KS_NONE)
+    if (c->segment != KS_NONE && (c->flags & KS_CUST_SEG_OWN))
         ks__touch_active(p, c, KS__SEG(p, c->segment), KS_GID_SEGMENT0 + c->segment, t_s);
     if (ch != KS_NONE)
         ks__touch_active(p, c, chg, KS_GID_CHANNEL0 + ch, t_s);
@@ -476,7 +497,6 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     for (int i = 0; i < 3; i++)
         ks__bump(p, gs[i], t_s, KS_C_EVENTS, 1);
     c->events_total++;
-    int slot = ks__day_slot(c, (uint32_t)(ev->ts_ms / KS_DAY_MS));
     ks_counter k = KS_C__COUNT;
     switch (ev->type) {
     case KS_EV_SIGNUP: /* counted as a new customer when first seen */
@@ -487,10 +507,10 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
             if (social)
                 ks__bump(p, gs[i], t_s, KS_C_SOCIAL, 1);
         }
-        c->slot_inter[slot] = ks__sat16(c->slot_inter[slot] + 1u);
+        ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.interactions = 1});
         break;
     case KS_EV_PURCHASE:
-        ks__purchase(p, c, ev, ch, slot);
+        ks__purchase(p, c, ev, ch);
         break;
     case KS_EV_REFUND: {
         int64_t m = ks__micro(ev->amount);
@@ -499,7 +519,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
             ks__bump(p, gs[i], t_s, KS_C_REFUND_COUNT, 1);
         }
         c->refunds_micro += m;
-        c->slot_rev[slot] -= (float)ev->amount;
+        ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.revenue_micro = -m});
         break;
     }
     case KS_EV_SUBSCRIPTION:
@@ -512,14 +532,12 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
             c->flags |= KS_CUST_CANCELLED;
         }
         break;
-    case KS_EV_PAYMENT_FAILED: {
+    case KS_EV_PAYMENT_FAILED:
         k = KS_C_PAYMENT_FAILURES;
-        unsigned pf = (c->slot_cpf[slot] >> 4) + 1u;
-        c->slot_cpf[slot] = (uint8_t)((c->slot_cpf[slot] & 15u) | ((pf > 15 ? 15 : pf) << 4));
+        ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.payment_failures = 1});
         break;
-    }
     case KS_EV_TICKET:
-        ks__ticket(p, c, ev, gs, slot, ch);
+        ks__ticket(p, c, ev, gs, ch);
         break;
     case KS_EV_SURVEY:
         if (ev->survey_kind == KS_SURVEY_CSAT) {
@@ -566,26 +584,6 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     return ks__mark_dirty(p, c) < 0 ? KS_ERR_NOMEM : 0;
 }
 
-/* Marks dirty the customers with a day slot that just left one of the
- * per-customer rolling windows (7, 28, 30 days), so their hash is rewritten. */
-static void ks__expire_days(ks_pstate *p, int64_t from_day, int64_t to_day)
-{
-    static const int spans[] = {7, 28, 30};
-    for (uint32_t r = 0; r < p->ncust; r++) {
-        ks_customer *c = &p->cust[r];
-        bool hit = false;
-        for (int i = 0; i < KS_DAY_SLOTS && !hit; i++) {
-            int64_t d = c->slot_day[i], e = d + c->slot_span[i];
-            /* The days leaving a span are (from - span, to - span]; a slot
-             * (merged slots cover several days) overlapping them changes. */
-            for (int s = 0; s < 3 && d && !hit; s++)
-                hit = e > from_day - spans[s] && d <= to_day - spans[s];
-        }
-        if (hit)
-            ks__mark_dirty(p, c);
-    }
-}
-
 void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
 {
     const ks_config *cfg = p->sh->cfg;
@@ -619,6 +617,7 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
         for (int w = 0; w < cfg->nwindows; w++)
             if (p->used[i]->used)
                 ks_series_advance(&p->used[i]->win[w], clock_s);
+    ks__roll_advance(p, prev, clock_ms);
     if (prev == INT64_MIN && p->ncust) {
         /* The first clock after events were applied without one (a replay,
          * or partitions read ahead of the first watermark): sweep the day
@@ -632,7 +631,6 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
             prev = clock_ms;
     }
     if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
-        ks__expire_days(p, prev / KS_DAY_MS, clock_ms / KS_DAY_MS);
         /* Every boundary crossed is swept (an idle jump included), so scores
          * do not depend on how far the clock moved at a time. */
         int64_t first = prev / KS_DAY_MS + 1, last = clock_ms / KS_DAY_MS;

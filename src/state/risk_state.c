@@ -65,9 +65,8 @@ void ks_pstate_trigger(ks_pstate *p, ks_customer *c, int ti, int64_t at_ms)
 void ks_pstate_risk_input(const ks_pstate *p, const ks_customer *c, int64_t at_ms,
                           ks_risk_input *in)
 {
-    (void)p;
     ks_customer_rolling r;
-    ks_customer_rolling_as_of(c, at_ms, &r);
+    ks_customer_rolling_as_of(p, c, at_ms, &r);
     memset(in, 0, sizeof *in);
     in->clock_ms = at_ms;
     in->first_seen_ms = c->first_seen_ms;
@@ -138,7 +137,7 @@ void ks__risk_day(ks_pstate *p, int64_t at_ms)
     size_t n = 0;
     for (uint32_t r = 0; v && r < p->ncust; r++) {
         ks_customer_rolling roll;
-        ks_customer_rolling_as_of(&p->cust[r], at_ms - 1, &roll);
+        ks_customer_rolling_as_of(p, &p->cust[r], at_ms - 1, &roll);
         if (roll.revenue_30d > 0)
             v[n++] = roll.revenue_30d;
     }
