@@ -225,7 +225,8 @@ static size_t rss_bytes(void)
  * own path: parse, dedup, apply, watermark ticks; minus the clock checks,
  * which reject nothing here) whose sizes are visible. */
 typedef struct breakdown_t {
-    double recs, recs_used, index, ids, ids_used, dirty, dedup, tickets, windows, fixed;
+    double recs, recs_used, index, ids, ids_used, dirty, dedup, tickets, windows, fixed, rolling,
+        rolling_used;
     size_t dedup_used, dedup_cap, customers, series, buckets;
 } breakdown_t;
 
@@ -275,6 +276,8 @@ static void breakdown(const ks_config *cfg, int nparts, size_t n, fetch_fn fetch
         bd->dedup_cap += s->dedup.cap;
         bd->tickets += (double)s->tickets.cap * (sizeof(uint64_t) + sizeof(ks_u64map_val));
         bd->fixed += sizeof *s;
+        bd->rolling += (double)ks_pstate_rolling_memory(s);
+        bd->rolling_used += (double)s->roll.used;
         for (int k = 0; k < 1 + sh.segments.max + sh.channels.max; k++) {
             const ks_group *g = k == 0                 ? &s->global
                                 : k <= sh.segments.max ? &s->segments[k - 1]
@@ -311,9 +314,11 @@ static void breakdown_print(const breakdown_t *bd, double per)
     printf("    ticket table      : %7.1f B %8.1f MiB\n", bd->tickets / per, bd->tickets / M);
     printf("    window rings      : %7.1f B %8.1f MiB  (%zu series, %zu buckets x %zu B)\n",
            bd->windows / per, bd->windows / M, bd->series, bd->buckets, sizeof(ks_bucket));
+    printf("    rolling lists     : %7.1f B %8.1f MiB  (pool and expiry heap; in lists %.1f B)\n",
+           bd->rolling / per, bd->rolling / M, bd->rolling_used / per);
     printf("    pstate structs    : %7.1f B %8.1f MiB\n", bd->fixed / per, bd->fixed / M);
     double total = bd->recs + bd->index + bd->ids + bd->dirty + bd->dedup + bd->tickets +
-                   bd->windows + bd->fixed;
+                   bd->windows + bd->rolling + bd->fixed;
     printf("    total             : %7.1f B %8.1f MiB  (%zu customers)\n", total / per, total / M,
            bd->customers);
 }
