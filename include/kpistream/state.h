@@ -66,7 +66,7 @@ enum {
     KS_CUST_SEG_OWN = 1 << 6,   /* segment last touches in ks_touches (it moved); else the record's */
 };
 
-/* One customer: 256 bytes (checked below). Times in seconds are event
+/* One customer: 128 bytes (checked below). Times in seconds are event
  * times (epoch s); fields are ordered to leave no padding. */
 typedef struct ks_customer {
     uint64_t id_hash;
@@ -82,7 +82,6 @@ typedef struct ks_customer {
     uint32_t last_purchase_s, prev_purchase_s;   /* 0 = none */
     uint32_t churned_at_s;         /* the last churn (valid while churned): epoch s ... */
     uint16_t churned_at_ms;        /* ... and ms */
-    uint8_t spare_[58];            /* free */
     uint8_t flags;
     uint8_t csat_last;             /* 0 = none */
     uint8_t nps_last;              /* KS_NONE = none */
@@ -101,10 +100,9 @@ typedef struct ks_customer {
     uint32_t roll_off;             /* offset of the lists in the pool */
     uint32_t roll_len;             /* their bytes; 0 = none */
     uint32_t roll_visit;           /* expiry heap key (x 1440 s) of the next look; 0 = none */
-    uint8_t spare_roll_[65];       /* free (the day slots moved to the pool) */
 } ks_customer;
 
-_Static_assert(sizeof(ks_customer) == 256, "ks_customer must stay compact");
+_Static_assert(sizeof(ks_customer) == 128, "ks_customer must stay compact");
 
 /* Group ids: 0 global, 1 + segment id, KS_GID_CHANNEL0 + channel id. */
 #define KS_GID_GLOBAL 0

@@ -5,7 +5,7 @@
  * latest event (purchase, second-latest purchase) *in that scope*. A
  * customer who moved segment, or buys through several channels, so counts
  * in every scope that has one of their events in the window. The times live
- * here rather than in the 256-byte record because a customer touches few of
+ * here rather than in the 128-byte record because a customer touches few of
  * the scopes that exist: open addressing over (record number, group id).
  * Entries whose times are all older than the largest window count nowhere
  * any more and are dropped when the table is rebuilt. */
