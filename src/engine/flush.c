@@ -247,8 +247,14 @@ static uint32_t ks__field(ks_flusher *f, const char *s, size_t len)
         return KS_NAMES_NONE;
     d->dim = did;
     if (wl > 3 && (memcmp(rest, "rt:", 3) == 0 || memcmp(rest, "ov:", 3) == 0)) {
-        d->kind = rest[0] == 'r' ? KS_FK_RT : KS_FK_OV;
         d->key = rest[3] == 'z' ? KS_DDSKETCH_ZERO_KEY : ks__ll(rest + 3, wl - 3);
+        /* Keys of real values stay within a few ten thousands (1e300 is key
+         * 34 541 at alpha 1 %); anything else came from someone else's
+         * writes to the prefix and would overflow the sketch's index: left
+         * out of the KPIs. */
+        if (d->key != KS_DDSKETCH_ZERO_KEY && (d->key > 1000000 || d->key < -1000000))
+            return id;
+        d->kind = rest[0] == 'r' ? KS_FK_RT : KS_FK_OV;
         return id;
     }
     if (wl == 8 && memcmp(rest, "base_end", 8) == 0) {
@@ -810,7 +816,8 @@ typedef struct ks__dimacc {
 
 static int ks__sketch_add(ks_ddsketch **sk, int64_t key, int64_t v)
 {
-    if (v <= 0)
+    /* A count beyond 2^48 (or below 1) was not written by a flush. */
+    if (v <= 0 || v > (1LL << 48))
         return 0;
     if (!*sk) {
         char err[64];
