@@ -28,14 +28,19 @@ static volatile sig_atomic_t ks__stop;
 static volatile sig_atomic_t ks__noperm_seen;
 
 /* Returns true, logs once and tells the run to stop, if err holds Redis's
- * NOPERM reply (the sink's messages carry Redis's text). */
+ * refusal for lack of permission (the sink's messages carry Redis's text):
+ * NOPERM, or inside a script on Redis 7.0 "The user executing the script
+ * can't run this command" (or access a key, or publish), which does not name
+ * the command. */
 static bool ks__noperm(const char *err)
 {
-    if (!strstr(err, "NOPERM"))
+    bool script = strstr(err, "The user executing the script can't") != NULL;
+    if (!script && !strstr(err, "NOPERM"))
         return false;
     if (!ks__noperm_seen)
         ks_error("stopping: Redis refused a command for lack of permission: %s; grant it to "
-                 "this user (docs/security.md lists what run needs) and start again", err);
+                 "this user (docs/security.md lists what run needs%s) and start again", err,
+                 script ? "; for a script, Redis's ACL LOG names the command" : "");
     ks__noperm_seen = 1;
     ks__stop = 1;
     return true;
@@ -285,7 +290,7 @@ static int ks__admit(void *ctx, char kind, const char *name, uint32_t len)
                                           err, sizeof err);
         if (rc >= 0)
             return rc;
-        if (ks__stop) /* the final flush fails too (Redis is away): nothing is committed */
+        if (ks__noperm(err) || ks__stop) /* the final flush fails too: nothing is committed */
             return 0;
         ks_warn("%s; retrying in %d ms", err, backoff);
         struct timespec ts = {backoff / 1000, (backoff % 1000) * 1000000L};
