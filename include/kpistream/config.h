@@ -73,6 +73,9 @@ typedef struct ks_config {
                                      * "127.0.0.1:9464"); "" or NULL: no endpoint */
     /* Churn risk: "risk" object in the file, risk.<key> in ks_config_set (docs/churn-risk.md) */
     ks_risk_params risk;            /* default ks_risk_params_default() */
+    char *risk_model_path;          /* risk.model: fitted model file, or NULL (hand weights) */
+    struct ks_risk_model *risk_model; /* its contents, read when the key is set; risk.model
+                                     * points at it. Owned; freed by ks_config_free() */
 } ks_config;
 
 /** Fills cfg with the built-in defaults. cfg's previous contents are not freed.

@@ -181,6 +181,11 @@ void ks_engine_customers_each(ks_engine *e,
                                          const ks_engine_customer *c),
                               void *ctx);
 
+/** Calls fn (NULL: none) at every risk evaluation from now on: each
+ *  customer's event and each daily re-scoring (see ks_risk_tap_fn in state.h;
+ *  `kpistream risk-fit` samples through it). ctx is borrowed. */
+void ks_engine_set_risk_tap(ks_engine *e, ks_risk_tap_fn fn, void *ctx);
+
 /** Returns approximate bytes of state held (customers, indexes, memories, windows). */
 size_t ks_engine_memory(const ks_engine *e);
 

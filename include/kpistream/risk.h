@@ -42,6 +42,8 @@ int ks_risk_reason_from_name(const char *name);
 /** Returns "low", "medium" or "high" ("?" if out of range). Static. */
 const char *ks_risk_level_name(ks_risk_level l);
 
+struct ks_risk_model; /* kpistream/risk_model.h */
+
 /* Tunables (config keys risk.*; defaults in ks_risk_params_default()). */
 typedef struct ks_risk_params {
     double weight[KS_RISK__COUNT]; /* points at full strength of each signal; CANCEL unused */
@@ -52,6 +54,10 @@ typedef struct ks_risk_params {
     int64_t trigger_cooldown_ms;   /* per customer and trigger (24h) */
     int64_t win_back_ms;           /* win_back: silent for this long (14d) */
     int upsell_min_orders_30d;     /* upsell_candidate: at least this many orders in 30d (3) */
+    /* A fitted model (risk.model): when set, ks_risk_eval() scores with it and
+     * its thresholds instead of weight[] and the four thresholds above.
+     * Borrowed from the ks_config that loaded it; NULL: hand weights. */
+    const struct ks_risk_model *model;
 } ks_risk_params;
 
 /** Fills p (borrowed) with the defaults listed in docs/churn-risk.md. */
@@ -72,6 +78,8 @@ typedef struct ks_risk_input {
     int64_t last_downgrade_ms;            /* 0 = never */
     bool churned;                         /* cancelled or inactive: churn, not risk */
     bool cancelled;                       /* churned by a cancel */
+    const char *segment;                  /* remembered segment (borrowed; NULL = none) */
+    size_t segment_len;
     /* Used only by the trigger rules, not by the score: */
     int64_t orders_30d;
     double clv;
@@ -86,7 +94,8 @@ typedef struct ks_risk_result {
     double strength[KS_RISK__COUNT];  /* each signal's strength in [0,1] (explainability) */
 } ks_risk_result;
 
-/** Scores one customer into *out: signal strengths, score, level after
+/** Scores one customer into *out (with p->model set: ks_risk_eval_model()
+ *  in risk_model.h; otherwise:) signal strengths, score, level after
  *  hysteresis from prev (the customer's previous level; KS_RISK_LOW for a new
  *  customer), reason mask and top reasons. A churned customer scores 0, level
  *  low; if cancelled its only reason is "cancel", otherwise it has none.

@@ -170,10 +170,19 @@ typedef struct ks_pstate_meta {
     int64_t duplicates; /* repeats ignored */
 } ks_pstate_meta;
 
+/* Sees every risk evaluation: the customer, the inputs and the result, and
+ * whether it was the daily re-scoring at a UTC day boundary (timed) or an
+ * event. `kpistream risk-fit` samples the engine's own inputs through it.
+ * Everything is borrowed for the call. */
+typedef void (*ks_risk_tap_fn)(void *ctx, const char *id, size_t len, const ks_risk_input *in,
+                               const ks_risk_result *res, bool timed);
+
 typedef struct ks_engine_shared {
     const ks_config *cfg;
     ks_intern segments, channels, categories;
     int social_channel; /* channel id of "social", or -1 until seen */
+    ks_risk_tap_fn risk_tap; /* NULL: none (run) */
+    void *risk_tap_ctx;
 } ks_engine_shared;
 
 typedef struct ks_pstate {

@@ -19,6 +19,7 @@
 #include "kpistream/config.h"
 #include "kpistream/err.h"
 #include "kpistream/log.h"
+#include "kpistream/risk_model.h"
 
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -54,6 +55,7 @@ typedef enum ks__kind {
     KS__K_KAFKA,
     KS__K_LISTEN,    /* "host:port", or "" (off) */
     KS__K_SECRET_FILE, /* path of a file holding a secret, or null / "" (none) */
+    KS__K_MODEL_FILE,  /* path of a risk model file, or null / "" (none) */
 } ks__kind;
 
 typedef struct ks__key {
@@ -135,6 +137,7 @@ static const ks__key ks__keys[] = {
      3650 * KS__MS_DAY, 0, 0},
     {"risk.upsell_min_orders_30d", NULL, KS__K_INT, KS__OFF(risk.upsell_min_orders_30d), 1, 100000,
      0, 0},
+    {"risk.model", NULL, KS__K_MODEL_FILE, KS__OFF(risk_model_path), 0, 0, 0, 0},
 };
 #define KS__NKEYS (sizeof ks__keys / sizeof ks__keys[0])
 
@@ -621,6 +624,15 @@ static int ks__set_kafka_object(ks_config *cfg, const char *key, const cJSON *v,
 }
 
 /* Drops redis_password_file and the password read from it (wiped first). */
+static void ks__forget_model(ks_config *cfg)
+{
+    ks_risk_model_free(cfg->risk_model);
+    free(cfg->risk_model_path);
+    cfg->risk_model = NULL;
+    cfg->risk_model_path = NULL;
+    cfg->risk.model = NULL;
+}
+
 static void ks__forget_password(ks_config *cfg)
 {
     if (cfg->redis_password) explicit_bzero(cfg->redis_password, strlen(cfg->redis_password));
@@ -812,6 +824,31 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
         cfg->redis_password = copy;
         return 0;
     }
+    case KS__K_MODEL_FILE: {
+        /* Read now, like the password file: check-config and run refuse a
+         * missing or malformed model at start-up, naming the field. */
+        if (cJSON_IsNull(v) || (cJSON_IsString(v) && !*v->valuestring)) {
+            ks__forget_model(cfg);
+            return 0;
+        }
+        if (!cJSON_IsString(v)) return ks__bad(errstr, n, key, "a model file path or null", v);
+        char why[KS_ERRSTR_SIZE];
+        ks_risk_model *m = ks_risk_model_load(v->valuestring, why, sizeof why);
+        if (!m) {
+            ks__err(errstr, n, "%s: %s", key, why);
+            return KS_ERR_CONFIG;
+        }
+        char *path = strdup(v->valuestring);
+        if (!path) {
+            ks_risk_model_free(m);
+            return KS_ERR_NOMEM;
+        }
+        ks__forget_model(cfg);
+        cfg->risk_model_path = path;
+        cfg->risk_model = m;
+        cfg->risk.model = m;
+        return 0;
+    }
     }
     return KS_ERR_INVAL;
 }
@@ -877,6 +914,7 @@ void ks_config_free(ks_config *cfg)
     ks__forget_password(cfg);
     free(cfg->prefix);
     free(cfg->metrics_listen);
+    ks__forget_model(cfg);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -1493,6 +1531,7 @@ char *ks_config_to_json(const ks_config *cfg)
             break;
         }
         case KS__K_TOPIC_OPT:
+        case KS__K_MODEL_FILE:
         case KS__K_SECRET_FILE: {
             const char *s = *(char *const *)f;
             v = s ? cJSON_CreateString(s) : cJSON_CreateNull();

@@ -993,6 +993,12 @@ bool ks_engine_customer_get(ks_engine *e, const char *id, size_t len, ks_engine_
     return false;
 }
 
+void ks_engine_set_risk_tap(ks_engine *e, ks_risk_tap_fn fn, void *ctx)
+{
+    e->sh.risk_tap = fn;
+    e->sh.risk_tap_ctx = ctx;
+}
+
 void ks_engine_customers_each(ks_engine *e,
                               void (*fn)(void *ctx, const char *id, size_t len,
                                          const ks_engine_customer *c),

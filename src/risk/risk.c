@@ -13,6 +13,8 @@
 #include "kpistream/risk.h"
 
 #include "kpistream/hash.h"
+#include "kpistream/risk_model.h"
+#include "risk/internal.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -185,6 +187,19 @@ static double ks__downgrade(const ks_risk_input *in)
     return age >= 0 && age < KS__DOWNGRADE_WINDOW ? 1.0 : 0;
 }
 
+void ks__risk_strengths(const ks_risk_input *in, const ks_risk_params *p, double *s)
+{
+    s[KS_RISK_RECENCY] = ks__recency(in);
+    s[KS_RISK_FREQUENCY_DROP] = ks__frequency_drop(in);
+    s[KS_RISK_MONETARY_DROP] = ks__monetary_drop(in);
+    s[KS_RISK_LOW_CSAT] = ks__low_csat(in);
+    s[KS_RISK_NPS_DETRACTOR] = ks__nps_detractor(in);
+    s[KS_RISK_UNRESOLVED_TICKETS] = ks__unresolved(in, p);
+    s[KS_RISK_COMPLAINTS] = ks__count_signal(in->complaints_30d);
+    s[KS_RISK_PAYMENT_FAILURES] = ks__count_signal(in->payment_failures_30d);
+    s[KS_RISK_DOWNGRADE] = ks__downgrade(in);
+}
+
 ks_risk_level ks_risk_level_next(ks_risk_level prev, int score, const ks_risk_params *p)
 {
     /* Two hysteretic thresholds, "at least medium" and "high". Being high
@@ -220,16 +235,12 @@ void ks_risk_eval(const ks_risk_input *in, const ks_risk_params *p, ks_risk_leve
         }
         return;
     }
+    if (p->model) {
+        ks_risk_eval_model(in, p, p->model, prev, out);
+        return;
+    }
     double *s = out->strength;
-    s[KS_RISK_RECENCY] = ks__recency(in);
-    s[KS_RISK_FREQUENCY_DROP] = ks__frequency_drop(in);
-    s[KS_RISK_MONETARY_DROP] = ks__monetary_drop(in);
-    s[KS_RISK_LOW_CSAT] = ks__low_csat(in);
-    s[KS_RISK_NPS_DETRACTOR] = ks__nps_detractor(in);
-    s[KS_RISK_UNRESOLVED_TICKETS] = ks__unresolved(in, p);
-    s[KS_RISK_COMPLAINTS] = ks__count_signal(in->complaints_30d);
-    s[KS_RISK_PAYMENT_FAILURES] = ks__count_signal(in->payment_failures_30d);
-    s[KS_RISK_DOWNGRADE] = ks__downgrade(in);
+    ks__risk_strengths(in, p, s);
 
     double contrib[KS_RISK__COUNT] = {0};
     double sum = 0;

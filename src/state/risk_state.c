@@ -85,6 +85,10 @@ void ks_pstate_risk_input(const ks_pstate *p, const ks_customer *c, int64_t at_m
     in->last_downgrade_ms = (int64_t)c->last_downgrade_s * 1000;
     in->churned = (c->flags & KS_CUST_CHURNED) != 0;
     in->cancelled = (c->flags & KS_CUST_CANCELLED) != 0;
+    if (c->segment != KS_NONE && c->segment < p->sh->segments.n) {
+        in->segment = p->sh->segments.names[c->segment];
+        in->segment_len = p->sh->segments.lens[c->segment];
+    }
     in->orders_30d = r.orders_30d;
     in->clv = r.revenue_30d; /* ordering proxy: clv is monotone in revenue_30d */
 }
@@ -97,6 +101,11 @@ void ks_pstate_risk_update(ks_pstate *p, ks_customer *c, int64_t at_ms)
     ks_risk_result res;
     ks_risk_level prev = (ks_risk_level)c->risk_level;
     ks_risk_eval(&in, rp, prev, &res);
+    if (p->sh->risk_tap) {
+        uint32_t idlen;
+        const char *id = ks_pstate_customer_id(p, c, &idlen);
+        p->sh->risk_tap(p->sh->risk_tap_ctx, id, idlen, &in, &res, p->timed);
+    }
     uint16_t top = 0;
     for (int i = 0; i < res.ntop && i < 3; i++)
         top |= (uint16_t)((res.top[i] + 1) << (4 * i));

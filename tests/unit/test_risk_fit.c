@@ -1,0 +1,157 @@
+/* The fitter and the held-out measures of src/risk/fit.c and eval.c:
+ * a known logistic truth is recovered, a separable set stays finite and
+ * separated, AUC and the precision-recall curve match hand-counted cases,
+ * and calibration of a perfectly calibrated score is zero. */
+#include "kpistream/err.h"
+#include "kpistream/risk_fit.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+
+/* A small deterministic PRNG (splitmix64) and normal draws (Box-Muller). */
+static uint64_t rng_state = 42;
+
+static double u01(void)
+{
+    uint64_t z = (rng_state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    z ^= z >> 31;
+    return ((double)(z >> 11) + 0.5) / 9007199254740992.0;
+}
+
+static double norm(void)
+{
+    return sqrt(-2 * log(u01())) * cos(6.283185307179586 * u01());
+}
+
+Test(fit, recovers_known_logistic_weights)
+{
+    enum { N = 40000, D = 3 };
+    const double truth[D] = {1.5, -2.0, 0.0}, b0 = -0.5;
+    float *x = malloc(sizeof(float) * N * D);
+    uint8_t *y = malloc(N);
+    rng_state = 7;
+    for (int i = 0; i < N; i++) {
+        double z = b0;
+        for (int j = 0; j < D; j++) {
+            /* Different means and spreads, so standardisation has work to do. */
+            x[i * D + j] = (float)(3.0 * j + (1.0 + j) * norm());
+            z += truth[j] * x[i * D + j];
+        }
+        y[i] = u01() < 1.0 / (1.0 + exp(-z));
+    }
+    double mean[D], scale[D], w[D];
+    ks_logit m = {.d = D, .mean = mean, .scale = scale, .weight = w};
+    cr_assert_eq(ks_logit_fit(x, y, NULL, N, NULL, 0, 1e-7, 50, 1e-8, &m), 0);
+    cr_assert(m.converged, "Newton did not converge in %d steps", m.iterations);
+    /* Back to raw units: w_raw = w / scale, b_raw = b - sum w mean / scale. */
+    double b = m.intercept;
+    for (int j = 0; j < D; j++) {
+        double raw = w[j] / scale[j];
+        b -= w[j] * mean[j] / scale[j];
+        cr_assert(fabs(raw - truth[j]) < 0.1, "weight %d: %.3f, truth %.3f", j, raw, truth[j]);
+    }
+    cr_assert(fabs(b - b0) < 0.15, "intercept %.3f, truth %.3f", b, b0);
+    free(x);
+    free(y);
+}
+
+Test(fit, separable_set_stays_finite_and_separates)
+{
+    enum { N = 200 };
+    float x[N];
+    uint8_t y[N];
+    for (int i = 0; i < N; i++) {
+        x[i] = (float)(i - N / 2) + 0.5f;
+        y[i] = x[i] > 0;
+    }
+    double mean, scale, w;
+    ks_logit m = {.d = 1, .mean = &mean, .scale = &scale, .weight = &w};
+    cr_assert_eq(ks_logit_fit(x, y, NULL, N, NULL, 0, 1e-3, 100, 1e-9, &m), 0);
+    cr_assert(isfinite(w) && w > 0, "weight %g", w);
+    for (int i = 0; i < N; i++)
+        cr_assert_eq(ks_logit_z(&m, &x[i]) > 0, y[i], "row %d misclassified", i);
+}
+
+Test(fit, weights_and_row_subset)
+{
+    /* Weight 3 on a row equals three copies of it; rows[] picks a subset. */
+    float x[] = {0, 1, 2, 3, 0, 1, 2, 3, 9};
+    uint8_t y[] = {0, 0, 1, 1, 1, 0, 0, 1, 1};
+    float w3[] = {3, 1, 1, 1, 1, 1, 1, 1, 1};
+    float x2[] = {0, 0, 0, 1, 2, 3, 0, 1, 2, 3};
+    uint8_t y2[] = {0, 0, 0, 0, 1, 1, 1, 0, 0, 1};
+    uint32_t rows[] = {0, 1, 2, 3, 4, 5, 6, 7};
+    double m1[1], s1[1], w1[1], m2[1], s2[1], w2[1];
+    ks_logit a = {.d = 1, .mean = m1, .scale = s1, .weight = w1};
+    ks_logit b = {.d = 1, .mean = m2, .scale = s2, .weight = w2};
+    cr_assert_eq(ks_logit_fit(x, y, w3, 9, rows, 8, 1e-3, 100, 1e-10, &a), 0);
+    cr_assert_eq(ks_logit_fit(x2, y2, NULL, 10, NULL, 0, 1e-3, 100, 1e-10, &b), 0);
+    cr_assert(fabs(w1[0] / s1[0] - w2[0] / s2[0]) < 1e-6, "%g vs %g", w1[0] / s1[0], w2[0] / s2[0]);
+}
+
+Test(fit, one_class_is_refused)
+{
+    float x[] = {1, 2, 3};
+    uint8_t y[] = {0, 0, 0};
+    double mean, scale, w;
+    ks_logit m = {.d = 1, .mean = &mean, .scale = &scale, .weight = &w};
+    cr_assert_eq(ks_logit_fit(x, y, NULL, 3, NULL, 0, 1e-3, 10, 1e-9, &m), KS_ERR_INVAL);
+}
+
+Test(eval, auc_hand_counted)
+{
+    /* 4 pairs (pos, neg): 0.35>0.1 yes, 0.35>0.4 no, 0.8>0.1 yes, 0.8>0.4 yes: 3/4. */
+    double s[] = {0.1, 0.4, 0.35, 0.8};
+    uint8_t y[] = {0, 0, 1, 1};
+    cr_assert_float_eq(ks_auc(s, y, NULL, 4), 0.75, 1e-12);
+    /* Weight 2 on the negative 0.4 (6 weighted pairs): 0.35 beats 0.1 (1) and
+     * loses to 0.4 (2); 0.8 beats both (3): 4/6. */
+    float w[] = {1, 2, 1, 1};
+    cr_assert_float_eq(ks_auc(s, y, w, 4), 4.0 / 6.0, 1e-12);
+    /* A tie counts half. */
+    double t[] = {0.5, 0.5};
+    uint8_t ty[] = {1, 0};
+    cr_assert_float_eq(ks_auc(t, ty, NULL, 2), 0.5, 1e-12);
+    uint8_t one[] = {1, 1};
+    cr_assert_float_eq(ks_auc(t, one, NULL, 2), -1, 1e-12);
+}
+
+Test(eval, precision_recall_curve_hand_counted)
+{
+    ks_score_hist h = {{0}, {0}};
+    h.pos[90] = h.pos[80] = h.pos[30] = 1;
+    h.neg[85] = h.neg[20] = h.neg[10] = 1;
+    ks_pr_point pr[101];
+    ks_pr_curve(&h, pr);
+    cr_assert_float_eq(pr[90].precision, 1.0, 1e-12);
+    cr_assert_float_eq(pr[90].recall, 1.0 / 3, 1e-12);
+    cr_assert_float_eq(pr[80].precision, 2.0 / 3, 1e-12);
+    cr_assert_float_eq(pr[80].recall, 2.0 / 3, 1e-12);
+    cr_assert_float_eq(pr[30].precision, 0.75, 1e-12);
+    cr_assert_float_eq(pr[30].recall, 1.0, 1e-12);
+    cr_assert_float_eq(pr[0].precision, 0.5, 1e-12);
+    cr_assert_float_eq(pr[0].flagged, 1.0, 1e-12);
+    cr_assert_float_eq(pr[95].precision, 0.0, 1e-12);
+    /* Lowest threshold reaching the precision: 0.6 holds down to 11 (3 of 5). */
+    cr_assert_eq(ks_pr_threshold(&h, 0.6, 0), 11);
+    cr_assert_eq(ks_pr_threshold(&h, 0.9, 0), 86);
+    cr_assert_eq(ks_pr_threshold(&h, 0.9, 2), -1);
+    cr_assert_eq(ks_pr_threshold(&h, 0.7, 2), 21);
+}
+
+Test(eval, calibration_table)
+{
+    /* A score of 0.25 right one time in four is perfectly calibrated. */
+    double p[] = {0.25, 0.25, 0.25, 0.25, 0.95, 0.95};
+    uint8_t y[] = {1, 0, 0, 0, 1, 0};
+    ks_calib_bin b[10];
+    double ece = ks_calibration(p, y, NULL, 6, b);
+    cr_assert_float_eq(b[2].predicted, 0.25, 1e-12);
+    cr_assert_float_eq(b[2].observed, 0.25, 1e-12);
+    cr_assert_float_eq(b[2].weight, 4, 1e-12);
+    cr_assert_float_eq(b[9].observed, 0.5, 1e-12);
+    cr_assert_float_eq(ece, 2.0 / 6 * 0.45, 1e-12);
+}
