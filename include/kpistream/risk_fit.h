@@ -76,4 +76,9 @@ typedef struct ks_calib_bin {
 double ks_calibration(const double *p, const uint8_t *y, const float *w, size_t n,
                       ks_calib_bin bins[10]);
 
+/** `kpistream risk-fit ...` entry point (argv[0] = "risk-fit"; src/app/
+ *  risk_fit_cli.c). Returns the exit status: 0 done, 1 failure (message on
+ *  stderr), 2 usage error. argv is borrowed. */
+int ks_risk_fit_main(int argc, char **argv);
+
 #endif

@@ -5,6 +5,7 @@
 #include "kpistream/gen.h"
 #include "kpistream/log.h"
 #include "kpistream/mock_broker.h"
+#include "kpistream/risk_fit.h"
 #include "kpistream/run.h"
 #include "kpistream/watch.h"
 
@@ -26,6 +27,7 @@ static void ks__usage(FILE *out)
           "  check-config   --config FILE [flags as for run]: validate, print the effective\n"
           "                 config, exit 0 (valid) or 1\n"
           "  gen            generate a synthetic customer event stream (see gen --help)\n"
+          "  risk-fit       fit the churn-risk model on a history of events (see risk-fit --help)\n"
           "  mock-broker    run an in-memory Kafka cluster on 127.0.0.1 (see mock-broker --help)\n"
           "  watch          live terminal view of the KPIs in Redis (see watch --help)\n"
           "  version        print the version\n"
@@ -107,6 +109,8 @@ int main(int argc, char **argv)
     const char *cmd = argv[1];
     if (strcmp(cmd, "gen") == 0)
         return ks_gen_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "risk-fit") == 0)
+        return ks_risk_fit_main(argc - 1, argv + 1);
     if (strcmp(cmd, "mock-broker") == 0)
         return ks_mock_broker_main(argc - 1, argv + 1);
     if (strcmp(cmd, "watch") == 0)
