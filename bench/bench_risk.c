@@ -3,7 +3,8 @@
  * `high`) points at the customers who churn.
  *
  *   bench_risk [--customers N] [--days D] [--seed S] [--churn-fraction F]
- *              [--warmup D] [--horizon D] [--partitions P] [--set risk.KEY=VALUE]...
+ *              [--warmup D] [--horizon D] [--partitions P] [--population default|sparse]
+ *              [--set risk.KEY=VALUE]...   (risk.model=FILE: a fitted model, issue 15)
  *
  * Pass 1 runs ks_gen to the end of its timeline only to get the label file
  * (ks_gen_write_labels() knows a silent churner's last event only once it has
@@ -53,6 +54,7 @@
 #include "kpistream/hash.h"
 #include "kpistream/log.h"
 #include "kpistream/risk.h"
+#include "kpistream/risk_model.h"
 
 #include <inttypes.h>
 #include <stdbool.h>
@@ -320,13 +322,15 @@ typedef struct opts {
     double days, churn_fraction, warmup_days, horizon_days;
     uint64_t seed;
     int partitions;
+    int population;
 } opts;
 
 static void usage(void)
 {
     fputs(
         "usage: bench_risk [--customers N] [--days D] [--seed S] [--churn-fraction F]\n"
-        "                  [--warmup D] [--horizon D] [--partitions P] [--set risk.KEY=VALUE]...\n",
+        "                  [--warmup D] [--horizon D] [--partitions P] [--population default|sparse]\n"
+        "                  [--set risk.KEY=VALUE]...\n",
         stderr);
     exit(2);
 }
@@ -339,7 +343,7 @@ int main(int argc, char **argv)
     memset(&r, 0, sizeof r);
     if (ks_config_init_defaults(&r.cfg) != 0) die("ks_config_init_defaults failed");
     r.cfg.clock = KS_CLOCK_EVENT;
-    opts o = {100000, 60, 0.10, 30, 30, 1, 8};
+    opts o = {100000, 60, 0.10, 30, 30, 1, 8, KS_GEN_POP_DEFAULT};
     char err[512];
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
@@ -358,6 +362,10 @@ int main(int argc, char **argv)
             o.horizon_days = strtod(v, NULL);
         else if (!strcmp(a, "--partitions"))
             o.partitions = atoi(v);
+        else if (!strcmp(a, "--population")) {
+            if (strcmp(v, "default") && strcmp(v, "sparse")) usage();
+            o.population = strcmp(v, "sparse") == 0 ? KS_GEN_POP_SPARSE : KS_GEN_POP_DEFAULT;
+        }
         else if (!strcmp(a, "--set")) {
             char kv[256];
             snprintf(kv, sizeof kv, "%s", v);
@@ -379,6 +387,7 @@ int main(int argc, char **argv)
     go.customers = o.customers;
     go.days = o.days;
     go.churn_fraction = o.churn_fraction;
+    go.population = o.population;
     if (ks_gen_opts_validate(&go, err, sizeof err) != 0) die(err);
 
     r.ncust = o.customers;
@@ -557,10 +566,15 @@ int main(int argc, char **argv)
     printf("risk quality: %u customers, %" PRIu64 " churners (%u cancel, %u silent), %.0f days,"
            " seed %" PRIu64 ", %d partitions\n",
            r.ncust, churners_total, ncancel, nsilent, o.days, o.seed, o.partitions);
+    if (r.cfg.risk.model)
+        printf("  scorer: fitted model %s (its thresholds below)\n", r.cfg.risk_model_path);
+    printf("  population: %s\n", o.population == KS_GEN_POP_SPARSE ? "sparse" : "default");
     printf("  thresholds: high %d/%d, medium %d/%d; evaluation period: days %.0f-%.0f; "
            "horizon %.0f d\n",
-           r.cfg.risk.high_enter, r.cfg.risk.high_exit, r.cfg.risk.medium_enter,
-           r.cfg.risk.medium_exit, o.warmup_days, o.days, o.horizon_days);
+           r.cfg.risk.model ? r.cfg.risk.model->high_enter : r.cfg.risk.high_enter,
+           r.cfg.risk.model ? r.cfg.risk.model->high_exit : r.cfg.risk.high_exit,
+           r.cfg.risk.model ? r.cfg.risk.model->medium_enter : r.cfg.risk.medium_enter,
+           r.cfg.risk.model ? r.cfg.risk.model->medium_exit : r.cfg.risk.medium_exit, o.warmup_days, o.days, o.horizon_days);
     printf("  events: %" PRIu64 " (accepted %" PRIu64 ", duplicates %" PRIu64 ", rejected %" PRIu64
            "); cancels fed %" PRIu64 ", label mismatches %" PRIu64 "\n",
            n, verdicts[KS_ACCEPTED], verdicts[KS_DUPLICATE], verdicts[KS_REJECTED], cancels_fed,

@@ -40,7 +40,12 @@ typedef struct ks_gen_opts {
     double initial_fraction; /* share of customers already signed up at start_ms, [0,1].
                                 Default 0.70; the rest sign up uniformly over the timeline */
     double activity;         /* median sessions per customer per day (> 0). Default 1.0 */
+    int population;          /* KS_GEN_POP_DEFAULT, or KS_GEN_POP_SPARSE: a second customer
+                                base to test churn models on data they were not tuned on
+                                (docs/generator.md, "Population models") */
 } ks_gen_opts;
+
+enum { KS_GEN_POP_DEFAULT = 0, KS_GEN_POP_SPARSE = 1 };
 
 /** Per-run counters. Duplicates are not included in events or by_type. */
 typedef struct ks_gen_stats {

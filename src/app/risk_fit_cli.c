@@ -258,8 +258,12 @@ static int kf_label(const kf *f, size_t i, const size_t *first, const size_t *co
 typedef struct kf_at {
     int threshold;
     double precision, recall, flagged, episode_recall, lead_median_days;
+    double customer_precision, customer_recall; /* per customer and period (kf_unit_hist) */
     size_t episodes;
 } kf_at;
+
+static void kf_unit_hist(const kf *f, const uint8_t *score, const int8_t *label, int which,
+                         ks_score_hist *h);
 
 static kf_at kf_at_threshold(const kf *f, const uint8_t *score, const int8_t *label, int which,
                              int thr, const size_t *first, const size_t *count)
@@ -275,6 +279,12 @@ static kf_at kf_at_threshold(const kf *f, const uint8_t *score, const int8_t *la
             fp += !label[i];
         }
     }
+    ks_score_hist uh;
+    ks_pr_point upr[101];
+    kf_unit_hist(f, score, label, which, &uh);
+    ks_pr_curve(&uh, upr);
+    a.customer_precision = upr[thr].precision;
+    a.customer_recall = upr[thr].recall;
     a.precision = tp + fp > 0 ? tp / (tp + fp) : 0;
     a.recall = pos > 0 ? tp / pos : 0;
     a.flagged = all > 0 ? (tp + fp) / all : 0;
@@ -322,6 +332,44 @@ static void kf_hist(const kf *f, const uint8_t *score, const int8_t *label, int 
     }
 }
 
+/* The customer view the alerts give (and bench_risk measures): per customer
+ * and horizon-long period, was the score ever >= t (flagged), and was it so
+ * on a day the customer was about to churn (right)? Written as a histogram
+ * that ks_pr_curve() and ks_pr_threshold() read: pos[s] counts periods whose
+ * best score on a churn day is s, pos[s] + neg[s] periods whose best score is
+ * s (a bin may go negative; every sum from the top down is a true count). */
+static void kf_unit_hist(const kf *f, const uint8_t *score, const int8_t *label, int which,
+                         ks_score_hist *h)
+{
+    memset(h, 0, sizeof *h);
+    ks_u64map units;
+    if (ks_u64map_init(&units, NULL, NULL) != 0) kf_fail("out of memory");
+    int64_t from = f->first_ms + f->warmup_ms;
+    for (size_t i = 0; i < f->ns; i++) {
+        if (label[i] < 0 || f->c[f->scust[i]].split != which) continue;
+        uint64_t block = (uint64_t)((f->st[i] - from) / f->horizon_ms);
+        bool created;
+        ks_u64map_val *v =
+            ks_u64map_put(&units, ks_u64map_key(((uint64_t)f->scust[i] << 20) | (block & 0xFFFFF)), &created);
+        if (!v) kf_fail("out of memory");
+        /* a: best score + 1 (bits 0-7), best score on a churn day + 1 (bits 8-15). */
+        int64_t all = v->a & 0xFF, pos = (v->a >> 8) & 0xFF;
+        if (score[i] + 1 > all) all = score[i] + 1;
+        if (label[i] && score[i] + 1 > pos) pos = score[i] + 1;
+        v->a = all | pos << 8;
+    }
+    for (size_t k = 0; k < units.cap; k++) {
+        if (units.keys[k] < 2) continue;
+        int64_t all = units.vals[k].a & 0xFF, pos = (units.vals[k].a >> 8) & 0xFF;
+        h->neg[all - 1] += 1;
+        if (pos) {
+            h->pos[pos - 1] += 1;
+            h->neg[pos - 1] -= 1;
+        }
+    }
+    ks_u64map_reset(&units);
+}
+
 /* AUC of integer scores on one split (ties half), from the histogram. */
 static double kf_auc_hist(const ks_score_hist *h)
 {
@@ -359,17 +407,20 @@ static void kf_at_json(kf_buf *b, const char *name, const kf_at *a)
 {
     kf_bprintf(b,
                "\"%s\":{\"threshold\":%d,\"precision\":%.4f,\"recall\":%.4f,\"flagged\":%.5f,"
+               "\"customer_precision\":%.4f,\"customer_recall\":%.4f,"
                "\"episode_recall\":%.4f,\"episodes\":%zu,\"median_lead_days\":%.2f}",
-               name, a->threshold, a->precision, a->recall, a->flagged, a->episode_recall,
-               a->episodes, a->lead_median_days);
+               name, a->threshold, a->precision, a->recall, a->flagged, a->customer_precision,
+               a->customer_recall, a->episode_recall, a->episodes, a->lead_median_days);
 }
 
 static void kf_at_print(const char *who, const char *name, const kf_at *a)
 {
-    printf("  %-6s %-6s >= %3d: precision %.3f, recall %.3f (customer-days), %.2f %% flagged; "
-           "churns flagged in the %s before: %.3f of %zu, median lead %.1f d\n",
-           who, name, a->threshold, a->precision, a->recall, 100 * a->flagged, "horizon",
-           a->episode_recall, a->episodes, a->lead_median_days);
+    printf("  %-6s %-6s >= %3d: customer-days precision %.3f recall %.3f (%.2f %% flagged); "
+           "customers per period precision %.3f recall %.3f; churns flagged in the horizon "
+           "before: %.3f of %zu, median lead %.1f d\n",
+           who, name, a->threshold, a->precision, a->recall, 100 * a->flagged,
+           a->customer_precision, a->customer_recall, a->episode_recall, a->episodes,
+           a->lead_median_days);
 }
 
 static void kf_usage(FILE *out)
@@ -543,8 +594,10 @@ int ks_risk_fit_main(int argc, char **argv)
         kf_at_print(who, "high", &ah);
         kf_at_print(who, "medium", &am);
         printf("RESULT auc %.4f\nRESULT precision_high %.4f\nRESULT recall_high %.4f\n"
-               "RESULT episode_recall_high %.4f\nRESULT lead_median_days %.2f\n",
-               kf_auc_hist(&hh), ah.precision, ah.recall, ah.episode_recall, ah.lead_median_days);
+               "RESULT customer_precision_high %.4f\nRESULT episode_recall_high %.4f\n"
+               "RESULT lead_median_days %.2f\n",
+               kf_auc_hist(&hh), ah.precision, ah.recall, ah.customer_precision, ah.episode_recall,
+               ah.lead_median_days);
         ks_config_free(&cfg);
         return 0;
     }
@@ -624,9 +677,12 @@ int ks_risk_fit_main(int argc, char **argv)
     }
 
     /* 6. Thresholds on the validation customers: the lowest score reaching
-     * each target precision (most recall at it), with 20 churn-days at least. */
+     * each target precision (most recall at it), with 20 right flags at
+     * least. Precision is counted as alerts are read: per customer and
+     * horizon-long period, flagged at some day, right if on a day within
+     * the horizon before their churn. */
     ks_score_hist hv;
-    kf_hist(&f, score, label, KF_VALID, &hv);
+    kf_unit_hist(&f, score, label, KF_VALID, &hv);
     int high = ks_pr_threshold(&hv, f.target_high, 20);
     bool high_reached = high > 0;
     if (!high_reached) {
@@ -672,6 +728,15 @@ int ks_risk_fit_main(int argc, char **argv)
     kf_at tm = kf_at_threshold(&f, score, label, KF_TEST, m->medium_enter, first, count);
     const ks_risk_params *rp = &cfg.risk;
     kf_at eh = kf_at_threshold(&f, f.engine_score, label, KF_TEST, rp->high_enter, first, count);
+    /* The ceiling: the same model judged on the customers it was fitted on
+     * (hindsight), at the threshold reaching the target there. */
+    ks_score_hist hf;
+    kf_unit_hist(&f, score, label, KF_TRAIN, &hf);
+    int ceil_t = ks_pr_threshold(&hf, f.target_high, 20);
+    kf_at ce = kf_at_threshold(&f, score, label, KF_TRAIN, ceil_t > 0 ? ceil_t : m->high_enter,
+                               first, count);
+    kf_hist(&f, score, label, KF_TRAIN, &hf);
+    double fit_auc = kf_auc_hist(&hf);
 
     kf_buf b = {0};
     kf_bprintf(&b, "{\"test\":{\"customers_share\":0.2,\"samples\":%zu,\"positives\":%zu,"
@@ -682,6 +747,8 @@ int ks_risk_fit_main(int argc, char **argv)
     kf_at_json(&b, "medium", &tm);
     kf_bprintf(&b, ",");
     kf_at_json(&b, "hand_weights_high", &eh);
+    kf_bprintf(&b, ",\"fit_split_auc\":%.4f,", fit_auc);
+    kf_at_json(&b, "fit_split_high", &ce);
     kf_bprintf(&b, ",\"calibration\":[");
     for (int k = 0, first_bin = 1; k < 10; k++) {
         if (!(bins[k].weight > 0)) continue;
@@ -714,6 +781,8 @@ int ks_risk_fit_main(int argc, char **argv)
     kf_at_print("model", "high", &th);
     kf_at_print("model", "medium", &tm);
     kf_at_print("hand", "high", &eh);
+    printf("  ceiling (the fit customers themselves, hindsight): AUC %.4f\n", fit_auc);
+    kf_at_print("fit", "high", &ce);
     printf("  calibration (predicted -> observed):");
     for (int k = 0; k < 10; k++)
         if (bins[k].weight > 0) printf(" %.2f->%.2f", bins[k].predicted, bins[k].observed);
@@ -721,10 +790,10 @@ int ks_risk_fit_main(int argc, char **argv)
            m->high_enter, m->high_exit, m->medium_enter, m->medium_exit, f.target_high,
            high_reached ? "" : " NOT reached", f.target_medium);
     printf("RESULT auc %.4f\nRESULT hand_auc %.4f\nRESULT precision_high %.4f\n"
-           "RESULT recall_high %.4f\nRESULT episode_recall_high %.4f\n"
-           "RESULT lead_median_days %.2f\nRESULT high_enter %d\n",
-           auc, engine_auc, th.precision, th.recall, th.episode_recall, th.lead_median_days,
-           m->high_enter);
+           "RESULT recall_high %.4f\nRESULT customer_precision_high %.4f\n"
+           "RESULT episode_recall_high %.4f\nRESULT lead_median_days %.2f\nRESULT high_enter %d\n",
+           auc, engine_auc, th.precision, th.recall, th.customer_precision, th.episode_recall,
+           th.lead_median_days, m->high_enter);
 
     char *json = ks_risk_model_to_json(m);
     if (!json) kf_fail("out of memory");

@@ -158,6 +158,9 @@ struct ks_gen {
     size_t heap_len, heap_cap;
     uint64_t seq, event_no, order_no, ticket_no;
     double cat_cdf[NCAT], prod_cdf[NPROD];
+    /* Population model (ks_gen_opts.population): how churners fade. */
+    double fade;       /* activity x (1 - fade sqrt(drift)) */
+    double happy_drop; /* effective happiness - happy_drop x drift */
     double mkt_daily;
     int64_t stamp;
     int err;
@@ -233,9 +236,9 @@ static double drift(const cust *c, int64_t t)
     return clamp((double)(t - c->drift_ms) / (double)(c->churn_ms - c->drift_ms), 0.0, 1.0);
 }
 
-static double happy_eff(const cust *c, double d)
+static double happy_eff(const ks_gen *g, const cust *c, double d)
 {
-    return clamp(c->happy - 0.55 * d, 0.0, 1.0);
+    return clamp(c->happy - g->happy_drop * d, 0.0, 1.0);
 }
 
 /* ---- heap ------------------------------------------------------------------ */
@@ -351,7 +354,7 @@ static void finish(ks_gen *g)
 /* Thinning bound: the largest product of the daily and weekly factors. */
 #define RATE_MAX_MULT (1.6 * 1.15)
 
-static double rate_mult(const cust *c, int64_t t)
+static double rate_mult(const ks_gen *g, const cust *c, int64_t t)
 {
     int64_t tod = ((t % DAY_MS) + DAY_MS) % DAY_MS;
     double hour = (double)tod / (double)HOUR_MS;
@@ -363,7 +366,7 @@ static double rate_mult(const cust *c, int64_t t)
     double weekly = 1.0;
     if (dow == 0 || dow == 6) weekly = c->seg == SEG_CONSUMER ? 1.15 : 0.6;
     /* Drifting customers fade early (sqrt) and keep a trickle of activity. */
-    return daily * weekly * (1.0 - 0.9 * sqrt(drift(c, t)));
+    return daily * weekly * (1.0 - g->fade * sqrt(drift(c, t)));
 }
 
 static void schedule_activity(ks_gen *g, uint32_t ci, int64_t from)
@@ -374,7 +377,7 @@ static void schedule_activity(ks_gen *g, uint32_t ci, int64_t from)
     for (;;) {
         t += (int64_t)ks__exp(&g->rng, mean_gap);
         if (t >= g->end_ms || t >= c->churn_ms) return;
-        if (ks__u01(&g->rng) * RATE_MAX_MULT < rate_mult(c, t)) {
+        if (ks__u01(&g->rng) * RATE_MAX_MULT < rate_mult(g, c, t)) {
             push(g, t, K_ACTIVITY, ci, 0, 0);
             return;
         }
@@ -531,7 +534,7 @@ static void ev_ticket_followup(ks_gen *g, const ks__ent *e, int resolved)
 static void ev_survey(ks_gen *g, uint32_t ci, int64_t t, int nps, int after_complaint)
 {
     cust *c = &g->c[ci];
-    double h = happy_eff(c, drift(c, t));
+    double h = happy_eff(g, c, drift(c, t));
     int score;
     if (nps)
         score = (int)clamp(round(10.0 * h + 0.8 + 1.3 * ks__norm(&g->rng)), 0, 10);
@@ -589,7 +592,7 @@ static int ev_activity(ks_gen *g, uint32_t ci, int64_t t)
 {
     enum { A_INTER, A_PURCH, A_TICKET, A_NPS, A_LEAD, A_UP, A_DOWN, A_DECLINE, A_N };
     cust *c = &g->c[ci];
-    double d = drift(c, t), h = happy_eff(c, d);
+    double d = drift(c, t), h = happy_eff(g, c, d);
     double w[A_N];
     w[A_INTER] = 62.0 * (1.0 - 0.4 * d);
     w[A_PURCH] = 14.0 * seg_purchase[c->seg] * (1.0 - 0.7 * d);
@@ -764,7 +767,10 @@ static void plan_population(ks_gen *g)
         c->seg = (uint8_t)pick(&g->rng, seg_share, SEG_N);
         c->chan = (uint8_t)pick(&g->rng, chan_pref[c->seg], CH_N);
         c->fav_cat = (uint8_t)pick_cdf(&g->rng, g->cat_cdf, NCAT);
-        double rate = ks__lognorm(&g->rng, o->activity * seg_activity[c->seg], 0.9);
+        /* The sparse population: half the activity, more spread between customers. */
+        bool sparse = o->population == KS_GEN_POP_SPARSE;
+        double rate = ks__lognorm(&g->rng, o->activity * seg_activity[c->seg] * (sparse ? 0.5 : 1.0),
+                                  sparse ? 1.1 : 0.9);
         c->rate = (float)(rate < 0.15 * o->activity ? 0.15 * o->activity : rate);
         c->happy = (float)clamp(0.72 + 0.14 * ks__norm(&g->rng), 0.05, 0.99);
         if (ks__chance(&g->rng, o->initial_fraction)) {
@@ -791,11 +797,17 @@ static void plan_population(ks_gen *g)
         g->churners++;
         int64_t at = (int64_t)((double)life * ks__unif(&g->rng, 0.4, 1.0));
         c->churn_ms = ls + at;
-        double dur = ks__lognorm(&g->rng, 21.0 * DAY_MS, 0.35);
-        dur = clamp(dur, fmin(3.0 * DAY_MS, 0.5 * (double)at), 0.75 * (double)at);
+        bool sparse = o->population == KS_GEN_POP_SPARSE;
+        double dur = sparse ? ks__lognorm(&g->rng, 10.0 * DAY_MS, 0.6)
+                            : ks__lognorm(&g->rng, 21.0 * DAY_MS, 0.35);
+        /* Sparse: three churners in ten leave abruptly (a competitor's offer, a
+         * move): one to three days of drift, nothing much to see before. */
+        if (sparse && ks__chance(&g->rng, 0.3)) dur = ks__unif(&g->rng, 1.0, 3.0) * DAY_MS;
+        dur = clamp(dur, fmin(sparse ? 1.0 * DAY_MS : 3.0 * DAY_MS, 0.5 * (double)at),
+                    0.75 * (double)at);
         c->drift_ms = c->churn_ms - (int64_t)dur;
         c->happy = (float)clamp(c->happy - 0.08, 0.05, 0.99);
-        if (ks__chance(&g->rng, 0.75)) c->flags |= F_CANCEL | F_SUBSCRIBER;
+        if (ks__chance(&g->rng, sparse ? 0.45 : 0.75)) c->flags |= F_CANCEL | F_SUBSCRIBER;
     }
 
     for (uint32_t i = 0; i < g->n; i++) {
@@ -869,6 +881,8 @@ int ks_gen_opts_validate(const ks_gen_opts *o, char *errstr, size_t errstr_size)
         why = "initial_fraction must be in [0, 1]";
     else if (!(o->activity > 0 && o->activity <= 10000))
         why = "activity must be > 0 and at most 10000 sessions per day";
+    else if (o->population != KS_GEN_POP_DEFAULT && o->population != KS_GEN_POP_SPARSE)
+        why = "population must be default or sparse";
     if (!why) return 0;
     if (errstr && errstr_size) snprintf(errstr, errstr_size, "generator: %s", why);
     return KS_ERR_INVAL;
@@ -880,6 +894,9 @@ ks_gen *ks_gen_new(const ks_gen_opts *o)
     ks_gen *g = calloc(1, sizeof *g);
     if (!g) return NULL;
     g->o = *o;
+    bool sparse = o->population == KS_GEN_POP_SPARSE;
+    g->fade = sparse ? 0.75 : 0.9;         /* sparse churners keep more activity ... */
+    g->happy_drop = sparse ? 0.35 : 0.55;  /* ... and sour less: subtler to see */
     g->n = o->customers;
     g->end_ms = o->start_ms + (int64_t)llround(o->days * (double)DAY_MS);
     g->stamp = KS_GEN_NO_STAMP;

@@ -55,6 +55,8 @@ static void usage(FILE *f)
           "  --dup-fraction F     share of events re-sent as duplicates (default 0)\n"
           "  --initial-fraction F share of customers existing at the start (default 0.70)\n"
           "  --activity A         median sessions per customer per day (default 1.0)\n"
+          "  --population P       customer base: default, or sparse (lighter activity,\n"
+          "                       faster and subtler churn; docs/generator.md)\n"
           "  --labels FILE        write ground-truth churn labels (CSV) at exit\n"
           "  --limit N            stop after N events (duplicates included)\n"
           "  --out FILE|-         JSON lines to FILE or stdout (default: stdout unless --brokers)\n"
@@ -120,6 +122,7 @@ int ks_gen_main(int argc, char **argv)
         O_DUP,
         O_INITIAL,
         O_ACTIVITY,
+        O_POPULATION,
         O_LABELS,
         O_LIMIT,
         O_OUT,
@@ -140,6 +143,7 @@ int ks_gen_main(int argc, char **argv)
         {"dup-fraction", required_argument, NULL, O_DUP},
         {"initial-fraction", required_argument, NULL, O_INITIAL},
         {"activity", required_argument, NULL, O_ACTIVITY},
+        {"population", required_argument, NULL, O_POPULATION},
         {"labels", required_argument, NULL, O_LABELS},
         {"limit", required_argument, NULL, O_LIMIT},
         {"out", required_argument, NULL, O_OUT},
@@ -192,6 +196,17 @@ int ks_gen_main(int argc, char **argv)
             break;
         case O_ACTIVITY:
             bad = parse_dbl("--activity", optarg, &o.activity);
+            break;
+        case O_POPULATION:
+            if (strcmp(optarg, "default") == 0) {
+                o.population = KS_GEN_POP_DEFAULT;
+            } else if (strcmp(optarg, "sparse") == 0) {
+                o.population = KS_GEN_POP_SPARSE;
+            } else {
+                fprintf(stderr, "kpistream gen: --population: expected default or sparse, got '%s'\n",
+                        optarg);
+                bad = -1;
+            }
             break;
         case O_LABELS:
             labels = optarg;
