@@ -289,7 +289,10 @@ static kf_at kf_at_threshold(const kf *f, const uint8_t *score, const int8_t *la
     a.recall = pos > 0 ? tp / pos : 0;
     a.flagged = all > 0 ? (tp + fp) / all : 0;
     /* Episodes: churn moments with a full horizon of samples before them.
-     * first_flag[k]: the earliest sample at or above thr in [at - H, at). */
+     * ff[k]: the earliest sample at or above thr in [at - H, at), or for a
+     * silence [at - H, at + churn_inactivity): before the engine calls it
+     * churn, while a win-back can still reach them. Lead is counted for
+     * cancels only (a silence has no moment the customer announces). */
     int64_t *lead = calloc(f->nch ? f->nch : 1, sizeof *lead);
     int64_t *ff = malloc((f->nch ? f->nch : 1) * sizeof *ff);
     if (!lead || !ff) kf_fail("out of memory");
@@ -299,21 +302,24 @@ static kf_at kf_at_threshold(const kf *f, const uint8_t *score, const int8_t *la
         uint32_t ci = f->scust[i];
         if (f->c[ci].split != which || score[i] < thr) continue;
         for (size_t k = first[ci]; k < first[ci] + count[ci]; k++)
-            if (f->st[i] >= f->ch[k].at_ms - f->horizon_ms && f->st[i] < f->ch[k].at_ms &&
+            if (f->st[i] >= f->ch[k].at_ms - f->horizon_ms &&
+                f->st[i] < f->ch[k].at_ms + (f->ch[k].silent ? f->inactivity_ms : 0) &&
                 f->st[i] < ff[k])
                 ff[k] = f->st[i];
     }
-    size_t ep = 0, hit = 0;
+    size_t ep = 0, hit = 0, nlead = 0;
     for (size_t k = 0; k < f->nch; k++) {
         if (f->c[f->ch[k].cust].split != which) continue;
         if (f->ch[k].at_ms - f->horizon_ms < f->first_ms + f->warmup_ms) continue;
         ep++;
-        if (ff[k] != INT64_MAX) lead[hit++] = f->ch[k].at_ms - ff[k];
+        if (ff[k] == INT64_MAX) continue;
+        hit++;
+        if (!f->ch[k].silent) lead[nlead++] = f->ch[k].at_ms - ff[k];
     }
-    qsort(lead, hit, sizeof *lead, kf_cmp_i64);
+    qsort(lead, nlead, sizeof *lead, kf_cmp_i64);
     a.episodes = ep;
     a.episode_recall = ep ? (double)hit / (double)ep : 0;
-    a.lead_median_days = hit ? (double)lead[hit / 2] / KF_DAY_MS : 0;
+    a.lead_median_days = nlead ? (double)lead[nlead / 2] / KF_DAY_MS : 0;
     free(lead);
     free(ff);
     return a;
