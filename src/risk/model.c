@@ -133,18 +133,7 @@ double ks_risk_model_prob(const ks_risk_model *m, const double *x, double *contr
 void ks_risk_eval_model(const ks_risk_input *in, const ks_risk_params *p, const ks_risk_model *m,
                         ks_risk_level prev, ks_risk_result *out)
 {
-    memset(out, 0, sizeof *out);
-    out->level = KS_RISK_LOW;
-    if (in->churned) {
-        /* As with the hand weights: churn is the outcome, not more risk. */
-        if (in->cancelled) {
-            out->reasons = (uint16_t)(1u << KS_RISK_CANCEL);
-            out->strength[KS_RISK_CANCEL] = 1.0;
-            out->top[0] = KS_RISK_CANCEL;
-            out->ntop = 1;
-        }
-        return;
-    }
+    if (ks__risk_churned(in, out)) return; /* as with the hand weights */
     double x[KS_RISK_MODEL_MAXF], contrib[KS_RISK_MODEL_MAXF];
     ks_risk_features(in, p, m, x);
     for (int i = 0; i < KS_RISK_CANCEL; i++)
@@ -160,20 +149,7 @@ void ks_risk_eval_model(const ks_risk_input *in, const ks_risk_params *p, const 
     }
     for (int i = 0; i < KS_RISK_CANCEL; i++)
         if (by_reason[i] > 0) out->reasons |= (uint16_t)(1u << i);
-    /* Top 3 by push on the log-odds; strict '>' keeps the lower code on ties. */
-    for (int k = 0; k < 3; k++) {
-        int best = -1;
-        for (int i = 0; i < KS_RISK_CANCEL; i++) {
-            if (by_reason[i] <= 0) continue;
-            bool taken = false;
-            for (int j = 0; j < k; j++)
-                taken = taken || out->top[j] == (ks_risk_reason)i;
-            if (!taken && (best < 0 || by_reason[i] > by_reason[best])) best = i;
-        }
-        if (best < 0) break;
-        out->top[k] = (ks_risk_reason)best;
-        out->ntop = k + 1;
-    }
+    ks__risk_top3(by_reason, out);
     ks_risk_params lp = *p;
     lp.high_enter = m->high_enter;
     lp.high_exit = m->high_exit;

@@ -222,19 +222,7 @@ ks_risk_level ks_risk_level_next(ks_risk_level prev, int score, const ks_risk_pa
 void ks_risk_eval(const ks_risk_input *in, const ks_risk_params *p, ks_risk_level prev,
                   ks_risk_result *out)
 {
-    memset(out, 0, sizeof *out);
-    out->level = KS_RISK_LOW;
-    if (in->churned) {
-        /* Churn is the outcome risk predicts, not more risk: the customer
-         * leaves the risk set and no alert fires for it. */
-        if (in->cancelled) {
-            out->reasons = (uint16_t)(1u << KS_RISK_CANCEL);
-            out->strength[KS_RISK_CANCEL] = 1.0;
-            out->top[0] = KS_RISK_CANCEL;
-            out->ntop = 1;
-        }
-        return;
-    }
+    if (ks__risk_churned(in, out)) return;
     if (p->model) {
         ks_risk_eval_model(in, p, p->model, prev, out);
         return;
@@ -255,6 +243,12 @@ void ks_risk_eval(const ks_risk_input *in, const ks_risk_params *p, ks_risk_leve
     double rounded = floor(sum + 0.5);
     out->score = rounded >= 100 ? 100 : (int)rounded;
 
+    ks__risk_top3(contrib, out);
+    out->level = ks_risk_level_next(prev, out->score, p);
+}
+
+void ks__risk_top3(const double *contrib, ks_risk_result *out)
+{
     /* Top 3 by contribution; strict '>' keeps the lower code on ties. */
     for (int k = 0; k < 3; k++) {
         int best = -1;
@@ -269,7 +263,22 @@ void ks_risk_eval(const ks_risk_input *in, const ks_risk_params *p, ks_risk_leve
         out->top[k] = (ks_risk_reason)best;
         out->ntop = k + 1;
     }
-    out->level = ks_risk_level_next(prev, out->score, p);
+}
+
+bool ks__risk_churned(const ks_risk_input *in, ks_risk_result *out)
+{
+    memset(out, 0, sizeof *out);
+    out->level = KS_RISK_LOW;
+    if (!in->churned) return false;
+    /* Churn is the outcome risk predicts, not more risk: the customer
+     * leaves the risk set and no alert fires for it. */
+    if (in->cancelled) {
+        out->reasons = (uint16_t)(1u << KS_RISK_CANCEL);
+        out->strength[KS_RISK_CANCEL] = 1.0;
+        out->top[0] = KS_RISK_CANCEL;
+        out->ntop = 1;
+    }
+    return true;
 }
 
 char *ks_risk_reasons_format(const ks_risk_result *r, char *buf, size_t size)
