@@ -7,6 +7,7 @@
 #include "kpistream/clock.h"
 #include "kpistream/engine.h"
 #include "kpistream/err.h"
+#include "kpistream/history.h"
 #include "kpistream/log.h"
 #include "kpistream/metrics.h"
 #include "kpistream/sink.h"
@@ -83,6 +84,7 @@ typedef struct ks__run {
     char preload_kind;          /* kind of the names ks__preload receives */
     ks_metrics *metrics;        /* /metrics, /healthz, /readyz (docs/operations.md) */
     int64_t flush_start_ns;     /* monotonic: when the flush in flight started */
+    int64_t history_minute;     /* wall minute (ms) whose history entry a flush carried (0: none) */
     int64_t metrics_at;         /* monotonic ms: next copy of the engine's gauges */
 } ks__run;
 
@@ -121,6 +123,7 @@ static void ks__progress(ks__run *r, int64_t now)
 static int ks__flush_failed(ks__run *r, int rc, const char *err)
 {
     ks_metrics_flush(r->metrics, false, ks_mono_ns() - r->flush_start_ns, 0);
+    r->history_minute = 0; /* the next flush carries the snapshot again */
     if (ks__noperm(err))
         return rc;
     r->failures++;
@@ -172,6 +175,11 @@ static int ks__flush_send(ks__run *r, bool *sent, char *err, size_t errsize)
             const size_t *lens;
             size_t n = ks_redis_sink_reply(r->sink, &strs, &lens);
             rc = ks_engine_build_flush(r->engine, strs, lens, n, &r->batch, wall, err, errsize);
+        }
+        /* The first flush of each minute also snapshots the KPIs (kpi:history). */
+        if (rc == 0 && wall - wall % 60000 != r->history_minute) {
+            ks_history_append(&r->batch, r->cfg, wall);
+            r->history_minute = wall - wall % 60000;
         }
         if (rc == 0)
             rc = ks_redis_sink_send_watched(r->sink, &r->batch, err, errsize);

@@ -16,17 +16,15 @@
 #include "kpistream/clock.h"
 #include "kpistream/config.h"
 #include "kpistream/err.h"
+#include "kpistream/listen.h"
 #include "kpistream/log.h"
 
 #include <errno.h>
 #include <microhttpd.h>
-#include <netdb.h>
-#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #define KS__MAX_CONNECTIONS 32
@@ -105,48 +103,6 @@ static enum MHD_Result ks__handle(void *cls, struct MHD_Connection *c, const cha
     return ks__text(c, MHD_HTTP_NOT_FOUND, "not found: try /metrics, /healthz or /readyz\n");
 }
 
-/* Binds and listens on the first address of host:port that works. Returns
- * the socket, or -1 with errstr filled. */
-static int ks__listen(const char *addr, const char *host, int port, char *errstr,
-                      size_t errsize)
-{
-    char service[8];
-    snprintf(service, sizeof service, "%d", port);
-    struct addrinfo hints, *res = NULL;
-    memset(&hints, 0, sizeof hints);
-    hints.ai_family = AF_UNSPEC;
-    hints.ai_socktype = SOCK_STREAM;
-    hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-    int grc = getaddrinfo(host, service, &hints, &res);
-    if (grc != 0) {
-        snprintf(errstr, errsize, "metrics_listen: cannot resolve \"%s\": %s", host,
-                 gai_strerror(grc));
-        return -1;
-    }
-    int fd = -1, err = 0;
-    for (struct addrinfo *a = res; a && fd < 0; a = a->ai_next) {
-        fd = socket(a->ai_family, a->ai_socktype | SOCK_CLOEXEC, a->ai_protocol);
-        if (fd < 0) {
-            err = errno;
-            continue;
-        }
-        int one = 1;
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-        if (a->ai_family == AF_INET6)
-            setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
-        if (bind(fd, a->ai_addr, a->ai_addrlen) < 0 || listen(fd, 64) < 0) {
-            err = errno;
-            close(fd);
-            fd = -1;
-        }
-    }
-    freeaddrinfo(res);
-    if (fd < 0)
-        snprintf(errstr, errsize, "metrics_listen: cannot listen on %s: %s", addr,
-                 strerror(err ? err : EADDRNOTAVAIL));
-    return fd;
-}
-
 int ks__metrics_http_start(ks_metrics *m, const char *listen, char *errstr, size_t errsize)
 {
     char host[256], why[KS_ERRSTR_SIZE];
@@ -155,9 +111,11 @@ int ks__metrics_http_start(ks_metrics *m, const char *listen, char *errstr, size
         snprintf(errstr, errsize, "metrics_listen: %s", why);
         return -1;
     }
-    int fd = ks__listen(listen, host, port, errstr, errsize);
-    if (fd < 0)
+    int fd = ks_listen_socket(listen, host, port, why, sizeof why);
+    if (fd < 0) {
+        snprintf(errstr, errsize, "metrics_listen: %s", why);
         return -1;
+    }
     /* The logger first: options before it would log through MHD's own. */
     m->daemon = MHD_start_daemon(
         MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG, 0, NULL, NULL, ks__handle, m,

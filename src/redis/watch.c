@@ -14,6 +14,7 @@
 #include "kpistream/watch.h"
 
 #include "kpistream/config.h"
+#include "redis/conn.h"
 
 #include <errno.h>
 #include <getopt.h>
@@ -97,39 +98,8 @@ static void ks__w_disconnect(ks__watch *w)
  * in err. */
 static int ks__w_connect(ks__watch *w, char *err, size_t n)
 {
-    struct timeval tv = {.tv_sec = 2, .tv_usec = 0};
-    w->c = redisConnectWithTimeout(w->url.host, w->url.port, tv);
-    if (!w->c || w->c->err) {
-        snprintf(err, n, "cannot connect to %s:%d: %s", w->url.host, w->url.port,
-                 w->c ? w->c->errstr : "out of memory");
-        ks__w_disconnect(w);
-        return -1;
-    }
-    redisSetTimeout(w->c, tv);
-    redisReply *r = NULL;
-    if (w->url.password[0]) {
-        r = w->url.user[0] ? redisCommand(w->c, "AUTH %s %s", w->url.user, w->url.password)
-                           : redisCommand(w->c, "AUTH %s", w->url.password);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, n, "AUTH failed: %s", r ? r->str : w->c->errstr);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    if (w->url.db != 0) {
-        r = redisCommand(w->c, "SELECT %d", w->url.db);
-        if (!r || r->type == REDIS_REPLY_ERROR) {
-            snprintf(err, n, "SELECT %d failed: %s", w->url.db, r ? r->str : w->c->errstr);
-            goto fail;
-        }
-        freeReplyObject(r);
-    }
-    return 0;
-fail:
-    if (r)
-        freeReplyObject(r);
-    ks__w_disconnect(w);
-    return -1;
+    w->c = ks_redis_conn_open(&w->url, 2000, err, n);
+    return w->c ? 0 : -1;
 }
 
 /* Runs a command; on a connection error drops the connection (so the next
