@@ -5,14 +5,17 @@
 #
 #   bash scripts/deps.sh          what `make build`, `make test`, `make fuzz` and `make demo` need
 #                                 (clang + libclang-rt-dev: libFuzzer and the sanitizer
-#                                 runtimes, only recommended by clang, so named here)
+#                                 runtimes, only recommended by clang, so named here;
+#                                 chromium + fonts-dejavu-core: the dashboard's browser
+#                                 test, tests/integration/test_dashboard_browser.c, with
+#                                 a font for its screenshot, only recommended by chromium)
 #   bash scripts/deps.sh bench    also the Python consumer of bench/run.sh's catch-up part
 #                                 (run.sh asks for it when that part runs; `make test`
 #                                 never installs or checks these)
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config librdkafka-dev libcjson-dev libhiredis-dev
       libmicrohttpd-dev libcriterion-dev redis-server redis-tools kcat python3 prometheus
-      clang libclang-rt-dev)
+      clang libclang-rt-dev chromium fonts-dejavu-core)
 if [ "${1:-}" = bench ]; then
   pkgs+=(python3-confluent-kafka python3-redis)
 fi

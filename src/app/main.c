@@ -1,6 +1,7 @@
 /* kpistream: command-line entry point. Subcommands dispatch to their modules;
  * this file only parses the command line. */
 #include "kpistream/config.h"
+#include "kpistream/dashboard.h"
 #include "kpistream/err.h"
 #include "kpistream/gen.h"
 #include "kpistream/log.h"
@@ -115,6 +116,8 @@ int main(int argc, char **argv)
         return ks_mock_broker_main(argc - 1, argv + 1);
     if (strcmp(cmd, "watch") == 0)
         return ks_watch_main(argc - 1, argv + 1);
+    if (strcmp(cmd, "dashboard") == 0)
+        return ks_dashboard_main(argc - 1, argv + 1);
     if (strcmp(cmd, "version") == 0 || strcmp(cmd, "--version") == 0) {
         printf("kpistream %s\n", KS_VERSION);
         return 0;
