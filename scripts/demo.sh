@@ -2,8 +2,9 @@
 # The live demo behind `make demo`: everything on this machine, on loopback.
 #
 #   redis-server (free port)  <- kpistream run <- kpistream mock-broker <- kpistream gen --live
-#                                     |
-#                             kpistream watch (this terminal)
+#          |                          |
+#          |                  kpistream watch (this terminal)
+#          +--> kpistream dashboard (browser: http://127.0.0.1:8080/, URL shown in the watch view)
 #
 # Ctrl-C stops it all: the EXIT trap stops every process this script started,
 # by PID, newest first (generator before pipeline, pipeline before the broker
@@ -16,6 +17,8 @@
 #   DEMO_RATE, DEMO_CUSTOMERS, DEMO_DAYS   generator settings (5000, 5000, 7: a week of
 #                    history streams in about half a minute, then live events; keep
 #                    DEMO_DAYS <= 29: older history would be rejected as too_old)
+#   DEMO_DASHBOARD   listen address of the browser dashboard (default 127.0.0.1:8080;
+#                    when 8080 is taken, a free loopback port)
 #   KPISTREAM_BIN    binary to run (default build/kpistream)
 set -euo pipefail
 
@@ -188,25 +191,46 @@ KPISTREAM_BROKERS=$BROKERS
 EOF
 
 # ---------------------------------------------------------------- pipeline + generator
+# The metrics endpoint on its default port, or a free one when that is taken
+# (another demo or pipeline on this machine).
+METRICS=127.0.0.1:9464
+(exec 3<>/dev/tcp/127.0.0.1/9464) 2>/dev/null && METRICS=127.0.0.1:$(free_port)
 start pipeline "$RUN/run.log" "$BIN" run --brokers "$BROKERS" --topics "$TOPIC" \
-  --redis "$REDIS_URL" --clock wall
+  --redis "$REDIS_URL" --clock wall --metrics-listen "$METRICS"
 start generator "$RUN/gen.log" "$BIN" gen --live --rate "$RATE" --customers "$CUSTOMERS" \
   --days "$DAYS" --brokers "$BROKERS" --topic "$TOPIC" --labels "$RUN/labels.csv"
 
+# ---------------------------------------------------------------- dashboard
+DASH=${DEMO_DASHBOARD:-}
+if [ -z "$DASH" ]; then
+  DASH=127.0.0.1:8080
+  (exec 3<>/dev/tcp/127.0.0.1/8080) 2>/dev/null && DASH=127.0.0.1:$(free_port)
+fi
+start dashboard "$RUN/dashboard.log" "$BIN" dashboard --redis "$REDIS_URL" --listen "$DASH"
+pid=${PIDS[-1]}
+for ((i = 0; i < 100; i++)); do
+  grep -q "serving http" "$RUN/dashboard.log" 2>/dev/null && break
+  alive "$pid" || { tail_log dashboard "$RUN/dashboard.log"; die "dashboard exited"; }
+  sleep 0.1
+done
+DASH_URL="http://$DASH/"
+
 say "redis   $REDIS_URL   (redis-cli -p $REDIS_PORT)"
+say "dashboard  $DASH_URL   (open it in a browser)"
+say "metrics http://$METRICS/metrics"
 say "kafka   $BROKERS   (kcat -b $BROKERS -C -t $TOPIC)"
-say "logs    $RUN/{redis,mock-broker,run,gen,watch}.log"
+say "logs    $RUN/{redis,mock-broker,run,gen,dashboard,watch}.log"
 
 # ---------------------------------------------------------------- watch + supervision
 # watch runs in the background on this terminal so that this shell can notice
 # a component dying; Ctrl-C reaches this shell (background jobs of a script
 # ignore SIGINT), whose EXIT trap stops watch and everything else.
 if [ -n "${DEMO_SECONDS:-}" ] || [ ! -t 1 ]; then
-  "$BIN" watch --redis "$REDIS_URL" --interval-ms 1000 >"$RUN/watch.log" 2>&1 &
+  "$BIN" watch --redis "$REDIS_URL" --interval-ms 1000 --note "dashboard $DASH_URL" >"$RUN/watch.log" 2>&1 &
   WATCH_PID=$!
   say "watch output goes to $RUN/watch.log (not a terminal, or DEMO_SECONDS set)"
 else
-  "$BIN" watch --redis "$REDIS_URL" --interval-ms 1000 2>"$RUN/watch.log" &
+  "$BIN" watch --redis "$REDIS_URL" --interval-ms 1000 --note "dashboard $DASH_URL   (open it in a browser)" 2>"$RUN/watch.log" &
   WATCH_PID=$!
 fi
 
@@ -248,7 +272,7 @@ while :; do
       tail_log generator "$RUN/gen.log"
       die "no events reached Redis in ${DEMO_SECONDS}s (events_processed='${events}')"
     fi
-    say "smoke check ok: $events events processed in ${DEMO_SECONDS}s"
+    say "smoke check ok: $events events processed in ${DEMO_SECONDS}s; dashboard was at $DASH_URL"
     exit 0
   fi
   sleep 0.5

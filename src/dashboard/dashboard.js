@@ -21,10 +21,9 @@ const TILES = [
   ['complaint_rate', 'Complaint rate', 'complaint_rate', 'pct'],
   ['response_time_p90', 'Response time p90', 'response_time_p90', 'ms'],
 ];
-const TABLE_COLS = [
-  ['events', 'Events', 'count'], ['active_customers', 'Active', 'count'],
-  ['revenue', 'Revenue', 'money'], ['aov', 'AOV', 'money'], ['churn_rate', 'Churn', 'pct'],
-  ['csat', 'CSAT', 'pct'], ['nps', 'NPS', 'nps'],
+const TABLE_COLS = [ // of the shown window (src/redis/dash_read.c reads these and events)
+  ['active_customers', 'Active', 'count'], ['revenue', 'Revenue', 'money'],
+  ['aov', 'AOV', 'money'], ['churn_rate', 'Churn', 'pct'], ['csat', 'CSAT', 'pct'],
 ];
 const TABLE_ROWS = 9;
 
@@ -196,7 +195,9 @@ function renderTiles(data, wins, win, rate, now) {
     value.setAttribute('data-field', field);
     value.setAttribute('data-raw', raw === null || raw === undefined ? '' : String(raw));
     value.classList.toggle('none', num(raw) === null);
-    sparkline(tile.querySelector('svg'), series(data.history || [], t, win), now);
+    const pts = series(data.history || [], t, win);
+    if (num(raw) !== null) pts.push([now, num(raw)]); // the line runs up to now
+    sparkline(tile.querySelector('svg'), pts, now);
     const others = tile.querySelector('.others');
     others.replaceChildren();
     if (t[2]) {
@@ -234,8 +235,7 @@ function renderTable(id, rows, win) {
 }
 
 function renderRisk(risk) {
-  document.getElementById('risk-title').textContent =
-    'At-risk customers · ' + fmt(risk.count, 'count') + ' with score > 0';
+  document.getElementById('risk-title').textContent = 'At risk · ' + fmt(risk.count, 'count') + ' customers';
   const head = el('tr');
   for (const h of ['Customer', 'Score', 'Level', 'Reasons']) head.append(el('th', {}, h));
   const rows = [head];

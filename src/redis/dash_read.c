@@ -37,7 +37,7 @@ struct ks_dash_reader {
 
 /* The columns of the segment and channel tables, per window. */
 static const char *const ks__table_kpis[] = {
-    "events", "active_customers", "revenue", "aov", "churn_rate", "csat", "nps", "complaint_rate",
+    "events", "active_customers", "revenue", "aov", "churn_rate", "csat",
 };
 #define KS__NTABLE (sizeof ks__table_kpis / sizeof *ks__table_kpis)
 
@@ -144,7 +144,7 @@ static void ks__free_all(redisReply **rs, size_t n)
  * HMGET replies hm[0..n), one per name: a row whose hash does not exist
  * (every field nil: "other" before anything overflowed) is left out. */
 static void ks__rows(cJSON *arr, const char *const *names, redisReply *const *hm, size_t n,
-                     const char (*fields)[80], size_t nfields)
+                     const char (*fields)[192], size_t nfields)
 {
     for (size_t i = 0; i < n; i++) {
         const redisReply *h = hm[i];
@@ -220,7 +220,7 @@ char *ks_dash_reader_read(ks_dash_reader *r, char *err, size_t errsize)
     }
 
     /* Round 2: the table rows and the at-risk customers. */
-    char(*fields)[80] = NULL;
+    char(*fields)[192] = NULL;
     size_t nwin = 0;
     char win[KS_MAX_WINDOWS][16];
     for (size_t i = 0; i + 1 < a[GLOBAL]->elements && nwin < KS_MAX_WINDOWS; i += 2) {
@@ -298,8 +298,8 @@ char *ks_dash_reader_read(ks_dash_reader *r, char *err, size_t errsize)
     cJSON_AddItemToObject(doc, "global", ks__object(a[GLOBAL]));
     cJSON *segs = cJSON_AddArrayToObject(doc, "segments");
     cJSON *chans = cJSON_AddArrayToObject(doc, "channels");
-    ks__rows(segs, names, b, ns, (const char(*)[80])fields, nfields);
-    ks__rows(chans, names + ns, b + ns, nc, (const char(*)[80])fields, nfields);
+    ks__rows(segs, names, b, ns, (const char(*)[192])fields, nfields);
+    ks__rows(chans, names + ns, b + ns, nc, (const char(*)[192])fields, nfields);
     free(fields);
     cJSON *risk = cJSON_AddObjectToObject(doc, "risk");
     cJSON_AddNumberToObject(risk, "count", (double)a[RISK_N]->integer);

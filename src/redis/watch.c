@@ -40,6 +40,7 @@ typedef struct ks__watch {
     ks_redis_url url;
     char url_text[512];
     const char *prefix;
+    const char *note; /* --note: a line shown under the title, or NULL */
     int interval_ms;
     bool once;
     bool tty;
@@ -67,7 +68,7 @@ static int64_t ks__w_mono_ms(void)
 static void ks__w_usage(FILE *out)
 {
     fputs("usage: kpistream watch --redis URL [--redis-password-file FILE] [--prefix kpi:]\n"
-          "                       [--interval-ms 1000] [--once]\n"
+          "                       [--interval-ms 1000] [--once] [--note TEXT]\n"
           "\n"
           "Shows what a running kpistream writes to Redis: throughput and counters\n"
           "(meta), the main KPIs per window, revenue and active customers per segment,\n"
@@ -81,7 +82,8 @@ static void ks__w_usage(FILE *out)
           "                     $KPISTREAM_REDIS_PASSWORD_FILE); the URL then has none\n"
           "  --prefix P         key prefix (default kpi:)\n"
           "  --interval-ms N    refresh interval, 100..3600000 (default 1000)\n"
-          "  --once             print one summary and exit (plain text, for scripts)\n",
+          "  --once             print one summary and exit (plain text, for scripts)\n"
+          "  --note TEXT        a line shown under the title (make demo: the dashboard's URL)\n",
           out);
 }
 
@@ -454,6 +456,8 @@ static int ks__w_render(ks__watch *w, char **text, size_t *len, char *err, size_
     else if (!w->once)
         fputc('\n', out); /* blank line between plain blocks */
     fprintf(out, "kpistream watch  %s  prefix %s  %s\n", masked, w->prefix, nowbuf);
+    if (w->note)
+        fprintf(out, "%s\n", w->note);
 
     int rc = 0;
     if (!w->c && ks__w_connect(w, err, errn) != 0) {
@@ -499,6 +503,7 @@ int ks_watch_main(int argc, char **argv)
         {"interval-ms", required_argument, NULL, 'i'},
         {"redis-password-file", required_argument, NULL, 'f'},
         {"once", no_argument, NULL, 'o'},
+        {"note", required_argument, NULL, 'n'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -510,7 +515,7 @@ int ks_watch_main(int argc, char **argv)
 
     optind = 0; /* full re-initialisation: main may have run getopt already */
     int c;
-    while ((c = getopt_long(argc, argv, "+r:p:i:f:oh", opts, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, "+r:p:i:f:on:h", opts, NULL)) != -1) {
         switch (c) {
         case 'r':
             url = optarg;
@@ -535,6 +540,9 @@ int ks_watch_main(int argc, char **argv)
             break;
         case 'o':
             w.once = true;
+            break;
+        case 'n':
+            w.note = optarg;
             break;
         case 'h':
             ks__w_usage(stdout);
