@@ -998,10 +998,11 @@ char *kst_redis_dump_kpi(const kst_redis *r)
      * cut into flushes, not on the events: the token of each partition's
      * last flush, and the per-bucket HLLs (a customer goes into the bucket
      * of their latest event as of each flush; the windows' unions, compared,
-     * come out the same), and the order names were registered in (which
-     * names are tracked shows in the KPI hashes). */
+     * come out the same), the order names were registered in (which
+     * names are tracked shows in the KPI hashes), and the per-minute
+     * history (which flush was the first of a wall-clock minute). */
     static const char *const ignore[] = {"updated_at_ms", "tok:*", "key:kpi:agg:h:*",
-                                         "key:kpi:agg:names:*", NULL};
+                                         "key:kpi:agg:names:*", "key:kpi:history", NULL};
     char *d = kst_redis_dump(c, "kpi:*", ignore);
     redisFree(c);
     return d;

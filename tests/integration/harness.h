@@ -224,7 +224,7 @@ char *kst_redis_dump(redisContext *c, const char *pattern, const char *const *ig
 long long kst_redis_field_ll(const kst_redis *r, const char *key, const char *field,
                              long long dflt);
 
-/** kst_redis_dump() of every kpi:* key, leaving out the wall-clock stamp
+/** kst_redis_dump() of every kpi:* key but kpi:history, leaving out the wall-clock stamp
  *  updated_at_ms (of kpi:meta): the whole output of a run, for comparing two
  *  runs over the same data. Returns the text or NULL.
  *  Caller owns the result; free with free(). */
