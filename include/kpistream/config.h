@@ -179,6 +179,13 @@ typedef struct ks_redis_url {
  *  success. */
 int ks_redis_url_parse(const char *url, ks_redis_url *out, char *errstr, size_t errsize);
 
+/** The Redis target of a reader's flags (`watch`, `dashboard`): url parsed, and the password
+ *  read from pwfile when it is given (NULL or "": none; then the URL must hold none). Returns
+ *  0, or KS_ERR_CONFIG with errstr naming the flag ("--redis: ...", "--redis-password-file:
+ *  ..."; never the password). */
+int ks_redis_url_flags(const char *url, const char *pwfile, ks_redis_url *out, char *errstr,
+                       size_t errsize);
+
 /** Copies url into out with the password (if any) replaced by "***", for logs and
  *  check-config. Text that does not look like a URL but has an '@' (a mistyped scheme,
  *  "redis:/u:pw@host") is masked up to its last '@' ("***@host"). Returns out.

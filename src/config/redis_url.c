@@ -249,3 +249,25 @@ int ks_config_redis_target(const ks_config *cfg, ks_redis_url *out, char *errstr
     }
     return rc;
 }
+
+int ks_redis_url_flags(const char *url, const char *pwfile, ks_redis_url *out, char *errstr,
+                       size_t errsize)
+{
+    char why[KS_ERRSTR_SIZE];
+    if (ks_redis_url_parse(url, out, why, sizeof why) != 0) {
+        snprintf(errstr, errsize, "--redis: %s", why);
+        return KS_ERR_CONFIG;
+    }
+    if (!pwfile || !*pwfile)
+        return 0;
+    if (out->password[0]) {
+        snprintf(errstr, errsize, "--redis-password-file: the URL has a password too; give "
+                                  "the password in one place");
+        return KS_ERR_CONFIG;
+    }
+    if (ks_password_file_read(pwfile, out->password, sizeof out->password, why, sizeof why) != 0) {
+        snprintf(errstr, errsize, "--redis-password-file: %s", why);
+        return KS_ERR_CONFIG;
+    }
+    return 0;
+}

@@ -163,21 +163,16 @@ int ks_dashboard_main(int argc, char **argv)
     }
     char err[512];
     ks_redis_url target;
-    if (ks_redis_url_parse(url, &target, err, sizeof err) != 0) {
-        fprintf(stderr, "dashboard: --redis: %s\n", err);
+    if (ks_redis_url_flags(url, pwfile, &target, err, sizeof err) != 0) {
+        fprintf(stderr, "dashboard: %s\n", err);
         return 2;
     }
-    if (pwfile && *pwfile) {
-        if (target.password[0]) {
-            fprintf(stderr, "dashboard: --redis-password-file: the URL has a password too; "
-                            "give the password in one place\n");
-            return 2;
-        }
-        if (ks_password_file_read(pwfile, target.password, sizeof target.password, err,
-                                  sizeof err) != 0) {
-            fprintf(stderr, "dashboard: --redis-password-file: %s\n", err);
-            return 2;
-        }
+
+    char lhost[256];
+    int lport;
+    if (ks_listen_parse(listen, lhost, sizeof lhost, &lport, err, sizeof err) != 0) {
+        fprintf(stderr, "dashboard: --listen: %s\n", err); /* before any Redis read */
+        return 2;
     }
 
     ks_dash d;

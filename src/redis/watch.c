@@ -558,21 +558,9 @@ int ks_watch_main(int argc, char **argv)
         return 2;
     }
     char err[512];
-    if (ks_redis_url_parse(url, &w.url, err, sizeof err) != 0) {
-        fprintf(stderr, "watch: --redis: %s\n", err);
+    if (ks_redis_url_flags(url, pwfile, &w.url, err, sizeof err) != 0) {
+        fprintf(stderr, "watch: %s\n", err);
         return 2;
-    }
-    if (pwfile && *pwfile) {
-        if (w.url.password[0]) {
-            fprintf(stderr, "watch: --redis-password-file: the URL has a password too; give "
-                            "the password in one place\n");
-            return 2;
-        }
-        if (ks_password_file_read(pwfile, w.url.password, sizeof w.url.password, err,
-                                  sizeof err) != 0) {
-            fprintf(stderr, "watch: --redis-password-file: %s\n", err);
-            return 2;
-        }
     }
     snprintf(w.url_text, sizeof w.url_text, "%s", url);
     w.tty = !w.once && isatty(STDOUT_FILENO);
