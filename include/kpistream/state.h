@@ -150,7 +150,7 @@ typedef struct ks_response {
     int64_t ts_ms;       /* when it was responded */
     uint32_t value_ms;   /* responded - opened (saturated) */
     uint8_t segment;     /* customer's segment at the time (KS_NONE) */
-    uint8_t channel;     /* channel of the ticket's opening (KS_NONE) */
+    uint8_t channel;     /* the responded event's own channel (KS_NONE) */
 } ks_response;
 
 /* An alert or trigger raised for a customer, waiting for the next flush. */
@@ -161,7 +161,9 @@ typedef struct ks_notice {
     uint8_t score;     /* risk score at the time */
     uint16_t top;      /* top reasons (as ks_customer.risk_top) */
     bool timed;        /* raised at a day boundary, not by an event */
+    uint8_t segment;   /* the customer's segment at the time (KS_NONE) */
     int64_t at_ms;     /* event time it was raised at */
+    double revenue_30d; /* alerts: the customer's revenue_30d as of at_ms (their clv) */
 } ks_notice;
 
 typedef struct ks_pstate_meta {

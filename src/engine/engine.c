@@ -703,7 +703,8 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int
         uint32_t idlen;
         const char *id = ks_pstate_customer_id(st, c, &idlen);
         char nid[48], reasons[128], clv[32];
-        const char *seg = c->segment != KS_NONE ? e->sh.segments.names[c->segment] : "";
+        /* Segment and clv as of the notice's moment, not the flush's. */
+        const char *seg = n->segment != KS_NONE ? e->sh.segments.names[n->segment] : "";
         if (n->kind != KS_NOTICE_ALERT) {
             ks_trigger_id((ks_trigger)n->kind, id, idlen, n->at_ms, nid, sizeof nid);
             ks__notice_begin(e, b, "triggers", nid, n->at_ms, "", 0);
@@ -721,9 +722,7 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int
         }
         ks_risk_alert_id(id, idlen, n->at_ms, nid, sizeof nid);
         ks__reasons(n->top, reasons, sizeof reasons);
-        ks_customer_rolling r;
-        ks_customer_rolling_at(st, c, n->at_ms, &r);
-        ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d, n->score), clv, sizeof clv);
+        ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, n->revenue_30d, n->score), clv, sizeof clv);
         /* The alert as JSON for the pub/sub channel. */
         char eid[300], eseg[300], json[1024], list[160];
         ks__json_escape(id, idlen, eid, sizeof eid);

@@ -387,8 +387,10 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_grou
         flags |= KS__T_RESPONDED;
         if (ev->ts_ms >= opened_ms && ks__grow_resp(p) == 0) {
             int64_t d = ev->ts_ms - opened_ms;
+            /* Counted at the responded event, so in its hashes (contract 4):
+             * the customer's segment now and this event's own channel. */
             p->resp[p->nresp++] = (ks_response){ev->ts_ms, d > UINT32_MAX ? UINT32_MAX : (uint32_t)d,
-                                                (uint8_t)oseg, (uint8_t)och};
+                                                (uint8_t)c->segment, (uint8_t)ch};
         }
     } else if (ev->action == KS_ACT_TICKET_RESOLVED && !(flags & KS__T_RESOLVED)) {
         flags |= KS__T_RESOLVED;

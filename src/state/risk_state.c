@@ -35,7 +35,11 @@ static int64_t ks__trigger_last_ms(const ks_customer *c, ks_trigger t)
     return ((int64_t)c->trigger_day[s] + 1) * KS_DAY_MS - 1;
 }
 
-static void ks__notice(ks_pstate *p, const ks_customer *c, uint8_t kind, int64_t at_ms)
+/* Queues a notice with what it says about the customer as of at_ms (segment,
+ * revenue for the clv of an alert): the flush that sends it may come after
+ * later events of theirs, and what it sends must not depend on when. */
+static void ks__notice(ks_pstate *p, const ks_customer *c, uint8_t kind, int64_t at_ms,
+                       double revenue_30d)
 {
     if (p->nnotices == p->capnotices) {
         uint32_t cap = p->capnotices ? p->capnotices * 2 : 64;
@@ -45,8 +49,14 @@ static void ks__notice(ks_pstate *p, const ks_customer *c, uint8_t kind, int64_t
         p->notices = n;
         p->capnotices = cap;
     }
-    p->notices[p->nnotices++] = (ks_notice){(uint32_t)(c - p->cust), kind, c->risk_score,
-                                            c->risk_top, p->timed, at_ms};
+    p->notices[p->nnotices++] = (ks_notice){.cust = (uint32_t)(c - p->cust),
+                                            .kind = kind,
+                                            .score = c->risk_score,
+                                            .top = c->risk_top,
+                                            .timed = p->timed,
+                                            .segment = c->segment,
+                                            .at_ms = at_ms,
+                                            .revenue_30d = revenue_30d};
 }
 
 void ks_pstate_trigger(ks_pstate *p, ks_customer *c, int ti, int64_t at_ms)
@@ -59,7 +69,7 @@ void ks_pstate_trigger(ks_pstate *p, ks_customer *c, int ti, int64_t at_ms)
             return;
         c->trigger_day[s] = (uint16_t)(at_ms / KS_DAY_MS);
     }
-    ks__notice(p, c, (uint8_t)t, at_ms);
+    ks__notice(p, c, (uint8_t)t, at_ms, 0);
 }
 
 void ks_pstate_risk_input(const ks_pstate *p, const ks_customer *c, int64_t at_ms,
@@ -117,7 +127,7 @@ void ks_pstate_risk_update(ks_pstate *p, ks_customer *c, int64_t at_ms)
     }
     if (ks_risk_alert_due(prev, res.level, at_ms, (int64_t)c->last_alert_s * 1000, rp)) {
         c->last_alert_s = (uint32_t)(at_ms / 1000);
-        ks__notice(p, c, KS_NOTICE_ALERT, at_ms);
+        ks__notice(p, c, KS_NOTICE_ALERT, at_ms, in.revenue_30d);
     }
     if (ks_trigger_high_value_at_risk(res.level, in.clv, p->revenue_p90))
         ks_pstate_trigger(p, c, KS_TRIGGER_HIGH_VALUE_AT_RISK, at_ms);
