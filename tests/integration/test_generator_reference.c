@@ -52,7 +52,9 @@ static struct {
     kst_kafka kafka;
     kst_proc proc;
     redisContext *rc;
-    bool finished; /* the test body ran to its end */
+    kst_proc broker;  /* other_stream: `kpistream mock-broker` */
+    kst_redis redis2; /* other_stream: the second partitioning's Redis */
+    bool finished;    /* the test body ran to its end */
 } g;
 
 static void setup(void)
@@ -67,21 +69,30 @@ static void teardown(void)
     if (g.proc.pid && !g.proc.exited) kst_proc_stop(&g.proc, 5000);
     if (!g.finished && g.proc.log_path[0]) kst_log_tail(g.proc.log_path, 60);
     if (g.rc) redisFree(g.rc);
+    if (g.broker.pid && !g.broker.exited) kst_proc_stop(&g.broker, 5000);
+    kst_redis_stop(&g.redis2);
     kst_redis_stop(&g.redis);
     kst_kafka_stop(&g.kafka);
-    if (g.dir[0]) kst_rmtree(g.dir);
+    /* KST_KEEP=1 keeps the stream, the reference's output and the logs. */
+    if (g.dir[0] && !getenv("KST_KEEP")) kst_rmtree(g.dir);
+    else if (g.dir[0]) fprintf(stderr, "kept %s\n", g.dir);
 }
 
 /* The reference script, found next to this file: CMake compiles this source
  * by its absolute path, so __FILE__ is <src>/tests/integration/<this file>. */
-static void script_path(char *buf, size_t n)
+static void reference_path(char *buf, size_t n, const char *name)
 {
     const char *self = __FILE__;
     const char *slash = strrchr(self, '/');
     cr_assert(self[0] == '/' && slash, "__FILE__ is not absolute: %s", self);
-    int len = snprintf(buf, n, "%.*s/../reference/kpi_reference.py", (int)(slash - self), self);
+    int len = snprintf(buf, n, "%.*s/../reference/%s", (int)(slash - self), self, name);
     cr_assert(len > 0 && (size_t)len < n, "script path too long");
     cr_assert_eq(access(buf, R_OK), 0, "%s: %s", buf, strerror(errno));
+}
+
+static void script_path(char *buf, size_t n)
+{
+    reference_path(buf, n, "kpi_reference.py");
 }
 
 /* Runs argv to completion with its output in log; asserts exit status 0. */
@@ -194,8 +205,9 @@ static void compare_line(report *rep, const char *key, const char *field, const 
 }
 
 /* Every KPI hash kpistream wrote must be one the reference knows, and every
- * field of a compared window in it must be one the reference printed. */
-static void check_unknown(report *rep, const keyset *known)
+ * field of a compared window (windows: ":24h,:30d," style list) in it must be
+ * one the reference printed. */
+static void check_unknown(report *rep, const keyset *known, const char *windows)
 {
     static const char *const patterns[] = {"kpi:global", "kpi:segment:*", "kpi:channel:*"};
     for (size_t p = 0; p < sizeof patterns / sizeof patterns[0]; p++) {
@@ -208,8 +220,10 @@ static void check_unknown(report *rep, const keyset *known)
             for (size_t i = 0; i + 1 < f->elements; i += 2) {
                 const char *field = f->element[i]->str;
                 const char *colon = strrchr(field, ':');
-                if (!colon || (strcmp(colon, ":24h") != 0 && strcmp(colon, ":30d") != 0))
-                    continue; /* 1h and 7d are not compared */
+                char suffix[32];
+                snprintf(suffix, sizeof suffix, "%s,", colon ? colon : "");
+                if (!colon || !strstr(windows, suffix))
+                    continue; /* a window that is not compared */
                 if (!keyset_has(known, key, field)) {
                     rep->mismatches++;
                     report_add(rep,
@@ -363,7 +377,7 @@ static void run_case(const gen_case *tc)
     }
     free(text);
     qsort(known.items, known.n, sizeof *known.items, cmp_str);
-    check_unknown(&rep, &known);
+    check_unknown(&rep, &known, ":24h,:30d,");
     keyset_free(&known);
 
     int64_t t_end = kst_now_ms();
@@ -415,4 +429,311 @@ Test(generator_reference, sparse_activity_60_days)
                        "reactivations", "cancel_churns", "responses"},
     };
     run_case(&tc);
+}
+
+/* ------------------------------------------------------------------ */
+/* A stream we did not design                                          */
+
+/* The reference's customer lines ("<key>\t<field>\t<value>", sorted by key)
+ * against Redis: one HGETALL per customer, every field compared as a string,
+ * fields Redis has and the reference does not know reported, and customer
+ * hashes the reference does not know reported. Returns the number of
+ * customers. */
+static long compare_customers(report *rep, const char *path)
+{
+    char *text = kst_read_file(path, NULL);
+    cr_assert_not_null(text, "%s", kst_last_error());
+    keyset keys = {0};
+    redisReply *h = NULL;
+    bool *seen = NULL;
+    char cur[512] = "";
+    long ncust = 0;
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save);; line = strtok_r(NULL, "\n", &save)) {
+        char *tab1 = line ? strchr(line, '\t') : NULL;
+        char *tab2 = tab1 ? strchr(tab1 + 1, '\t') : NULL;
+        cr_assert(!line || tab2, "bad customer line: %s", line);
+        if (line) *tab1 = *tab2 = '\0';
+        if (!line || strcmp(line, cur) != 0) {
+            /* The previous customer's fields the reference did not name. */
+            for (size_t i = 0; h && i + 1 < h->elements; i += 2)
+                if (!seen[i / 2]) {
+                    rep->mismatches++;
+                    report_add(rep, "  %s %s: kpistream %s, reference (not a field it knows)\n",
+                               cur, h->element[i]->str, h->element[i + 1]->str);
+                }
+            if (h) freeReplyObject(h);
+            free(seen);
+            h = NULL;
+            seen = NULL;
+            if (!line) break;
+            snprintf(cur, sizeof cur, "%s", line);
+            keyset_add(&keys, cur, "");
+            ncust++;
+            h = redisCommand(g.rc, "HGETALL %s", cur);
+            cr_assert(h && h->type == REDIS_REPLY_ARRAY, "HGETALL %s failed", cur);
+            seen = calloc(h->elements / 2 + 1, sizeof *seen);
+            cr_assert_not_null(seen);
+        }
+        const char *field = tab1 + 1, *want = tab2 + 1, *got = "ABSENT";
+        for (size_t i = 0; i + 1 < h->elements; i += 2)
+            if (strcmp(h->element[i]->str, field) == 0) {
+                got = h->element[i + 1]->str;
+                seen[i / 2] = true;
+            }
+        rep->compared++;
+        if (strcmp(got, want) != 0) {
+            rep->mismatches++;
+            report_add(rep, "  %s %-22s kpistream %-14s reference %s\n", cur, field,
+                       got[0] ? got : "\"\"", want[0] ? want : "\"\"");
+        }
+    }
+    free(text);
+    qsort(keys.items, keys.n, sizeof *keys.items, cmp_str);
+    redisReply *all = redisCommand(g.rc, "KEYS kpi:customer:*");
+    cr_assert(all && all->type == REDIS_REPLY_ARRAY, "KEYS kpi:customer:* failed");
+    for (size_t i = 0; i < all->elements; i++)
+        if (!keyset_has(&keys, all->element[i]->str, "")) {
+            rep->mismatches++;
+            report_add(rep, "  %s: written by kpistream, not a customer of the reference\n",
+                       all->element[i]->str);
+        }
+    freeReplyObject(all);
+    keyset_free(&keys);
+    return ncust;
+}
+
+typedef struct file_ready {
+    const char *path;
+} file_ready;
+
+static int bootstrap_written(void *ctx)
+{
+    const file_ready *f = ctx;
+    if (access(f->path, F_OK) != 0) return 0;
+    char *t = kst_read_file(f->path, NULL);
+    int ok = t && strchr(t, '\n') != NULL;
+    free(t);
+    return ok;
+}
+
+static int count_msg(const kst_msg *m, void *ctx)
+{
+    (void)m;
+    ++*(long *)ctx;
+    return 0;
+}
+
+/* Everything a reader sees, for comparing two runs over the same events
+ * with other partition counts: kst_redis_dump_kpi() less what names
+ * partitions (offsets, partition clocks and tokens of kpi:agg:state, the
+ * kpi:offsets:<group> copy) or groups (kpi:agg's group), and less the high_value_at_risk triggers
+ * (and the notice ids kept against repeats): their top-decile CLV is taken
+ * over the customers of one partition (docs/churn-risk.md), so they depend
+ * on the partitioning by design. Their count is returned in *hvar. */
+static char *dump_outputs(const kst_redis *r, long *hvar)
+{
+    redisContext *c = kst_redis_connect(r);
+    cr_assert_not_null(c, "%s", kst_last_error());
+    static const char *const ignore[] = {"updated_at_ms",     "tok:*", "group",
+                                         "off:*",             "pc:*",
+                                         "key:kpi:agg:h:*",   "key:kpi:agg:names:*",
+                                         "key:kpi:offsets:*", "key:kpi:notices:seen",
+                                         NULL};
+    char *d = kst_redis_dump(c, "kpi:*", ignore);
+    redisFree(c);
+    cr_assert_not_null(d, "%s", kst_last_error());
+    /* Drop the high_value_at_risk lines in place. */
+    *hvar = 0;
+    char *w = d;
+    for (char *line = d; *line;) {
+        char *nl = strchr(line, '\n');
+        size_t n = nl ? (size_t)(nl - line) + 1 : strlen(line);
+        char save = line[n - 1];
+        line[n - 1] = '\0';
+        bool drop = strstr(line, "trigger=high_value_at_risk ") != NULL;
+        line[n - 1] = save;
+        if (drop)
+            ++*hvar;
+        else {
+            memmove(w, line, n);
+            w += n;
+        }
+        line += n;
+    }
+    *w = '\0';
+    return d;
+}
+
+/* `kpistream run --clock event --exit-on-eof` of topic into r. */
+static void replay(const char *bin, const char *topic, const kst_redis *r, const char *bootstraps,
+                   const char *log)
+{
+    char group[96];
+    /* A group per run: both use one broker, and a second member of one group
+     * would wait for the first one's session to time out. */
+    snprintf(group, sizeof group, "other-%s-%d", topic, (int)getpid());
+    char *run[] = {(char *)bin,     "run",   "--brokers", (char *)bootstraps,
+                   "--topics",      (char *)topic, "--group", group,
+                   "--redis",       (char *)kst_redis_url(r),
+                   "--clock",       "event", "--exit-on-eof", NULL};
+    run_child(run, log, 120000, "kpistream run");
+}
+
+/* A stream from tests/reference/other_stream.py, a generator written apart
+ * from src/gen/ with other distributions: heavy-tailed activity, segment
+ * movers (and customers whose first segment comes late), eleven channel
+ * names (one non-ASCII), Cyrillic/CJK/emoji customer ids and one precomposed
+ * and decomposed pair, RFC 3339 times with offsets, many event times exactly
+ * on bucket edges, bursts at one millisecond, cancels, second cancels,
+ * 30-day silences and returns, repeated `opened`s, 2 % producer retries and
+ * 45 bad records, ending exactly on a week boundary of the epoch (an edge of
+ * every bucket of the default windows and per-customer fields, and a UTC day).
+ *
+ * Through `kpistream mock-broker` (a child process), a real producer keying by
+ * customer_id, and `kpistream run --clock event --exit-on-eof` twice: into a
+ * 3-partition topic and a 7-partition one, each into its own redis-server.
+ * The first run is compared with the reference, every field of kpi:global,
+ * every kpi:segment:* and kpi:channel:* hash for all four default windows,
+ * kpi:meta, and every field of every kpi:customer:* hash (rolling fields,
+ * clv, risk included); the second run's whole output must equal the
+ * first's (which names are tracked, alerts and triggers included). */
+Test(generator_reference, other_stream_two_partitionings)
+{
+    int64_t t0 = kst_now_ms();
+    const char *bin = kst_binary();
+    cr_assert_not_null(bin, "KS_BINARY is not set");
+    char script[1024], gen_script[1024];
+    script_path(script, sizeof script);
+    reference_path(gen_script, sizeof gen_script, "other_stream.py");
+    cr_assert_eq(kst_tmpdir(g.dir, sizeof g.dir), 0, "%s", kst_last_error());
+    char events[512], ref[512], cust[512], stats[512], log[512], bs[512];
+    snprintf(events, sizeof events, "%s/ev.jsonl", g.dir);
+    snprintf(ref, sizeof ref, "%s/ref.txt", g.dir);
+    snprintf(cust, sizeof cust, "%s/customers.txt", g.dir);
+    snprintf(stats, sizeof stats, "%s/stats.txt", g.dir);
+    snprintf(bs, sizeof bs, "%s/bootstrap.txt", g.dir);
+
+    /* 1. The stream and the reference. */
+    snprintf(log, sizeof log, "%s/other_stream.log", g.dir);
+    char *gen[] = {"python3",  gen_script, "--customers", "600", "--days", "45",
+                   "--seed",   "11",       "--out",       events, NULL};
+    run_child(gen, log, 60000, "other_stream.py");
+    snprintf(log, sizeof log, "%s/reference.log", g.dir);
+    char *py[] = {"python3", script, events, "--windows", "1h,24h,7d,30d", "--out", ref,
+                  "--customers-out", cust, "--stats", stats, NULL};
+    run_child(py, log, 60000, "kpi_reference.py");
+    char *stats_text = kst_read_file(stats, NULL);
+    cr_assert_not_null(stats_text, "%s", kst_last_error());
+    fprintf(stderr, "other_stream: the stream has:\n%s", stats_text);
+    static const char *const must[] = {"segment_moves", "reactivations", "cancel_churns",
+                                       "cancels_of_churned_ignored", "repeated_opens_ignored",
+                                       "inactivity_churns_between_events",
+                                       "inactivity_churns_at_end", "cross_sells", NULL};
+    for (size_t i = 0; must[i]; i++)
+        cr_expect_gt(stat_of(stats_text, must[i]), 0, "the stream has no %s", must[i]);
+    free(stats_text);
+    int64_t t_ref = kst_now_ms();
+
+    /* 2. The broker (the binary's own), the topics, the producer. */
+    snprintf(log, sizeof log, "%s/mock-broker.log", g.dir);
+    char *broker[] = {(char *)bin, "mock-broker", "--topic", "other3:3", "--topic",
+                      "other3.dlq:1", "--topic", "other7:7", "--topic", "other7.dlq:1",
+                      "--bootstrap-file", bs, NULL};
+    cr_assert_eq(kst_proc_spawn(&g.broker, broker, log), 0, "%s", kst_last_error());
+    file_ready fr = {bs};
+    cr_assert_eq(kst_wait_until(bootstrap_written, &fr, 20000), 0, "mock-broker wrote no bootstraps");
+    char *boot = kst_read_file(bs, NULL);
+    cr_assert_not_null(boot);
+    boot[strcspn(boot, "\n")] = '\0';
+    cr_assert_eq(kst_kafka_attach(&g.kafka, boot), 0, "%s", kst_last_error());
+    long lines = kst_kafka_produce_keyed(&g.kafka, "other3", events, 1000);
+    cr_assert_gt(lines, 20000, "%s", kst_last_error());
+    cr_assert_eq(kst_kafka_produce_keyed(&g.kafka, "other7", events, 1000), lines, "%s",
+                 kst_last_error());
+    cr_assert_eq(kst_kafka_flush(&g.kafka, 30000), 0, "%s", kst_last_error());
+    int64_t hi[7];
+    long total = 0;
+    cr_assert_eq(kst_kafka_end_offsets(&g.kafka, "other7", 7, hi), 0, "%s", kst_last_error());
+    for (int p = 0; p < 7; p++)
+        total += (long)hi[p];
+    cr_assert_eq(total, lines, "other7 holds %ld messages of %ld", total, lines);
+
+    /* 3. Two replays. */
+    cr_assert_eq(kst_redis_start(&g.redis), 0, "%s", kst_last_error());
+    cr_assert_eq(kst_redis_start(&g.redis2), 0, "%s", kst_last_error());
+    snprintf(log, sizeof log, "%s/run3.log", g.dir);
+    replay(bin, "other3", &g.redis, boot, log);
+    int64_t t_run = kst_now_ms();
+    snprintf(log, sizeof log, "%s/run7.log", g.dir);
+    replay(bin, "other7", &g.redis2, boot, log);
+    int64_t t_run2 = kst_now_ms();
+
+    /* 4. The first run against the reference. */
+    g.rc = kst_redis_connect(&g.redis);
+    cr_assert_not_null(g.rc, "%s", kst_last_error());
+    char *text = kst_read_file(ref, NULL);
+    cr_assert_not_null(text, "%s", kst_last_error());
+    report rep = {0};
+    keyset known = {0};
+    for (char *save = NULL, *line = strtok_r(text, "\n", &save); line;
+         line = strtok_r(NULL, "\n", &save)) {
+        char key[256], field[128], want[64];
+        cr_assert_eq(sscanf(line, "%255s %127s %63s", key, field, want), 3,
+                     "bad reference line: %s", line);
+        keyset_add(&known, key, field);
+        compare_line(&rep, key, field, want);
+    }
+    free(text);
+    qsort(known.items, known.n, sizeof *known.items, cmp_str);
+    check_unknown(&rep, &known, ":1h,:24h,:7d,:30d,");
+    keyset_free(&known);
+    int kpi_compared = rep.compared;
+    long ncust = compare_customers(&rep, cust);
+
+    /* Every rejected record is in the dead-letter topic. */
+    long dlq = 0;
+    cr_assert_geq(kst_kafka_consume_all(&g.kafka, "other3.dlq", 30000, count_msg, &dlq), 0, "%s",
+                  kst_last_error());
+    long long rejected = kst_redis_hget_ll(g.rc, "kpi:meta", "events_rejected", -1);
+    cr_expect_eq(dlq, rejected, "%ld dead letters, %lld rejected", dlq, rejected);
+
+    /* 5. The 7-partition run's outputs equal the 3-partition run's. */
+    long hvar3 = 0, hvar7 = 0;
+    char *d3 = dump_outputs(&g.redis, &hvar3), *d7 = dump_outputs(&g.redis2, &hvar7);
+    int same = kst_dump_compare(d3, d7, "7 partitions vs 3", 60);
+    if (getenv("KST_KEEP")) {
+        char path[600];
+        snprintf(path, sizeof path, "%s/dump3.txt", g.dir);
+        FILE *f = fopen(path, "w");
+        if (f) fputs(d3, f), fclose(f);
+        snprintf(path, sizeof path, "%s/dump7.txt", g.dir);
+        f = fopen(path, "w");
+        if (f) fputs(d7, f), fclose(f);
+    }
+    size_t dlen = strlen(d3);
+    free(d3);
+    free(d7);
+    free(boot);
+
+    int64_t t_end = kst_now_ms();
+    fprintf(stderr,
+            "other_stream: %ld messages, %ld customers; %d KPI values and %d customer fields "
+            "compared, %d mismatches; outputs of 3 and 7 partitions %s (%zu bytes of dump; "
+            "high_value_at_risk triggers, not compared: %ld and %ld); "
+            "times: stream+reference %.1f s, produce+run(3) %.1f s, run(7) %.1f s, "
+            "compare %.1f s\n",
+            lines, ncust, kpi_compared, rep.compared - kpi_compared, rep.mismatches,
+            same == 0 ? "identical" : "DIFFER", dlen, hvar3, hvar7, (double)(t_ref - t0) / 1000,
+            (double)(t_run - t_ref) / 1000, (double)(t_run2 - t_run) / 1000,
+            (double)(t_end - t_run2) / 1000);
+    if (rep.mismatches)
+        fprintf(stderr, "other_stream: mismatches (key, field, kpistream, reference):\n%s",
+                rep.text);
+    free(rep.text);
+    cr_assert_gt(kpi_compared, 2000, "the reference printed too few KPI values");
+    cr_assert_gt(ncust, 500, "the reference printed too few customers");
+    cr_expect_eq(rep.mismatches, 0, "%d values differ from the reference (listed above)",
+                 rep.mismatches);
+    cr_expect_eq(same, 0, "%s", kst_last_error());
+    g.finished = true;
 }

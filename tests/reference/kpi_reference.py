@@ -46,12 +46,24 @@ Semantics implemented (section references are to docs/kpis.md):
     kpistream estimates it with a DDSketch (relative accuracy 1 %).
   * formatting: counts as integers; money and ratios with 2 decimals, rounded
     half away from zero from the exact value.
+  * per-customer hashes (--customers-out; docs/redis.md "Customer hash",
+    docs/kpis.md "Per-customer fields"): lifetime fields; rolling fields by
+    the window rule with buckets of W/60 (7 d, 28 d, 30 d) at the clock;
+    churn risk from docs/churn-risk.md, scored after each of the customer's
+    events at its time and at every UTC day boundary after their last event
+    (churned from last + 30 d on: score 0), levels with hysteresis along
+    that path; clv = gross_margin x revenue_30d / max(risk/100, min_churn).
+  * rejected: malformed JSON, missing/empty event_id or customer_id, unknown
+    type, a time without offset, amounts out of range for their type, survey
+    scores out of range (what the test streams contain; not every rule of
+    docs/events.md).
 
 Python 3 standard library only.
 """
 
 import argparse
 import json
+from bisect import bisect_left
 import sys
 from datetime import datetime, timezone
 from decimal import Decimal
@@ -64,9 +76,22 @@ MIN_CHURN = Fraction(1, 100)       # min_churn default
 CSAT_SATISFIED_MIN = 4
 NPS_PROMOTER_MIN = 9
 NPS_DETRACTOR_MAX = 6
-MAX_CHANNELS = 8   # the last one is "other"; this script refuses to model overflow
+MAX_CHANNELS = 64  # names tracked (contract 5); this script refuses to model overflow
 MAX_SEGMENTS = 64
 MAX_CATEGORIES = 63
+MAX_AMOUNT = Decimal(1_000_000_000)  # docs/events.md, Limits
+
+# Per-customer rolling fields (contract 5): the window rule with buckets of
+# W/60 seconds, aligned on the epoch.
+B_7D, B_28D, B_30D = 7 * 86400 // 60, 28 * 86400 // 60, 30 * 86400 // 60
+
+# Churn risk (docs/churn-risk.md), default weights and thresholds, in the
+# order of its signal table (also the order for equal contributions).
+RISK_WEIGHTS = [("recency", 20), ("frequency_drop", 45), ("monetary_drop", 15),
+                ("low_csat", 15), ("nps_detractor", 25), ("unresolved_tickets", 5),
+                ("complaints", 10), ("payment_failures", 15), ("downgrade", 10)]
+HIGH_ENTER, HIGH_EXIT, MEDIUM_ENTER, MEDIUM_EXIT = 70, 50, 40, 30
+TICKET_AGE_MS = 48 * 3_600_000
 
 COUNTS = [
     "events", "active_customers", "new_customers", "churned_customers", "customers",
@@ -128,9 +153,40 @@ def ratio(fr):
     return "%s%d.%02d" % ("-" if neg else "", n // 100, n % 100)
 
 
+class Rolling:
+    """A customer's events of one kind, in time order, with prefix sums, so
+    that the window rule's sum as of any clock is two bisections."""
+    __slots__ = ("ts", "acc")
+
+    def __init__(self):
+        self.ts = []      # event times, ms, non-decreasing
+        self.acc = [0]    # acc[i] = sum of the first i values
+
+    def add(self, t, v=1):
+        if self.ts and t < self.ts[-1]:
+            die("a customer's events are not in time order")
+        self.ts.append(t)
+        self.acc.append(self.acc[-1] + v)
+
+    def window(self, at_ms, width_s, back=0):
+        """Sum of the values in the 60 buckets of width_s seconds that end
+        `back` windows before the bucket holding at_ms (back=1: the 60
+        buckets before those)."""
+        n = (at_ms // 1000) // width_s - 60 * back
+        lo = (n - 59) * width_s * 1000      # first ms of the oldest bucket
+        hi = (n + 1) * width_s * 1000       # first ms after the newest
+        i, j = bisect_left(self.ts, lo), bisect_left(self.ts, hi)
+        return self.acc[j] - self.acc[i]
+
+
 class Customer:
     __slots__ = ("segment", "acq_channel", "first_ts", "last_ts", "churned", "churned_at",
-                 "scope_last", "purchases", "scope_purchases", "categories")
+                 "scope_last", "purchases", "scope_purchases", "categories",
+                 # per-customer hash (docs/redis.md, docs/churn-risk.md)
+                 "events_total", "orders_total", "revenue_total", "gross_total",
+                 "r_inter", "r_orders", "r_revenue", "r_complaints", "r_pfail",
+                 "csat_last", "nps_last", "open_tickets", "last_downgrade", "cancelled",
+                 "risk_score", "risk_level", "risk_reasons")
 
     def __init__(self):
         self.segment = None
@@ -143,6 +199,99 @@ class Customer:
         self.purchases = []            # the two latest purchase times, oldest first
         self.scope_purchases = {}      # segment/channel hash -> its two latest purchase times
         self.categories = set()
+        self.events_total = 0
+        self.orders_total = 0
+        self.revenue_total = Decimal(0)   # net of refunds
+        self.gross_total = Decimal(0)     # purchases only (aov)
+        self.r_inter = Rolling()
+        self.r_orders = Rolling()
+        self.r_revenue = Rolling()        # net, in micro-units
+        self.r_complaints = Rolling()
+        self.r_pfail = Rolling()
+        self.csat_last = None
+        self.nps_last = None
+        self.open_tickets = {}            # ticket_id -> opened at (ms)
+        self.last_downgrade = None
+        self.cancelled = False
+        self.risk_score = 0
+        self.risk_level = "low"
+        self.risk_reasons = ""
+
+
+def micro(d):
+    """Decimal amount -> integer micro-units, half away from zero."""
+    x = Fraction(d) * 1_000_000
+    n = (abs(x) + Fraction(1, 2)).__floor__()
+    return -n if x < 0 else n
+
+
+def clamp01(x):
+    return 0.0 if x < 0 else 1.0 if x > 1 else x
+
+
+def level_next(prev, score):
+    """docs/churn-risk.md, Levels and hysteresis."""
+    high = score >= (HIGH_EXIT if prev == "high" else HIGH_ENTER)
+    if high:
+        return "high"
+    medium = score >= (MEDIUM_ENTER if prev == "low" else MEDIUM_EXIT)
+    return "medium" if medium else "low"
+
+
+def risk_eval(c, at):
+    """Scores customer c at clock `at` (ms) from docs/churn-risk.md and
+    updates its score, level and reasons."""
+    if c.churned:
+        c.risk_score, c.risk_level = 0, "low"
+        c.risk_reasons = "cancel" if c.cancelled else ""
+        return
+    s = {}
+    silent = at - c.last_ts
+    gap = (c.last_ts - c.first_ts) / (c.events_total - 1) if c.events_total >= 3 \
+        else 7 * DAY_MS
+    if silent < 3 * DAY_MS:
+        s["recency"] = 0.0
+    elif gap == 0:
+        s["recency"] = 1.0
+    else:
+        s["recency"] = clamp01((silent - 2 * gap) / (4 * gap))
+    i7 = c.r_inter.window(at, B_7D)
+    i28 = c.r_inter.window(at, B_28D)
+    base = (i28 - i7) / 3
+    s["frequency_drop"] = 0.0
+    if base >= 1 and i7 / base <= 0.5:
+        ratio_ = i7 / base
+        z = (base - i7) / base ** 0.5
+        conf = clamp01((z - 1) / 2)
+        s["frequency_drop"] = (1 - ratio_) * (0.5 + 0.5 * conf)
+    r30 = c.r_revenue.window(at, B_30D) / 1e6
+    prev = c.r_revenue.window(at, B_30D, back=1) / 1e6
+    s["monetary_drop"] = 0.0
+    if prev > 0 and 1 - r30 / prev >= 0.3:
+        s["monetary_drop"] = clamp01(1 - r30 / prev)
+    s["low_csat"] = {1: 1.0, 2: 1.0, 3: 0.3}.get(c.csat_last, 0.0)
+    s["nps_detractor"] = (7 - c.nps_last) / 7 if c.nps_last is not None and c.nps_last <= 6 \
+        else 0.0
+    oldest = min(c.open_tickets.values()) if c.open_tickets else None
+    s["unresolved_tickets"] = 1.0 if oldest is not None and at - oldest > TICKET_AGE_MS else 0.0
+    comp = c.r_complaints.window(at, B_30D)
+    s["complaints"] = 0.0 if comp == 0 else 0.6 if comp == 1 else 1.0
+    pf = c.r_pfail.window(at, B_30D)
+    s["payment_failures"] = 0.0 if pf == 0 else 0.6 if pf == 1 else 1.0
+    s["downgrade"] = 1.0 if c.last_downgrade is not None and \
+        at - c.last_downgrade < 30 * DAY_MS else 0.0
+    total = 0.0
+    contrib = []
+    for k, (name, w) in enumerate(RISK_WEIGHTS):
+        x = w * s[name]
+        total += x
+        if w > 0 and s[name] > 0:
+            contrib.append((-x, k, name))
+    score = min(100, int(total + 0.5))
+    contrib.sort()
+    c.risk_score = score
+    c.risk_level = level_next(c.risk_level, score)
+    c.risk_reasons = ",".join(name for _, _, name in contrib[:3])
 
 
 class Reference:
@@ -201,6 +350,47 @@ class Reference:
         self.leave(t, groups)
         self.add(t, groups, "churned_customers")
 
+    @staticmethod
+    def valid_values(typ, e):
+        """The value rules of docs/events.md this script's streams exercise:
+        amounts (finite, at most 1e9, > 0 or >= 0 by type) and survey scores."""
+        amount = e.get("amount")
+        if typ in ("purchase", "refund", "marketing_spend", "retention_spend") or \
+                (typ == "payment_failed" and amount is not None):
+            if isinstance(amount, bool) or not isinstance(amount, (int, Decimal)):
+                return False
+            if not Decimal(amount).is_finite() or amount > MAX_AMOUNT:
+                return False
+            if amount < 0 or (amount == 0 and typ in ("purchase", "refund")):
+                return False
+        if typ == "survey":
+            score = e.get("score")
+            if isinstance(score, bool) or not isinstance(score, (int, Decimal)) or \
+                    score != int(score):
+                return False
+            lo, hi = (1, 5) if e.get("kind") == "csat" else (0, 10)
+            if not lo <= score <= hi:
+                return False
+        return True
+
+    def risk_days(self, c, until):
+        """Re-scores c at each UTC day boundary D with c.last_ts < D <= until
+        (docs/architecture.md, Churn risk), churned from last + 30 d on."""
+        d = (c.last_ts // DAY_MS + 1) * DAY_MS
+        while d <= until:
+            if not c.churned and d >= c.last_ts + CHURN_INACTIVITY_MS:
+                # Silent for churn_inactivity at D: churned by then; every
+                # later boundary scores the same (0, low).
+                was = c.churned, c.cancelled
+                c.churned, c.cancelled = True, False
+                risk_eval(c, d)
+                c.churned, c.cancelled = was
+                return
+            risk_eval(c, d)
+            if c.churned:
+                return
+            d += DAY_MS
+
     # -- one event ---------------------------------------------------
     def event(self, e):
         typ = e.get("type")
@@ -215,6 +405,9 @@ class Reference:
             return
         cid = e.get("customer_id")
         if typ != "marketing_spend" and (not isinstance(cid, str) or not cid):
+            self.rejected += 1
+            return
+        if not self.valid_values(typ, e):
             self.rejected += 1
             return
         if eid in self.seen_ids:
@@ -248,6 +441,7 @@ class Reference:
             self.add(t, g, "new_customers")
             self.join(t, g)
         else:
+            self.risk_days(c, t)
             # Silence of churn_inactivity before this event: churned at
             # last + 30 d (the clock got there before this event was read).
             if not c.churned and t - c.last_ts >= CHURN_INACTIVITY_MS:
@@ -266,16 +460,19 @@ class Reference:
             # contract 5: only an event after the churn reactivates
             if c.churned and not cancel and t > c.last_ts and t >= c.churned_at:
                 c.churned = False  # reactivation: a join, not a new customer
+                c.cancelled = False
                 self.stats["reactivations"] += 1
                 self.join(t, self.member_groups(c))
             c.last_ts = max(c.last_ts, t)
 
         g = self.groups(c.segment, channel)
         self.add(t, g, "events")
+        c.events_total += 1
         scopes = [x for x in g if x != GLOBAL]
         for x in scopes:
             c.scope_last[x] = max(c.scope_last.get(x, t), t)
 
+        self.customer_event(c, typ, e, t)
         if typ == "interaction":
             self.add(t, g, "interactions")
             if channel == "social":
@@ -305,6 +502,7 @@ class Reference:
                 self.add(t, g, "upsells")
             elif action == "cancel" and not c.churned:
                 self.churn(c, t)
+                c.cancelled = True
                 self.stats["cancel_churns"] += 1
             elif action == "cancel":
                 self.stats["cancels_of_churned_ignored"] += 1
@@ -354,26 +552,100 @@ class Reference:
             self.add(t, g, "retention_spend", Decimal(str(e["amount"])))
         elif typ == "referral":
             self.add(t, g, "referrals")
+        risk_eval(c, t)
+
+    def customer_event(self, c, typ, e, t):
+        """The customer's own fields (docs/redis.md, Customer hash)."""
+        if typ == "interaction":
+            c.r_inter.add(t)
+        elif typ == "purchase":
+            amount = Decimal(e["amount"])
+            c.orders_total += 1
+            c.revenue_total += amount
+            c.gross_total += amount
+            c.r_orders.add(t)
+            c.r_revenue.add(t, micro(amount))
+        elif typ == "refund":
+            amount = Decimal(e["amount"])
+            c.revenue_total -= amount
+            c.r_revenue.add(t, -micro(amount))
+        elif typ == "payment_failed":
+            c.r_pfail.add(t)
+        elif typ == "subscription" and e.get("action") == "downgrade":
+            c.last_downgrade = t
+        elif typ == "survey":
+            if e.get("kind") == "csat":
+                c.csat_last = int(e["score"])
+            elif e.get("kind") == "nps":
+                c.nps_last = int(e["score"])
+        elif typ == "ticket":
+            tid, action = e.get("ticket_id"), e.get("action")
+            if action == "opened" and tid not in self.tickets:
+                c.open_tickets[tid] = t
+                if e.get("complaint") is True:
+                    c.r_complaints.add(t)
+            elif action == "resolved":
+                c.open_tickets.pop(tid, None)
 
     # -- end of stream -----------------------------------------------
     def finish(self):
         if self.clock is None:
             die("no accepted events")
-        if len(self.channels) > MAX_CHANNELS - 1:
+        if len(self.channels) > MAX_CHANNELS:
             die("more than %d channel names: overflow into 'other' is not modelled"
-                % (MAX_CHANNELS - 1))
-        if len(self.segments) > MAX_SEGMENTS - 1:
+                % MAX_CHANNELS)
+        if len(self.segments) > MAX_SEGMENTS:
             die("too many segment names: overflow into 'other' is not modelled")
         cats = set()
         for c in self.customers.values():
             cats |= c.categories
         if len(cats) > MAX_CATEGORIES:
             die("too many categories: the shared 'other' category is not modelled")
-        # Customers silent for churn_inactivity at the final clock.
+        # Day boundaries after each customer's last event, then customers
+        # silent for churn_inactivity at the final clock.
         for c in self.customers.values():
+            self.risk_days(c, self.clock)
             if not c.churned and c.last_ts + CHURN_INACTIVITY_MS <= self.clock:
                 self.churn(c, c.last_ts + CHURN_INACTIVITY_MS)
                 self.stats["inactivity_churns_at_end"] += 1
+
+    def customer_rows(self):
+        """(key, field, value) of every kpi:customer:<id> hash at the clock;
+        value None = the field must be absent."""
+        out = []
+        at = self.clock
+        for cid, c in self.customers.items():
+            k = "kpi:customer:" + cid
+            rev30 = Fraction(c.r_revenue.window(at, B_30D), 1_000_000)
+            if not c.churned and c.last_ts + CHURN_INACTIVITY_MS <= at:
+                die("customer %r not churned at the end" % cid)
+            vals = {
+                "segment": c.segment,
+                "first_seen_ms": str(c.first_ts),
+                "last_event_ms": str(c.last_ts),
+                "status": "churned" if c.churned else "active",
+                "orders_30d": str(c.r_orders.window(at, B_30D)),
+                "revenue_30d": ratio(rev30),
+                "orders_total": str(c.orders_total),
+                "revenue_total": money(c.revenue_total),
+                "aov": ratio(Fraction(c.gross_total) / c.orders_total) if c.orders_total
+                else None,
+                "interactions_7d": str(c.r_inter.window(at, B_7D)),
+                "interactions_28d": str(c.r_inter.window(at, B_28D)),
+                "csat_last": None if c.csat_last is None else str(c.csat_last),
+                "nps_last": None if c.nps_last is None else str(c.nps_last),
+                "open_tickets": str(len(c.open_tickets)),
+                "complaints_30d": str(c.r_complaints.window(at, B_30D)),
+                "payment_failures_30d": str(c.r_pfail.window(at, B_30D)),
+                # docs/kpis.md: gross_margin x revenue_30d / max(risk/100, min_churn)
+                "clv": ratio(GROSS_MARGIN * rev30 / max(Fraction(c.risk_score, 100), MIN_CHURN)),
+                "risk_score": str(c.risk_score),
+                "risk_level": c.risk_level,
+                "risk_reasons": c.risk_reasons,
+            }
+            for f, v in vals.items():
+                out.append((k, f, v))
+        return out
 
     def in_window(self, t, width_s):
         b = width_s // 60
@@ -514,6 +786,9 @@ def main():
     ap.add_argument("--windows", default="24h,30d",
                     help="comma-separated window names (default 24h,30d)")
     ap.add_argument("--out", default="-", help="output file (default stdout)")
+    ap.add_argument("--customers-out", help="also write every kpi:customer:<id> field to "
+                    "this file, one '<key>TAB<field>TAB<value>' line each (value ABSENT for a "
+                    "field that must not be there; keys and values may hold spaces)")
     ap.add_argument("--stats", help="also write '<name> <count>' lines of the edge cases "
                     "the stream exercised (churns, reactivations, ...) to this file")
     args = ap.parse_args()
@@ -537,6 +812,10 @@ def main():
     rows = ref.evaluate()
     text = "".join("%s %s %s\n" % (key, field, "ABSENT" if val is None else val)
                    for key, field, val in sorted(rows))
+    if args.customers_out:
+        with open(args.customers_out, "w", encoding="utf-8") as f:
+            for key, field, val in sorted(ref.customer_rows()):
+                f.write("%s\t%s\t%s\n" % (key, field, "ABSENT" if val is None else val))
     if args.stats:
         with open(args.stats, "w") as f:
             for name in sorted(ref.stats):
