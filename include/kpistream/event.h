@@ -89,6 +89,8 @@ typedef struct ks_event {
     ks_str action_text;      /* interaction: free-form `action` (optional) */
     ks_action action;        /* subscription, ticket (required), lead (required) */
     double amount;           /* purchase/refund (> 0), spends (>= 0), payment_failed (optional) */
+    int64_t amount_micro;    /* the same in micro-units (10^-6), exact: rounded half up on the
+                                number's decimal text, not on the double (0.0000005 -> 1) */
     bool has_amount;
     bool complaint;          /* ticket opened: `complaint` (default false) */
     ks_survey_kind survey_kind;

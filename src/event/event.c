@@ -474,6 +474,25 @@ static bool validate(cJSON *const *f, ks_event *ev, ks_reject *why)
     }
 }
 
+/* The amount in micro-units from the number's text in the message (cJSON keeps
+ * only the double): the member's position among the root's members finds it.
+ * At most KS_EVENT_AMOUNT_MAX once rounded to the micro-unit. */
+static bool amount_micro(const cJSON *root, const cJSON *item, const unsigned char *b,
+                         size_t len, ks_event *ev)
+{
+    size_t ordinal = 0, off = 0, n = 0;
+    for (const cJSON *c = root->child; c != NULL && c != item; c = c->next)
+        ordinal++;
+    int64_t m = 0;
+    if (!ks__json_member_value(b, len, ordinal, &off, &n) ||
+        !ks__decimal_micro((const char *)b + off, n, &m))
+        return false;
+    if (m > (int64_t)(KS_EVENT_AMOUNT_MAX * 1e6) || m < 0)
+        return false;
+    ev->amount_micro = m;
+    return true;
+}
+
 static bool json_ws(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
@@ -530,6 +549,10 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
     if (!validate(f, ev, why)) {
         memset(ev, 0, sizeof(*ev));
         return false;
+    }
+    if (ev->has_amount && !amount_micro(root, f[F_AMOUNT], b, len, ev)) {
+        memset(ev, 0, sizeof(*ev));
+        return reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
     }
     return true;
 }

@@ -101,4 +101,18 @@ bool ks__json_nul_member(const unsigned char *b, size_t n, size_t *ordinal, bool
 #define KS__TS_MIN_MS INT64_C(0)
 #define KS__TS_MAX_MS INT64_C(253402300799999)
 
+/* ---- decimal.c: amounts in micro-units from the number's text ---- */
+
+/** Reads the RFC 8259 number s[0..n) exactly and stores it in micro-units
+ *  (10^-6), rounded half up on the decimal value (half away from zero for a
+ *  negative one) in *out. Returns false if s is not such a number or the
+ *  result exceeds 10^18 micro-units. */
+bool ks__decimal_micro(const char *s, size_t n, int64_t *out);
+
+/** Finds the value of the ordinal-th member (from 0) of the top-level object
+ *  of the valid JSON b[0..n) and stores its span in *off, *len (no
+ *  surrounding whitespace). Returns false if there is no such member. */
+bool ks__json_member_value(const unsigned char *b, size_t n, size_t ordinal, size_t *off,
+                           size_t *len);
+
 #endif

@@ -372,3 +372,49 @@ bool ks__json_nul_member(const unsigned char *b, size_t n, size_t *ordinal, bool
         i++;
     }
 }
+
+bool ks__json_member_value(const unsigned char *b, size_t n, size_t ordinal, size_t *off,
+                           size_t *len)
+{
+    size_t i = 0;
+    if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) i = 3;
+    i = skip_ws(b, n, i);
+    if (i >= n || b[i] != '{') return false;
+    i++;
+    for (size_t k = 0;; k++) {
+        bool nul = false;
+        i = skip_ws(b, n, i);
+        if (i >= n || b[i] != '"') return false;
+        i = skip_string(b, n, i, &nul);
+        i = skip_ws(b, n, i);
+        if (i >= n || b[i] != ':') return false;
+        i = skip_ws(b, n, i + 1);
+        size_t start = i, last = i; /* last: after the value's last non-space byte */
+        int depth = 0;
+        while (i < n) {
+            unsigned char c = b[i];
+            if (c == '"') {
+                i = skip_string(b, n, i, &nul);
+                last = i;
+                continue;
+            }
+            if (c == '{' || c == '[') {
+                depth++;
+            } else if (c == '}' || c == ']') {
+                if (depth == 0) break;
+                depth--;
+            } else if (c == ',' && depth == 0) {
+                break;
+            }
+            i++;
+            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') last = i;
+        }
+        if (k == ordinal) {
+            *off = start;
+            *len = last - start;
+            return true;
+        }
+        if (i >= n || b[i] != ',') return false;
+        i++;
+    }
+}

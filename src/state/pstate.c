@@ -230,11 +230,6 @@ static int ks__grow_resp(ks_pstate *p)
     return 0;
 }
 
-static int64_t ks__micro(double amount)
-{
-    return (int64_t)llround(amount * 1e6);
-}
-
 /* Touches older than this count in no window any more (touch.c drops them). */
 static int64_t ks__stale_s(const ks_pstate *p)
 {
@@ -321,7 +316,7 @@ static void ks__purchase_in(ks_pstate *p, const ks_customer *c, ks_group *g, uns
 
 static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigned ch)
 {
-    int64_t t_s = ev->ts_ms / 1000, m = ks__micro(ev->amount);
+    int64_t t_s = ev->ts_ms / 1000, m = ev->amount_micro;
     ks_group *seg = KS__SEG(p, c->segment), *chg = KS__CHAN(p, ch);
     /* Global: the record's own times; segment and channel: their touches. */
     if (seg && !(c->flags & KS_CUST_SEG_OWN)) {
@@ -428,7 +423,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     ks_group *chg = KS__CHAN(p, ch);
 
     if (ev->type == KS_EV_MARKETING_SPEND) {
-        int64_t m = ks__micro(ev->amount);
+        int64_t m = ev->amount_micro;
         ks_group *gs[2] = {&p->global, chg};
         for (int i = 0; i < 2; i++) {
             ks__bump(p, gs[i], t_s, KS_C_EVENTS, 1);
@@ -515,7 +510,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         ks__purchase(p, c, ev, ch);
         break;
     case KS_EV_REFUND: {
-        int64_t m = ks__micro(ev->amount);
+        int64_t m = ev->amount_micro;
         for (int i = 0; i < 3; i++) {
             ks__bump(p, gs[i], t_s, KS_C_M_REFUNDS, m);
             ks__bump(p, gs[i], t_s, KS_C_REFUND_COUNT, 1);
@@ -566,7 +561,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         k = ev->action == KS_ACT_LEAD_CONVERTED ? KS_C_CONVERSIONS : KS_C_LEADS;
         break;
     case KS_EV_RETENTION_SPEND: {
-        int64_t m = ks__micro(ev->amount);
+        int64_t m = ev->amount_micro;
         for (int i = 0; i < 3; i++)
             ks__bump(p, gs[i], t_s, KS_C_M_RETENTION, m);
         break;

@@ -101,6 +101,7 @@ static void purchase(const char *cust, int64_t ts, double amount)
     ks_event ev = event(KS_EV_PURCHASE, cust, ts);
     ev.order_id = str("o");
     ev.amount = amount;
+    ev.amount_micro = (int64_t)(amount * 1e6 + (amount < 0 ? -0.5 : 0.5)); /* the parser's value */
     ev.has_amount = true;
     apply(ev);
 }
@@ -109,6 +110,7 @@ static void refund(const char *cust, int64_t ts, double amount)
 {
     ks_event ev = event(KS_EV_REFUND, cust, ts);
     ev.amount = amount;
+    ev.amount_micro = (int64_t)(amount * 1e6 + (amount < 0 ? -0.5 : 0.5)); /* the parser's value */
     ev.has_amount = true;
     apply(ev);
 }
@@ -505,6 +507,7 @@ Test(rolling, random_streams_match_the_window_rule)
                 ev = event(e->type == 1 ? KS_EV_PURCHASE : KS_EV_REFUND, cust, e->ts_ms);
                 ev.order_id = str("o");
                 ev.amount = (double)e->micro / 1e6;
+                ev.amount_micro = e->micro;
                 ev.has_amount = true;
                 apply(ev);
                 break;
