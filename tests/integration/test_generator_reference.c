@@ -538,6 +538,7 @@ static char *dump_outputs(const kst_redis *r, long *hvar)
                                          "off:*",             "pc:*",
                                          "key:kpi:agg:h:*",   "key:kpi:agg:names:*",
                                          "key:kpi:offsets:*", "key:kpi:notices:seen",
+                                         "key:kpi:history", /* wall-clock minutes */
                                          NULL};
     char *d = kst_redis_dump(c, "kpi:*", ignore);
     redisFree(c);
