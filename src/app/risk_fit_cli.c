@@ -23,6 +23,7 @@
 #include "kpistream/engine.h"
 #include "kpistream/err.h"
 #include "kpistream/hash.h"
+#include "kpistream/kafka_range.h"
 #include "kpistream/log.h"
 #include "kpistream/risk_fit.h"
 #include "kpistream/risk_model.h"
@@ -233,6 +234,23 @@ static void kf_replay(ks_engine *e, const char *path, int64_t *offset, uint64_t 
     if (in != stdin) fclose(in);
 }
 
+/* One message of a topic range into the engine. */
+typedef struct kf_feed {
+    ks_engine *e;
+    uint64_t rejected, n;
+} kf_feed;
+
+static void kf_feed_msg(void *ctx, const char *topic, int32_t partition, int64_t offset,
+                        const char *buf, size_t len)
+{
+    kf_feed *fd = ctx;
+    ks_reject why;
+    if (ks_engine_process(fd->e, topic, partition, offset, buf, len, KF_WALL_MS, &why) ==
+        KS_REJECTED)
+        fd->rejected++;
+    if (++fd->n % 1000 == 0) ks_engine_tick(fd->e, KF_WALL_MS);
+}
+
 /* Label of sample i: 1, 0, or -1 (the history cannot tell yet). */
 static int kf_label(const kf *f, size_t i, const size_t *first, const size_t *count)
 {
@@ -431,12 +449,16 @@ static void kf_at_print(const char *who, const char *name, const kf_at *a)
 
 static void kf_usage(FILE *out)
 {
-    fputs("usage: kpistream risk-fit --input FILE[,FILE...] [--out MODEL.json]\n"
+    fputs("usage: kpistream risk-fit [--input FILE[,FILE...]]\n"
+          "         [--brokers HOST:PORT,... --topic T [--from-ms MS] [--to-ms MS]]\n"
+          "         [--out MODEL.json]\n"
           "         [--config FILE] [--set key=value]... [--horizon 30d] [--warmup 28d]\n"
           "         [--l2 0.0001] [--precision-high 0.8] [--precision-medium 0.5]\n"
           "         [--sample-rate 1]\n"
           "       kpistream risk-fit --eval --input FILE [--set risk.model=MODEL.json]\n"
-          "  Replays a history of events (JSON lines; - for stdin) through the engine,\n"
+          "  Replays a history of events (JSON lines, - for stdin; and/or a topic range:\n"
+          "  every partition from the first message at or after --from-ms, Kafka time,\n"
+          "  to its end or --to-ms; no consumer group, nothing committed) through the engine,\n"
           "  labels each customer-day by whether the customer churned within the horizon,\n"
           "  fits a logistic model, calibrates it and picks the level thresholds on\n"
           "  held-out customers, and writes the model for risk.model. --eval only scores\n"
@@ -460,7 +482,8 @@ int ks_risk_fit_main(int argc, char **argv)
     f.l2 = 1e-4;
     f.target_high = 0.8;
     f.target_medium = 0.5;
-    const char *inputs = NULL, *out = NULL;
+    const char *inputs = NULL, *out = NULL, *topic = NULL;
+    int64_t from_ms = 0, to_ms = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
@@ -482,6 +505,14 @@ int ks_risk_fit_main(int argc, char **argv)
             inputs = v;
         } else if (!strcmp(a, "--out")) {
             out = v;
+        } else if (!strcmp(a, "--topic")) {
+            topic = v;
+        } else if (!strcmp(a, "--brokers")) {
+            if (ks_config_set(&cfg, "brokers", v, err, sizeof err) != 0) kf_fail("%s", err);
+        } else if (!strcmp(a, "--from-ms") || !strcmp(a, "--to-ms")) {
+            long long ms = strtoll(v, &end, 10);
+            if (!end || *end || ms < 0) kf_fail("%s: expected epoch milliseconds, got '%s'", a, v);
+            *(!strcmp(a, "--from-ms") ? &from_ms : &to_ms) = ms;
         } else if (!strcmp(a, "--config")) {
             if (ks_config_load_file(&cfg, v, err, sizeof err) != 0) kf_fail("config: %s", err);
         } else if (!strcmp(a, "--set")) {
@@ -511,7 +542,7 @@ int ks_risk_fit_main(int argc, char **argv)
             return 2;
         }
     }
-    if (!inputs) {
+    if (!inputs && !topic) {
         kf_usage(stderr);
         return 2;
     }
@@ -530,16 +561,29 @@ int ks_risk_fit_main(int argc, char **argv)
     /* 1. Replay. */
     ks_engine *e = ks_engine_new(&cfg, err, sizeof err);
     if (!e) kf_fail("%s", err);
-    if (ks_engine_assign(e, KF_TOPIC, 0) != 0) kf_fail("out of memory");
     ks_engine_set_risk_tap(e, kf_tap, &f);
     int64_t offset = 0;
     uint64_t rejected = 0;
-    char *list = strdup(inputs);
-    if (!list) kf_fail("out of memory");
-    for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
-        kf_replay(e, p, &offset, &rejected);
-    free(list);
-    ks_engine_set_eof(e, KF_TOPIC, 0, true);
+    if (inputs) {
+        if (ks_engine_assign(e, KF_TOPIC, 0) != 0) kf_fail("out of memory");
+        char *list = strdup(inputs);
+        if (!list) kf_fail("out of memory");
+        for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
+            kf_replay(e, p, &offset, &rejected);
+        free(list);
+        ks_engine_set_eof(e, KF_TOPIC, 0, true);
+    }
+    if (topic) {
+        kf_feed fd = {e, 0, 0};
+        int64_t got = 0;
+        if (ks_kafka_range_read(&cfg, topic, from_ms, to_ms, e, kf_feed_msg, &fd, &got, err,
+                                sizeof err) != 0)
+            kf_fail("%s", err);
+        if (got == 0)
+            kf_fail("topic %s: no messages in the range (an empty or auto-created topic?)", topic);
+        offset += got;
+        rejected += fd.rejected;
+    }
     ks_engine_tick(e, KF_WALL_MS);
     ks_engine_free(e);
     if (f.ns == 0)
