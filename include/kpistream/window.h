@@ -85,6 +85,8 @@ typedef struct ks_series {
     int64_t clock_n;    /* bucket of the last clock advance (INT64_MIN: none yet) */
     ks_sbucket *e;      /* the non-empty buckets, ascending n, at e[head .. head+n) */
     uint32_t head, n, cap;
+    uint32_t nspare;    /* dropped buckets kept for reuse, linked through v[0] */
+    ks_bucket *spare;
 } ks_series;
 
 /** Initialises s for buckets of width_s seconds. Returns 0. Owns its

@@ -12,6 +12,10 @@
  * events that would need more are not bucketed for that window. */
 #define KS__SERIES_MAX_CAP (1u << 20)
 #define KS__NO_CLOCK INT64_MIN
+/* Dropped buckets a series keeps for its next ones: as a window slides, a
+ * bucket is created about as often as one is dropped, and a malloc + free
+ * per bucket was a tenth of a catch-up's time (and fragmented the heap). */
+#define KS__SPARES 4
 
 const char *ks_counter_name(ks_counter c)
 {
@@ -37,17 +41,53 @@ int ks_series_init(ks_series *s, int64_t width_s)
     return 0;
 }
 
+static ks_bucket *ks__spare_next(const ks_bucket *b)
+{
+    ks_bucket *next;
+    memcpy(&next, &b->v[0], sizeof next);
+    return next;
+}
+
+/* Takes ownership of b: kept as a spare, or freed. */
+static void ks__drop(ks_series *s, ks_bucket *b)
+{
+    if (s->nspare >= KS__SPARES) {
+        free(b);
+        return;
+    }
+    memcpy(&b->v[0], &s->spare, sizeof s->spare);
+    s->spare = b;
+    s->nspare++;
+}
+
+/* Returns a zeroed bucket (a spare if any), or NULL when out of memory. */
+static ks_bucket *ks__new_bucket(ks_series *s)
+{
+    ks_bucket *b = s->spare;
+    if (!b)
+        return calloc(1, sizeof *b);
+    s->spare = ks__spare_next(b);
+    s->nspare--;
+    memset(b, 0, sizeof *b);
+    return b;
+}
+
 void ks_series_reset(ks_series *s)
 {
     for (uint32_t i = 0; i < s->n; i++)
         free(s->e[s->head + i].b);
+    while (s->spare) {
+        ks_bucket *next = ks__spare_next(s->spare);
+        free(s->spare);
+        s->spare = next;
+    }
     free(s->e);
     memset(s, 0, sizeof *s);
 }
 
 size_t ks_series_memory(const ks_series *s)
 {
-    return (size_t)s->cap * sizeof(ks_sbucket) + (size_t)s->n * sizeof(ks_bucket);
+    return (size_t)s->cap * sizeof(ks_sbucket) + (size_t)(s->n + s->nspare) * sizeof(ks_bucket);
 }
 
 /* Index (from head) of the first entry with bucket number >= n. */
@@ -97,11 +137,11 @@ ks_bucket *ks_series_at(ks_series *s, int64_t t_s)
     uint32_t at = s->n && s->e[s->head + s->n - 1].n < n ? s->n : ks__lower(s, n);
     if (at < s->n && s->e[s->head + at].n == n)
         return s->e[s->head + at].b;
-    ks_bucket *b = calloc(1, sizeof *b);
-    if (!b || ks__room(s) < 0) {
-        free(b);
+    if (ks__room(s) < 0)
         return NULL;
-    }
+    ks_bucket *b = ks__new_bucket(s);
+    if (!b)
+        return NULL;
     ks_sbucket *e = s->e + s->head;
     if (at < s->n)
         memmove(e + at + 1, e + at, (size_t)(s->n - at) * sizeof *e);
@@ -124,7 +164,7 @@ void ks_series_advance(ks_series *s, int64_t clock_s)
         return;
     s->clock_n = nc;
     while (s->n && s->e[s->head].n <= nc - KS_WINDOW_BUCKETS) {
-        free(s->e[s->head].b);
+        ks__drop(s, s->e[s->head].b);
         s->head++;
         s->n--;
     }

@@ -71,3 +71,30 @@ Test(series, earlier_event_before_any_clock_is_kept)
     cr_assert_eq(sum_window(&s, t0), 1);
     ks_series_reset(&s);
 }
+
+Test(series, reused_buckets_start_empty)
+{
+    ks_series s;
+    ks_series_init(&s, 60);
+    int64_t t0 = 1800000000;
+    /* Fill every counter of ten buckets, let them all expire (they become
+     * spares), then create ten new ones: each must start at zero. */
+    for (int i = 0; i < 10; i++) {
+        ks_bucket *b = ks_series_at(&s, t0 + i * 60);
+        for (int k = 0; k < KS_C__COUNT; k++)
+            b->v[k] = 1000 + k;
+    }
+    int64_t t1 = t0 + 10 * 3600;
+    ks_series_advance(&s, t1);
+    cr_assert_eq(s.n, 0);
+    for (int i = 0; i < 10; i++) {
+        ks_bucket *b = ks_series_at(&s, t1 + i * 60);
+        cr_assert_not_null(b);
+        for (int k = 0; k < KS_C__COUNT; k++)
+            cr_assert_eq(b->v[k], 0, "bucket %d counter %d", i, k);
+        b->v[KS_C_EVENTS] = 1;
+    }
+    cr_assert_eq(sum_window(&s, t1 + 9 * 60), 10);
+    cr_assert(ks_series_memory(&s) > 0);
+    ks_series_reset(&s);
+}
