@@ -54,6 +54,10 @@ void ks_source_on_stats(ks_source *s, ks_source_stats_fn fn, void *ctx);
 int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll_stats *st,
                    char *errstr, size_t errsize);
 
+/** Returns the messages left to read in the assigned partitions, as far as
+ *  the last fetch responses tell (0 when unknown). Asks no broker. */
+int64_t ks_source_lag(ks_source *s);
+
 /** Waits until every dead-letter message produced so far is delivered.
  *  Returns 0, or KS_ERR_KAFKA if some are still pending after timeout_ms. */
 int ks_source_dlq_flush(ks_source *s, int timeout_ms);

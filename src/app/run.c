@@ -86,10 +86,24 @@ typedef struct ks__run {
     int64_t flush_start_ns;     /* monotonic: when the flush in flight started */
     int64_t history_minute;     /* wall minute (ms) whose history entry a flush carried (0: none) */
     int64_t metrics_at;         /* monotonic ms: next copy of the engine's gauges */
+    int64_t lag;                /* messages left to read, as of lag_at */
+    int64_t lag_at;             /* monotonic ms: next look at the lag */
+    bool catchup;               /* lag >= KS_CATCHUP_LAG: flush by size, not by time */
+    int64_t flush_begun_ms;     /* monotonic: start of the latest flush sent */
 } ks__run;
 
-/* Customers and notices waiting that make a flush start early. */
-#define KS_FLUSH_MAX_PENDING 20000
+/* Customers and notices waiting that make a flush start early: the bound on
+ * what one flush carries (about 1.5 KB of commands each; the whole
+ * transaction is under a second of Redis time, and the sink's reply deadline
+ * grows with the transaction's size, src/redis/sink.c). */
+#define KS_FLUSH_MAX_PENDING 50000
+/* A consumer this many messages behind is catching up: nobody reads its
+ * outputs for freshness, and flushing every flush_interval_ms rewrote every
+ * customer dozens of times (a 45-day backfill: 55 flushes, 1.3 M customer
+ * writes for 50 k customers). It then flushes when KS_FLUSH_MAX_PENDING wait
+ * or KS_CATCHUP_FLUSH_MS passed, which also bounds the work a crash repeats. */
+#define KS_CATCHUP_LAG 100000
+#define KS_CATCHUP_FLUSH_MS 10000
 /* Interval of the progress line. */
 #define KS_PROGRESS_MS 5000
 
@@ -111,11 +125,15 @@ static void ks__progress(ks__run *r, int64_t now)
         strftime(clock, sizeof clock, "%Y-%m-%dT%H:%M:%SZ", &tm);
     }
     (void)now;
-    ks_info("progress: %.0f messages/s, %lld messages, clock %s, %lld customers, state %.1f MiB, "
-            "%lld flushes%s",
-            (double)n * 1000.0 / KS_PROGRESS_MS, (long long)r->messages, clock,
-            (long long)st.customers, (double)ks_engine_memory(r->engine) / 1048576.0,
-            (long long)r->flushes, ks_engine_restoring(r->engine) ? ", restoring" : "");
+    double rate = (double)n * 1000.0 / KS_PROGRESS_MS;
+    char eta[32] = "";
+    if (r->lag > 0 && rate > 0)
+        snprintf(eta, sizeof eta, ", ETA %.0f s", (double)r->lag / rate);
+    ks_info("progress: %.0f messages/s, %lld messages, lag %lld%s, clock %s, %lld customers, "
+            "state %.1f MiB, %lld flushes%s%s",
+            rate, (long long)r->messages, (long long)r->lag, eta, clock, (long long)st.customers,
+            (double)ks_engine_memory(r->engine) / 1048576.0, (long long)r->flushes,
+            r->catchup ? ", catching up" : "", ks_engine_restoring(r->engine) ? ", restoring" : "");
 }
 
 /* A flush failed: pause consumption (the group session stays alive) and
@@ -492,6 +510,11 @@ int ks_run(const ks_config *cfg)
          * soon as KS_FLUSH_MAX_PENDING customers and notices wait, so no
          * transaction grows large enough to time out. */
         bool full = !r.outage && ks_engine_pending(r.engine) >= KS_FLUSH_MAX_PENDING;
+        if (now >= r.lag_at) {
+            r.lag = ks_source_lag(r.source);
+            r.catchup = r.lag >= KS_CATCHUP_LAG;
+            r.lag_at = now + 500;
+        }
         if (now >= r.progress_at) {
             ks__progress(&r, now);
             r.progress_at = now + KS_PROGRESS_MS;
@@ -511,9 +534,11 @@ int ks_run(const ks_config *cfg)
                 r.backoff_ms = 100;
             }
         }
-        if (!eof && (now >= r.next_flush || full) && !ks_redis_sink_inflight(r.sink)) {
+        bool due = now >= r.next_flush && (!r.catchup || now - r.flush_begun_ms >= KS_CATCHUP_FLUSH_MS);
+        if (!eof && (due || full) && !ks_redis_sink_inflight(r.sink)) {
             /* The flush goes out while consumption continues; its reply is
              * collected above, its offsets committed then. */
+            r.flush_begun_ms = now;
             if (ks__flush_start(&r) == 0) {
                 r.next_flush = now + cfg->flush_interval_ms;
             } else {

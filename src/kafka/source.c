@@ -25,6 +25,7 @@ typedef struct ks__pq {
      * never hold the days a partition ran ahead. Owned. */
     rd_kafka_message_t **held;
     int nheld, hpos, capheld;
+    int64_t next; /* offset after the last message handled; -1 before one */
 } ks__pq;
 
 struct ks_source {
@@ -116,6 +117,7 @@ static void ks__pq_add(ks_source *s, const char *topic, int32_t partition)
     memset(pq, 0, sizeof *pq);
     pq->topic = strdup(topic);
     pq->partition = partition;
+    pq->next = -1;
     pq->q = rd_kafka_queue_get_partition(s->consumer, topic, partition);
     if (!pq->topic || !pq->q) {
         free(pq->topic);
@@ -283,12 +285,15 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
         ks__set(conf, "auto.offset.reset", "earliest", errstr, errsize) ||
         ks__set(conf, "partition.assignment.strategy", "cooperative-sticky", errstr, errsize) ||
         ks__set(conf, "client.id", "kpistream", errstr, errsize) ||
-        /* Prefetch about 1 MB or 2000 messages per partition, not
+        /* Prefetch about 128 KB or 1000 messages per partition, not
          * librdkafka's 64 MB / 100000: the engine takes messages only as far
          * as watermark alignment allows, so in a catch-up over many
-         * partitions the default queues end up holding the whole topic. */
-        ks__set(conf, "queued.min.messages", "2000", errstr, errsize) ||
-        ks__set(conf, "queued.max.messages.kbytes", "1024", errstr, errsize) ||
+         * partitions the default queues end up holding the whole topic, and
+         * a held message keeps its whole fetch response alive. At 128
+         * partitions 1 MB each was 270 MB of peak RSS; 128 KB each reads as
+         * fast from a local broker (bench/README.md). */
+        ks__set(conf, "queued.min.messages", "1000", errstr, errsize) ||
+        ks__set(conf, "queued.max.messages.kbytes", "128", errstr, errsize) ||
         /* Consumer lag for the metrics endpoint (src/metrics/kafka_stats.c). */
         (cfg->metrics_listen && *cfg->metrics_listen &&
          ks__set(conf, "statistics.interval.ms", "5000", errstr, errsize)) ||
@@ -473,8 +478,11 @@ int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll
         s->pqs[s->rot] = tmp;
         qsort(s->pqs, (size_t)s->npqs, sizeof *s->pqs, ks__pq_cmp);
     }
+    /* Every readable partition in that order, up to a batch in all: one
+     * sort per poll was a visible cost when alignment let each partition
+     * give only a few messages. */
     ssize_t n = 0;
-    for (int i = 0; i < s->npqs && n == 0; i++) {
+    for (int i = 0; i < s->npqs && n < batch; i++) {
         ks__pq *pq = &s->pqs[i];
         if (!ks_engine_may_read(s->engine, pq->topic, pq->partition))
             continue;
@@ -498,8 +506,12 @@ int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll
         }
         /* As far as alignment allows: the first message always (the check
          * above), then while the partition stays within bounds. */
-        while (pq->hpos < pq->nheld && (n == 0 || ks_engine_may_read(s->engine, pq->topic, pq->partition))) {
+        for (bool first = true; pq->hpos < pq->nheld && n < batch &&
+                                (first || ks_engine_may_read(s->engine, pq->topic, pq->partition));
+             first = false) {
             rd_kafka_message_t *m = pq->held[pq->hpos++];
+            if (!m->err)
+                pq->next = m->offset + 1;
             if (rc == 0)
                 rc = ks__handle(s, m, wall_ms, st, errstr, errsize);
             rd_kafka_message_destroy(m);
@@ -517,6 +529,24 @@ int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll
     }
     rd_kafka_poll(s->dlq, 0); /* serve delivery reports */
     return rc;
+}
+
+int64_t ks_source_lag(ks_source *s)
+{
+    int64_t lag = 0;
+    for (int i = 0; i < s->npqs; i++) {
+        const ks__pq *pq = &s->pqs[i];
+        int64_t lo, hi;
+        /* Cached from fetch responses: no request to the broker. */
+        if (rd_kafka_get_watermark_offsets(s->consumer, pq->topic, pq->partition, &lo, &hi) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
+            hi < 0)
+            continue;
+        int64_t from = pq->next >= 0 ? pq->next : lo;
+        if (from >= 0 && hi > from)
+            lag += hi - from;
+    }
+    return lag;
 }
 
 int ks_source_dlq_flush(ks_source *s, int timeout_ms)
