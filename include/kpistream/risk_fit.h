@@ -76,6 +76,17 @@ typedef struct ks_calib_bin {
 double ks_calibration(const double *p, const uint8_t *y, const float *w, size_t n,
                       ks_calib_bin bins[10]);
 
+/** Isotonic calibration of a linear score z: samples are grouped by a first
+ *  probability pre[i] (Platt's) into nbins bins of equal width (a bin with
+ *  fewer than min_count samples joins the next), each group gives a point
+ *  (mean z, observed rate), and adjacent points that decrease are pooled
+ *  (pool adjacent violators) until the rates never decrease. Writes the points
+ *  (z strictly increasing) into kz/kp (max entries); returns how many (0 if
+ *  fewer than 2). Binning by pre rather than by count keeps points where the
+ *  few high scores are, which is where thresholds live. Allocates n indexes. */
+int ks_calibrate_isotonic(const double *z, const double *pre, const uint8_t *y, size_t n,
+                          int nbins, double min_count, double *kz, double *kp, int max);
+
 /** `kpistream risk-fit ...` entry point (argv[0] = "risk-fit"; src/app/
  *  risk_fit_cli.c). Returns the exit status: 0 done, 1 failure (message on
  *  stderr), 2 usage error. argv is borrowed. */

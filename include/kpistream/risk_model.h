@@ -63,9 +63,12 @@ typedef enum ks_risk_feature {
 
 #define KS_RISK_MODEL_SEGMENTS 16 /* segment features a model may have */
 #define KS_RISK_MODEL_MAXF (KS_RF__FIXED + KS_RISK_MODEL_SEGMENTS)
+#define KS_RISK_MODEL_KNOTS 64 /* isotonic calibration points at most */
 
-/* Score = round(100 * p), p = 1 / (1 + exp(-(cal_a * z + cal_b))),
- * z = intercept + sum_i weight[i] * (x[i] - mean[i]) / scale[i]. */
+/* Score = round(100 * p), z = intercept + sum_i weight[i] * (x[i] - mean[i]) / scale[i];
+ * p = 1 / (1 + exp(-(cal_a * z + cal_b))) (Platt), or with ncal >= 2 knots
+ * (isotonic) p = cal_p interpolated linearly at z between the cal_z (flat
+ * beyond the ends). */
 typedef struct ks_risk_model {
     int nfeatures;                       /* KS_RF__FIXED + nsegments */
     int nsegments;
@@ -75,6 +78,9 @@ typedef struct ks_risk_model {
     double scale[KS_RISK_MODEL_MAXF];    /* > 0 */
     double intercept;
     double cal_a, cal_b;                 /* Platt calibration of z (identity: 1, 0) */
+    int ncal;                            /* 0: Platt; else isotonic knots: */
+    double cal_z[KS_RISK_MODEL_KNOTS];   /* strictly increasing */
+    double cal_p[KS_RISK_MODEL_KNOTS];   /* non-decreasing, in [0, 1] */
     int high_enter, high_exit, medium_enter, medium_exit; /* score thresholds, 0-100 */
     double horizon_days;                 /* H: the probability is of churning within H */
     int64_t train_from_ms, train_to_ms;  /* the history it was fitted on */
@@ -96,6 +102,9 @@ int ks_risk_features(const ks_risk_input *in, const ks_risk_params *p, const ks_
 /** Returns the model's calibrated probability for features x (borrowed);
  *  contrib (may be NULL) receives each feature's term weight * (x - mean) / scale. */
 double ks_risk_model_prob(const ks_risk_model *m, const double *x, double *contrib);
+
+/** Returns the calibrated probability of the linear score z (Platt or isotonic). */
+double ks_risk_model_calibrate(const ks_risk_model *m, double z);
 
 /** Scores in with model m into *out as ks_risk_eval() does with weights:
  *  score = round(100 p), level with hysteresis from prev at the model's

@@ -713,6 +713,23 @@ int ks_risk_fit_main(int argc, char **argv)
     m->intercept = lg.intercept;
     m->cal_a = ca;
     m->cal_b = cb;
+    /* Isotonic on top: Platt is one sigmoid, and the few high scores weigh
+     * little in its fit, so it runs low where the thresholds are. */
+    {
+        size_t nv = nrows[KF_VALID];
+        double *vz = malloc((nv ? nv : 1) * sizeof *vz), *vp = malloc((nv ? nv : 1) * sizeof *vp);
+        uint8_t *vy = malloc(nv ? nv : 1);
+        if (!vz || !vp || !vy) kf_fail("out of memory");
+        for (size_t k = 0; k < nv; k++) {
+            size_t i = rows[KF_VALID][k];
+            vz[k] = zf[i];
+            vp[k] = 1.0 / (1.0 + exp(-(ca * zf[i] + cb)));
+            vy[k] = y[i];
+        }
+        m->ncal = ks_calibrate_isotonic(vz, vp, vy, nv, 40, 200, m->cal_z, m->cal_p,
+                                        KS_RISK_MODEL_KNOTS);
+        free(vz), free(vp), free(vy);
+    }
     m->horizon_days = (double)f.horizon_ms / KF_DAY_MS;
     m->train_from_ms = f.first_ms;
     m->train_to_ms = f.last_ms;
@@ -721,7 +738,7 @@ int ks_risk_fit_main(int argc, char **argv)
     uint8_t *score = malloc(f.ns);
     if (!prob || !score) kf_fail("out of memory");
     for (size_t i = 0; i < f.ns; i++) {
-        prob[i] = 1.0 / (1.0 + exp(-(ca * zf[i] + cb)));
+        prob[i] = ks_risk_model_calibrate(m, zf[i]);
         double r = floor(100 * prob[i] + 0.5);
         score[i] = (uint8_t)(r > 100 ? 100 : r < 0 ? 0 : r);
     }

@@ -148,11 +148,32 @@ ks_risk_model *ks_risk_model_parse(const char *text, size_t len, char *errstr, s
 
     const cJSON *cal = cJSON_GetObjectItemCaseSensitive(root, "calibration");
     const cJSON *method = cJSON_GetObjectItemCaseSensitive(cal, "method");
-    if (!cJSON_IsObject(cal) || !cJSON_IsString(method) || strcmp(method->valuestring, "platt"))
+    bool platt = cJSON_IsString(method) && !strcmp(method->valuestring, "platt");
+    bool iso = cJSON_IsString(method) && !strcmp(method->valuestring, "isotonic");
+    if (!cJSON_IsObject(cal) || (!platt && !iso))
         return ks__fail(m, root, errstr, n,
-                        "calibration: must be {\"method\": \"platt\", \"a\": number, \"b\": number}");
-    if (!ks__num(cal, "a", &m->cal_a) || !ks__num(cal, "b", &m->cal_b))
+                        "calibration: must be {\"method\": \"platt\", \"a\": number, \"b\": "
+                        "number} or {\"method\": \"isotonic\", \"z\": [numbers], \"p\": [numbers]}");
+    if (platt && (!ks__num(cal, "a", &m->cal_a) || !ks__num(cal, "b", &m->cal_b)))
         return ks__fail(m, root, errstr, n, "calibration: \"a\" and \"b\" must be finite numbers");
+    if (iso) {
+        m->cal_a = 1;
+        const cJSON *z = cJSON_GetObjectItemCaseSensitive(cal, "z");
+        const cJSON *p = cJSON_GetObjectItemCaseSensitive(cal, "p");
+        int nz = cJSON_IsArray(z) ? cJSON_GetArraySize(z) : -1;
+        if (nz < 2 || nz > KS_RISK_MODEL_KNOTS || !cJSON_IsArray(p) || cJSON_GetArraySize(p) != nz)
+            return ks__fail(m, root, errstr, n,
+                            "calibration: \"z\" and \"p\" must be arrays of the same length, 2 to %d",
+                            KS_RISK_MODEL_KNOTS);
+        for (int k = 0; k < nz; k++) {
+            const cJSON *zk = cJSON_GetArrayItem(z, k), *pk = cJSON_GetArrayItem(p, k);
+            if (!cJSON_IsNumber(zk) || !cJSON_IsNumber(pk))
+                return ks__fail(m, root, errstr, n, "calibration.z[%d] / p[%d]: not a number", k, k);
+            m->cal_z[k] = zk->valuedouble;
+            m->cal_p[k] = pk->valuedouble;
+        }
+        m->ncal = nz;
+    }
 
     const cJSON *th = cJSON_GetObjectItemCaseSensitive(root, "thresholds");
     if (!cJSON_IsObject(th))
@@ -223,6 +244,15 @@ static bool ks__add_num(cJSON *obj, const char *name, double v)
     return cJSON_AddRawToObject(obj, name, buf) != NULL;
 }
 
+static bool ks__add_item(cJSON *arr, double v)
+{
+    char buf[40];
+    if (!isfinite(v)) return false;
+    snprintf(buf, sizeof buf, "%.17g", v);
+    cJSON *raw = cJSON_CreateRaw(buf);
+    return raw && cJSON_AddItemToArray(arr, raw);
+}
+
 char *ks_risk_model_to_json(const ks_risk_model *m)
 {
     cJSON *root = cJSON_CreateObject();
@@ -243,8 +273,16 @@ char *ks_risk_model_to_json(const ks_risk_model *m)
     }
     ok = ok && ks__add_num(root, "intercept", m->intercept);
     cJSON *cal = ok ? cJSON_AddObjectToObject(root, "calibration") : NULL;
-    ok = ok && cal && cJSON_AddStringToObject(cal, "method", "platt") &&
-         ks__add_num(cal, "a", m->cal_a) && ks__add_num(cal, "b", m->cal_b);
+    if (m->ncal >= 2) {
+        cJSON *z = NULL, *p = NULL;
+        ok = ok && cal && cJSON_AddStringToObject(cal, "method", "isotonic") &&
+             (z = cJSON_AddArrayToObject(cal, "z")) && (p = cJSON_AddArrayToObject(cal, "p"));
+        for (int k = 0; ok && k < m->ncal; k++)
+            ok = ks__add_item(z, m->cal_z[k]) && ks__add_item(p, m->cal_p[k]);
+    } else {
+        ok = ok && cal && cJSON_AddStringToObject(cal, "method", "platt") &&
+             ks__add_num(cal, "a", m->cal_a) && ks__add_num(cal, "b", m->cal_b);
+    }
     cJSON *th = ok ? cJSON_AddObjectToObject(root, "thresholds") : NULL;
     ok = ok && th && ks__add_num(th, "high_enter", m->high_enter) &&
          ks__add_num(th, "high_exit", m->high_exit) &&

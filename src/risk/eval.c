@@ -105,3 +105,54 @@ double ks_calibration(const double *p, const uint8_t *y, const float *w, size_t 
     }
     return all > 0 ? ece / all : 0;
 }
+
+int ks_calibrate_isotonic(const double *z, const double *pre, const uint8_t *y, size_t n,
+                          int nbins, double min_count, double *kz, double *kp, int max)
+{
+    if (nbins < 2 || max < 2) return 0;
+    double *sz = calloc((size_t)nbins, sizeof *sz), *sy = calloc((size_t)nbins, sizeof *sy);
+    double *cnt = calloc((size_t)nbins, sizeof *cnt), *w = calloc((size_t)max, sizeof *w);
+    if (!sz || !sy || !cnt || !w) {
+        free(sz), free(sy), free(cnt), free(w);
+        return 0;
+    }
+    for (size_t i = 0; i < n; i++) {
+        int b = (int)(pre[i] * nbins);
+        b = b < 0 ? 0 : b >= nbins ? nbins - 1 : b;
+        sz[b] += z[i];
+        sy[b] += y[i] ? 1 : 0;
+        cnt[b] += 1;
+    }
+    /* Points: bins in order, a small bin joining the next; a small tail
+     * joins the last point. kz/kp hold sums until the end. */
+    int k = 0;
+    double gz = 0, gy = 0, gc = 0;
+    for (int b = 0; b < nbins; b++) {
+        gz += sz[b], gy += sy[b], gc += cnt[b];
+        if (gc >= min_count && k < max) {
+            kz[k] = gz, kp[k] = gy, w[k] = gc;
+            k++;
+            gz = gy = gc = 0;
+        }
+    }
+    if (gc > 0 && k > 0) {
+        kz[k - 1] += gz, kp[k - 1] += gy, w[k - 1] += gc;
+    }
+    for (int i = 0; i < k; i++)
+        kz[i] /= w[i], kp[i] /= w[i];
+    /* Pool adjacent violators: merge while the rate does not rise. */
+    int m = 0;
+    for (int i = 0; i < k; i++) {
+        double pz = kz[i], pp = kp[i], pw = w[i];
+        while (m > 0 && kp[m - 1] >= pp) {
+            m--;
+            pz = (kz[m] * w[m] + pz * pw) / (w[m] + pw);
+            pp = (kp[m] * w[m] + pp * pw) / (w[m] + pw);
+            pw += w[m];
+        }
+        kz[m] = pz, kp[m] = pp, w[m] = pw;
+        m++;
+    }
+    free(sz), free(sy), free(cnt), free(w);
+    return m >= 2 ? m : 0;
+}

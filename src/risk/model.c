@@ -126,8 +126,25 @@ double ks_risk_model_prob(const ks_risk_model *m, const double *x, double *contr
         if (contrib) contrib[i] = t;
         z += t;
     }
-    double u = m->cal_a * z + m->cal_b;
-    return 1.0 / (1.0 + exp(-u));
+    return ks_risk_model_calibrate(m, z);
+}
+
+double ks_risk_model_calibrate(const ks_risk_model *m, double z)
+{
+    if (m->ncal < 2) return 1.0 / (1.0 + exp(-(m->cal_a * z + m->cal_b)));
+    if (z <= m->cal_z[0]) return m->cal_p[0];
+    int n = m->ncal;
+    if (z >= m->cal_z[n - 1]) return m->cal_p[n - 1];
+    int lo = 0, hi = n - 1; /* cal_z[lo] < z < cal_z[hi] */
+    while (hi - lo > 1) {
+        int mid = (lo + hi) / 2;
+        if (m->cal_z[mid] <= z)
+            lo = mid;
+        else
+            hi = mid;
+    }
+    double t = (z - m->cal_z[lo]) / (m->cal_z[hi] - m->cal_z[lo]);
+    return m->cal_p[lo] + t * (m->cal_p[hi] - m->cal_p[lo]);
 }
 
 void ks_risk_eval_model(const ks_risk_input *in, const ks_risk_params *p, const ks_risk_model *m,
@@ -188,6 +205,17 @@ int ks_risk_model_check(const ks_risk_model *m, char *errstr, size_t errsize)
         return ks__bad(errstr, errsize, "%s: must be a finite number > 0 (a higher raw score must mean a higher probability)",
                        "calibration.a", m->cal_a);
     if (!isfinite(m->cal_b)) return ks__bad(errstr, errsize, "%s: not finite", "calibration.b", m->cal_b);
+    if (m->ncal == 1 || m->ncal < 0 || m->ncal > KS_RISK_MODEL_KNOTS)
+        return ks__bad(errstr, errsize, "%s: an isotonic calibration needs 2 to 64 points",
+                       "calibration.z", m->ncal);
+    for (int k = 0; k < m->ncal; k++) {
+        if (!isfinite(m->cal_z[k]) || (k && !(m->cal_z[k] > m->cal_z[k - 1])))
+            return ks__bad(errstr, errsize, "%s: must be finite and strictly increasing",
+                           "calibration.z", m->cal_z[k]);
+        if (!(m->cal_p[k] >= 0 && m->cal_p[k] <= 1) || (k && m->cal_p[k] < m->cal_p[k - 1]))
+            return ks__bad(errstr, errsize, "%s: must be probabilities 0-1, never decreasing",
+                           "calibration.p", m->cal_p[k]);
+    }
     if (!(m->horizon_days > 0) || !isfinite(m->horizon_days))
         return ks__bad(errstr, errsize, "%s: must be > 0", "horizon_days", m->horizon_days);
     const struct { const char *name; int v, lo; } t[] = {{"thresholds.high_enter", m->high_enter, 1},

@@ -196,3 +196,28 @@ Test(risk_model, config_file_nested_key)
     cr_assert_eq(ks_config_load_file(&cfg, cpath, err, sizeof err), 0, "%s", err);
     cr_assert_not_null(cfg.risk.model);
 }
+
+Test(risk_model, isotonic_round_trip_and_refusal)
+{
+    ks_risk_model a;
+    sample_model(&a);
+    a.ncal = 4;
+    const double z[] = {-3.3, -1.25, 0.4, 2.0000000000000004}, p[] = {0.01, 0.1, 0.55, 0.97};
+    memcpy(a.cal_z, z, sizeof z);
+    memcpy(a.cal_p, p, sizeof p);
+    char *json = ks_risk_model_to_json(&a);
+    cr_assert_not_null(json);
+    cr_assert_not_null(strstr(json, "\"isotonic\""));
+    ks_risk_model *b = ks_risk_model_parse(json, strlen(json), err, sizeof err);
+    cr_assert_not_null(b, "%s", err);
+    cr_assert_eq(b->ncal, 4);
+    for (int k = 0; k < 4; k++)
+        cr_assert(b->cal_z[k] == z[k] && b->cal_p[k] == p[k], "point %d", k);
+    ks_risk_model_free(b);
+    free(a.metrics_json);
+    /* z not increasing: refused, naming calibration.z. */
+    char *at = strstr(json, "0.40000000000000002");
+    cr_assert_not_null(at, "%s", json);
+    memcpy(at, "-5.0000000000000000", 19);
+    refused(json, "calibration.z", "strictly increasing");
+}

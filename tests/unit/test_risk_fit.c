@@ -155,3 +155,37 @@ Test(eval, calibration_table)
     cr_assert_float_eq(b[9].observed, 0.5, 1e-12);
     cr_assert_float_eq(ece, 2.0 / 6 * 0.45, 1e-12);
 }
+
+Test(eval, isotonic_calibration_recovers_a_monotone_truth)
+{
+    /* The first guess (pre) is a sigmoid of z; the truth is steeper. */
+    enum { N = 60000 };
+    double *z = malloc(sizeof(double) * N), *pre = malloc(sizeof(double) * N);
+    uint8_t *y = malloc(N);
+    rng_state = 11;
+    for (int i = 0; i < N; i++) {
+        z[i] = -4 + 8 * u01();
+        pre[i] = 1 / (1 + exp(-z[i]));
+        y[i] = u01() < 1 / (1 + exp(-2 * z[i]));
+    }
+    double kz[64], kp[64];
+    int k = ks_calibrate_isotonic(z, pre, y, N, 40, 200, kz, kp, 64);
+    cr_assert_geq(k, 10, "only %d points", k);
+    for (int i = 1; i < k; i++) {
+        cr_assert_gt(kz[i], kz[i - 1], "z not increasing at %d", i);
+        cr_assert_gt(kp[i], kp[i - 1], "p not increasing at %d", i);
+    }
+    /* Interpolated at a few points, within 0.06 of the truth. */
+    const double at[] = {-1.0, -0.5, 0.0, 0.5, 1.0};
+    for (size_t a = 0; a < sizeof at / sizeof at[0]; a++) {
+        int j = 1;
+        while (j < k - 1 && kz[j] < at[a])
+            j++;
+        double t = (at[a] - kz[j - 1]) / (kz[j] - kz[j - 1]);
+        double p = kp[j - 1] + t * (kp[j] - kp[j - 1]), truth = 1 / (1 + exp(-2 * at[a]));
+        cr_assert(fabs(p - truth) < 0.06, "at z=%.1f: %.3f, truth %.3f", at[a], p, truth);
+    }
+    free(z);
+    free(pre);
+    free(y);
+}

@@ -169,3 +169,21 @@ Test(model, check_names_the_problem)
     cr_assert_neq(ks_risk_model_check(&m, err, sizeof err), 0);
     cr_assert(strstr(err, "thresholds.high_exit"), "%s", err);
 }
+
+Test(model, isotonic_calibration_interpolates)
+{
+    ks_risk_model m;
+    model_init(&m);
+    m.ncal = 3;
+    m.cal_z[0] = -2, m.cal_z[1] = 0, m.cal_z[2] = 2;
+    m.cal_p[0] = 0.1, m.cal_p[1] = 0.3, m.cal_p[2] = 0.9;
+    cr_assert_float_eq(ks_risk_model_calibrate(&m, -5), 0.1, 1e-12); /* flat beyond the ends */
+    cr_assert_float_eq(ks_risk_model_calibrate(&m, -1), 0.2, 1e-12);
+    cr_assert_float_eq(ks_risk_model_calibrate(&m, 1.5), 0.75, 1e-12);
+    cr_assert_float_eq(ks_risk_model_calibrate(&m, 9), 0.9, 1e-12);
+    char err[256];
+    cr_assert_eq(ks_risk_model_check(&m, err, sizeof err), 0, "%s", err);
+    m.cal_p[2] = 0.2; /* decreasing */
+    cr_assert_neq(ks_risk_model_check(&m, err, sizeof err), 0);
+    cr_assert(strstr(err, "calibration.p"), "%s", err);
+}
