@@ -141,6 +141,9 @@ int ks_engine_flush_failed(ks_engine *e);
  *  loop flushes early when they pass a bound, so no flush grows too big). */
 size_t ks_engine_pending(const ks_engine *e);
 
+/** The same for one partition (0 if not assigned); O(1). */
+size_t ks_engine_part_pending(ks_engine *e, const char *topic, int32_t partition);
+
 /** Returns the largest flush built so far, in commands. */
 uint64_t ks_engine_max_flush_cmds(const ks_engine *e);
 

@@ -48,11 +48,14 @@ typedef void (*ks_source_stats_fn)(void *ctx, const char *json, size_t len);
  *  says otherwise; never when it is 0). */
 void ks_source_on_stats(ks_source *s, ks_source_stats_fn fn, void *ctx);
 
-/** Consumes up to batch_size messages (waiting at most timeout_ms), passing
- *  each to the engine and dead-lettering rejects. Serves rebalances. Returns 0
- *  or a negative ks_err on a fatal consumer error (errstr filled). */
-int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll_stats *st,
-                   char *errstr, size_t errsize);
+/** Consumes up to batch_size messages, waiting at most timeout_ms, passing
+ *  each to the engine and dead-lettering rejects; stops early once the
+ *  engine's pending customers and notices (ks_engine_pending) reach
+ *  max_pending, and reads none while they are there (SIZE_MAX: no limit).
+ *  Serves rebalances. Returns 0 or a negative ks_err on a fatal consumer
+ *  error (errstr filled). */
+int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wall_ms,
+                   ks_source_poll_stats *st, char *errstr, size_t errsize);
 
 /** Returns the messages left to read in the assigned partitions, as far as
  *  the last fetch responses tell (0 when unknown). Asks no broker. */

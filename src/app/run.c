@@ -90,17 +90,13 @@ typedef struct ks__run {
     int64_t lag_at;             /* monotonic ms: next look at the lag */
     bool catchup;               /* lag >= KS_CATCHUP_LAG: flush by size, not by time */
     int64_t flush_begun_ms;     /* monotonic: start of the latest flush sent */
+    size_t largest_flush;       /* most customers and notices waiting when a flush began */
 } ks__run;
 
-/* Customers and notices waiting that make a flush start early: the bound on
- * what one flush carries (about 1.5 KB of commands each; the whole
- * transaction is under a second of Redis time, and the sink's reply deadline
- * grows with the transaction's size, src/redis/sink.c). */
-#define KS_FLUSH_MAX_PENDING 50000
 /* A consumer this many messages behind is catching up: nobody reads its
  * outputs for freshness, and flushing every flush_interval_ms rewrote every
  * customer dozens of times (a 45-day backfill: 55 flushes, 1.3 M customer
- * writes for 50 k customers). It then flushes when KS_FLUSH_MAX_PENDING wait
+ * writes for 50 k customers). It then flushes when flush_max_pending wait
  * or KS_CATCHUP_FLUSH_MS passed, which also bounds the work a crash repeats. */
 #define KS_CATCHUP_LAG 100000
 #define KS_CATCHUP_FLUSH_MS 10000
@@ -178,6 +174,9 @@ static int ks__flush_send(ks__run *r, bool *sent, char *err, size_t errsize)
         r->restore_started_ms = 0;
     }
     r->flush_start_ns = ks_mono_ns();
+    size_t carried = ks_engine_pending(r->engine);
+    if (carried > r->largest_flush)
+        r->largest_flush = carried;
     /* Rejected messages are part of the offsets being committed: their
      * dead-letter copies must be delivered first. */
     if (ks_source_dlq_flush(r->source, r->cfg->redis_timeout_ms) < 0) {
@@ -484,7 +483,13 @@ int ks_run(const ks_config *cfg)
     ks_metrics_set_phase(r.metrics, KS_METRICS_RUNNING);
     while (!ks__stop) {
         ks_source_poll_stats st;
-        if (ks_source_poll(r.source, 100, ks__wall_ms(), &st, err, sizeof err) < 0) {
+        /* flush_max_pending bounds what one flush carries: reading stops
+         * once that many customers and notices wait, until the flush in
+         * flight is collected and the next one takes them. A replay makes
+         * nothing pending that a flush would carry (ks__restore_finish). */
+        size_t maxp = (size_t)cfg->flush_max_pending;
+        if (ks_source_poll(r.source, ks_engine_restoring(r.engine) ? SIZE_MAX : maxp, 100,
+                           ks__wall_ms(), &st, err, sizeof err) < 0) {
             ks_error("%s", err);
             status = 2;
             break;
@@ -507,9 +512,9 @@ int ks_run(const ks_config *cfg)
         int64_t now = ks__mono_ms();
         ks__metrics_update(&r, now);
         /* A catch-up fills a flush interval with days of events: flush as
-         * soon as KS_FLUSH_MAX_PENDING customers and notices wait, so no
+         * soon as flush_max_pending customers and notices wait, so no
          * transaction grows large enough to time out. */
-        bool full = !r.outage && ks_engine_pending(r.engine) >= KS_FLUSH_MAX_PENDING;
+        bool full = !r.outage && ks_engine_pending(r.engine) >= maxp;
         if (now >= r.lag_at) {
             r.lag = ks_source_lag(r.source);
             r.catchup = r.lag >= KS_CATCHUP_LAG;
@@ -590,6 +595,9 @@ int ks_run(const ks_config *cfg)
                 "final flush), %lld flushes, state %.1f MiB",
                 (long long)r.messages, secs, secs > 0 ? (double)r.messages / secs : 0.0,
                 (long long)r.flushes, (double)ks_engine_memory(r.engine) / 1048576.0);
+        ks_info("largest flush: %zu customers and notices (flush_max_pending %d), %llu commands",
+                r.largest_flush, cfg->flush_max_pending,
+                (unsigned long long)ks_engine_max_flush_cmds(r.engine));
     }
     ks_source_close(r.source);
 out:

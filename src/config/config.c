@@ -81,6 +81,7 @@ static const ks__key ks__keys[] = {
     {"redis_password_file", NULL, KS__K_SECRET_FILE, KS__OFF(redis_password_file), 0, 0, 0, 0},
     {"prefix", NULL, KS__K_PREFIX, KS__OFF(prefix), 0, KS__MAX_PREFIX, 0, 0},
     {"flush_interval_ms", NULL, KS__K_INT_MS, KS__OFF(flush_interval_ms), 10, 60000, 0, 0},
+    {"flush_max_pending", NULL, KS__K_INT, KS__OFF(flush_max_pending), 100, 1000000, 0, 0},
     {"redis_timeout_ms", NULL, KS__K_INT_MS, KS__OFF(redis_timeout_ms), 10, 60000, 0, 0},
     {"redis_retry_max_ms", NULL, KS__K_INT_MS, KS__OFF(redis_retry_max_ms), 10, 600000, 0, 0},
     {"clock", NULL, KS__K_CLOCK, KS__OFF(clock), 0, 0, 0, 0},
@@ -872,6 +873,7 @@ int ks_config_init_defaults(ks_config *cfg)
     }
     cfg->batch_size = 1000;
     cfg->flush_interval_ms = 1000;
+    cfg->flush_max_pending = 50000;
     cfg->redis_timeout_ms = 2000;
     cfg->redis_retry_max_ms = 5000;
     cfg->clock = KS_CLOCK_WALL;

@@ -903,6 +903,12 @@ int ks_engine_flush_failed(ks_engine *e)
     return rc;
 }
 
+size_t ks_engine_part_pending(ks_engine *e, const char *topic, int32_t partition)
+{
+    ks__part *p = ks__find(e, topic, partition);
+    return p ? p->st->ndirty + p->st->nnotices : 0;
+}
+
 size_t ks_engine_pending(const ks_engine *e)
 {
     size_t n = 0;

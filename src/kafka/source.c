@@ -5,6 +5,7 @@
 #include "kpistream/log.h"
 
 #include <librdkafka/rdkafka.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -451,13 +452,17 @@ static int ks__pq_cmp(const void *a, const void *b)
     return x->key < y->key ? -1 : x->key > y->key;
 }
 
-int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll_stats *st,
-                   char *errstr, size_t errsize)
+int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wall_ms,
+                   ks_source_poll_stats *st, char *errstr, size_t errsize)
 {
     memset(st, 0, sizeof *st);
     st->rebalances = s->rebalances; /* served during the previous poll */
     s->rebalances = 0;
     int batch = s->cfg->batch_size > 0 && s->cfg->batch_size <= KS__MAX_BATCH ? s->cfg->batch_size : 1000;
+    /* Pending customers and notices, kept up to date message by message from
+     * the partition read (ks_engine_part_pending is O(1)). */
+    size_t pend = max_pending == SIZE_MAX ? 0 : ks_engine_pending(s->engine);
+    int take = pend < max_pending ? batch : 0;
     int rc = 0;
     /* Rebalances, errors and anything not routed to a partition queue. */
     rd_kafka_message_t *cm = rd_kafka_consumer_poll(s->consumer, 0);
@@ -482,7 +487,7 @@ int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll
      * sort per poll was a visible cost when alignment let each partition
      * give only a few messages. */
     ssize_t n = 0;
-    for (int i = 0; i < s->npqs && n < batch; i++) {
+    for (int i = 0; i < s->npqs && n < take && pend < max_pending; i++) {
         ks__pq *pq = &s->pqs[i];
         if (!ks_engine_may_read(s->engine, pq->topic, pq->partition))
             continue;
@@ -506,22 +511,31 @@ int ks_source_poll(ks_source *s, int timeout_ms, int64_t wall_ms, ks_source_poll
         }
         /* As far as alignment allows: the first message always (the check
          * above), then while the partition stays within bounds. */
-        for (bool first = true; pq->hpos < pq->nheld && n < batch &&
+        for (bool first = true; pq->hpos < pq->nheld && n < take && pend < max_pending &&
                                 (first || ks_engine_may_read(s->engine, pq->topic, pq->partition));
              first = false) {
             rd_kafka_message_t *m = pq->held[pq->hpos++];
             if (!m->err)
                 pq->next = m->offset + 1;
+            size_t before = max_pending == SIZE_MAX ? 0 : ks_engine_part_pending(s->engine, pq->topic, pq->partition);
             if (rc == 0)
                 rc = ks__handle(s, m, wall_ms, st, errstr, errsize);
+            if (max_pending != SIZE_MAX) {
+                size_t after = ks_engine_part_pending(s->engine, pq->topic, pq->partition);
+                pend = after >= before           ? pend + (after - before)
+                       : pend > before - after ? pend - (before - after)
+                                               : 0;
+            }
             rd_kafka_message_destroy(m);
             n++;
         }
     }
     if (n == 0 && !cm) {
-        /* Nothing readable: wait a little on the consumer queue (which also
+        /* Nothing readable (or nothing wanted: a flush's reply is awaited,
+         * so wake soon): wait a little on the consumer queue (which also
          * serves rebalances) instead of spinning. */
-        cm = rd_kafka_consumer_poll(s->consumer, timeout_ms < 10 ? timeout_ms : 10);
+        int wait = take > 0 ? 10 : 1;
+        cm = rd_kafka_consumer_poll(s->consumer, timeout_ms < wait ? timeout_ms : wait);
         if (cm) {
             rc = ks__handle(s, cm, wall_ms, st, errstr, errsize);
             rd_kafka_message_destroy(cm);

@@ -458,6 +458,7 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
                           "redis_password_file",
                           "prefix",
                           "flush_interval_ms",
+                          "flush_max_pending",
                           "redis_timeout_ms",
                           "redis_retry_max_ms",
                           "clock",
