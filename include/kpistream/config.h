@@ -72,6 +72,9 @@ typedef struct ks_config {
     /* Operations */
     char *metrics_listen;           /* "host:port" of GET /metrics, /healthz, /readyz (default
                                      * "127.0.0.1:9464"); "" or NULL: no endpoint */
+    char *state_dir;                /* partition snapshots (docs/architecture.md "Snapshots");
+                                     * "" or NULL: none (default) */
+    int64_t snapshot_interval_ms;   /* between background snapshots (default 5 min) */
     /* Churn risk: "risk" object in the file, risk.<key> in ks_config_set (docs/churn-risk.md) */
     ks_risk_params risk;            /* default ks_risk_params_default() */
     char *risk_model_path;          /* risk.model: fitted model file, or NULL (hand weights) */

@@ -192,4 +192,43 @@ void ks_engine_set_risk_tap(ks_engine *e, ks_risk_tap_fn fn, void *ctx);
 /** Returns approximate bytes of state held (customers, indexes, memories, windows). */
 size_t ks_engine_memory(const ks_engine *e);
 
+/* --- partition snapshots (src/engine/engine_snap.c, docs/architecture.md "Snapshots") --- */
+
+/** Names the i-th assigned partition (0 <= i < ks_engine_partitions()); topic
+ *  is borrowed from the engine. Returns 0 or KS_ERR_INVAL. */
+int ks_engine_partition_at(const ks_engine *e, int i, const char **topic, int32_t *partition);
+
+/** Writes a snapshot of the i-th assigned partition's state, as of now, to fd
+ *  (fd stays the caller's). Take it right after a flush was built, so its
+ *  offset and clock are the ones that flush stores. Returns 0, KS_ERR_STATE
+ *  (the partition replays, is fenced or has read nothing), KS_ERR_IO or
+ *  KS_ERR_NOMEM, with errstr filled. */
+int ks_engine_snapshot_write(ks_engine *e, int i, int fd, int64_t wall_ms, char *errstr,
+                             size_t errsize);
+
+/* What a snapshot covers. */
+typedef struct ks_engine_snapshot_info {
+    int64_t offset;     /* the next offset after the state (replay starts there) */
+    int64_t clock_ms;   /* the partition's clock (INT64_MIN: none) */
+    int64_t written_ms; /* wall clock when it was taken */
+    int64_t customers;
+} ks_engine_snapshot_info;
+
+/** Loads a snapshot (len bytes at buf, borrowed for the call) as the state of
+ *  an assigned partition, after ks_engine_set_restore_point(): it must be of
+ *  this prefix, group, partition and counting settings, and at or before the
+ *  restore point (offset and clock). The partition then replays from the
+ *  snapshot's offset (ks_engine_start_offset()). Returns 0, or KS_ERR_PARSE /
+ *  KS_ERR_INVAL with why saying why it was not taken (the partition is then
+ *  as before, to be replayed from its start). */
+int ks_engine_snapshot_load(ks_engine *e, const char *topic, int32_t partition, const void *buf,
+                            size_t len, ks_engine_snapshot_info *info, char *why, size_t whysize);
+
+/** Returns the offset to start reading a partition at when its state came
+ *  from a snapshot, else -1 (read from its start). */
+int64_t ks_engine_start_offset(ks_engine *e, const char *topic, int32_t partition);
+
+/** Returns the messages still to replay over the partitions restoring. */
+int64_t ks_engine_restore_remaining(const ks_engine *e);
+
 #endif

@@ -62,6 +62,12 @@ typedef struct ks_metrics_state {
     int64_t state_bytes; /* ks_engine_memory() */
     int64_t customers;   /* customers held over the assigned partitions */
     int64_t clock_ms;    /* the engine's window clock; INT64_MIN: none yet */
+    int64_t restore_remaining;     /* messages still to replay over the restoring partitions */
+    double restore_seconds;        /* the restore in progress so far, else the last one's */
+    int64_t snapshots_written;     /* snapshot writes committed (state_dir) */
+    int64_t snapshot_bytes;        /* bytes of the last one */
+    double snapshot_write_seconds; /* its duration */
+    double snapshot_stall_seconds; /* longest consume-loop stall a snapshot start caused */
 } ks_metrics_state;
 
 /* One partition's consumer lag from librdkafka's statistics. */

@@ -11,6 +11,7 @@
 #include "kpistream/log.h"
 #include "kpistream/metrics.h"
 #include "kpistream/sink.h"
+#include "kpistream/snapshot.h"
 #include "kpistream/source.h"
 
 #include <signal.h>
@@ -91,6 +92,8 @@ typedef struct ks__run {
     bool catchup;               /* lag >= KS_CATCHUP_LAG: flush by size, not by time */
     int64_t flush_begun_ms;     /* monotonic: start of the latest flush sent */
     size_t largest_flush;       /* most customers and notices waiting when a flush began */
+    ks_snapshots *snaps;        /* partition snapshots in state_dir; NULL: off */
+    double restore_s;           /* duration of the last restore (metrics) */
 } ks__run;
 
 /* A consumer this many messages behind is catching up: nobody reads its
@@ -172,6 +175,7 @@ static int ks__flush_send(ks__run *r, bool *sent, char *err, size_t errsize)
                 (long long)(r->messages - r->restore_from_messages), (long long)st.customers, secs,
                 secs > 0 ? (double)(r->messages - r->restore_from_messages) / secs : 0.0);
         r->restore_started_ms = 0;
+        r->restore_s = secs;
     }
     r->flush_start_ns = ks_mono_ns();
     size_t carried = ks_engine_pending(r->engine);
@@ -208,6 +212,8 @@ static int ks__flush_send(ks__run *r, bool *sent, char *err, size_t errsize)
     ks_engine_flush_sent(r->engine);
     r->flush_sent_ms = ks__mono_ms();
     *sent = true;
+    /* Nothing consumed since the build: a snapshot now has its offsets. */
+    ks_snapshots_after_build(r->snaps, r->engine, r->flush_sent_ms);
     return 0;
 }
 
@@ -218,6 +224,7 @@ static int ks__flush_collect(ks__run *r, bool sync_commit)
 {
     char err[KS_ERRSTR_SIZE];
     int rc = ks_redis_sink_finish(r->sink, err, sizeof err);
+    ks_snapshots_flush_result(r->snaps, rc == 0);
     if (rc < 0) {
         if (ks_engine_flush_failed(r->engine) < 0)
             ks_error("out of memory taking back a failed flush");
@@ -260,8 +267,20 @@ static void ks__metrics_update(ks__run *r, int64_t now)
     r->metrics_at = now + 250;
     ks_engine_stats st;
     ks_engine_stats_get(r->engine, &st);
-    ks_metrics_state ms = {ks_engine_partitions(r->engine), ks_engine_restoring(r->engine),
-                           (int64_t)ks_engine_memory(r->engine), st.customers, st.clock_ms};
+    ks_metrics_state ms = {.partitions = ks_engine_partitions(r->engine),
+                           .restoring = ks_engine_restoring(r->engine),
+                           .state_bytes = (int64_t)ks_engine_memory(r->engine),
+                           .customers = st.customers,
+                           .clock_ms = st.clock_ms};
+    ms.restore_remaining = ks_engine_restore_remaining(r->engine);
+    ms.restore_seconds = r->restore_started_ms ? (double)(now - r->restore_started_ms) / 1000.0
+                                               : r->restore_s;
+    ks_snapshots_stats ss;
+    ks_snapshots_stats_get(r->snaps, &ss);
+    ms.snapshots_written = ss.written;
+    ms.snapshot_bytes = ss.last_bytes;
+    ms.snapshot_write_seconds = ss.last_write_s;
+    ms.snapshot_stall_seconds = ss.max_stall_s;
     ks_metrics_set_state(r->metrics, &ms);
 }
 
@@ -346,6 +365,8 @@ static int64_t ks__on_assign(void *ctx, const char *topic, int32_t partition)
     }
     int64_t off = sp.next_offset;
     ks_engine_set_restore_point(r->engine, topic, partition, off, sp.token, sp.clock_ms);
+    if (off > 0)
+        ks_snapshots_restore(r->snaps, r->engine, topic, partition);
     if (off > 0 && !r->restore_started_ms) {
         r->restore_started_ms = ks__mono_ms();
         r->restore_from_messages = r->messages;
@@ -358,6 +379,8 @@ static void ks__on_revoke(void *ctx)
     ks__run *r = ctx;
     if (ks__flush(r, true) < 0)
         ks_warn("could not flush before revocation; the next owner re-reads from the last commit");
+    else
+        ks_snapshots_now(r->snaps, r->engine, false); /* the next owner starts from it */
 }
 
 /* The settings that change what is counted, as one comparable string. */
@@ -468,6 +491,9 @@ int ks_run(const ks_config *cfg)
     snprintf(member, sizeof member, "%x%llx", (unsigned)getpid(),
              (unsigned long long)(ks_wall_ms() * 1000003 ^ ks_mono_ns()));
     ks_engine_set_member(r.engine, member);
+    r.snaps = ks_snapshots_new(cfg, err, sizeof err);
+    if (!r.snaps && err[0])
+        goto out;
     r.source = ks_source_new(cfg, r.engine, ks__on_assign, ks__on_revoke, &r, err, sizeof err);
     if (!r.source)
         goto out;
@@ -507,6 +533,7 @@ int ks_run(const ks_config *cfg)
             r.first_msg_ms = ks__mono_ms();
         r.messages += st.messages;
         ks_metrics_count_poll(r.metrics, &st);
+        ks_snapshots_poll(r.snaps);
         ks_engine_tick(r.engine, ks__wall_ms());
         bool eof = cfg->exit_on_eof && ks_engine_all_eof(r.engine);
         int64_t now = ks__mono_ms();
@@ -557,6 +584,7 @@ int ks_run(const ks_config *cfg)
                 r.next_flush = now + cfg->flush_interval_ms;
                 if (eof && ks_engine_all_eof(r.engine)) {
                     ks_info("every assigned partition is consumed, flushed and committed; exiting");
+                    ks_snapshots_now(r.snaps, r.engine, true);
                     break;
                 }
             } else {
@@ -580,6 +608,8 @@ int ks_run(const ks_config *cfg)
             ks_error("stopping without a final flush: Redis unreachable; uncommitted events "
                      "will be consumed again on restart");
             status = 3;
+        } else {
+            ks_snapshots_now(r.snaps, r.engine, true); /* the restart starts from it */
         }
     }
     ks_engine_stats s;
@@ -604,6 +634,7 @@ out:
     if (status == 1 && err[0])
         ks_error("%s", err);
     ks_source_free(r.source);
+    ks_snapshots_free(r.snaps);
     ks_metrics_free(r.metrics);
     ks_redis_sink_free(r.sink);
     ks_redis_sink_free(r.names);

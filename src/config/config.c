@@ -56,6 +56,7 @@ typedef enum ks__kind {
     KS__K_LISTEN,    /* "host:port", or "" (off) */
     KS__K_SECRET_FILE, /* path of a file holding a secret, or null / "" (none) */
     KS__K_MODEL_FILE,  /* path of a risk model file, or null / "" (none) */
+    KS__K_PATH,      /* a path, or null / "" (none) */
 } ks__kind;
 
 typedef struct ks__key {
@@ -104,6 +105,9 @@ static const ks__key ks__keys[] = {
     {"nps_detractor_max", NULL, KS__K_INT, KS__OFF(nps_detractor_max), 0, 10, 0, 0},
     {"log_level", NULL, KS__K_LOGLEVEL, KS__OFF(log_level), 0, 0, 0, 0},
     {"metrics_listen", NULL, KS__K_LISTEN, KS__OFF(metrics_listen), 0, 0, 0, 0},
+    {"state_dir", NULL, KS__K_PATH, KS__OFF(state_dir), 0, 0, 0, 0},
+    {"snapshot_interval", "snapshot_interval_ms", KS__K_DUR, KS__OFF(snapshot_interval_ms),
+     KS__MS_MIN / 60, 7 * KS__MS_DAY, 0, 0},
     /* Churn risk (docs/churn-risk.md). One weight per scored signal; cancel is churn, not
      * a signal, so it has no weight. */
     {"risk.weights.recency", NULL, KS__K_WEIGHT, KS__OFF(risk.weight[KS_RISK_RECENCY]), 0, 0, 0.0,
@@ -799,6 +803,12 @@ static int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJ
         }
         return ks__replace_str(f, v->valuestring, strlen(v->valuestring));
     }
+    case KS__K_PATH:
+        if (cJSON_IsNull(v))
+            return ks__replace_str(f, "", 0);
+        if (!cJSON_IsString(v))
+            return ks__bad(errstr, n, key, "a directory path, or \"\" or null (none)", v);
+        return ks__replace_str(f, v->valuestring, strlen(v->valuestring));
     case KS__K_SECRET_FILE: {
         /* Read now, so check-config reports a missing or unreadable file; only the path
          * is kept for printing. The one key of this kind is redis_password_file. */
@@ -896,6 +906,7 @@ int ks_config_init_defaults(ks_config *cfg)
     cfg->nps_promoter_min = 9;
     cfg->nps_detractor_max = 6;
     cfg->log_level = KS_LOG_INFO;
+    cfg->snapshot_interval_ms = 5 * KS__MS_MIN;
     ks_risk_params_default(&cfg->risk);
     return 0;
 }
@@ -917,6 +928,7 @@ void ks_config_free(ks_config *cfg)
     free(cfg->prefix);
     free(cfg->metrics_listen);
     ks__forget_model(cfg);
+    free(cfg->state_dir);
     memset(cfg, 0, sizeof *cfg);
 }
 
@@ -1527,6 +1539,7 @@ char *ks_config_to_json(const ks_config *cfg)
         switch (k->kind) {
         case KS__K_STR:
         case KS__K_PREFIX:
+        case KS__K_PATH:
         case KS__K_LISTEN: {
             const char *s = *(char *const *)f;
             v = cJSON_CreateString(s ? s : "");

@@ -1238,3 +1238,20 @@ void ks_flusher_done(ks_flusher *f, ks_flush_view *parts, int nparts)
     for (int w = 0; w < KS_MAX_WINDOWS; w++)
         f->top_dirty[w] = false;
 }
+
+/* --- sketch counts by name (partition snapshots, engine_snap.c) --- */
+
+uint32_t ks_flusher_xname_id(ks_flusher *f, const char *name, size_t len)
+{
+    return ks__xid(f, name, len);
+}
+
+uint64_t ks_flusher_xkey(uint32_t xid, int w, int64_t n)
+{
+    return ks__xkey(xid, w, n);
+}
+
+void ks_flusher_xunkey(uint64_t key, uint32_t *xid, int *w, int64_t *n)
+{
+    ks__xunkey(key, xid, w, n);
+}

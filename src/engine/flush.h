@@ -123,7 +123,6 @@ int ks_flusher_baseline(ks_flusher *f, ks_fpart *fp, ks_pstate *st, int64_t next
 size_t ks_flusher_memory(const ks_flusher *f);
 size_t ks_fpart_memory(const ks_fpart *fp);
 
-#endif
 
 /* One owned partition as the flush sees it. */
 typedef struct ks_flush_view {
@@ -164,3 +163,15 @@ int ks_flusher_emit(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b
 
 /** The transaction went through: the attempt is what Redis holds now. */
 void ks_flusher_done(ks_flusher *f, ks_flush_view *parts, int nparts);
+
+/* A partition's sketch counts (ks_fpart.xs) are keyed by (name id, window,
+ * bucket); name ids are this process's own, so snapshots keep the names. */
+
+/** Returns the id of a sketch item name (adding it), or KS_NAMES_NONE. */
+uint32_t ks_flusher_xname_id(ks_flusher *f, const char *name, size_t len);
+
+/** Returns the xs key of (name id, window, bucket), and back. */
+uint64_t ks_flusher_xkey(uint32_t xid, int w, int64_t n);
+void ks_flusher_xunkey(uint64_t key, uint32_t *xid, int *w, int64_t *n);
+
+#endif

@@ -208,13 +208,17 @@ static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
              * auto.offset.reset is honoured; by default we read from the
              * start too, as the contract asks. */
             int64_t restore = s->on_assign ? s->on_assign(s->ctx, tp->topic, tp->partition) : -1;
-            if (restore > 0 || !s->user_reset)
+            /* A snapshot loaded by on_assign: replay only from its offset. */
+            int64_t from = ks_engine_start_offset(s->engine, tp->topic, tp->partition);
+            if (from > 0)
+                tp->offset = from;
+            else if (restore > 0 || !s->user_reset)
                 tp->offset = RD_KAFKA_OFFSET_BEGINNING;
             ks_info("assigned %s[%d]%s", tp->topic, (int)tp->partition,
                     restore > 0 ? ", replaying to restore its state" : "");
             if (restore > 0)
-                ks_info("  %s[%d]: replaying offsets 0..%lld", tp->topic, (int)tp->partition,
-                        (long long)restore - 1);
+                ks_info("  %s[%d]: replaying offsets %lld..%lld", tp->topic, (int)tp->partition,
+                        (long long)(from > 0 ? from : 0), (long long)restore - 1);
         }
         for (int i = 0; i < parts->cnt; i++)
             ks__pq_add(s, parts->elems[i].topic, parts->elems[i].partition);

@@ -234,6 +234,24 @@ char *ks_metrics_render(ks_metrics *m, int64_t wall_ms, size_t *len)
               "1 while an assigned partition replays up to its restore point (nothing is "
               "written to Redis meanwhile), else 0.",
               st.restoring ? 1 : 0);
+    ks__gauge(&e, KS__NS "restore_remaining",
+              "Messages still to replay before the restoring partitions have their state "
+              "(from their snapshot, or from their first offset, to the offset stored in Redis).",
+              (double)st.restore_remaining);
+    ks__gauge(&e, KS__NS "restore_duration_seconds",
+              "Duration of the restore in progress so far, else of the last one; 0 before any.",
+              st.restore_seconds);
+    ks__gauge(&e, KS__NS "snapshots_written",
+              "Partition snapshot writes committed to state_dir by this process (0 when off).",
+              (double)st.snapshots_written);
+    ks__gauge(&e, KS__NS "snapshot_bytes", "Bytes of the last snapshot write, all partitions.",
+              (double)st.snapshot_bytes);
+    ks__gauge(&e, KS__NS "snapshot_write_seconds",
+              "Duration of the last snapshot write (fork to files synced, in the background).",
+              st.snapshot_write_seconds);
+    ks__gauge(&e, KS__NS "snapshot_stall_seconds_max",
+              "Longest stall of the consume loop that starting a snapshot caused (the fork).",
+              st.snapshot_stall_seconds);
     ks__gauge(&e, KS__NS "ready",
               "1 when /readyz answers 200: in the consume loop, partitions assigned, no restore "
               "in progress, last flush succeeded.",

@@ -48,7 +48,7 @@ ks_customer *ks_pstate_find(ks_pstate *p, const char *id, uint32_t len)
     return r ? &p->cust[r - 1] : NULL;
 }
 
-static int ks__index_grow(ks_pstate *p)
+int ks__index_grow(ks_pstate *p)
 {
     uint32_t cap = p->index_cap * 2;
     uint64_t *idx = calloc(cap, sizeof *idx);

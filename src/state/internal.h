@@ -22,6 +22,8 @@ void ks__touches_free(ks_touches *t);
 
 ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *created);
 int ks__mark_dirty(ks_pstate *p, ks_customer *c);
+/* Rebuilds the customer index at twice its size (customers.c). */
+int ks__index_grow(ks_pstate *p);
 void ks__lru_unlink(ks_pstate *p, ks_customer *c);
 void ks__lru_insert(ks_pstate *p, ks_customer *c);
 void ks__risk_day(ks_pstate *p, int64_t at_ms);

@@ -61,6 +61,8 @@ Test(config_keys, defaults_match_the_header)
     cr_assert_eq(cfg.nps_detractor_max, 6);
     cr_assert_eq(cfg.log_level, 1 /* KS_LOG_INFO */);
     cr_assert_str_eq(cfg.metrics_listen, "127.0.0.1:9464");
+    cr_assert_null(cfg.state_dir, "no snapshots unless asked for");
+    cr_assert_eq(cfg.snapshot_interval_ms, 5 * MIN);
     cr_assert_eq(ks_config_max_window_ms(&cfg), 30 * DAY);
     cr_assert_eq(ks_config_validate(&cfg, err, sizeof err), 0, "%s", err);
 }
@@ -214,6 +216,8 @@ static const struct {
     {"metrics_listen", "::1:9464", "metrics_listen", "in brackets"},
     {"metrics_listen", "[::1:9464", "metrics_listen", "brackets closed"},
     {"metrics_listen", "a b:9464", "metrics_listen", "not a host name"},
+    {"snapshot_interval", "0", "snapshot_interval", "snapshot_interval"},
+    {"snapshot_interval", "8d", "snapshot_interval", "snapshot_interval"},
     {"kafka", "x", "kafka", "kafka.<property>"},
     {"kafka.bootstrap.servers", "h:1", "kafka.bootstrap.servers", "'brokers'"},
     {"kafka.group.id", "g", "kafka.group.id", "'group'"},
@@ -478,6 +482,8 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
                           "nps_detractor_max",
                           "log_level",
                           "metrics_listen",
+                          "state_dir",
+                          "snapshot_interval",
                           "risk"};
     size_t nkeys = sizeof keys / sizeof keys[0];
     cr_expect_eq((size_t)cJSON_GetArraySize(root), nkeys);
@@ -524,5 +530,26 @@ Test(config_keys, metrics_listen_takes_host_port_or_empty)
     KS_T_ERR_HAS(err, "metrics_listen:", "\"host:port\"", "localhost");
     free(cfg.metrics_listen);
     cfg.metrics_listen = NULL;
+    cr_assert_eq(ks_config_validate(&cfg, err, sizeof err), 0, "%s", err);
+}
+
+Test(config_keys, state_dir_and_snapshot_interval)
+{
+    set_ok("state_dir", "/var/lib/kpistream");
+    cr_expect_str_eq(cfg.state_dir, "/var/lib/kpistream");
+    set_ok("snapshot_interval", "30s");
+    cr_expect_eq(cfg.snapshot_interval_ms, 30 * 1000);
+    cr_assert_eq(ks_config_apply_flag(&cfg, "--state-dir", "/data/kps", err, sizeof err), 0,
+                 "%s", err);
+    cr_expect_str_eq(cfg.state_dir, "/data/kps");
+    cr_assert_eq(ks_config_apply_flag(&cfg, "--snapshot-interval", "2m", err, sizeof err), 0,
+                 "%s", err);
+    cr_expect_eq(cfg.snapshot_interval_ms, 2 * MIN);
+    char *js = ks_config_to_json(&cfg);
+    cr_expect(strstr(js, "\"state_dir\": \"/data/kps\""), "%s", js);
+    cr_expect(strstr(js, "\"snapshot_interval\": \"2m\""), "%s", js);
+    free(js);
+    set_ok("state_dir", "");
+    cr_expect_str_eq(cfg.state_dir, "", "empty: no snapshots");
     cr_assert_eq(ks_config_validate(&cfg, err, sizeof err), 0, "%s", err);
 }

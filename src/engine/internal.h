@@ -1,0 +1,50 @@
+/* The engine's private types, shared by engine.c and engine_snap.c
+ * (snapshots of a partition's state). Private to src/engine/. */
+#ifndef KS_ENGINE_INTERNAL_H
+#define KS_ENGINE_INTERNAL_H
+
+#include "engine/flush.h"
+
+#include "kpistream/engine.h"
+#include "kpistream/event.h"
+#include "kpistream/state.h"
+
+typedef struct ks__part {
+    char *topic;
+    int32_t partition;
+    ks_pstate *st;
+    int64_t next_offset;  /* after the last message seen; -1 none */
+    int64_t built_offset; /* next_offset when the last flush was built */
+    int64_t restore_until; /* replaying below this offset; -1 none */
+    int64_t restore_clock; /* the partition's clock in the flush that wrote Redis's share */
+    int64_t notice_floor_ms; /* timed notices at or before it were sent already */
+    bool eof;
+    int64_t want_clock;    /* the clock the last tick gave it, applied lazily (ks__catch_up) */
+    ks_fpart fl;           /* its side of the output path (flush.h) */
+    bool from_snapshot;    /* its state was loaded from a snapshot (engine_snap.c) */
+} ks__part;
+
+struct ks_engine {
+    const ks_config *cfg;
+    ks_engine_shared sh;
+    ks_event_parser *parser;
+    ks__part *parts;
+    int nparts, capparts;
+    int last_hit;
+    int64_t clock_ms;  /* the window clock, applied to every partition at ticks */
+    int64_t vclock_ms; /* the validation clock: the watermark, kept per message */
+    int64_t max_window_ms;
+    int64_t min_bucket_ms; /* bucket width of the smallest window */
+    ks_pstate_meta gone; /* meta of revoked partitions (for the logs; Redis keeps their shares) */
+    ks_ddsketch *keysk;                 /* maps values to DDSketch bucket keys */
+    ks_flusher fl;                      /* the output path (flush.h) */
+    char member[24];                    /* random id of this process: flush tokens */
+    uint64_t seq;                       /* flushes frozen so far */
+    int64_t group_clock_ms;             /* the group clock Redis returned last (INT64_MIN) */
+    double churn30;                     /* global churn rate of the 30d window, as a fraction */
+    bool unconfirmed;                   /* a flush was built and not confirmed written */
+    bool sent;                          /* the built flush was sent and is in flight */
+    bool risk_uncertain;                /* so kpi:risk may differ from our flags */
+};
+
+#endif

@@ -1,0 +1,69 @@
+/* A window series' part of a snapshot (window.h, series.c):
+ *
+ *   width_s i64 | clock_n i64 | n u32 | n x ( bucket number i64 | KS_C__COUNT x i64 )
+ *
+ * Buckets in ascending order, as the series holds them. */
+#include "kpistream/window.h"
+#include "state/snapshot.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ks_series_snap_save(ks_snapw *w, const ks_series *s)
+{
+    ks_snapw_i64(w, s->width_s);
+    ks_snapw_i64(w, s->clock_n);
+    ks_snapw_u32(w, s->n);
+    for (uint32_t i = 0; i < s->n; i++) {
+        const ks_sbucket *e = &s->e[s->head + i];
+        ks_snapw_i64(w, e->n);
+        ks_snapw_put(w, e->b->v, sizeof e->b->v);
+    }
+}
+
+int ks_series_snap_load(ks_snapr *r, ks_series *s, int64_t width_s)
+{
+    memset(s, 0, sizeof *s);
+    s->width_s = ks_snapr_i64(r);
+    s->clock_n = ks_snapr_i64(r);
+    uint32_t n = ks_snapr_u32(r);
+    if (!r->bad && s->width_s != width_s)
+        ks_snapr_fail(r, "a window of %lld s buckets where the settings have %lld s",
+                      (long long)s->width_s, (long long)width_s);
+    if (!r->bad && n > (r->len - r->pos) / (8 + sizeof(ks_bucket)))
+        ks_snapr_fail(r, "truncated window series (%u buckets) at byte %zu", n, r->pos);
+    if (r->bad)
+        return -1;
+    uint32_t cap = 8;
+    while (cap < n)
+        cap *= 2;
+    s->e = calloc(cap, sizeof *s->e);
+    if (!s->e) {
+        ks_snapr_fail(r, "out of memory");
+        return -1;
+    }
+    s->cap = cap;
+    for (uint32_t i = 0; i < n; i++) {
+        int64_t bn = ks_snapr_i64(r);
+        const void *v = ks_snapr_take(r, sizeof(ks_bucket));
+        if (!v)
+            break;
+        if (i > 0 && bn <= s->e[i - 1].n) {
+            ks_snapr_fail(r, "window buckets out of order at byte %zu", r->pos);
+            break;
+        }
+        ks_bucket *b = malloc(sizeof *b);
+        if (!b) {
+            ks_snapr_fail(r, "out of memory");
+            break;
+        }
+        memcpy(b->v, v, sizeof b->v);
+        s->e[i] = (ks_sbucket){bn, b};
+        s->n++;
+    }
+    if (r->bad) {
+        ks_series_reset(s);
+        return -1;
+    }
+    return 0;
+}

@@ -1,0 +1,53 @@
+/* A u64map's part of a snapshot (u64map.h): the table as it is, so loading
+ * is two copies and a scan.
+ *
+ *   cap u64 | used u64 | filled u64 | keys (cap x u64) | vals (cap x i64)
+ *
+ * The scan checks what lookups rely on: a power-of-two size, the counts
+ * matching the slots, and at least one empty slot (a probe ends there). */
+#include "state/snap_parts.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+void ks_u64map_snap_save(ks_snapw *w, const ks_u64map *m)
+{
+    ks_snapw_u64(w, m->cap);
+    ks_snapw_u64(w, m->used);
+    ks_snapw_u64(w, m->filled);
+    ks_snapw_put(w, m->keys, m->cap * sizeof *m->keys);
+    ks_snapw_put(w, m->vals, m->cap * sizeof *m->vals);
+}
+
+int ks_u64map_snap_load(ks_snapr *r, ks_u64map *m)
+{
+    uint64_t cap = ks_snapr_u64(r), used = ks_snapr_u64(r), filled = ks_snapr_u64(r);
+    if (!r->bad && (cap < 2 || (cap & (cap - 1)) || cap > (1ULL << 34) ||
+                    cap > (r->len - r->pos) / 16))
+        ks_snapr_fail(r, "hash table of %llu slots at byte %zu", (unsigned long long)cap, r->pos);
+    uint64_t *keys = ks_snapr_dup(r, (size_t)cap, sizeof *keys);
+    ks_u64map_val *vals = ks_snapr_dup(r, (size_t)cap, sizeof *vals);
+    if (!r->bad) {
+        uint64_t live = 0, tomb = 0;
+        for (uint64_t i = 0; i < cap; i++) {
+            live += keys[i] > 1;
+            tomb += keys[i] == 1;
+        }
+        if (live != used || live + tomb != filled || filled >= cap)
+            ks_snapr_fail(r, "hash table counts do not match its slots (%llu live, %llu said)",
+                          (unsigned long long)live, (unsigned long long)used);
+    }
+    if (r->bad) {
+        free(keys);
+        free(vals);
+        return -1;
+    }
+    free(m->keys);
+    free(m->vals);
+    m->keys = keys;
+    m->vals = vals;
+    m->cap = (size_t)cap;
+    m->used = (size_t)used;
+    m->filled = (size_t)filled;
+    return 0;
+}
