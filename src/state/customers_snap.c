@@ -1,7 +1,7 @@
 /* The customer table's part of a snapshot (customers.c): records and id
  * arena as they are; the index is rebuilt from the records' id hashes.
  *
- *   ncust u32 | records (ncust x 128 bytes, ks_customer) | ids_len u32 |
+ *   ncust u32 | records (ncust x 128 bytes, ks_customer; roll_off 0) | ids_len u32 |
  *   ids (ids_len bytes) | lru_head u32 | lru_tail u32
  *
  * Checked on load: every id lies in the arena and finds its own record
@@ -17,7 +17,17 @@
 void ks_customers_snap_save(ks_snapw *w, const ks_pstate *p)
 {
     ks_snapw_u32(w, p->ncust);
-    ks_snapw_put(w, p->cust, (size_t)p->ncust * sizeof *p->cust);
+    /* Records as they are, but where the rolling lists sit in the pool:
+     * the load lays the pool out anew (rolling_snap.c). In batches, so no
+     * copy of the table is made. */
+    ks_customer batch[256];
+    for (uint32_t i = 0; i < p->ncust; i += 256) {
+        uint32_t n = p->ncust - i < 256 ? p->ncust - i : 256;
+        memcpy(batch, p->cust + i, (size_t)n * sizeof *batch);
+        for (uint32_t k = 0; k < n; k++)
+            batch[k].roll_off = 0;
+        ks_snapw_put(w, batch, (size_t)n * sizeof *batch);
+    }
     ks_snapw_u32(w, p->ids_len);
     ks_snapw_put(w, p->ids, p->ids_len);
     ks_snapw_u32(w, p->lru_head);

@@ -59,7 +59,7 @@ void ks_pstate_snap_save(ks_snapw *w, const ks_pstate *p)
     ks_snapw_tag(w, "CUST");
     ks_customers_snap_save(w, p);
     ks_snapw_tag(w, "ROLL");
-    ks_roll_snap_save(w, &p->roll);
+    ks_roll_snap_save(w, p);
     ks_snapw_tag(w, "TUCH");
     ks_touches_snap_save(w, &p->touches);
     ks_snapw_tag(w, "DEDU");

@@ -511,6 +511,12 @@ static int ks__class_of(size_t len)
     return cls < KS_ROLL_CLASSES ? cls : KS_ROLL_CLASSES;
 }
 
+size_t ks__roll_block_size(size_t len)
+{
+    int cls = ks__class_of(len);
+    return cls < KS_ROLL_CLASSES ? ks__class_size(cls) : 0;
+}
+
 static void ks__block_free(ks_roll *r, uint32_t off, size_t len)
 {
     int cls = ks__class_of(len);

@@ -28,6 +28,9 @@ int ks__roll_add(ks_pstate *p, ks_customer *c, int64_t ts_ms, const ks_roll_delt
  *  pop per (customer, moment something of theirs leaves). */
 void ks__roll_advance(ks_pstate *p, int64_t prev_ms, int64_t clock_ms);
 
+/** Returns the size of the pool block a list of len bytes takes (0: too long). */
+size_t ks__roll_block_size(size_t len);
+
 /** Frees the pool and the expiry heap of p's rolling lists. */
 void ks__roll_free(ks_roll *r);
 

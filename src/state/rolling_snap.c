@@ -1,31 +1,36 @@
-/* The rolling lists' part of a snapshot (rolling.c): the pool, its free
- * lists and the expiry heap as they are, so a load copies them back.
+/* The rolling lists' part of a snapshot (rolling.c): each customer's blob
+ * in record order, packed, then the expiry heap as it is.
  *
- *   len u64 | pool (len bytes) | used u64 | free_head (KS_ROLL_CLASSES x u32)
+ *   used u64 | blobs (used bytes: customer 0's roll_len bytes, customer 1's, ...)
  *   | nheap u32 | heap (nheap x u64) | visits u64 | compactions u64
  *
- * Loaded after the customers: each customer's blob must lie in the pool
- * with its first list inside it, free lists must stay in the pool and end,
- * and the heap must be a heap of records of the partition. */
+ * Loaded after the customers (whose roll_len say where one blob ends) and
+ * laid out as a compaction of the pool would (rolling.c), so free blocks,
+ * their stale bytes and uninitialised slack never reach a file. Checked:
+ * each blob holds its first list, and the heap is a heap of records of the
+ * partition. */
 #include "state/snap_parts.h"
 
 #include <stdlib.h>
 #include <string.h>
 
-void ks_roll_snap_save(ks_snapw *w, const ks_roll *r)
+void ks_roll_snap_save(ks_snapw *w, const ks_pstate *p)
 {
-    ks_snapw_u64(w, r->len);
-    ks_snapw_put(w, r->buf, r->len);
-    ks_snapw_u64(w, r->used);
-    ks_snapw_put(w, r->free_head, sizeof r->free_head);
+    const ks_roll *r = &p->roll;
+    uint64_t used = 0;
+    for (uint32_t i = 0; i < p->ncust; i++)
+        used += p->cust[i].roll_len;
+    ks_snapw_u64(w, used);
+    for (uint32_t i = 0; i < p->ncust; i++)
+        ks_snapw_put(w, r->buf + p->cust[i].roll_off, p->cust[i].roll_len);
     ks_snapw_u32(w, r->nheap);
     ks_snapw_put(w, r->heap, (size_t)r->nheap * sizeof *r->heap);
     ks_snapw_u64(w, r->visits);
     ks_snapw_u64(w, r->compactions);
 }
 
-/* The first varint of a blob (the interaction list's length) and its size,
- * read within len bytes; false if it runs past them. */
+/* The first varint of a blob (the interaction list's length) fits in it,
+ * with the list it announces. */
 static bool ks__blob_ok(const uint8_t *s, size_t len)
 {
     uint64_t v = 0;
@@ -41,41 +46,44 @@ static bool ks__blob_ok(const uint8_t *s, size_t len)
     return false;
 }
 
-static void ks__check(ks_snapr *r, const ks_roll *roll, const ks_pstate *p)
+int ks_roll_snap_load(ks_snapr *r, ks_roll *roll, ks_pstate *p)
 {
+    uint64_t used = ks_snapr_u64(r), sum = 0, need = 0;
     for (uint32_t i = 0; i < p->ncust && !r->bad; i++) {
-        const ks_customer *c = &p->cust[i];
-        if (!c->roll_len)
-            continue;
-        if ((uint64_t)c->roll_off + c->roll_len > roll->len ||
-            !ks__blob_ok(roll->buf + c->roll_off, c->roll_len))
-            ks_snapr_fail(r, "customer %u's rolling lists lie outside the pool", i);
+        size_t size = p->cust[i].roll_len ? ks__roll_block_size(p->cust[i].roll_len) : 0;
+        if (p->cust[i].roll_len && !size)
+            ks_snapr_fail(r, "customer %u's rolling lists are too long", i);
+        sum += p->cust[i].roll_len;
+        need += size;
     }
-    for (int k = 0; k < KS_ROLL_CLASSES && !r->bad; k++) {
-        size_t steps = 0;
-        for (uint32_t f = roll->free_head[k]; f && !r->bad; steps++) {
-            if ((uint64_t)f - 1 + 4 > roll->len || steps > roll->len / 8)
-                ks_snapr_fail(r, "a free list of the rolling pool runs outside it");
-            else
-                memcpy(&f, roll->buf + f - 1, 4);
-        }
-    }
-    for (uint32_t i = 0; i < roll->nheap && !r->bad; i++)
-        if ((uint32_t)roll->heap[i] >= p->ncust || (i && roll->heap[(i - 1) / 2] > roll->heap[i]))
-            ks_snapr_fail(r, "the rolling expiry heap is broken at entry %u", i);
-}
-
-int ks_roll_snap_load(ks_snapr *r, ks_roll *roll, const ks_pstate *p)
-{
-    uint64_t len = ks_snapr_u64(r);
-    if (!r->bad && len > UINT32_MAX)
-        ks_snapr_fail(r, "rolling pool of %llu bytes", (unsigned long long)len);
-    uint8_t *buf = ks_snapr_dup(r, (size_t)len, 1);
-    uint64_t used = ks_snapr_u64(r);
-    const void *heads = ks_snapr_take(r, sizeof roll->free_head);
+    if (!r->bad && (sum != used || need > UINT32_MAX))
+        ks_snapr_fail(r, "rolling lists of %llu bytes where the customers hold %llu",
+                      (unsigned long long)used, (unsigned long long)sum);
+    const uint8_t *blobs = ks_snapr_take(r, (size_t)used);
     uint32_t nheap = ks_snapr_u32(r);
     uint64_t *heap = ks_snapr_dup(r, nheap, sizeof *heap);
     uint64_t visits = ks_snapr_u64(r), compactions = ks_snapr_u64(r);
+    size_t cap = (size_t)need + (size_t)need / 8 + 4096;
+    uint8_t *buf = r->bad ? NULL : malloc(cap);
+    if (!r->bad && !buf)
+        ks_snapr_fail(r, "out of memory");
+    size_t off = 0, from = 0;
+    for (uint32_t i = 0; i < p->ncust && !r->bad; i++) {
+        ks_customer *c = &p->cust[i];
+        if (!c->roll_len) {
+            c->roll_off = 0;
+            continue;
+        }
+        if (!ks__blob_ok(blobs + from, c->roll_len))
+            ks_snapr_fail(r, "customer %u's rolling lists are malformed", i);
+        memcpy(buf + off, blobs + from, c->roll_len);
+        c->roll_off = (uint32_t)off;
+        from += c->roll_len;
+        off += ks__roll_block_size(c->roll_len);
+    }
+    for (uint32_t i = 0; i < nheap && !r->bad; i++)
+        if ((uint32_t)heap[i] >= p->ncust || (i && heap[(i - 1) / 2] > heap[i]))
+            ks_snapr_fail(r, "the rolling expiry heap is broken at entry %u", i);
     if (r->bad) {
         free(buf);
         free(heap);
@@ -83,13 +91,12 @@ int ks_roll_snap_load(ks_snapr *r, ks_roll *roll, const ks_pstate *p)
     }
     ks__roll_free(roll);
     roll->buf = buf;
-    roll->len = roll->cap = (size_t)len;
+    roll->len = off;
+    roll->cap = cap;
     roll->used = (size_t)used;
-    memcpy(roll->free_head, heads, sizeof roll->free_head);
     roll->heap = heap;
     roll->nheap = roll->capheap = nheap;
     roll->visits = visits;
     roll->compactions = compactions;
-    ks__check(r, roll, p);
-    return r->bad ? -1 : 0;
+    return 0;
 }

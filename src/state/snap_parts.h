@@ -24,9 +24,9 @@ void ks_touches_snap_save(ks_snapw *w, const ks_touches *t);
 /** ncust: the partition's customers (every key must name one). */
 int ks_touches_snap_load(ks_snapr *r, ks_touches *t, uint32_t ncust);
 
-void ks_roll_snap_save(ks_snapw *w, const ks_roll *roll);
-/** Loaded after p's customers, which it is checked against. */
-int ks_roll_snap_load(ks_snapr *r, ks_roll *roll, const ks_pstate *p);
+void ks_roll_snap_save(ks_snapw *w, const ks_pstate *p);
+/** Loaded after p's customers, whose roll_off it sets. */
+int ks_roll_snap_load(ks_snapr *r, ks_roll *roll, ks_pstate *p);
 
 void ks_customers_snap_save(ks_snapw *w, const ks_pstate *p);
 /** p is new (ks_pstate_new); its records, ids and index are replaced. */

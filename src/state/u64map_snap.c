@@ -1,7 +1,8 @@
 /* A u64map's part of a snapshot (u64map.h): the table as it is, so loading
  * is two copies and a scan.
  *
- *   cap u64 | used u64 | filled u64 | keys (cap x u64) | vals (cap x i64)
+ *   cap u64 | used u64 | filled u64 | keys (cap x u64) | values of the live
+ *   keys, in slot order (used x i64)
  *
  * The scan checks what lookups rely on: a power-of-two size, the counts
  * matching the slots, and at least one empty slot (a probe ends there). */
@@ -16,17 +17,20 @@ void ks_u64map_snap_save(ks_snapw *w, const ks_u64map *m)
     ks_snapw_u64(w, m->used);
     ks_snapw_u64(w, m->filled);
     ks_snapw_put(w, m->keys, m->cap * sizeof *m->keys);
-    ks_snapw_put(w, m->vals, m->cap * sizeof *m->vals);
+    /* Only live values: the others are stale or were never written. */
+    for (size_t i = 0; i < m->cap; i++)
+        if (m->keys[i] > 1)
+            ks_snapw_put(w, &m->vals[i], sizeof m->vals[i]);
 }
 
 int ks_u64map_snap_load(ks_snapr *r, ks_u64map *m)
 {
     uint64_t cap = ks_snapr_u64(r), used = ks_snapr_u64(r), filled = ks_snapr_u64(r);
     if (!r->bad && (cap < 2 || (cap & (cap - 1)) || cap > (1ULL << 34) ||
-                    cap > (r->len - r->pos) / 16))
+                    cap > (r->len - r->pos) / 8))
         ks_snapr_fail(r, "hash table of %llu slots at byte %zu", (unsigned long long)cap, r->pos);
     uint64_t *keys = ks_snapr_dup(r, (size_t)cap, sizeof *keys);
-    ks_u64map_val *vals = ks_snapr_dup(r, (size_t)cap, sizeof *vals);
+    ks_u64map_val *vals = NULL;
     if (!r->bad) {
         uint64_t live = 0, tomb = 0;
         for (uint64_t i = 0; i < cap; i++) {
@@ -37,6 +41,12 @@ int ks_u64map_snap_load(ks_snapr *r, ks_u64map *m)
             ks_snapr_fail(r, "hash table counts do not match its slots (%llu live, %llu said)",
                           (unsigned long long)live, (unsigned long long)used);
     }
+    const uint8_t *src = ks_snapr_take(r, (size_t)used * sizeof *vals);
+    if (!r->bad && !(vals = calloc((size_t)cap, sizeof *vals)))
+        ks_snapr_fail(r, "out of memory");
+    for (uint64_t i = 0, k = 0; !r->bad && i < cap; i++)
+        if (keys[i] > 1)
+            memcpy(&vals[i], src + sizeof *vals * k++, sizeof *vals);
     if (r->bad) {
         free(keys);
         free(vals);
