@@ -105,7 +105,7 @@ static int ks__groups_load(ks_snapr *r, ks_pstate *p, ks_group *arr, const uint8
         uint32_t id = ks_snapr_u32(r);
         if (r->bad)
             break;
-        if ((int)id >= nmap || arr[map[id]].used) {
+        if (id >= (uint32_t)nmap || arr[map[id]].used) {
             ks_snapr_fail(r, "%s group %u has no name in the snapshot, or twice", what, id);
             break;
         }
