@@ -32,8 +32,19 @@
  * their events, as a keyed producer's hash partitioner would group them.
  * marketing_spend events (keyed by campaign, no customer) are left out.
  *
+ *   3. from a snapshot (measured): a second engine replays offsets 0..S-1,
+ *      S = N minus a tail of --tail-fraction of the messages (default 0.5 %,
+ *      ~50 minutes of 7 days), and writes its snapshot (src/engine/
+ *      engine_snap.c) to --snapshot-dir, timed (the work a snapshot child
+ *      does), then forks 5 times as the run loop does (the child writes the
+ *      snapshot again and exits) to time the parent's stall in fork(). Then a
+ *      third engine restores as a restart would: restore point N, the
+ *      snapshot loaded (mmap + ks_engine_snapshot_load), offsets S..N-1
+ *      replayed, until ks_engine_restoring() is false; the same checks as 1.
+ *
  *   bench_restore [--customers C] [--days D] [--seed S] [--clock wall|event]
  *                 [--brokers B --topic T] [--passes K] [--fetch-bytes BYTES]
+ *                 [--tail-fraction F] [--snapshot-dir DIR|none]
  *
  * Every figure bench/run.sh summarises is also printed as "RESULT <name> <value>". */
 #include "kpistream/clock.h"
@@ -45,7 +56,11 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include <fcntl.h>
 #include <inttypes.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -92,6 +107,8 @@ typedef struct opts {
     const char *brokers, *topic;
     int passes;
     size_t fetch_bytes;
+    double tail_fraction; /* 3.: messages after the snapshot, as a fraction of the partition */
+    const char *snap_dir; /* 3.: where the snapshot file goes; NULL: part 3 skipped */
 } opts;
 
 static void parse_opts(int argc, char **argv, opts *o)
@@ -104,6 +121,8 @@ static void parse_opts(int argc, char **argv, opts *o)
     o->topic = BENCH_TOPIC;
     o->passes = 21;
     o->fetch_bytes = 4000000; /* under the mock's ~5 MB per partition */
+    o->tail_fraction = 0.005;   /* ~50 minutes of 7 days */
+    o->snap_dir = "/tmp";
     for (int i = 1; i < argc; i += 2) {
         const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) die("option without a value");
@@ -125,6 +144,10 @@ static void parse_opts(int argc, char **argv, opts *o)
             o->passes = atoi(v);
         else if (strcmp(a, "--fetch-bytes") == 0)
             o->fetch_bytes = strtoull(v, NULL, 10);
+        else if (strcmp(a, "--tail-fraction") == 0)
+            o->tail_fraction = strtod(v, NULL);
+        else if (strcmp(a, "--snapshot-dir") == 0)
+            o->snap_dir = strcmp(v, "none") == 0 ? NULL : v;
         else
             die("unknown option or value (see the comment at the top of bench/bench_restore.c)");
     }
@@ -411,6 +434,155 @@ static int replay(const part *pt, const opts *o, replay_result *r)
 }
 
 /* ------------------------------------------------------------------ */
+/* 3. From a snapshot                                                  */
+
+typedef struct snap_result {
+    size_t tail;               /* messages replayed after the snapshot */
+    double write_s, load_s, tail_s;
+    size_t bytes;
+    double stall_ms[5];        /* fork() in the parent, sorted */
+    double child_s;            /* the slowest child: fork to exit */
+    int64_t customers;
+} snap_result;
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Feeds offsets [from, to) as the run loop would, a tick per batch; returns
+ * whether the engine still restores. */
+static bool feed(ks_engine *e, const part *pt, size_t from, size_t to, size_t verdicts[3])
+{
+    for (size_t i = from; i < to;) {
+        int64_t wall = ks_wall_ms();
+        size_t end = i + BENCH_BATCH < to ? i + BENCH_BATCH : to;
+        for (; i < end; i++) {
+            size_t len;
+            const char *v = msg_val(pt, i, &len);
+            ks_reject why;
+            verdicts[ks_engine_process(e, BENCH_TOPIC, 0, (int64_t)i, v, len, wall, &why)]++;
+        }
+        ks_engine_tick(e, wall);
+    }
+    return ks_engine_restoring(e);
+}
+
+static int from_snapshot(const part *pt, const opts *o, snap_result *s)
+{
+    memset(s, 0, sizeof *s);
+    ks_config cfg;
+    if (ks_config_init_defaults(&cfg) != 0) die("ks_config_init_defaults failed");
+    cfg.clock = o->clock;
+    char err[512], path[4096];
+    snprintf(path, sizeof path, "%s/bench-restore-%d.snap", o->snap_dir, (int)getpid());
+    const size_t n = pt->n;
+    s->tail = (size_t)((double)n * o->tail_fraction);
+    const size_t S = n - s->tail;
+    size_t verdicts[3] = {0};
+
+    /* The state at S, as the member that wrote the snapshot held it. */
+    ks_engine *a = ks_engine_new(&cfg, err, sizeof err);
+    if (!a) die(err);
+    if (ks_engine_assign(a, BENCH_TOPIC, 0) != 0) die("ks_engine_assign failed");
+    ks_engine_set_restore_point(a, BENCH_TOPIC, 0, (int64_t)S, "", INT64_MIN);
+    if (feed(a, pt, 0, S, verdicts)) die("the engine still restores at its restore point");
+    ks_engine_customer probe;
+    ks_engine_customer_get(a, "c-000001", 8, &probe); /* at its clock, as after a flush */
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    if (fd < 0) die("cannot create the snapshot file (--snapshot-dir)");
+    int64_t t0 = ks_mono_ns();
+    if (ks_engine_snapshot_write(a, 0, fd, ks_wall_ms(), err, sizeof err) != 0 || fsync(fd) != 0)
+        die(err);
+    s->write_s = secs_since(t0);
+    s->bytes = (size_t)lseek(fd, 0, SEEK_END);
+    close(fd);
+    /* The run loop's start of a snapshot: fork, the child writes. */
+    for (int k = 0; k < 5; k++) {
+        int64_t f0 = ks_mono_ns();
+        pid_t pid = fork();
+        if (pid == 0) {
+            char p2[4200];
+            snprintf(p2, sizeof p2, "%s.child", path);
+            int cfd = open(p2, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            int rc = cfd >= 0 ? ks_engine_snapshot_write(a, 0, cfd, ks_wall_ms(), err, sizeof err) : -1;
+            _exit(rc == 0 ? 0 : 1);
+        }
+        s->stall_ms[k] = (double)(ks_mono_ns() - f0) / 1e6;
+        int status = 0;
+        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
+            WEXITSTATUS(status) != 0)
+            die("the snapshot child failed");
+        double child = secs_since(f0);
+        if (child > s->child_s) s->child_s = child;
+    }
+    qsort(s->stall_ms, 5, sizeof s->stall_ms[0], cmp_double);
+    char p2[4200];
+    snprintf(p2, sizeof p2, "%s.child", path);
+    unlink(p2);
+    ks_engine_stats sa;
+    ks_engine_stats_get(a, &sa);
+    ks_engine_free(a);
+
+    /* The restart: restore point N, at the clock the last flush wrote. */
+    int64_t restore_clock = ks_wall_ms();
+    if (o->clock == KS_CLOCK_EVENT) {
+        restore_clock = INT64_MIN;
+        for (uint32_t c = 0; c < pt->pop; c++)
+            if (pt->selected[c] && pt->last_ts[c] > restore_clock) restore_clock = pt->last_ts[c];
+    }
+    memset(verdicts, 0, sizeof verdicts);
+    t0 = ks_mono_ns();
+    ks_engine *b = ks_engine_new(&cfg, err, sizeof err);
+    if (!b || ks_engine_assign(b, BENCH_TOPIC, 0) != 0) die("engine");
+    ks_engine_set_restore_point(b, BENCH_TOPIC, 0, (int64_t)n, "", restore_clock);
+    fd = open(path, O_RDONLY);
+    struct stat sb;
+    if (fd < 0 || fstat(fd, &sb) != 0) die("cannot read the snapshot back");
+    void *map = mmap(NULL, (size_t)sb.st_size, PROT_READ, MAP_PRIVATE, fd, 0);
+    if (map == MAP_FAILED) die("mmap");
+    ks_engine_snapshot_info info;
+    int lrc = ks_engine_snapshot_load(b, BENCH_TOPIC, 0, map, (size_t)sb.st_size, &info, err,
+                                      sizeof err);
+    munmap(map, (size_t)sb.st_size);
+    close(fd);
+    unlink(path);
+    if (lrc != 0) die(err);
+    s->load_s = secs_since(t0);
+    int64_t t1 = ks_mono_ns();
+    int64_t from = ks_engine_start_offset(b, BENCH_TOPIC, 0);
+    bool still = feed(b, pt, (size_t)from, n, verdicts);
+    s->tail_s = secs_since(t1);
+
+    ks_engine_stats st;
+    ks_engine_stats_get(b, &st);
+    check_ctx k = {pt, 0, 0, 0};
+    ks_engine_customers_each(b, check_customer, &k);
+    s->customers = st.customers;
+    ks_engine_free(b);
+    ks_config_free(&cfg);
+    int bad = 0;
+    printf("  check %-4s snapshot at offset %" PRId64 " = %zu, %" PRId64 " customers there\n",
+           info.offset == (int64_t)S ? "ok" : "FAIL", info.offset, S, info.customers);
+    bad += info.offset != (int64_t)S;
+    printf("  check %-4s restoring until exactly the last message, then not\n", !still ? "ok" : "FAIL");
+    bad += still;
+    bool counts = st.processed == (int64_t)n && verdicts[KS_ACCEPTED] == s->tail &&
+                  sa.processed == (int64_t)S;
+    printf("  check %-4s processed %" PRId64 " = %zu in the snapshot + %zu replayed\n",
+           counts ? "ok" : "FAIL", st.processed, S, verdicts[KS_ACCEPTED]);
+    bad += !counts;
+    bool cust = st.customers == (int64_t)o->customers && k.seen == o->customers && !k.foreign &&
+                !k.ts_mismatch;
+    printf("  check %-4s customers %" PRId64 " = %u, each the partition's with its last event's "
+           "ts (%zu foreign, %zu differ)\n",
+           cust ? "ok" : "FAIL", st.customers, o->customers, k.foreign, k.ts_mismatch);
+    bad += !cust;
+    return bad;
+}
+
+/* ------------------------------------------------------------------ */
 /* 2. Fetch                                                            */
 
 /* Per pass: assign to the first message (first[]) and to the last (last[]),
@@ -633,6 +805,38 @@ int main(int argc, char **argv)
     printf("RESULT replay_cps %.0f\n", cps);
     printf("RESULT restore_bytes_per_customer %.0f\n", bpc);
     printf("RESULT restore_checks %s\n", bad ? "FAIL" : "ok");
+
+    if (o.snap_dir) {
+        snap_result sr;
+        printf("from a snapshot (measured): state at offset %zu written to %s, forked 5 times; a "
+               "restart loads it and replays the last %zu messages\n",
+               n - (size_t)((double)n * o.tail_fraction), o.snap_dir,
+               (size_t)((double)n * o.tail_fraction));
+        int sbad = from_snapshot(&pt, &o, &sr);
+        bad += sbad;
+        double total = sr.load_s + sr.tail_s;
+        printf("snapshot: %.1f MiB = %.0f B/customer, written in %.2f s (synchronously; a child "
+               "does it in the run, slowest child %.2f s fork to exit); fork() stalled the parent "
+               "%.2f ms median, %.2f ms max of 5\n",
+               (double)sr.bytes / 1048576.0, (double)sr.bytes / (double)sr.customers, sr.write_s,
+               sr.child_s, sr.stall_ms[2], sr.stall_ms[4]);
+        printf("restore from snapshot: %" PRId64 " customers loaded in %.2f s = %.0f customers/s, "
+               "then %zu messages replayed in %.2f s: %.2f s in all, against %.2f s replaying "
+               "all %zu messages (%.1fx)\n",
+               sr.customers, sr.load_s, (double)sr.customers / sr.load_s, sr.tail, sr.tail_s,
+               total, r.secs, n, r.secs / total);
+        printf("RESULT snapshot_bytes_per_customer %.0f\n", (double)sr.bytes / (double)sr.customers);
+        printf("RESULT snapshot_mb %.1f\n", (double)sr.bytes / 1048576.0);
+        printf("RESULT snapshot_write_s %.2f\n", sr.write_s);
+        printf("RESULT snapshot_child_s %.2f\n", sr.child_s);
+        printf("RESULT snapshot_stall_ms %.2f\n", sr.stall_ms[4]);
+        printf("RESULT snapshot_load_s %.2f\n", sr.load_s);
+        printf("RESULT snapshot_load_cps %.0f\n", (double)sr.customers / sr.load_s);
+        printf("RESULT snapshot_tail_events %zu\n", sr.tail);
+        printf("RESULT snapshot_tail_s %.2f\n", sr.tail_s);
+        printf("RESULT snapshot_restore_s %.2f\n", total);
+        printf("RESULT snapshot_checks %s\n", sbad ? "FAIL" : "ok");
+    }
 
     if (o.brokers) {
         fetch_result fr;

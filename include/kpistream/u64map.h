@@ -41,6 +41,12 @@ ks_u64map_val *ks_u64map_get(ks_u64map *m, uint64_t key);
  *  or NULL on out of memory. Borrowed: valid until the next insert. */
 ks_u64map_val *ks_u64map_put(ks_u64map *m, uint64_t key, bool *created);
 
+/** Makes an empty map big enough for n entries without a rebuild (loading a
+ *  known number of entries: inserting them in another table's slot order
+ *  into a small one that keeps growing clusters badly). Returns 0 or
+ *  KS_ERR_NOMEM; does nothing to a map that holds entries. */
+int ks_u64map_reserve(ks_u64map *m, size_t n);
+
 /** Removes key if present. */
 void ks_u64map_del(ks_u64map *m, uint64_t key);
 

@@ -4,7 +4,7 @@
  *   META  prefix, group, topic, partition, next offset, partition clock,
  *         written at (wall ms), customers, the counting settings
  *   ...   the partition state (src/state/pstate_snap.c)
- *   XSKT  sketch and top-k bucket counts, by item name
+ *   XSKT  sketch and top-k bucket counts, grouped by item name (ks__xs_save)
  *   END!
  *
  * A snapshot is taken right after a flush was built, so its offset and
@@ -80,6 +80,60 @@ int ks_engine_partition_at(const ks_engine *e, int i, const char **topic, int32_
     return 0;
 }
 
+/* One sketch count, by its item's name id. */
+typedef struct ks__xent {
+    uint32_t xid;
+    uint8_t w;
+    int64_t n, v;
+} ks__xent;
+
+static int ks__xent_cmp(const void *a, const void *b)
+{
+    const ks__xent *x = a, *y = b;
+    return x->xid < y->xid ? -1 : x->xid > y->xid;
+}
+
+/* XSKT: the partition's sketch and top-k bucket counts grouped by item name,
+ * each name once:
+ *   names u32 | entries u64 | names x ( name | count u32 | count x ( window u8 | bucket i64 | value i64 ) ) */
+static int ks__xs_save(const ks_engine *e, ks_snapw *w, const ks_fpart *fp)
+{
+    const ks_u64map *xs = &fp->xs;
+    size_t n = fp->xs_init ? xs->used : 0, k = 0;
+    ks__xent *v = malloc((n ? n : 1) * sizeof *v);
+    if (!v)
+        return KS_ERR_NOMEM;
+    for (size_t i = 0; n && i < xs->cap; i++) {
+        if (xs->keys[i] < 2 || k == n)
+            continue;
+        int win;
+        ks_flusher_xunkey(xs->keys[i], &v[k].xid, &win, &v[k].n);
+        v[k].w = (uint8_t)win;
+        v[k++].v = xs->vals[i].a;
+    }
+    qsort(v, k, sizeof *v, ks__xent_cmp);
+    uint32_t names = 0;
+    for (size_t i = 0; i < k; i++)
+        names += i == 0 || v[i].xid != v[i - 1].xid;
+    ks_snapw_u32(w, names);
+    ks_snapw_u64(w, k);
+    for (size_t i = 0; i < k;) {
+        size_t j = i;
+        while (j < k && v[j].xid == v[i].xid)
+            j++;
+        const char *name = ks_names_str(&e->fl.xnames, v[i].xid);
+        ks_snapw_str(w, name, e->fl.xnames.len[v[i].xid]);
+        ks_snapw_u32(w, (uint32_t)(j - i));
+        for (; i < j; i++) {
+            ks_snapw_u8(w, v[i].w);
+            ks_snapw_i64(w, v[i].n);
+            ks_snapw_i64(w, v[i].v);
+        }
+    }
+    free(v);
+    return 0;
+}
+
 int ks_engine_snapshot_write(ks_engine *e, int i, int fd, int64_t wall_ms, char *errstr,
                              size_t errsize)
 {
@@ -110,23 +164,12 @@ int ks_engine_snapshot_write(ks_engine *e, int i, int fd, int64_t wall_ms, char 
     ks_snapw_str(&w, settings, strlen(settings));
     ks_pstate_snap_save(&w, p->st);
     ks_snapw_tag(&w, "XSKT");
-    const ks_u64map *xs = &p->fl.xs;
-    ks_snapw_u64(&w, p->fl.xs_init ? xs->used : 0);
-    for (size_t k = 0; p->fl.xs_init && k < xs->cap; k++) {
-        if (xs->keys[k] < 2)
-            continue;
-        uint32_t xid;
-        int win;
-        int64_t n;
-        ks_flusher_xunkey(xs->keys[k], &xid, &win, &n);
-        const char *name = ks_names_str(&e->fl.xnames, xid);
-        ks_snapw_str(&w, name, strlen(name));
-        ks_snapw_u8(&w, (uint8_t)win);
-        ks_snapw_i64(&w, n);
-        ks_snapw_i64(&w, xs->vals[k].a);
-    }
+    int rc = ks__xs_save(e, &w, &p->fl);
     ks_snapw_tag(&w, "END!");
-    int rc = ks_snapw_close(&w, NULL, NULL);
+    if (rc == 0)
+        rc = ks_snapw_close(&w, NULL, NULL);
+    else
+        (void)ks_snapw_close(&w, NULL, NULL);
     if (rc < 0)
         snprintf(errstr, errsize, "snapshot of %s[%d]: %s", p->topic, (int)p->partition,
                  ks_strerror(rc));
@@ -175,27 +218,42 @@ static int ks__xs_load(ks_engine *e, ks_snapr *r, ks_u64map *xs)
 {
     if (!ks_snapr_tag(r, "XSKT"))
         return -1;
-    uint64_t n = ks_snapr_u64(r);
+    uint32_t names = ks_snapr_u32(r);
+    uint64_t total = ks_snapr_u64(r), seen = 0;
+    if (!r->bad && total > (r->len - r->pos) / 17) /* an entry takes 17 bytes */
+        ks_snapr_fail(r, "%llu sketch counts in %zu bytes", (unsigned long long)total,
+                      r->len - r->pos);
+    if (!r->bad && ks_u64map_reserve(xs, (size_t)total) < 0)
+        ks_snapr_fail(r, "out of memory");
     char name[700];
-    for (uint64_t k = 0; k < n && !r->bad; k++) {
+    for (uint32_t k = 0; k < names && !r->bad; k++) {
         size_t len = ks_snapr_str(r, name, sizeof name);
-        uint8_t win = ks_snapr_u8(r);
-        int64_t b = ks_snapr_i64(r), v = ks_snapr_i64(r);
+        uint32_t count = ks_snapr_u32(r);
         if (r->bad)
             break;
         uint32_t xid = ks_flusher_xname_id(&e->fl, name, len);
-        if (win >= e->cfg->nwindows || xid == KS_NAMES_NONE || xid >= (1u << 24) - 1) {
-            ks_snapr_fail(r, "sketch count %llu names no window or item", (unsigned long long)k);
+        if (xid == KS_NAMES_NONE || xid >= (1u << 24) - 1 || count > total - seen) {
+            ks_snapr_fail(r, "sketch item %u: no room for its name or counts", k);
             break;
         }
-        uint64_t key = ks_flusher_xkey(xid, win, b);
-        bool created;
-        ks_u64map_val *slot = key < 2 ? NULL : ks_u64map_put(xs, key, &created);
-        if (slot)
-            slot->a = v;
-        else if (key >= 2)
-            ks_snapr_fail(r, "out of memory");
+        seen += count;
+        for (uint32_t i = 0; i < count && !r->bad; i++) {
+            uint8_t win = ks_snapr_u8(r);
+            int64_t b = ks_snapr_i64(r), v = ks_snapr_i64(r);
+            if (!r->bad && win >= e->cfg->nwindows)
+                ks_snapr_fail(r, "a sketch count of window %u", win);
+            uint64_t key = ks_flusher_xkey(xid, win, b);
+            bool created;
+            ks_u64map_val *slot = r->bad || key < 2 ? NULL : ks_u64map_put(xs, key, &created);
+            if (slot)
+                slot->a = v;
+            else if (!r->bad && key >= 2)
+                ks_snapr_fail(r, "out of memory");
+        }
     }
+    if (!r->bad && seen != total)
+        ks_snapr_fail(r, "%llu sketch counts where %llu were announced",
+                      (unsigned long long)seen, (unsigned long long)total);
     return r->bad ? -1 : 0;
 }
 

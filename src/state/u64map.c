@@ -113,6 +113,24 @@ ks_u64map_val *ks_u64map_put(ks_u64map *m, uint64_t key, bool *created)
     return &m->vals[i];
 }
 
+int ks_u64map_reserve(ks_u64map *m, size_t n)
+{
+    if (m->used != 0 || m->filled != 0 || n * 2 <= m->cap)
+        return 0;
+    size_t cap = m->cap;
+    while (n * 2 > cap)
+        cap *= 2;
+    uint64_t *keys = m->keys;
+    ks_u64map_val *vals = m->vals;
+    if (ks__alloc(m, cap) < 0) {
+        m->keys = keys, m->vals = vals; /* ks__alloc left cap as it was */
+        return KS_ERR_NOMEM;
+    }
+    free(keys);
+    free(vals);
+    return 0;
+}
+
 void ks_u64map_del(ks_u64map *m, uint64_t key)
 {
     for (size_t i = ks__slot(m, key);; i = (i + 1) & (m->cap - 1)) {
