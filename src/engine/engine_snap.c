@@ -240,8 +240,8 @@ static int ks__xs_load(ks_engine *e, ks_snapr *r, ks_u64map *xs)
         for (uint32_t i = 0; i < count && !r->bad; i++) {
             uint8_t win = ks_snapr_u8(r);
             int64_t b = ks_snapr_i64(r), v = ks_snapr_i64(r);
-            if (!r->bad && win >= e->cfg->nwindows)
-                ks_snapr_fail(r, "a sketch count of window %u", win);
+            if (!r->bad && (win >= e->cfg->nwindows || v < 0 || v > (1LL << 48)))
+                ks_snapr_fail(r, "a sketch count of window %u, value %lld", win, (long long)v);
             uint64_t key = ks_flusher_xkey(xid, win, b);
             bool created;
             ks_u64map_val *slot = r->bad || key < 2 ? NULL : ks_u64map_put(xs, key, &created);

@@ -48,7 +48,7 @@ ks_customer *ks_pstate_find(ks_pstate *p, const char *id, uint32_t len)
     return r ? &p->cust[r - 1] : NULL;
 }
 
-int ks__index_grow(ks_pstate *p)
+static int ks__index_grow(ks_pstate *p)
 {
     uint32_t cap = p->index_cap * 2;
     uint64_t *idx = calloc(cap, sizeof *idx);
@@ -59,6 +59,35 @@ int ks__index_grow(ks_pstate *p)
         uint32_t i = (uint32_t)(h >> 32) & (cap - 1);
         while (idx[i])
             i = (i + 1) & (cap - 1);
+        idx[i] = (KS__FRAG(h) << 32) | (r + 1);
+    }
+    free(p->index);
+    p->index = idx;
+    p->index_cap = cap;
+    return 0;
+}
+
+int ks__index_build(ks_pstate *p, uint32_t cap, uint32_t *bad)
+{
+    uint64_t *idx = calloc(cap, sizeof *idx);
+    if (!idx)
+        return KS_ERR_NOMEM;
+    for (uint32_t r = 0; r < p->ncust; r++) {
+        const ks_customer *c = &p->cust[r];
+        const unsigned char *s = (const unsigned char *)p->ids + c->id_off;
+        uint64_t h = ks_hash64(s + 1, s[0], KS__ID_SEED);
+        uint32_t i = (uint32_t)(h >> 32) & (cap - 1);
+        for (; h == c->id_hash && idx[i]; i = (i + 1) & (cap - 1)) {
+            const ks_customer *o = &p->cust[KS__SLOT_REC(idx[i]) - 1];
+            const unsigned char *t = (const unsigned char *)p->ids + o->id_off;
+            if (o->id_hash == h && t[0] == s[0] && memcmp(t + 1, s + 1, s[0]) == 0)
+                break; /* the same id twice */
+        }
+        if (h != c->id_hash || idx[i]) {
+            free(idx);
+            *bad = r;
+            return KS_ERR_STATE;
+        }
         idx[i] = (KS__FRAG(h) << 32) | (r + 1);
     }
     free(p->index);

@@ -22,8 +22,10 @@ void ks__touches_free(ks_touches *t);
 
 ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *created);
 int ks__mark_dirty(ks_pstate *p, ks_customer *c);
-/* Rebuilds the customer index at twice its size (customers.c). */
-int ks__index_grow(ks_pstate *p);
+/* Builds p's customer index at cap slots (a power of two) from its records,
+ * checking each id hash and that no id is there twice (snapshot loads).
+ * Returns 0, KS_ERR_NOMEM, or KS_ERR_STATE with *bad the record at fault. */
+int ks__index_build(ks_pstate *p, uint32_t cap, uint32_t *bad);
 void ks__lru_unlink(ks_pstate *p, ks_customer *c);
 void ks__lru_insert(ks_pstate *p, ks_customer *c);
 void ks__risk_day(ks_pstate *p, int64_t at_ms);

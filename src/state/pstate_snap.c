@@ -82,6 +82,13 @@ static int ks__group_load(ks_snapr *r, ks_pstate *p, ks_group *g)
         for (int k = 0; k < KS_MAX_WINDOWS; k++)
             ks_series_reset(&g->win[k]);
     g->base = ks_snapr_i64(r);
+    if (!r->bad && (g->base > (1LL << 40) || g->base < -(1LL << 40)))
+        ks_snapr_fail(r, "a group's customer base out of range at byte %zu", r->pos);
+    if (r->bad) {
+        if (was)
+            g->used = false; /* its series are reset: ks_pstate_free skips it */
+        return -1;
+    }
     for (int k = 0; k < cfg->nwindows; k++) {
         int64_t width = cfg->windows[k].length_ms / 1000 / KS_WINDOW_BUCKETS;
         if (ks_series_snap_load(r, &g->win[k], width > 0 ? width : 1) < 0) {

@@ -9,6 +9,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A bucket's counters, in absolute value, at most this (2^56: 60 of them add
+ * up without overflow; a bucket of money holds 7.2e10 units of currency). */
+#define KS__BUCKET_MAX (1LL << 56)
+
 void ks_series_snap_save(ks_snapw *w, const ks_series *s)
 {
     ks_snapw_i64(w, s->width_s);
@@ -58,6 +62,16 @@ int ks_series_snap_load(ks_snapr *r, ks_series *s, int64_t width_s)
             break;
         }
         memcpy(b->v, v, sizeof b->v);
+        /* Sums over a window (60 buckets) must stay in 64 bits. */
+        for (int k = 0; k < KS_C__COUNT; k++)
+            if (b->v[k] > KS__BUCKET_MAX || b->v[k] < -KS__BUCKET_MAX) {
+                ks_snapr_fail(r, "a window counter out of range at byte %zu", r->pos);
+                break;
+            }
+        if (r->bad) {
+            free(b);
+            break;
+        }
         s->e[i] = (ks_sbucket){bn, b};
         s->n++;
     }

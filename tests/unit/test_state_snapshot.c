@@ -554,7 +554,7 @@ Test(snapshot, pstate_structure_checks)
     copy[cust + offsetof(ks_customer, id_hash)] ^= 1;
     ks_snap_reseal(copy, len);
     cr_expect_null(load(&sh, copy, len, why));
-    cr_expect(strstr(why, "does not find it"), "%s", why);
+    cr_expect(strstr(why, "does not match its hash"), "%s", why);
 
     memcpy(copy, s, len);
     memcpy(copy + find_tag(copy, len, "ROLL"), "LLOR", 4);
