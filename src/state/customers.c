@@ -78,6 +78,8 @@ int ks__index_build(ks_pstate *p, uint32_t cap, uint32_t *bad)
         uint64_t h = ks_hash64(s + 1, s[0], KS__ID_SEED);
         uint32_t i = (uint32_t)(h >> 32) & (cap - 1);
         for (; h == c->id_hash && idx[i]; i = (i + 1) & (cap - 1)) {
+            if ((idx[i] >> 32) != KS__FRAG(h))
+                continue; /* another id: no need to look at its record */
             const ks_customer *o = &p->cust[KS__SLOT_REC(idx[i]) - 1];
             const unsigned char *t = (const unsigned char *)p->ids + o->id_off;
             if (o->id_hash == h && t[0] == s[0] && memcmp(t + 1, s + 1, s[0]) == 0)
