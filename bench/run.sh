@@ -458,7 +458,7 @@ fi
 touch "$TMP/restore.txt"
 if part restore; then
     [ -x "$BUILD/bench/bench_restore" ] || { echo "bench: $BUILD/bench/bench_restore not found" >&2; exit 1; }
-    section "7. restore of one partition ($RESTORE_C customers, $RESTORE_DAYS days): engine replay measured, fetch measured on a sample"
+    section "7. restore of one partition ($RESTORE_C customers, $RESTORE_DAYS days): engine replay measured, fetch measured on a sample, restore from a snapshot + tail measured"
     start_mock
     "$BUILD/bench/bench_restore" --customers "$RESTORE_C" --days "$RESTORE_DAYS" --clock "$RESTORE_CLOCK" \
         --brokers "$BROKERS" --topic bench-restore | tee "$TMP/restore.txt"
@@ -587,6 +587,15 @@ if [ -s "$TMP/restore.txt" ]; then
         "$(r restore_bytes_per_customer)" "$(r restore_checks)"
     printf '%-44s: %12s s fetch of %s MB (derived from a measured one-partition consume of %s MB/s) => restore %s-%s s (max-sum)\n' \
         "" "$(r fetch_s)" "$(r restore_mb)" "$(r fetch_mbps)" "$(r restore_low_s)" "$(r restore_high_s)"
+    if [ -n "$(r snapshot_restore_s)" ]; then
+        printf '%-44s: %12s s = snapshot load %s s (%s customers/s) + %s messages replayed in %s s (%s)\n' \
+            "restore from a snapshot + tail" "$(r snapshot_restore_s)" "$(r snapshot_load_s)" \
+            "$(fmt "$(r snapshot_load_cps)")" "$(fmt "$(r snapshot_tail_events)")" "$(r snapshot_tail_s)" \
+            "$(r snapshot_checks)"
+        printf '%-44s: %12s MB = %s B/customer, written in %s s (child %s s); longest fork() stall %s ms\n' \
+            "snapshot" "$(r snapshot_mb)" "$(r snapshot_bytes_per_customer)" "$(r snapshot_write_s)" \
+            "$(r snapshot_child_s)" "$(r snapshot_stall_ms)"
+    fi
 fi
 if [ "${#LIVE_LINES[@]}" -gt 0 ]; then
     # (the catch-up block ends with a blank line of its own)
