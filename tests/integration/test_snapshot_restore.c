@@ -12,7 +12,11 @@
  *   - the same kill, but before the restart every partition's current
  *     snapshot gets a flipped byte and its previous one another format
  *     version: both are ignored with a warning naming why, and the restart
- *     replays from the first offset as without snapshots.
+ *     replays from the first offset as without snapshots;
+ *   - a rebalance: member A runs alone until a snapshot is committed, B joins
+ *     with the same state_dir (a shared volume) and takes partitions over by
+ *     loading their snapshots, both run to the end (each leaving hands its
+ *     partitions to the other, through snapshots again).
  *
  * Pace and group membership as in test_reliability.c: 5 ms round trips to
  * the mock broker, 4 s sessions (a restart after a kill waits ~7 s for the
@@ -98,10 +102,10 @@ static void world_start(world *w, bool snapshots)
     if (snapshots) cr_assert_eq(kst_kafka_set_rtt(&w->kafka, 1, 5), 0, "%s", kst_last_error());
 }
 
-static void spawn_run(world *w)
+static void spawn_as(world *w, kst_proc *proc, const char *name)
 {
     char log[512];
-    snprintf(log, sizeof log, "%s/run-%d.log", w->dir, ++w->runs);
+    snprintf(log, sizeof log, "%s/%s.log", w->dir, name);
     const char *argv[40] = {"run", "--brokers", w->kafka.bootstraps, "--topics", TOPIC,
                             "--group", GROUP, "--redis", kst_redis_url(&w->redis), "--clock",
                             "event", "--exit-on-eof", "--flush-interval-ms", "50",
@@ -117,7 +121,14 @@ static void spawn_run(world *w)
         argv[n++] = "1s";
     }
     argv[n] = NULL;
-    cr_assert_eq(kst_kpistream_spawn(&w->proc, log, argv, NULL), 0, "%s", kst_last_error());
+    cr_assert_eq(kst_kpistream_spawn(proc, log, argv, NULL), 0, "%s", kst_last_error());
+}
+
+static void spawn_run(world *w)
+{
+    char name[32];
+    snprintf(name, sizeof name, "run-%d", ++w->runs);
+    spawn_as(w, &w->proc, name);
 }
 
 static void wait_exit_0(world *w)
@@ -283,6 +294,40 @@ Test(snapshot, corrupt_and_other_version_snapshots_fall_back_to_replay)
     cr_assert(!kst_file_contains(w->proc.log_path, "state loaded from snapshot"));
     char *got = dump(w);
     expect_same_dump(want, got, "restart with unusable snapshots");
+    free(got);
+    free(want);
+    g.finished = true;
+}
+
+static kst_proc member_b;
+
+Test(snapshot, rebalance_hands_partitions_over_through_snapshots)
+{
+    make_stream();
+    char *want = reference();
+    world *w = &g.w[1];
+    world_start(w, true);
+    cr_assert_eq(kst_kafka_set_rtt(&w->kafka, 1, 20), 0, "%s", kst_last_error());
+    spawn_run(w); /* A */
+    cr_assert_eq(kst_wait_log(w->proc.log_path, "snapshot: ", &w->proc, RUN_TIMEOUT_MS), 0,
+                 "A committed no snapshot: %s", kst_last_error());
+    cr_assert(kst_proc_running(&w->proc), "A finished before B joined");
+    memset(&member_b, 0, sizeof member_b);
+    spawn_as(w, &member_b, "member-B");
+    int status = -1;
+    cr_assert_eq(kst_proc_wait(&member_b, RUN_TIMEOUT_MS, &status), 0, "B: %s", kst_last_error());
+    cr_expect_eq(status, 0, "B exited %d", status);
+    wait_exit_0(w);
+    char *text = kst_read_file(member_b.log_path, NULL);
+    cr_assert(text && strstr(text, "state loaded from snapshot"),
+              "B took no partition over from a snapshot");
+    free(text);
+    world tmp = *w;
+    tmp.proc = member_b;
+    print_lines(&tmp, "state loaded from snapshot");
+    print_lines(w, "revoked");
+    char *got = dump(w);
+    expect_same_dump(want, got, "two members, partitions handed over through snapshots");
     free(got);
     free(want);
     g.finished = true;
