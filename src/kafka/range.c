@@ -133,11 +133,8 @@ int ks_kafka_range_read(const ks_config *cfg, const char *topic, int64_t from_ms
         }
         rd_kafka_topic_partition_list_add(assign, topic, id)->offset = start;
     }
-    rd_kafka_resp_err_t ae = assign->cnt ? rd_kafka_assign(rk, assign) : RD_KAFKA_RESP_ERR_NO_ERROR;
-    if (ae != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        rc = ks__fail(errstr, n, topic, "assign", rd_kafka_err2str(ae));
-        goto out;
-    }
+    /* The queues before the assignment: a message fetched in between would
+     * land on the consumer's main queue and be missed. */
     for (int p = 0; p < np; p++) {
         if (parts[p].done) continue;
         parts[p].q = rd_kafka_queue_get_partition(rk, topic, md->topics[0].partitions[p].id);
@@ -146,6 +143,11 @@ int ks_kafka_range_read(const ks_config *cfg, const char *topic, int64_t from_ms
             goto out;
         }
         rd_kafka_queue_forward(parts[p].q, NULL); /* its messages stay in its own queue */
+    }
+    rd_kafka_resp_err_t ae = assign->cnt ? rd_kafka_assign(rk, assign) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (ae != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        rc = ks__fail(errstr, n, topic, "assign", rd_kafka_err2str(ae));
+        goto out;
     }
     for (;;) {
         /* The partition the engine wants next: lowest read order, readable first. */
