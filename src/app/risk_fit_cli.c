@@ -467,6 +467,17 @@ static void kf_usage(FILE *out)
           out);
 }
 
+/* Frees what the command holds in f and cfg and returns status (every way out
+ * of ks_risk_fit_main but kf_fail's exit, so sanitizer builds see no leak). */
+static int kf_done(kf *f, ks_config *cfg, int status)
+{
+    free(f->x), free(f->scust), free(f->st), free(f->sseg), free(f->engine_score);
+    free(f->c), free(f->ch);
+    ks_u64map_reset(&f->idx);
+    ks_config_free(cfg);
+    return status;
+}
+
 int ks_risk_fit_main(int argc, char **argv)
 {
     ks_log_set_level(KS_LOG_WARN);
@@ -488,7 +499,7 @@ int ks_risk_fit_main(int argc, char **argv)
         const char *a = argv[i];
         if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
             kf_usage(stdout);
-            return 0;
+            return kf_done(&f, &cfg, 0);
         }
         if (!strcmp(a, "--eval")) {
             f.eval_only = true;
@@ -497,7 +508,7 @@ int ks_risk_fit_main(int argc, char **argv)
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) {
             kf_usage(stderr);
-            return 2;
+            return kf_done(&f, &cfg, 2);
         }
         i++;
         char *end = NULL;
@@ -539,12 +550,12 @@ int ks_risk_fit_main(int argc, char **argv)
         } else {
             fprintf(stderr, "kpistream risk-fit: unknown option '%s'\n", a);
             kf_usage(stderr);
-            return 2;
+            return kf_done(&f, &cfg, 2);
         }
     }
     if (!inputs && !topic) {
         kf_usage(stderr);
-        return 2;
+        return kf_done(&f, &cfg, 2);
     }
     if (!f.eval_only && !out) kf_fail("--out MODEL.json is required (or --eval to only measure)");
     if (!f.eval_only && cfg.risk.model)
@@ -648,8 +659,8 @@ int ks_risk_fit_main(int argc, char **argv)
                "RESULT lead_median_days %.2f\n",
                kf_auc_hist(&hh), ah.precision, ah.recall, ah.customer_precision, ah.episode_recall,
                ah.lead_median_days);
-        ks_config_free(&cfg);
-        return 0;
+        free(first), free(count), free(label);
+        return kf_done(&f, &cfg, 0);
     }
 
     /* 3. The design matrix: fixed features plus one column per segment. */
@@ -874,8 +885,5 @@ int ks_risk_fit_main(int argc, char **argv)
     for (int s = 0; s < 3; s++)
         free(rows[s]);
     free(first), free(count), free(label);
-    free(f.x), free(f.scust), free(f.st), free(f.sseg), free(f.engine_score), free(f.c), free(f.ch);
-    ks_u64map_reset(&f.idx);
-    ks_config_free(&cfg);
-    return 0;
+    return kf_done(&f, &cfg, 0);
 }
