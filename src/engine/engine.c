@@ -6,6 +6,7 @@
 #include "engine/internal.h"
 
 #include "kpistream/err.h"
+#include "kpistream/layout.h"
 #include "kpistream/hash.h"
 #include "kpistream/kpi.h"
 #include "kpistream/log.h"
@@ -518,6 +519,25 @@ static char *ks__reasons(uint16_t top, char *buf, size_t size)
     return buf;
 }
 
+/* Formats v in decimal at out (24 bytes); returns its length. No printf:
+ * this runs for every field of every customer of a flush. */
+static size_t ks__i64(char *out, int64_t v)
+{
+    char buf[24], *p = buf + sizeof buf;
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    do {
+        *--p = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        *--p = '-';
+    size_t n = (size_t)(buf + sizeof buf - p);
+    memcpy(out, p, n);
+    return n;
+}
+
+/* The customer's hash (CONTRACT 4, per-customer fields) and their place in
+ * the at-risk ranking, handed to the Redis layout (src/redis/layout/). */
 static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *st,
                               ks_customer *c, int64_t clock_ms)
 {
@@ -525,27 +545,21 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     const char *id = ks_pstate_customer_id(st, c, &idlen);
     ks_customer_rolling r;
     ks_customer_rolling_at(st, c, clock_ms, &r);
-    char key[320];
-    size_t pl = strlen(e->cfg->prefix), kl = 0;
-    if (pl + 9 + idlen < sizeof key) { /* no printf: this runs per customer per flush */
-        memcpy(key, e->cfg->prefix, pl);
-        memcpy(key + pl, "customer:", 9);
-        memcpy(key + pl + 9, id, idlen);
-        kl = pl + 9 + idlen;
-    }
-    char num[KS__VAL];
-    ks_batch_cmd(b);
-    ks_batch_str(b, "HSET");
-    ks_batch_arg(b, key, kl);
-#define KS__I(name, v)                                                         \
+    enum { KS__MAXF = 24 };
+    ks_out_field f[KS__MAXF];
+    char vals[KS__MAXF][KS__VAL];
+    char reasons[128];
+    int nf = 0;
+#define KS__I(fname, v)                                                        \
     do {                                                                       \
-        ks_batch_str(b, name);                                                 \
-        ks_batch_i64(b, (int64_t)(v));                                         \
+        f[nf] = (ks_out_field){fname, vals[nf], ks__i64(vals[nf], (int64_t)(v))}; \
+        nf++;                                                                  \
     } while (0)
-#define KS__S(name, v)                                                         \
+#define KS__S(fname, v)                                                        \
     do {                                                                       \
-        ks_batch_str(b, name);                                                 \
-        ks_batch_str(b, v);                                                    \
+        const char *v_ = (v);                                                  \
+        f[nf] = (ks_out_field){fname, v_, strlen(v_)};                         \
+        nf++;                                                                  \
     } while (0)
     if (c->segment != KS_NONE)
         KS__S("segment", e->sh.segments.names[c->segment]);
@@ -554,19 +568,19 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     KS__S("status", (c->flags & KS_CUST_CHURNED) ? "churned" : "active");
     KS__I("orders_30d", r.orders_30d);
     KS__S("revenue_30d", ks_kpi_format_hundredths(
-                             KS_KPI_MONEY, ks_kpi_hundredths(r.revenue_30d_micro, 1000000), num,
-                             sizeof num));
+                             KS_KPI_MONEY, ks_kpi_hundredths(r.revenue_30d_micro, 1000000),
+                             vals[nf], KS__VAL));
     KS__I("orders_total", c->orders_total);
     /* Exact decimal rounding of the micro-unit sums (1.005 -> 1.01). */
     KS__S("revenue_total",
           ks_kpi_format_hundredths(KS_KPI_MONEY,
                                    ks_kpi_hundredths(c->purchases_micro - c->refunds_micro, 1000000),
-                                   num, sizeof num));
+                                   vals[nf], KS__VAL));
     if (c->orders_total)
         KS__S("aov", ks_kpi_format_hundredths(
                          KS_KPI_MONEY,
                          ks_kpi_hundredths(c->purchases_micro, (int64_t)c->orders_total * 1000000),
-                         num, sizeof num));
+                         vals[nf], KS__VAL));
     KS__I("interactions_7d", r.interactions_7d);
     KS__I("interactions_28d", r.interactions_28d);
     if (c->csat_last)
@@ -576,85 +590,27 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     KS__I("open_tickets", c->open_tickets);
     KS__I("complaints_30d", r.complaints_30d);
     KS__I("payment_failures_30d", r.payment_failures_30d);
-    KS__S("clv", ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d, c->risk_score), num,
-                               sizeof num));
+    KS__S("clv", ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d, c->risk_score),
+                               vals[nf], KS__VAL));
     KS__I("risk_score", c->risk_score);
     KS__S("risk_level", ks_risk_level_name((ks_risk_level)c->risk_level));
-    char reasons[128];
     KS__S("risk_reasons", ks__reasons(c->risk_top, reasons, sizeof reasons));
 #undef KS__I
 #undef KS__S
-    char rkey[80];
-    if (pl + 4 >= sizeof rkey)
-        pl = sizeof rkey - 5; /* config validation keeps prefixes short */
-    memcpy(rkey, e->cfg->prefix, pl);
-    memcpy(rkey + pl, "risk", 4);
+    ks_layout_customer(b, e->cfg->prefix, id, idlen, f, nf);
     /* The at-risk ranking holds customers with a score above 0. A ZADD is
      * sent when the score differs from the one written, a ZREM only for
      * members we put there; both always after a flush was lost (then Redis
      * may hold anything we tried to write). */
     if (c->risk_score > 0 && (!(c->flags & KS_CUST_IN_RISK) || c->risk_sent != c->risk_score ||
                               e->risk_uncertain)) {
-        ks_batch_cmd(b);
-        ks_batch_str(b, "ZADD");
-        ks_batch_arg(b, rkey, pl + 4);
-        ks_batch_i64(b, c->risk_score);
-        ks_batch_arg(b, id, idlen);
+        ks_layout_risk(b, e->cfg->prefix, id, idlen, c->risk_score);
         c->flags |= KS_CUST_IN_RISK;
         c->risk_sent = c->risk_score;
     } else if (c->risk_score == 0 && ((c->flags & KS_CUST_IN_RISK) || e->risk_uncertain)) {
-        ks_batch_cmd(b);
-        ks_batch_str(b, "ZREM");
-        ks_batch_arg(b, rkey, pl + 4);
-        ks_batch_arg(b, id, idlen);
+        ks_layout_risk(b, e->cfg->prefix, id, idlen, 0);
         c->flags &= (uint8_t)~KS_CUST_IN_RISK;
     }
-}
-
-/* Writes s as a JSON string body (quotes excluded) into out. */
-static void ks__json_escape(const char *s, size_t len, char *out, size_t size)
-{
-    size_t o = 0;
-    for (size_t i = 0; i < len && o + 7 < size; i++) {
-        unsigned char ch = (unsigned char)s[i];
-        if (ch == '"' || ch == '\\') {
-            out[o++] = '\\';
-            out[o++] = (char)ch;
-        } else if (ch < 0x20) {
-            o += (size_t)snprintf(out + o, size - o, "\\u%04x", ch);
-        } else {
-            out[o++] = (char)ch;
-        }
-    }
-    out[o] = '\0';
-}
-
-/* Emits one notice through a script that adds it only if its id is new:
- * a replay after a crash can raise an alert or trigger again (same moment,
- * same deterministic id), and this makes sending it idempotent. The ids are
- * kept in <prefix>notices:seen (score = notice time); each flush trims those
- * older than two days before the window clock.
- * KEYS: seen set, stream. ARGV: id, at_ms, channel, json ("" = no publish),
- * then the stream entry's field/value pairs. */
-static const char ks__notice_script[] =
-    "if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 0 then return 0 end "
-    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', '100000', '*', unpack(ARGV, 5)) "
-    "if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end "
-    "return 1";
-
-static void ks__notice_begin(const ks_engine *e, ks_batch *b, const char *stream, const char *nid,
-                             int64_t at_ms, const char *json, size_t jsonlen)
-{
-    ks_batch_cmd(b);
-    ks_batch_str(b, "EVAL");
-    ks_batch_str(b, ks__notice_script);
-    ks_batch_str(b, "2");
-    ks_batch_fmt(b, "%snotices:seen", e->cfg->prefix);
-    ks_batch_fmt(b, "%s%s", e->cfg->prefix, stream);
-    ks_batch_str(b, nid);
-    ks_batch_i64(b, at_ms);
-    ks_batch_fmt(b, "%salerts", e->cfg->prefix);
-    ks_batch_arg(b, json, jsonlen);
 }
 
 /* Alerts (stream + pub/sub) and triggers (stream) raised since the last flush. */
@@ -672,56 +628,15 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int
         const char *seg = n->segment != KS_NONE ? e->sh.segments.names[n->segment] : "";
         if (n->kind != KS_NOTICE_ALERT) {
             ks_trigger_id((ks_trigger)n->kind, id, idlen, n->at_ms, nid, sizeof nid);
-            ks__notice_begin(e, b, "triggers", nid, n->at_ms, "", 0);
-            ks_batch_str(b, "trigger");
-            ks_batch_str(b, ks_trigger_name((ks_trigger)n->kind));
-            ks_batch_str(b, "trigger_id");
-            ks_batch_str(b, nid);
-            ks_batch_str(b, "customer");
-            ks_batch_arg(b, id, idlen);
-            ks_batch_str(b, "segment");
-            ks_batch_str(b, seg);
-            ks_batch_str(b, "ts");
-            ks_batch_i64(b, n->at_ms);
+            ks_out_trigger t = {ks_trigger_name((ks_trigger)n->kind), nid, id, idlen, seg, n->at_ms};
+            ks_layout_trigger(b, e->cfg->prefix, &t);
             continue;
         }
         ks_risk_alert_id(id, idlen, n->at_ms, nid, sizeof nid);
         ks__reasons(n->top, reasons, sizeof reasons);
         ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, n->revenue_30d, n->score), clv, sizeof clv);
-        /* The alert as JSON for the pub/sub channel. */
-        char eid[300], eseg[300], json[1024], list[160];
-        ks__json_escape(id, idlen, eid, sizeof eid);
-        ks__json_escape(seg, strlen(seg), eseg, sizeof eseg);
-        size_t o = 0;
-        list[0] = '\0';
-        for (char *tok = reasons; *tok;) {
-            char *comma = strchr(tok, ',');
-            size_t l = comma ? (size_t)(comma - tok) : strlen(tok);
-            o += (size_t)snprintf(list + o, sizeof list - o, "%s\"%.*s\"", o ? "," : "", (int)l, tok);
-            tok += l + (comma ? 1 : 0);
-        }
-        int jl = snprintf(json, sizeof json,
-                          "{\"alert_id\":\"%s\",\"customer\":\"%s\",\"score\":%u,\"level\":\"high\","
-                          "\"reasons\":[%s],\"clv\":%s,\"segment\":\"%s\",\"ts\":%lld}",
-                          nid, eid, n->score, list, clv, eseg, (long long)n->at_ms);
-        ks__notice_begin(e, b, "alerts", nid, n->at_ms, json,
-                         jl > 0 && (size_t)jl < sizeof json ? (size_t)jl : 0);
-        ks_batch_str(b, "alert_id");
-        ks_batch_str(b, nid);
-        ks_batch_str(b, "customer");
-        ks_batch_arg(b, id, idlen);
-        ks_batch_str(b, "score");
-        ks_batch_i64(b, n->score);
-        ks_batch_str(b, "level");
-        ks_batch_str(b, "high");
-        ks_batch_str(b, "reasons");
-        ks_batch_str(b, reasons);
-        ks_batch_str(b, "clv");
-        ks_batch_str(b, clv);
-        ks_batch_str(b, "segment");
-        ks_batch_str(b, seg);
-        ks_batch_str(b, "ts");
-        ks_batch_i64(b, n->at_ms);
+        ks_out_alert a = {nid, id, idlen, n->score, reasons, clv, seg, n->at_ms};
+        ks_layout_alert(b, e->cfg->prefix, &a);
     }
 }
 
@@ -805,11 +720,7 @@ int ks_engine_build_flush(ks_engine *e, const char *const *strs, const size_t *l
                 for (uint32_t k = 0; k < e->parts[i].st->nnotices; k++)
                     if (e->parts[i].st->notices[k].at_ms < keep_from)
                         keep_from = e->parts[i].st->notices[k].at_ms;
-            ks_batch_cmd(b);
-            ks_batch_str(b, "ZREMRANGEBYSCORE");
-            ks_batch_fmt(b, "%snotices:seen", cfg->prefix);
-            ks_batch_str(b, "-inf");
-            ks_batch_fmt(b, "(%lld", (long long)keep_from);
+            ks_layout_notices_trim(b, cfg->prefix, keep_from);
         }
         rc = ks_flusher_emit(&e->fl, views, np, b, wall_ms, e->risk_uncertain);
         if (rc == 0 && b->failed)

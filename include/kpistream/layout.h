@@ -1,0 +1,67 @@
+/* Where and how kpistream's per-customer outputs live in Redis (CONTRACT.md
+ * section 4): kpi:customer:<id>, the kpi:risk ranking, the kpi:alerts and
+ * kpi:triggers streams with their pub/sub channel, and the ids that make a
+ * re-sent notice a no-op. The engine decides *what* to write, in the
+ * contract's field names and formatted values; these functions decide the
+ * keys and commands, appending them to a flush batch. No I/O.
+ *
+ * The group's aggregates (window sums, KPI hashes, HLLs, top-k lists) are
+ * still encoded in src/engine/flush.c, next to the algorithm that reads them
+ * back (docs/architecture.md, "Flush and offsets"). */
+#ifndef KPISTREAM_LAYOUT_H
+#define KPISTREAM_LAYOUT_H
+
+#include "kpistream/batch.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One field of an output hash or stream entry; strings borrowed. */
+typedef struct ks_out_field {
+    const char *name;
+    const char *value;
+    size_t len;
+} ks_out_field;
+
+/** HSET <prefix>customer:<id> with the fields given. */
+void ks_layout_customer(ks_batch *b, const char *prefix, const char *id, size_t idlen,
+                        const ks_out_field *f, int nf);
+
+/** Puts the customer in the <prefix>risk ranking with score (> 0), or takes
+ *  them out (score 0). */
+void ks_layout_risk(ks_batch *b, const char *prefix, const char *id, size_t idlen, unsigned score);
+
+/* An alert as the contract writes it (every string borrowed). */
+typedef struct ks_out_alert {
+    const char *alert_id;
+    const char *customer;
+    size_t customer_len;
+    unsigned score;
+    const char *reasons; /* comma-separated reason codes */
+    const char *clv;     /* formatted money */
+    const char *segment; /* "" when unknown */
+    int64_t ts_ms;
+} ks_out_alert;
+
+/* A marketing trigger (every string borrowed). */
+typedef struct ks_out_trigger {
+    const char *trigger;
+    const char *trigger_id;
+    const char *customer;
+    size_t customer_len;
+    const char *segment;
+    int64_t ts_ms;
+} ks_out_trigger;
+
+/** Appends the alert to <prefix>alerts and publishes it as JSON on the
+ *  <prefix>alerts channel, unless its id was sent before (idempotent). */
+void ks_layout_alert(ks_batch *b, const char *prefix, const ks_out_alert *a);
+
+/** Appends the trigger to <prefix>triggers unless its id was sent before. */
+void ks_layout_trigger(ks_batch *b, const char *prefix, const ks_out_trigger *t);
+
+/** Forgets the sent-notice ids older than keep_from_ms. */
+void ks_layout_notices_trim(ks_batch *b, const char *prefix, int64_t keep_from_ms);
+
+#endif
