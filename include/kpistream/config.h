@@ -15,6 +15,9 @@
 #define KS_MAX_WINDOWS 8
 #define KS_MAX_TOPICS 16
 #define KS_MAX_KAFKA_PROPS 64
+/* Largest max_names_per_customer: a customer's names of one kind are
+ * looked through one by one, so the list stays short (src/state/names.c). */
+#define KS_NAMES_PER_CUSTOMER_MAX 64
 
 typedef enum ks_clock_mode { KS_CLOCK_WALL = 0, KS_CLOCK_EVENT = 1 } ks_clock_mode;
 
@@ -60,6 +63,9 @@ typedef struct ks_config {
     size_t max_message_bytes;       /* larger messages are too_large (default 65536) */
     int max_segments;               /* distinct segment values tracked (1..254); more map to "other" (default 64) */
     int max_channels;               /* distinct channel values tracked (1..254), "other" besides (default 64) */
+    int max_names_per_customer;     /* distinct segment (and channel) names one customer may have
+                                     * live (1..KS_NAMES_PER_CUSTOMER_MAX, default 16); an event
+                                     * past it is too_many_names (docs/events.md) */
     int top_k;                      /* entries in kpi:top:* (1..100, default 10) */
     /* KPI parameters */
     double gross_margin;            /* CLV margin, 0..1 (default 0.3) */

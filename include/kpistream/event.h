@@ -103,7 +103,7 @@ const char *ks_event_type_name(ks_event_type t);
 /* Rejection reasons: the `kpistream.error` header value of dead-lettered
  * messages is ks_reject_code_name(code), followed by ":<field>" for the
  * codes that name a field (missing_field, bad_type, bad_value,
- * duplicate_field). The field is always one of the schema's wire names
+ * duplicate_field, too_many_names). The field is always one of the schema's wire names
  * ("event_id", "amount", ...), never bytes of the message, so the set of
  * reason strings is fixed and small. */
 #define KS_REJECT_CODES(X)                                                     \
@@ -120,7 +120,8 @@ const char *ks_event_type_name(ks_event_type t);
     X(TOO_DEEP, "too_deep")                                                    \
     X(TOO_MANY_FIELDS, "too_many_fields")                                      \
     X(DUPLICATE_FIELD, "duplicate_field")                                      \
-    X(NUL_CHARACTER, "nul_character")
+    X(NUL_CHARACTER, "nul_character")                                          \
+    X(TOO_MANY_NAMES, "too_many_names")
 
 typedef enum ks_reject_code {
 #define KS__REJ_ENUM(name, str) KS_REJECT_##name,
@@ -131,8 +132,9 @@ typedef enum ks_reject_code {
 
 typedef struct ks_reject {
     ks_reject_code code;
-    char field[32]; /* MISSING_FIELD/BAD_TYPE/BAD_VALUE/DUPLICATE_FIELD: the
-                       field's wire name (a schema name, never message bytes) */
+    char field[32]; /* MISSING_FIELD/BAD_TYPE/BAD_VALUE/DUPLICATE_FIELD/
+                       TOO_MANY_NAMES: the field's wire name (a schema name,
+                       never message bytes) */
 } ks_reject;
 
 /** Returns the reason-code name ("missing_field"); static, never NULL. */

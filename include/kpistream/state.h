@@ -202,6 +202,7 @@ typedef struct ks_pstate {
     /* memories */
     ks_u64map dedup;       /* event_id hash -> {ts_s, 0} */
     ks_touches touches;    /* (customer, segment or channel) -> last touches */
+    ks_u64map names;       /* (customer, kind, slot) -> name hash, last use (names.c) */
     ks_u64map tickets;     /* ticket_id hash -> packed {opened_ms, flags, channel, segment} */
     ks_roll roll;          /* customers' rolling bucket lists */
     ks_response *resp;     /* first responses, drained by the engine after each event */
@@ -240,6 +241,13 @@ void ks_pstate_free(ks_pstate *p);
 
 /** Returns true if event_id was already counted (and remembers it otherwise). */
 bool ks_pstate_seen(ks_pstate *p, const ks_event *ev);
+
+/** Judges whether ev would give its customer more than max_names_per_customer
+ *  live `segment` or `channel` names (src/state/names.c says which are live).
+ *  Returns true if it may be applied; false with *why set to
+ *  too_many_names:<field>. Reads only the customer's own names: the answer
+ *  does not depend on the clock, flushes or restarts. Changes nothing. */
+bool ks_pstate_names_admit(ks_pstate *p, const ks_event *ev, ks_reject *why);
 
 /** Applies one accepted event. Returns 0 or KS_ERR_NOMEM. */
 int ks_pstate_apply(ks_pstate *p, const ks_event *ev);

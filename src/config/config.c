@@ -97,6 +97,8 @@ static const ks__key ks__keys[] = {
     {"max_message_bytes", NULL, KS__K_SIZE, KS__OFF(max_message_bytes), 1024, 16 << 20, 0, 0},
     {"max_segments", NULL, KS__K_INT, KS__OFF(max_segments), 1, 254, 0, 0},
     {"max_channels", NULL, KS__K_INT, KS__OFF(max_channels), 1, 254, 0, 0},
+    {"max_names_per_customer", NULL, KS__K_INT, KS__OFF(max_names_per_customer), 1,
+     KS_NAMES_PER_CUSTOMER_MAX, 0, 0},
     {"top_k", NULL, KS__K_INT, KS__OFF(top_k), 1, 100, 0, 0},
     {"gross_margin", NULL, KS__K_DOUBLE, KS__OFF(gross_margin), 0, 0, 0.0, 1.0},
     {"min_churn", NULL, KS__K_DOUBLE, KS__OFF(min_churn), 0, 0, 0.0, 1.0},
@@ -899,6 +901,7 @@ int ks_config_init_defaults(ks_config *cfg)
     cfg->max_message_bytes = 65536;
     cfg->max_segments = 64;
     cfg->max_channels = 64;
+    cfg->max_names_per_customer = 16;
     cfg->top_k = 10;
     cfg->gross_margin = 0.3;
     cfg->min_churn = 0.01;

@@ -233,6 +233,13 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
         p->st->meta.rejected++;
         return KS_REJECTED;
     }
+    /* Judged before dedup, so a rejected event leaves no trace: a retry of
+     * it is judged again, not taken for a duplicate. A repeat of an accepted
+     * event passes (its names are the customer's, live as of its time). */
+    if (!ks_pstate_names_admit(p->st, &ev, why)) {
+        p->st->meta.rejected++;
+        return KS_REJECTED;
+    }
     if (ks_pstate_seen(p->st, &ev)) {
         p->st->meta.duplicates++;
         return KS_DUPLICATE;
@@ -837,7 +844,8 @@ size_t ks_engine_memory(const ks_engine *e)
         total += sizeof *st + (size_t)st->capcust * sizeof(ks_customer) +
                  (size_t)st->index_cap * sizeof(uint64_t) + st->ids_cap +
                  (size_t)st->capdirty * sizeof(uint32_t) +
-                 (st->dedup.cap + st->tickets.cap) * (sizeof(uint64_t) + sizeof(ks_u64map_val));
+                 (st->dedup.cap + st->tickets.cap + st->names.cap) *
+                     (sizeof(uint64_t) + sizeof(ks_u64map_val));
         const ks_group *gs[1] = {&st->global};
         for (int k = 0; k < 1 + st->sh->segments.max + st->sh->channels.max; k++) {
             const ks_group *g = k == 0 ? gs[0]

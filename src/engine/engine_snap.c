@@ -41,6 +41,7 @@ static void ks__settings(const ks_config *cfg, char *buf, size_t size)
             (long long)cfg->max_future_skew_ms);
     KS__ADD(";max_message_bytes=%zu;max_segments=%d;max_channels=%d", cfg->max_message_bytes,
             cfg->max_segments, cfg->max_channels);
+    KS__ADD(";max_names_per_customer=%d", cfg->max_names_per_customer);
     KS__ADD(";csat_satisfied_min=%d;nps_promoter_min=%d;nps_detractor_max=%d",
             cfg->csat_satisfied_min, cfg->nps_promoter_min, cfg->nps_detractor_max);
     const ks_risk_params *r = &cfg->risk;

@@ -76,7 +76,8 @@ char *ks_reject_format(const ks_reject *r, char *buf, size_t size)
     if (buf == NULL || size == 0) return buf;
     const char *name = ks_reject_code_name(r->code);
     bool with_field = r->code == KS_REJECT_MISSING_FIELD || r->code == KS_REJECT_BAD_TYPE ||
-                      r->code == KS_REJECT_BAD_VALUE || r->code == KS_REJECT_DUPLICATE_FIELD;
+                      r->code == KS_REJECT_BAD_VALUE || r->code == KS_REJECT_DUPLICATE_FIELD ||
+                      r->code == KS_REJECT_TOO_MANY_NAMES;
     /* Only a schema name is ever written after the colon, whatever r holds. */
     const char *field = with_field ? known_field(r->field, sizeof(r->field)) : NULL;
     if (field != NULL)

@@ -20,6 +20,9 @@ static inline uint8_t ks__sat8(unsigned v)
 ks_touch *ks__touch(ks_touches *t, uint32_t rec, unsigned gid, int64_t stale_s);
 void ks__touches_free(ks_touches *t);
 
+/* Remembers the names ev gives customer c (names.c). Returns 0 or KS_ERR_NOMEM. */
+int ks__names_note(ks_pstate *p, const ks_customer *c, const ks_event *ev);
+
 ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *created);
 int ks__mark_dirty(ks_pstate *p, ks_customer *c);
 /* Builds p's customer index at cap slots (a power of two) from its records,

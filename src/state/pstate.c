@@ -92,7 +92,8 @@ ks_pstate *ks_pstate_new(ks_engine_shared *sh)
     p->channels = calloc((size_t)sh->channels.max, sizeof *p->channels);
     if (!p->index || !p->segments || !p->channels ||
         ks_u64map_init(&p->dedup, ks__dedup_keep, p) < 0 ||
-        ks_u64map_init(&p->tickets, ks__ticket_keep, p) < 0 || ks__group_init(p, &p->global) < 0) {
+        ks_u64map_init(&p->tickets, ks__ticket_keep, p) < 0 ||
+        ks_u64map_init(&p->names, NULL, NULL) < 0 || ks__group_init(p, &p->global) < 0) {
         ks_pstate_free(p);
         return NULL;
     }
@@ -113,6 +114,7 @@ void ks_pstate_free(ks_pstate *p)
     ks__touches_free(&p->touches);
     ks_u64map_reset(&p->dedup);
     ks_u64map_reset(&p->tickets);
+    ks_u64map_reset(&p->names);
     ks__roll_free(&p->roll);
     free(p->cust);
     free(p->index);
@@ -438,7 +440,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
 
     bool created = false;
     ks_customer *c = ks__customer_get(p, ev->customer_id.ptr, ev->customer_id.len, &created);
-    if (!c)
+    if (!c || ks__names_note(p, c, ev) < 0)
         return KS_ERR_NOMEM;
     if (ev->segment.ptr) {
         unsigned seg = (unsigned)ks_intern_id(&p->sh->segments, ev->segment.ptr, ev->segment.len);

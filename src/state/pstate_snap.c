@@ -6,7 +6,8 @@
  *   CUST  customers (customers_snap.c)
  *   ROLL  rolling lists (rolling_snap.c)
  *   TUCH  last touches (touch_snap.c)
- *   DEDU  event ids inside the dedup horizon, TICK tickets (u64map_snap.c)
+ *   DEDU  event ids inside the dedup horizon, TICK tickets, CNAM the
+ *         customers' names (names.c) (u64map_snap.c)
  *   GRPS  window series of the global group and of each segment and
  *         channel group in use (series_snap.c), by the snapshot's ids
  *
@@ -66,11 +67,31 @@ void ks_pstate_snap_save(ks_snapw *w, const ks_pstate *p)
     ks_u64map_snap_save(w, &p->dedup);
     ks_snapw_tag(w, "TICK");
     ks_u64map_snap_save(w, &p->tickets);
+    ks_snapw_tag(w, "CNAM");
+    ks_u64map_snap_save(w, &p->names);
     ks_snapw_tag(w, "GRPS");
     ks_snapw_u32(w, KS_C__COUNT);
     ks__group_save(w, p, &p->global);
     ks__groups_save(w, p, p->segments, p->sh->segments.max);
     ks__groups_save(w, p, p->channels, p->sh->channels.max);
+}
+
+/* Every name entry must name a record of the partition and a slot below
+ * the limit (names.c's key layout). */
+static int ks__names_check(ks_snapr *r, const ks_pstate *p)
+{
+    const ks_u64map *m = &p->names;
+    for (size_t i = 0; i < m->cap; i++) {
+        uint64_t k = m->keys[i];
+        if (k < 2)
+            continue;
+        uint64_t rec = k >> 7, slot = k & 63;
+        if (rec == 0 || rec > p->ncust || (int)slot >= p->sh->cfg->max_names_per_customer) {
+            ks_snapr_fail(r, "name entry %zu names no customer or slot", i);
+            return -1;
+        }
+    }
+    return 0;
 }
 
 /* Loads a group's series into g (reset first if it was in use). */
@@ -233,7 +254,8 @@ int ks_pstate_snap_load(ks_snapr *r, ks_pstate *p)
         !ks_snapr_tag(r, "TUCH") || ks_touches_snap_load(r, &p->touches, p->ncust) < 0 ||
         !ks_snapr_tag(r, "DEDU") || ks_u64map_snap_load(r, &p->dedup) < 0 ||
         !ks_snapr_tag(r, "TICK") || ks_u64map_snap_load(r, &p->tickets) < 0 ||
-        !ks_snapr_tag(r, "GRPS"))
+        !ks_snapr_tag(r, "CNAM") || ks_u64map_snap_load(r, &p->names) < 0 ||
+        ks__names_check(r, p) < 0 || !ks_snapr_tag(r, "GRPS"))
         return -1;
     uint32_t ncounters = ks_snapr_u32(r);
     if (!r->bad && ncounters != KS_C__COUNT)

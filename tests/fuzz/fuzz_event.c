@@ -53,7 +53,8 @@ static void check_reason(const ks_reject *r, const char *text)
     case KS_REJECT_MISSING_FIELD:
     case KS_REJECT_BAD_TYPE:
     case KS_REJECT_BAD_VALUE:
-    case KS_REJECT_DUPLICATE_FIELD: {
+    case KS_REJECT_DUPLICATE_FIELD:
+    case KS_REJECT_TOO_MANY_NAMES: {
         const char *name = ks_reject_code_name(r->code);
         size_t nl = strlen(name);
         if (strncmp(text, name, nl) != 0 || text[nl] != ':') abort();

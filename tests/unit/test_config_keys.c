@@ -54,6 +54,7 @@ Test(config_keys, defaults_match_the_header)
     cr_assert_eq(cfg.max_message_bytes, 65536);
     cr_assert_eq(cfg.max_segments, 64);
     cr_assert_eq(cfg.max_channels, 64);
+    cr_assert_eq(cfg.max_names_per_customer, 16);
     cr_assert_float_eq(cfg.gross_margin, 0.3, 1e-12);
     cr_assert_float_eq(cfg.min_churn, 0.01, 1e-12);
     cr_assert_eq(cfg.csat_satisfied_min, 4);
@@ -137,6 +138,8 @@ Test(config_keys, every_key_accepts_a_good_value)
     cr_expect_eq(cfg.max_segments, 254);
     set_ok("max_channels", "1");
     cr_expect_eq(cfg.max_channels, 1);
+    set_ok("max_names_per_customer", "64");
+    cr_expect_eq(cfg.max_names_per_customer, 64);
     set_ok("gross_margin", "1");
     cr_expect_float_eq(cfg.gross_margin, 1.0, 1e-12);
     set_ok("min_churn", "0.05");
@@ -195,6 +198,8 @@ static const struct {
     {"max_message_bytes", "1023", "max_message_bytes", "1024..16777216"},
     {"max_message_bytes", "16777217", "max_message_bytes", "1024..16777216"},
     {"max_segments", "0", "max_segments", "1..254"},
+    {"max_names_per_customer", "0", "max_names_per_customer", "1..64"},
+    {"max_names_per_customer", "65", "max_names_per_customer", "1..64"},
     {"max_channels", "255", "max_channels", "1..254"},
     {"top_k", "0", "top_k", "1..100"},
     {"max_segments", "255", "max_segments", "1..254"},
@@ -474,6 +479,7 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
                           "max_message_bytes",
                           "max_segments",
                           "max_channels",
+                          "max_names_per_customer",
                           "top_k",
                           "gross_margin",
                           "min_churn",

@@ -248,7 +248,7 @@ Test(snapshot, framing_round_trip_and_refusals)
     memcpy(buf + 8, &v, 4);
     ks_snap_reseal(buf, len);
     cr_expect_eq(ks_snapr_open(&r, buf, len, why, sizeof why), KS_ERR_PARSE);
-    cr_expect(strstr(why, "format version 2"), "%s", why);
+    cr_expect(strstr(why, "format version 3"), "%s", why);
     cr_expect_eq(ks_snapr_open(&r, "KSSNAP", 6, why, sizeof why), KS_ERR_PARSE);
     free(buf);
 }
