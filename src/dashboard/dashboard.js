@@ -22,8 +22,10 @@ const TILES = [
   ['response_time_p90', 'Response time p90', 'response_time_p90', 'ms'],
 ];
 const TABLE_COLS = [ // of the shown window (src/redis/dash_read.c reads these and events)
-  ['active_customers', 'Active', 'count'], ['revenue', 'Revenue', 'money'],
-  ['aov', 'AOV', 'money'], ['churn_rate', 'Churn', 'pct'], ['csat', 'CSAT', 'pct'],
+  // Whole units in the tables: a column is ~60 px wide at 1920, and "165.…"
+  // hid the number. The exact value is in the cell's title.
+  ['active_customers', 'Active', 'count'], ['revenue', 'Revenue', 'money0'],
+  ['aov', 'AOV', 'money0'], ['churn_rate', 'Churn', 'pct'], ['csat', 'CSAT', 'pct'],
 ];
 const TABLE_ROWS = 9;
 
@@ -59,6 +61,7 @@ function fmt(v, kind) {
   switch (kind) {
     case 'count': return compact(n, 0);
     case 'money': return Math.abs(n) < 1000 ? n.toFixed(2) : compact(n, 0);
+    case 'money0': return compact(n, 0);
     case 'pct': return (Math.abs(n) >= 100 ? n.toFixed(0) : n.toFixed(1)) + '%';
     case 'nps': return (n > 0 ? '+' : '') + n.toFixed(Math.abs(n) >= 10 ? 0 : 1);
     case 'rate': return (n < 10 ? n.toFixed(1) : compact(n, 0)) + '/s';
@@ -222,7 +225,10 @@ function renderTable(id, rows, win) {
   for (const r of sorted.slice(0, TABLE_ROWS)) {
     const tr = el('tr');
     tr.append(el('td', { title: r.name }, r.name));
-    for (const c of TABLE_COLS) tr.append(el('td', {}, fmt(r.kpis[c[0] + ':' + win], c[2])));
+    for (const c of TABLE_COLS) {
+      const raw = r.kpis[c[0] + ':' + win];
+      tr.append(el('td', { title: raw === undefined || raw === null ? '' : String(raw) }, fmt(raw, c[2])));
+    }
     body.push(tr);
   }
   if (sorted.length > TABLE_ROWS) {
