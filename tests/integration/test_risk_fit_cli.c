@@ -24,6 +24,18 @@ static void path(char *buf, size_t n, const char *name)
     snprintf(buf, n, "%s/%s", dir, name);
 }
 
+/* Writes a generated history of customers x days (from 2026-01-01) to hist. */
+static void gen_history(const char *seed, const char *customers, const char *days,
+                        const char *hist)
+{
+    char log[300];
+    path(log, sizeof log, "gen.log");
+    char *gen[] = {(char *)kst_binary(), "gen", "--seed", (char *)seed, "--customers",
+                   (char *)customers, "--days", (char *)days, "--start-ms", "1767225600000",
+                   "--quiet", "--out", (char *)hist, NULL};
+    cr_assert_eq(run_logged(gen, log), 0);
+}
+
 Test(risk_fit, fits_a_history_and_run_loads_or_refuses_the_model, .timeout = 180)
 {
     cr_assert_eq(kst_tmpdir(dir, sizeof dir), 0);
@@ -36,9 +48,7 @@ Test(risk_fit, fits_a_history_and_run_loads_or_refuses_the_model, .timeout = 180
 
     /* 72 days of 2 000 customers: after the 28-day warm-up, 14 days of
      * customer-days whose 30-day future the history holds. */
-    char *gen[] = {(char *)bin, "gen", "--seed", "5", "--customers", "2000", "--days", "72",
-                   "--start-ms", "1767225600000", "--quiet", "--out", hist, NULL};
-    cr_assert_eq(run_logged(gen, log), 0);
+    gen_history("5", "2000", "72", hist);
     char *fit[] = {(char *)bin, "risk-fit", "--input", hist, "--out", model, NULL};
     int st = run_logged(fit, log);
     if (st != 0) kst_log_tail(log, 30);
@@ -109,16 +119,13 @@ Test(risk_fit, usage_errors)
 Test(risk_fit, reads_a_topic_range_without_a_group, .timeout = 180)
 {
     cr_assert_eq(kst_tmpdir(dir, sizeof dir), 0);
-    char hist[300], model[300], log[300], log2[300];
+    char hist[300], model[300], log2[300];
     path(hist, sizeof hist, "history.jsonl");
     path(model, sizeof model, "model.json");
-    path(log, sizeof log, "gen.log");
     path(log2, sizeof log2, "fit.log");
     const char *bin = kst_binary();
     /* Small enough for the mock cluster's ~5 MB a partition. */
-    char *gen[] = {(char *)bin, "gen", "--seed", "9", "--customers", "600", "--days", "64",
-                   "--start-ms", "1767225600000", "--quiet", "--out", hist, NULL};
-    cr_assert_eq(run_logged(gen, log), 0);
+    gen_history("9", "600", "64", hist);
     kst_kafka k;
     cr_assert_eq(kst_kafka_start(&k, 1), 0, "%s", kst_last_error());
     cr_assert_eq(kst_kafka_create_topic(&k, "hist", 3), 0, "%s", kst_last_error());
