@@ -114,6 +114,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     ks_engine_set_restore_point(e, "t", 0, 1LL << 40, "", WALL);
     ks_engine_snapshot_info info;
     int rc = ks_engine_snapshot_load(e, "t", 0, buf, size, &info, why, sizeof why);
+    if (getenv("KS_FUZZ_SNAPSHOT_VERBOSE")) /* what a seed reaches: loaded, or refused why */
+        fprintf(stderr, "fuzz_snapshot: %s%s\n", rc == 0 ? "loaded" : "refused: ", rc == 0 ? "" : why);
     if (rc != 0 && (rc != KS_ERR_PARSE || !why[0])) abort();
     if (rc == 0) {
         /* The log ends before the restore point: the restore finishes
