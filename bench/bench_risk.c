@@ -63,6 +63,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "fake_state.h"
+
 #define BR_TOPIC "bench-risk"
 #define BR_TICK_EVERY 1000
 #define BR_WALL_MS 4102444800000LL /* 2100-01-01: no generated event is in its future */
@@ -116,6 +118,7 @@ typedef struct cust {
 typedef struct run {
     ks_config cfg;
     uint32_t ncust;
+    fake_state state; /* the group state the flushes read back */
     cust *c;
     int64_t start_ms, end_ms, warm_ms, horizon_ms, inactivity_ms;
     /* entries into the level in the period, and the right ones (per threshold) */
@@ -251,7 +254,8 @@ static void load_labels(run *r, const char *text, uint32_t *ncancel, uint32_t *n
 
 static void count_flush(run *r, ks_engine *e, ks_batch *b)
 {
-    if (ks_engine_build_flush(e, NULL, NULL, 0, b, BR_WALL_MS, NULL, 0) != 0) die("ks_engine_build_flush: out of memory");
+    if (fake_state_build(&r->state, e, b, BR_WALL_MS, r->cfg.prefix) != 0)
+        die("ks_engine_build_flush: out of memory");
     for (size_t i = 0; i < b->ncmds; i++) {
         const char *argv[64];
         size_t lens[64];
@@ -660,6 +664,7 @@ int main(int argc, char **argv)
     free(offsets);
     ks_batch_reset(&batch);
     ks_engine_free(e);
+    fake_state_free(&r.state);
     ks_config_free(&r.cfg);
     free(r.c);
     return 0;
