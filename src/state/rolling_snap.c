@@ -29,21 +29,67 @@ void ks_roll_snap_save(ks_snapw *w, const ks_pstate *p)
     ks_snapw_u64(w, r->compactions);
 }
 
-/* The first varint of a blob (the interaction list's length) fits in it,
- * with the list it announces. */
-static bool ks__blob_ok(const uint8_t *s, size_t len)
+/* Steps over one varint ending before end (at most 10 bytes). */
+static bool ks__uv_ok(const uint8_t *s, size_t *i, size_t end, uint64_t *v)
 {
-    uint64_t v = 0;
-    size_t i = 0;
-    for (int sh = 0; sh < 64; sh += 7) {
-        if (i >= len)
+    uint64_t x = 0;
+    for (int n = 0; n < 10; n++) {
+        if (*i >= end)
             return false;
-        uint8_t b = s[i++];
-        v |= (uint64_t)(b & 0x7F) << sh;
-        if (!(b & 0x80))
-            return v <= len - i;
+        uint8_t b = s[(*i)++];
+        x |= (uint64_t)(b & 0x7F) << (7 * n);
+        if (!(b & 0x80)) {
+            if (v)
+                *v = x;
+            return true;
+        }
     }
     return false;
+}
+
+/* One list of rolling.c's layout in s[from, end): newest bucket, then
+ * entries (gap:4 x:4, [gap varint], then the interaction count's varint or
+ * the money fields of the mask), every varint inside the list. The decoder
+ * trusts this; a snapshot is outside bytes (fuzz_snapshot read past a
+ * customer's blob through a money entry whose fields ran over its end). */
+static bool ks__list_ok(const uint8_t *s, size_t from, size_t end, bool money)
+{
+    size_t i = from;
+    if (i == end)
+        return true;
+    if (!ks__uv_ok(s, &i, end, NULL))
+        return false;
+    while (i < end) {
+        uint8_t b = s[i++];
+        unsigned x = b & 15u;
+        if (!(b >> 4) && !ks__uv_ok(s, &i, end, NULL))
+            return false;
+        if (!money) {
+            if (x == 15 && !ks__uv_ok(s, &i, end, NULL))
+                return false;
+            continue;
+        }
+        for (unsigned f = 1; f <= 8; f <<= 1) {
+            uint64_t u = 0;
+            if ((x & f) && !ks__uv_ok(s, &i, end, &u))
+                return false;
+            if (f == 2 && (x & f) && (u & 7) == 7 && !ks__uv_ok(s, &i, end, NULL))
+                return false; /* revenue stored raw */
+        }
+    }
+    return true;
+}
+
+/* A customer's blob: the interaction list's length, that list, and the
+ * money list in the rest, each well formed. */
+static bool ks__blob_ok(const uint8_t *s, size_t len)
+{
+    size_t i = 0;
+    uint64_t len1 = 0;
+    if (!ks__uv_ok(s, &i, len, &len1) || len1 > len - i)
+        return false;
+    return ks__list_ok(s, i, i + (size_t)len1, false) &&
+           ks__list_ok(s, i + (size_t)len1, len, true);
 }
 
 int ks_roll_snap_load(ks_snapr *r, ks_roll *roll, ks_pstate *p)
