@@ -107,6 +107,19 @@ typedef struct ks_kpi_values {
  *  quotient (d != 0); saturates at the int64 range. */
 int64_t ks_kpi_hundredths(int64_t n, int64_t d);
 
+/** The group clv in exact hundredths (rounded half away from zero):
+ *  gross_margin x (revenue / active) / max(churned / base, min_churn), with
+ *  revenue in micro-units and gross_margin, min_churn taken to 6 decimals.
+ *  churn_known: base > 0 (else min_churn stands in). Returns false when it
+ *  is undefined or beyond int64. */
+bool ks_kpi_clv_hundredths(int64_t revenue_micro, int64_t active, int64_t churned, int64_t base,
+                           bool churn_known, const ks_kpi_params *prm, int64_t *out);
+
+/** A customer's clv in exact hundredths: gross_margin x revenue_30d /
+ *  max(risk_score / 100, min_churn). Returns false when undefined. */
+bool ks_kpi_customer_clv_hundredths(int64_t revenue_micro, unsigned risk_score,
+                                    const ks_kpi_params *prm, int64_t *out);
+
 /** Formats a value held in hundredths: "12.34" (money, ratios) or, for
  *  counts, the integer part rounded half away from zero. Returns buf. */
 char *ks_kpi_format_hundredths(ks_kpi_kind kind, int64_t hundredths, char *buf, size_t size);

@@ -13,6 +13,7 @@
 #include "kpistream/risk.h"
 #include "kpistream/state.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -496,13 +497,16 @@ int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms)
  * group's churn rate is what the flush that writes the customer happens to
  * see, so a crashed and restarted run wrote other values than a straight
  * one; the customer's risk is a function of their events and the day
- * boundaries alone (docs/kpis.md). */
-static double ks__customer_clv(const ks_engine *e, double revenue_30d, unsigned risk_score)
+ * boundaries alone (docs/kpis.md). Formatted exact to the cent (contract 5:
+ * half-up on the decimal value, src/kpi/kpi.c). */
+static const char *ks__clv_text(const ks_engine *e, int64_t revenue_micro, unsigned risk_score,
+                                char *buf, size_t size)
 {
-    double churn = risk_score / 100.0;
-    if (churn < e->cfg->min_churn)
-        churn = e->cfg->min_churn;
-    return churn > 0 ? e->cfg->gross_margin * revenue_30d / churn : 0;
+    ks_kpi_params prm = {e->cfg->gross_margin, e->cfg->min_churn};
+    int64_t h;
+    if (!ks_kpi_customer_clv_hundredths(revenue_micro, risk_score, &prm, &h))
+        h = 0;
+    return ks_kpi_format_hundredths(KS_KPI_MONEY, h, buf, size);
 }
 
 /* Formats packed top reasons (3 x 4 bits, reason + 1) as "a,b,c". */
@@ -597,8 +601,7 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     KS__I("open_tickets", c->open_tickets);
     KS__I("complaints_30d", r.complaints_30d);
     KS__I("payment_failures_30d", r.payment_failures_30d);
-    KS__S("clv", ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, r.revenue_30d, c->risk_score),
-                               vals[nf], KS__VAL));
+    KS__S("clv", ks__clv_text(e, r.revenue_30d_micro, c->risk_score, vals[nf], KS__VAL));
     KS__I("risk_score", c->risk_score);
     KS__S("risk_level", ks_risk_level_name((ks_risk_level)c->risk_level));
     KS__S("risk_reasons", ks__reasons(c->risk_top, reasons, sizeof reasons));
@@ -641,7 +644,9 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int
         }
         ks_risk_alert_id(id, idlen, n->at_ms, nid, sizeof nid);
         ks__reasons(n->top, reasons, sizeof reasons);
-        ks_kpi_format(KS_KPI_MONEY, ks__customer_clv(e, n->revenue_30d, n->score), clv, sizeof clv);
+        /* revenue_30d is kept as a double in the notice: micro-units / 1e6,
+         * which llround takes back exactly below 2^52 micro-units. */
+        ks__clv_text(e, (int64_t)llround(n->revenue_30d * 1e6), n->score, clv, sizeof clv);
         ks_out_alert a = {nid, id, idlen, n->score, reasons, clv, seg, n->at_ms};
         ks_layout_alert(b, e->cfg->prefix, &a);
     }

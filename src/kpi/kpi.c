@@ -66,6 +66,60 @@ bool ks_kpi_clv(double revenue, int64_t active, double churn_rate_pct, bool chur
     return true;
 }
 
+/* q = num / den rounded half away from zero, in 128 bits; false past int64. */
+static bool ks__div128(__int128 num, __int128 den, int64_t *out)
+{
+    if (den == 0)
+        return false;
+    if (den < 0) {
+        num = -num;
+        den = -den;
+    }
+    __int128 q = (num >= 0 ? num + den / 2 : num - den / 2) / den;
+    if (q > INT64_MAX || q < INT64_MIN)
+        return false;
+    *out = (int64_t)q;
+    return true;
+}
+
+/* The config's decimals (gross_margin, min_churn) in millionths: they are
+ * read as doubles, and six places is what llround recovers exactly. */
+static int64_t ks__millionths(double x)
+{
+    return (int64_t)llround(x * 1e6);
+}
+
+bool ks_kpi_clv_hundredths(int64_t revenue_micro, int64_t active, int64_t churned, int64_t base,
+                           bool churn_known, const ks_kpi_params *prm, int64_t *out)
+{
+    if (active <= 0)
+        return false;
+    /* margin x (revenue / active) / max(churned / base, min_churn), with
+     * margin = m / 1e6, revenue = r / 1e6, min_churn = f / 1e6, in
+     * hundredths (x 100). The larger churn is chosen by cross-multiplying. */
+    __int128 m = ks__millionths(prm->gross_margin), f = ks__millionths(prm->min_churn);
+    __int128 r = revenue_micro;
+    if (churn_known && base > 0 && churned > 0 && (__int128)churned * 1000000 > f * base)
+        return ks__div128(m * r * base * 100, (__int128)1000000000000LL * active * churned, out);
+    if (f <= 0)
+        return false;
+    return ks__div128(m * r * 100, (__int128)1000000 * active * f, out);
+}
+
+bool ks_kpi_customer_clv_hundredths(int64_t revenue_micro, unsigned risk_score,
+                                    const ks_kpi_params *prm, int64_t *out)
+{
+    /* margin x revenue_30d / max(risk_score / 100, min_churn), in millionths:
+     * risk_score / 100 = risk_score x 10^4 / 1e6. */
+    __int128 m = ks__millionths(prm->gross_margin), f = ks__millionths(prm->min_churn);
+    __int128 c = (__int128)risk_score * 10000;
+    if (c < f)
+        c = f;
+    if (c <= 0)
+        return false;
+    return ks__div128(m * revenue_micro * 100, 1000000 * c, out);
+}
+
 static void ks__fmt_fixed(long long v, bool cents, char *buf, size_t size);
 
 int64_t ks_kpi_hundredths(int64_t n, int64_t d)
@@ -178,7 +232,8 @@ void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_val
      * in micro-units: x / 1e6 in hundredths is x / 10^4. */
     memset(out->exact, 0, sizeof out->exact);
     int64_t rev_micro;
-    if (!__builtin_sub_overflow(c[KS_C_M_PURCHASES], c[KS_C_M_REFUNDS], &rev_micro))
+    bool rev_ok = !__builtin_sub_overflow(c[KS_C_M_PURCHASES], c[KS_C_M_REFUNDS], &rev_micro);
+    if (rev_ok)
         ks__exact(out, KS_KPI_REVENUE, rev_micro, 1000000, 1);
     ks__exact(out, KS_KPI_REFUNDS, c[KS_C_M_REFUNDS], 1000000, 1);
     ks__exact(out, KS_KPI_MARKETING_SPEND, c[KS_C_M_MARKETING], 1000000, 1);
@@ -194,6 +249,13 @@ void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_val
     if (!__builtin_sub_overflow(in->base_end, c[KS_C_NEW_CUSTOMERS], &en))
         ks__exact(out, KS_KPI_RETENTION_RATE, en, in->base_start, 100);
     ks__exact(out, KS_KPI_CHURN_RATE, c[KS_C_CHURNED], in->base_start, 100);
+    int64_t clv_h;
+    if (in->clv_window && ok[KS_KPI_CLV] && rev_ok &&
+        ks_kpi_clv_hundredths(rev_micro, c[KS_C_D_ACTIVE], c[KS_C_CHURNED], in->base_start,
+                              ok[KS_KPI_CHURN_RATE], prm, &clv_h)) {
+        out->exact[KS_KPI_CLV] = true;
+        out->hundredths[KS_KPI_CLV] = clv_h;
+    }
     if (c[KS_C_NEW_CUSTOMERS] > 0 && c[KS_C_NEW_CUSTOMERS] < INT64_MAX / 1000000)
         ks__exact(out, KS_KPI_CAC, c[KS_C_M_MARKETING], c[KS_C_NEW_CUSTOMERS] * 1000000, 1);
     if (!__builtin_sub_overflow(in->base_start, c[KS_C_CHURNED], &sc) && sc != 0 &&

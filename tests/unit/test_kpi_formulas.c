@@ -225,3 +225,33 @@ Test(kpi, exact_decimal_rounding)
     cr_assert_str_eq(ks_kpi_format_value(&v, KS_KPI_PURCHASE_FREQUENCY, buf, sizeof buf), "3.00");
     cr_assert_str_eq(ks_kpi_format_value(&v, KS_KPI_ORDERS, buf, sizeof buf), "3");
 }
+
+/* clv exact to the cent (contract 5): 0.3 x 0.0335 / 0.01 is 1.005 exactly,
+ * which binary floating point computes as 1.00499999... */
+Test(kpi, clv_rounds_exact_half_cents_up)
+{
+    ks_kpi_params p3 = {0.3, 0.01};
+    int64_t h = 0;
+    /* Per customer: risk 1 / 100 = min_churn 0.01. */
+    cr_assert(ks_kpi_customer_clv_hundredths(33500, 1, &p3, &h));
+    cr_expect_eq(h, 101, "customer clv 1.005 -> %lld hundredths", (long long)h);
+    cr_assert(ks_kpi_customer_clv_hundredths(-33500, 0, &p3, &h));
+    cr_expect_eq(h, -101, "negative revenue rounds away from zero: %lld", (long long)h);
+    /* Risk 40 beats the floor: 0.3 x 120.00 / 0.40 = 90.00. */
+    cr_assert(ks_kpi_customer_clv_hundredths(120000000, 40, &p3, &h));
+    cr_expect_eq(h, 9000);
+    /* Group: revenue 0.0335 over 1 active customer, no churn: the floor. */
+    cr_assert(ks_kpi_clv_hundredths(33500, 1, 0, 10, true, &p3, &h));
+    cr_expect_eq(h, 101);
+    /* churn 1 / 3 above the floor: 0.3 x 1.00 / (1/3) = 0.90. */
+    cr_assert(ks_kpi_clv_hundredths(1000000, 1, 1, 3, true, &p3, &h));
+    cr_expect_eq(h, 90);
+    /* 0.3 x (10.00 / 4) / (3 / 7) = 1.75. */
+    cr_assert(ks_kpi_clv_hundredths(10000000, 4, 3, 7, true, &p3, &h));
+    cr_expect_eq(h, 175);
+    /* Undefined without active customers, or with neither churn nor a floor. */
+    cr_expect_not(ks_kpi_clv_hundredths(1000000, 0, 1, 3, true, &p3, &h));
+    ks_kpi_params nofloor = {0.3, 0};
+    cr_expect_not(ks_kpi_clv_hundredths(1000000, 1, 0, 3, true, &nofloor, &h));
+    cr_expect_not(ks_kpi_customer_clv_hundredths(1000000, 0, &nofloor, &h));
+}
