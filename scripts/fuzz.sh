@@ -32,7 +32,9 @@ for t in "${targets[@]}"; do
     extra=(-fork=1 -ignore_timeouts=1 -ignore_crashes=1 -ignore_ooms=1)
     export KS_FUZZ_MASK_OLD_CLOCK=1
   fi
-  "$bin" "${extra[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=8192 \
+  maxlen=8192
+  [ "$t" = snapshot ] && maxlen=131072 # two 1024-slot tables at least (as tests/fuzz/CMakeLists.txt)
+  "$bin" "${extra[@]}" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len="$maxlen" \
     -print_final_stats=1 "${dict[@]}" -artifact_prefix="$dir/crash_$t-" \
     "$dir/work_$t" "tests/fuzz/corpus_$t" >"$log" 2>&1
   rc=$?
