@@ -39,6 +39,10 @@ void ks_batch_str(ks_batch *b, const char *s);
 /** Appends a decimal integer argument (faster than ks_batch_fmt). */
 void ks_batch_i64(ks_batch *b, int64_t v);
 
+/** Writes v in decimal, NUL-terminated, at out (24 bytes); returns its
+ *  length. No printf: flushes format millions of these. */
+size_t ks_batch_i64_text(char *out, int64_t v);
+
 /** Appends a printf-formatted argument. */
 void ks_batch_fmt(ks_batch *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

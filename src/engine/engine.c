@@ -530,23 +530,6 @@ static char *ks__reasons(uint16_t top, char *buf, size_t size)
     return buf;
 }
 
-/* Formats v in decimal at out (24 bytes); returns its length. No printf:
- * this runs for every field of every customer of a flush. */
-static size_t ks__i64(char *out, int64_t v)
-{
-    char buf[24], *p = buf + sizeof buf;
-    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
-    do {
-        *--p = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        *--p = '-';
-    size_t n = (size_t)(buf + sizeof buf - p);
-    memcpy(out, p, n);
-    return n;
-}
-
 /* The customer's hash (CONTRACT 4, per-customer fields) and their place in
  * the at-risk ranking, handed to the Redis layout (src/redis/layout/). */
 static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *st,
@@ -563,7 +546,7 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
     int nf = 0;
 #define KS__I(fname, v)                                                        \
     do {                                                                       \
-        f[nf] = (ks_out_field){fname, vals[nf], ks__i64(vals[nf], (int64_t)(v))}; \
+        f[nf] = (ks_out_field){fname, vals[nf], ks_batch_i64_text(vals[nf], (int64_t)(v))}; \
         nf++;                                                                  \
     } while (0)
 #define KS__S(fname, v)                                                        \

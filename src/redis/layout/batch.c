@@ -95,7 +95,7 @@ size_t ks_batch_get(const ks_batch *b, size_t i, const char **argv, size_t *lens
     return n;
 }
 
-void ks_batch_i64(ks_batch *b, int64_t v)
+size_t ks_batch_i64_text(char *out, int64_t v)
 {
     char buf[24], *p = buf + sizeof buf;
     uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
@@ -105,5 +105,14 @@ void ks_batch_i64(ks_batch *b, int64_t v)
     } while (u);
     if (v < 0)
         *--p = '-';
-    ks_batch_arg(b, p, (size_t)(buf + sizeof buf - p));
+    size_t n = (size_t)(buf + sizeof buf - p);
+    memcpy(out, p, n);
+    out[n] = '\0';
+    return n;
+}
+
+void ks_batch_i64(ks_batch *b, int64_t v)
+{
+    char buf[24];
+    ks_batch_arg(b, buf, ks_batch_i64_text(buf, v));
 }
