@@ -227,8 +227,14 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
      * in any window. In event mode the clock is the watermark as of this
      * message, which never runs ahead of this partition's own time. */
     int64_t clock = e->cfg->clock == KS_CLOCK_WALL ? wall_ms : e->vclock_ms;
-    if (e->cfg->clock == KS_CLOCK_EVENT && p->st->max_ts_ms != INT64_MIN && p->st->max_ts_ms < clock)
-        clock = p->st->max_ts_ms; /* a lagging partition is judged by its own time */
+    /* A lagging partition is judged by its own time; one without any yet
+     * (just assigned, replaying from its start while this member's other
+     * partitions are weeks ahead) by none: its first event starts its time.
+     * Judged by the others' watermark, a partition taken over in a stream
+     * longer than the largest window lost its oldest events as too_old,
+     * and the new owner's customers differed from a straight run's. */
+    if (e->cfg->clock == KS_CLOCK_EVENT && p->st->max_ts_ms < clock)
+        clock = p->st->max_ts_ms;
     if (clock != INT64_MIN && ev.ts_ms <= clock - e->max_window_ms) {
         why->code = KS_REJECT_TOO_OLD;
         p->st->meta.rejected++;

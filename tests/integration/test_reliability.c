@@ -1,7 +1,9 @@
 /* Reliability end to end: the real kpistream binary, a librdkafka mock cluster
- * and a private redis-server, on a realistic stream (`kpistream gen`, 400
- * customers over 12 days, 1 % producer retries, plus a few events with an
- * unknown type so the dead-letter path is exercised too).
+ * and a private redis-server, on a realistic stream (`kpistream gen`, 130
+ * customers over 35 days, 1 % producer retries, plus a few events with an
+ * unknown type so the dead-letter path is exercised too). Longer than the
+ * 30d window, so the group clv comes from a churn rate above min_churn and
+ * a partition taken over replays history older than the window.
  *
  * The reference is a straight run (baseline). Every other scenario must leave
  * Redis byte for byte as the baseline did (kst_redis_dump of kpi:*, only
@@ -95,7 +97,7 @@ static void teardown(void)
 static void make_stream(void)
 {
     cr_assert_eq(kst_tmpdir(g.dir, sizeof g.dir), 0, "%s", kst_last_error());
-    static const char *const gen[] = {"--customers",    "400",  "--days", "12", "--seed", "11",
+    static const char *const gen[] = {"--customers",    "130",  "--days", "35", "--seed", "11",
                                       "--dup-fraction", "0.01", NULL};
     cr_assert_eq(kst_stream_make(&g.st, g.dir, gen, 757), 0, "%s", kst_last_error());
     cr_assert_gt(g.st.lines, 5000, "gen produced only %ld lines", g.st.lines);
@@ -249,6 +251,15 @@ static char *baseline(scen *s, long long *processed)
                  g.st.lines);
     cr_assert_eq(meta_ll(s, "events_rejected"), g.st.bad);
     cr_assert_eq(count_dlq(s), g.st.bad, "one dead letter per rejected event");
+    /* 35 days: the 30d window has a customer base at its start and cancels
+     * in it, so clv is computed from a churn rate above min_churn (0.01),
+     * not from the floor, in every scenario compared with this one. */
+    redisContext *c = kst_redis_connect(&s->redis);
+    cr_assert_not_null(c, "%s", kst_last_error());
+    double churn = kst_redis_hget_d(c, "kpi:global", "churn_rate:30d", -1);
+    redisFree(c);
+    cr_assert_gt(churn, 1.0, "churn_rate:30d %.2f %%: the stream does not exercise clv above "
+                             "the min_churn floor", churn);
     cr_assert_eq(meta_ll(s, "events_processed") + meta_ll(s, "events_rejected") +
                      meta_ll(s, "duplicates"),
                  g.st.lines, "every message is counted once");

@@ -1,7 +1,7 @@
 /* Scale-out end to end: two `kpistream run` members in one consumer group,
  * the real binary, a librdkafka mock cluster and a private redis-server, on
- * the generated stream of test_reliability.c (`kpistream gen`, 400 customers
- * over 12 days, 1 % producer retries, a few events with an unknown type) over
+ * the generated stream of test_reliability.c (`kpistream gen`, 130 customers
+ * over 35 days, 1 % producer retries, a few events with an unknown type) over
  * 8 partitions.
  *
  * The members must merge their partitions' shares in Redis: whatever the
@@ -125,7 +125,7 @@ static long long at(const scen *s)
 static void make_stream(void)
 {
     cr_assert_eq(kst_tmpdir(g.dir, sizeof g.dir), 0, "%s", kst_last_error());
-    static const char *const gen[] = {"--customers",    "400",  "--days", "12", "--seed", "11",
+    static const char *const gen[] = {"--customers",    "130",  "--days", "35", "--seed", "11",
                                       "--dup-fraction", "0.01", NULL};
     cr_assert_eq(kst_stream_make(&g.st, g.dir, gen, 757), 0, "%s", kst_last_error());
     cr_assert_gt(g.st.lines, 5000, "gen produced only %ld lines", g.st.lines);
