@@ -19,6 +19,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,8 +100,14 @@ void ks_snapshots_flush_result(ks_snapshots *s, bool ok)
 }
 
 /* The child: one temp file per partition. Exit status 1 if any failed. */
-static void ks__child(ks_snapshots *s, ks_engine *e)
+static void ks__child(ks_snapshots *s, ks_engine *e, pid_t parent)
 {
+    /* Die with the parent: an orphan still writing when a supervisor has
+     * started the next process would write into the same .tmp as the new
+     * writer (O_TRUNC), and a torn file could be renamed into place (the
+     * checksum would refuse it, but that snapshot would be lost). */
+    if (prctl(PR_SET_PDEATHSIG, SIGKILL) < 0 || getppid() != parent)
+        _exit(1);
     int bad = 0;
     int64_t wall = ks_wall_ms();
     for (int i = 0; i < s->npaths; i++) {
@@ -153,9 +161,10 @@ static bool ks__start(ks_snapshots *s, ks_engine *e, int flush)
     s->child_done = s->child_ok = false;
     s->flush = flush;
     s->started_ns = ks_mono_ns();
+    pid_t parent = getpid();
     pid_t pid = fork();
     if (pid == 0)
-        ks__child(s, e);
+        ks__child(s, e, parent);
     int64_t stall = ks_mono_ns() - s->started_ns;
     if (pid < 0) {
         ks_warn("snapshot: fork: %s; the next interval tries again", strerror(errno));
