@@ -457,7 +457,7 @@ static int progress_cond(void *ctx)
 typedef struct kill_stats {
     int by_mode[KILL_MODES];
     int tmp_seen;      /* kills with a fresh .tmp in state_dir */
-    int writer_alive;  /* kills with the writer still running after the parent died */
+    int writer_alive;  /* kills of the parent while its forked writer was running */
 } kill_stats;
 
 /* Runs w until Redis holds more events than at its start (this run's own
@@ -502,28 +502,28 @@ static void run_and_kill(world *w, long long total, double frac, int kills_left,
               kst_proc_running(&w->proc) ? "20 s" : "the run ended: stream too short");
     if (mode != KILL_CHILD) writer = child_of(w->proc.pid);
     kst_proc_kill(&w->proc, SIGKILL);
-    bool orphan = writer && alive(writer);
     if (mode == KILL_TMP && writer) kill(writer, SIGKILL); /* the whole container dies */
     int status = -1;
     cr_assert_eq(kst_proc_wait(&w->proc, 10000, &status), 0, "%s", kst_last_error());
     cr_assert_eq(status, 128 + SIGKILL, "run %d ended with %d before the kill landed", w->runs,
                  status);
     if (tmp[0] || fresh_tmp(w->state, &armed, tmp, sizeof tmp)) ks->tmp_seen++;
-    if (mode == KILL_CHILD && orphan) ks->writer_alive++;
+    if (mode == KILL_CHILD && writer) ks->writer_alive++;
     ks->by_mode[mode]++;
-    /* An orphaned writer finishes its .tmp (nobody renames it); the restart
-     * waits for it so that it never overlaps the next run's writer. */
+    /* The writer dies with its parent (PR_SET_PDEATHSIG, src/snapshot/
+     * writer.c), leaving a partial .tmp nobody renames or reads; it must be
+     * gone before the restart, or it could write into the next run's .tmp. */
     if (writer)
         for (int64_t end = kst_now_ms() + 10000; alive(writer) && kst_now_ms() < end;)
             nap_200us();
-    cr_assert(!writer || !alive(writer), "the orphaned writer %d is still running", (int)writer);
+    cr_assert(!writer || !alive(writer), "the writer %d outlived its parent by 10 s", (int)writer);
     fprintf(stderr,
             "kill %d (%s): Redis held %lld events (target %lld), %d snapshot(s) committed in "
             "the run, %s%s%s\n",
             w->runs, kill_name[mode],
             kst_redis_field_ll(&w->redis, "kpi:meta", "events_processed", -1), target,
             count_in(w->proc.log_path, "partition(s), "), tmp[0] ? "fresh " : "no fresh .tmp",
-            tmp, orphan ? ", writer still running when the parent died" : "");
+            tmp, mode == KILL_CHILD ? ", the parent killed while its writer ran" : "");
 }
 
 /* Checks one run's log: snapshot loads (counted into *loaded), never of a .tmp. */
@@ -550,8 +550,8 @@ static void check_loads(const world *w, int run, int *loaded)
  * each SIGKILLed once Redis holds a seeded-random count of events more than
  * when it started, and then either at once (mostly between writes), or
  * once a fresh .snap.tmp exists (then with its writer, as a container kill
- * would), or while the forked writer runs (the parent only: the orphan
- * completes a .tmp nobody renames), or right after a commit; every mode at
+ * would), or while the forked writer runs (the parent only: the writer dies
+ * with it, leaving a partial .tmp nobody reads), or right after a commit; every mode at
  * least once, order seeded. The restarts must load snapshots, never a .tmp,
  * ignore none, and end as the straight run. Snapshots every second
  * (snapshot_interval's least); each restart waits ~6 s for the group (the
