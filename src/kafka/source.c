@@ -296,7 +296,7 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
          * partitions the default queues end up holding the whole topic, and
          * a held message keeps its whole fetch response alive. At 128
          * partitions 1 MB each was 270 MB of peak RSS; 128 KB each reads as
-         * fast from a local broker (bench/README.md). */
+         * fast from a local broker (docs/benchmarks.md). */
         ks__set(conf, "queued.min.messages", "1000", errstr, errsize) ||
         ks__set(conf, "queued.max.messages.kbytes", "128", errstr, errsize) ||
         /* Consumer lag for the metrics endpoint (src/metrics/kafka_stats.c). */
