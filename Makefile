@@ -3,10 +3,11 @@
 #   make test   - install missing packages, build (normal + ASan/UBSan), run every test
 #                 (and each fuzz target for a few seconds when clang is installed)
 #   make fuzz   - run each libFuzzer target for FUZZ_SECONDS (default 600) seconds
+#   make config-doc - rewrite docs/config.md's key tables from src/config/keys_*.c
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build build-asan build-fuzz demo test unit bench fuzz clean
+.PHONY: all deps build build-asan build-fuzz demo test unit bench fuzz clean config-doc
 
 all: build
 
@@ -39,6 +40,9 @@ test: build build-asan build-fuzz
 	@cd build && ctest --output-on-failure -j $(JOBS)
 	@cd build-asan && ASAN_OPTIONS=detect_leaks=1 ctest --output-on-failure -j $(JOBS)
 	@if [ -f build-fuzz/CTestTestfile.cmake ]; then cd build-fuzz && ctest --output-on-failure -j 1; fi
+
+config-doc: build
+	@cmake --build build --target config-doc
 
 bench: build
 	@bash bench/run.sh
