@@ -98,7 +98,9 @@ static void ks__type_cell(ks__sb *b, const ks__key *k)
     case KS__K_INT_MS:
     case KS__K_SIZE:
         ks__sb_add(b, "integer %lld–%lld%s", (long long)k->min, (long long)k->max,
-                   k->kind == KS__K_INT_MS ? " (ms)" : k->kind == KS__K_SIZE ? " (bytes)" : "");
+                   k->kind == KS__K_INT_MS ? " (ms)"
+                   : k->kind == KS__K_SIZE ? " (bytes)"
+                                           : "");
         break;
     case KS__K_DUR:
     case KS__K_DUR_AUTO:
@@ -145,21 +147,24 @@ static void ks__type_cell(ks__sb *b, const ks__key *k)
 static void ks__default_cell(ks__sb *b, const ks__key *k, const ks_config *cfg)
 {
     const void *f = (const char *)cfg + k->off;
-    const char *s = *(char *const *)f; /* only read for the string kinds */
+    const char *s; /* the field of a string kind (a char *; other kinds' fields are not) */
     char buf[32];
     switch (k->kind) {
     case KS__K_STR:
     case KS__K_PREFIX:
     case KS__K_REDIS_URL:
     case KS__K_LISTEN:
+        s = *(char *const *)f;
         ks__sb_add(b, "`\"%s\"`", s ? s : "");
         break;
     case KS__K_PATH:
+        s = *(char *const *)f;
         ks__sb_add(b, "`\"%s\"`%s", s ? s : "", s && *s ? "" : " (none)");
         break;
     case KS__K_TOPIC_OPT:
     case KS__K_SECRET_FILE:
     case KS__K_MODEL_FILE:
+        s = *(char *const *)f;
         if (s)
             ks__sb_add(b, "`\"%s\"`", s);
         else
@@ -255,13 +260,16 @@ char *ks__cfg_doc_table(const char *section)
     ks_config defaults;
     if (ks_config_init_defaults(&defaults) != 0) return NULL;
     ks__sb b = {.ok = true};
-    ks__sb_add(&b, "| key | type | default | %s | meaning |\n", main_table ? "env var / flag" : "flag");
+    ks__sb_add(&b, "| key | type | default | %s | meaning |\n",
+               main_table ? "env var / flag" : "flag");
     ks__sb_add(&b, "| --- | --- | --- | --- | --- |\n");
     for (size_t m = 0; m < ks__cfg_nmodules; m++) {
         const ks__module *mod = ks__cfg_modules[m];
         if (main_table && mod->group) {
-            ks__sb_add(&b, "| `%s` | object | see %s | `--set %s.<key>=VALUE`, `--%s.<key> VALUE` | %s |\n",
-                       mod->group, mod->group_see, mod->group, mod->group, mod->group_doc);
+            ks__sb_add(
+                &b,
+                "| `%s` | object | see %s | `--set %s.<key>=VALUE`, `--%s.<key> VALUE` | %s |\n",
+                mod->group, mod->group_see, mod->group, mod->group, mod->group_doc);
             continue;
         }
         if (!main_table && mod != group) continue;

@@ -34,18 +34,18 @@
 #define KS__WIN_MAX (365 * KS__MS_DAY)
 
 typedef enum ks__kind {
-    KS__K_STR,         /* non-empty string (brokers, group) */
-    KS__K_TOPIC_OPT,   /* topic name or null (dlq_topic) */
-    KS__K_PREFIX,      /* short string, may be empty; max = its longest */
-    KS__K_TOPICS,      /* array of topic names or "a,b"; min..max topics */
-    KS__K_REDIS_URL,   /* redis://... */
-    KS__K_INT,         /* int */
-    KS__K_INT_MS,      /* int milliseconds: integer or duration string */
-    KS__K_SIZE,        /* size_t bytes */
-    KS__K_DUR,         /* int64_t milliseconds: duration string or integer */
-    KS__K_DUR_AUTO,    /* as KS__K_DUR, or null / "auto": the largest window (dedup_horizon) */
-    KS__K_DOUBLE,      /* double in (dmin, dmax] */
-    KS__K_WEIGHT,      /* double in [dmin, dmax] (risk weights: 0 switches a signal off) */
+    KS__K_STR,       /* non-empty string (brokers, group) */
+    KS__K_TOPIC_OPT, /* topic name or null (dlq_topic) */
+    KS__K_PREFIX,    /* short string, may be empty; max = its longest */
+    KS__K_TOPICS,    /* array of topic names or "a,b"; min..max topics */
+    KS__K_REDIS_URL, /* redis://... */
+    KS__K_INT,       /* int */
+    KS__K_INT_MS,    /* int milliseconds: integer or duration string */
+    KS__K_SIZE,      /* size_t bytes */
+    KS__K_DUR,       /* int64_t milliseconds: duration string or integer */
+    KS__K_DUR_AUTO,  /* as KS__K_DUR, or null / "auto": the largest window (dedup_horizon) */
+    KS__K_DOUBLE,    /* double in (dmin, dmax] */
+    KS__K_WEIGHT,    /* double in [dmin, dmax] (risk weights: 0 switches a signal off) */
     KS__K_BOOL,
     KS__K_CLOCK,
     KS__K_LOGLEVEL,
@@ -73,16 +73,16 @@ typedef struct ks__key {
 
 /* One module's keys (src/config/keys_<module>.c). */
 typedef struct ks__module {
-    const char *name;    /* the module that reads them ("kafka" -> src/kafka/) */
+    const char *name; /* the module that reads them ("kafka" -> src/kafka/) */
     const ks__key *keys;
     size_t nkeys;
-    const char *group;   /* the file object the keys nest in ("risk"), or NULL: top level */
+    const char *group;     /* the file object the keys nest in ("risk"), or NULL: top level */
     const char *group_see; /* docs: the link to the group's own table */
     const char *group_doc; /* docs: the group's row in the main key table */
 } ks__module;
 
-#define KS__MODULE(mname, table, grp, gsee, gdoc)                                                \
-    const ks__module ks__cfg_##mname = {#mname, table, sizeof table / sizeof table[0],          \
+#define KS__MODULE(mname, table, grp, gsee, gdoc)                                                  \
+    const ks__module ks__cfg_##mname = {#mname, table, sizeof table / sizeof table[0],             \
                                         grp,    gsee,  gdoc}
 
 extern const ks__module ks__cfg_kafka, ks__cfg_redis, ks__cfg_engine, ks__cfg_kpi, ks__cfg_log,
@@ -148,8 +148,8 @@ extern const char *const ks__log_names[4];
 /* ------------------------------------------------------------- kind_list.c */
 
 int ks__set_topics(ks_config *cfg, const char *key, const cJSON *v, char *errstr, size_t n);
-int ks__set_windows(ks_config *cfg, const ks__key *k, const char *key, const cJSON *v,
-                    char *errstr, size_t n);
+int ks__set_windows(ks_config *cfg, const ks__key *k, const char *key, const cJSON *v, char *errstr,
+                    size_t n);
 
 /* One librdkafka property (prop without "kafka."), added or replaced. */
 int ks__set_kafka_prop(ks_config *cfg, const char *prop, const cJSON *v, char *errstr, size_t n);

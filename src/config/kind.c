@@ -304,8 +304,7 @@ int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJSON *v,
         }
         return ks__set_kafka_object(cfg, key, v, errstr, n);
     case KS__K_LISTEN: {
-        if (!cJSON_IsString(v))
-            return ks__bad(errstr, n, key, "\"host:port\" or \"\" (off)", v);
+        if (!cJSON_IsString(v)) return ks__bad(errstr, n, key, "\"host:port\" or \"\" (off)", v);
         char host[256], why[KS_ERRSTR_SIZE];
         int port;
         if (*v->valuestring &&
@@ -316,8 +315,7 @@ int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJSON *v,
         return ks__replace_str(f, v->valuestring, strlen(v->valuestring));
     }
     case KS__K_PATH:
-        if (cJSON_IsNull(v))
-            return ks__replace_str(f, "", 0);
+        if (cJSON_IsNull(v)) return ks__replace_str(f, "", 0);
         if (!cJSON_IsString(v))
             return ks__bad(errstr, n, key, "a directory path, or \"\" or null (none)", v);
         return ks__replace_str(f, v->valuestring, strlen(v->valuestring));
@@ -375,4 +373,3 @@ int ks__apply(ks_config *cfg, const ks__key *k, const char *key, const cJSON *v,
     }
     return KS_ERR_INVAL;
 }
-

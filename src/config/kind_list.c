@@ -11,7 +11,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
 /* Kafka topic names: 1..249 of [a-zA-Z0-9._-]. Returns NULL or the problem. */
 const char *ks__topic_problem(const char *t, size_t len)
 {
@@ -125,8 +124,8 @@ static int ks__cmp_window(const void *a, const void *b)
     return (x->length_ms > y->length_ms) - (x->length_ms < y->length_ms);
 }
 
-int ks__set_windows(ks_config *cfg, const ks__key *k, const char *key, const cJSON *v,
-                           char *errstr, size_t n)
+int ks__set_windows(ks_config *cfg, const ks__key *k, const char *key, const cJSON *v, char *errstr,
+                    size_t n)
 {
     ks__span sp[KS_MAX_WINDOWS];
     int cnt = ks__split_list(v, sp, KS_MAX_WINDOWS);
@@ -200,8 +199,7 @@ bool ks__is_secret_prop(const char *name)
            strcasestr(name, "key.pem");
 }
 
-int ks__set_kafka_prop(ks_config *cfg, const char *prop, const cJSON *v, char *errstr,
-                              size_t n)
+int ks__set_kafka_prop(ks_config *cfg, const char *prop, const cJSON *v, char *errstr, size_t n)
 {
     char key[160];
     snprintf(key, sizeof key, "kafka.%s", prop);
@@ -264,8 +262,7 @@ int ks__set_kafka_prop(ks_config *cfg, const char *prop, const cJSON *v, char *e
     return 0;
 }
 
-int ks__set_kafka_object(ks_config *cfg, const char *key, const cJSON *v, char *errstr,
-                                size_t n)
+int ks__set_kafka_object(ks_config *cfg, const char *key, const cJSON *v, char *errstr, size_t n)
 {
     if (!cJSON_IsObject(v)) return ks__bad(errstr, n, key, "an object of librdkafka properties", v);
     const cJSON *it;
@@ -282,4 +279,3 @@ int ks__set_kafka_object(ks_config *cfg, const char *key, const cJSON *v, char *
     }
     return 0;
 }
-

@@ -61,8 +61,7 @@ static int ks__apply_file_key(ks_config *cfg, const char *key, const cJSON *v, b
 /* The file's "risk" object: {"weights": {"recency": 20, ...}, "high_enter": 70, ...}.
  * Each member becomes its flat key ("risk.weights.recency", "risk.high_enter"), so errors
  * name the flat key and a flat key given as well counts as given twice. */
-static int ks__apply_risk_object(ks_config *cfg, const cJSON *v, bool *seen, char *errstr,
-                                 size_t n)
+static int ks__apply_risk_object(ks_config *cfg, const cJSON *v, bool *seen, char *errstr, size_t n)
 {
     if (!cJSON_IsObject(v))
         return ks__bad(errstr, n, "risk", "an object of churn-risk settings", v);
@@ -342,7 +341,6 @@ int ks_config_apply_flag(ks_config *cfg, const char *flag, const char *value, ch
     }
     return rc;
 }
-
 
 /* ------------------------------------------------- for docs/config.md (doc.c) */
 

@@ -63,8 +63,9 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize)
         return KS_ERR_CONFIG;
     }
     if (cfg->redis_password_file && !cfg->redis_password) {
-        ks__err(errstr, errsize, "redis_password_file: set without its password being read "
-                                 "(set it with ks_config_set)");
+        ks__err(errstr, errsize,
+                "redis_password_file: set without its password being read "
+                "(set it with ks_config_set)");
         return KS_ERR_CONFIG;
     }
     /* One place for the password: with two, which one is used would be a guess. */
@@ -118,8 +119,7 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize)
         case KS__K_WEIGHT: {
             double d = *(const double *)f;
             if (!(d >= k->dmin && d <= k->dmax)) {
-                ks__err(errstr, errsize, "%s: must be %g..%g, is %g", k->name, k->dmin, k->dmax,
-                        d);
+                ks__err(errstr, errsize, "%s: must be %g..%g, is %g", k->name, k->dmin, k->dmax, d);
                 return KS_ERR_CONFIG;
             }
             continue;
@@ -222,4 +222,3 @@ int ks_config_validate(const ks_config *cfg, char *errstr, size_t errsize)
     }
     return 0;
 }
-

@@ -92,7 +92,8 @@ static int doc_problems(const char *docs, char *msg, size_t n)
     }
     if (!bad && strcmp(want, docs) != 0) {
         bad = 1;
-        snprintf(msg, n, "docs/config.md: a generated table's header differs (run make config-doc)");
+        snprintf(msg, n,
+                 "docs/config.md: a generated table's header differs (run make config-doc)");
     }
     free(want);
     return bad;
@@ -185,8 +186,8 @@ Test(config_doc, every_default_is_accepted_and_valid)
     for (size_t i = 0, nk = ks__cfg_nkeys(); i < nk; i++) {
         const ks__key *k = ks__cfg_key(i);
         if (!k->def) continue;
-        cr_expect_eq(ks_config_set(&cfg, k->name, k->def, err, sizeof err), 0, "%s=%s: %s",
-                     k->name, k->def, err);
+        cr_expect_eq(ks_config_set(&cfg, k->name, k->def, err, sizeof err), 0, "%s=%s: %s", k->name,
+                     k->def, err);
     }
     ks_config_free(&cfg);
 }
