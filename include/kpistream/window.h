@@ -74,10 +74,20 @@ typedef struct ks_bucket {
     int64_t v[KS_C__COUNT];
 } ks_bucket;
 
+/* The last-touch counters (D_ fields, the last of KS_COUNTERS) are kept in
+ * the series' entry array rather than in the bucket: a customer's move takes
+ * one back from the bucket of its previous touch, which is a cold 232-byte
+ * block in the heap but a few entries away in the array (the moves' misses
+ * on those blocks were the top of a catch-up's profile). A stored bucket's
+ * D_ fields stay 0; the sums and the snapshot add the entry's counts. */
+#define KS_DISTINCT_FIRST KS_C_D_ACTIVE
+#define KS_DISTINCT (KS_C__COUNT - KS_C_D_ACTIVE)
+
 /* One non-empty bucket of a series. */
 typedef struct ks_sbucket {
-    int64_t n;      /* bucket number */
-    ks_bucket *b;   /* owned */
+    int64_t n;                /* bucket number */
+    ks_bucket *b;             /* owned */
+    int32_t d[KS_DISTINCT];   /* last-touch counts (customers: 32 bits hold them) */
 } ks_sbucket;
 
 typedef struct ks_series {
@@ -104,9 +114,10 @@ size_t ks_series_memory(const ks_series *s);
  *  out of memory. */
 ks_bucket *ks_series_at(ks_series *s, int64_t t_s);
 
-/** Returns the bucket holding t_s if it exists, else NULL; never creates one
- *  (used to take back a customer's earlier touch). */
-ks_bucket *ks_series_peek(ks_series *s, int64_t t_s);
+/** Moves one last-touch count k (a D_ counter) from the bucket of old_s to
+ *  the bucket of new_s (seconds; 0: none), creating the new one if needed.
+ *  Buckets behind the window are skipped on either side. */
+void ks_series_move(ks_series *s, int64_t old_s, int64_t new_s, ks_counter k);
 
 /** Moves the clock to clock_s: buckets that fell out of the window are
  *  dropped. The clock never moves backwards (older values are ignored). */

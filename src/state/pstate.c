@@ -160,22 +160,8 @@ static void ks__move(ks_pstate *p, ks_group *g, int64_t old_s, int64_t new_s, ks
 {
     if (!g)
         return;
-    for (int w = 0; w < p->sh->cfg->nwindows; w++) {
-        /* Same bucket (times are > 0 here): -1 and +1 cancel. Most moves of
-         * an active customer stay in one bucket of the larger windows. */
-        if (old_s && new_s && old_s / g->win[w].width_s == new_s / g->win[w].width_s)
-            continue;
-        if (old_s) {
-            ks_bucket *b = ks_series_peek(&g->win[w], old_s);
-            if (b)
-                b->v[k] += -1;
-        }
-        if (new_s) {
-            ks_bucket *b = ks_series_at(&g->win[w], new_s);
-            if (b)
-                b->v[k] += 1;
-        }
-    }
+    for (int w = 0; w < p->sh->cfg->nwindows; w++)
+        ks_series_move(&g->win[w], old_s, new_s, k);
 }
 
 /* Counts k by d at t_s in the global group and the customer's segment group. */

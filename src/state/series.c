@@ -90,10 +90,25 @@ size_t ks_series_memory(const ks_series *s)
     return (size_t)s->cap * sizeof(ks_sbucket) + (size_t)(s->n + s->nspare) * sizeof(ks_bucket);
 }
 
-/* Index (from head) of the first entry with bucket number >= n. */
+/* Index (from head) of the first entry with bucket number >= n. Bucket
+ * numbers ascend strictly, so entry i holds a number >= first + i and
+ * <= last - (n - 1 - i): that bounds the search, and in a dense series (one
+ * entry per bucket, the usual case of a busy group) pins it at once. */
 static uint32_t ks__lower(const ks_series *s, int64_t n)
 {
+    if (s->n == 0)
+        return 0;
+    const ks_sbucket *e = s->e + s->head;
+    int64_t first = e[0].n, last = e[s->n - 1].n;
+    if (n <= first)
+        return 0;
+    if (n > last)
+        return s->n;
     uint32_t lo = 0, hi = s->n;
+    if (n - first < (int64_t)s->n)
+        hi = (uint32_t)(n - first) + 1;
+    if (last - n < (int64_t)s->n)
+        lo = s->n - 1 - (uint32_t)(last - n);
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (s->e[s->head + mid].n < n)
@@ -145,16 +160,38 @@ ks_bucket *ks_series_at(ks_series *s, int64_t t_s)
     ks_sbucket *e = s->e + s->head;
     if (at < s->n)
         memmove(e + at + 1, e + at, (size_t)(s->n - at) * sizeof *e);
-    e[at] = (ks_sbucket){n, b};
+    e[at] = (ks_sbucket){.n = n, .b = b};
     s->n++;
     return b;
 }
 
-ks_bucket *ks_series_peek(ks_series *s, int64_t t_s)
+/* Static: D_ fields are the last of KS_COUNTERS and stay in 32 bits. */
+_Static_assert(KS_DISTINCT == 3 && KS_C_D_REPURCHASING == KS_C__COUNT - 1,
+               "the last-touch counters must be the last three of KS_COUNTERS");
+
+void ks_series_move(ks_series *s, int64_t old_s, int64_t new_s, ks_counter k)
 {
-    int64_t n = ks__floordiv(t_s, s->width_s);
-    uint32_t at = ks__lower(s, n);
-    return at < s->n && s->e[s->head + at].n == n ? s->e[s->head + at].b : NULL;
+    int j = (int)k - KS_DISTINCT_FIRST;
+    if (j < 0 || j >= KS_DISTINCT)
+        return;
+    int64_t on = old_s ? ks__floordiv(old_s, s->width_s) : 0;
+    int64_t nn = new_s ? ks__floordiv(new_s, s->width_s) : 0;
+    if (old_s && new_s && on == nn)
+        return; /* -1 and +1 cancel: most moves of an active customer */
+    if (old_s) {
+        uint32_t at = ks__lower(s, on);
+        if (at < s->n && s->e[s->head + at].n == on)
+            s->e[s->head + at].d[j]--;
+    }
+    if (new_s && ks_series_at(s, new_s)) {
+        /* ks_series_at left the entry of nn at the end (the usual case) or
+         * in place: find it without touching the bucket. */
+        ks_sbucket *last = &s->e[s->head + s->n - 1];
+        if (last->n == nn)
+            last->d[j]++;
+        else
+            s->e[s->head + ks__lower(s, nn)].d[j]++;
+    }
 }
 
 void ks_series_advance(ks_series *s, int64_t clock_s)
@@ -178,8 +215,10 @@ static void ks__add_range(const ks_series *s, int64_t from, int64_t to, ks_bucke
         const ks_sbucket *e = &s->e[s->head + i];
         if (e->n > to)
             break;
-        for (int k = 0; k < KS_C__COUNT; k++)
+        for (int k = 0; k < KS_DISTINCT_FIRST; k++)
             sum->v[k] += e->b->v[k];
+        for (int j = 0; j < KS_DISTINCT; j++)
+            sum->v[KS_DISTINCT_FIRST + j] += e->d[j];
     }
 }
 

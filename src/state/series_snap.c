@@ -6,6 +6,7 @@
 #include "kpistream/window.h"
 #include "state/snapshot.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -20,8 +21,11 @@ void ks_series_snap_save(ks_snapw *w, const ks_series *s)
     ks_snapw_u32(w, s->n);
     for (uint32_t i = 0; i < s->n; i++) {
         const ks_sbucket *e = &s->e[s->head + i];
+        ks_bucket v = *e->b; /* the file keeps one bucket: D_ counts in place */
+        for (int j = 0; j < KS_DISTINCT; j++)
+            v.v[KS_DISTINCT_FIRST + j] = e->d[j];
         ks_snapw_i64(w, e->n);
-        ks_snapw_put(w, e->b->v, sizeof e->b->v);
+        ks_snapw_put(w, v.v, sizeof v.v);
     }
 }
 
@@ -68,11 +72,19 @@ int ks_series_snap_load(ks_snapr *r, ks_series *s, int64_t width_s)
                 ks_snapr_fail(r, "a window counter out of range at byte %zu", r->pos);
                 break;
             }
+        ks_sbucket ent = {.n = bn, .b = b};
+        for (int j = 0; j < KS_DISTINCT && !r->bad; j++) {
+            int64_t d = b->v[KS_DISTINCT_FIRST + j];
+            if (d > INT32_MAX || d < -INT32_MAX)
+                ks_snapr_fail(r, "a distinct count out of range at byte %zu", r->pos);
+            ent.d[j] = (int32_t)d;
+            b->v[KS_DISTINCT_FIRST + j] = 0;
+        }
         if (r->bad) {
             free(b);
             break;
         }
-        s->e[i] = (ks_sbucket){bn, b};
+        s->e[i] = ent;
         s->n++;
     }
     if (r->bad) {

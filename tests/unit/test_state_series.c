@@ -98,3 +98,68 @@ Test(series, reused_buckets_start_empty)
     cr_assert(ks_series_memory(&s) > 0);
     ks_series_reset(&s);
 }
+
+static int64_t distinct(const ks_series *s, int64_t clock_s, ks_counter k)
+{
+    ks_bucket b = {{0}};
+    ks_series_sum_window(s, clock_s, &b);
+    return b.v[k];
+}
+
+/* A last touch moves between buckets; the window counts each customer once,
+ * in the bucket of its latest touch, whatever the order of moves. Checked
+ * against a plain count of the customers whose last touch is in the window. */
+Test(series, last_touch_moves_count_each_customer_once)
+{
+    ks_series s;
+    ks_series_init(&s, 60);
+    int64_t t0 = 1800000000, last[50] = {0};
+    uint64_t x = 88172645463325252ull;
+    int64_t clock = t0;
+    for (int step = 0; step < 5000; step++) {
+        x ^= x << 13, x ^= x >> 7, x ^= x << 17; /* xorshift: any order of customers */
+        int c = (int)(x % 50);
+        int64_t t = clock - (int64_t)(x >> 32) % 600; /* up to 10 minutes late */
+        if (t <= last[c])
+            continue;
+        ks_series_move(&s, last[c], t, KS_C_D_ACTIVE);
+        last[c] = t;
+        if (step % 7 == 0) {
+            clock += 13;
+            ks_series_advance(&s, clock);
+        }
+        if (step % 97 == 0) {
+            int64_t nc = clock / 60, want = 0;
+            for (int i = 0; i < 50; i++)
+                want += last[i] && last[i] / 60 > nc - 60 && last[i] / 60 <= nc;
+            cr_assert_eq(distinct(&s, clock, KS_C_D_ACTIVE), want, "step %d", step);
+        }
+    }
+    /* Only D_ACTIVE moved. */
+    cr_expect_eq(distinct(&s, clock, KS_C_D_PURCHASING), 0);
+    cr_expect_eq(distinct(&s, clock, KS_C_EVENTS), 0);
+    ks_series_reset(&s);
+}
+
+Test(series, moves_behind_the_window_are_skipped)
+{
+    ks_series s;
+    ks_series_init(&s, 60);
+    int64_t t0 = 1800000000;
+    ks_series_move(&s, 0, t0, KS_C_D_PURCHASING);
+    ks_series_advance(&s, t0 + 2 * 3600);
+    /* The old touch's bucket is gone: only the +1 counts. */
+    ks_series_move(&s, t0, t0 + 2 * 3600, KS_C_D_PURCHASING);
+    cr_assert_eq(distinct(&s, t0 + 2 * 3600, KS_C_D_PURCHASING), 1);
+    /* A move to behind the window takes back and adds nothing. */
+    ks_series_move(&s, t0 + 2 * 3600, t0, KS_C_D_PURCHASING);
+    cr_assert_eq(distinct(&s, t0 + 2 * 3600, KS_C_D_PURCHASING), 0);
+    /* Moves inside one bucket change nothing; an event counter is not a
+     * last-touch counter and is refused. */
+    ks_series_move(&s, 0, t0 + 2 * 3600 + 1, KS_C_D_ACTIVE);
+    ks_series_move(&s, t0 + 2 * 3600 + 1, t0 + 2 * 3600 + 30, KS_C_D_ACTIVE);
+    ks_series_move(&s, 0, t0 + 2 * 3600, KS_C_EVENTS);
+    cr_assert_eq(distinct(&s, t0 + 2 * 3600 + 30, KS_C_D_ACTIVE), 1);
+    cr_assert_eq(distinct(&s, t0 + 2 * 3600 + 30, KS_C_EVENTS), 0);
+    ks_series_reset(&s);
+}

@@ -300,8 +300,14 @@ Test(snapshot, series_round_trip)
     ks_series_init(&s, 60);
     for (int i = 0; i < 200; i += 3) {
         ks_bucket *b = ks_series_at(&s, (int64_t)i * 60 + 5);
-        for (int k = 0; k < KS_C__COUNT; k++)
+        for (int k = 0; k < KS_DISTINCT_FIRST; k++)
             b->v[k] = i * 100 + k;
+        /* Last-touch counts live in the entry: i moves in, i / 3 out again. */
+        for (int j = 0; j < KS_DISTINCT; j++)
+            for (int m = 0; m < i + j; m++)
+                ks_series_move(&s, 0, (int64_t)i * 60 + 5, (ks_counter)(KS_DISTINCT_FIRST + j));
+        for (int m = 0; m < i / 3; m++)
+            ks_series_move(&s, (int64_t)i * 60 + 7, (int64_t)(i + 1) * 60 + 1, KS_C_D_ACTIVE);
     }
     ks_series_advance(&s, 150 * 60);
     ks_snapw w;
@@ -319,7 +325,14 @@ Test(snapshot, series_round_trip)
     for (uint32_t i = 0; i < s.n; i++) {
         cr_expect_eq(t.e[t.head + i].n, s.e[s.head + i].n);
         cr_expect_eq(memcmp(t.e[t.head + i].b, s.e[s.head + i].b, sizeof(ks_bucket)), 0);
+        cr_expect_eq(memcmp(t.e[t.head + i].d, s.e[s.head + i].d, sizeof s.e[0].d), 0,
+                     "bucket %u's distinct counts", i);
     }
+    ks_bucket ws = {0}, wt = {0};
+    ks_series_sum_window(&s, 150 * 60, &ws);
+    ks_series_sum_window(&t, 150 * 60, &wt);
+    cr_expect_eq(memcmp(&ws, &wt, sizeof ws), 0);
+    cr_expect_neq(ws.v[KS_C_D_REPURCHASING], 0);
     ks_series_reset(&t);
     /* Other settings: a window of other buckets. */
     cr_assert_eq(ks_snapr_open(&r, buf, len, why, sizeof why), 0);
