@@ -1,5 +1,5 @@
 /* The metrics object, shared by metrics.c (values, exposition, readiness) and
- * http.c (the libmicrohttpd server). Private to src/metrics/. */
+ * http.c (the routes of its HTTP server, src/http/). Private to src/metrics/. */
 #ifndef KS_METRICS_INTERNAL_H
 #define KS_METRICS_INTERNAL_H
 
@@ -9,7 +9,7 @@
 #include <pthread.h>
 #include <stdatomic.h>
 
-struct MHD_Daemon;
+struct ks_http;
 
 struct ks_metrics {
     /* Written by the run loop, read by the HTTP thread; relaxed atomics: each
@@ -27,8 +27,7 @@ struct ks_metrics {
     ks_metrics_lag *lag; /* owned; from the latest statistics document */
     int nlag;
 
-    struct MHD_Daemon *daemon; /* NULL: no server */
-    int port;
+    struct ks_http *http; /* NULL: no server */
 };
 
 /** Binds listen and starts the server on m. Returns 0, or -1 with errstr

@@ -4,6 +4,7 @@
 #include "metrics/expo.h"
 #include "metrics/internal.h"
 
+#include "http/http.h"
 #include "kpistream/err.h"
 
 #include <stdio.h>
@@ -54,7 +55,7 @@ void ks_metrics_free(ks_metrics *m)
 
 int ks_metrics_port(const ks_metrics *m)
 {
-    return m && m->daemon ? m->port : 0;
+    return m && m->http ? ks_http_port(m->http) : 0;
 }
 
 void ks_metrics_add(ks_metrics *m, ks_metric_counter c, uint64_t n)
