@@ -16,6 +16,8 @@
 #ifndef KPISTREAM_GEN_H
 #define KPISTREAM_GEN_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,9 +109,35 @@ int ks_gen_write_labels(ks_gen *g, FILE *f);
 /** Frees g and everything it owns; borrowed keys become invalid. NULL is ignored. */
 void ks_gen_free(ks_gen *g);
 
-/** `kpistream gen ...` entry point (argv[0] = "gen"). Returns the process exit
- *  status: 0 success, 1 runtime failure (I/O, Kafka delivery), 2 usage error.
- *  argv is borrowed (getopt may permute it). */
+/* ---- emitting a stream (the loop of `kpistream gen`) ---- */
+
+typedef struct ks_gen_run_opts {
+    const char *out;     /* JSON lines to this file, "-" for stdout, or NULL */
+    const char *brokers; /* produce to topic on these brokers (key = customer_id), or NULL */
+    const char *topic;
+    uint64_t limit;      /* stop after this many events, duplicates included (0: no limit) */
+    double rate;         /* events per second (0: as fast as possible) */
+    /* Live mode: events simulated at or after history_end_ms are stamped with
+     * the wall clock at emission (ks_gen_stamp()); without a rate, simulated
+     * time then runs 1:1 with the wall clock. */
+    bool live;
+    int64_t history_end_ms;
+    volatile sig_atomic_t *stop; /* set (by a signal handler): stop after the current event */
+    bool quiet;                  /* no notes; errors are still said */
+    /* Called with a note ("history done ..., live now") or an error, or NULL. */
+    void (*say)(void *ctx, const char *msg);
+    void *ctx;
+} ks_gen_run_opts;
+
+/** Emits g's events to o's outputs until the timeline ends, o->limit events
+ *  or *o->stop, then flushes and closes them. *lines receives the events
+ *  written. Returns 0, or 1 after saying what failed (opening, writing,
+ *  delivering, the generator). g and o are borrowed. */
+int ks_gen_run(ks_gen *g, const ks_gen_run_opts *o, uint64_t *lines);
+
+/** `kpistream gen ...` entry point (argv[0] = "gen"; src/app/cmd_gen.c, in
+ *  ks_app). Returns the process exit status: 0 success, 1 runtime failure
+ *  (I/O, Kafka delivery), 2 usage error. argv is borrowed. */
 int ks_gen_main(int argc, char **argv);
 
 #endif

@@ -87,9 +87,4 @@ double ks_calibration(const double *p, const uint8_t *y, const float *w, size_t 
 int ks_calibrate_isotonic(const double *z, const double *pre, const uint8_t *y, size_t n,
                           int nbins, double min_count, double *kz, double *kp, int max);
 
-/** `kpistream risk-fit ...` entry point (argv[0] = "risk-fit"; src/app/
- *  risk_fit_cli.c). Returns the exit status: 0 done, 1 failure (message on
- *  stderr), 2 usage error. argv is borrowed. */
-int ks_risk_fit_main(int argc, char **argv);
-
 #endif

@@ -1,16 +1,20 @@
-/* Shared between the dashboard's refresher (dashboard.c) and its HTTP side
+/* Shared between the dashboard's state (dashboard.c) and its HTTP routes
  * (http.c). */
 #ifndef KS_DASHBOARD_INTERNAL_H
 #define KS_DASHBOARD_INTERNAL_H
+
+#include "kpistream/dashboard.h"
 
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 
+struct ks_http;
+
 /* What the refresher last read, under mu. The HTTP thread only copies it:
  * a request never waits for Redis, and a hundred open pages cost Redis what
  * one does. */
-typedef struct ks_dash {
+struct ks_dash {
     pthread_mutex_t mu;
     char *doc;              /* last document read (JSON object), or NULL: never read */
     int64_t doc_ms;         /* wall time of that read */
@@ -19,10 +23,8 @@ typedef struct ks_dash {
     char prefix[128];
     char redis[512];        /* the Redis URL with its password masked */
     int interval_ms;        /* refresh period, also the page's polling period */
-    bool loopback;          /* listening on loopback only: Host header checked */
-    int port;
-    struct MHD_Daemon *daemon;
-} ks_dash;
+    struct ks_http *http;   /* NULL: not serving */
+};
 
 /** Renders /api/state from d (under its lock): {"now_ms", "interval_ms",
  *  "prefix", "redis": {"ok", "error", "since_ms", "url"}, "read_ms",
@@ -30,11 +32,7 @@ typedef struct ks_dash {
  *  free(). NULL when out of memory. */
 char *ks__dash_state(ks_dash *d, int64_t now_ms);
 
-/** Starts the HTTP server on listen ("host:port"). Returns 0, or -1 with
- *  errstr filled. */
-int ks__dash_http_start(ks_dash *d, const char *listen, char *errstr, size_t errsize);
-
-/** Stops it (joins its thread). */
+/** Stops the HTTP server, if any. */
 void ks__dash_http_stop(ks_dash *d);
 
 #endif

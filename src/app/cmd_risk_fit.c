@@ -19,6 +19,8 @@
  * 20 % validation: calibration and thresholds, 20 % test: every figure
  * reported), so no customer's days are on both sides.
  */
+#include "app/cmds.h"
+
 #include "kpistream/config.h"
 #include "kpistream/engine.h"
 #include "kpistream/err.h"
@@ -32,6 +34,7 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -447,25 +450,98 @@ static void kf_at_print(const char *who, const char *name, const kf_at *a)
            a->lead_median_days);
 }
 
-static void kf_usage(FILE *out)
+/* What the options fill: the fit's settings (in kf), the config, and the
+ * inputs. */
+typedef struct kf_args {
+    kf *f;
+    ks_config *cfg;
+    const char *inputs, *out, *topic;
+    int64_t from_ms, to_ms;
+    bool eval;
+} kf_args;
+
+static int kf_option(void *args, const ks_cli_opt *o, const char *v)
 {
-    fputs("usage: kpistream risk-fit [--input FILE[,FILE...]]\n"
-          "         [--brokers HOST:PORT,... --topic T [--from-ms MS] [--to-ms MS]]\n"
-          "         [--out MODEL.json]\n"
-          "         [--config FILE] [--set key=value]... [--horizon 30d] [--warmup 28d]\n"
-          "         [--l2 0.0001] [--precision-high 0.8] [--precision-medium 0.5]\n"
-          "         [--sample-rate 1]\n"
-          "       kpistream risk-fit --eval --input FILE [--set risk.model=MODEL.json]\n"
-          "  Replays a history of events (JSON lines, - for stdin; and/or a topic range:\n"
-          "  every partition from the first message at or after --from-ms, Kafka time,\n"
-          "  to its end or --to-ms; no consumer group, nothing committed) through the engine,\n"
-          "  labels each customer-day by whether the customer churned within the horizon,\n"
-          "  fits a logistic model, calibrates it and picks the level thresholds on\n"
-          "  held-out customers, and writes the model for risk.model. --eval only scores\n"
-          "  the history with the configured scorer (hand weights or risk.model) and\n"
-          "  reports the same figures. See docs/churn-risk.md.\n",
-          out);
+    kf_args *a = args;
+    const char *n = o->name;
+    char err[KS_ERRSTR_SIZE], *end = NULL;
+    if (!strcmp(n, "brokers")) {
+        if (ks_config_set(a->cfg, "brokers", v, err, sizeof err) != 0) kf_fail("%s", err);
+    } else if (!strcmp(n, "from-ms") || !strcmp(n, "to-ms")) {
+        long long ms = strtoll(v, &end, 10);
+        if (!end || *end || ms < 0) kf_fail("--%s: expected epoch milliseconds, got '%s'", n, v);
+        *(!strcmp(n, "from-ms") ? &a->from_ms : &a->to_ms) = ms;
+    } else if (!strcmp(n, "config")) {
+        if (ks_config_load_file(a->cfg, v, err, sizeof err) != 0) kf_fail("config: %s", err);
+    } else if (!strcmp(n, "set")) {
+        char kv[1024];
+        snprintf(kv, sizeof kv, "%s", v);
+        char *eq = strchr(kv, '=');
+        if (!eq) kf_fail("--set %s: expected key=value", v);
+        *eq = '\0';
+        if (ks_config_set(a->cfg, kv, eq + 1, err, sizeof err) != 0) kf_fail("%s", err);
+    } else if (!strcmp(n, "horizon") || !strcmp(n, "warmup")) {
+        int64_t ms;
+        if (ks_duration_parse(v, &ms) != 0 || ms <= 0)
+            kf_fail("--%s: expected a duration like 30d, got '%s'", n, v);
+        *(!strcmp(n, "horizon") ? &a->f->horizon_ms : &a->f->warmup_ms) = ms;
+    } else { /* l2, sample-rate, precision-high, precision-medium */
+        double d = strtod(v, &end);
+        bool rate = !strcmp(n, "sample-rate"), l2 = !strcmp(n, "l2");
+        if (!end || *end || !(d >= 0) || (!l2 && !(d > 0 && d <= 1)))
+            kf_fail("--%s: expected a number %s, got '%s'", n, l2 ? ">= 0" : "in (0, 1]", v);
+        *(l2 ? &a->f->l2 : rate ? &a->f->sample_rate
+           : !strcmp(n, "precision-high") ? &a->f->target_high
+                                          : &a->f->target_medium) = d;
+    }
+    return 0;
 }
+
+#define KF_OPT(name, arg, help) {name, arg, help, KS_CLI_CALL, 0, 0, 0, 0}
+#define KF_STR(name, arg, help, field) {name, arg, help, KS_CLI_STR, offsetof(kf_args, field), 0, 0, 0}
+
+static const ks_cli_opt kf_opts[] = {
+    KF_STR("input", "FILE[,FILE...]", "history as JSON lines (- for stdin)", inputs),
+    KF_OPT("brokers", "HOST:PORT,...", "read the history from Kafka ..."),
+    KF_STR("topic", "T", "... from every partition of topic T", topic),
+    KF_OPT("from-ms", "MS", "first message at or after MS (Kafka time; default: the start)"),
+    KF_OPT("to-ms", "MS", "up to MS (Kafka time; default: each partition's end)"),
+    KF_STR("out", "MODEL.json", "where to write the fitted model (for risk.model)", out),
+    KF_OPT("config", "FILE", "config file (windows, churn_inactivity, risk.*)"),
+    KF_OPT("set", "key=value", "a config key; repeatable"),
+    KF_OPT("horizon", "DURATION", "churn within this horizon is positive (default 30d)"),
+    KF_OPT("warmup", "DURATION", "history before the first sample (default 28d)"),
+    KF_OPT("l2", "X", "L2 penalty of the fit (default 0.0001)"),
+    KF_OPT("precision-high", "P", "target precision of the high level (default 0.8)"),
+    KF_OPT("precision-medium", "P", "target precision of the medium level (default 0.5)"),
+    KF_OPT("sample-rate", "R", "share of customer-days sampled, (0, 1] (default 1)"),
+    {"eval", NULL, "only score the history with the configured scorer\n(hand weights or risk.model)",
+     KS_CLI_BOOL, offsetof(kf_args, eval), 0, 0, 0},
+    KS_CLI_END,
+};
+
+static const ks_cli_cmd kf_cli = {
+    .name = "risk-fit",
+    .prog = "kpistream risk-fit",
+    .usage = "kpistream risk-fit [--input FILE[,FILE...]]\n"
+             "         [--brokers HOST:PORT,... --topic T [--from-ms MS] [--to-ms MS]]\n"
+             "         [--out MODEL.json]\n"
+             "         [--config FILE] [--set key=value]... [--horizon 30d] [--warmup 28d]\n"
+             "         [--l2 0.0001] [--precision-high 0.8] [--precision-medium 0.5]\n"
+             "         [--sample-rate 1]\n"
+             "       kpistream risk-fit --eval --input FILE [--set risk.model=MODEL.json]",
+    .about = "Replays a history of events (JSON lines, - for stdin; and/or a topic range:\n"
+             "every partition from the first message at or after --from-ms, Kafka time,\n"
+             "to its end or --to-ms; no consumer group, nothing committed) through the engine,\n"
+             "labels each customer-day by whether the customer churned within the horizon,\n"
+             "fits a logistic model, calibrates it and picks the level thresholds on\n"
+             "held-out customers, and writes the model for risk.model. --eval only scores\n"
+             "the history with the configured scorer (hand weights or risk.model) and\n"
+             "reports the same figures. See docs/churn-risk.md.\n",
+    .opts = kf_opts,
+    .call = kf_option,
+    .usage_status = 2,
+};
 
 /* Frees what the command holds in f and cfg and returns status (every way out
  * of ks_risk_fit_main but kf_fail's exit, so sanitizer builds see no leak). */
@@ -493,68 +569,15 @@ int ks_risk_fit_main(int argc, char **argv)
     f.l2 = 1e-4;
     f.target_high = 0.8;
     f.target_medium = 0.5;
-    const char *inputs = NULL, *out = NULL, *topic = NULL;
-    int64_t from_ms = 0, to_ms = 0;
-    for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            kf_usage(stdout);
-            return kf_done(&f, &cfg, 0);
-        }
-        if (!strcmp(a, "--eval")) {
-            f.eval_only = true;
-            continue;
-        }
-        const char *v = i + 1 < argc ? argv[i + 1] : NULL;
-        if (!v) {
-            kf_usage(stderr);
-            return kf_done(&f, &cfg, 2);
-        }
-        i++;
-        char *end = NULL;
-        if (!strcmp(a, "--input")) {
-            inputs = v;
-        } else if (!strcmp(a, "--out")) {
-            out = v;
-        } else if (!strcmp(a, "--topic")) {
-            topic = v;
-        } else if (!strcmp(a, "--brokers")) {
-            if (ks_config_set(&cfg, "brokers", v, err, sizeof err) != 0) kf_fail("%s", err);
-        } else if (!strcmp(a, "--from-ms") || !strcmp(a, "--to-ms")) {
-            long long ms = strtoll(v, &end, 10);
-            if (!end || *end || ms < 0) kf_fail("%s: expected epoch milliseconds, got '%s'", a, v);
-            *(!strcmp(a, "--from-ms") ? &from_ms : &to_ms) = ms;
-        } else if (!strcmp(a, "--config")) {
-            if (ks_config_load_file(&cfg, v, err, sizeof err) != 0) kf_fail("config: %s", err);
-        } else if (!strcmp(a, "--set")) {
-            char kv[1024];
-            snprintf(kv, sizeof kv, "%s", v);
-            char *eq = strchr(kv, '=');
-            if (!eq) kf_fail("--set %s: expected key=value", v);
-            *eq = '\0';
-            if (ks_config_set(&cfg, kv, eq + 1, err, sizeof err) != 0) kf_fail("%s", err);
-        } else if (!strcmp(a, "--horizon") || !strcmp(a, "--warmup")) {
-            int64_t ms;
-            if (ks_duration_parse(v, &ms) != 0 || ms <= 0)
-                kf_fail("%s: expected a duration like 30d, got '%s'", a, v);
-            *(!strcmp(a, "--horizon") ? &f.horizon_ms : &f.warmup_ms) = ms;
-        } else if (!strcmp(a, "--l2") || !strcmp(a, "--sample-rate") ||
-                   !strcmp(a, "--precision-high") || !strcmp(a, "--precision-medium")) {
-            double d = strtod(v, &end);
-            bool rate = !strcmp(a, "--sample-rate"), l2 = !strcmp(a, "--l2");
-            if (!end || *end || !(d >= 0) || (!l2 && !(d > 0 && d <= 1)))
-                kf_fail("%s: expected a number %s, got '%s'", a, l2 ? ">= 0" : "in (0, 1]", v);
-            *(l2 ? &f.l2 : rate ? &f.sample_rate
-                   : !strcmp(a, "--precision-high") ? &f.target_high
-                                                    : &f.target_medium) = d;
-        } else {
-            fprintf(stderr, "kpistream risk-fit: unknown option '%s'\n", a);
-            kf_usage(stderr);
-            return kf_done(&f, &cfg, 2);
-        }
-    }
+    kf_args a = {.f = &f, .cfg = &cfg};
+    int status = ks_cli_parse(&kf_cli, argc, argv, &a);
+    if (status != KS_CLI_GO) return kf_done(&f, &cfg, status);
+    const char *inputs = a.inputs, *out = a.out, *topic = a.topic;
+    int64_t from_ms = a.from_ms, to_ms = a.to_ms;
+    f.eval_only = a.eval;
     if (!inputs && !topic) {
-        kf_usage(stderr);
+        fputs("kpistream risk-fit: --input or --topic is required\n", stderr);
+        ks_cli_help(&kf_cli, stderr);
         return kf_done(&f, &cfg, 2);
     }
     if (!f.eval_only && !out) kf_fail("--out MODEL.json is required (or --eval to only measure)");

@@ -1,0 +1,42 @@
+/* Shared between the subcommands of src/app/. */
+#ifndef KS_APP_INTERNAL_H
+#define KS_APP_INTERNAL_H
+
+#include "app/cli.h"
+#include "kpistream/config.h"
+
+/** The effective config of run or check-config: defaults, the --config file,
+ *  the environment, then argv's flags in order (cli's rows and every other
+ *  config flag), then validation; sets the log level. Returns KS_CLI_GO, or
+ *  the exit status after printing why (0 after --help). cfg must be zeroed;
+ *  the caller frees it with ks_config_free() either way. */
+int ks_run_load(const ks_cli_cmd *cli, int argc, char **argv, ks_config *cfg);
+
+/* The Redis options of the readers of the output (watch, dashboard). */
+typedef struct ks_reader_args {
+    const char *redis, *pwfile, *prefix;
+} ks_reader_args;
+
+/** Their rows, for a command whose argument struct `type` holds a
+ *  ks_reader_args as `member`. */
+#define KS_READER_OPTS(type, member)                                                            \
+    {"redis", "URL",                                                                            \
+     "redis://[user:password@]host:port[/db]\n"                                                 \
+     "(default $KPISTREAM_REDIS, else redis://127.0.0.1:6379/0)",                               \
+     KS_CLI_STR, offsetof(type, member.redis), 0, 0, 'r'},                                      \
+        {"redis-password-file", "FILE",                                                         \
+         "the password, read from FILE (default\n"                                              \
+         "$KPISTREAM_REDIS_PASSWORD_FILE); the URL then has none",                              \
+         KS_CLI_STR, offsetof(type, member.pwfile), 0, 0, 'f'},                                 \
+        {"prefix", "P", "key prefix (default kpi:)", KS_CLI_STR, offsetof(type, member.prefix), \
+         0, 0, 'p'}
+
+/** Fills r with the defaults: $KPISTREAM_REDIS (else redis://127.0.0.1:6379/0),
+ *  $KPISTREAM_REDIS_PASSWORD_FILE, prefix kpi:. */
+void ks_reader_args_init(ks_reader_args *r);
+
+/** Parses r's URL and password file into url. Returns 0, or -1 after printing
+ *  "<prog>: <why>" (naming the option). */
+int ks_reader_target(const ks_reader_args *r, const char *prog, ks_redis_url *url);
+
+#endif
