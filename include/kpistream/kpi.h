@@ -16,55 +16,90 @@ typedef enum ks_kpi_kind {
     KS_KPI_DURATION, /* integer milliseconds; absent without data */
 } ks_kpi_kind;
 
-#define KS_KPIS(X)                                                             \
-    X(EVENTS, "events", COUNT)                                                 \
-    X(ACTIVE_CUSTOMERS, "active_customers", COUNT)                             \
-    X(NEW_CUSTOMERS, "new_customers", COUNT)                                   \
-    X(CHURNED_CUSTOMERS, "churned_customers", COUNT)                           \
-    X(CUSTOMERS, "customers", COUNT)                                           \
-    X(ORDERS, "orders", COUNT)                                                 \
-    X(PURCHASING_CUSTOMERS, "purchasing_customers", COUNT)                     \
-    X(INTERACTIONS, "interactions", COUNT)                                     \
-    X(SOCIAL_INTERACTIONS, "social_interactions", COUNT)                       \
-    X(COMPLAINTS, "complaints", COUNT)                                         \
-    X(TICKETS, "tickets", COUNT)                                               \
-    X(LEADS, "leads", COUNT)                                                   \
-    X(CONVERSIONS, "conversions", COUNT)                                       \
-    X(UPSELLS, "upsells", COUNT)                                               \
-    X(CROSS_SELLS, "cross_sells", COUNT)                                       \
-    X(REFERRALS, "referrals", COUNT)                                           \
-    X(PAYMENT_FAILURES, "payment_failures", COUNT)                             \
-    X(CSAT_RESPONSES, "csat_responses", COUNT)                                 \
-    X(NPS_RESPONSES, "nps_responses", COUNT)                                   \
-    X(REVENUE, "revenue", MONEY)                                               \
-    X(REFUNDS, "refunds", MONEY)                                               \
-    X(MARKETING_SPEND, "marketing_spend", MONEY)                               \
-    X(RETENTION_SPEND, "retention_spend", MONEY)                               \
-    X(AOV, "aov", RATIO)                                                       \
-    X(PURCHASE_FREQUENCY, "purchase_frequency", RATIO)                         \
-    X(REPURCHASE_RATE, "repurchase_rate", RATIO)                               \
-    X(CSAT, "csat", RATIO)                                                     \
-    X(NPS, "nps", RATIO)                                                       \
-    X(RETENTION_RATE, "retention_rate", RATIO)                                 \
-    X(CHURN_RATE, "churn_rate", RATIO)                                         \
-    X(CAC, "cac", RATIO)                                                       \
-    X(RETENTION_COST, "retention_cost", RATIO)                                 \
-    X(CONVERSION_RATE, "conversion_rate", RATIO)                               \
-    X(COMPLAINT_RATE, "complaint_rate", RATIO)                                 \
-    X(COMPLAINT_RESOLUTION_RATE, "complaint_resolution_rate", RATIO)           \
-    X(RESPONSE_TIME_P50, "response_time_p50", DURATION)                        \
-    X(RESPONSE_TIME_P90, "response_time_p90", DURATION)                        \
-    X(RESPONSE_TIME_P99, "response_time_p99", DURATION)                        \
-    X(ORDER_VALUE_P50, "order_value_p50", RATIO)                               \
-    X(ORDER_VALUE_P90, "order_value_p90", RATIO)                               \
-    X(ORDER_VALUE_P99, "order_value_p99", RATIO)                               \
-    X(ENGAGEMENT, "engagement", RATIO)                                         \
-    X(UPSELL_RATE, "upsell_rate", RATIO)                                       \
-    X(CROSS_SELL_RATE, "cross_sell_rate", RATIO)                               \
-    X(CLV, "clv", RATIO)
+/* The KPIs, one row each: X(ID, name, kind, formula, doc).
+ *
+ * Adding a KPI is a row here, its counting in src/state/pstate.c (a counter
+ * of window.h's KS_COUNTERS, when no existing one fits) and its line in
+ * docs/kpis.md (tests/unit/test_kpi_doc.c fails without it). Everything else
+ * derives from the row: the enum, the name (the field "<name>:<window>" of
+ * every KPI hash the flush writes, src/engine/flush.c), the value's
+ * formatting (kind) and, for the shapes below, the formula itself, exact
+ * decimal rounding included (src/kpi/kpi.c).
+ *
+ *   name     the KPI hash field without ":<window>"
+ *   kind     COUNT, MONEY, RATIO or DURATION (ks_kpi_kind: format, presence)
+ *   formula  over the window's counter sums c[K] (K a KS_C_ name, unprefixed):
+ *     SUM(K)          c[K]
+ *     MONEY(K)        c[K] / 10^6: money summed in micro-units
+ *     RATIO(N, D, s)  s x c[N] / c[D]; absent when c[D] is 0
+ *     PER(M, D)       c[M] / 10^6 / c[D]: money per D; absent when c[D] is 0
+ *     RESPONSE(i)     quantile i (p50, p90, p99) of the first-response sketch
+ *     ORDER_VALUE(i)  quantile i of the order-value sketch (global hash only)
+ *     FN(f)           ks__kpi_<f>() in src/kpi/kpi.c: what needs the customer
+ *                     base S and E, a difference, or the params (clv)
+ *   doc      one line; docs/kpis.md has the full definition */
+#define KS_KPIS(X)                                                                                 \
+    X(EVENTS, "events", COUNT, SUM(EVENTS), "accepted events")                                     \
+    X(ACTIVE_CUSTOMERS, "active_customers", COUNT, SUM(D_ACTIVE),                                 \
+      "distinct customers with an event")                                                          \
+    X(NEW_CUSTOMERS, "new_customers", COUNT, SUM(NEW_CUSTOMERS), "customers first seen")           \
+    X(CHURNED_CUSTOMERS, "churned_customers", COUNT, SUM(CHURNED), "churns (cancel, silence)")     \
+    X(CUSTOMERS, "customers", COUNT, FN(customers), "the customer base E at the clock")            \
+    X(ORDERS, "orders", COUNT, SUM(ORDERS), "purchases")                                           \
+    X(PURCHASING_CUSTOMERS, "purchasing_customers", COUNT, SUM(D_PURCHASING),                      \
+      "distinct customers with a purchase")                                                        \
+    X(INTERACTIONS, "interactions", COUNT, SUM(INTERACTIONS), "interactions")                      \
+    X(SOCIAL_INTERACTIONS, "social_interactions", COUNT, SUM(SOCIAL),                              \
+      "interactions on channel social")                                                            \
+    X(COMPLAINTS, "complaints", COUNT, SUM(COMPLAINTS), "complaint tickets opened")                \
+    X(TICKETS, "tickets", COUNT, SUM(TICKETS), "tickets opened")                                   \
+    X(LEADS, "leads", COUNT, SUM(LEADS), "leads created")                                          \
+    X(CONVERSIONS, "conversions", COUNT, SUM(CONVERSIONS), "leads converted")                      \
+    X(UPSELLS, "upsells", COUNT, SUM(UPSELLS), "subscription upgrades")                            \
+    X(CROSS_SELLS, "cross_sells", COUNT, SUM(CROSS_SELLS), "purchases in a new category")          \
+    X(REFERRALS, "referrals", COUNT, SUM(REFERRALS), "referrals")                                  \
+    X(PAYMENT_FAILURES, "payment_failures", COUNT, SUM(PAYMENT_FAILURES), "failed payments")       \
+    X(CSAT_RESPONSES, "csat_responses", COUNT, SUM(CSAT_RESPONSES), "CSAT answers")                \
+    X(NPS_RESPONSES, "nps_responses", COUNT, SUM(NPS_RESPONSES), "NPS answers")                    \
+    X(REVENUE, "revenue", MONEY, FN(revenue), "purchases - refunds")                               \
+    X(REFUNDS, "refunds", MONEY, MONEY(M_REFUNDS), "refunded amount")                              \
+    X(MARKETING_SPEND, "marketing_spend", MONEY, MONEY(M_MARKETING), "marketing spend")            \
+    X(RETENTION_SPEND, "retention_spend", MONEY, MONEY(M_RETENTION), "retention spend")            \
+    X(AOV, "aov", RATIO, PER(M_PURCHASES, ORDERS), "purchase amount / orders")                     \
+    X(PURCHASE_FREQUENCY, "purchase_frequency", RATIO, RATIO(ORDERS, D_PURCHASING, 1),             \
+      "orders / purchasing_customers")                                                             \
+    X(REPURCHASE_RATE, "repurchase_rate", RATIO, RATIO(D_REPURCHASING, D_PURCHASING, 100),         \
+      "100 x customers with 2 purchases / purchasing_customers")                                   \
+    X(CSAT, "csat", RATIO, RATIO(CSAT_SATISFIED, CSAT_RESPONSES, 100),                             \
+      "100 x satisfied answers / csat_responses")                                                  \
+    X(NPS, "nps", RATIO, FN(nps), "100 x (promoters - detractors) / nps_responses")                \
+    X(RETENTION_RATE, "retention_rate", RATIO, FN(retention_rate), "100 x (E - N) / S")            \
+    X(CHURN_RATE, "churn_rate", RATIO, FN(churn_rate), "100 x churned_customers / S")              \
+    X(CAC, "cac", RATIO, PER(M_MARKETING, NEW_CUSTOMERS), "marketing_spend / new_customers")       \
+    X(RETENTION_COST, "retention_cost", RATIO, FN(retention_cost),                                 \
+      "retention_spend / (S - churned_customers)")                                                 \
+    X(CONVERSION_RATE, "conversion_rate", RATIO, RATIO(CONVERSIONS, LEADS, 100),                   \
+      "100 x conversions / leads")                                                                 \
+    X(COMPLAINT_RATE, "complaint_rate", RATIO, RATIO(COMPLAINTS, D_ACTIVE, 100),                   \
+      "100 x complaints / active_customers")                                                       \
+    X(COMPLAINT_RESOLUTION_RATE, "complaint_resolution_rate", RATIO,                               \
+      RATIO(COMPLAINTS_RESOLVED, COMPLAINTS, 100), "100 x complaints resolved / complaints")       \
+    X(RESPONSE_TIME_P50, "response_time_p50", DURATION, RESPONSE(0), "first-response time p50")    \
+    X(RESPONSE_TIME_P90, "response_time_p90", DURATION, RESPONSE(1), "first-response time p90")    \
+    X(RESPONSE_TIME_P99, "response_time_p99", DURATION, RESPONSE(2), "first-response time p99")    \
+    X(ORDER_VALUE_P50, "order_value_p50", RATIO, ORDER_VALUE(0), "purchase amount p50")            \
+    X(ORDER_VALUE_P90, "order_value_p90", RATIO, ORDER_VALUE(1), "purchase amount p90")            \
+    X(ORDER_VALUE_P99, "order_value_p99", RATIO, ORDER_VALUE(2), "purchase amount p99")            \
+    X(ENGAGEMENT, "engagement", RATIO, RATIO(INTERACTIONS, D_ACTIVE, 1),                           \
+      "interactions / active_customers")                                                           \
+    X(UPSELL_RATE, "upsell_rate", RATIO, RATIO(UPSELLS, D_ACTIVE, 100),                            \
+      "100 x upsells / active_customers")                                                          \
+    X(CROSS_SELL_RATE, "cross_sell_rate", RATIO, RATIO(CROSS_SELLS, ORDERS, 100),                  \
+      "100 x cross_sells / orders")                                                                \
+    X(CLV, "clv", RATIO, FN(clv), "margin x revenue per active customer / churn (30d only)")
 
 typedef enum ks_kpi {
-#define KS__KPI_ENUM(name, str, kind) KS_KPI_##name,
+#define KS__KPI_ENUM(id, name, kind, formula, doc) KS_KPI_##id,
     KS_KPIS(KS__KPI_ENUM)
 #undef KS__KPI_ENUM
         KS_KPI__COUNT
@@ -75,6 +110,12 @@ const char *ks_kpi_name(ks_kpi k);
 
 /** Returns the KPI's kind. */
 ks_kpi_kind ks_kpi_kind_of(ks_kpi k);
+
+/** Returns the KPI's one-line doc (its row's); static. */
+const char *ks_kpi_doc(ks_kpi k);
+
+/** Returns the KPI named name (a field without ":<window>"), or -1. */
+int ks_kpi_find(const char *name, size_t len);
 
 typedef struct ks_kpi_params {
     double gross_margin; /* CLV */

@@ -9,8 +9,9 @@
 static const struct {
     const char *name;
     ks_kpi_kind kind;
+    const char *doc;
 } ks__kpis[] = {
-#define KS__KPI_ROW(name, str, kind) {str, KS_KPI_##kind},
+#define KS__KPI_ROW(id, name, kind, formula, doc) {name, KS_KPI_##kind, doc},
     KS_KPIS(KS__KPI_ROW)
 #undef KS__KPI_ROW
 };
@@ -23,6 +24,19 @@ const char *ks_kpi_name(ks_kpi k)
 ks_kpi_kind ks_kpi_kind_of(ks_kpi k)
 {
     return (unsigned)k < KS_KPI__COUNT ? ks__kpis[k].kind : KS_KPI_COUNT;
+}
+
+const char *ks_kpi_doc(ks_kpi k)
+{
+    return (unsigned)k < KS_KPI__COUNT ? ks__kpis[k].doc : "?";
+}
+
+int ks_kpi_find(const char *name, size_t len)
+{
+    for (int k = 0; k < KS_KPI__COUNT; k++)
+        if (strlen(ks__kpis[k].name) == len && memcmp(ks__kpis[k].name, name, len) == 0)
+            return k;
+    return -1;
 }
 
 bool ks_kpi_ratio(double num, double den, double scale, double *out)
@@ -152,122 +166,175 @@ static void ks__exact(ks_kpi_values *out, ks_kpi k, int64_t num, int64_t den, in
     out->hundredths[k] = ks_kpi_hundredths((int64_t)n, den);
 }
 
+/* --- the formulas of KS_KPIS (kpi.h) --- */
+
+/* The FN(f) rows: KPI k of out from in, each setting v, present and, when
+ * the value is a ratio of integers, its exact hundredths. */
+typedef void ks__kpi_fn(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_values *out,
+                        ks_kpi k);
+
+static void ks__kpi_customers(const ks_kpi_input *in, const ks_kpi_params *prm,
+                              ks_kpi_values *out, ks_kpi k)
+{
+    (void)prm;
+    out->v[k] = (double)in->base_end;
+}
+
+/* Net revenue in micro-units; false when it overflows int64. */
+static bool ks__revenue_micro(const int64_t *c, int64_t *out)
+{
+    return !__builtin_sub_overflow(c[KS_C_M_PURCHASES], c[KS_C_M_REFUNDS], out);
+}
+
+static void ks__kpi_revenue(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_values *out,
+                            ks_kpi k)
+{
+    (void)prm;
+    const int64_t *c = in->sum.v;
+    out->v[k] = ((double)c[KS_C_M_PURCHASES] - (double)c[KS_C_M_REFUNDS]) / 1e6;
+    int64_t micro;
+    if (ks__revenue_micro(c, &micro))
+        ks__exact(out, k, micro, 1000000, 1);
+}
+
+static void ks__kpi_nps(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_values *out,
+                        ks_kpi k)
+{
+    (void)prm;
+    const int64_t *c = in->sum.v;
+    out->present[k] =
+        ks_kpi_nps(c[KS_C_NPS_PROMOTERS], c[KS_C_NPS_DETRACTORS], c[KS_C_NPS_RESPONSES], &out->v[k]);
+    int64_t pd;
+    if (!__builtin_sub_overflow(c[KS_C_NPS_PROMOTERS], c[KS_C_NPS_DETRACTORS], &pd))
+        ks__exact(out, k, pd, c[KS_C_NPS_RESPONSES], 100);
+}
+
+static void ks__kpi_retention_rate(const ks_kpi_input *in, const ks_kpi_params *prm,
+                                   ks_kpi_values *out, ks_kpi k)
+{
+    (void)prm;
+    const int64_t *c = in->sum.v;
+    out->present[k] =
+        ks_kpi_retention_rate(in->base_start, in->base_end, c[KS_C_NEW_CUSTOMERS], &out->v[k]);
+    int64_t en;
+    if (!__builtin_sub_overflow(in->base_end, c[KS_C_NEW_CUSTOMERS], &en))
+        ks__exact(out, k, en, in->base_start, 100);
+}
+
+/* 100 x churned / S, or false when S is 0 (churn_rate; clv reads it too). */
+static bool ks__churn_pct(const ks_kpi_input *in, double *out)
+{
+    return ks_kpi_ratio((double)in->sum.v[KS_C_CHURNED], (double)in->base_start, 100, out);
+}
+
+static void ks__kpi_churn_rate(const ks_kpi_input *in, const ks_kpi_params *prm,
+                               ks_kpi_values *out, ks_kpi k)
+{
+    (void)prm;
+    out->present[k] = ks__churn_pct(in, &out->v[k]);
+    ks__exact(out, k, in->sum.v[KS_C_CHURNED], in->base_start, 100);
+}
+
+static void ks__kpi_retention_cost(const ks_kpi_input *in, const ks_kpi_params *prm,
+                                   ks_kpi_values *out, ks_kpi k)
+{
+    (void)prm;
+    const int64_t *c = in->sum.v;
+    out->present[k] = ks_kpi_retention_cost((double)c[KS_C_M_RETENTION] / 1e6, in->base_start,
+                                            c[KS_C_CHURNED], &out->v[k]);
+    int64_t sc;
+    if (!__builtin_sub_overflow(in->base_start, c[KS_C_CHURNED], &sc) && sc != 0 &&
+        sc < INT64_MAX / 1000000 && sc > INT64_MIN / 1000000)
+        ks__exact(out, k, c[KS_C_M_RETENTION], sc * 1000000, 1);
+}
+
+static void ks__kpi_clv(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_values *out,
+                        ks_kpi k)
+{
+    if (!in->clv_window)
+        return;
+    const int64_t *c = in->sum.v;
+    double revenue = ((double)c[KS_C_M_PURCHASES] - (double)c[KS_C_M_REFUNDS]) / 1e6, churn = 0;
+    bool churn_known = ks__churn_pct(in, &churn);
+    out->present[k] = ks_kpi_clv(revenue, c[KS_C_D_ACTIVE], churn, churn_known, prm, &out->v[k]);
+    int64_t micro, h;
+    if (out->present[k] && ks__revenue_micro(c, &micro) &&
+        ks_kpi_clv_hundredths(micro, c[KS_C_D_ACTIVE], c[KS_C_CHURNED], in->base_start,
+                              churn_known, prm, &h)) {
+        out->exact[k] = true;
+        out->hundredths[k] = h;
+    }
+}
+
+/* A row's formula as data: the shapes of KS_KPIS expanded into one struct. */
+typedef enum { KS__F_SUM, KS__F_MONEY, KS__F_RATIO, KS__F_PER, KS__F_RT, KS__F_OV, KS__F_FN } ks__fop;
+
+typedef struct ks__formula {
+    ks__fop op;
+    int a, b;      /* counters (or the quantile's index) */
+    int64_t scale; /* RATIO */
+    ks__kpi_fn *fn;
+} ks__formula;
+
+#define KS__F_SUM(k) {KS__F_SUM, KS_C_##k, 0, 0, NULL}
+#define KS__F_MONEY(k) {KS__F_MONEY, KS_C_##k, 0, 0, NULL}
+#define KS__F_RATIO(n, d, s) {KS__F_RATIO, KS_C_##n, KS_C_##d, s, NULL}
+#define KS__F_PER(m, d) {KS__F_PER, KS_C_##m, KS_C_##d, 0, NULL}
+#define KS__F_RESPONSE(i) {KS__F_RT, i, 0, 0, NULL}
+#define KS__F_ORDER_VALUE(i) {KS__F_OV, i, 0, 0, NULL}
+#define KS__F_FN(f) {KS__F_FN, 0, 0, 0, ks__kpi_##f}
+
+static const ks__formula ks__formulas[KS_KPI__COUNT] = {
+#define KS__KPI_FORMULA(id, name, kind, formula, doc) KS__F_##formula,
+    KS_KPIS(KS__KPI_FORMULA)
+#undef KS__KPI_FORMULA
+};
+
 void ks_kpi_compute(const ks_kpi_input *in, const ks_kpi_params *prm, ks_kpi_values *out)
 {
     const int64_t *c = in->sum.v;
-    double *v = out->v;
-    bool *ok = out->present;
+    /* Counts and money are always present (0 included); the rest when defined. */
     for (int k = 0; k < KS_KPI__COUNT; k++) {
-        v[k] = 0;
-        ok[k] = ks__kpis[k].kind == KS_KPI_COUNT || ks__kpis[k].kind == KS_KPI_MONEY;
+        out->v[k] = 0;
+        out->present[k] = ks__kpis[k].kind == KS_KPI_COUNT || ks__kpis[k].kind == KS_KPI_MONEY;
+        out->exact[k] = false;
     }
-    v[KS_KPI_EVENTS] = (double)c[KS_C_EVENTS];
-    v[KS_KPI_ACTIVE_CUSTOMERS] = (double)c[KS_C_D_ACTIVE];
-    v[KS_KPI_NEW_CUSTOMERS] = (double)c[KS_C_NEW_CUSTOMERS];
-    v[KS_KPI_CHURNED_CUSTOMERS] = (double)c[KS_C_CHURNED];
-    v[KS_KPI_CUSTOMERS] = (double)in->base_end;
-    v[KS_KPI_ORDERS] = (double)c[KS_C_ORDERS];
-    v[KS_KPI_PURCHASING_CUSTOMERS] = (double)c[KS_C_D_PURCHASING];
-    v[KS_KPI_INTERACTIONS] = (double)c[KS_C_INTERACTIONS];
-    v[KS_KPI_SOCIAL_INTERACTIONS] = (double)c[KS_C_SOCIAL];
-    v[KS_KPI_COMPLAINTS] = (double)c[KS_C_COMPLAINTS];
-    v[KS_KPI_TICKETS] = (double)c[KS_C_TICKETS];
-    v[KS_KPI_LEADS] = (double)c[KS_C_LEADS];
-    v[KS_KPI_CONVERSIONS] = (double)c[KS_C_CONVERSIONS];
-    v[KS_KPI_UPSELLS] = (double)c[KS_C_UPSELLS];
-    v[KS_KPI_CROSS_SELLS] = (double)c[KS_C_CROSS_SELLS];
-    v[KS_KPI_REFERRALS] = (double)c[KS_C_REFERRALS];
-    v[KS_KPI_PAYMENT_FAILURES] = (double)c[KS_C_PAYMENT_FAILURES];
-    v[KS_KPI_CSAT_RESPONSES] = (double)c[KS_C_CSAT_RESPONSES];
-    v[KS_KPI_NPS_RESPONSES] = (double)c[KS_C_NPS_RESPONSES];
-    double purchases = (double)c[KS_C_M_PURCHASES] / 1e6;
-    double revenue = ((double)c[KS_C_M_PURCHASES] - (double)c[KS_C_M_REFUNDS]) / 1e6;
-    double retention_spend = (double)c[KS_C_M_RETENTION] / 1e6;
-    double marketing = (double)c[KS_C_M_MARKETING] / 1e6;
-    v[KS_KPI_REVENUE] = revenue;
-    v[KS_KPI_REFUNDS] = (double)c[KS_C_M_REFUNDS] / 1e6;
-    v[KS_KPI_MARKETING_SPEND] = marketing;
-    v[KS_KPI_RETENTION_SPEND] = retention_spend;
-
-    double orders = (double)c[KS_C_ORDERS], buyers = (double)c[KS_C_D_PURCHASING];
-    double active = (double)c[KS_C_D_ACTIVE], s = (double)in->base_start;
-    ok[KS_KPI_AOV] = ks_kpi_ratio(purchases, orders, 1, &v[KS_KPI_AOV]);
-    ok[KS_KPI_PURCHASE_FREQUENCY] = ks_kpi_ratio(orders, buyers, 1, &v[KS_KPI_PURCHASE_FREQUENCY]);
-    ok[KS_KPI_REPURCHASE_RATE] =
-        ks_kpi_ratio((double)c[KS_C_D_REPURCHASING], buyers, 100, &v[KS_KPI_REPURCHASE_RATE]);
-    ok[KS_KPI_CSAT] = ks_kpi_ratio((double)c[KS_C_CSAT_SATISFIED], (double)c[KS_C_CSAT_RESPONSES],
-                                   100, &v[KS_KPI_CSAT]);
-    ok[KS_KPI_NPS] = ks_kpi_nps(c[KS_C_NPS_PROMOTERS], c[KS_C_NPS_DETRACTORS],
-                                c[KS_C_NPS_RESPONSES], &v[KS_KPI_NPS]);
-    ok[KS_KPI_RETENTION_RATE] = ks_kpi_retention_rate(in->base_start, in->base_end,
-                                                      c[KS_C_NEW_CUSTOMERS], &v[KS_KPI_RETENTION_RATE]);
-    ok[KS_KPI_CHURN_RATE] = ks_kpi_ratio((double)c[KS_C_CHURNED], s, 100, &v[KS_KPI_CHURN_RATE]);
-    ok[KS_KPI_CAC] = ks_kpi_ratio(marketing, (double)c[KS_C_NEW_CUSTOMERS], 1, &v[KS_KPI_CAC]);
-    ok[KS_KPI_RETENTION_COST] = ks_kpi_retention_cost(retention_spend, in->base_start,
-                                                      c[KS_C_CHURNED], &v[KS_KPI_RETENTION_COST]);
-    ok[KS_KPI_CONVERSION_RATE] = ks_kpi_ratio((double)c[KS_C_CONVERSIONS], (double)c[KS_C_LEADS],
-                                              100, &v[KS_KPI_CONVERSION_RATE]);
-    ok[KS_KPI_COMPLAINT_RATE] =
-        ks_kpi_ratio((double)c[KS_C_COMPLAINTS], active, 100, &v[KS_KPI_COMPLAINT_RATE]);
-    ok[KS_KPI_COMPLAINT_RESOLUTION_RATE] =
-        ks_kpi_ratio((double)c[KS_C_COMPLAINTS_RESOLVED], (double)c[KS_C_COMPLAINTS], 100,
-                     &v[KS_KPI_COMPLAINT_RESOLUTION_RATE]);
-    for (int i = 0; i < 3; i++) {
-        ok[KS_KPI_RESPONSE_TIME_P50 + i] = in->has_response;
-        v[KS_KPI_RESPONSE_TIME_P50 + i] = in->response[i];
-    }
-    for (int i = 0; i < 3; i++) {
-        ok[KS_KPI_ORDER_VALUE_P50 + i] = in->has_order_value;
-        v[KS_KPI_ORDER_VALUE_P50 + i] = in->order_value[i];
-    }
-    ok[KS_KPI_ENGAGEMENT] = ks_kpi_ratio((double)c[KS_C_INTERACTIONS], active, 1, &v[KS_KPI_ENGAGEMENT]);
-    ok[KS_KPI_UPSELL_RATE] = ks_kpi_ratio((double)c[KS_C_UPSELLS], active, 100, &v[KS_KPI_UPSELL_RATE]);
-    ok[KS_KPI_CROSS_SELL_RATE] =
-        ks_kpi_ratio((double)c[KS_C_CROSS_SELLS], orders, 100, &v[KS_KPI_CROSS_SELL_RATE]);
-    if (in->clv_window)
-        ok[KS_KPI_CLV] = ks_kpi_clv(revenue, c[KS_C_D_ACTIVE], v[KS_KPI_CHURN_RATE],
-                                    ok[KS_KPI_CHURN_RATE], prm, &v[KS_KPI_CLV]);
     /* Exact decimal rounding of what is a ratio of integers (contract 5:
      * money rounds half-up on its decimal value, 1.005 -> 1.01). Money is
      * in micro-units: x / 1e6 in hundredths is x / 10^4. */
-    memset(out->exact, 0, sizeof out->exact);
-    int64_t rev_micro;
-    bool rev_ok = !__builtin_sub_overflow(c[KS_C_M_PURCHASES], c[KS_C_M_REFUNDS], &rev_micro);
-    if (rev_ok)
-        ks__exact(out, KS_KPI_REVENUE, rev_micro, 1000000, 1);
-    ks__exact(out, KS_KPI_REFUNDS, c[KS_C_M_REFUNDS], 1000000, 1);
-    ks__exact(out, KS_KPI_MARKETING_SPEND, c[KS_C_M_MARKETING], 1000000, 1);
-    ks__exact(out, KS_KPI_RETENTION_SPEND, c[KS_C_M_RETENTION], 1000000, 1);
-    if (c[KS_C_ORDERS] > 0 && c[KS_C_ORDERS] < INT64_MAX / 1000000)
-        ks__exact(out, KS_KPI_AOV, c[KS_C_M_PURCHASES], c[KS_C_ORDERS] * 1000000, 1);
-    ks__exact(out, KS_KPI_PURCHASE_FREQUENCY, c[KS_C_ORDERS], c[KS_C_D_PURCHASING], 1);
-    ks__exact(out, KS_KPI_REPURCHASE_RATE, c[KS_C_D_REPURCHASING], c[KS_C_D_PURCHASING], 100);
-    ks__exact(out, KS_KPI_CSAT, c[KS_C_CSAT_SATISFIED], c[KS_C_CSAT_RESPONSES], 100);
-    int64_t pd, en, sc;
-    if (!__builtin_sub_overflow(c[KS_C_NPS_PROMOTERS], c[KS_C_NPS_DETRACTORS], &pd))
-        ks__exact(out, KS_KPI_NPS, pd, c[KS_C_NPS_RESPONSES], 100);
-    if (!__builtin_sub_overflow(in->base_end, c[KS_C_NEW_CUSTOMERS], &en))
-        ks__exact(out, KS_KPI_RETENTION_RATE, en, in->base_start, 100);
-    ks__exact(out, KS_KPI_CHURN_RATE, c[KS_C_CHURNED], in->base_start, 100);
-    int64_t clv_h;
-    if (in->clv_window && ok[KS_KPI_CLV] && rev_ok &&
-        ks_kpi_clv_hundredths(rev_micro, c[KS_C_D_ACTIVE], c[KS_C_CHURNED], in->base_start,
-                              ok[KS_KPI_CHURN_RATE], prm, &clv_h)) {
-        out->exact[KS_KPI_CLV] = true;
-        out->hundredths[KS_KPI_CLV] = clv_h;
+    for (int k = 0; k < KS_KPI__COUNT; k++) {
+        const ks__formula *f = &ks__formulas[k];
+        double *v = &out->v[k];
+        switch (f->op) {
+        case KS__F_SUM:
+            *v = (double)c[f->a];
+            break;
+        case KS__F_MONEY:
+            *v = (double)c[f->a] / 1e6;
+            ks__exact(out, (ks_kpi)k, c[f->a], 1000000, 1);
+            break;
+        case KS__F_RATIO:
+            out->present[k] = ks_kpi_ratio((double)c[f->a], (double)c[f->b], (double)f->scale, v);
+            ks__exact(out, (ks_kpi)k, c[f->a], c[f->b], f->scale);
+            break;
+        case KS__F_PER:
+            out->present[k] = ks_kpi_ratio((double)c[f->a] / 1e6, (double)c[f->b], 1, v);
+            if (c[f->b] > 0 && c[f->b] < INT64_MAX / 1000000)
+                ks__exact(out, (ks_kpi)k, c[f->a], c[f->b] * 1000000, 1);
+            break;
+        case KS__F_RT:
+            out->present[k] = in->has_response;
+            *v = in->response[f->a];
+            break;
+        case KS__F_OV:
+            out->present[k] = in->has_order_value;
+            *v = in->order_value[f->a];
+            break;
+        case KS__F_FN:
+            f->fn(in, prm, out, (ks_kpi)k);
+            break;
+        }
     }
-    if (c[KS_C_NEW_CUSTOMERS] > 0 && c[KS_C_NEW_CUSTOMERS] < INT64_MAX / 1000000)
-        ks__exact(out, KS_KPI_CAC, c[KS_C_M_MARKETING], c[KS_C_NEW_CUSTOMERS] * 1000000, 1);
-    if (!__builtin_sub_overflow(in->base_start, c[KS_C_CHURNED], &sc) && sc != 0 &&
-        sc < INT64_MAX / 1000000 && sc > INT64_MIN / 1000000)
-        ks__exact(out, KS_KPI_RETENTION_COST, c[KS_C_M_RETENTION], sc * 1000000, 1);
-    ks__exact(out, KS_KPI_CONVERSION_RATE, c[KS_C_CONVERSIONS], c[KS_C_LEADS], 100);
-    ks__exact(out, KS_KPI_COMPLAINT_RATE, c[KS_C_COMPLAINTS], c[KS_C_D_ACTIVE], 100);
-    ks__exact(out, KS_KPI_COMPLAINT_RESOLUTION_RATE, c[KS_C_COMPLAINTS_RESOLVED],
-              c[KS_C_COMPLAINTS], 100);
-    ks__exact(out, KS_KPI_ENGAGEMENT, c[KS_C_INTERACTIONS], c[KS_C_D_ACTIVE], 1);
-    ks__exact(out, KS_KPI_UPSELL_RATE, c[KS_C_UPSELLS], c[KS_C_D_ACTIVE], 100);
-    ks__exact(out, KS_KPI_CROSS_SELL_RATE, c[KS_C_CROSS_SELLS], c[KS_C_ORDERS], 100);
 }
 
 char *ks_kpi_format_hundredths(ks_kpi_kind kind, int64_t h, char *buf, size_t size)
