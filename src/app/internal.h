@@ -5,12 +5,36 @@
 #include "app/cli.h"
 #include "kpistream/config.h"
 
+#include <stdbool.h>
+#include <stdint.h>
+
 /** The effective config of run or check-config: defaults, the --config file,
  *  the environment, then argv's flags in order (cli's rows and every other
  *  config flag), then validation; sets the log level. Returns KS_CLI_GO, or
  *  the exit status after printing why (0 after --help). cfg must be zeroed;
  *  the caller frees it with ks_config_free() either way. */
 int ks_run_load(const ks_cli_cmd *cli, int argc, char **argv, ks_config *cfg);
+
+/* What `kpistream risk-fit`'s options set (cmd_risk_fit.c) for the job
+ * (risk_fit.c). */
+typedef struct ks_risk_fit_opts {
+    const char *inputs, *out, *topic; /* JSON-lines files (comma-separated), model, topic */
+    int64_t from_ms, to_ms;           /* the topic range, Kafka time (0: start / end) */
+    int64_t horizon_ms, warmup_ms;
+    double sample_rate, l2, target_high, target_medium;
+    bool eval; /* only score with the configured scorer */
+} ks_risk_fit_opts;
+
+/** Replays the history of o through the engine with cfg (validated here; the
+ *  clock set to event time), fits, calibrates and measures the model, prints
+ *  the figures and writes the model to o->out (or, with o->eval, only
+ *  measures). Returns the exit status 0; on a failure prints
+ *  "kpistream risk-fit: <why>" and exits 1. cfg stays the caller's. */
+int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg);
+
+/** Prints "kpistream risk-fit: <fmt ...>" on stderr. Returns 1 (the exit
+ *  status of a failure). */
+int ks_risk_fit_say(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* The Redis options of the readers of the output (watch, dashboard). */
 typedef struct ks_reader_args {
