@@ -28,7 +28,8 @@ static const ks_cli_opt ks__opts[] = {
      "where to serve the page (default 127.0.0.1:8080; loopback\n"
      "only unless an address such as 0.0.0.0:8080 is given)",
      KS_CLI_STR, offsetof(ks__dash_args, listen), 0, 0, 'l'},
-    {"interval-ms", "N", "how often Redis is read and the page refreshed,\n250..2000 (default 1000)",
+    {"interval-ms", "N",
+     "how often Redis is read and the page refreshed,\n250..2000 (default 1000)",
      KS_CLI_INT, offsetof(ks__dash_args, interval_ms), 250, 2000, 'i'},
     KS_CLI_END,
 };

@@ -62,7 +62,8 @@ static int ks__gen_option(void *args, const ks_cli_opt *opt, const char *v)
     return 0;
 }
 
-#define KS__OPT(name, arg, help, type, field) {name, arg, help, type, offsetof(ks__gen_args, field), 0, 0, 0}
+#define KS__OPT(name, arg, help, type, field)                                                   \
+    {name, arg, help, type, offsetof(ks__gen_args, field), 0, 0, 0}
 
 static const ks_cli_opt ks__opts[] = {
     KS__OPT("seed", "N", "PRNG seed (default 1)", KS_CLI_U64, o.seed),

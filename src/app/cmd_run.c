@@ -75,8 +75,9 @@ const ks_cli_cmd ks_run_cli = {
     KS__RUN_CLI,
     .name = "run",
     .usage = "kpistream run [--config FILE] [--brokers HOST:PORT,...] [--topics T1,T2]\n"
-             "                     [--group ID] [--redis URL] [--prefix kpi:] [--clock wall|event]\n"
-             "                     [--exit-on-eof] [--set key=value]... [--kafka.<property> VALUE]",
+             "                     [--group ID] [--redis URL] [--prefix kpi:]\n"
+             "                     [--clock wall|event] [--exit-on-eof] [--set key=value]...\n"
+             "                     [--kafka.<property> VALUE]",
     .about = "Consumes events from Kafka and keeps the KPIs in Redis until SIGINT/SIGTERM:\n"
              "exit 0 stopped, 1 configuration or start-up error, 2 fatal runtime error,\n"
              "3 stopped without a final flush (docs/operations.md).\n" KS__RUN_ABOUT,

@@ -43,7 +43,8 @@ void ks_http_text(ks_http_reply *r, unsigned status, const char *text, ks_http_m
     *r = (ks_http_reply){status, "text/plain; charset=utf-8", text, strlen(text), mem};
 }
 
-static enum MHD_Result ks__send(const ks_http *h, struct MHD_Connection *c, const ks_http_reply *rep)
+static enum MHD_Result ks__send(const ks_http *h, struct MHD_Connection *c,
+                                const ks_http_reply *rep)
 {
     struct MHD_Response *r = MHD_create_response_from_buffer(
         rep->len, (void *)rep->body,

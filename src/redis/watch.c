@@ -192,8 +192,8 @@ static void ks__alerts(ks_watch_reader *r, ks_watch_view *v)
     redisReply *rep = ks__cmd(r, "XREVRANGE %salerts + - COUNT %d", r->prefix, KS_WATCH_TOP);
     if (!rep)
         return;
-    for (size_t i = 0; rep->type == REDIS_REPLY_ARRAY && i < rep->elements && v->nalert < KS_WATCH_TOP;
-         i++) {
+    for (size_t i = 0;
+         rep->type == REDIS_REPLY_ARRAY && i < rep->elements && v->nalert < KS_WATCH_TOP; i++) {
         redisReply *e = rep->element[i];
         if (e->type != REDIS_REPLY_ARRAY || e->elements != 2)
             continue;

@@ -76,14 +76,15 @@ static int parse(const ks_cli_cmd *cmd, targs *a, char *err, size_t n, const cha
     return rc;
 }
 
-#define PARSE(a, err, ...) parse(&t_cmd, (a), (err), sizeof(err), (const char *[]){__VA_ARGS__, NULL})
+#define PARSE(a, err, ...)                                                                      \
+    parse(&t_cmd, (a), (err), sizeof(err), (const char *[]){__VA_ARGS__, NULL})
 
 Test(app_cli, values_in_every_spelling)
 {
     targs a = {0};
     char err[512];
-    cr_assert_eq(PARSE(&a, err, "--name", "x", "--count=3", "--flag", "--big", "18446744073709551615",
-                       "--ratio=0.25", "--call", "ok"),
+    cr_assert_eq(PARSE(&a, err, "--name", "x", "--count=3", "--flag", "--big",
+                       "18446744073709551615", "--ratio=0.25", "--call", "ok"),
                  KS_CLI_GO, "%s", err);
     cr_assert_str_eq(a.name, "x");
     cr_assert_eq(a.n, 3);
