@@ -21,7 +21,4 @@
  *  as it is: the script is a no-op then, never an error. */
 void ks_history_append(ks_batch *b, const ks_config *cfg, int64_t wall_ms);
 
-/** The KPIs snapshotted (without window), NULL-terminated. Borrowed: static. */
-extern const char *const ks_history_kpis[];
-
 #endif

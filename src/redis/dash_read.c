@@ -21,6 +21,8 @@
  */
 #include "kpistream/dash_read.h"
 
+#include "kpistream/kpi.h"
+
 #include "redis/conn.h"
 
 #include <cjson/cJSON.h>
@@ -35,9 +37,11 @@ struct ks_dash_reader {
     redisContext *c;
 };
 
-/* The columns of the segment and channel tables, per window. */
-static const char *const ks__table_kpis[] = {
-    "events", "active_customers", "revenue", "aov", "churn_rate", "csat",
+/* The columns of the segment and channel tables, per window (named by the
+ * KPI table, kpistream/kpi.h: a KPI renamed or gone does not compile). */
+static const ks_kpi ks__table_kpis[] = {
+    KS_KPI_EVENTS, KS_KPI_ACTIVE_CUSTOMERS, KS_KPI_REVENUE,
+    KS_KPI_AOV,    KS_KPI_CHURN_RATE,       KS_KPI_CSAT,
 };
 #define KS__NTABLE (sizeof ks__table_kpis / sizeof *ks__table_kpis)
 
@@ -239,8 +243,8 @@ char *ks_dash_reader_read(ks_dash_reader *r, char *err, size_t errsize)
     }
     for (size_t w = 0; w < nwin; w++)
         for (size_t k = 0; k < KS__NTABLE; k++)
-            snprintf(fields[w * KS__NTABLE + k], sizeof fields[0], "%s:%s", ks__table_kpis[k],
-                     win[w]);
+            snprintf(fields[w * KS__NTABLE + k], sizeof fields[0], "%s:%s",
+                     ks_kpi_name(ks__table_kpis[k]), win[w]);
     /* No window in global yet (nothing flushed): no table to read. */
     size_t ns = nfields ? ks__names(a[NAMES_S], names, KS_DASH_MAX_NAMES) : 0;
     size_t nc = nfields ? ks__names(a[NAMES_C], names + ns, KS_DASH_MAX_NAMES) : 0;

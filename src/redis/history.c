@@ -10,11 +10,17 @@
  * HMGET, XADD) are used. */
 #include "kpistream/history.h"
 
+#include "kpistream/kpi.h"
+
 #include <stdio.h>
 
-const char *const ks_history_kpis[] = {
-    "events", "active_customers", "revenue", "aov", "csat", "nps", "churn_rate",
-    "retention_rate", "complaint_rate", "response_time_p90", NULL,
+/* The KPIs snapshotted, in every window (named by the KPI table,
+ * kpistream/kpi.h: a KPI renamed or gone does not compile). The dashboard's
+ * tiles (src/dashboard/dashboard.js) show these. */
+static const ks_kpi ks__history_kpis[] = {
+    KS_KPI_EVENTS,         KS_KPI_ACTIVE_CUSTOMERS, KS_KPI_REVENUE,        KS_KPI_AOV,
+    KS_KPI_CSAT,           KS_KPI_NPS,              KS_KPI_CHURN_RATE,     KS_KPI_RETENTION_RATE,
+    KS_KPI_COMPLAINT_RATE, KS_KPI_RESPONSE_TIME_P90,
 };
 
 /* KEYS: global, meta, history. ARGV: entry id, MAXLEN, then the fields.
@@ -48,6 +54,6 @@ void ks_history_append(ks_batch *b, const ks_config *cfg, int64_t wall_ms)
     ks_batch_fmt(b, "%lld-0", (long long)(wall_ms - wall_ms % 60000));
     ks_batch_i64(b, KS_HISTORY_MINUTES);
     for (int w = 0; w < cfg->nwindows; w++)
-        for (int k = 0; ks_history_kpis[k]; k++)
-            ks_batch_fmt(b, "%s:%s", ks_history_kpis[k], cfg->windows[w].name);
+        for (size_t k = 0; k < sizeof ks__history_kpis / sizeof *ks__history_kpis; k++)
+            ks_batch_fmt(b, "%s:%s", ks_kpi_name(ks__history_kpis[k]), cfg->windows[w].name);
 }
