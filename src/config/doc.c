@@ -19,6 +19,7 @@
 #include "config/internal.h"
 
 #include "kpistream/err.h"
+#include "kpistream/vec.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -48,15 +49,9 @@ static void ks__sb_add(ks__sb *b, const char *fmt, ...)
         b->ok = false;
         return;
     }
-    if (b->len + (size_t)need + 1 > b->cap) {
-        size_t cap = (b->cap ? b->cap * 2 : 4096) + (size_t)need;
-        char *s = realloc(b->s, cap);
-        if (!s) {
-            b->ok = false;
-            return;
-        }
-        b->s = s;
-        b->cap = cap;
+    if (ks_vec_reserve(b->s, b->cap, b->len + (size_t)need + 1) < 0) {
+        b->ok = false;
+        return;
     }
     va_start(ap, fmt);
     vsnprintf(b->s + b->len, b->cap - b->len, fmt, ap);

@@ -38,6 +38,7 @@
 #include "gen/gen_rng.h"
 #include "kpistream/err.h"
 #include "kpistream/hash.h"
+#include "kpistream/vec.h"
 
 #define MIN_MS 60000LL
 #define HOUR_MS 3600000LL
@@ -251,15 +252,9 @@ static int ent_less(const ks__ent *x, const ks__ent *y)
 static void push(ks_gen *g, int64_t ts, uint32_t kind, uint32_t ci, uint64_t a, uint32_t b)
 {
     if (ts >= g->end_ms || g->err) return; /* beyond the timeline: it would never fire */
-    if (g->heap_len == g->heap_cap) {
-        size_t cap = g->heap_cap * 2;
-        ks__ent *h = realloc(g->heap, cap * sizeof *h);
-        if (!h) {
-            g->err = KS_ERR_NOMEM;
-            return;
-        }
-        g->heap = h;
-        g->heap_cap = cap;
+    if (ks_vec_reserve(g->heap, g->heap_cap, g->heap_len + 1) < 0) {
+        g->err = KS_ERR_NOMEM;
+        return;
     }
     ks__ent e = {.ts = ts, .seq = g->seq++, .cust = ci, .a = a, .b = b, .kind = kind};
     size_t i = g->heap_len++;

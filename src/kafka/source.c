@@ -3,6 +3,7 @@
 
 #include "kpistream/err.h"
 #include "kpistream/log.h"
+#include "kpistream/vec.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
@@ -41,7 +42,8 @@ struct ks_source {
     bool user_reset; /* the user set kafka.auto.offset.reset */
     rd_kafka_message_t **msgs;
     ks__pq *pqs; /* one queue per assigned partition */
-    int npqs, cappqs, rot;
+    int npqs, rot;
+    size_t cappqs;
     bool paused, closed;
     int64_t dlq_failed;
     int64_t poll_wall_ms;
@@ -104,15 +106,9 @@ static void ks__dlq_dr(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque
 
 static void ks__pq_add(ks_source *s, const char *topic, int32_t partition)
 {
-    if (s->npqs == s->cappqs) {
-        int cap = s->cappqs ? s->cappqs * 2 : 16;
-        ks__pq *np = realloc(s->pqs, (size_t)cap * sizeof *np);
-        if (!np) {
-            ks_error("out of memory adding %s[%d]", topic, (int)partition);
-            return;
-        }
-        s->pqs = np;
-        s->cappqs = cap;
+    if (ks_vec_reserve(s->pqs, s->cappqs, (size_t)s->npqs + 1) < 0) {
+        ks_error("out of memory adding %s[%d]", topic, (int)partition);
+        return;
     }
     ks__pq *pq = &s->pqs[s->npqs];
     memset(pq, 0, sizeof *pq);

@@ -1,6 +1,8 @@
 /* Prometheus text exposition writer; see expo.h. */
 #include "metrics/expo.h"
 
+#include "kpistream/vec.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -35,18 +37,10 @@ static bool ks__room(ks_expo *e, size_t n)
 {
     if (e->oom)
         return false;
-    if (e->len + n + 1 <= e->cap)
-        return true;
-    size_t cap = e->cap ? e->cap : 4096;
-    while (cap < e->len + n + 1)
-        cap *= 2;
-    char *nb = realloc(e->buf, cap);
-    if (!nb) {
+    if (ks_vec_reserve(e->buf, e->cap, e->len + n + 1) < 0) {
         e->oom = true;
         return false;
     }
-    e->buf = nb;
-    e->cap = cap;
     return true;
 }
 

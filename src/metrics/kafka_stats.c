@@ -13,6 +13,7 @@
  * the brokers is needed. It is -1 until both are known. Partitions the client
  * knows of but does not fetch (not assigned here) have "desired": false. */
 #include "kpistream/metrics.h"
+#include "kpistream/vec.h"
 
 #include <cjson/cJSON.h>
 #include <stdio.h>
@@ -38,7 +39,7 @@ int ks_metrics_parse_kafka_lag(const char *json, size_t len, ks_metrics_lag **ou
         cJSON_Delete(root);
         return -1;
     }
-    int n = 0, cap = 0;
+    size_t n = 0, cap = 0;
     ks_metrics_lag *v = NULL;
     const cJSON *t;
     cJSON_ArrayForEach(t, topics)
@@ -54,23 +55,17 @@ int ks_metrics_parse_kafka_lag(const char *json, size_t len, ks_metrics_lag **ou
                 !cJSON_IsNumber(lag) || lag->valuedouble < 0 || !cJSON_IsTrue(desired) ||
                 !t->string)
                 continue;
-            if (n == cap) {
-                int nc = cap ? cap * 2 : 16;
-                ks_metrics_lag *nv = realloc(v, (size_t)nc * sizeof *nv);
-                if (!nv)
-                    break; /* a shorter table; the next document tries again */
-                v = nv;
-                cap = nc;
-            }
-            snprintf(v[n].topic, sizeof v[n].topic, "%s", t->string);
-            v[n].partition = (int32_t)id->valuedouble;
-            v[n].lag = (int64_t)lag->valuedouble;
-            n++;
+            ks_metrics_lag *l = ks_vec_push(v, n, cap);
+            if (!l)
+                break; /* a shorter table; the next document tries again */
+            snprintf(l->topic, sizeof l->topic, "%s", t->string);
+            l->partition = (int32_t)id->valuedouble;
+            l->lag = (int64_t)lag->valuedouble;
         }
     }
     cJSON_Delete(root);
     if (n > 1)
-        qsort(v, (size_t)n, sizeof *v, ks__lag_cmp);
+        qsort(v, n, sizeof *v, ks__lag_cmp);
     *out = v;
-    return n;
+    return (int)n;
 }

@@ -3,6 +3,7 @@
 
 #include "kpistream/err.h"
 #include "kpistream/log.h"
+#include "kpistream/vec.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -21,11 +22,12 @@ struct ks_redis_sink {
     char *resp;          /* the transaction in Redis protocol, reused */
     size_t resp_len, resp_cap;
     const char **argv;   /* one command's arguments, grown to the widest */
-    size_t *lens, capargv;
+    size_t *lens, capargv, caplens;
     redisReply *last;    /* reply of the batch's last command (kept until the next write) */
     const char **rstr;   /* ... flattened: borrowed from last, or from itext */
-    size_t *rlen, nr, caprr;
+    size_t *rlen, nr, caprstr, caprlen;
     size_t *roff;        /* per string: offset of its text in itext (integers), else SIZE_MAX */
+    size_t caproff;
     char *itext;         /* decimal text of the reply's integers */
     size_t itlen, itcap;
     bool watching;       /* a read's WATCH holds on this connection */
@@ -81,17 +83,7 @@ void ks_redis_sink_free(ks_redis_sink *s)
 /* Makes room for n more bytes of RESP. */
 static int ks__resp_room(ks_redis_sink *s, size_t n)
 {
-    if (s->resp_len + n <= s->resp_cap)
-        return 0;
-    size_t cap = s->resp_cap ? s->resp_cap : 1 << 16;
-    while (cap < s->resp_len + n)
-        cap *= 2;
-    char *np = realloc(s->resp, cap);
-    if (!np)
-        return -1;
-    s->resp = np;
-    s->resp_cap = cap;
-    return 0;
+    return ks_vec_reserve(s->resp, s->resp_cap, s->resp_len + n) < 0 ? -1 : 0;
 }
 
 /* Writes <tag><v>\r\n at p (room checked by the caller); returns its length. */
@@ -198,35 +190,18 @@ static int ks__flatten(ks_redis_sink *s, redisReply *r)
                 return -1;
         return 0;
     }
-    if (s->nr == s->caprr) {
-        size_t cap = s->caprr ? s->caprr * 2 : 1024;
-        const char **ns = realloc(s->rstr, cap * sizeof *ns);
-        if (ns)
-            s->rstr = ns;
-        size_t *nl = realloc(s->rlen, cap * sizeof *nl);
-        if (nl)
-            s->rlen = nl;
-        size_t *no = realloc(s->roff, cap * sizeof *no);
-        if (no)
-            s->roff = no;
-        if (!ns || !nl || !no)
-            return -1;
-        s->caprr = cap;
-    }
+    if (ks_vec_reserve(s->rstr, s->caprstr, s->nr + 1) < 0 ||
+        ks_vec_reserve(s->rlen, s->caprlen, s->nr + 1) < 0 ||
+        ks_vec_reserve(s->roff, s->caproff, s->nr + 1) < 0)
+        return -1;
     s->roff[s->nr] = SIZE_MAX;
     if (r->type == REDIS_REPLY_INTEGER) {
         /* hiredis keeps no text for integers: ours, in a buffer reused from
          * write to write (pointers are set once the buffer stops moving). */
         char buf[24];
         int n = snprintf(buf, sizeof buf, "%lld", r->integer);
-        if (s->itlen + (size_t)n > s->itcap) {
-            size_t cap = s->itcap ? s->itcap * 2 : 1024;
-            char *nt = realloc(s->itext, cap);
-            if (!nt)
-                return -1;
-            s->itext = nt;
-            s->itcap = cap;
-        }
+        if (ks_vec_reserve(s->itext, s->itcap, s->itlen + (size_t)n) < 0)
+            return -1;
         memcpy(s->itext + s->itlen, buf, (size_t)n);
         s->roff[s->nr] = s->itlen;
         s->rstr[s->nr] = NULL;
@@ -250,18 +225,10 @@ static int ks__format(ks_redis_sink *s, const ks_batch *b, bool tx)
     int bad = tx ? ks__resp_cmd(s, 1, multi, multi_len) : 0;
     for (size_t i = 0; i < b->ncmds && !bad; i++) {
         size_t all = (i + 1 < b->ncmds ? b->cmdstart[i + 1] : b->nargs) - b->cmdstart[i];
-        if (all > s->capargv) {
-            const char **na = realloc(s->argv, all * sizeof *na);
-            if (na)
-                s->argv = na;
-            size_t *nl = realloc(s->lens, all * sizeof *nl);
-            if (nl)
-                s->lens = nl;
-            if (!na || !nl)
-                return -1;
-            s->capargv = all;
-        }
-        size_t n = ks_batch_get(b, i, s->argv, s->lens, s->capargv);
+        if (ks_vec_reserve(s->argv, s->capargv, all) < 0 ||
+            ks_vec_reserve(s->lens, s->caplens, all) < 0)
+            return -1;
+        size_t n = ks_batch_get(b, i, s->argv, s->lens, all);
         bad = ks__resp_cmd(s, n, s->argv, s->lens);
     }
     if (bad || (tx && ks__resp_cmd(s, 1, exec, exec_len) < 0))
