@@ -194,6 +194,12 @@ typedef struct ks_pstate {
     uint32_t ncust, capcust;
     uint64_t *index;       /* hash fragment << 32 | (record number + 1); 0 = empty */
     uint32_t index_cap;    /* power of two */
+    /* The last customer ks_pstate_find() found (record + 1, 0: none) and the
+     * id it was asked for: the admission check and the event's application
+     * look up the same id one after the other. Checked against the record's
+     * id bytes before use, so a stale hint costs a lookup, never a mix-up. */
+    const char *hint_id;
+    uint32_t hint_len, hint_rec;
     char *ids;
     uint32_t ids_len, ids_cap;
     uint32_t lru_head, lru_tail;

@@ -114,6 +114,15 @@ size_t ks_series_memory(const ks_series *s);
  *  out of memory. */
 ks_bucket *ks_series_at(ks_series *s, int64_t t_s);
 
+/** Returns the entry of the bucket holding t_s (its counters and last-touch
+ *  counts), created empty if needed, or NULL when t_s is behind the window or
+ *  out of memory. Valid until the next call that adds a bucket to s. */
+ks_sbucket *ks_series_entry(ks_series *s, int64_t t_s);
+
+/** Takes one last-touch count k (a D_ counter) back from the bucket of
+ *  old_s (seconds; 0: none), if the series still holds that bucket. */
+void ks_series_take(ks_series *s, int64_t old_s, ks_counter k);
+
 /** Moves one last-touch count k (a D_ counter) from the bucket of old_s to
  *  the bucket of new_s (seconds; 0: none), creating the new one if needed.
  *  Buckets behind the window are skipped on either side. */

@@ -45,7 +45,23 @@ ks_customer *ks_pstate_find(ks_pstate *p, const char *id, uint32_t len)
 {
     uint64_t h = ks_hash64(id, len, KS__ID_SEED);
     uint32_t r = KS__SLOT_REC(p->index[ks__probe(p, h, id, len)]);
+    if (r) {
+        p->hint_id = id;
+        p->hint_len = len;
+        p->hint_rec = r;
+    }
     return r ? &p->cust[r - 1] : NULL;
+}
+
+/* The hinted record if it holds exactly this id (records are never removed
+ * or renumbered, and ids are unique), else NULL. */
+static ks_customer *ks__hinted(const ks_pstate *p, const char *id, uint32_t len)
+{
+    if (id != p->hint_id || len != p->hint_len || p->hint_rec == 0 || p->hint_rec > p->ncust)
+        return NULL;
+    ks_customer *c = &p->cust[p->hint_rec - 1];
+    const unsigned char *s = (const unsigned char *)p->ids + c->id_off;
+    return s[0] == len && memcmp(s + 1, id, len) == 0 ? c : NULL;
 }
 
 static int ks__index_grow(ks_pstate *p)
@@ -116,6 +132,11 @@ static int ks__grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem)
 
 ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *created)
 {
+    ks_customer *hinted = ks__hinted(p, id, len);
+    if (hinted) {
+        *created = false;
+        return hinted;
+    }
     uint64_t h = ks_hash64(id, len, KS__ID_SEED);
     uint32_t slot = ks__probe(p, h, id, len);
     if (p->index[slot]) {

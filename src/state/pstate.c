@@ -155,13 +155,71 @@ static void ks__bump(ks_pstate *p, ks_group *g, int64_t t_s, ks_counter k, int64
     }
 }
 
-/* Moves one last-touch count of group g from old_s (0: none) to new_s. */
-static void ks__move(ks_pstate *p, ks_group *g, int64_t old_s, int64_t new_s, ks_counter k)
+/* The counts one event adds at its own time to its groups (global, segment,
+ * channel), gathered and then added in one pass over each group's windows:
+ * one bucket lookup per window instead of one per counter and window. */
+#define KS__EVC_MAX 6
+typedef struct ks__evc {
+    ks_group *g[3];
+    int64_t t_s;
+    int n;
+    uint8_t k[KS__EVC_MAX];
+    int64_t d[KS__EVC_MAX];
+    int32_t dd[3][KS_DISTINCT]; /* per group: last touches moved to t_s */
+    bool any_dd;
+} ks__evc;
+
+static void ks__evc_apply(ks_pstate *p, ks__evc *a)
+{
+    for (int i = 0; i < 3 && (a->n || a->any_dd); i++) {
+        if (!a->g[i])
+            continue;
+        for (int w = 0; w < p->sh->cfg->nwindows; w++) {
+            ks_sbucket *e = ks_series_entry(&a->g[i]->win[w], a->t_s);
+            if (!e)
+                continue;
+            for (int j = 0; j < a->n; j++)
+                e->b->v[a->k[j]] += a->d[j];
+            for (int j = 0; j < KS_DISTINCT; j++)
+                e->d[j] += a->dd[i][j];
+        }
+    }
+    a->n = 0;
+    a->any_dd = false;
+    memset(a->dd, 0, sizeof a->dd);
+}
+
+/* Counts k by d in every group of a. */
+static void ks__evc_add(ks_pstate *p, ks__evc *a, ks_counter k, int64_t d)
+{
+    if (a->n == KS__EVC_MAX)
+        ks__evc_apply(p, a); /* (no event adds this many; kept correct anyway) */
+    a->k[a->n] = (uint8_t)k;
+    a->d[a->n++] = d;
+}
+
+/* Moves one last-touch count of group g from old_s (0: none) to new_s.
+ * A move to the event's own time in one of its groups (nearly all of them)
+ * only takes back here; a's pass adds it with the event's other counts. */
+static void ks__move(ks_pstate *p, ks__evc *a, ks_group *g, int64_t old_s, int64_t new_s,
+                     ks_counter k)
 {
     if (!g)
         return;
-    for (int w = 0; w < p->sh->cfg->nwindows; w++)
-        ks_series_move(&g->win[w], old_s, new_s, k);
+    int i = 3;
+    if (a && new_s > 0 && new_s == a->t_s)
+        for (i = 0; i < 3 && a->g[i] != g; i++)
+            ;
+    if (i == 3) {
+        for (int w = 0; w < p->sh->cfg->nwindows; w++)
+            ks_series_move(&g->win[w], old_s, new_s, k);
+        return;
+    }
+    if (old_s)
+        for (int w = 0; w < p->sh->cfg->nwindows; w++)
+            ks_series_take(&g->win[w], old_s, k);
+    a->dd[i][k - KS_DISTINCT_FIRST]++;
+    a->any_dd = true;
 }
 
 /* Counts k by d at t_s in the global group and the customer's segment group. */
@@ -266,47 +324,48 @@ static void ks__segment_change(ks_pstate *p, ks_customer *c, unsigned seg, int64
 
 
 /* Moves the customer's active last touch in group g (id gid) to t_s. */
-static void ks__touch_active(ks_pstate *p, const ks_customer *c, ks_group *g, unsigned gid,
-                             int64_t t_s)
+static void ks__touch_active(ks_pstate *p, ks__evc *a, const ks_customer *c, ks_group *g,
+                             unsigned gid, int64_t t_s)
 {
     if (!g || t_s <= 0)
         return;
     ks_touch *t = ks__touch(&p->touches, (uint32_t)(c - p->cust), gid, ks__stale_s(p));
     if (!t || t_s <= (int64_t)t->last_s)
         return; /* (out of memory: one distinct count less, not a crash) */
-    ks__move(p, g, t->last_s, t_s, KS_C_D_ACTIVE);
+    ks__move(p, a, g, t->last_s, t_s, KS_C_D_ACTIVE);
     t->last_s = (uint32_t)t_s;
 }
 
 /* Latest two purchase times in one group: purchasing (latest) and
  * repurchasing (second latest) last-touch counts. last/prev: the times. */
-static void ks__purchase_touch(ks_pstate *p, ks_group *g, uint32_t *last, uint32_t *prev,
-                               int64_t t_s)
+static void ks__purchase_touch(ks_pstate *p, ks__evc *a, ks_group *g, uint32_t *last,
+                               uint32_t *prev, int64_t t_s)
 {
     if (t_s >= *last) {
-        ks__move(p, g, *last, t_s, KS_C_D_PURCHASING);
+        ks__move(p, a, g, *last, t_s, KS_C_D_PURCHASING);
         if (*last) {
-            ks__move(p, g, *prev, *last, KS_C_D_REPURCHASING);
+            ks__move(p, a, g, *prev, *last, KS_C_D_REPURCHASING);
             *prev = *last;
         }
         *last = (uint32_t)t_s;
     } else if (t_s > *prev) {
-        ks__move(p, g, *prev, t_s, KS_C_D_REPURCHASING);
+        ks__move(p, a, g, *prev, t_s, KS_C_D_REPURCHASING);
         *prev = (uint32_t)t_s;
     }
 }
 
-static void ks__purchase_in(ks_pstate *p, const ks_customer *c, ks_group *g, unsigned gid,
-                            int64_t t_s)
+static void ks__purchase_in(ks_pstate *p, ks__evc *a, const ks_customer *c, ks_group *g,
+                            unsigned gid, int64_t t_s)
 {
     if (!g || t_s <= 0)
         return;
     ks_touch *t = ks__touch(&p->touches, (uint32_t)(c - p->cust), gid, ks__stale_s(p));
     if (t)
-        ks__purchase_touch(p, g, &t->purchase_s, &t->prev_purchase_s, t_s);
+        ks__purchase_touch(p, a, g, &t->purchase_s, &t->prev_purchase_s, t_s);
 }
 
-static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigned ch)
+static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigned ch,
+                         ks__evc *a)
 {
     int64_t t_s = ev->ts_ms / 1000, m = ev->amount_micro;
     ks_group *seg = KS__SEG(p, c->segment), *chg = KS__CHAN(p, ch);
@@ -314,12 +373,12 @@ static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsig
     if (seg && !(c->flags & KS_CUST_SEG_OWN)) {
         /* Never moved: the segment's touches are the record's own. */
         uint32_t last = c->last_purchase_s, prev = c->prev_purchase_s;
-        ks__purchase_touch(p, seg, &last, &prev, t_s);
+        ks__purchase_touch(p, a, seg, &last, &prev, t_s);
     } else {
-        ks__purchase_in(p, c, seg, KS_GID_SEGMENT0 + c->segment, t_s);
+        ks__purchase_in(p, a, c, seg, KS_GID_SEGMENT0 + c->segment, t_s);
     }
-    ks__purchase_touch(p, &p->global, &c->last_purchase_s, &c->prev_purchase_s, t_s);
-    ks__purchase_in(p, c, chg, KS_GID_CHANNEL0 + ch, t_s);
+    ks__purchase_touch(p, a, &p->global, &c->last_purchase_s, &c->prev_purchase_s, t_s);
+    ks__purchase_in(p, a, c, chg, KS_GID_CHANNEL0 + ch, t_s);
     /* Cross-sell: a purchase in a category the customer never bought before,
      * other than their first purchase. */
     bool cross = false;
@@ -329,13 +388,10 @@ static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsig
         cross = c->orders_total > 0 && !(c->categories & bit);
         c->categories |= bit;
     }
-    ks_group *gs[3] = {&p->global, seg, chg};
-    for (int i = 0; i < 3; i++) {
-        ks__bump(p, gs[i], t_s, KS_C_ORDERS, 1);
-        ks__bump(p, gs[i], t_s, KS_C_M_PURCHASES, m);
-        if (cross)
-            ks__bump(p, gs[i], t_s, KS_C_CROSS_SELLS, 1);
-    }
+    ks__evc_add(p, a, KS_C_ORDERS, 1);
+    ks__evc_add(p, a, KS_C_M_PURCHASES, m);
+    if (cross)
+        ks__evc_add(p, a, KS_C_CROSS_SELLS, 1);
     if (ks_trigger_first_purchase(c->orders_total, (int64_t)c->orders_total + 1))
         ks_pstate_trigger(p, c, KS_TRIGGER_FIRST_PURCHASE, ev->ts_ms);
     c->orders_total++;
@@ -343,8 +399,8 @@ static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsig
     ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.orders = 1, .revenue_micro = m});
 }
 
-static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_group *gs[3],
-                       unsigned ch)
+static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigned ch,
+                       ks__evc *a)
 {
     int64_t t_s = ev->ts_ms / 1000;
     uint64_t key = ks_u64map_key(ks_hash64(ev->ticket_id.ptr, ev->ticket_id.len, KS__TICKET_SEED));
@@ -356,11 +412,9 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks_grou
         v->a = KS__T_PACK(ev->ts_ms, ev->complaint ? KS__T_COMPLAINT : 0, ch, c->segment);
         if (c->open_tickets++ == 0)
             c->open_since_s = (uint32_t)t_s;
-        for (int i = 0; i < 3; i++) {
-            ks__bump(p, gs[i], t_s, KS_C_TICKETS, 1);
-            if (ev->complaint)
-                ks__bump(p, gs[i], t_s, KS_C_COMPLAINTS, 1);
-        }
+        ks__evc_add(p, a, KS_C_TICKETS, 1);
+        if (ev->complaint)
+            ks__evc_add(p, a, KS_C_COMPLAINTS, 1);
         if (ev->complaint)
             ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.complaints = 1});
         return;
@@ -415,12 +469,10 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     ks_group *chg = KS__CHAN(p, ch);
 
     if (ev->type == KS_EV_MARKETING_SPEND) {
-        int64_t m = ev->amount_micro;
-        ks_group *gs[2] = {&p->global, chg};
-        for (int i = 0; i < 2; i++) {
-            ks__bump(p, gs[i], t_s, KS_C_EVENTS, 1);
-            ks__bump(p, gs[i], t_s, KS_C_M_MARKETING, m);
-        }
+        ks__evc a = {.g = {&p->global, NULL, chg}, .t_s = t_s};
+        ks__evc_add(p, &a, KS_C_EVENTS, 1);
+        ks__evc_add(p, &a, KS_C_M_MARKETING, ev->amount_micro);
+        ks__evc_apply(p, &a);
         return 0;
     }
 
@@ -435,6 +487,8 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         else if (seg != c->segment)
             ks__segment_change(p, c, seg, t_s);
     }
+    /* The customer's segment is settled: the event's groups are known. */
+    ks__evc a = {.g = {&p->global, KS__SEG(p, c->segment), chg}, .t_s = t_s};
     bool cancel = ev->type == KS_EV_SUBSCRIPTION && ev->action == KS_ACT_SUB_CANCEL;
     if (!created && ev->ts_ms > c->last_event_ms)
         ks_pstate_risk_catch_up(p, c, ev->ts_ms); /* day boundaries not swept yet */
@@ -445,8 +499,8 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         ks__base(p, c, t_s, +1);
         ks__bump_cust(p, c, t_s, KS_C_NEW_CUSTOMERS, 1);
         ks__bump(p, chg, t_s, KS_C_NEW_CUSTOMERS, 1);
-        ks__move(p, &p->global, 0, t_s, KS_C_D_ACTIVE);
-        ks__move(p, KS__SEG(p, c->segment), 0, t_s, KS_C_D_ACTIVE); /* the record's touch */
+        ks__move(p, &a, &p->global, 0, t_s, KS_C_D_ACTIVE);
+        ks__move(p, &a, KS__SEG(p, c->segment), 0, t_s, KS_C_D_ACTIVE); /* the record's touch */
         ks__lru_insert(p, c);
     } else {
         /* Silent for churn_inactivity before this event: the churn happened
@@ -465,9 +519,10 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
             ks__lru_insert(p, c); /* repositioned below with the new last event */
         }
         if (ev->ts_ms > c->last_event_ms) {
-            ks__move(p, &p->global, c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
+            ks__move(p, &a, &p->global, c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
             if (!(c->flags & KS_CUST_SEG_OWN))
-                ks__move(p, KS__SEG(p, c->segment), c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
+                ks__move(p, &a, KS__SEG(p, c->segment), c->last_event_ms / 1000, t_s,
+                         KS_C_D_ACTIVE);
             c->last_event_ms = ev->ts_ms;
             if (!(c->flags & KS_CUST_CHURNED)) {
                 ks__lru_unlink(p, c);
@@ -478,35 +533,29 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
             c->first_seen_ms = ev->ts_ms;
     }
     if (c->segment != KS_NONE && (c->flags & KS_CUST_SEG_OWN))
-        ks__touch_active(p, c, KS__SEG(p, c->segment), KS_GID_SEGMENT0 + c->segment, t_s);
+        ks__touch_active(p, &a, c, KS__SEG(p, c->segment), KS_GID_SEGMENT0 + c->segment, t_s);
     if (ch != KS_NONE)
-        ks__touch_active(p, c, chg, KS_GID_CHANNEL0 + ch, t_s);
+        ks__touch_active(p, &a, c, chg, KS_GID_CHANNEL0 + ch, t_s);
 
-    ks_group *gs[3] = {&p->global, KS__SEG(p, c->segment), chg};
-    for (int i = 0; i < 3; i++)
-        ks__bump(p, gs[i], t_s, KS_C_EVENTS, 1);
+    ks__evc_add(p, &a, KS_C_EVENTS, 1);
     c->events_total++;
     ks_counter k = KS_C__COUNT;
     switch (ev->type) {
     case KS_EV_SIGNUP: /* counted as a new customer when first seen */
         break;
     case KS_EV_INTERACTION:
-        for (int i = 0; i < 3; i++) {
-            ks__bump(p, gs[i], t_s, KS_C_INTERACTIONS, 1);
-            if (social)
-                ks__bump(p, gs[i], t_s, KS_C_SOCIAL, 1);
-        }
+        ks__evc_add(p, &a, KS_C_INTERACTIONS, 1);
+        if (social)
+            ks__evc_add(p, &a, KS_C_SOCIAL, 1);
         ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.interactions = 1});
         break;
     case KS_EV_PURCHASE:
-        ks__purchase(p, c, ev, ch);
+        ks__purchase(p, c, ev, ch, &a);
         break;
     case KS_EV_REFUND: {
         int64_t m = ev->amount_micro;
-        for (int i = 0; i < 3; i++) {
-            ks__bump(p, gs[i], t_s, KS_C_M_REFUNDS, m);
-            ks__bump(p, gs[i], t_s, KS_C_REFUND_COUNT, 1);
-        }
+        ks__evc_add(p, &a, KS_C_M_REFUNDS, m);
+        ks__evc_add(p, &a, KS_C_REFUND_COUNT, 1);
         c->refunds_micro += m;
         ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.revenue_micro = -m});
         break;
@@ -526,24 +575,20 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.payment_failures = 1});
         break;
     case KS_EV_TICKET:
-        ks__ticket(p, c, ev, gs, ch);
+        ks__ticket(p, c, ev, ch, &a);
         break;
     case KS_EV_SURVEY:
         if (ev->survey_kind == KS_SURVEY_CSAT) {
-            for (int i = 0; i < 3; i++) {
-                ks__bump(p, gs[i], t_s, KS_C_CSAT_RESPONSES, 1);
-                if (ev->score >= cfg->csat_satisfied_min)
-                    ks__bump(p, gs[i], t_s, KS_C_CSAT_SATISFIED, 1);
-            }
+            ks__evc_add(p, &a, KS_C_CSAT_RESPONSES, 1);
+            if (ev->score >= cfg->csat_satisfied_min)
+                ks__evc_add(p, &a, KS_C_CSAT_SATISFIED, 1);
             c->csat_last = (uint8_t)ev->score;
         } else {
-            for (int i = 0; i < 3; i++) {
-                ks__bump(p, gs[i], t_s, KS_C_NPS_RESPONSES, 1);
-                if (ev->score >= cfg->nps_promoter_min)
-                    ks__bump(p, gs[i], t_s, KS_C_NPS_PROMOTERS, 1);
-                else if (ev->score <= cfg->nps_detractor_max)
-                    ks__bump(p, gs[i], t_s, KS_C_NPS_DETRACTORS, 1);
-            }
+            ks__evc_add(p, &a, KS_C_NPS_RESPONSES, 1);
+            if (ev->score >= cfg->nps_promoter_min)
+                ks__evc_add(p, &a, KS_C_NPS_PROMOTERS, 1);
+            else if (ev->score <= cfg->nps_detractor_max)
+                ks__evc_add(p, &a, KS_C_NPS_DETRACTORS, 1);
             c->nps_last = (uint8_t)ev->score;
             if (ks_trigger_detractor(ev->score))
                 ks_pstate_trigger(p, c, KS_TRIGGER_DETRACTOR, ev->ts_ms);
@@ -553,9 +598,7 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         k = ev->action == KS_ACT_LEAD_CONVERTED ? KS_C_CONVERSIONS : KS_C_LEADS;
         break;
     case KS_EV_RETENTION_SPEND: {
-        int64_t m = ev->amount_micro;
-        for (int i = 0; i < 3; i++)
-            ks__bump(p, gs[i], t_s, KS_C_M_RETENTION, m);
+        ks__evc_add(p, &a, KS_C_M_RETENTION, ev->amount_micro);
         break;
     }
     case KS_EV_REFERRAL:
@@ -566,8 +609,8 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         break;
     }
     if (k != KS_C__COUNT)
-        for (int i = 0; i < 3; i++)
-            ks__bump(p, gs[i], t_s, k, 1);
+        ks__evc_add(p, &a, k, 1);
+    ks__evc_apply(p, &a);
     ks_pstate_risk_update(p, c, ev->ts_ms);
     c->flags |= KS_CUST_EVENT;
     return ks__mark_dirty(p, c) < 0 ? KS_ERR_NOMEM : 0;
@@ -589,22 +632,25 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
         ks__churn(p, c, at);
     }
     int64_t clock_s = clock_ms / 1000;
-    /* Windows move only when the clock enters a new bucket of one of them:
-     * most advances (one per event of a busy partition) move nothing. */
-    bool moved = p->nused != p->adv_nused;
+    /* A window's series move only when the clock enters a new bucket of
+     * that window: most advances (one per event of a busy partition) move
+     * nothing, and the hour window moves 720 times as often as the 30-day
+     * one. Groups new since the last advance take every window's clock. */
+    bool all = p->nused != p->adv_nused || prev == INT64_MIN;
+    bool mv[KS_MAX_WINDOWS] = {false}, any = false;
     for (int w = 0; w < cfg->nwindows; w++) {
         int64_t width = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
         if (width < 1)
             width = 1;
         int64_t n = clock_s >= 0 ? clock_s / width : -((-clock_s + width - 1) / width);
-        if (n != p->adv_n[w] || prev == INT64_MIN)
-            moved = true;
+        mv[w] = all || n != p->adv_n[w];
+        any |= mv[w];
         p->adv_n[w] = n;
     }
     p->adv_nused = p->nused;
-    for (int i = 0; moved && i < p->nused; i++)
+    for (int i = 0; any && i < p->nused; i++)
         for (int w = 0; w < cfg->nwindows; w++)
-            if (p->used[i]->used)
+            if (mv[w] && p->used[i]->used)
                 ks_series_advance(&p->used[i]->win[w], clock_s);
     ks__roll_advance(p, prev, clock_ms);
     if (prev == INT64_MIN && p->ncust) {

@@ -140,7 +140,7 @@ static int ks__room(ks_series *s)
     return 0;
 }
 
-ks_bucket *ks_series_at(ks_series *s, int64_t t_s)
+ks_sbucket *ks_series_entry(ks_series *s, int64_t t_s)
 {
     int64_t n = ks__floordiv(t_s, s->width_s);
     /* Behind the window at the clock: it would count in no window. */
@@ -148,10 +148,10 @@ ks_bucket *ks_series_at(ks_series *s, int64_t t_s)
         return NULL;
     /* Events mostly land in the newest bucket or a newer one. */
     if (s->n && s->e[s->head + s->n - 1].n == n)
-        return s->e[s->head + s->n - 1].b;
+        return &s->e[s->head + s->n - 1];
     uint32_t at = s->n && s->e[s->head + s->n - 1].n < n ? s->n : ks__lower(s, n);
     if (at < s->n && s->e[s->head + at].n == n)
-        return s->e[s->head + at].b;
+        return &s->e[s->head + at];
     if (ks__room(s) < 0)
         return NULL;
     ks_bucket *b = ks__new_bucket(s);
@@ -162,36 +162,46 @@ ks_bucket *ks_series_at(ks_series *s, int64_t t_s)
         memmove(e + at + 1, e + at, (size_t)(s->n - at) * sizeof *e);
     e[at] = (ks_sbucket){.n = n, .b = b};
     s->n++;
-    return b;
+    return &e[at];
+}
+
+ks_bucket *ks_series_at(ks_series *s, int64_t t_s)
+{
+    ks_sbucket *e = ks_series_entry(s, t_s);
+    return e ? e->b : NULL;
 }
 
 /* Static: D_ fields are the last of KS_COUNTERS and stay in 32 bits. */
 _Static_assert(KS_DISTINCT == 3 && KS_C_D_REPURCHASING == KS_C__COUNT - 1,
                "the last-touch counters must be the last three of KS_COUNTERS");
 
+void ks_series_take(ks_series *s, int64_t old_s, ks_counter k)
+{
+    int j = (int)k - KS_DISTINCT_FIRST;
+    if (j < 0 || j >= KS_DISTINCT || !old_s || s->n == 0)
+        return;
+    int64_t on = ks__floordiv(old_s, s->width_s);
+    ks_sbucket *last = &s->e[s->head + s->n - 1];
+    if (last->n == on) { /* the newest bucket: a touch earlier in the same one */
+        last->d[j]--;
+        return;
+    }
+    uint32_t at = ks__lower(s, on);
+    if (at < s->n && s->e[s->head + at].n == on)
+        s->e[s->head + at].d[j]--;
+}
+
 void ks_series_move(ks_series *s, int64_t old_s, int64_t new_s, ks_counter k)
 {
     int j = (int)k - KS_DISTINCT_FIRST;
     if (j < 0 || j >= KS_DISTINCT)
         return;
-    int64_t on = old_s ? ks__floordiv(old_s, s->width_s) : 0;
-    int64_t nn = new_s ? ks__floordiv(new_s, s->width_s) : 0;
-    if (old_s && new_s && on == nn)
-        return; /* -1 and +1 cancel: most moves of an active customer */
-    if (old_s) {
-        uint32_t at = ks__lower(s, on);
-        if (at < s->n && s->e[s->head + at].n == on)
-            s->e[s->head + at].d[j]--;
-    }
-    if (new_s && ks_series_at(s, new_s)) {
-        /* ks_series_at left the entry of nn at the end (the usual case) or
-         * in place: find it without touching the bucket. */
-        ks_sbucket *last = &s->e[s->head + s->n - 1];
-        if (last->n == nn)
-            last->d[j]++;
-        else
-            s->e[s->head + ks__lower(s, nn)].d[j]++;
-    }
+    if (old_s && new_s && ks__floordiv(old_s, s->width_s) == ks__floordiv(new_s, s->width_s))
+        return; /* -1 and +1 cancel */
+    ks_series_take(s, old_s, k);
+    ks_sbucket *e = new_s ? ks_series_entry(s, new_s) : NULL;
+    if (e)
+        e->d[j]++;
 }
 
 void ks_series_advance(ks_series *s, int64_t clock_s)
