@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 struct ks_redis_sink {
@@ -32,6 +33,8 @@ struct ks_redis_sink {
     size_t itlen, itcap;
     bool watching;       /* a read's WATCH holds on this connection */
     size_t inflight;     /* commands of a sent transaction whose replies are awaited (0: none) */
+    size_t sent;         /* ... bytes of it (resp) written so far; resp_len: all */
+    int send_errno;      /* ... the error that stopped writing it (0: none) */
     size_t ngot;         /* ... replies of it read so far (MULTI, QUEUEDs, EXEC) */
     redisReply *exec;    /* ... its EXEC reply, once read */
     char first_err[256]; /* ... the first error among MULTI/QUEUED replies */
@@ -328,6 +331,29 @@ static void ks__settle(ks_redis_sink *s)
     s->first_err[0] = '\0';
 }
 
+/* Writes the rest of the transaction in flight straight to the socket
+ * (handing it to hiredis would copy it once more; hiredis's own output
+ * buffer is empty while one is in flight). block: until all is written
+ * (bounded by the socket's send timeout), else what the socket takes now.
+ * Returns -1 with send_errno set when the connection failed. */
+static int ks__push(ks_redis_sink *s, bool block)
+{
+    while (s->sent < s->resp_len && !s->send_errno) {
+        ssize_t w = send(s->c->fd, s->resp + s->sent, s->resp_len - s->sent,
+                         MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
+        if (w > 0) {
+            s->sent += (size_t)w;
+        } else if (w < 0 && errno == EINTR) {
+            continue;
+        } else if (w < 0 && !block && (errno == EAGAIN || errno == EWOULDBLOCK)) {
+            return 0;
+        } else {
+            s->send_errno = w < 0 ? errno : EPIPE;
+        }
+    }
+    return s->send_errno ? -1 : 0;
+}
+
 /* Sends b as one MULTI/EXEC without waiting for the replies. */
 static int ks__send(ks_redis_sink *s, const ks_batch *b, bool watched, char *errstr,
                     size_t errsize)
@@ -357,22 +383,22 @@ static int ks__send(ks_redis_sink *s, const ks_batch *b, bool watched, char *err
         snprintf(errstr, errsize, "redis: out of memory formatting the flush");
         return KS_ERR_NOMEM;
     }
-    /* Straight to the socket: handing it to hiredis would copy the whole
-     * transaction once more (its output buffer is empty here). */
-    for (size_t off = 0; off < s->resp_len;) {
-        ssize_t w = write(s->c->fd, s->resp + off, s->resp_len - off);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w <= 0) {
-            snprintf(errstr, errsize, "redis %s:%d: sending the flush: %s", s->url.host,
-                     s->url.port, w < 0 ? strerror(errno) : "connection closed");
-            ks__drop(s);
-            return KS_ERR_REDIS;
-        }
-        off += (size_t)w;
-    }
+    s->sent = 0;
+    s->send_errno = 0;
     ks__settle(s);
     s->inflight = b->ncmds;
+    /* As much as the socket takes now; the rest goes out from
+     * ks_redis_sink_ready() while the caller goes on consuming. A catch-up
+     * flush is tens of MB that Redis reads at its own pace: written in one
+     * blocking go, it held the consume loop for as long as Redis took to
+     * read it. */
+    if (ks__push(s, false) < 0) {
+        snprintf(errstr, errsize, "redis %s:%d: sending the flush: %s", s->url.host, s->url.port,
+                 strerror(s->send_errno));
+        ks__settle(s);
+        ks__drop(s);
+        return KS_ERR_REDIS;
+    }
     return 0;
 }
 
@@ -391,6 +417,14 @@ static int ks__finish(ks_redis_sink *s, char *errstr, size_t errsize)
     int64_t wait_ms = s->timeout_ms + (int64_t)(s->inflight / 50);
     struct timeval tv = {(time_t)(wait_ms / 1000), (suseconds_t)((wait_ms % 1000) * 1000)};
     redisSetTimeout(s->c, tv);
+    if (ks__push(s, true) < 0) {
+        ks__settle(s);
+        snprintf(errstr, errsize, "redis %s:%d: sending the flush: %s", s->url.host, s->url.port,
+                 s->send_errno == EAGAIN || s->send_errno == EWOULDBLOCK ? "timed out"
+                                                                          : strerror(s->send_errno));
+        ks__drop(s);
+        return KS_ERR_REDIS;
+    }
     while (!s->exec) {
         redisReply *q = NULL;
         if (redisGetReply(s->c, (void **)&q) != REDIS_OK)
@@ -467,6 +501,8 @@ bool ks_redis_sink_ready(ks_redis_sink *s)
 {
     if (!s->inflight || !s->c || s->exec)
         return true;
+    if (ks__push(s, false) < 0)
+        return true; /* finish reports the error */
     /* Read what has arrived without waiting: the QUEUED replies come while
      * Redis reads the transaction, the EXEC reply once it has run it. */
     struct pollfd pfd = {s->c->fd, POLLIN, 0};
