@@ -30,9 +30,9 @@ struct ks__arena_chunk {
     alignas(max_align_t) unsigned char data[];
 };
 
-static _Thread_local ks__arena *tl_current;
+static _Thread_local ks__arena *ks__tl_current;
 
-static size_t align_up(size_t n)
+static size_t ks__align_up(size_t n)
 {
     return (n + (KS__ALIGN - 1)) & ~(size_t)(KS__ALIGN - 1);
 }
@@ -49,7 +49,7 @@ int ks__arena_init(ks__arena *a, size_t cap)
     return 0;
 }
 
-static void free_chunks(ks__arena *a)
+static void ks__free_chunks(ks__arena *a)
 {
     ks__arena_chunk *c = a->chunks;
     while (c != NULL) {
@@ -63,7 +63,7 @@ static void free_chunks(ks__arena *a)
 
 void ks__arena_destroy(ks__arena *a)
 {
-    free_chunks(a);
+    ks__free_chunks(a);
     free(a->base);
     memset(a, 0, sizeof(*a));
 }
@@ -84,13 +84,13 @@ void ks__arena_reset(ks__arena *a)
             }
         }
     }
-    free_chunks(a);
+    ks__free_chunks(a);
     a->used = 0;
 }
 
 void *ks__arena_alloc(ks__arena *a, size_t size)
 {
-    size = align_up(size == 0 ? 1 : size);
+    size = ks__align_up(size == 0 ? 1 : size);
     a->allocs++;
     if (size <= a->cap - a->used) {
         void *p = a->base + a->used;
@@ -122,32 +122,32 @@ void *ks__arena_alloc(ks__arena *a, size_t size)
 
 ks__arena *ks__arena_set_current(ks__arena *a)
 {
-    ks__arena *prev = tl_current;
-    tl_current = a;
+    ks__arena *prev = ks__tl_current;
+    ks__tl_current = a;
     return prev;
 }
 
-static void *hook_malloc(size_t size)
+static void *ks__hook_malloc(size_t size)
 {
-    ks__arena *a = tl_current;
+    ks__arena *a = ks__tl_current;
     return a != NULL ? ks__arena_alloc(a, size) : malloc(size);
 }
 
-static void hook_free(void *ptr)
+static void ks__hook_free(void *ptr)
 {
     /* With an arena current, cJSON is discarding part of the tree it is
      * parsing, which lives in the arena: the reset reclaims it. */
-    if (tl_current == NULL) free(ptr);
+    if (ks__tl_current == NULL) free(ptr);
 }
 
-static void install_once(void)
+static void ks__install_once(void)
 {
-    cJSON_Hooks h = {.malloc_fn = hook_malloc, .free_fn = hook_free};
+    cJSON_Hooks h = {.malloc_fn = ks__hook_malloc, .free_fn = ks__hook_free};
     cJSON_InitHooks(&h);
 }
 
 void ks__json_hooks_install(void)
 {
     static pthread_once_t once = PTHREAD_ONCE_INIT;
-    pthread_once(&once, install_once);
+    pthread_once(&once, ks__install_once);
 }

@@ -21,7 +21,7 @@
  * event's type are ignored without being looked at, so producers can add
  * fields before consumers know them. A JSON null counts as an absent field.
  *
- * Reasons name fields only by the static names of the schema (field_names),
+ * Reasons name fields only by the static names of the schema (ks__field_names),
  * never with bytes of the message: a reason is one of a fixed, small set of
  * strings, safe as a Kafka header, a log word or a metric label. */
 #include <math.h>
@@ -69,7 +69,7 @@ const char *ks_reject_code_name(ks_reject_code code)
     }
 }
 
-static const char *known_field(const char *field, size_t size);
+static const char *ks__known_field(const char *field, size_t size);
 
 char *ks_reject_format(const ks_reject *r, char *buf, size_t size)
 {
@@ -79,7 +79,7 @@ char *ks_reject_format(const ks_reject *r, char *buf, size_t size)
                       r->code == KS_REJECT_BAD_VALUE || r->code == KS_REJECT_DUPLICATE_FIELD ||
                       r->code == KS_REJECT_TOO_MANY_NAMES;
     /* Only a schema name is ever written after the colon, whatever r holds. */
-    const char *field = with_field ? known_field(r->field, sizeof(r->field)) : NULL;
+    const char *field = with_field ? ks__known_field(r->field, sizeof(r->field)) : NULL;
     if (field != NULL)
         snprintf(buf, size, "%s:%s", name, field);
     else
@@ -102,7 +102,7 @@ ks_event_parser *ks_event_parser_new(size_t max_bytes)
     return p;
 }
 
-static void release_tree(ks_event_parser *p)
+static void ks__release_tree(ks_event_parser *p)
 {
     if (p->foreign_root != NULL) {
         cJSON_Delete(p->foreign_root);
@@ -114,7 +114,7 @@ static void release_tree(ks_event_parser *p)
 void ks_event_parser_free(ks_event_parser *p)
 {
     if (p == NULL) return;
-    release_tree(p);
+    ks__release_tree(p);
     ks__arena_destroy(&p->arena);
     free(p);
 }
@@ -147,7 +147,7 @@ enum {
         F__COUNT
 };
 
-static const char *const field_names[F__COUNT] = {
+static const char *const ks__field_names[F__COUNT] = {
 #define KS__F_STR(name, str) str,
     KS__FIELDS(KS__F_STR)
 #undef KS__F_STR
@@ -155,9 +155,9 @@ static const char *const field_names[F__COUNT] = {
 
 /* Returns the slot of a member name, or -1 for names we do not read. A switch
  * on the first byte keeps this to one or two strcmp per member. */
-static int field_index(const char *k)
+static int ks__field_index(const char *k)
 {
-#define KS__IS(idx) (strcmp(k, field_names[idx]) == 0 ? (idx) : -1)
+#define KS__IS(idx) (strcmp(k, ks__field_names[idx]) == 0 ? (idx) : -1)
     switch (k[0]) {
     case 'e':
         return KS__IS(F_EVENT_ID);
@@ -198,50 +198,50 @@ static int field_index(const char *k)
 
 /* The static wire name equal to field[0..size) (NUL-terminated within it),
  * or NULL. */
-static const char *known_field(const char *field, size_t size)
+static const char *ks__known_field(const char *field, size_t size)
 {
     if (memchr(field, '\0', size) == NULL) return NULL;
-    int idx = field_index(field);
-    return idx >= 0 ? field_names[idx] : NULL;
+    int idx = ks__field_index(field);
+    return idx >= 0 ? ks__field_names[idx] : NULL;
 }
 
-static bool reject(ks_reject *why, ks_reject_code code, int field)
+static bool ks__reject(ks_reject *why, ks_reject_code code, int field)
 {
     why->code = code;
     why->field[0] = '\0';
-    if (field >= 0) snprintf(why->field, sizeof(why->field), "%s", field_names[field]);
+    if (field >= 0) snprintf(why->field, sizeof(why->field), "%s", ks__field_names[field]);
     return false;
 }
 
-static bool is_absent(const cJSON *it)
+static bool ks__is_absent(const cJSON *it)
 {
     return it == NULL || (it->type & 0xFF) == cJSON_NULL;
 }
 
 /* Reads a string field into *out (left {NULL,0} when absent and optional). */
-static bool get_str(cJSON *const *f, int idx, bool required, size_t max, ks_str *out,
-                    ks_reject *why)
+static bool ks__get_str(cJSON *const *f, int idx, bool required, size_t max, ks_str *out,
+                        ks_reject *why)
 {
     const cJSON *it = f[idx];
-    if (is_absent(it)) return required ? reject(why, KS_REJECT_MISSING_FIELD, idx) : true;
-    if ((it->type & 0xFF) != cJSON_String) return reject(why, KS_REJECT_BAD_TYPE, idx);
+    if (ks__is_absent(it)) return required ? ks__reject(why, KS_REJECT_MISSING_FIELD, idx) : true;
+    if ((it->type & 0xFF) != cJSON_String) return ks__reject(why, KS_REJECT_BAD_TYPE, idx);
     size_t len = strlen(it->valuestring);
-    if (len == 0 || len > max) return reject(why, KS_REJECT_BAD_VALUE, idx);
+    if (len == 0 || len > max) return ks__reject(why, KS_REJECT_BAD_VALUE, idx);
     out->ptr = it->valuestring;
     out->len = (uint32_t)len;
     return true;
 }
 
 /* Reads a finite number; *present says whether the field was there. */
-static bool get_num(cJSON *const *f, int idx, bool required, double *out, bool *present,
-                    ks_reject *why)
+static bool ks__get_num(cJSON *const *f, int idx, bool required, double *out, bool *present,
+                        ks_reject *why)
 {
     const cJSON *it = f[idx];
     *present = false;
-    if (is_absent(it)) return required ? reject(why, KS_REJECT_MISSING_FIELD, idx) : true;
-    if ((it->type & 0xFF) != cJSON_Number) return reject(why, KS_REJECT_BAD_TYPE, idx);
+    if (ks__is_absent(it)) return required ? ks__reject(why, KS_REJECT_MISSING_FIELD, idx) : true;
+    if ((it->type & 0xFF) != cJSON_Number) return ks__reject(why, KS_REJECT_BAD_TYPE, idx);
     /* strtod turns 1e400 into inf. */
-    if (!isfinite(it->valuedouble)) return reject(why, KS_REJECT_BAD_VALUE, idx);
+    if (!isfinite(it->valuedouble)) return ks__reject(why, KS_REJECT_BAD_VALUE, idx);
     *out = it->valuedouble;
     *present = true;
     return true;
@@ -250,14 +250,15 @@ static bool get_num(cJSON *const *f, int idx, bool required, double *out, bool *
 /* Reads `amount`: required or not, with a lower bound that is exclusive (> 0)
  * or inclusive (>= 0), and at most KS_EVENT_AMOUNT_MAX, so that no accepted
  * amount can overflow the int64 micro-unit sums it feeds. */
-static bool get_amount(cJSON *const *f, bool required, bool positive, ks_event *ev, ks_reject *why)
+static bool ks__get_amount(cJSON *const *f, bool required, bool positive, ks_event *ev,
+                           ks_reject *why)
 {
     double v = 0;
     bool present;
-    if (!get_num(f, F_AMOUNT, required, &v, &present, why)) return false;
+    if (!ks__get_num(f, F_AMOUNT, required, &v, &present, why)) return false;
     if (!present) return true;
     if ((positive ? !(v > 0) : !(v >= 0)) || !(v <= KS_EVENT_AMOUNT_MAX))
-        return reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
+        return ks__reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
     ev->amount = v;
     ev->has_amount = true;
     return true;
@@ -269,42 +270,42 @@ typedef struct {
     int value;
 } word_map;
 
-static bool get_word(cJSON *const *f, int idx, const word_map *map, size_t nmap, int *out,
-                     ks_reject *why)
+static bool ks__get_word(cJSON *const *f, int idx, const word_map *map, size_t nmap, int *out,
+                         ks_reject *why)
 {
     ks_str s = {0};
-    if (!get_str(f, idx, true, KS_EVENT_TEXT_MAX, &s, why)) return false;
+    if (!ks__get_str(f, idx, true, KS_EVENT_TEXT_MAX, &s, why)) return false;
     for (size_t i = 0; i < nmap; i++) {
         if (strcmp(s.ptr, map[i].word) == 0) {
             *out = map[i].value;
             return true;
         }
     }
-    return reject(why, KS_REJECT_BAD_VALUE, idx);
+    return ks__reject(why, KS_REJECT_BAD_VALUE, idx);
 }
 
-static bool get_ts(cJSON *const *f, ks_event *ev, ks_reject *why)
+static bool ks__get_ts(cJSON *const *f, ks_event *ev, ks_reject *why)
 {
     const cJSON *it = f[F_TS];
-    if (is_absent(it)) return reject(why, KS_REJECT_MISSING_FIELD, F_TS);
+    if (ks__is_absent(it)) return ks__reject(why, KS_REJECT_MISSING_FIELD, F_TS);
     if ((it->type & 0xFF) == cJSON_Number) {
         double v = it->valuedouble;
         /* An integral number of ms within years 1970..9999. The range test
          * also rejects NaN/inf and makes the int64 conversion exact. */
         if (!(v >= (double)KS__TS_MIN_MS && v <= (double)KS__TS_MAX_MS) || v != floor(v))
-            return reject(why, KS_REJECT_BAD_VALUE, F_TS);
+            return ks__reject(why, KS_REJECT_BAD_VALUE, F_TS);
         ev->ts_ms = (int64_t)v;
         return true;
     }
     if ((it->type & 0xFF) == cJSON_String) {
         if (!ks_parse_rfc3339(it->valuestring, strlen(it->valuestring), &ev->ts_ms))
-            return reject(why, KS_REJECT_BAD_VALUE, F_TS);
+            return ks__reject(why, KS_REJECT_BAD_VALUE, F_TS);
         return true;
     }
-    return reject(why, KS_REJECT_BAD_TYPE, F_TS);
+    return ks__reject(why, KS_REJECT_BAD_TYPE, F_TS);
 }
 
-static bool get_type(cJSON *const *f, ks_event *ev, ks_reject *why)
+static bool ks__get_type(cJSON *const *f, ks_event *ev, ks_reject *why)
 {
     static const char *const names[KS_EV__COUNT] = {
 #define KS__EV_STR(name, str) str,
@@ -312,8 +313,8 @@ static bool get_type(cJSON *const *f, ks_event *ev, ks_reject *why)
 #undef KS__EV_STR
     };
     const cJSON *it = f[F_TYPE];
-    if (is_absent(it)) return reject(why, KS_REJECT_MISSING_FIELD, F_TYPE);
-    if ((it->type & 0xFF) != cJSON_String) return reject(why, KS_REJECT_BAD_TYPE, F_TYPE);
+    if (ks__is_absent(it)) return ks__reject(why, KS_REJECT_MISSING_FIELD, F_TYPE);
+    if ((it->type & 0xFF) != cJSON_String) return ks__reject(why, KS_REJECT_BAD_TYPE, F_TYPE);
     /* The first byte narrows the twelve names to at most three. */
     const char *v = it->valuestring;
     for (int t = 0; t < KS_EV__COUNT; t++) {
@@ -322,81 +323,83 @@ static bool get_type(cJSON *const *f, ks_event *ev, ks_reject *why)
             return true;
         }
     }
-    return reject(why, KS_REJECT_UNKNOWN_TYPE, -1);
+    return ks__reject(why, KS_REJECT_UNKNOWN_TYPE, -1);
 }
 
-static const word_map sub_actions[] = {
+static const word_map ks__sub_actions[] = {
     {"start", KS_ACT_SUB_START},     {"renew", KS_ACT_SUB_RENEW},
     {"upgrade", KS_ACT_SUB_UPGRADE}, {"downgrade", KS_ACT_SUB_DOWNGRADE},
     {"cancel", KS_ACT_SUB_CANCEL},
 };
-static const word_map ticket_actions[] = {
+static const word_map ks__ticket_actions[] = {
     {"opened", KS_ACT_TICKET_OPENED},
     {"responded", KS_ACT_TICKET_RESPONDED},
     {"resolved", KS_ACT_TICKET_RESOLVED},
 };
-static const word_map lead_actions[] = {
+static const word_map ks__lead_actions[] = {
     {"created", KS_ACT_LEAD_CREATED},
     {"converted", KS_ACT_LEAD_CONVERTED},
 };
-static const word_map survey_kinds[] = {
+static const word_map ks__survey_kinds[] = {
     {"csat", KS_SURVEY_CSAT},
     {"nps", KS_SURVEY_NPS},
 };
 
 #define KS__N(a) (sizeof(a) / sizeof((a)[0]))
 
-static bool get_action(cJSON *const *f, const word_map *map, size_t n, ks_event *ev, ks_reject *why)
+static bool ks__get_action(cJSON *const *f, const word_map *map, size_t n, ks_event *ev,
+                           ks_reject *why)
 {
     int v = 0;
-    if (!get_word(f, F_ACTION, map, n, &v, why)) return false;
+    if (!ks__get_word(f, F_ACTION, map, n, &v, why)) return false;
     ev->action = (ks_action)v;
     return true;
 }
 
-static bool get_survey(cJSON *const *f, ks_event *ev, ks_reject *why)
+static bool ks__get_survey(cJSON *const *f, ks_event *ev, ks_reject *why)
 {
     int kind = 0;
-    if (!get_word(f, F_KIND, survey_kinds, KS__N(survey_kinds), &kind, why)) return false;
+    if (!ks__get_word(f, F_KIND, ks__survey_kinds, KS__N(ks__survey_kinds), &kind, why))
+        return false;
     double v = 0;
     bool present;
-    if (!get_num(f, F_SCORE, true, &v, &present, why)) return false;
+    if (!ks__get_num(f, F_SCORE, true, &v, &present, why)) return false;
     int lo = kind == KS_SURVEY_CSAT ? 1 : 0, hi = kind == KS_SURVEY_CSAT ? 5 : 10;
     /* 4 and 4.0 are the same JSON number; 4.5 is not a score. */
-    if (v != floor(v) || v < lo || v > hi) return reject(why, KS_REJECT_BAD_VALUE, F_SCORE);
+    if (v != floor(v) || v < lo || v > hi) return ks__reject(why, KS_REJECT_BAD_VALUE, F_SCORE);
     ev->survey_kind = (ks_survey_kind)kind;
     ev->score = (int)v;
     return true;
 }
 
-static bool get_ticket(cJSON *const *f, ks_event *ev, ks_reject *why)
+static bool ks__get_ticket(cJSON *const *f, ks_event *ev, ks_reject *why)
 {
-    if (!get_str(f, F_TICKET_ID, true, KS_EVENT_ID_MAX, &ev->ticket_id, why) ||
-        !get_action(f, ticket_actions, KS__N(ticket_actions), ev, why))
+    if (!ks__get_str(f, F_TICKET_ID, true, KS_EVENT_ID_MAX, &ev->ticket_id, why) ||
+        !ks__get_action(f, ks__ticket_actions, KS__N(ks__ticket_actions), ev, why))
         return false;
     const cJSON *c = f[F_COMPLAINT];
-    if (!is_absent(c)) {
+    if (!ks__is_absent(c)) {
         int t = c->type & 0xFF;
         if (t != cJSON_True && t != cJSON_False)
-            return reject(why, KS_REJECT_BAD_TYPE, F_COMPLAINT);
+            return ks__reject(why, KS_REJECT_BAD_TYPE, F_COMPLAINT);
         /* A complaint is a property of opening a ticket; on later actions the
          * flag is checked for type but carries no meaning. */
         ev->complaint = t == cJSON_True && ev->action == KS_ACT_TICKET_OPENED;
     }
-    return get_str(f, F_CATEGORY, false, KS_EVENT_TEXT_MAX, &ev->category, why);
+    return ks__get_str(f, F_CATEGORY, false, KS_EVENT_TEXT_MAX, &ev->category, why);
 }
 
 /* The member-level rules, in their documented order: the number of members,
  * U+0000 (has_nul: the prescan saw a \u0000 escape), duplicated field names.
  * Fills f with the member of each known field name. */
-static bool members(cJSON *root, const unsigned char *b, size_t len, bool has_nul,
-                    cJSON *f[F__COUNT], ks_reject *why)
+static bool ks__members(cJSON *root, const unsigned char *b, size_t len, bool has_nul,
+                        cJSON *f[F__COUNT], ks_reject *why)
 {
     size_t count = 0;
     int dup = -1;
     for (cJSON *c = root->child; c != NULL; c = c->next) {
-        if (++count > KS_EVENT_FIELDS_MAX) return reject(why, KS_REJECT_TOO_MANY_FIELDS, -1);
-        int idx = field_index(c->string);
+        if (++count > KS_EVENT_FIELDS_MAX) return ks__reject(why, KS_REJECT_TOO_MANY_FIELDS, -1);
+        int idx = ks__field_index(c->string);
         if (idx < 0) continue;
         if (f[idx] == NULL)
             f[idx] = c;
@@ -416,70 +419,72 @@ static bool members(cJSON *root, const unsigned char *b, size_t len, bool has_nu
             const cJSON *c = root->child;
             for (size_t k = 0; c != NULL && k < ordinal; k++)
                 c = c->next;
-            if (c != NULL) idx = field_index(c->string);
+            if (c != NULL) idx = ks__field_index(c->string);
         }
-        return idx >= 0 ? reject(why, KS_REJECT_BAD_VALUE, idx)
-                        : reject(why, KS_REJECT_NUL_CHARACTER, -1);
+        return idx >= 0 ? ks__reject(why, KS_REJECT_BAD_VALUE, idx)
+                        : ks__reject(why, KS_REJECT_NUL_CHARACTER, -1);
     }
     /* Two values for one field: producers' JSON libraries disagree on which
      * one counts (first, last, error), so neither is guessed. */
-    if (dup >= 0) return reject(why, KS_REJECT_DUPLICATE_FIELD, dup);
+    if (dup >= 0) return ks__reject(why, KS_REJECT_DUPLICATE_FIELD, dup);
     return true;
 }
 
-static bool validate(cJSON *const *f, ks_event *ev, ks_reject *why)
+static bool ks__validate(cJSON *const *f, ks_event *ev, ks_reject *why)
 {
-    if (!get_str(f, F_EVENT_ID, true, KS_EVENT_ID_MAX, &ev->event_id, why) || !get_type(f, ev, why))
+    if (!ks__get_str(f, F_EVENT_ID, true, KS_EVENT_ID_MAX, &ev->event_id, why) ||
+        !ks__get_type(f, ev, why))
         return false;
     /* Marketing spend belongs to no customer: a customer_id there is ignored
      * like any extra field, so it cannot make the event count for one. */
     if (ev->type != KS_EV_MARKETING_SPEND &&
-        !get_str(f, F_CUSTOMER_ID, true, KS_EVENT_ID_MAX, &ev->customer_id, why))
+        !ks__get_str(f, F_CUSTOMER_ID, true, KS_EVENT_ID_MAX, &ev->customer_id, why))
         return false;
-    if (!get_ts(f, ev, why) || !get_str(f, F_SEGMENT, false, KS_EVENT_ID_MAX, &ev->segment, why) ||
-        !get_str(f, F_CHANNEL, false, KS_EVENT_ID_MAX, &ev->channel, why))
+    if (!ks__get_ts(f, ev, why) ||
+        !ks__get_str(f, F_SEGMENT, false, KS_EVENT_ID_MAX, &ev->segment, why) ||
+        !ks__get_str(f, F_CHANNEL, false, KS_EVENT_ID_MAX, &ev->channel, why))
         return false;
 
     switch (ev->type) {
     case KS_EV_SIGNUP:
         return true;
     case KS_EV_INTERACTION:
-        return get_str(f, F_ACTION, false, KS_EVENT_TEXT_MAX, &ev->action_text, why);
+        return ks__get_str(f, F_ACTION, false, KS_EVENT_TEXT_MAX, &ev->action_text, why);
     case KS_EV_PURCHASE:
-        return get_str(f, F_ORDER_ID, true, KS_EVENT_ID_MAX, &ev->order_id, why) &&
-               get_amount(f, true, true, ev, why) &&
-               get_str(f, F_CATEGORY, false, KS_EVENT_TEXT_MAX, &ev->category, why) &&
-               get_str(f, F_PRODUCT, false, KS_EVENT_TEXT_MAX, &ev->product, why);
+        return ks__get_str(f, F_ORDER_ID, true, KS_EVENT_ID_MAX, &ev->order_id, why) &&
+               ks__get_amount(f, true, true, ev, why) &&
+               ks__get_str(f, F_CATEGORY, false, KS_EVENT_TEXT_MAX, &ev->category, why) &&
+               ks__get_str(f, F_PRODUCT, false, KS_EVENT_TEXT_MAX, &ev->product, why);
     case KS_EV_REFUND:
-        return get_amount(f, true, true, ev, why) &&
-               get_str(f, F_ORDER_ID, false, KS_EVENT_ID_MAX, &ev->order_id, why);
+        return ks__get_amount(f, true, true, ev, why) &&
+               ks__get_str(f, F_ORDER_ID, false, KS_EVENT_ID_MAX, &ev->order_id, why);
     case KS_EV_SUBSCRIPTION:
-        return get_action(f, sub_actions, KS__N(sub_actions), ev, why);
+        return ks__get_action(f, ks__sub_actions, KS__N(ks__sub_actions), ev, why);
     case KS_EV_PAYMENT_FAILED:
-        return get_amount(f, false, false, ev, why);
+        return ks__get_amount(f, false, false, ev, why);
     case KS_EV_TICKET:
-        return get_ticket(f, ev, why);
+        return ks__get_ticket(f, ev, why);
     case KS_EV_SURVEY:
-        return get_survey(f, ev, why);
+        return ks__get_survey(f, ev, why);
     case KS_EV_LEAD:
-        return get_action(f, lead_actions, KS__N(lead_actions), ev, why);
+        return ks__get_action(f, ks__lead_actions, KS__N(ks__lead_actions), ev, why);
     case KS_EV_MARKETING_SPEND:
-        return get_amount(f, true, false, ev, why) &&
-               get_str(f, F_CAMPAIGN, false, KS_EVENT_TEXT_MAX, &ev->campaign, why);
+        return ks__get_amount(f, true, false, ev, why) &&
+               ks__get_str(f, F_CAMPAIGN, false, KS_EVENT_TEXT_MAX, &ev->campaign, why);
     case KS_EV_RETENTION_SPEND:
-        return get_amount(f, true, false, ev, why);
+        return ks__get_amount(f, true, false, ev, why);
     case KS_EV_REFERRAL:
-        return get_str(f, F_REFERRED, false, KS_EVENT_ID_MAX, &ev->referred_id, why);
+        return ks__get_str(f, F_REFERRED, false, KS_EVENT_ID_MAX, &ev->referred_id, why);
     default:
-        return reject(why, KS_REJECT_UNKNOWN_TYPE, -1);
+        return ks__reject(why, KS_REJECT_UNKNOWN_TYPE, -1);
     }
 }
 
 /* The amount in micro-units from the number's text in the message (cJSON keeps
  * only the double): the member's position among the root's members finds it.
  * At most KS_EVENT_AMOUNT_MAX once rounded to the micro-unit. */
-static bool amount_micro(const cJSON *root, const cJSON *item, const unsigned char *b,
-                         size_t len, ks_event *ev)
+static bool ks__amount_micro(const cJSON *root, const cJSON *item, const unsigned char *b,
+                             size_t len, ks_event *ev)
 {
     size_t ordinal = 0, off = 0, n = 0;
     for (const cJSON *c = root->child; c != NULL && c != item; c = c->next)
@@ -494,7 +499,7 @@ static bool amount_micro(const cJSON *root, const cJSON *item, const unsigned ch
     return true;
 }
 
-static bool json_ws(unsigned char c)
+static bool ks__json_ws(unsigned char c)
 {
     return c == ' ' || c == '\t' || c == '\n' || c == '\r';
 }
@@ -504,7 +509,7 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
     memset(ev, 0, sizeof(*ev));
     why->code = KS_REJECT_NONE;
     why->field[0] = '\0';
-    release_tree(p);
+    ks__release_tree(p);
 
     if (len > p->max_bytes) {
         why->code = KS_REJECT_TOO_LARGE;
@@ -536,7 +541,7 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
     }
     if (p->arena.allocs == allocs) p->foreign_root = root;
     for (const unsigned char *e = (const unsigned char *)end; e < b + len; e++) {
-        if (!json_ws(*e)) {
+        if (!ks__json_ws(*e)) {
             why->code = KS_REJECT_MALFORMED_JSON;
             return false;
         }
@@ -546,14 +551,14 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
         return false;
     }
     cJSON *f[F__COUNT] = {0};
-    if (!members(root, b, len, pre.has_nul, f, why)) return false;
-    if (!validate(f, ev, why)) {
+    if (!ks__members(root, b, len, pre.has_nul, f, why)) return false;
+    if (!ks__validate(f, ev, why)) {
         memset(ev, 0, sizeof(*ev));
         return false;
     }
-    if (ev->has_amount && !amount_micro(root, f[F_AMOUNT], b, len, ev)) {
+    if (ev->has_amount && !ks__amount_micro(root, f[F_AMOUNT], b, len, ev)) {
         memset(ev, 0, sizeof(*ev));
-        return reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
+        return ks__reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
     }
     return true;
 }

@@ -9,7 +9,7 @@
  * the civil date use Howard Hinnant's days_from_civil algorithm. */
 #include "event/event_internal.h"
 
-static bool digits(const char *s, size_t n, int *out)
+static bool ks__digits(const char *s, size_t n, int *out)
 {
     int v = 0;
     for (size_t i = 0; i < n; i++) {
@@ -20,19 +20,19 @@ static bool digits(const char *s, size_t n, int *out)
     return true;
 }
 
-static bool is_leap(int y)
+static bool ks__is_leap(int y)
 {
     return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 }
 
-static int days_in_month(int y, int m)
+static int ks__days_in_month(int y, int m)
 {
     static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : dim[m - 1];
+    return m == 2 && ks__is_leap(y) ? 29 : dim[m - 1];
 }
 
 /* Days since 1970-01-01 of the proleptic Gregorian date y-m-d. */
-static int64_t days_from_civil(int64_t y, int m, int d)
+static int64_t ks__days_from_civil(int64_t y, int m, int d)
 {
     y -= m <= 2;
     int64_t era = (y >= 0 ? y : y - 399) / 400;
@@ -47,14 +47,14 @@ bool ks_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
     int y, mo, d, h, mi, sec, ms = 0;
     /* "YYYY-MM-DDThh:mm:ss" is 19 bytes, the shortest offset ("Z") one more. */
     if (s == NULL || len < 20) return false;
-    if (!digits(s, 4, &y) || s[4] != '-' || !digits(s + 5, 2, &mo) || s[7] != '-' ||
-        !digits(s + 8, 2, &d))
+    if (!ks__digits(s, 4, &y) || s[4] != '-' || !ks__digits(s + 5, 2, &mo) || s[7] != '-' ||
+        !ks__digits(s + 8, 2, &d))
         return false;
     if (s[10] != 'T' && s[10] != 't' && s[10] != ' ') return false;
-    if (!digits(s + 11, 2, &h) || s[13] != ':' || !digits(s + 14, 2, &mi) || s[16] != ':' ||
-        !digits(s + 17, 2, &sec))
+    if (!ks__digits(s + 11, 2, &h) || s[13] != ':' || !ks__digits(s + 14, 2, &mi) || s[16] != ':' ||
+        !ks__digits(s + 17, 2, &sec))
         return false;
-    if (mo < 1 || mo > 12 || d < 1 || d > days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
+    if (mo < 1 || mo > 12 || d < 1 || d > ks__days_in_month(y, mo) || h > 23 || mi > 59 || sec > 60)
         return false;
 
     size_t i = 19;
@@ -77,8 +77,8 @@ bool ks_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
         i++;
     } else if (s[i] == '+' || s[i] == '-') {
         int oh, om;
-        if (len - i < 6 || !digits(s + i + 1, 2, &oh) || s[i + 3] != ':' ||
-            !digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
+        if (len - i < 6 || !ks__digits(s + i + 1, 2, &oh) || s[i + 3] != ':' ||
+            !ks__digits(s + i + 4, 2, &om) || oh > 23 || om > 59)
             return false;
         off_min = (oh * 60 + om) * (s[i] == '-' ? -1 : 1);
         i += 6;
@@ -87,7 +87,7 @@ bool ks_parse_rfc3339(const char *s, size_t len, int64_t *out_ms)
     }
     if (i != len) return false;
 
-    int64_t days = days_from_civil(y, mo, d);
+    int64_t days = ks__days_from_civil(y, mo, d);
     int64_t secs = days * 86400 + h * 3600 + mi * 60 + sec - (int64_t)off_min * 60;
     int64_t t = secs * 1000 + ms;
     if (t < KS__TS_MIN_MS || t > KS__TS_MAX_MS) return false;

@@ -22,7 +22,7 @@
 #include "event/event_internal.h"
 
 /* Length of the valid multi-byte sequence starting at p (p[0] >= 0x80), or 0. */
-static size_t utf8_seq(const unsigned char *p, size_t rem)
+static size_t ks__utf8_seq(const unsigned char *p, size_t rem)
 {
     unsigned char c = p[0];
     unsigned char lo = 0x80, hi = 0xBF;
@@ -68,7 +68,7 @@ bool ks_utf8_valid(const char *buf, size_t len)
             i++;
             continue;
         }
-        size_t l = utf8_seq(p + i, len - i);
+        size_t l = ks__utf8_seq(p + i, len - i);
         if (l == 0) return false;
         i += l;
     }
@@ -77,15 +77,15 @@ bool ks_utf8_valid(const char *buf, size_t len)
 
 /* Bytes that end the fast skip inside a string: quote, backslash, control
  * characters (must be escaped in JSON) and non-ASCII (must be valid UTF-8). */
-static bool str_special(unsigned char c)
+static bool ks__str_special(unsigned char c)
 {
     return c == '"' || c == '\\' || c < 0x20 || c >= 0x80;
 }
 
-/* Non-zero iff one of the eight bytes of w is str_special(): the classic
+/* Non-zero iff one of the eight bytes of w is ks__str_special(): the classic
  * "has a zero byte" / "has a byte less than n" bit tricks (exact as to
  * whether any byte matches, which is all that is used). */
-static uint64_t special_mask(uint64_t w)
+static uint64_t ks__special_mask(uint64_t w)
 {
     const uint64_t ones = UINT64_C(0x0101010101010101), high = UINT64_C(0x8080808080808080);
     uint64_t q = w ^ (ones * '"'), bs = w ^ (ones * '\\');
@@ -95,52 +95,52 @@ static uint64_t special_mask(uint64_t w)
     return (has_q | has_bs | has_ctl | w) & high;
 }
 
-static bool is_digit(unsigned char c)
+static bool ks__is_digit(unsigned char c)
 {
     return c >= '0' && c <= '9';
 }
 
-static bool is_hex(unsigned char c)
+static bool ks__is_hex(unsigned char c)
 {
-    return is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+    return ks__is_digit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
 }
 
 /* Length of the RFC 8259 number at p, or 0 if it is not one:
  *   -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
  * It must also not be followed by a byte cJSON would take as part of a number
  * ([0-9+-.eE]), so cJSON reads exactly the token validated here. */
-static size_t number_len(const unsigned char *p, size_t n)
+static size_t ks__number_len(const unsigned char *p, size_t n)
 {
     size_t i = 0;
     if (i < n && p[i] == '-') i++;
-    if (i >= n || !is_digit(p[i])) return 0;
+    if (i >= n || !ks__is_digit(p[i])) return 0;
     if (p[i] == '0') {
         i++;
     } else {
-        while (i < n && is_digit(p[i]))
+        while (i < n && ks__is_digit(p[i]))
             i++;
     }
     if (i < n && p[i] == '.') {
         i++;
-        if (i >= n || !is_digit(p[i])) return 0;
-        while (i < n && is_digit(p[i]))
+        if (i >= n || !ks__is_digit(p[i])) return 0;
+        while (i < n && ks__is_digit(p[i]))
             i++;
     }
     if (i < n && (p[i] == 'e' || p[i] == 'E')) {
         i++;
         if (i < n && (p[i] == '+' || p[i] == '-')) i++;
-        if (i >= n || !is_digit(p[i])) return 0;
-        while (i < n && is_digit(p[i]))
+        if (i >= n || !ks__is_digit(p[i])) return 0;
+        while (i < n && ks__is_digit(p[i]))
             i++;
     }
-    if (i < n &&
-        (is_digit(p[i]) || p[i] == '+' || p[i] == '-' || p[i] == '.' || p[i] == 'e' || p[i] == 'E'))
+    if (i < n && (ks__is_digit(p[i]) || p[i] == '+' || p[i] == '-' || p[i] == '.' || p[i] == 'e' ||
+                  p[i] == 'E'))
         return 0;
     return i;
 }
 
-/* Value of the four hex digits at p (already checked with is_hex). */
-static unsigned hex4(const unsigned char *p)
+/* Value of the four hex digits at p (already checked with ks__is_hex). */
+static unsigned ks__hex4(const unsigned char *p)
 {
     unsigned v = 0;
     for (int k = 0; k < 4; k++) {
@@ -150,10 +150,10 @@ static unsigned hex4(const unsigned char *p)
     return v;
 }
 
-static bool is_u_escape(const unsigned char *p, size_t n)
+static bool ks__is_u_escape(const unsigned char *p, size_t n)
 {
-    return n >= 6 && p[0] == '\\' && p[1] == 'u' && is_hex(p[2]) && is_hex(p[3]) && is_hex(p[4]) &&
-           is_hex(p[5]);
+    return n >= 6 && p[0] == '\\' && p[1] == 'u' && ks__is_hex(p[2]) && ks__is_hex(p[3]) &&
+           ks__is_hex(p[4]) && ks__is_hex(p[5]);
 }
 
 /* Length of the escape sequence at p (p[0] == '\\'), or 0 if it is not a JSON
@@ -162,7 +162,7 @@ static bool is_u_escape(const unsigned char *p, size_t n)
  * the pair is one character and 12 bytes. A high surrogate without its low
  * half, or a low one alone, stands for no character: it sets *lone (and
  * counts as a 6-byte escape). */
-static size_t escape_len(const unsigned char *p, size_t n, bool *nul, bool *lone)
+static size_t ks__escape_len(const unsigned char *p, size_t n, bool *nul, bool *lone)
 {
     if (n < 2) return 0;
     switch (p[1]) {
@@ -176,14 +176,14 @@ static size_t escape_len(const unsigned char *p, size_t n, bool *nul, bool *lone
     case 't':
         return 2;
     case 'u': {
-        if (!is_u_escape(p, n)) return 0;
-        unsigned v = hex4(p + 2);
+        if (!ks__is_u_escape(p, n)) return 0;
+        unsigned v = ks__hex4(p + 2);
         if (v == 0) *nul = true;
         if (v >= 0xDC00 && v <= 0xDFFF) {
             *lone = true;
         } else if (v >= 0xD800 && v <= 0xDBFF) {
-            if (is_u_escape(p + 6, n - 6)) {
-                unsigned lo = hex4(p + 8);
+            if (ks__is_u_escape(p + 6, n - 6)) {
+                unsigned lo = ks__hex4(p + 8);
                 if (lo >= 0xDC00 && lo <= 0xDFFF) return 12;
             }
             *lone = true;
@@ -208,7 +208,7 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *o
             while (i + 8 <= n) {
                 uint64_t w;
                 memcpy(&w, b + i, 8);
-                uint64_t m = special_mask(w);
+                uint64_t m = ks__special_mask(w);
                 if (m != 0) {
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
                     /* The lowest flagged byte is always a true match (false
@@ -219,7 +219,7 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *o
                 }
                 i += 8;
             }
-            while (i < n && !str_special(b[i]))
+            while (i < n && !ks__str_special(b[i]))
                 i++;
             if (i >= n) break;
             unsigned char c = b[i];
@@ -228,7 +228,7 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *o
                 i++;
             } else if (c == '\\') {
                 bool lone = false;
-                size_t l = escape_len(b + i, n - i, &has_nul, &lone);
+                size_t l = ks__escape_len(b + i, n - i, &has_nul, &lone);
                 if (l == 0) goto bad_json;
                 /* A string that cannot be written in UTF-8: an encoding error
                  * of the producer, like a raw surrogate (ED A0 80). */
@@ -237,7 +237,7 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *o
             } else if (c < 0x20) {
                 goto bad_json;
             } else {
-                size_t l = utf8_seq(b + i, n - i);
+                size_t l = ks__utf8_seq(b + i, n - i);
                 if (l == 0) return KS_REJECT_BAD_UTF8;
                 i += l;
             }
@@ -279,7 +279,7 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *o
         case '7':
         case '8':
         case '9': {
-            size_t l = number_len(b + i, n - i);
+            size_t l = ks__number_len(b + i, n - i);
             if (l == 0) goto bad_json;
             i += l;
             break;
@@ -306,13 +306,13 @@ bad_json:
 
 /* Skips the string starting at b[i] == '"'; returns the index after the
  * closing quote and ors \u0000 escapes into *nul. Input is known-valid JSON. */
-static size_t skip_string(const unsigned char *b, size_t n, size_t i, bool *nul)
+static size_t ks__skip_string(const unsigned char *b, size_t n, size_t i, bool *nul)
 {
     i++;
     while (i < n && b[i] != '"') {
         if (b[i] == '\\') {
             bool lone = false;
-            size_t l = escape_len(b + i, n - i, nul, &lone);
+            size_t l = ks__escape_len(b + i, n - i, nul, &lone);
             i += l > 0 ? l : 1;
         } else {
             i++;
@@ -321,100 +321,100 @@ static size_t skip_string(const unsigned char *b, size_t n, size_t i, bool *nul)
     return i < n ? i + 1 : n;
 }
 
-static size_t skip_ws(const unsigned char *b, size_t n, size_t i)
+static size_t ks__skip_ws(const unsigned char *b, size_t n, size_t i)
 {
     while (i < n && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r'))
         i++;
     return i;
 }
 
-bool ks__json_nul_member(const unsigned char *b, size_t n, size_t *ordinal, bool *in_key)
+/* One member of the top-level object, as ks__member_read finds it. */
+typedef struct ks__member {
+    size_t off, len; /* the value's span, surrounding whitespace excluded */
+    bool key_nul;    /* a \u0000 escape in the key ... */
+    bool val_nul;    /* ... in the value */
+} ks__member;
+
+/* Returns the index after the top-level object's '{' (a UTF-8 BOM and
+ * whitespace before it skipped), or 0 if b does not open with an object. */
+static size_t ks__root_open(const unsigned char *b, size_t n)
 {
     size_t i = 0;
     if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) i = 3;
-    i = skip_ws(b, n, i);
-    if (i >= n || b[i] != '{') return false;
-    i++;
-    for (size_t k = 0;; k++) {
-        i = skip_ws(b, n, i);
-        if (i >= n || b[i] != '"') return false;
-        bool key_nul = false, nul = false;
-        i = skip_string(b, n, i, &key_nul);
-        i = skip_ws(b, n, i);
-        if (i >= n || b[i] != ':') return false;
-        i++;
-        /* Skip the value: strings and any nesting until the member ends. */
-        int depth = 0;
-        while (i < n) {
-            unsigned char c = b[i];
-            if (c == '"') {
-                i = skip_string(b, n, i, &nul);
-                continue;
-            }
-            if (c == '{' || c == '[') {
-                depth++;
-            } else if (c == '}' || c == ']') {
-                if (depth == 0) break;
-                depth--;
-            } else if (c == ',' && depth == 0) {
-                break;
-            }
-            i++;
+    i = ks__skip_ws(b, n, i);
+    return i < n && b[i] == '{' ? i + 1 : 0;
+}
+
+/* Reads the member that starts at b[*i] (after the '{' or the previous
+ * member's ','): key, ':', and the value up to the ',' or '}' that ends it,
+ * where *i is left. Returns false if no member starts there. Input is
+ * known-valid JSON: the value is skipped by its strings and nesting only. */
+static bool ks__member_read(const unsigned char *b, size_t n, size_t *i, ks__member *m)
+{
+    size_t j = ks__skip_ws(b, n, *i);
+    if (j >= n || b[j] != '"') return false;
+    m->key_nul = m->val_nul = false;
+    j = ks__skip_string(b, n, j, &m->key_nul);
+    j = ks__skip_ws(b, n, j);
+    if (j >= n || b[j] != ':') return false;
+    j = ks__skip_ws(b, n, j + 1);
+    size_t last = j; /* after the value's last non-space byte */
+    m->off = j;
+    int depth = 0;
+    while (j < n) {
+        unsigned char c = b[j];
+        if (c == '"') {
+            j = ks__skip_string(b, n, j, &m->val_nul);
+            last = j;
+            continue;
         }
-        if (key_nul || nul) {
+        if (c == '{' || c == '[') {
+            depth++;
+        } else if (c == '}' || c == ']') {
+            if (depth == 0) break;
+            depth--;
+        } else if (c == ',' && depth == 0) {
+            break;
+        }
+        j++;
+        if (c != ' ' && c != '\t' && c != '\n' && c != '\r') last = j;
+    }
+    m->len = last - m->off;
+    *i = j;
+    return true;
+}
+
+bool ks__json_nul_member(const unsigned char *b, size_t n, size_t *ordinal, bool *in_key)
+{
+    size_t i = ks__root_open(b, n);
+    ks__member m;
+    for (size_t k = 0; i && ks__member_read(b, n, &i, &m); k++) {
+        if (m.key_nul || m.val_nul) {
             /* Only the position: the caller names the member from the parsed
              * tree, so no byte of the message ends up in a reason. */
             *ordinal = k;
-            *in_key = key_nul;
+            *in_key = m.key_nul;
             return true;
         }
         if (i >= n || b[i] != ',') return false;
         i++;
     }
+    return false;
 }
 
 bool ks__json_member_value(const unsigned char *b, size_t n, size_t ordinal, size_t *off,
                            size_t *len)
 {
-    size_t i = 0;
-    if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) i = 3;
-    i = skip_ws(b, n, i);
-    if (i >= n || b[i] != '{') return false;
-    i++;
-    for (size_t k = 0;; k++) {
-        bool nul = false;
-        i = skip_ws(b, n, i);
-        if (i >= n || b[i] != '"') return false;
-        i = skip_string(b, n, i, &nul);
-        i = skip_ws(b, n, i);
-        if (i >= n || b[i] != ':') return false;
-        i = skip_ws(b, n, i + 1);
-        size_t start = i, last = i; /* last: after the value's last non-space byte */
-        int depth = 0;
-        while (i < n) {
-            unsigned char c = b[i];
-            if (c == '"') {
-                i = skip_string(b, n, i, &nul);
-                last = i;
-                continue;
-            }
-            if (c == '{' || c == '[') {
-                depth++;
-            } else if (c == '}' || c == ']') {
-                if (depth == 0) break;
-                depth--;
-            } else if (c == ',' && depth == 0) {
-                break;
-            }
-            i++;
-            if (c != ' ' && c != '\t' && c != '\n' && c != '\r') last = i;
-        }
+    size_t i = ks__root_open(b, n);
+    ks__member m;
+    for (size_t k = 0; i && ks__member_read(b, n, &i, &m); k++) {
         if (k == ordinal) {
-            *off = start;
-            *len = last - start;
+            *off = m.off;
+            *len = m.len;
             return true;
         }
         if (i >= n || b[i] != ',') return false;
         i++;
     }
+    return false;
 }

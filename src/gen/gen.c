@@ -48,53 +48,54 @@
 /* ---- static model tables ------------------------------------------------ */
 
 enum { SEG_CONSUMER, SEG_SMB, SEG_MID, SEG_ENT, SEG_N };
-static const char *const seg_name[SEG_N] = {"consumer", "smb", "midmarket", "enterprise"};
-static const double seg_share[SEG_N] = {0.55, 0.25, 0.13, 0.07};
-static const double seg_activity[SEG_N] = {1.0, 1.2, 1.5, 1.9};
-static const double seg_spend[SEG_N] = {1.0, 3.0, 8.0, 20.0};
-static const double seg_purchase[SEG_N] = {1.0, 0.9, 0.8, 0.7};
-static const double seg_lead[SEG_N] = {0.5, 1.5, 2.0, 2.5};
-static const double seg_social[SEG_N] = {0.12, 0.05, 0.03, 0.02};
-static const double seg_sub_prob[SEG_N] = {0.35, 0.65, 0.85, 0.95};
-static const double seg_plan_price[SEG_N][3] = {
+static const char *const ks__seg_name[SEG_N] = {"consumer", "smb", "midmarket", "enterprise"};
+static const double ks__seg_share[SEG_N] = {0.55, 0.25, 0.13, 0.07};
+static const double ks__seg_activity[SEG_N] = {1.0, 1.2, 1.5, 1.9};
+static const double ks__seg_spend[SEG_N] = {1.0, 3.0, 8.0, 20.0};
+static const double ks__seg_purchase[SEG_N] = {1.0, 0.9, 0.8, 0.7};
+static const double ks__seg_lead[SEG_N] = {0.5, 1.5, 2.0, 2.5};
+static const double ks__seg_social[SEG_N] = {0.12, 0.05, 0.03, 0.02};
+static const double ks__seg_sub_prob[SEG_N] = {0.35, 0.65, 0.85, 0.95};
+static const double ks__seg_plan_price[SEG_N][3] = {
     {9.99, 19.99, 39.99}, {49, 99, 199}, {299, 599, 1199}, {1999, 3999, 7999}};
-static const double seg_resp_hours[SEG_N] = {4.0, 3.0, 1.5, 0.6};
-static const double seg_retention_amt[SEG_N] = {10, 40, 150, 600};
+static const double ks__seg_resp_hours[SEG_N] = {4.0, 3.0, 1.5, 0.6};
+static const double ks__seg_retention_amt[SEG_N] = {10, 40, 150, 600};
 
 enum { CH_WEB, CH_APP, CH_EMAIL, CH_SOCIAL, CH_PHONE, CH_CHAT, CH_STORE, CH_N };
-static const char *const chan_name[CH_N] = {"web",   "app",  "email", "social",
-                                            "phone", "chat", "store"};
-static const double chan_pref[SEG_N][CH_N] = {{35, 40, 0, 10, 0, 0, 15},
-                                              {55, 10, 10, 0, 10, 15, 0},
-                                              {55, 5, 10, 0, 15, 15, 0},
-                                              {50, 5, 10, 0, 20, 15, 0}};
-static const double chan_acquire[CH_N] = {40, 20, 10, 15, 5, 0, 10};
+static const char *const ks__chan_name[CH_N] = {"web",   "app",  "email", "social",
+                                                "phone", "chat", "store"};
+static const double ks__chan_pref[SEG_N][CH_N] = {{35, 40, 0, 10, 0, 0, 15},
+                                                  {55, 10, 10, 0, 10, 15, 0},
+                                                  {55, 5, 10, 0, 15, 15, 0},
+                                                  {50, 5, 10, 0, 20, 15, 0}};
+static const double ks__chan_acquire[CH_N] = {40, 20, 10, 15, 5, 0, 10};
 
 /* Interaction actions per channel; email and social have their own lists. */
-static const char *const act_web[] = {"page_view", "search", "login", "click"};
-static const char *const act_app[] = {"app_open", "page_view", "search", "push_open"};
-static const char *const act_email[] = {"email_open", "email_open", "email_click"};
-static const char *const act_social[] = {"like", "share", "comment", "follow"};
+static const char *const ks__act_web[] = {"page_view", "search", "login", "click"};
+static const char *const ks__act_app[] = {"app_open", "page_view", "search", "push_open"};
+static const char *const ks__act_email[] = {"email_open", "email_open", "email_click"};
+static const char *const ks__act_social[] = {"like", "share", "comment", "follow"};
 
 #define NCAT 8
 #define NPROD 30
-static const char *const cat_name[NCAT] = {"electronics", "home",  "apparel", "beauty",
-                                           "sports",      "books", "grocery", "toys"};
-static const double cat_price[NCAT] = {180, 60, 45, 25, 55, 15, 30, 28};
+static const char *const ks__cat_name[NCAT] = {"electronics", "home",  "apparel", "beauty",
+                                               "sports",      "books", "grocery", "toys"};
+static const double ks__cat_price[NCAT] = {180, 60, 45, 25, 55, 15, 30, 28};
 
-static const char *const complaint_cat[] = {"billing", "delivery", "quality", "support", "pricing"};
-static const double complaint_w[] = {30, 25, 25, 15, 5};
-static const double complaint_w_drift[] = {40, 10, 15, 25, 10};
-static const char *const ticket_cat[] = {"question", "account", "technical"};
+static const char *const ks__complaint_cat[] = {"billing", "delivery", "quality", "support",
+                                                "pricing"};
+static const double ks__complaint_w[] = {30, 25, 25, 15, 5};
+static const double ks__complaint_w_drift[] = {40, 10, 15, 25, 10};
+static const char *const ks__ticket_cat[] = {"question", "account", "technical"};
 
 static const struct {
     const char *name;
     int chan;
     double share;
-} campaigns[] = {{"search-brand", CH_WEB, 0.25},       {"social-prospecting", CH_SOCIAL, 0.25},
-                 {"email-newsletter", CH_EMAIL, 0.05}, {"display-retargeting", CH_WEB, 0.15},
-                 {"affiliate", CH_WEB, 0.15},          {"app-install", CH_APP, 0.15}};
-#define NCAMPAIGN (sizeof campaigns / sizeof campaigns[0])
+} ks__campaigns[] = {{"search-brand", CH_WEB, 0.25},       {"social-prospecting", CH_SOCIAL, 0.25},
+                     {"email-newsletter", CH_EMAIL, 0.05}, {"display-retargeting", CH_WEB, 0.15},
+                     {"affiliate", CH_WEB, 0.15},          {"app-install", CH_APP, 0.15}};
+#define NCAMPAIGN (sizeof ks__campaigns / sizeof ks__campaigns[0])
 
 /* Target acquisition cost used to size the marketing budget. */
 #define TARGET_CAC 60.0
@@ -184,7 +185,7 @@ struct ks_gen {
 
 /* ---- small helpers --------------------------------------------------------- */
 
-static size_t pick(ks__rng *r, const double *w, size_t n)
+static size_t ks__pick(ks__rng *r, const double *w, size_t n)
 {
     double total = 0;
     for (size_t i = 0; i < n; i++)
@@ -197,7 +198,7 @@ static size_t pick(ks__rng *r, const double *w, size_t n)
     return n - 1;
 }
 
-static size_t pick_cdf(ks__rng *r, const double *cdf, size_t n)
+static size_t ks__pick_cdf(ks__rng *r, const double *cdf, size_t n)
 {
     double x = ks__u01(r);
     size_t lo = 0, hi = n - 1;
@@ -211,7 +212,7 @@ static size_t pick_cdf(ks__rng *r, const double *cdf, size_t n)
     return lo;
 }
 
-static void zipf_cdf(double *cdf, size_t n, double s)
+static void ks__zipf_cdf(double *cdf, size_t n, double s)
 {
     double total = 0;
     for (size_t i = 0; i < n; i++)
@@ -224,32 +225,32 @@ static void zipf_cdf(double *cdf, size_t n, double s)
     cdf[n - 1] = 1.0;
 }
 
-static double clamp(double x, double lo, double hi)
+static double ks__clamp(double x, double lo, double hi)
 {
     return x < lo ? lo : x > hi ? hi : x;
 }
 
 /* Drift level in [0,1]: 0 before the drift start, rising linearly to 1 at churn. */
-static double drift(const cust *c, int64_t t)
+static double ks__drift(const cust *c, int64_t t)
 {
     if (t < c->drift_ms) return 0.0;
     if (c->churn_ms <= c->drift_ms) return 1.0;
-    return clamp((double)(t - c->drift_ms) / (double)(c->churn_ms - c->drift_ms), 0.0, 1.0);
+    return ks__clamp((double)(t - c->drift_ms) / (double)(c->churn_ms - c->drift_ms), 0.0, 1.0);
 }
 
-static double happy_eff(const ks_gen *g, const cust *c, double d)
+static double ks__happy_eff(const ks_gen *g, const cust *c, double d)
 {
-    return clamp(c->happy - g->happy_drop * d, 0.0, 1.0);
+    return ks__clamp(c->happy - g->happy_drop * d, 0.0, 1.0);
 }
 
 /* ---- heap ------------------------------------------------------------------ */
 
-static int ent_less(const ks__ent *x, const ks__ent *y)
+static int ks__ent_less(const ks__ent *x, const ks__ent *y)
 {
     return x->ts < y->ts || (x->ts == y->ts && x->seq < y->seq);
 }
 
-static void push(ks_gen *g, int64_t ts, uint32_t kind, uint32_t ci, uint64_t a, uint32_t b)
+static void ks__push(ks_gen *g, int64_t ts, uint32_t kind, uint32_t ci, uint64_t a, uint32_t b)
 {
     if (ts >= g->end_ms || g->err) return; /* beyond the timeline: it would never fire */
     if (ks_vec_reserve(g->heap, g->heap_cap, g->heap_len + 1) < 0) {
@@ -260,14 +261,14 @@ static void push(ks_gen *g, int64_t ts, uint32_t kind, uint32_t ci, uint64_t a, 
     size_t i = g->heap_len++;
     while (i > 0) {
         size_t p = (i - 1) / 2;
-        if (!ent_less(&e, &g->heap[p])) break;
+        if (!ks__ent_less(&e, &g->heap[p])) break;
         g->heap[i] = g->heap[p];
         i = p;
     }
     g->heap[i] = e;
 }
 
-static ks__ent pop(ks_gen *g)
+static ks__ent ks__pop(ks_gen *g)
 {
     ks__ent top = g->heap[0];
     ks__ent last = g->heap[--g->heap_len];
@@ -275,8 +276,8 @@ static ks__ent pop(ks_gen *g)
     for (;;) {
         size_t l = 2 * i + 1;
         if (l >= n) break;
-        size_t m = (l + 1 < n && ent_less(&g->heap[l + 1], &g->heap[l])) ? l + 1 : l;
-        if (!ent_less(&g->heap[m], &last)) break;
+        size_t m = (l + 1 < n && ks__ent_less(&g->heap[l + 1], &g->heap[l])) ? l + 1 : l;
+        if (!ks__ent_less(&g->heap[m], &last)) break;
         g->heap[i] = g->heap[m];
         i = m;
     }
@@ -286,8 +287,8 @@ static ks__ent pop(ks_gen *g)
 
 /* ---- rendering ------------------------------------------------------------- */
 
-static void tail_add(ks_gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void tail_add(ks_gen *g, const char *fmt, ...)
+static void ks__tail_add(ks_gen *g, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ks__tail_add(ks_gen *g, const char *fmt, ...)
 {
     size_t room = sizeof g->tail - g->tail_len;
     va_list ap;
@@ -301,7 +302,7 @@ static void tail_add(ks_gen *g, const char *fmt, ...)
 }
 
 /* Writes the head and the start of the tail; ci == NO_CUST for marketing_spend. */
-static void begin(ks_gen *g, ks_event_type type, uint32_t ci, int64_t ts, int chan)
+static void ks__begin(ks_gen *g, ks_event_type type, uint32_t ci, int64_t ts, int chan)
 {
     static const char *const type_name[] = {
 #define KS__GEN_TN(name, str) str,
@@ -329,19 +330,19 @@ static void begin(ks_gen *g, ks_event_type type, uint32_t ci, int64_t ts, int ch
     }
     g->head_len = (size_t)n;
     g->tail_len = 0;
-    if (ci != NO_CUST) tail_add(g, ",\"segment\":\"%s\"", seg_name[g->c[ci].seg]);
-    tail_add(g, ",\"channel\":\"%s\"", chan_name[chan]);
+    if (ci != NO_CUST) ks__tail_add(g, ",\"segment\":\"%s\"", ks__seg_name[g->c[ci].seg]);
+    ks__tail_add(g, ",\"channel\":\"%s\"", ks__chan_name[chan]);
     g->have_ev = 1;
 }
 
-static void tail_amount(ks_gen *g, const char *field, int64_t cents)
+static void ks__tail_amount(ks_gen *g, const char *field, int64_t cents)
 {
-    tail_add(g, ",\"%s\":%" PRId64 ".%02" PRId64, field, cents / 100, cents % 100);
+    ks__tail_add(g, ",\"%s\":%" PRId64 ".%02" PRId64, field, cents / 100, cents % 100);
 }
 
-static void finish(ks_gen *g)
+static void ks__finish(ks_gen *g)
 {
-    tail_add(g, "}");
+    ks__tail_add(g, "}");
 }
 
 /* ---- activity timer ------------------------------------------------------ */
@@ -349,7 +350,7 @@ static void finish(ks_gen *g)
 /* Thinning bound: the largest product of the daily and weekly factors. */
 #define RATE_MAX_MULT (1.6 * 1.15)
 
-static double rate_mult(const ks_gen *g, const cust *c, int64_t t)
+static double ks__rate_mult(const ks_gen *g, const cust *c, int64_t t)
 {
     int64_t tod = ((t % DAY_MS) + DAY_MS) % DAY_MS;
     double hour = (double)tod / (double)HOUR_MS;
@@ -361,10 +362,10 @@ static double rate_mult(const ks_gen *g, const cust *c, int64_t t)
     double weekly = 1.0;
     if (dow == 0 || dow == 6) weekly = c->seg == SEG_CONSUMER ? 1.15 : 0.6;
     /* Drifting customers fade early (sqrt) and keep a trickle of activity. */
-    return daily * weekly * (1.0 - g->fade * sqrt(drift(c, t)));
+    return daily * weekly * (1.0 - g->fade * sqrt(ks__drift(c, t)));
 }
 
-static void schedule_activity(ks_gen *g, uint32_t ci, int64_t from)
+static void ks__schedule_activity(ks_gen *g, uint32_t ci, int64_t from)
 {
     cust *c = &g->c[ci];
     double mean_gap = (double)DAY_MS / ((double)c->rate * RATE_MAX_MULT);
@@ -372,8 +373,8 @@ static void schedule_activity(ks_gen *g, uint32_t ci, int64_t from)
     for (;;) {
         t += (int64_t)ks__exp(&g->rng, mean_gap);
         if (t >= g->end_ms || t >= c->churn_ms) return;
-        if (ks__u01(&g->rng) * RATE_MAX_MULT < rate_mult(g, c, t)) {
-            push(g, t, K_ACTIVITY, ci, 0, 0);
+        if (ks__u01(&g->rng) * RATE_MAX_MULT < ks__rate_mult(g, c, t)) {
+            ks__push(g, t, K_ACTIVITY, ci, 0, 0);
             return;
         }
     }
@@ -381,14 +382,14 @@ static void schedule_activity(ks_gen *g, uint32_t ci, int64_t from)
 
 /* ---- event builders -------------------------------------------------------- */
 
-static int purchase_channel(ks_gen *g, const cust *c)
+static int ks__purchase_channel(ks_gen *g, const cust *c)
 {
     if (c->chan == CH_EMAIL || c->chan == CH_SOCIAL)
         return ks__chance(&g->rng, 0.6) ? CH_WEB : CH_APP;
     return c->chan;
 }
 
-static int contact_channel(ks_gen *g, const cust *c)
+static int ks__contact_channel(ks_gen *g, const cust *c)
 {
     if (c->chan == CH_PHONE || c->chan == CH_CHAT || c->chan == CH_EMAIL || c->chan == CH_WEB)
         return c->chan;
@@ -396,17 +397,17 @@ static int contact_channel(ks_gen *g, const cust *c)
     return alt[ks__below(&g->rng, 4)];
 }
 
-static int64_t price_cents(ks_gen *g, const cust *c, int cat, int prod)
+static int64_t ks__price_cents(ks_gen *g, const cust *c, int cat, int prod)
 {
     /* A fixed price level per product, derived from its identity, not the PRNG. */
     uint64_t hsh = ks_mix64(((uint64_t)cat << 8) | (uint64_t)prod);
     double level = 0.5 + 1.5 * (double)(hsh >> 11) * 0x1.0p-53;
-    double p = cat_price[cat] * level * seg_spend[c->seg] * ks__lognorm(&g->rng, 1.0, 0.35);
+    double p = ks__cat_price[cat] * level * ks__seg_spend[c->seg] * ks__lognorm(&g->rng, 1.0, 0.35);
     int64_t cents = (int64_t)llround(p * 100.0);
     return cents < 50 ? 50 : cents;
 }
 
-static void ev_interaction(ks_gen *g, uint32_t ci, int64_t t)
+static void ks__ev_interaction(ks_gen *g, uint32_t ci, int64_t t)
 {
     cust *c = &g->c[ci];
     double u = ks__u01(&g->rng);
@@ -414,7 +415,7 @@ static void ev_interaction(ks_gen *g, uint32_t ci, int64_t t)
     const char *action;
     if (u < 0.12) {
         chan = CH_EMAIL;
-    } else if (u < 0.12 + seg_social[c->seg]) {
+    } else if (u < 0.12 + ks__seg_social[c->seg]) {
         chan = CH_SOCIAL;
     } else if (c->chan == CH_EMAIL || c->chan == CH_SOCIAL) {
         chan = CH_WEB;
@@ -423,13 +424,13 @@ static void ev_interaction(ks_gen *g, uint32_t ci, int64_t t)
     }
     switch (chan) {
     case CH_EMAIL:
-        action = act_email[ks__below(&g->rng, 3)];
+        action = ks__act_email[ks__below(&g->rng, 3)];
         break;
     case CH_SOCIAL:
-        action = act_social[ks__below(&g->rng, 4)];
+        action = ks__act_social[ks__below(&g->rng, 4)];
         break;
     case CH_APP:
-        action = act_app[ks__below(&g->rng, 4)];
+        action = ks__act_app[ks__below(&g->rng, 4)];
         break;
     case CH_PHONE:
         action = "call";
@@ -441,46 +442,46 @@ static void ev_interaction(ks_gen *g, uint32_t ci, int64_t t)
         action = "store_visit";
         break;
     default:
-        action = act_web[ks__below(&g->rng, 4)];
+        action = ks__act_web[ks__below(&g->rng, 4)];
         break;
     }
-    begin(g, KS_EV_INTERACTION, ci, t, chan);
-    tail_add(g, ",\"action\":\"%s\"", action);
-    finish(g);
+    ks__begin(g, KS_EV_INTERACTION, ci, t, chan);
+    ks__tail_add(g, ",\"action\":\"%s\"", action);
+    ks__finish(g);
 }
 
-static void ev_purchase(ks_gen *g, uint32_t ci, int64_t t, double d, double h)
+static void ks__ev_purchase(ks_gen *g, uint32_t ci, int64_t t, double d, double h)
 {
     cust *c = &g->c[ci];
-    int cat = ks__chance(&g->rng, 0.55) ? c->fav_cat : (int)pick_cdf(&g->rng, g->cat_cdf, NCAT);
-    int prod = (int)pick_cdf(&g->rng, g->prod_cdf, NPROD);
-    int64_t cents = price_cents(g, c, cat, prod);
+    int cat = ks__chance(&g->rng, 0.55) ? c->fav_cat : (int)ks__pick_cdf(&g->rng, g->cat_cdf, NCAT);
+    int prod = (int)ks__pick_cdf(&g->rng, g->prod_cdf, NPROD);
+    int64_t cents = ks__price_cents(g, c, cat, prod);
     uint64_t order = ++g->order_no;
-    begin(g, KS_EV_PURCHASE, ci, t, purchase_channel(g, c));
-    tail_add(g, ",\"order_id\":\"o-%" PRIu64 "-%" PRIu64 "\"", g->o.seed, order);
-    tail_amount(g, "amount", cents);
-    tail_add(g, ",\"category\":\"%s\",\"product\":\"%s-%03d\"", cat_name[cat], cat_name[cat],
-             prod + 1);
-    finish(g);
+    ks__begin(g, KS_EV_PURCHASE, ci, t, ks__purchase_channel(g, c));
+    ks__tail_add(g, ",\"order_id\":\"o-%" PRIu64 "-%" PRIu64 "\"", g->o.seed, order);
+    ks__tail_amount(g, "amount", cents);
+    ks__tail_add(g, ",\"category\":\"%s\",\"product\":\"%s-%03d\"", ks__cat_name[cat],
+                 ks__cat_name[cat], prod + 1);
+    ks__finish(g);
     if (ks__chance(&g->rng, 0.03 + 0.08 * d + 0.05 * (1.0 - h))) {
         int64_t refund = ks__chance(&g->rng, 0.7)
                              ? cents
                              : (int64_t)((double)cents * ks__unif(&g->rng, 0.2, 0.8));
         if (refund < 1) refund = 1;
-        push(g, t + (int64_t)ks__unif(&g->rng, 2.0 * DAY_MS, 20.0 * DAY_MS), K_REFUND, ci, order,
-             (uint32_t)(refund > UINT32_MAX ? UINT32_MAX : refund));
+        ks__push(g, t + (int64_t)ks__unif(&g->rng, 2.0 * DAY_MS, 20.0 * DAY_MS), K_REFUND, ci,
+                 order, (uint32_t)(refund > UINT32_MAX ? UINT32_MAX : refund));
     }
     if (ks__chance(&g->rng, 0.08))
-        push(g, t + (int64_t)ks__unif(&g->rng, DAY_MS, 5.0 * DAY_MS), K_CSAT, ci, 0, 0);
+        ks__push(g, t + (int64_t)ks__unif(&g->rng, DAY_MS, 5.0 * DAY_MS), K_CSAT, ci, 0, 0);
 }
 
-static void schedule_retention(ks_gen *g, uint32_t ci, int64_t t, double p)
+static void ks__schedule_retention(ks_gen *g, uint32_t ci, int64_t t, double p)
 {
     if (ks__chance(&g->rng, p))
-        push(g, t + (int64_t)ks__unif(&g->rng, HOUR_MS, 48.0 * HOUR_MS), K_RETENTION, ci, 0, 0);
+        ks__push(g, t + (int64_t)ks__unif(&g->rng, HOUR_MS, 48.0 * HOUR_MS), K_RETENTION, ci, 0, 0);
 }
 
-static void ev_ticket_opened(ks_gen *g, uint32_t ci, int64_t t, double d, double h)
+static void ks__ev_ticket_opened(ks_gen *g, uint32_t ci, int64_t t, double d, double h)
 {
     cust *c = &g->c[ci];
     uint64_t tno = ++g->ticket_no;
@@ -489,169 +490,169 @@ static void ev_ticket_opened(ks_gen *g, uint32_t ci, int64_t t, double d, double
     if (complaint) {
         double w[5];
         for (int i = 0; i < 5; i++)
-            w[i] = (1.0 - d) * complaint_w[i] + d * complaint_w_drift[i];
-        cat = complaint_cat[pick(&g->rng, w, 5)];
+            w[i] = (1.0 - d) * ks__complaint_w[i] + d * ks__complaint_w_drift[i];
+        cat = ks__complaint_cat[ks__pick(&g->rng, w, 5)];
     } else {
-        cat = ticket_cat[ks__below(&g->rng, 3)];
+        cat = ks__ticket_cat[ks__below(&g->rng, 3)];
     }
-    int chan = contact_channel(g, c);
-    begin(g, KS_EV_TICKET, ci, t, chan);
-    tail_add(g,
-             ",\"ticket_id\":\"t-%" PRIu64 "-%" PRIu64
-             "\",\"action\":\"opened\",\"complaint\":%s,\"category\":\"%s\"",
-             g->o.seed, tno, complaint ? "true" : "false", cat);
-    finish(g);
+    int chan = ks__contact_channel(g, c);
+    ks__begin(g, KS_EV_TICKET, ci, t, chan);
+    ks__tail_add(g,
+                 ",\"ticket_id\":\"t-%" PRIu64 "-%" PRIu64
+                 "\",\"action\":\"opened\",\"complaint\":%s,\"category\":\"%s\"",
+                 g->o.seed, tno, complaint ? "true" : "false", cat);
+    ks__finish(g);
     if (ks__chance(&g->rng, 0.97)) {
-        double med = seg_resp_hours[c->seg] * (1.0 + 1.5 * d) * (double)HOUR_MS;
-        int64_t delay = (int64_t)clamp(ks__lognorm(&g->rng, med, 0.9), MIN_MS, 7.0 * DAY_MS);
-        push(g, t + delay, K_TICKET_RESP, ci, tno, (uint32_t)complaint | ((uint32_t)chan << 1));
+        double med = ks__seg_resp_hours[c->seg] * (1.0 + 1.5 * d) * (double)HOUR_MS;
+        int64_t delay = (int64_t)ks__clamp(ks__lognorm(&g->rng, med, 0.9), MIN_MS, 7.0 * DAY_MS);
+        ks__push(g, t + delay, K_TICKET_RESP, ci, tno, (uint32_t)complaint | ((uint32_t)chan << 1));
     }
-    if (complaint) schedule_retention(g, ci, t, 0.3);
+    if (complaint) ks__schedule_retention(g, ci, t, 0.3);
 }
 
-static void ev_ticket_followup(ks_gen *g, const ks__ent *e, int resolved)
+static void ks__ev_ticket_followup(ks_gen *g, const ks__ent *e, int resolved)
 {
     int chan = (int)(e->b >> 1);
-    begin(g, KS_EV_TICKET, e->cust, e->ts, chan);
-    tail_add(g, ",\"ticket_id\":\"t-%" PRIu64 "-%" PRIu64 "\",\"action\":\"%s\"", g->o.seed, e->a,
-             resolved ? "resolved" : "responded");
-    finish(g);
+    ks__begin(g, KS_EV_TICKET, e->cust, e->ts, chan);
+    ks__tail_add(g, ",\"ticket_id\":\"t-%" PRIu64 "-%" PRIu64 "\",\"action\":\"%s\"", g->o.seed,
+                 e->a, resolved ? "resolved" : "responded");
+    ks__finish(g);
     if (!resolved && ks__chance(&g->rng, 0.95)) {
-        int64_t delay =
-            (int64_t)clamp(ks__lognorm(&g->rng, 16.0 * HOUR_MS, 0.8), 5.0 * MIN_MS, 14.0 * DAY_MS);
-        push(g, e->ts + delay, K_TICKET_RESOLVE, e->cust, e->a, e->b);
+        int64_t delay = (int64_t)ks__clamp(ks__lognorm(&g->rng, 16.0 * HOUR_MS, 0.8), 5.0 * MIN_MS,
+                                           14.0 * DAY_MS);
+        ks__push(g, e->ts + delay, K_TICKET_RESOLVE, e->cust, e->a, e->b);
     } else if (resolved && ks__chance(&g->rng, 0.35)) {
-        push(g, e->ts + (int64_t)ks__unif(&g->rng, 10.0 * MIN_MS, DAY_MS), K_CSAT, e->cust, 0,
-             e->b & 1);
+        ks__push(g, e->ts + (int64_t)ks__unif(&g->rng, 10.0 * MIN_MS, DAY_MS), K_CSAT, e->cust, 0,
+                 e->b & 1);
     }
 }
 
-static void ev_survey(ks_gen *g, uint32_t ci, int64_t t, int nps, int after_complaint)
+static void ks__ev_survey(ks_gen *g, uint32_t ci, int64_t t, int nps, int after_complaint)
 {
     cust *c = &g->c[ci];
-    double h = happy_eff(g, c, drift(c, t));
+    double h = ks__happy_eff(g, c, ks__drift(c, t));
     int score;
     if (nps)
-        score = (int)clamp(round(10.0 * h + 0.8 + 1.3 * ks__norm(&g->rng)), 0, 10);
+        score = (int)ks__clamp(round(10.0 * h + 0.8 + 1.3 * ks__norm(&g->rng)), 0, 10);
     else
-        score = (int)clamp(round(1.0 + 4.0 * h - 0.8 * after_complaint + 0.6 * ks__norm(&g->rng)),
-                           1, 5);
-    begin(g, KS_EV_SURVEY, ci, t, ks__chance(&g->rng, 0.6) ? CH_EMAIL : CH_APP);
-    tail_add(g, ",\"kind\":\"%s\",\"score\":%d", nps ? "nps" : "csat", score);
-    finish(g);
+        score = (int)ks__clamp(
+            round(1.0 + 4.0 * h - 0.8 * after_complaint + 0.6 * ks__norm(&g->rng)), 1, 5);
+    ks__begin(g, KS_EV_SURVEY, ci, t, ks__chance(&g->rng, 0.6) ? CH_EMAIL : CH_APP);
+    ks__tail_add(g, ",\"kind\":\"%s\",\"score\":%d", nps ? "nps" : "csat", score);
+    ks__finish(g);
 }
 
-static void ev_subscription(ks_gen *g, uint32_t ci, int64_t t, const char *action)
+static void ks__ev_subscription(ks_gen *g, uint32_t ci, int64_t t, const char *action)
 {
     cust *c = &g->c[ci];
-    begin(g, KS_EV_SUBSCRIPTION, ci, t, c->chan == CH_STORE ? CH_WEB : c->chan);
-    tail_add(g, ",\"action\":\"%s\"", action);
-    finish(g);
+    ks__begin(g, KS_EV_SUBSCRIPTION, ci, t, c->chan == CH_STORE ? CH_WEB : c->chan);
+    ks__tail_add(g, ",\"action\":\"%s\"", action);
+    ks__finish(g);
 }
 
-static int64_t plan_cents(const cust *c)
+static int64_t ks__plan_cents(const cust *c)
 {
     int tier = c->tier ? c->tier : 1;
-    return (int64_t)llround(seg_plan_price[c->seg][tier - 1] * 100.0);
+    return (int64_t)llround(ks__seg_plan_price[c->seg][tier - 1] * 100.0);
 }
 
 /* Starts a subscription or upgrades one; returns 0 if already at the top tier. */
-static int sub_up(ks_gen *g, uint32_t ci, int64_t t)
+static int ks__sub_up(ks_gen *g, uint32_t ci, int64_t t)
 {
     cust *c = &g->c[ci];
     if (c->tier == 0) {
         c->tier = (uint8_t)(c->seg == SEG_CONSUMER ? 1 : 1 + ks__below(&g->rng, 2));
         c->flags |= F_SUBSCRIBER;
-        ev_subscription(g, ci, t, "start");
-        push(g, t + 30 * DAY_MS, K_RENEW, ci, 0, 0);
+        ks__ev_subscription(g, ci, t, "start");
+        ks__push(g, t + 30 * DAY_MS, K_RENEW, ci, 0, 0);
         return 1;
     }
     if (c->tier >= 3) return 0;
     c->tier++;
-    ev_subscription(g, ci, t, "upgrade");
+    ks__ev_subscription(g, ci, t, "upgrade");
     return 1;
 }
 
-static void ev_retention(ks_gen *g, uint32_t ci, int64_t t)
+static void ks__ev_retention(ks_gen *g, uint32_t ci, int64_t t)
 {
     cust *c = &g->c[ci];
     int64_t cents =
-        (int64_t)llround(seg_retention_amt[c->seg] * ks__lognorm(&g->rng, 1.0, 0.5) * 100.0);
-    begin(g, KS_EV_RETENTION_SPEND, ci, t, ks__chance(&g->rng, 0.7) ? CH_EMAIL : CH_PHONE);
-    tail_amount(g, "amount", cents);
-    finish(g);
+        (int64_t)llround(ks__seg_retention_amt[c->seg] * ks__lognorm(&g->rng, 1.0, 0.5) * 100.0);
+    ks__begin(g, KS_EV_RETENTION_SPEND, ci, t, ks__chance(&g->rng, 0.7) ? CH_EMAIL : CH_PHONE);
+    ks__tail_amount(g, "amount", cents);
+    ks__finish(g);
 }
 
 /* One session of customer ci at t: pick what happens from the weighted mix. */
-static int ev_activity(ks_gen *g, uint32_t ci, int64_t t)
+static int ks__ev_activity(ks_gen *g, uint32_t ci, int64_t t)
 {
     enum { A_INTER, A_PURCH, A_TICKET, A_NPS, A_LEAD, A_UP, A_DOWN, A_DECLINE, A_N };
     cust *c = &g->c[ci];
-    double d = drift(c, t), h = happy_eff(g, c, d);
+    double d = ks__drift(c, t), h = ks__happy_eff(g, c, d);
     double w[A_N];
     w[A_INTER] = 62.0 * (1.0 - 0.4 * d);
-    w[A_PURCH] = 14.0 * seg_purchase[c->seg] * (1.0 - 0.7 * d);
+    w[A_PURCH] = 14.0 * ks__seg_purchase[c->seg] * (1.0 - 0.7 * d);
     w[A_TICKET] = 2.5 * (1.0 + 4.0 * d) * (1.5 - h);
     w[A_NPS] = 1.5;
-    w[A_LEAD] = seg_lead[c->seg] * (1.0 - 0.5 * d);
+    w[A_LEAD] = ks__seg_lead[c->seg] * (1.0 - 0.5 * d);
     w[A_UP] = c->tier < 3 ? (c->tier == 0 ? 0.5 : 0.6) * h * (1.0 - d) : 0.0;
     w[A_DOWN] = c->tier > 1 ? 0.25 * (1.0 + 10.0 * d) : 0.0;
     w[A_DECLINE] = 0.3 * (1.0 + 6.0 * d);
-    switch (pick(&g->rng, w, A_N)) {
+    switch (ks__pick(&g->rng, w, A_N)) {
     case A_PURCH:
-        ev_purchase(g, ci, t, d, h);
+        ks__ev_purchase(g, ci, t, d, h);
         break;
     case A_TICKET:
-        ev_ticket_opened(g, ci, t, d, h);
+        ks__ev_ticket_opened(g, ci, t, d, h);
         break;
     case A_NPS:
-        ev_survey(g, ci, t, 1, 0);
+        ks__ev_survey(g, ci, t, 1, 0);
         break;
     case A_LEAD:
-        begin(g, KS_EV_LEAD, ci, t, contact_channel(g, c));
-        tail_add(g, ",\"action\":\"created\"");
-        finish(g);
+        ks__begin(g, KS_EV_LEAD, ci, t, ks__contact_channel(g, c));
+        ks__tail_add(g, ",\"action\":\"created\"");
+        ks__finish(g);
         if (ks__chance(&g->rng, 0.15 + 0.3 * h * (1.0 - d)))
-            push(g, t + (int64_t)ks__unif(&g->rng, DAY_MS, 14.0 * DAY_MS), K_LEAD_CONVERT, ci, 0,
-                 0);
+            ks__push(g, t + (int64_t)ks__unif(&g->rng, DAY_MS, 14.0 * DAY_MS), K_LEAD_CONVERT, ci,
+                     0, 0);
         break;
     case A_UP:
-        if (!sub_up(g, ci, t)) ev_interaction(g, ci, t);
+        if (!ks__sub_up(g, ci, t)) ks__ev_interaction(g, ci, t);
         break;
     case A_DOWN:
         c->tier--;
-        ev_subscription(g, ci, t, "downgrade");
-        schedule_retention(g, ci, t, 0.4);
+        ks__ev_subscription(g, ci, t, "downgrade");
+        ks__schedule_retention(g, ci, t, 0.4);
         break;
     case A_DECLINE: {
         int cat = c->fav_cat;
-        int64_t cents = price_cents(g, c, cat, (int)pick_cdf(&g->rng, g->prod_cdf, NPROD));
-        begin(g, KS_EV_PAYMENT_FAILED, ci, t, purchase_channel(g, c));
-        tail_amount(g, "amount", cents);
-        finish(g);
-        schedule_retention(g, ci, t, 0.15);
+        int64_t cents = ks__price_cents(g, c, cat, (int)ks__pick_cdf(&g->rng, g->prod_cdf, NPROD));
+        ks__begin(g, KS_EV_PAYMENT_FAILED, ci, t, ks__purchase_channel(g, c));
+        ks__tail_amount(g, "amount", cents);
+        ks__finish(g);
+        ks__schedule_retention(g, ci, t, 0.15);
         break;
     }
     default:
-        ev_interaction(g, ci, t);
+        ks__ev_interaction(g, ci, t);
         break;
     }
     return 1;
 }
 
 /* Fires one timer. Returns 1 if it prepared an event, 0 if not, <0 on error. */
-static int fire(ks_gen *g, const ks__ent *e)
+static int ks__fire(ks_gen *g, const ks__ent *e)
 {
     if (e->kind == K_MARKETING) {
         const int k = (int)e->a;
-        double amount = g->mkt_daily / 4.0 * campaigns[k].share * ks__unif(&g->rng, 0.7, 1.3);
-        begin(g, KS_EV_MARKETING_SPEND, NO_CUST, e->ts, campaigns[k].chan);
-        g->ev_key = campaigns[k].name;
-        g->keylen = strlen(campaigns[k].name);
-        tail_amount(g, "amount", (int64_t)llround(amount * 100.0));
-        tail_add(g, ",\"campaign\":\"%s\"", campaigns[k].name);
-        finish(g);
-        push(g, e->ts + 6 * HOUR_MS, K_MARKETING, NO_CUST, e->a, 0);
+        double amount = g->mkt_daily / 4.0 * ks__campaigns[k].share * ks__unif(&g->rng, 0.7, 1.3);
+        ks__begin(g, KS_EV_MARKETING_SPEND, NO_CUST, e->ts, ks__campaigns[k].chan);
+        g->ev_key = ks__campaigns[k].name;
+        g->keylen = strlen(ks__campaigns[k].name);
+        ks__tail_amount(g, "amount", (int64_t)llround(amount * 100.0));
+        ks__tail_add(g, ",\"campaign\":\"%s\"", ks__campaigns[k].name);
+        ks__finish(g);
+        ks__push(g, e->ts + 6 * HOUR_MS, K_MARKETING, NO_CUST, e->a, 0);
         return 1;
     }
     uint32_t ci = e->cust;
@@ -660,69 +661,71 @@ static int fire(ks_gen *g, const ks__ent *e)
     if (e->kind != K_CHURN && e->ts >= c->churn_ms) return 0;
     switch (e->kind) {
     case K_SIGNUP:
-        begin(g, KS_EV_SIGNUP, ci, e->ts, (int)pick(&g->rng, chan_acquire, CH_N));
-        finish(g);
-        schedule_activity(g, ci, e->ts);
+        ks__begin(g, KS_EV_SIGNUP, ci, e->ts, (int)ks__pick(&g->rng, ks__chan_acquire, CH_N));
+        ks__finish(g);
+        ks__schedule_activity(g, ci, e->ts);
         if (c->flags & F_SUBSCRIBER)
-            push(g, e->ts + (int64_t)ks__unif(&g->rng, MIN_MS, 2.0 * DAY_MS), K_SUB_START, ci, 0,
-                 0);
+            ks__push(g, e->ts + (int64_t)ks__unif(&g->rng, MIN_MS, 2.0 * DAY_MS), K_SUB_START, ci,
+                     0, 0);
         return 1;
     case K_ACTIVITY:
-        schedule_activity(g, ci, e->ts);
-        return ev_activity(g, ci, e->ts);
+        ks__schedule_activity(g, ci, e->ts);
+        return ks__ev_activity(g, ci, e->ts);
     case K_SUB_START:
         if (c->tier != 0) return 0;
-        return sub_up(g, ci, e->ts);
+        return ks__sub_up(g, ci, e->ts);
     case K_SUB_UP:
-        return sub_up(g, ci, e->ts);
+        return ks__sub_up(g, ci, e->ts);
     case K_RENEW: {
-        double d = drift(c, e->ts);
+        double d = ks__drift(c, e->ts);
         if (ks__chance(&g->rng, 0.02 + 0.4 * d)) {
-            begin(g, KS_EV_PAYMENT_FAILED, ci, e->ts, c->chan == CH_STORE ? CH_WEB : c->chan);
-            tail_amount(g, "amount", plan_cents(c));
-            finish(g);
-            push(g, e->ts + (int64_t)ks__unif(&g->rng, DAY_MS, 3.0 * DAY_MS), K_RENEW, ci, 0, 0);
-            schedule_retention(g, ci, e->ts, 0.25);
+            ks__begin(g, KS_EV_PAYMENT_FAILED, ci, e->ts, c->chan == CH_STORE ? CH_WEB : c->chan);
+            ks__tail_amount(g, "amount", ks__plan_cents(c));
+            ks__finish(g);
+            ks__push(g, e->ts + (int64_t)ks__unif(&g->rng, DAY_MS, 3.0 * DAY_MS), K_RENEW, ci, 0,
+                     0);
+            ks__schedule_retention(g, ci, e->ts, 0.25);
         } else {
-            ev_subscription(g, ci, e->ts, "renew");
-            push(g, e->ts + 30 * DAY_MS, K_RENEW, ci, 0, 0);
+            ks__ev_subscription(g, ci, e->ts, "renew");
+            ks__push(g, e->ts + 30 * DAY_MS, K_RENEW, ci, 0, 0);
         }
         return 1;
     }
     case K_TICKET_RESP:
-        ev_ticket_followup(g, e, 0);
+        ks__ev_ticket_followup(g, e, 0);
         return 1;
     case K_TICKET_RESOLVE:
-        ev_ticket_followup(g, e, 1);
+        ks__ev_ticket_followup(g, e, 1);
         return 1;
     case K_REFUND:
-        begin(g, KS_EV_REFUND, ci, e->ts, purchase_channel(g, c));
-        tail_amount(g, "amount", (int64_t)e->b);
-        tail_add(g, ",\"order_id\":\"o-%" PRIu64 "-%" PRIu64 "\"", g->o.seed, e->a);
-        finish(g);
+        ks__begin(g, KS_EV_REFUND, ci, e->ts, ks__purchase_channel(g, c));
+        ks__tail_amount(g, "amount", (int64_t)e->b);
+        ks__tail_add(g, ",\"order_id\":\"o-%" PRIu64 "-%" PRIu64 "\"", g->o.seed, e->a);
+        ks__finish(g);
         return 1;
     case K_CSAT:
-        ev_survey(g, ci, e->ts, 0, (int)e->b);
+        ks__ev_survey(g, ci, e->ts, 0, (int)e->b);
         return 1;
     case K_LEAD_CONVERT:
-        begin(g, KS_EV_LEAD, ci, e->ts, contact_channel(g, c));
-        tail_add(g, ",\"action\":\"converted\"");
-        finish(g);
+        ks__begin(g, KS_EV_LEAD, ci, e->ts, ks__contact_channel(g, c));
+        ks__tail_add(g, ",\"action\":\"converted\"");
+        ks__finish(g);
         if (ks__chance(&g->rng, 0.5))
-            push(g, e->ts + (int64_t)ks__unif(&g->rng, MIN_MS, 2.0 * HOUR_MS), K_SUB_UP, ci, 0, 0);
+            ks__push(g, e->ts + (int64_t)ks__unif(&g->rng, MIN_MS, 2.0 * HOUR_MS), K_SUB_UP, ci, 0,
+                     0);
         return 1;
     case K_RETENTION:
-        ev_retention(g, ci, e->ts);
+        ks__ev_retention(g, ci, e->ts);
         return 1;
     case K_REFERRAL:
-        begin(g, KS_EV_REFERRAL, ci, e->ts, ks__chance(&g->rng, 0.5) ? CH_SOCIAL : CH_EMAIL);
-        tail_add(g, ",\"referred_customer_id\":\"c-%06" PRIu64 "\"", e->a + 1);
-        finish(g);
+        ks__begin(g, KS_EV_REFERRAL, ci, e->ts, ks__chance(&g->rng, 0.5) ? CH_SOCIAL : CH_EMAIL);
+        ks__tail_add(g, ",\"referred_customer_id\":\"c-%06" PRIu64 "\"", e->a + 1);
+        ks__finish(g);
         return 1;
     case K_CHURN:
         c->flags |= F_CHURN_DONE;
         if ((c->flags & F_CANCEL) && c->tier > 0) {
-            ev_subscription(g, ci, e->ts, "cancel");
+            ks__ev_subscription(g, ci, e->ts, "cancel");
             g->ev_cancel = 1;
             return 1;
         }
@@ -735,11 +738,11 @@ static int fire(ks_gen *g, const ks__ent *e)
 }
 
 /* Fires timers until one prepares an event. Returns 1, 0 at the end, <0 on error. */
-static int prepare(ks_gen *g)
+static int ks__prepare(ks_gen *g)
 {
     while (!g->err && g->heap_len > 0 && g->heap[0].ts < g->end_ms) {
-        ks__ent e = pop(g);
-        int r = fire(g, &e);
+        ks__ent e = ks__pop(g);
+        int r = ks__fire(g, &e);
         if (g->err) break;
         if (r) return r;
     }
@@ -748,7 +751,7 @@ static int prepare(ks_gen *g)
 
 /* ---- population planning --------------------------------------------------- */
 
-static void plan_population(ks_gen *g)
+static void ks__plan_population(ks_gen *g)
 {
     const ks_gen_opts *o = &g->o;
     int64_t start = o->start_ms, span = g->end_ms - start;
@@ -759,22 +762,23 @@ static void plan_population(ks_gen *g)
 
     for (uint32_t i = 0; i < g->n; i++) {
         cust *c = &g->c[i];
-        c->seg = (uint8_t)pick(&g->rng, seg_share, SEG_N);
-        c->chan = (uint8_t)pick(&g->rng, chan_pref[c->seg], CH_N);
-        c->fav_cat = (uint8_t)pick_cdf(&g->rng, g->cat_cdf, NCAT);
+        c->seg = (uint8_t)ks__pick(&g->rng, ks__seg_share, SEG_N);
+        c->chan = (uint8_t)ks__pick(&g->rng, ks__chan_pref[c->seg], CH_N);
+        c->fav_cat = (uint8_t)ks__pick_cdf(&g->rng, g->cat_cdf, NCAT);
         /* The sparse population: half the activity, more spread between customers. */
         bool sparse = o->population == KS_GEN_POP_SPARSE;
-        double rate = ks__lognorm(&g->rng, o->activity * seg_activity[c->seg] * (sparse ? 0.5 : 1.0),
-                                  sparse ? 1.1 : 0.9);
+        double rate =
+            ks__lognorm(&g->rng, o->activity * ks__seg_activity[c->seg] * (sparse ? 0.5 : 1.0),
+                        sparse ? 1.1 : 0.9);
         c->rate = (float)(rate < 0.15 * o->activity ? 0.15 * o->activity : rate);
-        c->happy = (float)clamp(0.72 + 0.14 * ks__norm(&g->rng), 0.05, 0.99);
+        c->happy = (float)ks__clamp(0.72 + 0.14 * ks__norm(&g->rng), 0.05, 0.99);
         if (ks__chance(&g->rng, o->initial_fraction)) {
             c->join_ms = start - (int64_t)ks__unif(&g->rng, DAY_MS, 730.0 * DAY_MS);
         } else {
             c->join_ms = start + (int64_t)(ks__u01(&g->rng) * (double)span);
             joiners++;
         }
-        if (ks__chance(&g->rng, seg_sub_prob[c->seg])) c->flags |= F_SUBSCRIBER;
+        if (ks__chance(&g->rng, ks__seg_sub_prob[c->seg])) c->flags |= F_SUBSCRIBER;
         c->drift_ms = c->churn_ms = INT64_MAX;
         c->last_emit_ms = c->drift_emit_ms = c->churn_emit_ms = INT64_MIN;
         int64_t life_start = c->join_ms > start ? c->join_ms : start;
@@ -783,7 +787,7 @@ static void plan_population(ks_gen *g)
 
     /* Churners only among eligible customers, at a rate that makes the
      * population-wide share o->churn_fraction. */
-    double p = eligible ? clamp(o->churn_fraction * (double)g->n / eligible, 0.0, 1.0) : 0.0;
+    double p = eligible ? ks__clamp(o->churn_fraction * (double)g->n / eligible, 0.0, 1.0) : 0.0;
     for (uint32_t i = 0; i < g->n; i++) {
         cust *c = &g->c[i];
         int64_t ls = c->join_ms > start ? c->join_ms : start, life = g->end_ms - ls;
@@ -798,26 +802,26 @@ static void plan_population(ks_gen *g)
         /* Sparse: three churners in ten leave abruptly (a competitor's offer, a
          * move): one to three days of drift, nothing much to see before. */
         if (sparse && ks__chance(&g->rng, 0.3)) dur = ks__unif(&g->rng, 1.0, 3.0) * DAY_MS;
-        dur = clamp(dur, fmin(sparse ? 1.0 * DAY_MS : 3.0 * DAY_MS, 0.5 * (double)at),
-                    0.75 * (double)at);
+        dur = ks__clamp(dur, fmin(sparse ? 1.0 * DAY_MS : 3.0 * DAY_MS, 0.5 * (double)at),
+                        0.75 * (double)at);
         c->drift_ms = c->churn_ms - (int64_t)dur;
-        c->happy = (float)clamp(c->happy - 0.08, 0.05, 0.99);
+        c->happy = (float)ks__clamp(c->happy - 0.08, 0.05, 0.99);
         if (ks__chance(&g->rng, sparse ? 0.45 : 0.75)) c->flags |= F_CANCEL | F_SUBSCRIBER;
     }
 
     for (uint32_t i = 0; i < g->n; i++) {
         cust *c = &g->c[i];
         if (c->join_ms >= start) {
-            push(g, c->join_ms, K_SIGNUP, i, 0, 0);
+            ks__push(g, c->join_ms, K_SIGNUP, i, 0, 0);
         } else {
-            schedule_activity(g, i, start);
+            ks__schedule_activity(g, i, start);
             if (c->flags & F_SUBSCRIBER) {
                 static const double tier_w[3] = {60, 30, 10};
-                c->tier = (uint8_t)(1 + pick(&g->rng, tier_w, 3));
-                push(g, start + (int64_t)ks__unif(&g->rng, 0, 30.0 * DAY_MS), K_RENEW, i, 0, 0);
+                c->tier = (uint8_t)(1 + ks__pick(&g->rng, tier_w, 3));
+                ks__push(g, start + (int64_t)ks__unif(&g->rng, 0, 30.0 * DAY_MS), K_RENEW, i, 0, 0);
             }
         }
-        if (c->flags & F_CHURNER) push(g, c->churn_ms, K_CHURN, i, 0, 0);
+        if (c->flags & F_CHURNER) ks__push(g, c->churn_ms, K_CHURN, i, 0, 0);
     }
 
     /* Referrals: some new customers were referred by a happy existing one, who
@@ -832,14 +836,14 @@ static void plan_population(ks_gen *g)
             if (r == j || cr->happy < 0.6 || cr->join_ms > ts - DAY_MS || ts < start ||
                 ts >= cr->churn_ms)
                 continue;
-            push(g, ts, K_REFERRAL, r, j, 0);
+            ks__push(g, ts, K_REFERRAL, r, j, 0);
             break;
         }
     }
 
     g->mkt_daily = (double)joiners / (span / (double)DAY_MS) * TARGET_CAC + 50.0;
     for (uint32_t k = 0; k < NCAMPAIGN; k++)
-        push(g, start + (int64_t)k * 7 * MIN_MS, K_MARKETING, NO_CUST, k, 0);
+        ks__push(g, start + (int64_t)k * 7 * MIN_MS, K_MARKETING, NO_CUST, k, 0);
 }
 
 /* ---- public API ------------------------------------------------------------ */
@@ -897,8 +901,8 @@ ks_gen *ks_gen_new(const ks_gen_opts *o)
     g->stamp = KS_GEN_NO_STAMP;
     ks__rng_seed(&g->rng, o->seed);
     ks__rng_seed(&g->dup_rng, o->seed ^ 0x6475706c69636174ULL);
-    zipf_cdf(g->cat_cdf, NCAT, 0.8);
-    zipf_cdf(g->prod_cdf, NPROD, 1.1);
+    ks__zipf_cdf(g->cat_cdf, NCAT, 0.8);
+    ks__zipf_cdf(g->prod_cdf, NPROD, 1.1);
     g->c = calloc(g->n, sizeof *g->c);
     g->heap_cap = (size_t)g->n * 3 + 64;
     g->heap = malloc(g->heap_cap * sizeof *g->heap);
@@ -906,7 +910,7 @@ ks_gen *ks_gen_new(const ks_gen_opts *o)
         ks_gen_free(g);
         return NULL;
     }
-    plan_population(g);
+    ks__plan_population(g);
     if (g->err) {
         ks_gen_free(g);
         return NULL;
@@ -917,7 +921,7 @@ ks_gen *ks_gen_new(const ks_gen_opts *o)
 int64_t ks_gen_peek_ts(ks_gen *g)
 {
     if (g->dup_ready) return g->out_ts;
-    if (!g->have_ev && prepare(g) <= 0) return INT64_MAX;
+    if (!g->have_ev && ks__prepare(g) <= 0) return INT64_MAX;
     return g->ev_sim_ts;
 }
 
@@ -927,7 +931,7 @@ void ks_gen_stamp(ks_gen *g, int64_t ts_ms)
 }
 
 /* Records what labels need from an event that was just handed out. */
-static void account(ks_gen *g)
+static void ks__account(ks_gen *g)
 {
     g->st.events++;
     g->st.by_type[g->ev_type]++;
@@ -950,7 +954,7 @@ int ks_gen_next(ks_gen *g, char *buf, size_t cap, size_t *len, const char **key,
     int dup = g->dup_ready;
     if (!dup) {
         if (!g->have_ev) {
-            int r = prepare(g);
+            int r = ks__prepare(g);
             if (r <= 0) return r;
         }
         int64_t ts = g->stamp != KS_GEN_NO_STAMP ? g->stamp : g->ev_sim_ts;
@@ -972,7 +976,7 @@ int ks_gen_next(ks_gen *g, char *buf, size_t cap, size_t *len, const char **key,
         return 1;
     }
     g->have_ev = 0;
-    account(g);
+    ks__account(g);
     if (g->o.dup_fraction > 0 && ks__u01(&g->dup_rng) < g->o.dup_fraction) g->dup_ready = 1;
     return 1;
 }
@@ -997,7 +1001,7 @@ int ks_gen_write_labels(ks_gen *g, FILE *f)
             /* A silent churner whose last event predates the planned drift
              * (a rare, quiet customer) drifted, as far as data shows, at it. */
             if (drift_ms > churn) drift_ms = churn;
-            /* Before the churn timer fires this is the plan; fire() clears
+            /* Before the churn timer fires this is the plan; ks__fire() clears
              * F_CANCEL if the customer has no subscription left to cancel. */
             int cancel = (c->flags & F_CANCEL) != 0;
             r = fprintf(f, "c-%06" PRIu32 ",1,%" PRId64 ",%" PRId64 ",%s\n", i + 1, drift_ms, churn,

@@ -28,7 +28,7 @@ struct ks__gen_sink {
     char first_error[256];
 };
 
-static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+static void ks__dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
     (void)rk;
     ks__gen_sink *s = opaque;
@@ -38,8 +38,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     }
 }
 
-static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr,
-                    size_t errstr_size)
+static int ks__conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr,
+                        size_t errstr_size)
 {
     char err[256];
     if (rd_kafka_conf_set(conf, k, v, err, sizeof err) != RD_KAFKA_CONF_OK) {
@@ -49,7 +49,7 @@ static int conf_set(rd_kafka_conf_t *conf, const char *k, const char *v, char *e
     return 0;
 }
 
-static int open_kafka(ks__gen_sink *s, const char *brokers, char *errstr, size_t errstr_size)
+static int ks__open_kafka(ks__gen_sink *s, const char *brokers, char *errstr, size_t errstr_size)
 {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     static const char *const kv[][2] = {
@@ -63,10 +63,10 @@ static int open_kafka(ks__gen_sink *s, const char *brokers, char *errstr, size_t
         /* Kafka-level retries must not add duplicates we did not ask for. */
         {"enable.idempotence", "true"},
     };
-    if (conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) != 0) goto fail;
+    if (ks__conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) != 0) goto fail;
     for (size_t i = 0; i < sizeof kv / sizeof kv[0]; i++)
-        if (conf_set(conf, kv[i][0], kv[i][1], errstr, errstr_size) != 0) goto fail;
-    rd_kafka_conf_set_dr_msg_cb(conf, dr_cb);
+        if (ks__conf_set(conf, kv[i][0], kv[i][1], errstr, errstr_size) != 0) goto fail;
+    rd_kafka_conf_set_dr_msg_cb(conf, ks__dr_cb);
     rd_kafka_conf_set_opaque(conf, s);
     char err[256];
     s->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
@@ -107,7 +107,7 @@ ks__gen_sink *ks__gen_sink_open(const char *out_path, const char *brokers, const
     }
     if (brokers) {
         s->topic = strdup(topic);
-        if (open_kafka(s, brokers, errstr, errstr_size) != 0) {
+        if (ks__open_kafka(s, brokers, errstr, errstr_size) != 0) {
             char ignored[8];
             ks__gen_sink_close(s, ignored, sizeof ignored);
             return NULL;
@@ -116,7 +116,7 @@ ks__gen_sink *ks__gen_sink_open(const char *out_path, const char *brokers, const
     return s;
 }
 
-static int kafka_failed(ks__gen_sink *s, char *errstr, size_t errstr_size)
+static int ks__kafka_failed(ks__gen_sink *s, char *errstr, size_t errstr_size)
 {
     snprintf(errstr, errstr_size, "delivery to Kafka topic %s failed for %llu message(s): %s",
              s->topic, (unsigned long long)s->failed, s->first_error);
@@ -146,10 +146,10 @@ int ks__gen_sink_write(ks__gen_sink *s, const char *buf, size_t len, const char 
         }
         /* Local queue full: serve delivery reports until there is room. */
         rd_kafka_poll(s->rk, 100);
-        if (s->failed) return kafka_failed(s, errstr, errstr_size);
+        if (s->failed) return ks__kafka_failed(s, errstr, errstr_size);
     }
     if ((++s->produced & 1023) == 0) rd_kafka_poll(s->rk, 0);
-    return s->failed ? kafka_failed(s, errstr, errstr_size) : 0;
+    return s->failed ? ks__kafka_failed(s, errstr, errstr_size) : 0;
 }
 
 int ks__gen_sink_close(ks__gen_sink *s, char *errstr, size_t errstr_size)
@@ -168,7 +168,7 @@ int ks__gen_sink_close(ks__gen_sink *s, char *errstr, size_t errstr_size)
         rd_kafka_flush(s->rk, KS__SINK_FLUSH_MS);
         int left = rd_kafka_outq_len(s->rk);
         if (rc == 0 && s->failed) {
-            rc = kafka_failed(s, errstr, errstr_size);
+            rc = ks__kafka_failed(s, errstr, errstr_size);
         } else if (rc == 0 && left > 0) {
             snprintf(errstr, errstr_size,
                      "%d message(s) to Kafka topic %s not delivered within %d s", left, s->topic,

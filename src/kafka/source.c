@@ -253,6 +253,40 @@ static void ks__rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     }
 }
 
+/* One librdkafka property; value NULL: left unset. */
+typedef struct ks__prop {
+    const char *key, *value;
+} ks__prop;
+
+/* Creates the group consumer (RD_KAFKA_CONSUMER) or the dead-letter producer
+ * with props, then the user's kafka.* properties over them, our callbacks and
+ * s as opaque. Returns the client, or NULL with errstr filled. */
+static rd_kafka_t *ks__client_new(ks_source *s, rd_kafka_type_t type, const ks__prop *props,
+                                  size_t nprops, char *errstr, size_t errsize)
+{
+    bool producer = type == RD_KAFKA_PRODUCER;
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    for (size_t i = 0; i < nprops; i++)
+        if (props[i].value && ks__set(conf, props[i].key, props[i].value, errstr, errsize))
+            goto fail;
+    if (ks__user_props(s->cfg, conf, producer, errstr, errsize)) goto fail;
+    rd_kafka_conf_set_log_cb(conf, ks__log_cb);
+    if (producer) {
+        rd_kafka_conf_set_dr_msg_cb(conf, ks__dlq_dr);
+    } else {
+        rd_kafka_conf_set_rebalance_cb(conf, ks__rebalance);
+        rd_kafka_conf_set_stats_cb(conf, ks__stats);
+    }
+    rd_kafka_conf_set_opaque(conf, s);
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(type, conf, err, sizeof err);
+    if (rk) return rk; /* it owns conf now */
+    snprintf(errstr, errsize, "kafka %s: %s", producer ? "dead-letter producer" : "consumer", err);
+fail:
+    rd_kafka_conf_destroy(conf); /* still ours when rd_kafka_new fails */
+    return NULL;
+}
+
 ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn on_assign,
                          ks_source_revoke_fn on_revoke, void *ctx, char *errstr, size_t errsize)
 {
@@ -271,21 +305,21 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
             s->user_reset = true;
     int batch = cfg->batch_size > 0 && cfg->batch_size <= KS__MAX_BATCH ? cfg->batch_size : 1000;
     s->msgs = calloc((size_t)batch, sizeof *s->msgs);
-    char err[512];
+    if (!s->msgs) {
+        snprintf(errstr, errsize, "kafka: out of memory");
+        ks_source_free(s);
+        return NULL;
+    }
 
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    /* A dead-letter copy is as large as the message it keeps, and a
-     * too_large message is larger than max_message_bytes by definition: allow
-     * librdkafka's maximum, the broker's topic limit decides. */
-    const char *maxbytes = "1000000000";
-    if (!s->msgs || ks__set(conf, "bootstrap.servers", cfg->brokers, errstr, errsize) ||
-        ks__set(conf, "group.id", cfg->group, errstr, errsize) ||
-        ks__set(conf, "enable.auto.commit", "false", errstr, errsize) ||
-        ks__set(conf, "enable.auto.offset.store", "false", errstr, errsize) ||
-        ks__set(conf, "enable.partition.eof", "true", errstr, errsize) ||
-        ks__set(conf, "auto.offset.reset", "earliest", errstr, errsize) ||
-        ks__set(conf, "partition.assignment.strategy", "cooperative-sticky", errstr, errsize) ||
-        ks__set(conf, "client.id", "kpistream", errstr, errsize) ||
+    const ks__prop consumer[] = {
+        {"bootstrap.servers", cfg->brokers},
+        {"group.id", cfg->group},
+        {"enable.auto.commit", "false"},
+        {"enable.auto.offset.store", "false"},
+        {"enable.partition.eof", "true"},
+        {"auto.offset.reset", "earliest"},
+        {"partition.assignment.strategy", "cooperative-sticky"},
+        {"client.id", "kpistream"},
         /* Prefetch about 128 KB or 1000 messages per partition, not
          * librdkafka's 64 MB / 100000: the engine takes messages only as far
          * as watermark alignment allows, so in a catch-up over many
@@ -293,48 +327,32 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
          * a held message keeps its whole fetch response alive. At 128
          * partitions 1 MB each was 270 MB of peak RSS; 128 KB each reads as
          * fast from a local broker (docs/benchmarks.md). */
-        ks__set(conf, "queued.min.messages", "1000", errstr, errsize) ||
-        ks__set(conf, "queued.max.messages.kbytes", "128", errstr, errsize) ||
+        {"queued.min.messages", "1000"},
+        {"queued.max.messages.kbytes", "128"},
         /* Consumer lag for the metrics endpoint (src/metrics/kafka_stats.c). */
-        (cfg->metrics_listen && *cfg->metrics_listen &&
-         ks__set(conf, "statistics.interval.ms", "5000", errstr, errsize)) ||
-        ks__user_props(cfg, conf, false, errstr, errsize)) {
-        rd_kafka_conf_destroy(conf);
-        ks_source_free(s);
-        return NULL;
-    }
-    rd_kafka_conf_set_log_cb(conf, ks__log_cb);
-    rd_kafka_conf_set_rebalance_cb(conf, ks__rebalance);
-    rd_kafka_conf_set_stats_cb(conf, ks__stats);
-    rd_kafka_conf_set_opaque(conf, s);
-    s->consumer = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof err);
+        {"statistics.interval.ms", cfg->metrics_listen && *cfg->metrics_listen ? "5000" : NULL},
+    };
+    const ks__prop producer[] = {
+        {"bootstrap.servers", cfg->brokers},
+        {"message.timeout.ms", "0"}, /* retry until delivered */
+        {"enable.idempotence", "true"},
+        /* A dead-letter copy is as large as the message it keeps, and a
+         * too_large message is larger than max_message_bytes by definition:
+         * allow librdkafka's maximum, the broker's topic limit decides. */
+        {"message.max.bytes", "1000000000"},
+        {"client.id", "kpistream-dlq"},
+    };
+    s->consumer = ks__client_new(s, RD_KAFKA_CONSUMER, consumer, sizeof consumer / sizeof *consumer,
+                                 errstr, errsize);
     if (!s->consumer) {
-        snprintf(errstr, errsize, "kafka consumer: %s", err);
-        rd_kafka_conf_destroy(conf);
         ks_source_free(s);
         return NULL;
     }
     rd_kafka_poll_set_consumer(s->consumer);
     s->queue = rd_kafka_queue_get_consumer(s->consumer);
-
-    conf = rd_kafka_conf_new();
-    if (ks__set(conf, "bootstrap.servers", cfg->brokers, errstr, errsize) ||
-        ks__set(conf, "message.timeout.ms", "0", errstr, errsize) || /* retry until delivered */
-        ks__set(conf, "enable.idempotence", "true", errstr, errsize) ||
-        ks__set(conf, "message.max.bytes", maxbytes, errstr, errsize) ||
-        ks__set(conf, "client.id", "kpistream-dlq", errstr, errsize) ||
-        ks__user_props(cfg, conf, true, errstr, errsize)) {
-        rd_kafka_conf_destroy(conf);
-        ks_source_free(s);
-        return NULL;
-    }
-    rd_kafka_conf_set_log_cb(conf, ks__log_cb);
-    rd_kafka_conf_set_dr_msg_cb(conf, ks__dlq_dr);
-    rd_kafka_conf_set_opaque(conf, s);
-    s->dlq = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    s->dlq = ks__client_new(s, RD_KAFKA_PRODUCER, producer, sizeof producer / sizeof *producer,
+                            errstr, errsize);
     if (!s->dlq) {
-        snprintf(errstr, errsize, "kafka dead-letter producer: %s", err);
-        rd_kafka_conf_destroy(conf);
         ks_source_free(s);
         return NULL;
     }

@@ -73,7 +73,7 @@ struct ks_ddsketch {
     bool collapsed;
 };
 
-static bool has_bins(const ks_ddsketch *s)
+static bool ks__has_bins(const ks_ddsketch *s)
 {
     return s->count > s->zero_count;
 }
@@ -128,23 +128,23 @@ void ks_ddsketch_reset(ks_ddsketch *s)
     s->collapsed = false;
 }
 
-static int64_t index_of(const ks_ddsketch *s, double v)
+static int64_t ks__index_of(const ks_ddsketch *s, double v)
 {
     return (int64_t)ceil(log(v) * s->inv_log_gamma);
 }
 
-static double value_of(const ks_ddsketch *s, int64_t i)
+static double ks__value_of(const ks_ddsketch *s, int64_t i)
 {
     return 2.0 * exp((double)i * s->log_gamma) / (s->gamma + 1.0);
 }
 
 /* Grows the array to new_cap counters, keeping the live range [lo, hi] centred.
  * Returns false (array unchanged) when out of memory. */
-static bool grow(ks_ddsketch *s, size_t new_cap)
+static bool ks__grow(ks_ddsketch *s, size_t new_cap)
 {
     uint64_t *nb = calloc(new_cap, sizeof *nb);
     if (!nb) return false;
-    if (has_bins(s)) {
+    if (ks__has_bins(s)) {
         int64_t span = s->hi - s->lo + 1;
         int64_t nbase = s->lo - ((int64_t)new_cap - span) / 2;
         memcpy(nb + (s->lo - nbase), s->bins + (s->lo - s->base), (size_t)span * sizeof *nb);
@@ -158,11 +158,11 @@ static bool grow(ks_ddsketch *s, size_t new_cap)
 
 /* Moves the live data [from, s->hi] so that [lo2, hi2] fits in the array, centred.
  * Requires hi2 - lo2 + 1 <= cap. */
-static void recenter(ks_ddsketch *s, int64_t from, int64_t lo2, int64_t hi2)
+static void ks__recenter(ks_ddsketch *s, int64_t from, int64_t lo2, int64_t hi2)
 {
     int64_t cap = (int64_t)s->cap;
     int64_t nbase = lo2 - (cap - (hi2 - lo2 + 1)) / 2;
-    if (has_bins(s) && from <= s->hi) {
+    if (ks__has_bins(s) && from <= s->hi) {
         int64_t n = s->hi - from + 1;
         int64_t src = from - s->base, dst = from - nbase;
         memmove(s->bins + dst, s->bins + src, (size_t)n * sizeof *s->bins);
@@ -176,9 +176,9 @@ static void recenter(ks_ddsketch *s, int64_t from, int64_t lo2, int64_t hi2)
 
 /* Makes room for bucket index k and returns the index the count must go to: k itself,
  * or the lowest kept bucket when k (or older buckets) fall off the bounded range. */
-static int64_t prepare(ks_ddsketch *s, int64_t k)
+static int64_t ks__prepare(ks_ddsketch *s, int64_t k)
 {
-    if (!has_bins(s)) {
+    if (!ks__has_bins(s)) {
         /* Everything in the array is zero: just place k in the middle. */
         s->base = k - (int64_t)s->cap / 2;
         s->lo = s->hi = k;
@@ -195,7 +195,7 @@ static int64_t prepare(ks_ddsketch *s, int64_t k)
         while ((int64_t)want < span && want < s->max_buckets)
             want *= 2;
         if (want > s->max_buckets) want = s->max_buckets;
-        if (!grow(s, want))
+        if (!ks__grow(s, want))
             s->max_buckets = s->cap; /* out of memory: stop growing, collapse instead */
         maxb = (int64_t)s->max_buckets;
     }
@@ -215,16 +215,16 @@ static int64_t prepare(ks_ddsketch *s, int64_t k)
         lo2 = floor_idx;
         s->collapsed = true;
     }
-    if (lo2 < s->base || hi2 >= s->base + (int64_t)s->cap) recenter(s, keep_from, lo2, hi2);
+    if (lo2 < s->base || hi2 >= s->base + (int64_t)s->cap) ks__recenter(s, keep_from, lo2, hi2);
     if (folded) s->bins[floor_idx - s->base] += folded;
     s->lo = lo2;
     s->hi = hi2;
     return k;
 }
 
-static void add_bin(ks_ddsketch *s, int64_t k, uint64_t n)
+static void ks__add_bin(ks_ddsketch *s, int64_t k, uint64_t n)
 {
-    k = prepare(s, k);
+    k = ks__prepare(s, k);
     s->bins[k - s->base] += n;
     s->count += n;
 }
@@ -238,7 +238,7 @@ bool ks_ddsketch_add_n(ks_ddsketch *s, double v, uint64_t n)
         s->count += n;
         return true;
     }
-    add_bin(s, index_of(s, v), n);
+    ks__add_bin(s, ks__index_of(s, v), n);
     return true;
 }
 
@@ -249,7 +249,7 @@ bool ks_ddsketch_add(ks_ddsketch *s, double v)
 
 int64_t ks_ddsketch_key(const ks_ddsketch *s, double v)
 {
-    return v < KS_DDSKETCH_MIN_VALUE ? KS_DDSKETCH_ZERO_KEY : index_of(s, v);
+    return v < KS_DDSKETCH_MIN_VALUE ? KS_DDSKETCH_ZERO_KEY : ks__index_of(s, v);
 }
 
 void ks_ddsketch_add_key(ks_ddsketch *s, int64_t k, uint64_t n)
@@ -261,7 +261,7 @@ void ks_ddsketch_add_key(ks_ddsketch *s, int64_t k, uint64_t n)
         s->count += n;
         return;
     }
-    add_bin(s, k, n);
+    ks__add_bin(s, k, n);
 }
 
 uint64_t ks_ddsketch_count(const ks_ddsketch *s)
@@ -283,11 +283,11 @@ bool ks_ddsketch_quantile(const ks_ddsketch *s, double q, double *out)
     for (int64_t i = s->lo; i <= s->hi; i++) {
         seen += s->bins[i - s->base];
         if (seen > rank) {
-            *out = value_of(s, i);
+            *out = ks__value_of(s, i);
             return true;
         }
     }
-    *out = value_of(s, s->hi); /* unreachable while counts are consistent */
+    *out = ks__value_of(s, s->hi); /* unreachable while counts are consistent */
     return true;
 }
 
@@ -296,21 +296,21 @@ int ks_ddsketch_merge(ks_ddsketch *dst, const ks_ddsketch *src)
     if (dst->gamma != src->gamma) return KS_ERR_INVAL;
     dst->zero_count += src->zero_count;
     dst->count += src->zero_count;
-    if (!has_bins(src)) return 0;
+    if (!ks__has_bins(src)) return 0;
     /* Highest first, so that dst's range reaches its final top at once and folding
      * (if any) happens in one pass. */
     for (int64_t i = src->hi; i >= src->lo; i--) {
         uint64_t c = src->bins[i - src->base];
-        if (c) add_bin(dst, i, c);
+        if (c) ks__add_bin(dst, i, c);
     }
     if (src->collapsed) dst->collapsed = true;
     return 0;
 }
 
 /* Where dst keeps src's bucket i: itself, or dst's lowest bucket if dst folded it. */
-static bool sub_target(const ks_ddsketch *dst, int64_t i, int64_t *j)
+static bool ks__sub_target(const ks_ddsketch *dst, int64_t i, int64_t *j)
 {
-    if (!has_bins(dst) || i > dst->hi) return false;
+    if (!ks__has_bins(dst) || i > dst->hi) return false;
     if (i < dst->lo) {
         if (!dst->collapsed) return false;
         i = dst->lo;
@@ -326,12 +326,12 @@ int ks_ddsketch_sub(ks_ddsketch *dst, const ks_ddsketch *src)
     /* Check everything first so that dst is unchanged on error. Buckets below dst's
      * lowest one all land on that one, so their need is summed. */
     uint64_t need_low = 0;
-    if (has_bins(src)) {
+    if (ks__has_bins(src)) {
         for (int64_t i = src->lo; i <= src->hi; i++) {
             uint64_t c = src->bins[i - src->base];
             int64_t j;
             if (!c) continue;
-            if (!sub_target(dst, i, &j)) return KS_ERR_RANGE;
+            if (!ks__sub_target(dst, i, &j)) return KS_ERR_RANGE;
             if (j == dst->lo)
                 need_low += c;
             else if (dst->bins[j - dst->base] < c)
@@ -341,12 +341,12 @@ int ks_ddsketch_sub(ks_ddsketch *dst, const ks_ddsketch *src)
         for (int64_t i = src->lo; i <= src->hi; i++) {
             uint64_t c = src->bins[i - src->base];
             int64_t j;
-            if (c && sub_target(dst, i, &j)) dst->bins[j - dst->base] -= c;
+            if (c && ks__sub_target(dst, i, &j)) dst->bins[j - dst->base] -= c;
         }
     }
     dst->zero_count -= src->zero_count;
     dst->count -= src->count;
-    if (!has_bins(dst)) {
+    if (!ks__has_bins(dst)) {
         /* Nothing folded survives in an empty array. */
         dst->collapsed = false;
         dst->lo = dst->hi = dst->base;

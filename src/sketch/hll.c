@@ -66,19 +66,19 @@
 #define HLL_ENC_DENSE 0
 #define HLL_ENC_SPARSE 1
 
-static uint8_t *regs(ks_hll *h)
+static uint8_t *ks__regs(ks_hll *h)
 {
     return h->bytes + KS_HLL_HDR_SIZE;
 }
 
-static const uint8_t *cregs(const ks_hll *h)
+static const uint8_t *ks__cregs(const ks_hll *h)
 {
     return h->bytes + KS_HLL_HDR_SIZE;
 }
 
 /* Register i lives in bits [fb, fb+6) of the 16-bit little-endian window that starts
  * at byte 6i/8. The guard byte after the registers makes the window always readable. */
-static inline unsigned reg_get(const uint8_t *r, unsigned i)
+static inline unsigned ks__reg_get(const uint8_t *r, unsigned i)
 {
     unsigned byte = i * KS_HLL_BITS / 8;
     unsigned fb = i * KS_HLL_BITS & 7;
@@ -86,7 +86,7 @@ static inline unsigned reg_get(const uint8_t *r, unsigned i)
     return (w >> fb) & HLL_REG_MAX;
 }
 
-static inline void reg_set(uint8_t *r, unsigned i, unsigned v)
+static inline void ks__reg_set(uint8_t *r, unsigned i, unsigned v)
 {
     unsigned byte = i * KS_HLL_BITS / 8;
     unsigned fb = i * KS_HLL_BITS & 7;
@@ -97,7 +97,7 @@ static inline void reg_set(uint8_t *r, unsigned i, unsigned v)
     r[byte + 1] = (uint8_t)(w >> 8);
 }
 
-static void write_header(ks_hll *h)
+static void ks__write_header(ks_hll *h)
 {
     memcpy(h->bytes, "HYLL", 4);
     h->bytes[4] = HLL_ENC_DENSE;
@@ -108,7 +108,7 @@ static void write_header(ks_hll *h)
 void ks_hll_init(ks_hll *h)
 {
     memset(h, 0, sizeof *h);
-    write_header(h);
+    ks__write_header(h);
 }
 
 void ks_hll_reset(ks_hll *h)
@@ -156,9 +156,9 @@ bool ks_hll_add_hash(ks_hll *h, uint64_t hash)
     unsigned index = (unsigned)(hash & (KS_HLL_REGISTERS - 1));
     uint64_t rest = (hash >> KS_HLL_P) | (1ULL << HLL_Q); /* sentinel: rank <= 51 */
     unsigned rank = (unsigned)__builtin_ctzll(rest) + 1;
-    uint8_t *r = regs(h);
-    if (rank <= reg_get(r, index)) return false;
-    reg_set(r, index, rank);
+    uint8_t *r = ks__regs(h);
+    if (rank <= ks__reg_get(r, index)) return false;
+    ks__reg_set(r, index, rank);
     return true;
 }
 
@@ -169,12 +169,12 @@ bool ks_hll_add(ks_hll *h, const void *p, size_t len)
 
 unsigned ks_hll_register(const ks_hll *h, unsigned i)
 {
-    return i < KS_HLL_REGISTERS ? reg_get(cregs(h), i) : 0;
+    return i < KS_HLL_REGISTERS ? ks__reg_get(ks__cregs(h), i) : 0;
 }
 
 /* Histogram of register values. Every 3 bytes hold exactly 4 registers, so the
  * loop unpacks 4 at a time without the generic shift arithmetic. */
-static void histogram(const uint8_t *r, int hist[64])
+static void ks__histogram(const uint8_t *r, int hist[64])
 {
     for (unsigned b = 0; b < KS_HLL_REGISTER_BYTES; b += 3) {
         unsigned w = (unsigned)r[b] | (unsigned)r[b + 1] << 8 | (unsigned)r[b + 2] << 16;
@@ -187,7 +187,7 @@ static void histogram(const uint8_t *r, int hist[64])
 
 /* Ertl's sigma(x) = x + sum_{k>=1} x^(2^k) 2^(k-1), iterated until it stops changing.
  * Evaluated in the same order as Redis so that the result is bit-identical. */
-static double hll_sigma(double x)
+static double ks__hll_sigma(double x)
 {
     if (x == 1.) return INFINITY;
     double y = 1, z = x, prev;
@@ -201,7 +201,7 @@ static double hll_sigma(double x)
 }
 
 /* Ertl's tau(x) = (1 - x - sum_{k>=1} (1 - x^(2^-k))^2 2^-k) / 3. */
-static double hll_tau(double x)
+static double ks__hll_tau(double x)
 {
     if (x == 0. || x == 1.) return 0.;
     double y = 1.0, z = 1 - x, prev;
@@ -218,23 +218,23 @@ uint64_t ks_hll_count(const ks_hll *h)
 {
     const double m = KS_HLL_REGISTERS;
     int hist[64] = {0};
-    histogram(cregs(h), hist);
+    ks__histogram(ks__cregs(h), hist);
 
     /* Ertl's improved raw estimator: m^2 alpha_inf / (m tau(1 - C_{q+1}/m) +
      * sum_k C_k 2^-k + m sigma(C_0/m)), with the sum evaluated Horner-style. */
-    double z = m * hll_tau((m - hist[HLL_RANK_MAX]) / m);
+    double z = m * ks__hll_tau((m - hist[HLL_RANK_MAX]) / m);
     for (int j = HLL_Q; j >= 1; --j) {
         z += hist[j];
         z *= 0.5;
     }
-    z += m * hll_sigma(hist[0] / m);
+    z += m * ks__hll_sigma(hist[0] / m);
     return (uint64_t)llroundl(HLL_ALPHA_INF * m * m / z);
 }
 
 void ks_hll_merge(ks_hll *dst, const ks_hll *src)
 {
-    uint8_t *d = regs(dst);
-    const uint8_t *s = cregs(src);
+    uint8_t *d = ks__regs(dst);
+    const uint8_t *s = ks__cregs(src);
     /* 4 registers per 3 bytes: unpack both, take the max, repack. */
     for (unsigned b = 0; b < KS_HLL_REGISTER_BYTES; b += 3) {
         unsigned wd = (unsigned)d[b] | (unsigned)d[b + 1] << 8 | (unsigned)d[b + 2] << 16;
@@ -259,11 +259,11 @@ const uint8_t *ks_hll_bytes(const ks_hll *h, size_t *len)
 
 /* Sparse encoding opcodes (Redis): 00xxxxxx ZERO run of x+1; 01xxxxxx yyyyyyyy XZERO
  * run of (x<<8|y)+1; 1vvvvvxx VAL v+1 repeated x+1 times. */
-static int load_sparse(ks_hll *h, const uint8_t *p, const uint8_t *end, char *errstr,
-                       size_t errsize)
+static int ks__load_sparse(ks_hll *h, const uint8_t *p, const uint8_t *end, char *errstr,
+                           size_t errsize)
 {
     unsigned idx = 0;
-    uint8_t *r = regs(h);
+    uint8_t *r = ks__regs(h);
     while (p < end) {
         unsigned run;
         if ((*p & 0xc0) == 0) {
@@ -284,7 +284,7 @@ static int load_sparse(ks_hll *h, const uint8_t *p, const uint8_t *end, char *er
                 break;
             }
             for (unsigned k = 0; k < run; k++)
-                reg_set(r, idx + k, val);
+                ks__reg_set(r, idx + k, val);
             p++;
         }
         idx += run;
@@ -313,10 +313,10 @@ int ks_hll_load(ks_hll *h, const void *bytes, size_t len, char *errstr, size_t e
                      KS_HLL_DENSE_SIZE, len);
             rc = KS_ERR_PARSE;
         } else {
-            memcpy(regs(h), b + KS_HLL_HDR_SIZE, KS_HLL_REGISTER_BYTES);
+            memcpy(ks__regs(h), b + KS_HLL_HDR_SIZE, KS_HLL_REGISTER_BYTES);
         }
     } else if (b[4] == HLL_ENC_SPARSE) {
-        rc = load_sparse(h, b + KS_HLL_HDR_SIZE, b + len, errstr, errsize);
+        rc = ks__load_sparse(h, b + KS_HLL_HDR_SIZE, b + len, errstr, errsize);
     } else {
         snprintf(errstr, errsize, "hll: unknown encoding byte %u", (unsigned)b[4]);
         rc = KS_ERR_PARSE;

@@ -123,7 +123,7 @@ void ks_topk_reset(ks_topk *t)
 
 /* ---- min-heap of slot numbers by count ---- */
 
-static void heap_swap(ks_topk *t, size_t a, size_t b)
+static void ks__heap_swap(ks_topk *t, size_t a, size_t b)
 {
     uint32_t sa = t->heap[a], sb = t->heap[b];
     t->heap[a] = sb;
@@ -132,31 +132,31 @@ static void heap_swap(ks_topk *t, size_t a, size_t b)
     t->slots[sa].pos = (uint32_t)b;
 }
 
-static void sift_down(ks_topk *t, size_t i)
+static void ks__sift_down(ks_topk *t, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, min = i;
         if (l < t->size && t->slots[t->heap[l]].count < t->slots[t->heap[min]].count) min = l;
         if (r < t->size && t->slots[t->heap[r]].count < t->slots[t->heap[min]].count) min = r;
         if (min == i) return;
-        heap_swap(t, i, min);
+        ks__heap_swap(t, i, min);
         i = min;
     }
 }
 
-static void sift_up(ks_topk *t, size_t i)
+static void ks__sift_up(ks_topk *t, size_t i)
 {
     while (i > 0) {
         size_t p = (i - 1) / 2;
         if (t->slots[t->heap[p]].count <= t->slots[t->heap[i]].count) return;
-        heap_swap(t, i, p);
+        ks__heap_swap(t, i, p);
         i = p;
     }
 }
 
 /* ---- hash index ---- */
 
-static size_t find_pos(const ks_topk *t, const void *p, size_t len, uint64_t h)
+static size_t ks__find_pos(const ks_topk *t, const void *p, size_t len, uint64_t h)
 {
     size_t i = h & t->index_mask;
     while (t->index[i] != EMPTY) {
@@ -167,7 +167,7 @@ static size_t find_pos(const ks_topk *t, const void *p, size_t len, uint64_t h)
     return i; /* the empty position where it would go */
 }
 
-static void index_insert(ks_topk *t, uint32_t sn)
+static void ks__index_insert(ks_topk *t, uint32_t sn)
 {
     size_t i = t->slots[sn].hash & t->index_mask;
     while (t->index[i] != EMPTY)
@@ -177,7 +177,7 @@ static void index_insert(ks_topk *t, uint32_t sn)
 
 /* Removes slot sn from the index, shifting later entries of the probe run back so
  * that no tombstones are needed (the table stays at most half full). */
-static void index_remove(ks_topk *t, uint32_t sn)
+static void ks__index_remove(ks_topk *t, uint32_t sn)
 {
     size_t mask = t->index_mask;
     size_t i = t->slots[sn].hash & mask;
@@ -197,8 +197,8 @@ static void index_remove(ks_topk *t, uint32_t sn)
 }
 
 /* Puts a new item into slot sn (which must not be indexed) with the given counts. */
-static void fill_slot(ks_topk *t, uint32_t sn, const void *p, size_t len, uint64_t h,
-                      uint64_t count, uint64_t error)
+static void ks__fill_slot(ks_topk *t, uint32_t sn, const void *p, size_t len, uint64_t h,
+                          uint64_t count, uint64_t error)
 {
     slot *s = &t->slots[sn];
     s->count = count;
@@ -206,10 +206,10 @@ static void fill_slot(ks_topk *t, uint32_t sn, const void *p, size_t len, uint64
     s->hash = h;
     s->len = (uint8_t)len;
     if (len) memcpy(s->item, p, len);
-    index_insert(t, sn);
+    ks__index_insert(t, sn);
 }
 
-static uint64_t min_count(const ks_topk *t)
+static uint64_t ks__min_count(const ks_topk *t)
 {
     return t->size ? t->slots[t->heap[0]].count : 0;
 }
@@ -220,31 +220,31 @@ bool ks_topk_add(ks_topk *t, const void *p, size_t len, uint64_t count)
     if (count == 0) return true;
     t->total += count;
     uint64_t h = ks_hash64(p, len, TOPK_SEED);
-    size_t i = find_pos(t, p, len, h);
+    size_t i = ks__find_pos(t, p, len, h);
     if (t->index[i] != EMPTY) {
         slot *s = &t->slots[t->index[i]];
         s->count += count;
-        sift_down(t, s->pos);
+        ks__sift_down(t, s->pos);
         return true;
     }
     if (t->size < t->m) {
         uint32_t sn = (uint32_t)t->size++;
         t->heap[sn] = sn;
         t->slots[sn].pos = sn;
-        fill_slot(t, sn, p, len, h, count, 0);
-        sift_up(t, sn);
+        ks__fill_slot(t, sn, p, len, h, count, 0);
+        ks__sift_up(t, sn);
         return true;
     }
     /* Full: the newcomer takes over the smallest counter. */
     uint32_t sn = t->heap[0];
     uint64_t min = t->slots[sn].count;
-    index_remove(t, sn);
-    fill_slot(t, sn, p, len, h, min + count, min);
-    sift_down(t, 0);
+    ks__index_remove(t, sn);
+    ks__fill_slot(t, sn, p, len, h, min + count, min);
+    ks__sift_down(t, 0);
     return true;
 }
 
-static void to_entry(const slot *s, ks_topk_entry *e)
+static void ks__to_entry(const slot *s, ks_topk_entry *e)
 {
     e->item = s->item;
     e->len = s->len;
@@ -255,15 +255,15 @@ static void to_entry(const slot *s, ks_topk_entry *e)
 bool ks_topk_get(const ks_topk *t, const void *p, size_t len, ks_topk_entry *e)
 {
     if (len > KS_TOPK_ITEM_MAX) return false;
-    size_t i = find_pos(t, p, len, ks_hash64(p, len, TOPK_SEED));
+    size_t i = ks__find_pos(t, p, len, ks_hash64(p, len, TOPK_SEED));
     if (t->index[i] == EMPTY) return false;
-    to_entry(&t->slots[t->index[i]], e);
+    ks__to_entry(&t->slots[t->index[i]], e);
     return true;
 }
 
 /* Report order: count descending, then error ascending (the more certain first), then
  * item bytes, so that equal summaries list identically. Returns > 0 if a ranks first. */
-static int rank_cmp(const ks_topk_entry *a, const ks_topk_entry *b)
+static int ks__rank_cmp(const ks_topk_entry *a, const ks_topk_entry *b)
 {
     if (a->count != b->count) return a->count > b->count ? 1 : -1;
     if (a->error != b->error) return a->error < b->error ? 1 : -1;
@@ -274,12 +274,12 @@ static int rank_cmp(const ks_topk_entry *a, const ks_topk_entry *b)
 }
 
 /* out[0..n) as a heap whose root is the entry that ranks last. */
-static void out_sift_down(ks_topk_entry *out, size_t n, size_t i)
+static void ks__out_sift_down(ks_topk_entry *out, size_t n, size_t i)
 {
     for (;;) {
         size_t l = 2 * i + 1, r = l + 1, w = i;
-        if (l < n && rank_cmp(&out[l], &out[w]) < 0) w = l;
-        if (r < n && rank_cmp(&out[r], &out[w]) < 0) w = r;
+        if (l < n && ks__rank_cmp(&out[l], &out[w]) < 0) w = l;
+        if (r < n && ks__rank_cmp(&out[r], &out[w]) < 0) w = r;
         if (w == i) return;
         ks_topk_entry tmp = out[i];
         out[i] = out[w];
@@ -294,20 +294,20 @@ void ks_topk_list(const ks_topk *t, size_t k, ks_topk_entry *out, size_t *n)
     if (k > 0) {
         for (size_t s = 0; s < t->size; s++) {
             ks_topk_entry e;
-            to_entry(&t->slots[s], &e);
+            ks__to_entry(&t->slots[s], &e);
             if (cnt < k) {
                 /* sift up the new entry */
                 size_t i = cnt++;
                 out[i] = e;
-                while (i > 0 && rank_cmp(&out[i], &out[(i - 1) / 2]) < 0) {
+                while (i > 0 && ks__rank_cmp(&out[i], &out[(i - 1) / 2]) < 0) {
                     ks_topk_entry tmp = out[i];
                     out[i] = out[(i - 1) / 2];
                     out[(i - 1) / 2] = tmp;
                     i = (i - 1) / 2;
                 }
-            } else if (rank_cmp(&e, &out[0]) > 0) {
+            } else if (ks__rank_cmp(&e, &out[0]) > 0) {
                 out[0] = e;
-                out_sift_down(out, cnt, 0);
+                ks__out_sift_down(out, cnt, 0);
             }
         }
         /* Heap sort: moving the last-ranked root to the end leaves out[] best-first. */
@@ -315,7 +315,7 @@ void ks_topk_list(const ks_topk *t, size_t k, ks_topk_entry *out, size_t *n)
             ks_topk_entry tmp = out[0];
             out[0] = out[end - 1];
             out[end - 1] = tmp;
-            out_sift_down(out, end - 1, 0);
+            ks__out_sift_down(out, end - 1, 0);
         }
     }
     *n = cnt;
@@ -325,14 +325,14 @@ int ks_topk_merge(ks_topk *dst, const ks_topk *src)
 {
     if (dst->m != src->m) return KS_ERR_INVAL;
     /* Minimum counter of a full summary: what an item it does not hold may have had. */
-    uint64_t min_dst = dst->size == dst->m ? min_count(dst) : 0;
-    uint64_t min_src = src->size == src->m ? min_count(src) : 0;
+    uint64_t min_dst = dst->size == dst->m ? ks__min_count(dst) : 0;
+    uint64_t min_src = src->size == src->m ? ks__min_count(src) : 0;
     size_t src_size = src->size; /* src may be dst itself */
 
     memset(dst->mark, 0, dst->m);
     for (size_t s = 0; s < dst->size; s++) {
         slot *d = &dst->slots[s];
-        size_t i = find_pos(src, d->item, d->len, d->hash);
+        size_t i = ks__find_pos(src, d->item, d->len, d->hash);
         if (src->index[i] != EMPTY) {
             const slot *o = &src->slots[src->index[i]];
             dst->mark[src->index[i]] = 1;
@@ -345,7 +345,7 @@ int ks_topk_merge(ks_topk *dst, const ks_topk *src)
     }
     /* Counts changed in place: rebuild the heap. */
     for (size_t i = dst->size / 2; i-- > 0;)
-        sift_down(dst, i);
+        ks__sift_down(dst, i);
 
     /* Items only in src: keep the m largest combined counts. */
     for (size_t s = 0; s < src_size; s++) {
@@ -356,13 +356,13 @@ int ks_topk_merge(ks_topk *dst, const ks_topk *src)
             uint32_t sn = (uint32_t)dst->size++;
             dst->heap[sn] = sn;
             dst->slots[sn].pos = sn;
-            fill_slot(dst, sn, o->item, o->len, o->hash, c, e);
-            sift_up(dst, sn);
-        } else if (c > min_count(dst)) {
+            ks__fill_slot(dst, sn, o->item, o->len, o->hash, c, e);
+            ks__sift_up(dst, sn);
+        } else if (c > ks__min_count(dst)) {
             uint32_t sn = dst->heap[0];
-            index_remove(dst, sn);
-            fill_slot(dst, sn, o->item, o->len, o->hash, c, e);
-            sift_down(dst, 0);
+            ks__index_remove(dst, sn);
+            ks__fill_slot(dst, sn, o->item, o->len, o->hash, c, e);
+            ks__sift_down(dst, 0);
         }
     }
     dst->total += src->total;
