@@ -198,6 +198,16 @@ static void ks__evc_add(ks_pstate *p, ks__evc *a, ks_counter k, int64_t d)
     a->d[a->n++] = d;
 }
 
+/* One customer event being applied: its groups' counts, its channel id, and
+ * whether its channel is "social" by name. Each event type has a handler
+ * (ks__on_<type>) that adds what is particular to it. */
+typedef struct ks__evx {
+    ks__evc a;
+    unsigned ch;
+    bool social;
+} ks__evx;
+typedef void ks__on_fn(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x);
+
 /* Moves one last-touch count of group g from old_s (0: none) to new_s.
  * A move to the event's own time in one of its groups (nearly all of them)
  * only takes back here; a's pass adds it with the event's other counts. */
@@ -364,9 +374,10 @@ static void ks__purchase_in(ks_pstate *p, ks__evc *a, const ks_customer *c, ks_g
         ks__purchase_touch(p, a, g, &t->purchase_s, &t->prev_purchase_s, t_s);
 }
 
-static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigned ch,
-                         ks__evc *a)
+static void ks__on_purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
 {
+    unsigned ch = x->ch;
+    ks__evc *a = &x->a;
     int64_t t_s = ev->ts_ms / 1000, m = ev->amount_micro;
     ks_group *seg = KS__SEG(p, c->segment), *chg = KS__CHAN(p, ch);
     /* Global: the record's own times; segment and channel: their touches. */
@@ -399,9 +410,10 @@ static void ks__purchase(ks_pstate *p, ks_customer *c, const ks_event *ev, unsig
     ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.orders = 1, .revenue_micro = m});
 }
 
-static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigned ch,
-                       ks__evc *a)
+static void ks__on_ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
 {
+    unsigned ch = x->ch;
+    ks__evc *a = &x->a;
     int64_t t_s = ev->ts_ms / 1000;
     uint64_t key = ks_u64map_key(ks_hash64(ev->ticket_id.ptr, ev->ticket_id.len, KS__TICKET_SEED));
     if (ev->action == KS_ACT_TICKET_OPENED) {
@@ -448,9 +460,162 @@ static void ks__ticket(ks_pstate *p, ks_customer *c, const ks_event *ev, unsigne
     v->a = KS__T_PACK(opened_ms, flags, och, oseg);
 }
 
-int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
+static void ks__on_signup(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
+{
+    (void)p, (void)c, (void)ev, (void)x; /* counted as a new customer when first seen */
+}
+
+static void ks__on_interaction(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
+{
+    ks__evc_add(p, &x->a, KS_C_INTERACTIONS, 1);
+    if (x->social)
+        ks__evc_add(p, &x->a, KS_C_SOCIAL, 1);
+    ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.interactions = 1});
+}
+
+static void ks__on_refund(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
+{
+    int64_t m = ev->amount_micro;
+    ks__evc_add(p, &x->a, KS_C_M_REFUNDS, m);
+    ks__evc_add(p, &x->a, KS_C_REFUND_COUNT, 1);
+    c->refunds_micro += m;
+    ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.revenue_micro = -m});
+}
+
+static void ks__on_subscription(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
+{
+    int64_t t_s = ev->ts_ms / 1000;
+    if (ev->action == KS_ACT_SUB_UPGRADE) {
+        ks__evc_add(p, &x->a, KS_C_UPSELLS, 1);
+    } else if (ev->action == KS_ACT_SUB_DOWNGRADE) {
+        if (t_s > c->last_downgrade_s)
+            c->last_downgrade_s = (uint32_t)t_s;
+    } else if (ev->action == KS_ACT_SUB_CANCEL && !(c->flags & KS_CUST_CHURNED)) {
+        ks__churn(p, c, ev->ts_ms);
+        c->flags |= KS_CUST_CANCELLED;
+    }
+}
+
+static void ks__on_payment_failed(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
+{
+    ks__evc_add(p, &x->a, KS_C_PAYMENT_FAILURES, 1);
+    ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.payment_failures = 1});
+}
+
+static void ks__on_survey(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
 {
     const ks_config *cfg = p->sh->cfg;
+    if (ev->survey_kind == KS_SURVEY_CSAT) {
+        ks__evc_add(p, &x->a, KS_C_CSAT_RESPONSES, 1);
+        if (ev->score >= cfg->csat_satisfied_min)
+            ks__evc_add(p, &x->a, KS_C_CSAT_SATISFIED, 1);
+        c->csat_last = (uint8_t)ev->score;
+        return;
+    }
+    ks__evc_add(p, &x->a, KS_C_NPS_RESPONSES, 1);
+    if (ev->score >= cfg->nps_promoter_min)
+        ks__evc_add(p, &x->a, KS_C_NPS_PROMOTERS, 1);
+    else if (ev->score <= cfg->nps_detractor_max)
+        ks__evc_add(p, &x->a, KS_C_NPS_DETRACTORS, 1);
+    c->nps_last = (uint8_t)ev->score;
+    if (ks_trigger_detractor(ev->score))
+        ks_pstate_trigger(p, c, KS_TRIGGER_DETRACTOR, ev->ts_ms);
+}
+
+static void ks__on_lead(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
+{
+    (void)c;
+    ks__evc_add(p, &x->a, ev->action == KS_ACT_LEAD_CONVERTED ? KS_C_CONVERSIONS : KS_C_LEADS, 1);
+}
+
+static void ks__on_retention_spend(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
+{
+    (void)c;
+    ks__evc_add(p, &x->a, KS_C_M_RETENTION, ev->amount_micro);
+}
+
+static void ks__on_referral(ks_pstate *p, ks_customer *c, const ks_event *ev, ks__evx *x)
+{
+    (void)c, (void)ev;
+    ks__evc_add(p, &x->a, KS_C_REFERRALS, 1);
+}
+
+/* What an event of each type adds beyond the counts every event makes
+ * (marketing spend has no customer: ks_pstate_apply counts it itself). */
+static ks__on_fn *const ks__on[KS_EV__COUNT] = {
+    [KS_EV_SIGNUP] = ks__on_signup,
+    [KS_EV_INTERACTION] = ks__on_interaction,
+    [KS_EV_PURCHASE] = ks__on_purchase,
+    [KS_EV_REFUND] = ks__on_refund,
+    [KS_EV_SUBSCRIPTION] = ks__on_subscription,
+    [KS_EV_PAYMENT_FAILED] = ks__on_payment_failed,
+    [KS_EV_TICKET] = ks__on_ticket,
+    [KS_EV_SURVEY] = ks__on_survey,
+    [KS_EV_LEAD] = ks__on_lead,
+    [KS_EV_RETENTION_SPEND] = ks__on_retention_spend,
+    [KS_EV_REFERRAL] = ks__on_referral,
+};
+
+/* The customer's membership, churn and last touches as of this event: a
+ * new customer joins the base; one silent for churn_inactivity has churned
+ * (at that moment); a later event reactivates a churned one. */
+static void ks__customer_event(ks_pstate *p, ks_customer *c, const ks_event *ev, bool created,
+                               ks__evx *x)
+{
+    const ks_config *cfg = p->sh->cfg;
+    int64_t t_s = ev->ts_ms / 1000;
+    ks_group *chg = x->a.g[2];
+    bool cancel = ev->type == KS_EV_SUBSCRIPTION && ev->action == KS_ACT_SUB_CANCEL;
+    if (!created && ev->ts_ms > c->last_event_ms)
+        ks_pstate_risk_catch_up(p, c, ev->ts_ms); /* day boundaries not swept yet */
+    if (created) {
+        c->first_seen_ms = ev->ts_ms;
+        c->last_event_ms = ev->ts_ms;
+        c->acq_channel = (uint8_t)x->ch;
+        ks__base(p, c, t_s, +1);
+        ks__bump_cust(p, c, t_s, KS_C_NEW_CUSTOMERS, 1);
+        ks__bump(p, chg, t_s, KS_C_NEW_CUSTOMERS, 1);
+        ks__move(p, &x->a, &p->global, 0, t_s, KS_C_D_ACTIVE);
+        ks__move(p, &x->a, KS__SEG(p, c->segment), 0, t_s, KS_C_D_ACTIVE); /* the record's touch */
+        ks__lru_insert(p, c);
+    } else {
+        /* Silent for churn_inactivity before this event: the churn happened
+         * then, whether or not the clock has shown it yet (so the result does
+         * not depend on how partitions interleave). */
+        if (!(c->flags & KS_CUST_CHURNED) &&
+            ev->ts_ms >= c->last_event_ms + cfg->churn_inactivity_ms)
+            ks__churn(p, c, c->last_event_ms + cfg->churn_inactivity_ms);
+        /* An event reactivates only if it happened after the churn
+         * (contract 5): a late arrival from before it, even one after the
+         * customer's last known event, does not undo it. */
+        if ((c->flags & KS_CUST_CHURNED) && !cancel && ev->ts_ms > c->last_event_ms &&
+            ev->ts_ms >= (int64_t)c->churned_at_s * 1000 + c->churned_at_ms) {
+            c->flags &= (uint8_t)~(KS_CUST_CHURNED | KS_CUST_CANCELLED);
+            ks__base(p, c, t_s, +1);
+            ks__lru_insert(p, c); /* repositioned below with the new last event */
+        }
+        if (ev->ts_ms > c->last_event_ms) {
+            ks__move(p, &x->a, &p->global, c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
+            if (!(c->flags & KS_CUST_SEG_OWN))
+                ks__move(p, &x->a, KS__SEG(p, c->segment), c->last_event_ms / 1000, t_s,
+                         KS_C_D_ACTIVE);
+            c->last_event_ms = ev->ts_ms;
+            if (!(c->flags & KS_CUST_CHURNED)) {
+                ks__lru_unlink(p, c);
+                ks__lru_insert(p, c);
+            }
+        }
+        if (ev->ts_ms < c->first_seen_ms)
+            c->first_seen_ms = ev->ts_ms;
+    }
+    if (c->segment != KS_NONE && (c->flags & KS_CUST_SEG_OWN))
+        ks__touch_active(p, &x->a, c, KS__SEG(p, c->segment), KS_GID_SEGMENT0 + c->segment, t_s);
+    if (x->ch != KS_NONE)
+        ks__touch_active(p, &x->a, c, chg, KS_GID_CHANNEL0 + x->ch, t_s);
+}
+
+int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
+{
     int64_t t_s = ev->ts_ms / 1000;
     if (ev->ts_ms > p->max_ts_ms)
         p->max_ts_ms = ev->ts_ms;
@@ -462,10 +627,6 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         if (p->sh->social_channel < 0 && strcmp(p->sh->channels.names[ch], "social") == 0)
             p->sh->social_channel = (int)ch;
     }
-    /* Social interactions by the event's own channel name: counted in the
-     * global and segment hashes even when "social" is past the channel
-     * limit and folded into "other" there. */
-    bool social = ev->channel.ptr && ev->channel.len == 6 && memcmp(ev->channel.ptr, "social", 6) == 0;
     ks_group *chg = KS__CHAN(p, ch);
 
     if (ev->type == KS_EV_MARKETING_SPEND) {
@@ -487,130 +648,22 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
         else if (seg != c->segment)
             ks__segment_change(p, c, seg, t_s);
     }
-    /* The customer's segment is settled: the event's groups are known. */
-    ks__evc a = {.g = {&p->global, KS__SEG(p, c->segment), chg}, .t_s = t_s};
-    bool cancel = ev->type == KS_EV_SUBSCRIPTION && ev->action == KS_ACT_SUB_CANCEL;
-    if (!created && ev->ts_ms > c->last_event_ms)
-        ks_pstate_risk_catch_up(p, c, ev->ts_ms); /* day boundaries not swept yet */
-    if (created) {
-        c->first_seen_ms = ev->ts_ms;
-        c->last_event_ms = ev->ts_ms;
-        c->acq_channel = (uint8_t)ch;
-        ks__base(p, c, t_s, +1);
-        ks__bump_cust(p, c, t_s, KS_C_NEW_CUSTOMERS, 1);
-        ks__bump(p, chg, t_s, KS_C_NEW_CUSTOMERS, 1);
-        ks__move(p, &a, &p->global, 0, t_s, KS_C_D_ACTIVE);
-        ks__move(p, &a, KS__SEG(p, c->segment), 0, t_s, KS_C_D_ACTIVE); /* the record's touch */
-        ks__lru_insert(p, c);
-    } else {
-        /* Silent for churn_inactivity before this event: the churn happened
-         * then, whether or not the clock has shown it yet (so the result does
-         * not depend on how partitions interleave). */
-        if (!(c->flags & KS_CUST_CHURNED) &&
-            ev->ts_ms >= c->last_event_ms + cfg->churn_inactivity_ms)
-            ks__churn(p, c, c->last_event_ms + cfg->churn_inactivity_ms);
-        /* An event reactivates only if it happened after the churn
-         * (contract 5): a late arrival from before it, even one after the
-         * customer's last known event, does not undo it. */
-        if ((c->flags & KS_CUST_CHURNED) && !cancel && ev->ts_ms > c->last_event_ms &&
-            ev->ts_ms >= (int64_t)c->churned_at_s * 1000 + c->churned_at_ms) {
-            c->flags &= (uint8_t)~(KS_CUST_CHURNED | KS_CUST_CANCELLED);
-            ks__base(p, c, t_s, +1);
-            ks__lru_insert(p, c); /* repositioned below with the new last event */
-        }
-        if (ev->ts_ms > c->last_event_ms) {
-            ks__move(p, &a, &p->global, c->last_event_ms / 1000, t_s, KS_C_D_ACTIVE);
-            if (!(c->flags & KS_CUST_SEG_OWN))
-                ks__move(p, &a, KS__SEG(p, c->segment), c->last_event_ms / 1000, t_s,
-                         KS_C_D_ACTIVE);
-            c->last_event_ms = ev->ts_ms;
-            if (!(c->flags & KS_CUST_CHURNED)) {
-                ks__lru_unlink(p, c);
-                ks__lru_insert(p, c);
-            }
-        }
-        if (ev->ts_ms < c->first_seen_ms)
-            c->first_seen_ms = ev->ts_ms;
-    }
-    if (c->segment != KS_NONE && (c->flags & KS_CUST_SEG_OWN))
-        ks__touch_active(p, &a, c, KS__SEG(p, c->segment), KS_GID_SEGMENT0 + c->segment, t_s);
-    if (ch != KS_NONE)
-        ks__touch_active(p, &a, c, chg, KS_GID_CHANNEL0 + ch, t_s);
-
-    ks__evc_add(p, &a, KS_C_EVENTS, 1);
+    /* The customer's segment is settled: the event's groups are known.
+     * Social interactions go by the event's own channel name: counted in
+     * the global and segment hashes even when "social" is past the channel
+     * limit and folded into "other" there. */
+    ks__evx x = {
+        .a = {.g = {&p->global, KS__SEG(p, c->segment), chg}, .t_s = t_s},
+        .ch = ch,
+        .social = ev->channel.ptr && ev->channel.len == 6 && memcmp(ev->channel.ptr, "social", 6) == 0,
+    };
+    ks__customer_event(p, c, ev, created, &x);
+    ks__evc_add(p, &x.a, KS_C_EVENTS, 1);
     c->events_total++;
-    ks_counter k = KS_C__COUNT;
-    switch (ev->type) {
-    case KS_EV_SIGNUP: /* counted as a new customer when first seen */
-        break;
-    case KS_EV_INTERACTION:
-        ks__evc_add(p, &a, KS_C_INTERACTIONS, 1);
-        if (social)
-            ks__evc_add(p, &a, KS_C_SOCIAL, 1);
-        ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.interactions = 1});
-        break;
-    case KS_EV_PURCHASE:
-        ks__purchase(p, c, ev, ch, &a);
-        break;
-    case KS_EV_REFUND: {
-        int64_t m = ev->amount_micro;
-        ks__evc_add(p, &a, KS_C_M_REFUNDS, m);
-        ks__evc_add(p, &a, KS_C_REFUND_COUNT, 1);
-        c->refunds_micro += m;
-        ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.revenue_micro = -m});
-        break;
-    }
-    case KS_EV_SUBSCRIPTION:
-        if (ev->action == KS_ACT_SUB_UPGRADE)
-            k = KS_C_UPSELLS;
-        else if (ev->action == KS_ACT_SUB_DOWNGRADE && t_s > c->last_downgrade_s)
-            c->last_downgrade_s = (uint32_t)t_s;
-        else if (cancel && !(c->flags & KS_CUST_CHURNED)) {
-            ks__churn(p, c, ev->ts_ms);
-            c->flags |= KS_CUST_CANCELLED;
-        }
-        break;
-    case KS_EV_PAYMENT_FAILED:
-        k = KS_C_PAYMENT_FAILURES;
-        ks__roll_add(p, c, ev->ts_ms, &(ks_roll_delta){.payment_failures = 1});
-        break;
-    case KS_EV_TICKET:
-        ks__ticket(p, c, ev, ch, &a);
-        break;
-    case KS_EV_SURVEY:
-        if (ev->survey_kind == KS_SURVEY_CSAT) {
-            ks__evc_add(p, &a, KS_C_CSAT_RESPONSES, 1);
-            if (ev->score >= cfg->csat_satisfied_min)
-                ks__evc_add(p, &a, KS_C_CSAT_SATISFIED, 1);
-            c->csat_last = (uint8_t)ev->score;
-        } else {
-            ks__evc_add(p, &a, KS_C_NPS_RESPONSES, 1);
-            if (ev->score >= cfg->nps_promoter_min)
-                ks__evc_add(p, &a, KS_C_NPS_PROMOTERS, 1);
-            else if (ev->score <= cfg->nps_detractor_max)
-                ks__evc_add(p, &a, KS_C_NPS_DETRACTORS, 1);
-            c->nps_last = (uint8_t)ev->score;
-            if (ks_trigger_detractor(ev->score))
-                ks_pstate_trigger(p, c, KS_TRIGGER_DETRACTOR, ev->ts_ms);
-        }
-        break;
-    case KS_EV_LEAD:
-        k = ev->action == KS_ACT_LEAD_CONVERTED ? KS_C_CONVERSIONS : KS_C_LEADS;
-        break;
-    case KS_EV_RETENTION_SPEND: {
-        ks__evc_add(p, &a, KS_C_M_RETENTION, ev->amount_micro);
-        break;
-    }
-    case KS_EV_REFERRAL:
-        k = KS_C_REFERRALS;
-        break;
-    case KS_EV_MARKETING_SPEND:
-    case KS_EV__COUNT:
-        break;
-    }
-    if (k != KS_C__COUNT)
-        ks__evc_add(p, &a, k, 1);
-    ks__evc_apply(p, &a);
+    ks__on_fn *on = (unsigned)ev->type < KS_EV__COUNT ? ks__on[ev->type] : NULL;
+    if (on)
+        on(p, c, ev, &x);
+    ks__evc_apply(p, &x.a);
     ks_pstate_risk_update(p, c, ev->ts_ms);
     c->flags |= KS_CUST_EVENT;
     return ks__mark_dirty(p, c) < 0 ? KS_ERR_NOMEM : 0;
