@@ -17,6 +17,7 @@
  * deleted, so the hash depends on the events, not on how flushes were cut. */
 #include "engine/flush.h"
 
+#include "kpistream/batch.h"
 #include "kpistream/err.h"
 #include "kpistream/hash.h"
 #include "kpistream/kpi.h"
@@ -463,27 +464,37 @@ static void ks__xadd(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, uint32_t 
     }
 }
 
+/* Appends len bytes of s at buf[at] (buf holds cap bytes; the callers size
+ * it for their longest key); returns the new length. */
+static size_t ks__kcat(char *buf, size_t at, size_t cap, const char *s, size_t len)
+{
+    if (len > cap - at)
+        len = cap - at;
+    memcpy(buf + at, s, len);
+    return at + len;
+}
+
 void ks_flusher_record(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, ks_xkind kind,
                        int64_t t_s, double value, const char *item, size_t len, const int *gids)
 {
+    /* Keys built without printf: a purchase records one or two of them, a
+     * first response up to three, and snprintf was 2 % of the engine. */
     char buf[640];
-    int n;
+    size_t n;
     if (kind == KS_X_TP || kind == KS_X_TC) {
-        if (len > 512)
-            len = 512;
-        n = snprintf(buf, sizeof buf, "%s|%.*s", kind == KS_X_TP ? "tp" : "tc", (int)len, item);
-        ks__xadd(f, fp, st, ks__xid(f, buf, (size_t)n), t_s);
+        n = ks__kcat(buf, 0, sizeof buf, kind == KS_X_TP ? "tp|" : "tc|", 3);
+        n = ks__kcat(buf, n, sizeof buf, item, len > 512 ? 512 : len);
+        ks__xadd(f, fp, st, ks__xid(f, buf, n), t_s);
         return;
     }
     int64_t key = ks_ddsketch_key(f->keysk, value);
-    char k[24];
-    if (key == KS_DDSKETCH_ZERO_KEY)
-        snprintf(k, sizeof k, "z");
-    else
-        snprintf(k, sizeof k, "%lld", (long long)key);
+    char k[24] = "z";
+    size_t kl = key == KS_DDSKETCH_ZERO_KEY ? 1 : ks_batch_i64_text(k, key);
     if (kind == KS_X_OV) {
-        n = snprintf(buf, sizeof buf, "ov:%s|g", k);
-        ks__xadd(f, fp, st, ks__xid(f, buf, (size_t)n), t_s);
+        n = ks__kcat(buf, 0, sizeof buf, "ov:", 3);
+        n = ks__kcat(buf, n, sizeof buf, k, kl);
+        n = ks__kcat(buf, n, sizeof buf, "|g", 2);
+        ks__xadd(f, fp, st, ks__xid(f, buf, n), t_s);
         return;
     }
     for (int i = 0; i < 3; i++) {
@@ -492,8 +503,12 @@ void ks_flusher_record(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, ks_xkin
         uint32_t d = ks__gid_dim(f, (unsigned)gids[i]);
         if (d == KS_NAMES_NONE)
             continue;
-        n = snprintf(buf, sizeof buf, "rt:%s|%s", k, ks_names_str(&f->dims, d));
-        ks__xadd(f, fp, st, ks__xid(f, buf, (size_t)n), t_s);
+        const char *dim = ks_names_str(&f->dims, d);
+        n = ks__kcat(buf, 0, sizeof buf, "rt:", 3);
+        n = ks__kcat(buf, n, sizeof buf, k, kl);
+        n = ks__kcat(buf, n, sizeof buf, "|", 1);
+        n = ks__kcat(buf, n, sizeof buf, dim, strlen(dim));
+        ks__xadd(f, fp, st, ks__xid(f, buf, n), t_s);
     }
 }
 
