@@ -30,7 +30,7 @@
 #include "kpistream/gen.h"
 #include "kpistream/hash.h"
 #include "kpistream/log.h"
-#include "kpistream/state.h"
+#include "state/state.h"
 
 #include <cjson/cJSON.h>
 #include <librdkafka/rdkafka.h>

@@ -11,7 +11,7 @@
 #include "kpistream/batch.h"
 #include "kpistream/config.h"
 #include "kpistream/event.h"
-#include "kpistream/state.h"
+#include "kpistream/risk.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -93,11 +93,17 @@ bool ks_engine_all_eof(const ks_engine *e);
  *  advances every partition to it. Returns the clock (INT64_MIN if unknown). */
 int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms);
 
-/** Lets fn decide which new segment ('s') and channel ('c') names are
- *  tracked (see ks_intern_admit_fn in state.h): run asks the prefix's
- *  registry in Redis, so restarts and members fold the same names. Without
- *  it the first names a process sees are tracked. */
-void ks_engine_set_name_admit(ks_engine *e, ks_intern_admit_fn fn, void *ctx);
+/* Asks whoever keeps the prefix's name registry (run: Redis) whether a new
+ * segment ('s') or channel ('c') name of len bytes is tracked: 1 yes, 0 no
+ * (the registry is full: every later new name is "other" too). The registry,
+ * not the order names reach one process, decides, so every restart and
+ * member folds the same names. name is borrowed for the call. */
+typedef int (*ks_engine_admit_fn)(void *ctx, char kind, const char *name, uint32_t len);
+
+/** Lets fn decide which new segment and channel names are tracked: run asks
+ *  the prefix's registry in Redis. Without it the first names a process sees
+ *  are tracked. ctx is borrowed. */
+void ks_engine_set_name_admit(ks_engine *e, ks_engine_admit_fn fn, void *ctx);
 
 /** Adds a name the registry holds already (at start, in registration order,
  *  and when the registry turns out full). */
@@ -185,7 +191,7 @@ void ks_engine_customers_each(ks_engine *e,
                               void *ctx);
 
 /** Calls fn (NULL: none) at every risk evaluation from now on: each
- *  customer's event and each daily re-scoring (see ks_risk_tap_fn in state.h;
+ *  customer's event and each daily re-scoring (see ks_risk_tap_fn in risk.h;
  *  `kpistream risk-fit` samples through it). ctx is borrowed. */
 void ks_engine_set_risk_tap(ks_engine *e, ks_risk_tap_fn fn, void *ctx);
 

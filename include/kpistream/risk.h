@@ -181,4 +181,11 @@ bool ks_trigger_high_value_at_risk(ks_risk_level level, double clv, double top_d
 char *ks_trigger_id(ks_trigger t, const char *customer_id, size_t len, int64_t at_ms, char *buf,
                     size_t size);
 
+/* Sees every risk evaluation: the customer, the inputs and the result, and
+ * whether it was the daily re-scoring at a UTC day boundary (timed) or an
+ * event. `kpistream risk-fit` samples the engine's own inputs through it.
+ * Everything is borrowed for the call. */
+typedef void (*ks_risk_tap_fn)(void *ctx, const char *id, size_t len, const ks_risk_input *in,
+                               const ks_risk_result *res, bool timed);
+
 #endif

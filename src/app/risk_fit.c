@@ -31,7 +31,7 @@
 #include "kpistream/log.h"
 #include "kpistream/risk_fit.h"
 #include "kpistream/risk_model.h"
-#include "kpistream/u64map.h"
+#include "state/u64map.h"
 
 #include <errno.h>
 #include <inttypes.h>

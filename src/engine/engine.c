@@ -11,7 +11,7 @@
 #include "kpistream/kpi.h"
 #include "kpistream/log.h"
 #include "kpistream/risk.h"
-#include "kpistream/state.h"
+#include "state/state.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -347,7 +347,7 @@ bool ks_engine_fenced(const ks_engine *e)
     return false;
 }
 
-void ks_engine_set_name_admit(ks_engine *e, ks_intern_admit_fn fn, void *ctx)
+void ks_engine_set_name_admit(ks_engine *e, ks_engine_admit_fn fn, void *ctx)
 {
     e->sh.segments.kind = 's';
     e->sh.channels.kind = 'c';

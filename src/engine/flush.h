@@ -27,8 +27,8 @@
 
 #include "kpistream/batch.h"
 #include "kpistream/ddsketch.h"
-#include "kpistream/state.h"
-#include "kpistream/u64map.h"
+#include "state/state.h"
+#include "state/u64map.h"
 
 #include <stdbool.h>
 #include <stdint.h>

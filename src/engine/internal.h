@@ -7,7 +7,7 @@
 
 #include "kpistream/engine.h"
 #include "kpistream/event.h"
-#include "kpistream/state.h"
+#include "state/state.h"
 
 typedef struct ks__part {
     char *topic;

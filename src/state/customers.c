@@ -4,7 +4,7 @@
  * number is a stable handle for the life of the partition state. */
 #include "kpistream/err.h"
 #include "kpistream/hash.h"
-#include "kpistream/state.h"
+#include "state/state.h"
 #include "state/internal.h"
 
 #include <stdlib.h>

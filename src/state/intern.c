@@ -4,7 +4,7 @@
  * name is counted under "other". With an admit callback, the prefix's
  * registry decides which names are tracked (state.h). Linear search: max is
  * small (<= 255) and lookups hit the first few names almost always. */
-#include "kpistream/state.h"
+#include "state/state.h"
 
 #include <string.h>
 

@@ -2,7 +2,7 @@
 #ifndef KS_STATE_INTERNAL_H
 #define KS_STATE_INTERNAL_H
 
-#include "kpistream/state.h"
+#include "state/state.h"
 
 #define KS_DAY_MS 86400000LL
 

@@ -29,7 +29,7 @@
  * only under-count, never refuse a customer wrongly. */
 #include "kpistream/err.h"
 #include "kpistream/hash.h"
-#include "kpistream/state.h"
+#include "state/state.h"
 #include "state/internal.h"
 
 #include <string.h>

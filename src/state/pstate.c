@@ -12,7 +12,7 @@
  */
 #include "kpistream/err.h"
 #include "kpistream/hash.h"
-#include "kpistream/state.h"
+#include "state/state.h"
 #include "state/internal.h"
 #include "state/rolling.h"
 

@@ -3,7 +3,7 @@
  * re-evaluated at each of the customer's events (at the event's time) and for
  * everyone at each UTC day boundary (so silence raises risk without events). */
 #include "kpistream/risk.h"
-#include "kpistream/state.h"
+#include "state/state.h"
 #include "state/internal.h"
 
 #include <stdlib.h>

@@ -4,7 +4,7 @@
 #ifndef KS_STATE_ROLLING_H
 #define KS_STATE_ROLLING_H
 
-#include "kpistream/state.h"
+#include "state/state.h"
 
 #include <stddef.h>
 #include <stdint.h>

@@ -6,8 +6,8 @@
 #ifndef KS_STATE_SNAP_PARTS_H
 #define KS_STATE_SNAP_PARTS_H
 
-#include "kpistream/state.h"
-#include "kpistream/u64map.h"
+#include "state/state.h"
+#include "state/u64map.h"
 #include "kpistream/window.h"
 #include "state/rolling.h"
 #include "state/snapshot.h"

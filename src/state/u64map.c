@@ -1,4 +1,4 @@
-#include "kpistream/u64map.h"
+#include "state/u64map.h"
 
 #include "kpistream/err.h"
 

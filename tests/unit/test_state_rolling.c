@@ -10,7 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "kpistream/state.h"
+#include "state/state.h"
 
 #define SEC 1000LL
 #define HOUR (3600 * SEC)

@@ -14,7 +14,7 @@
 #include <unistd.h>
 
 #include "kpistream/err.h"
-#include "kpistream/state.h"
+#include "state/state.h"
 #include "state/snap_parts.h"
 
 #define SEC 1000LL

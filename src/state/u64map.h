@@ -3,8 +3,8 @@
  * Linear probing with tombstones; rebuilds (dropping entries the caller's
  * predicate rejects) when tombstones + entries pass 3/4 of the slots, to a
  * table at most half full. */
-#ifndef KPISTREAM_U64MAP_H
-#define KPISTREAM_U64MAP_H
+#ifndef KS_STATE_U64MAP_H
+#define KS_STATE_U64MAP_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -11,14 +11,14 @@
  * through an open-addressing index of 32-bit record numbers; ids live in an
  * append-only arena. Nothing is allocated per event.
  */
-#ifndef KPISTREAM_STATE_H
-#define KPISTREAM_STATE_H
+#ifndef KS_STATE_STATE_H
+#define KS_STATE_STATE_H
 
 #include "kpistream/config.h"
 #include "kpistream/event.h"
 #include "kpistream/risk.h"
-#include "kpistream/u64map.h"
 #include "kpistream/window.h"
+#include "state/u64map.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -33,10 +33,9 @@
  * ids agree. Past `max` distinct names, new names map to the id of "other". */
 struct ks_intern;
 
-/* Asks whoever keeps the prefix's name registry (run: Redis) whether a new
- * name is tracked: 1 yes, 0 no (the registry is full: every later new name is
- * "other" too). The registry, not the order names reach one process, decides,
- * so every restart and member folds the same names. */
+/* Asks whoever keeps the prefix's name registry whether a new name is
+ * tracked: the same type as ks_engine_admit_fn of engine.h, through which
+ * run passes it in (the compiler rejects the hand-over if the two differ). */
 typedef int (*ks_intern_admit_fn)(void *ctx, char kind, const char *name, uint32_t len);
 
 typedef struct ks_intern {
@@ -171,13 +170,6 @@ typedef struct ks_pstate_meta {
     int64_t rejected;   /* dead-lettered */
     int64_t duplicates; /* repeats ignored */
 } ks_pstate_meta;
-
-/* Sees every risk evaluation: the customer, the inputs and the result, and
- * whether it was the daily re-scoring at a UTC day boundary (timed) or an
- * event. `kpistream risk-fit` samples the engine's own inputs through it.
- * Everything is borrowed for the call. */
-typedef void (*ks_risk_tap_fn)(void *ctx, const char *id, size_t len, const ks_risk_input *in,
-                               const ks_risk_result *res, bool timed);
 
 typedef struct ks_engine_shared {
     const ks_config *cfg;
