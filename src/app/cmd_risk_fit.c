@@ -16,14 +16,14 @@
 #define KF_DAY_MS ((int64_t)86400000)
 
 /* What the options fill: the job's settings, and the config. */
-typedef struct kf_args {
+typedef struct ks__args {
     ks_risk_fit_opts o;
     ks_config *cfg;
-} kf_args;
+} ks__args;
 
-static int kf_option(void *args, const ks_cli_opt *o, const char *v)
+static int ks__option(void *args, const ks_cli_opt *o, const char *v)
 {
-    kf_args *a = args;
+    ks__args *a = args;
     ks_risk_fit_opts *ro = &a->o;
     const char *n = o->name;
     char err[KS_ERRSTR_SIZE], *end = NULL;
@@ -65,10 +65,12 @@ static int kf_option(void *args, const ks_cli_opt *o, const char *v)
 }
 
 #define KF_OPT(name, arg, help) {name, arg, help, KS_CLI_CALL, 0, 0, 0, 0}
-#define KF_STR(name, arg, help, field)                                                          \
-    {name, arg, help, KS_CLI_STR, offsetof(kf_args, o.field), 0, 0, 0}
+#define KF_STR(name, arg, help, field)                                                             \
+    {                                                                                              \
+        name, arg, help, KS_CLI_STR, offsetof(ks__args, o.field), 0, 0, 0                          \
+    }
 
-static const ks_cli_opt kf_opts[] = {
+static const ks_cli_opt ks__opts[] = {
     KF_STR("input", "FILE[,FILE...]", "history as JSON lines (- for stdin)", inputs),
     KF_OPT("brokers", "HOST:PORT,...", "read the history from Kafka ..."),
     KF_STR("topic", "T", "... from every partition of topic T", topic),
@@ -84,12 +86,12 @@ static const ks_cli_opt kf_opts[] = {
     KF_OPT("precision-medium", "P", "target precision of the medium level (default 0.5)"),
     KF_OPT("sample-rate", "R", "share of customer-days sampled, (0, 1] (default 1)"),
     {"eval", NULL,
-     "only score the history with the configured scorer\n(hand weights or risk.model)",
-     KS_CLI_BOOL, offsetof(kf_args, o.eval), 0, 0, 0},
+     "only score the history with the configured scorer\n(hand weights or risk.model)", KS_CLI_BOOL,
+     offsetof(ks__args, o.eval), 0, 0, 0},
     KS_CLI_END,
 };
 
-static const ks_cli_cmd kf_cli = {
+static const ks_cli_cmd ks__cli = {
     .name = "risk-fit",
     .prog = "kpistream risk-fit",
     .usage = "kpistream risk-fit [--input FILE[,FILE...]]\n"
@@ -107,8 +109,8 @@ static const ks_cli_cmd kf_cli = {
              "held-out customers, and writes the model for risk.model. --eval only scores\n"
              "the history with the configured scorer (hand weights or risk.model) and\n"
              "reports the same figures. See docs/churn-risk.md.\n",
-    .opts = kf_opts,
-    .call = kf_option,
+    .opts = ks__opts,
+    .call = ks__option,
     .usage_status = 2,
 };
 
@@ -118,17 +120,17 @@ int ks_risk_fit_main(int argc, char **argv)
     setvbuf(stdout, NULL, _IOLBF, 0);
     ks_config cfg;
     if (ks_config_init_defaults(&cfg) != 0) return ks_risk_fit_say("out of memory");
-    kf_args a = {.o = {.horizon_ms = 30 * KF_DAY_MS,
-                       .warmup_ms = 28 * KF_DAY_MS,
-                       .sample_rate = 1,
-                       .l2 = 1e-4,
-                       .target_high = 0.8,
-                       .target_medium = 0.5},
-                 .cfg = &cfg};
-    int status = ks_cli_parse(&kf_cli, argc, argv, &a);
+    ks__args a = {.o = {.horizon_ms = 30 * KF_DAY_MS,
+                        .warmup_ms = 28 * KF_DAY_MS,
+                        .sample_rate = 1,
+                        .l2 = 1e-4,
+                        .target_high = 0.8,
+                        .target_medium = 0.5},
+                  .cfg = &cfg};
+    int status = ks_cli_parse(&ks__cli, argc, argv, &a);
     if (status == KS_CLI_GO && !a.o.inputs && !a.o.topic) {
         fputs("kpistream risk-fit: --input or --topic is required\n", stderr);
-        ks_cli_help(&kf_cli, stderr);
+        ks_cli_help(&ks__cli, stderr);
         status = 2;
     }
     if (status == KS_CLI_GO) status = ks_risk_fit_run(&a.o, &cfg);

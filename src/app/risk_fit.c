@@ -49,20 +49,20 @@
 
 enum { KF_TRAIN = 0, KF_VALID = 1, KF_TEST = 2 };
 
-typedef struct kf_cust {
+typedef struct ks__cust {
     uint64_t hash;
     int64_t last_ev;  /* last event time seen at an event evaluation (0: none) */
     bool cancelled;   /* churned by a cancel, as last evaluated */
     uint8_t split;
-} kf_cust;
+} ks__cust;
 
-typedef struct kf_churn {
+typedef struct ks__churn {
     uint32_t cust;
     uint8_t silent;
     int64_t at_ms;    /* cancel time, or the last event before the silence */
-} kf_churn;
+} ks__churn;
 
-typedef struct kf {
+typedef struct ks__fit {
     /* options */
     int64_t horizon_ms, warmup_ms, inactivity_ms;
     double sample_rate, l2, target_high, target_medium;
@@ -70,9 +70,9 @@ typedef struct kf {
     const ks_risk_params *rp;
     /* customers */
     ks_u64map idx;    /* id hash -> customer number + 1 */
-    kf_cust *c;
+    ks__cust *c;
     uint32_t nc, capc;
-    kf_churn *ch;
+    ks__churn *ch;
     size_t nch, capch;
     /* segments seen (first 16, for the segment features) */
     char seg[KS_RISK_MODEL_SEGMENTS][129];
@@ -86,9 +86,9 @@ typedef struct kf {
     size_t ns, caps;
     int64_t first_ms, last_ms;
     bool oom;
-} kf;
+} ks__fit;
 
-static void kf_vsay(const char *fmt, va_list ap)
+static void ks__vsay(const char *fmt, va_list ap)
 {
     fputs("kpistream risk-fit: ", stderr);
     vfprintf(stderr, fmt, ap);
@@ -99,44 +99,44 @@ int ks_risk_fit_say(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    kf_vsay(fmt, ap);
+    ks__vsay(fmt, ap);
     va_end(ap);
     return 1;
 }
 
-static void kf_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
-static void kf_fail(const char *fmt, ...)
+static void ks__fail(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+static void ks__fail(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    kf_vsay(fmt, ap);
+    ks__vsay(fmt, ap);
     va_end(ap);
     exit(1);
 }
 
-static void *kf_grow(void *p, size_t *cap, size_t need, size_t elem)
+static void *ks__grow(void *p, size_t *cap, size_t need, size_t elem)
 {
     if (need <= *cap) return p;
     size_t n = *cap ? *cap * 2 : 1024;
     while (n < need)
         n *= 2;
     void *q = realloc(p, n * elem);
-    if (!q) kf_fail("out of memory (%zu samples); pass --sample-rate below 1", need);
+    if (!q) ks__fail("out of memory (%zu samples); pass --sample-rate below 1", need);
     *cap = n;
     return q;
 }
 
-static uint32_t kf_customer(kf *f, const char *id, size_t len)
+static uint32_t ks__customer(ks__fit *f, const char *id, size_t len)
 {
     uint64_t h = ks_hash64(id, len, 0);
     bool created;
     ks_u64map_val *v = ks_u64map_put(&f->idx, ks_u64map_key(h), &created);
-    if (!v) kf_fail("out of memory (%u customers)", f->nc);
+    if (!v) ks__fail("out of memory (%u customers)", f->nc);
     if (!created) return (uint32_t)(v->a - 1);
     size_t cap = f->capc;
-    f->c = kf_grow(f->c, &cap, (size_t)f->nc + 1, sizeof *f->c);
+    f->c = ks__grow(f->c, &cap, (size_t)f->nc + 1, sizeof *f->c);
     f->capc = (uint32_t)cap;
-    kf_cust *c = &f->c[f->nc];
+    ks__cust *c = &f->c[f->nc];
     memset(c, 0, sizeof *c);
     c->hash = h;
     uint64_t s = ks_mix64(h ^ KF_SPLIT_SEED) % 100;
@@ -145,13 +145,13 @@ static uint32_t kf_customer(kf *f, const char *id, size_t len)
     return f->nc++;
 }
 
-static void kf_churn_add(kf *f, uint32_t cust, int64_t at, bool silent)
+static void ks__churn_add(ks__fit *f, uint32_t cust, int64_t at, bool silent)
 {
-    f->ch = kf_grow(f->ch, &f->capch, f->nch + 1, sizeof *f->ch);
-    f->ch[f->nch++] = (kf_churn){cust, silent, at};
+    f->ch = ks__grow(f->ch, &f->capch, f->nch + 1, sizeof *f->ch);
+    f->ch[f->nch++] = (ks__churn){cust, silent, at};
 }
 
-static int kf_segment(kf *f, const ks_risk_input *in)
+static int ks__segment(ks__fit *f, const ks_risk_input *in)
 {
     if (!in->segment) return 255;
     for (int k = 0; k < f->nseg; k++)
@@ -165,20 +165,20 @@ static int kf_segment(kf *f, const ks_risk_input *in)
 
 /* The engine's tap: churn moments from event evaluations, samples from the
  * daily re-scoring. */
-static void kf_tap(void *ctx, const char *id, size_t len, const ks_risk_input *in,
-                   const ks_risk_result *res, bool timed)
+static void ks__tap(void *ctx, const char *id, size_t len, const ks_risk_input *in,
+                    const ks_risk_result *res, bool timed)
 {
-    kf *f = ctx;
-    uint32_t ci = kf_customer(f, id, len);
-    kf_cust *c = &f->c[ci];
+    ks__fit *f = ctx;
+    uint32_t ci = ks__customer(f, id, len);
+    ks__cust *c = &f->c[ci];
     if (!timed) {
         if (in->clock_ms < f->first_ms) f->first_ms = in->clock_ms;
         if (in->clock_ms > f->last_ms) f->last_ms = in->clock_ms;
         /* A silence of churn_inactivity or more ended by this event was a churn
          * (unless it followed a cancel, which was the churn). */
         if (c->last_ev && !c->cancelled && in->last_event_ms - c->last_ev >= f->inactivity_ms)
-            kf_churn_add(f, ci, c->last_ev, true);
-        if (in->cancelled && !c->cancelled) kf_churn_add(f, ci, in->clock_ms, false);
+            ks__churn_add(f, ci, c->last_ev, true);
+        if (in->cancelled && !c->cancelled) ks__churn_add(f, ci, in->clock_ms, false);
         c->cancelled = in->cancelled;
         c->last_ev = in->last_event_ms;
         return;
@@ -190,23 +190,23 @@ static void kf_tap(void *ctx, const char *id, size_t len, const ks_risk_input *i
     }
     size_t cap = f->caps;
     if (f->ns + 1 > cap) {
-        f->scust = kf_grow(f->scust, &cap, f->ns + 1, sizeof *f->scust);
+        f->scust = ks__grow(f->scust, &cap, f->ns + 1, sizeof *f->scust);
         cap = f->caps;
-        f->st = kf_grow(f->st, &cap, f->ns + 1, sizeof *f->st);
+        f->st = ks__grow(f->st, &cap, f->ns + 1, sizeof *f->st);
         cap = f->caps;
-        f->sseg = kf_grow(f->sseg, &cap, f->ns + 1, 1);
+        f->sseg = ks__grow(f->sseg, &cap, f->ns + 1, 1);
         cap = f->caps;
-        f->engine_score = kf_grow(f->engine_score, &cap, f->ns + 1, 1);
+        f->engine_score = ks__grow(f->engine_score, &cap, f->ns + 1, 1);
         if (!f->eval_only) {
             cap = f->caps;
-            f->x = kf_grow(f->x, &cap, f->ns + 1, sizeof(float) * KF_STRIDE);
+            f->x = ks__grow(f->x, &cap, f->ns + 1, sizeof(float) * KF_STRIDE);
         }
         f->caps = cap;
     }
     size_t i = f->ns++;
     f->scust[i] = ci;
     f->st[i] = in->clock_ms;
-    f->sseg[i] = (uint8_t)kf_segment(f, in);
+    f->sseg[i] = (uint8_t)ks__segment(f, in);
     f->engine_score[i] = (uint8_t)res->score;
     if (!f->eval_only) {
         double x[KS_RISK_MODEL_MAXF];
@@ -216,24 +216,24 @@ static void kf_tap(void *ctx, const char *id, size_t len, const ks_risk_input *i
     }
 }
 
-static int kf_cmp_churn(const void *a, const void *b)
+static int ks__cmp_churn(const void *a, const void *b)
 {
-    const kf_churn *x = a, *y = b;
+    const ks__churn *x = a, *y = b;
     if (x->cust != y->cust) return x->cust < y->cust ? -1 : 1;
     return x->at_ms < y->at_ms ? -1 : x->at_ms > y->at_ms;
 }
 
-static int kf_cmp_i64(const void *a, const void *b)
+static int ks__cmp_i64(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
     return x < y ? -1 : x > y;
 }
 
 /* Feeds one JSON-lines file through the engine. */
-static void kf_replay(ks_engine *e, const char *path, int64_t *offset, uint64_t *rejected)
+static void ks__replay(ks_engine *e, const char *path, int64_t *offset, uint64_t *rejected)
 {
     FILE *in = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!in) kf_fail("%s: cannot open: %s", path, strerror(errno));
+    if (!in) ks__fail("%s: cannot open: %s", path, strerror(errno));
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
@@ -247,21 +247,21 @@ static void kf_replay(ks_engine *e, const char *path, int64_t *offset, uint64_t 
             ++*rejected;
         if (*offset % 1000 == 0) ks_engine_tick(e, KF_WALL_MS);
     }
-    if (ferror(in)) kf_fail("%s: read error: %s", path, strerror(errno));
+    if (ferror(in)) ks__fail("%s: read error: %s", path, strerror(errno));
     free(line);
     if (in != stdin) fclose(in);
 }
 
 /* One message of a topic range into the engine. */
-typedef struct kf_feed {
+typedef struct ks__feed {
     ks_engine *e;
     uint64_t rejected, n;
-} kf_feed;
+} ks__feed;
 
-static void kf_feed_msg(void *ctx, const char *topic, int32_t partition, int64_t offset,
-                        const char *buf, size_t len)
+static void ks__feed_msg(void *ctx, const char *topic, int32_t partition, int64_t offset,
+                         const char *buf, size_t len)
 {
-    kf_feed *fd = ctx;
+    ks__feed *fd = ctx;
     ks_reject why;
     if (ks_engine_process(fd->e, topic, partition, offset, buf, len, KF_WALL_MS, &why) ==
         KS_REJECTED)
@@ -270,18 +270,18 @@ static void kf_feed_msg(void *ctx, const char *topic, int32_t partition, int64_t
 }
 
 /* Label of sample i: 1, 0, or -1 (the history cannot tell yet). */
-static int kf_label(const kf *f, size_t i, const size_t *first, const size_t *count)
+static int ks__label(const ks__fit *f, size_t i, const size_t *first, const size_t *count)
 {
     uint32_t ci = f->scust[i];
     int64_t t = f->st[i];
     for (size_t k = first[ci]; k < first[ci] + count[ci]; k++) {
-        const kf_churn *m = &f->ch[k];
+        const ks__churn *m = &f->ch[k];
         int64_t lo = m->silent ? t - f->inactivity_ms : t;
         if (m->at_ms > lo && m->at_ms <= t + f->horizon_ms) return 1;
     }
     if (t + f->horizon_ms > f->last_ms) return -1;
     /* A silence still running at the end that began by t+H may yet be a churn. */
-    const kf_cust *c = &f->c[ci];
+    const ks__cust *c = &f->c[ci];
     if (!c->cancelled && f->last_ms - c->last_ev < f->inactivity_ms &&
         c->last_ev <= t + f->horizon_ms)
         return -1;
@@ -291,20 +291,20 @@ static int kf_label(const kf *f, size_t i, const size_t *first, const size_t *co
 /* Figures at one threshold on the rows of split `which`: sample precision and
  * recall, the share of churn episodes flagged in the H before the churn, and
  * the median lead of those. */
-typedef struct kf_at {
+typedef struct ks__at {
     int threshold;
     double precision, recall, flagged, episode_recall, lead_median_days;
-    double customer_precision, customer_recall; /* per customer and period (kf_unit_hist) */
+    double customer_precision, customer_recall; /* per customer and period (ks__unit_hist) */
     size_t episodes;
-} kf_at;
+} ks__at;
 
-static void kf_unit_hist(const kf *f, const uint8_t *score, const int8_t *label, int which,
-                         ks_score_hist *h);
+static void ks__unit_hist(const ks__fit *f, const uint8_t *score, const int8_t *label, int which,
+                          ks_score_hist *h);
 
-static kf_at kf_at_threshold(const kf *f, const uint8_t *score, const int8_t *label, int which,
-                             int thr, const size_t *first, const size_t *count)
+static ks__at ks__at_threshold(const ks__fit *f, const uint8_t *score, const int8_t *label,
+                               int which, int thr, const size_t *first, const size_t *count)
 {
-    kf_at a = {.threshold = thr};
+    ks__at a = {.threshold = thr};
     double tp = 0, fp = 0, pos = 0, all = 0;
     for (size_t i = 0; i < f->ns; i++) {
         if (label[i] < 0 || f->c[f->scust[i]].split != which) continue;
@@ -317,7 +317,7 @@ static kf_at kf_at_threshold(const kf *f, const uint8_t *score, const int8_t *la
     }
     ks_score_hist uh;
     ks_pr_point upr[101];
-    kf_unit_hist(f, score, label, which, &uh);
+    ks__unit_hist(f, score, label, which, &uh);
     ks_pr_curve(&uh, upr);
     a.customer_precision = upr[thr].precision;
     a.customer_recall = upr[thr].recall;
@@ -331,7 +331,7 @@ static kf_at kf_at_threshold(const kf *f, const uint8_t *score, const int8_t *la
      * cancels only (a silence has no moment the customer announces). */
     int64_t *lead = calloc(f->nch ? f->nch : 1, sizeof *lead);
     int64_t *ff = malloc((f->nch ? f->nch : 1) * sizeof *ff);
-    if (!lead || !ff) kf_fail("out of memory");
+    if (!lead || !ff) ks__fail("out of memory");
     for (size_t k = 0; k < f->nch; k++)
         ff[k] = INT64_MAX;
     for (size_t i = 0; i < f->ns; i++) {
@@ -352,7 +352,7 @@ static kf_at kf_at_threshold(const kf *f, const uint8_t *score, const int8_t *la
         hit++;
         if (!f->ch[k].silent) lead[nlead++] = f->ch[k].at_ms - ff[k];
     }
-    qsort(lead, nlead, sizeof *lead, kf_cmp_i64);
+    qsort(lead, nlead, sizeof *lead, ks__cmp_i64);
     a.episodes = ep;
     a.episode_recall = ep ? (double)hit / (double)ep : 0;
     a.lead_median_days = nlead ? (double)lead[nlead / 2] / KF_DAY_MS : 0;
@@ -361,8 +361,8 @@ static kf_at kf_at_threshold(const kf *f, const uint8_t *score, const int8_t *la
     return a;
 }
 
-static void kf_hist(const kf *f, const uint8_t *score, const int8_t *label, int which,
-                    ks_score_hist *h)
+static void ks__hist(const ks__fit *f, const uint8_t *score, const int8_t *label, int which,
+                     ks_score_hist *h)
 {
     memset(h, 0, sizeof *h);
     for (size_t i = 0; i < f->ns; i++) {
@@ -380,12 +380,12 @@ static void kf_hist(const kf *f, const uint8_t *score, const int8_t *label, int 
  * that ks_pr_curve() and ks_pr_threshold() read: pos[s] counts periods whose
  * best score on a churn day is s, pos[s] + neg[s] periods whose best score is
  * s (a bin may go negative; every sum from the top down is a true count). */
-static void kf_unit_hist(const kf *f, const uint8_t *score, const int8_t *label, int which,
-                         ks_score_hist *h)
+static void ks__unit_hist(const ks__fit *f, const uint8_t *score, const int8_t *label, int which,
+                          ks_score_hist *h)
 {
     memset(h, 0, sizeof *h);
     ks_u64map units;
-    if (ks_u64map_init(&units, NULL, NULL) != 0) kf_fail("out of memory");
+    if (ks_u64map_init(&units, NULL, NULL) != 0) ks__fail("out of memory");
     int64_t from = f->first_ms + f->warmup_ms;
     for (size_t i = 0; i < f->ns; i++) {
         if (label[i] < 0 || f->c[f->scust[i]].split != which) continue;
@@ -393,7 +393,7 @@ static void kf_unit_hist(const kf *f, const uint8_t *score, const int8_t *label,
         bool created;
         ks_u64map_val *v =
             ks_u64map_put(&units, ks_u64map_key(((uint64_t)f->scust[i] << 20) | (block & 0xFFFFF)), &created);
-        if (!v) kf_fail("out of memory");
+        if (!v) ks__fail("out of memory");
         /* a: best score + 1 (bits 0-7), best score on a churn day + 1 (bits 8-15). */
         int64_t all = v->a & 0xFF, pos = (v->a >> 8) & 0xFF;
         if (score[i] + 1 > all) all = score[i] + 1;
@@ -413,7 +413,7 @@ static void kf_unit_hist(const kf *f, const uint8_t *score, const int8_t *label,
 }
 
 /* AUC of integer scores on one split (ties half), from the histogram. */
-static double kf_auc_hist(const ks_score_hist *h)
+static double ks__auc_hist(const ks_score_hist *h)
 {
     double neg_below = 0, sum = 0, P = 0, N = 0;
     for (int s = 0; s <= 100; s++) {
@@ -426,36 +426,36 @@ static double kf_auc_hist(const ks_score_hist *h)
 }
 
 /* Appends printf output to a growing string. */
-typedef struct kf_buf {
+typedef struct ks__buf {
     char *s;
     size_t len, cap;
-} kf_buf;
+} ks__buf;
 
-static void kf_bprintf(kf_buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void kf_bprintf(kf_buf *b, const char *fmt, ...)
+static void ks__bprintf(ks__buf *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void ks__bprintf(ks__buf *b, const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
     int n = vsnprintf(NULL, 0, fmt, ap);
     va_end(ap);
-    b->s = kf_grow(b->s, &b->cap, b->len + (size_t)n + 1, 1);
+    b->s = ks__grow(b->s, &b->cap, b->len + (size_t)n + 1, 1);
     va_start(ap, fmt);
     vsnprintf(b->s + b->len, (size_t)n + 1, fmt, ap);
     va_end(ap);
     b->len += (size_t)n;
 }
 
-static void kf_at_json(kf_buf *b, const char *name, const kf_at *a)
+static void ks__at_json(ks__buf *b, const char *name, const ks__at *a)
 {
-    kf_bprintf(b,
-               "\"%s\":{\"threshold\":%d,\"precision\":%.4f,\"recall\":%.4f,\"flagged\":%.5f,"
-               "\"customer_precision\":%.4f,\"customer_recall\":%.4f,"
-               "\"episode_recall\":%.4f,\"episodes\":%zu,\"median_lead_days\":%.2f}",
-               name, a->threshold, a->precision, a->recall, a->flagged, a->customer_precision,
-               a->customer_recall, a->episode_recall, a->episodes, a->lead_median_days);
+    ks__bprintf(b,
+                "\"%s\":{\"threshold\":%d,\"precision\":%.4f,\"recall\":%.4f,\"flagged\":%.5f,"
+                "\"customer_precision\":%.4f,\"customer_recall\":%.4f,"
+                "\"episode_recall\":%.4f,\"episodes\":%zu,\"median_lead_days\":%.2f}",
+                name, a->threshold, a->precision, a->recall, a->flagged, a->customer_precision,
+                a->customer_recall, a->episode_recall, a->episodes, a->lead_median_days);
 }
 
-static void kf_at_print(const char *who, const char *name, const kf_at *a)
+static void ks__at_print(const char *who, const char *name, const ks__at *a)
 {
     printf("  %-6s %-6s >= %3d: customer-days precision %.3f recall %.3f (%.2f %% flagged); "
            "customers per period precision %.3f recall %.3f; churns flagged in the horizon "
@@ -466,8 +466,8 @@ static void kf_at_print(const char *who, const char *name, const kf_at *a)
 }
 
 /* Frees what the job holds in f and returns status (every way out of
- * ks_risk_fit_run but kf_fail's exit, so sanitizer builds see no leak). */
-static int kf_done(kf *f, int status)
+ * ks_risk_fit_run but ks__fail's exit, so sanitizer builds see no leak). */
+static int ks__done(ks__fit *f, int status)
 {
     free(f->x), free(f->scust), free(f->st), free(f->sseg), free(f->engine_score);
     free(f->c), free(f->ch);
@@ -478,7 +478,7 @@ static int kf_done(kf *f, int status)
 int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
 {
     char err[KS_ERRSTR_SIZE];
-    kf f;
+    ks__fit f;
     memset(&f, 0, sizeof f);
     f.horizon_ms = o->horizon_ms;
     f.warmup_ms = o->warmup_ms;
@@ -489,68 +489,68 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
     f.eval_only = o->eval;
     const char *inputs = o->inputs, *out = o->out, *topic = o->topic;
     int64_t from_ms = o->from_ms, to_ms = o->to_ms;
-    if (!f.eval_only && !out) kf_fail("--out MODEL.json is required (or --eval to only measure)");
+    if (!f.eval_only && !out) ks__fail("--out MODEL.json is required (or --eval to only measure)");
     if (!f.eval_only && cfg->risk.model)
-        kf_fail("risk.model is set: the fit samples the engine's inputs with the hand weights; "
-                "drop risk.model (or use --eval to measure that model)");
-    if (ks_config_validate(cfg, err, sizeof err) != 0) kf_fail("config: %s", err);
+        ks__fail("risk.model is set: the fit samples the engine's inputs with the hand weights; "
+                 "drop risk.model (or use --eval to measure that model)");
+    if (ks_config_validate(cfg, err, sizeof err) != 0) ks__fail("config: %s", err);
     cfg->clock = KS_CLOCK_EVENT; /* replays are judged by event time */
     f.inactivity_ms = cfg->churn_inactivity_ms;
     f.rp = &cfg->risk;
     f.first_ms = INT64_MAX;
     f.last_ms = INT64_MIN;
-    if (ks_u64map_init(&f.idx, NULL, NULL) != 0) kf_fail("out of memory");
+    if (ks_u64map_init(&f.idx, NULL, NULL) != 0) ks__fail("out of memory");
 
     /* 1. Replay. */
     ks_engine *e = ks_engine_new(cfg, err, sizeof err);
-    if (!e) kf_fail("%s", err);
-    ks_engine_set_risk_tap(e, kf_tap, &f);
+    if (!e) ks__fail("%s", err);
+    ks_engine_set_risk_tap(e, ks__tap, &f);
     int64_t offset = 0;
     uint64_t rejected = 0;
     if (inputs) {
-        if (ks_engine_assign(e, KF_TOPIC, 0) != 0) kf_fail("out of memory");
+        if (ks_engine_assign(e, KF_TOPIC, 0) != 0) ks__fail("out of memory");
         char *list = strdup(inputs);
-        if (!list) kf_fail("out of memory");
+        if (!list) ks__fail("out of memory");
         for (char *save = NULL, *p = strtok_r(list, ",", &save); p; p = strtok_r(NULL, ",", &save))
-            kf_replay(e, p, &offset, &rejected);
+            ks__replay(e, p, &offset, &rejected);
         free(list);
         ks_engine_set_eof(e, KF_TOPIC, 0, true);
     }
     if (topic) {
-        kf_feed fd = {e, 0, 0};
+        ks__feed fd = {e, 0, 0};
         int64_t got = 0;
-        if (ks_kafka_range_read(cfg, topic, from_ms, to_ms, e, kf_feed_msg, &fd, &got, err,
+        if (ks_kafka_range_read(cfg, topic, from_ms, to_ms, e, ks__feed_msg, &fd, &got, err,
                                 sizeof err) != 0)
-            kf_fail("%s", err);
+            ks__fail("%s", err);
         if (got == 0)
-            kf_fail("topic %s: no messages in the range (an empty or auto-created topic?)", topic);
+            ks__fail("topic %s: no messages in the range (an empty or auto-created topic?)", topic);
         offset += got;
         rejected += fd.rejected;
     }
     ks_engine_tick(e, KF_WALL_MS);
     ks_engine_free(e);
     if (f.ns == 0)
-        kf_fail("no samples: the history (%" PRId64 " lines) is shorter than the warm-up (%" PRId64
-                " d) or holds no customers",
-                offset, f.warmup_ms / KF_DAY_MS);
+        ks__fail("no samples: the history (%" PRId64 " lines) is shorter than the warm-up (%" PRId64
+                 " d) or holds no customers",
+                 offset, f.warmup_ms / KF_DAY_MS);
 
     /* 2. Churn moments, and silences running at the end long enough to count. */
     for (uint32_t ci = 0; ci < f.nc; ci++) {
-        kf_cust *c = &f.c[ci];
+        ks__cust *c = &f.c[ci];
         if (c->last_ev && !c->cancelled && f.last_ms - c->last_ev >= f.inactivity_ms)
-            kf_churn_add(&f, ci, c->last_ev, true);
+            ks__churn_add(&f, ci, c->last_ev, true);
     }
-    qsort(f.ch, f.nch, sizeof *f.ch, kf_cmp_churn);
+    qsort(f.ch, f.nch, sizeof *f.ch, ks__cmp_churn);
     size_t *first = calloc(f.nc, sizeof *first), *count = calloc(f.nc, sizeof *count);
     int8_t *label = malloc(f.ns);
-    if (!first || !count || !label) kf_fail("out of memory");
+    if (!first || !count || !label) ks__fail("out of memory");
     for (size_t k = f.nch; k-- > 0;) {
         first[f.ch[k].cust] = k;
         count[f.ch[k].cust]++;
     }
     size_t nlab[3] = {0}, npos[3] = {0}, unknown = 0;
     for (size_t i = 0; i < f.ns; i++) {
-        label[i] = (int8_t)kf_label(&f, i, first, count);
+        label[i] = (int8_t)ks__label(&f, i, first, count);
         if (label[i] < 0) {
             unknown++;
             continue;
@@ -570,29 +570,29 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
            nlab[0], npos[1], nlab[1], npos[2], nlab[2]);
 
     ks_score_hist hh;
-    kf_hist(&f, f.engine_score, label, KF_TEST, &hh);
-    double engine_auc = kf_auc_hist(&hh);
+    ks__hist(&f, f.engine_score, label, KF_TEST, &hh);
+    double engine_auc = ks__auc_hist(&hh);
     if (f.eval_only) {
         /* Measure the configured scorer on every labelled customer. */
         for (uint32_t ci = 0; ci < f.nc; ci++)
             f.c[ci].split = KF_TEST;
-        kf_hist(&f, f.engine_score, label, KF_TEST, &hh);
+        ks__hist(&f, f.engine_score, label, KF_TEST, &hh);
         const ks_risk_params *rp = &cfg->risk;
         int hi = rp->model ? rp->model->high_enter : rp->high_enter;
         int me = rp->model ? rp->model->medium_enter : rp->medium_enter;
-        kf_at ah = kf_at_threshold(&f, f.engine_score, label, KF_TEST, hi, first, count);
-        kf_at am = kf_at_threshold(&f, f.engine_score, label, KF_TEST, me, first, count);
+        ks__at ah = ks__at_threshold(&f, f.engine_score, label, KF_TEST, hi, first, count);
+        ks__at am = ks__at_threshold(&f, f.engine_score, label, KF_TEST, me, first, count);
         const char *who = rp->model ? "model" : "hand";
-        printf("%s scorer on all customers: AUC %.4f\n", who, kf_auc_hist(&hh));
-        kf_at_print(who, "high", &ah);
-        kf_at_print(who, "medium", &am);
+        printf("%s scorer on all customers: AUC %.4f\n", who, ks__auc_hist(&hh));
+        ks__at_print(who, "high", &ah);
+        ks__at_print(who, "medium", &am);
         printf("RESULT auc %.4f\nRESULT precision_high %.4f\nRESULT recall_high %.4f\n"
                "RESULT customer_precision_high %.4f\nRESULT episode_recall_high %.4f\n"
                "RESULT lead_median_days %.2f\n",
-               kf_auc_hist(&hh), ah.precision, ah.recall, ah.customer_precision, ah.episode_recall,
+               ks__auc_hist(&hh), ah.precision, ah.recall, ah.customer_precision, ah.episode_recall,
                ah.lead_median_days);
         free(first), free(count), free(label);
-        return kf_done(&f, 0);
+        return ks__done(&f, 0);
     }
 
     /* 3. The design matrix: fixed features plus one column per segment. */
@@ -607,10 +607,10 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
     size_t nrows[3] = {0};
     for (int s = 0; s < 3; s++) {
         rows[s] = malloc((nlab[s] ? nlab[s] : 1) * sizeof *rows[s]);
-        if (!rows[s]) kf_fail("out of memory");
+        if (!rows[s]) ks__fail("out of memory");
     }
     uint8_t *y = malloc(f.ns);
-    if (!y) kf_fail("out of memory");
+    if (!y) ks__fail("out of memory");
     for (size_t i = 0; i < f.ns; i++) {
         y[i] = label[i] > 0;
         if (label[i] >= 0) {
@@ -624,26 +624,26 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
     ks_logit lg = {.d = d, .mean = mean, .scale = scale, .weight = weight};
     int rc = ks_logit_fit(f.x, y, NULL, f.ns, rows[KF_TRAIN], nrows[KF_TRAIN], f.l2, 50, 1e-6, &lg);
     if (rc == KS_ERR_INVAL)
-        kf_fail("the fit split has %s: a longer history (or more customers) is needed",
-                npos[KF_TRAIN] ? "no customer who stayed" : "no churn within the horizon");
-    if (rc) kf_fail("fit failed: %s", ks_strerror(rc));
+        ks__fail("the fit split has %s: a longer history (or more customers) is needed",
+                 npos[KF_TRAIN] ? "no customer who stayed" : "no churn within the horizon");
+    if (rc) ks__fail("fit failed: %s", ks_strerror(rc));
     printf("fit: %d features, %d Newton steps%s, log-loss %.4f\n", d, lg.iterations,
            lg.converged ? "" : " (not converged)", lg.loss);
 
     /* 5. Calibration on the validation customers: Platt, p = 1/(1+e^-(a z + b)). */
     float *zf = malloc(f.ns * sizeof *zf);
-    if (!zf) kf_fail("out of memory");
+    if (!zf) ks__fail("out of memory");
     for (size_t i = 0; i < f.ns; i++)
         zf[i] = (float)ks_logit_z(&lg, f.x + i * (size_t)d);
     double cm, cs, cw;
     ks_logit cal = {.d = 1, .mean = &cm, .scale = &cs, .weight = &cw};
     if (ks_logit_fit(zf, y, NULL, f.ns, rows[KF_VALID], nrows[KF_VALID], 0, 50, 1e-9, &cal) != 0)
-        kf_fail("the validation split has only one class: a longer history is needed");
+        ks__fail("the validation split has only one class: a longer history is needed");
     double ca = cw / cs, cb = cal.intercept - cw * cm / cs;
-    if (!(ca > 0)) kf_fail("calibration found no signal on validation customers (slope %g)", ca);
+    if (!(ca > 0)) ks__fail("calibration found no signal on validation customers (slope %g)", ca);
 
     ks_risk_model *m = calloc(1, sizeof *m);
-    if (!m) kf_fail("out of memory");
+    if (!m) ks__fail("out of memory");
     m->nsegments = f.nseg;
     m->nfeatures = d;
     for (int k = 0; k < f.nseg; k++)
@@ -662,7 +662,7 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
         size_t nv = nrows[KF_VALID];
         double *vz = malloc((nv ? nv : 1) * sizeof *vz), *vp = malloc((nv ? nv : 1) * sizeof *vp);
         uint8_t *vy = malloc(nv ? nv : 1);
-        if (!vz || !vp || !vy) kf_fail("out of memory");
+        if (!vz || !vp || !vy) ks__fail("out of memory");
         for (size_t k = 0; k < nv; k++) {
             size_t i = rows[KF_VALID][k];
             vz[k] = zf[i];
@@ -679,7 +679,7 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
 
     double *prob = malloc(f.ns * sizeof *prob);
     uint8_t *score = malloc(f.ns);
-    if (!prob || !score) kf_fail("out of memory");
+    if (!prob || !score) ks__fail("out of memory");
     for (size_t i = 0; i < f.ns; i++) {
         prob[i] = ks_risk_model_calibrate(m, zf[i]);
         double r = floor(100 * prob[i] + 0.5);
@@ -692,7 +692,7 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
      * horizon-long period, flagged at some day, right if on a day within
      * the horizon before their churn. */
     ks_score_hist hv;
-    kf_unit_hist(&f, score, label, KF_VALID, &hv);
+    ks__unit_hist(&f, score, label, KF_VALID, &hv);
     int high = ks_pr_threshold(&hv, f.target_high, 20);
     bool high_reached = high > 0;
     if (!high_reached) {
@@ -722,7 +722,7 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
     /* 7. The test customers: everything reported. */
     uint8_t *yt = malloc(nrows[KF_TEST] ? nrows[KF_TEST] : 1);
     double *pt = malloc((nrows[KF_TEST] ? nrows[KF_TEST] : 1) * sizeof *pt);
-    if (!yt || !pt) kf_fail("out of memory");
+    if (!yt || !pt) ks__fail("out of memory");
     for (size_t k = 0; k < nrows[KF_TEST]; k++) {
         yt[k] = y[rows[KF_TEST][k]];
         pt[k] = prob[rows[KF_TEST][k]];
@@ -731,55 +731,58 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
     ks_calib_bin bins[10];
     double ece = ks_calibration(pt, yt, NULL, nrows[KF_TEST], bins);
     ks_score_hist ht;
-    kf_hist(&f, score, label, KF_TEST, &ht);
+    ks__hist(&f, score, label, KF_TEST, &ht);
     ks_pr_point pr[101];
     ks_pr_curve(&ht, pr);
-    kf_at th = kf_at_threshold(&f, score, label, KF_TEST, m->high_enter, first, count);
-    kf_at tm = kf_at_threshold(&f, score, label, KF_TEST, m->medium_enter, first, count);
+    ks__at th = ks__at_threshold(&f, score, label, KF_TEST, m->high_enter, first, count);
+    ks__at tm = ks__at_threshold(&f, score, label, KF_TEST, m->medium_enter, first, count);
     const ks_risk_params *rp = &cfg->risk;
-    kf_at eh = kf_at_threshold(&f, f.engine_score, label, KF_TEST, rp->high_enter, first, count);
+    ks__at eh = ks__at_threshold(&f, f.engine_score, label, KF_TEST, rp->high_enter, first, count);
     /* The ceiling: the same model judged on the customers it was fitted on
      * (hindsight), at the threshold reaching the target there. */
     ks_score_hist hf;
-    kf_unit_hist(&f, score, label, KF_TRAIN, &hf);
+    ks__unit_hist(&f, score, label, KF_TRAIN, &hf);
     int ceil_t = ks_pr_threshold(&hf, f.target_high, 20);
-    kf_at ce = kf_at_threshold(&f, score, label, KF_TRAIN, ceil_t > 0 ? ceil_t : m->high_enter,
-                               first, count);
-    kf_hist(&f, score, label, KF_TRAIN, &hf);
-    double fit_auc = kf_auc_hist(&hf);
+    ks__at ce = ks__at_threshold(&f, score, label, KF_TRAIN, ceil_t > 0 ? ceil_t : m->high_enter,
+                                 first, count);
+    ks__hist(&f, score, label, KF_TRAIN, &hf);
+    double fit_auc = ks__auc_hist(&hf);
 
-    kf_buf b = {0};
-    kf_bprintf(&b, "{\"test\":{\"customers_share\":0.2,\"samples\":%zu,\"positives\":%zu,"
-                   "\"auc\":%.4f,\"hand_weights_auc\":%.4f,\"calibration_error\":%.4f,",
-               nrows[KF_TEST], npos[KF_TEST], auc, engine_auc, ece);
-    kf_at_json(&b, "high", &th);
-    kf_bprintf(&b, ",");
-    kf_at_json(&b, "medium", &tm);
-    kf_bprintf(&b, ",");
-    kf_at_json(&b, "hand_weights_high", &eh);
-    kf_bprintf(&b, ",\"fit_split_auc\":%.4f,", fit_auc);
-    kf_at_json(&b, "fit_split_high", &ce);
-    kf_bprintf(&b, ",\"calibration\":[");
+    ks__buf b = {0};
+    ks__bprintf(&b,
+                "{\"test\":{\"customers_share\":0.2,\"samples\":%zu,\"positives\":%zu,"
+                "\"auc\":%.4f,\"hand_weights_auc\":%.4f,\"calibration_error\":%.4f,",
+                nrows[KF_TEST], npos[KF_TEST], auc, engine_auc, ece);
+    ks__at_json(&b, "high", &th);
+    ks__bprintf(&b, ",");
+    ks__at_json(&b, "medium", &tm);
+    ks__bprintf(&b, ",");
+    ks__at_json(&b, "hand_weights_high", &eh);
+    ks__bprintf(&b, ",\"fit_split_auc\":%.4f,", fit_auc);
+    ks__at_json(&b, "fit_split_high", &ce);
+    ks__bprintf(&b, ",\"calibration\":[");
     for (int k = 0, first_bin = 1; k < 10; k++) {
         if (!(bins[k].weight > 0)) continue;
-        kf_bprintf(&b, "%s{\"predicted\":%.4f,\"observed\":%.4f,\"samples\":%.0f}",
-                   first_bin ? "" : ",", bins[k].predicted, bins[k].observed, bins[k].weight);
+        ks__bprintf(&b, "%s{\"predicted\":%.4f,\"observed\":%.4f,\"samples\":%.0f}",
+                    first_bin ? "" : ",", bins[k].predicted, bins[k].observed, bins[k].weight);
         first_bin = 0;
     }
-    kf_bprintf(&b, "],\"pr_curve\":[");
+    ks__bprintf(&b, "],\"pr_curve\":[");
     for (int t = 5; t <= 100; t += 5)
-        kf_bprintf(&b, "%s{\"threshold\":%d,\"precision\":%.4f,\"recall\":%.4f,\"flagged\":%.5f}",
-                   t == 5 ? "" : ",", t, pr[t].precision, pr[t].recall, pr[t].flagged);
-    kf_bprintf(&b, "]},\"targets\":{\"precision_high\":%.3f,\"precision_high_reached\":%s,"
-                   "\"precision_medium\":%.3f},\"fit\":{\"samples\":%zu,\"positives\":%zu,"
-                   "\"l2\":%g,\"newton_steps\":%d,\"converged\":%s},\"validation\":{\"samples\":%zu,"
-                   "\"positives\":%zu},\"customers\":%u,\"churns\":%zu,\"events\":%" PRId64 "}",
-               f.target_high, high_reached ? "true" : "false", f.target_medium, nrows[KF_TRAIN],
-               npos[KF_TRAIN], f.l2, lg.iterations, lg.converged ? "true" : "false",
-               nrows[KF_VALID], npos[KF_VALID], f.nc, f.nch, offset);
+        ks__bprintf(&b, "%s{\"threshold\":%d,\"precision\":%.4f,\"recall\":%.4f,\"flagged\":%.5f}",
+                    t == 5 ? "" : ",", t, pr[t].precision, pr[t].recall, pr[t].flagged);
+    ks__bprintf(&b,
+                "]},\"targets\":{\"precision_high\":%.3f,\"precision_high_reached\":%s,"
+                "\"precision_medium\":%.3f},\"fit\":{\"samples\":%zu,\"positives\":%zu,"
+                "\"l2\":%g,\"newton_steps\":%d,\"converged\":%s},\"validation\":{\"samples\":%zu,"
+                "\"positives\":%zu},\"customers\":%u,\"churns\":%zu,\"events\":%" PRId64 "}",
+                f.target_high, high_reached ? "true" : "false", f.target_medium, nrows[KF_TRAIN],
+                npos[KF_TRAIN], f.l2, lg.iterations, lg.converged ? "true" : "false",
+                nrows[KF_VALID], npos[KF_VALID], f.nc, f.nch, offset);
     m->metrics_json = b.s;
     char why[256];
-    if (ks_risk_model_check(m, why, sizeof why) != 0) kf_fail("the fitted model is invalid: %s", why);
+    if (ks_risk_model_check(m, why, sizeof why) != 0)
+        ks__fail("the fitted model is invalid: %s", why);
 
     printf("test customers (%zu customer-days, %zu churn-days): AUC %.4f (hand weights %.4f), "
            "calibration error %.4f\n",
@@ -788,11 +791,11 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
     for (int t = 10; t <= 90; t += 10)
         printf("%d: %.2f/%.2f  ", t, pr[t].precision, pr[t].recall);
     printf("\n");
-    kf_at_print("model", "high", &th);
-    kf_at_print("model", "medium", &tm);
-    kf_at_print("hand", "high", &eh);
+    ks__at_print("model", "high", &th);
+    ks__at_print("model", "medium", &tm);
+    ks__at_print("hand", "high", &eh);
     printf("  ceiling (the fit customers themselves, hindsight): AUC %.4f\n", fit_auc);
-    kf_at_print("fit", "high", &ce);
+    ks__at_print("fit", "high", &ce);
     printf("  calibration (predicted -> observed):");
     for (int k = 0; k < 10; k++)
         if (bins[k].weight > 0) printf(" %.2f->%.2f", bins[k].predicted, bins[k].observed);
@@ -806,10 +809,10 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
            th.lead_median_days, m->high_enter);
 
     char *json = ks_risk_model_to_json(m);
-    if (!json) kf_fail("out of memory");
+    if (!json) ks__fail("out of memory");
     FILE *mf = fopen(out, "w");
     if (!mf || fputs(json, mf) < 0 || fputc('\n', mf) == EOF || fclose(mf) != 0)
-        kf_fail("%s: cannot write: %s", out, strerror(errno));
+        ks__fail("%s: cannot write: %s", out, strerror(errno));
     printf("model written to %s (use it with risk.model)\n", out);
     free(json);
     ks_risk_model_free(m);
@@ -817,5 +820,5 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
     for (int s = 0; s < 3; s++)
         free(rows[s]);
     free(first), free(count), free(label);
-    return kf_done(&f, 0);
+    return ks__done(&f, 0);
 }
