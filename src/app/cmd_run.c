@@ -7,11 +7,11 @@
  * to the config too, which names an unknown one and suggests the nearest. */
 #include "app/cmds.h"
 #include "app/internal.h"
+#include "app/run.h"
 
 #include "kpistream/config.h"
 #include "kpistream/err.h"
 #include "kpistream/log.h"
-#include "kpistream/run.h"
 
 #include <stddef.h>
 #include <stdio.h>

@@ -2,7 +2,7 @@
  * clock, and every flush_interval_ms write the changes to Redis in one
  * transaction and then commit the offsets they include. A failed write pauses
  * consumption (backpressure, state kept) and is retried with backoff. */
-#include "kpistream/run.h"
+#include "app/run.h"
 
 #include "kpistream/clock.h"
 #include "kpistream/engine.h"

@@ -1,7 +1,7 @@
 /* `kpistream run`: the streaming job (consume -> engine -> flush to Redis ->
  * commit), and `kpistream check-config`. */
-#ifndef KPISTREAM_RUN_H
-#define KPISTREAM_RUN_H
+#ifndef KS_APP_RUN_H
+#define KS_APP_RUN_H
 
 #include "kpistream/config.h"
 
