@@ -64,6 +64,41 @@ void ks_pr_curve(const ks_score_hist *h, ks_pr_point out[101]);
  *  that precision. -1 if no threshold does. */
 int ks_pr_threshold(const ks_score_hist *h, double target, double min_flagged);
 
+/* How early flags come before churns, by threshold. For churn episode k,
+ * longest[k * 101 + s] is the longest lead (ms before the churn) at which
+ * the episode was scored exactly s, -1 if never; a threshold t flags the
+ * episode first at the longest lead of any score >= t. */
+typedef struct ks_lead_table {
+    size_t n;          /* episodes */
+    int64_t *longest;  /* n x 101; owned, ks_lead_table_free() */
+} ks_lead_table;
+
+/** Sets lt up for n episodes, none flagged. Returns 0 or KS_ERR_NOMEM. */
+int ks_lead_table_init(ks_lead_table *lt, size_t n);
+
+/** Records that episode k was scored `score` (0..100) lead_ms (>= 0) before
+ *  its churn. Out-of-range arguments are ignored. */
+void ks_lead_table_add(ks_lead_table *lt, size_t k, int score, int64_t lead_ms);
+
+/** For every threshold t in 0..100: flagged[t], how many episodes a score
+ *  >= t flags, and median_ms[t], the median of their first-flag leads (the
+ *  upper one, lead[flagged / 2] in ascending order), -1 if none is flagged.
+ *  Returns 0 or KS_ERR_NOMEM (allocates 2 n). */
+int ks_lead_medians(const ks_lead_table *lt, double median_ms[101], size_t flagged[101]);
+
+void ks_lead_table_free(ks_lead_table *lt);
+
+/** The lead ceiling of a score: the threshold t in 1..100 with the longest
+ *  median_ms[t] among those whose precision in h reaches target with at
+ *  least min_flagged (weighted) positives flagged (ks_pr_threshold()'s
+ *  condition) and whose median is of at least min_leads episodes
+ *  (flagged[t], as ks_lead_medians() gives it): a high threshold flags few
+ *  episodes, and the longest of many medians of a handful is luck, not a
+ *  ceiling. Ties go to the lowest t (the most recall). -1 if none qualifies. */
+int ks_lead_best_threshold(const ks_score_hist *h, const double median_ms[101],
+                           const size_t flagged[101], double target, double min_flagged,
+                           size_t min_leads);
+
 /* Calibration table: predicted probability vs observed rate in ten bins. */
 typedef struct ks_calib_bin {
     double predicted, observed, weight; /* means within the bin; weight of the bin */

@@ -7,6 +7,8 @@
  */
 #include "kpistream/risk_fit.h"
 
+#include "kpistream/err.h"
+
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,6 +80,81 @@ int ks_pr_threshold(const ks_score_hist *h, double target, double min_flagged)
     for (int t = 100; t >= 1; t--) {
         tp += h->pos[t];
         if (tp >= min_flagged && pr[t].precision >= target) best = t;
+    }
+    return best;
+}
+
+int ks_lead_table_init(ks_lead_table *lt, size_t n)
+{
+    lt->n = n;
+    lt->longest = malloc((n ? n : 1) * 101 * sizeof *lt->longest);
+    if (!lt->longest) return KS_ERR_NOMEM;
+    for (size_t i = 0; i < n * 101; i++)
+        lt->longest[i] = -1;
+    return 0;
+}
+
+void ks_lead_table_add(ks_lead_table *lt, size_t k, int score, int64_t lead_ms)
+{
+    if (k >= lt->n || score < 0 || score > 100 || lead_ms < 0) return;
+    int64_t *l = &lt->longest[k * 101 + (size_t)score];
+    if (lead_ms > *l) *l = lead_ms;
+}
+
+static int ks__cmp_i64(const void *a, const void *b)
+{
+    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int ks_lead_medians(const ks_lead_table *lt, double median_ms[101], size_t flagged[101])
+{
+    size_t n = lt->n ? lt->n : 1;
+    int64_t *first = malloc(n * sizeof *first), *buf = malloc(n * sizeof *buf);
+    if (!first || !buf) {
+        free(first), free(buf);
+        return KS_ERR_NOMEM;
+    }
+    /* From the top down, first[k] is the earliest flag at >= t: lowering
+     * the threshold can only bring a flag forward. */
+    for (size_t k = 0; k < lt->n; k++)
+        first[k] = -1;
+    for (int t = 100; t >= 0; t--) {
+        size_t m = 0;
+        for (size_t k = 0; k < lt->n; k++) {
+            int64_t l = lt->longest[k * 101 + (size_t)t];
+            if (l > first[k]) first[k] = l;
+            if (first[k] >= 0) buf[m++] = first[k];
+        }
+        qsort(buf, m, sizeof *buf, ks__cmp_i64);
+        flagged[t] = m;
+        median_ms[t] = m ? (double)buf[m / 2] : -1;
+    }
+    free(first), free(buf);
+    return 0;
+}
+
+void ks_lead_table_free(ks_lead_table *lt)
+{
+    free(lt->longest);
+    lt->longest = NULL;
+    lt->n = 0;
+}
+
+int ks_lead_best_threshold(const ks_score_hist *h, const double median_ms[101],
+                           const size_t flagged[101], double target, double min_flagged,
+                           size_t min_leads)
+{
+    ks_pr_point pr[101];
+    ks_pr_curve(h, pr);
+    double tp = 0;
+    int best = -1;
+    for (int t = 100; t >= 1; t--) {
+        tp += h->pos[t];
+        if (tp < min_flagged || pr[t].precision < target || median_ms[t] < 0 ||
+            flagged[t] < min_leads)
+            continue;
+        if (best < 0 || median_ms[t] >= median_ms[best]) best = t;
     }
     return best;
 }

@@ -1,7 +1,8 @@
 /* The fitter and the held-out measures of src/risk/fit.c and eval.c:
  * a known logistic truth is recovered, a separable set stays finite and
  * separated, AUC and the precision-recall curve match hand-counted cases,
- * and calibration of a perfectly calibrated score is zero. */
+ * calibration of a perfectly calibrated score is zero, and the lead ceiling
+ * (the longest median lead at a precision) matches a hand-counted case. */
 #include "kpistream/err.h"
 #include "kpistream/risk_fit.h"
 
@@ -188,4 +189,63 @@ Test(eval, isotonic_calibration_recovers_a_monotone_truth)
     free(z);
     free(pre);
     free(y);
+}
+
+Test(eval, lead_ceiling_under_a_precision_constraint)
+{
+    const int64_t D = 86400000; /* a day in ms */
+    ks_lead_table lt;
+    cr_assert_eq(ks_lead_table_init(&lt, 5), 0);
+    /* Five cancels, each flagged at known scores and days before it. */
+    ks_lead_table_add(&lt, 0, 90, 2 * D);
+    ks_lead_table_add(&lt, 0, 90, 1 * D); /* a later flag at the same score changes nothing */
+    ks_lead_table_add(&lt, 0, 50, 10 * D);
+    ks_lead_table_add(&lt, 1, 90, 3 * D);
+    ks_lead_table_add(&lt, 1, 50, 12 * D);
+    ks_lead_table_add(&lt, 2, 80, 5 * D);
+    ks_lead_table_add(&lt, 2, 30, 20 * D);
+    ks_lead_table_add(&lt, 3, 60, 8 * D);
+    ks_lead_table_add(&lt, 4, 5, 1 * D);
+    ks_lead_table_add(&lt, 5, 99, 30 * D);  /* no such episode: ignored */
+    ks_lead_table_add(&lt, 3, 101, 30 * D); /* no such score: ignored */
+    double med[101];
+    size_t fl[101];
+    cr_assert_eq(ks_lead_medians(&lt, med, fl), 0);
+    /* First flags at >= t, ascending; the median is the upper one. */
+    cr_assert_eq(fl[100], 0);
+    cr_assert_float_eq(med[100], -1, 1e-9);
+    cr_assert_eq(fl[90], 2);                      /* 2, 3 */
+    cr_assert_float_eq(med[90], 3.0 * D, 1e-3);
+    cr_assert_eq(fl[61], 3);                      /* 2, 3, 5 */
+    cr_assert_float_eq(med[61], 3.0 * D, 1e-3);
+    cr_assert_eq(fl[51], 4);                      /* 2, 3, 5, 8 */
+    cr_assert_float_eq(med[51], 5.0 * D, 1e-3);
+    cr_assert_float_eq(med[50], 10.0 * D, 1e-3);  /* 5, 8, 10, 12 */
+    cr_assert_float_eq(med[30], 12.0 * D, 1e-3);  /* 8, 10, 12, 20 */
+    cr_assert_eq(fl[0], 5);                       /* 1, 8, 10, 12, 20 */
+    cr_assert_float_eq(med[0], 10.0 * D, 1e-3);
+
+    /* Precision by threshold: 1 down to 56, 8/9 down to 51, 8/12 down to
+     * 31, 12/16 down to 6, 12/26 below. */
+    ks_score_hist h = {{0}, {0}};
+    h.pos[90] = 4, h.pos[60] = 4, h.neg[55] = 1, h.neg[50] = 3, h.pos[30] = 4, h.neg[5] = 10;
+    /* At precision 0.8 the longest median lead is 5 d (t 51..60): the 10
+     * and 12 d below are at precision 0.67 and 0.75. */
+    cr_assert_eq(ks_lead_best_threshold(&h, med, fl, 0.8, 0, 1), 51);
+    cr_assert_eq(ks_lead_best_threshold(&h, med, fl, 0.95, 0, 1), 56);
+    /* At 0.7, 31..50 (0.67) is skipped and 6..30 (0.75, 12 d) taken. */
+    cr_assert_eq(ks_lead_best_threshold(&h, med, fl, 0.7, 0, 1), 6);
+    /* At 0.4 every threshold qualifies; the lowest (ks_pr_threshold's pick)
+     * has 10 d, 6..30 has 12 d. */
+    cr_assert_eq(ks_pr_threshold(&h, 0.4, 0), 1);
+    cr_assert_eq(ks_lead_best_threshold(&h, med, fl, 0.4, 0, 1), 6);
+    /* Too few right flags where the precision holds: none. */
+    cr_assert_eq(ks_lead_best_threshold(&h, med, fl, 0.8, 9, 1), -1);
+    cr_assert_eq(ks_lead_best_threshold(&h, med, fl, 1.01, 0, 1), -1);
+    /* A median of fewer than min_leads episodes does not count: at 0.4 with
+     * 5, only t <= 5 (all five flagged, 10 d) is left; at 0.8 with 5, none. */
+    cr_assert_eq(ks_lead_best_threshold(&h, med, fl, 0.4, 0, 5), 1);
+    cr_assert_eq(ks_lead_best_threshold(&h, med, fl, 0.8, 0, 4), 51);
+    cr_assert_eq(ks_lead_best_threshold(&h, med, fl, 0.8, 0, 5), -1);
+    ks_lead_table_free(&lt);
 }
