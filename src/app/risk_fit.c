@@ -296,6 +296,7 @@ typedef struct ks__at {
     double precision, recall, flagged, episode_recall, lead_median_days;
     double customer_precision, customer_recall; /* per customer and period (ks__unit_hist) */
     size_t episodes;
+    size_t leads;     /* flagged cancels the median lead is of */
 } ks__at;
 
 static void ks__unit_hist(const ks__fit *f, const uint8_t *score, const int8_t *label, int which,
@@ -356,9 +357,62 @@ static ks__at ks__at_threshold(const ks__fit *f, const uint8_t *score, const int
     a.episodes = ep;
     a.episode_recall = ep ? (double)hit / (double)ep : 0;
     a.lead_median_days = nlead ? (double)lead[nlead / 2] / KF_DAY_MS : 0;
+    a.leads = nlead;
     free(lead);
     free(ff);
     return a;
+}
+
+/* The lead ceiling on split `which`: among thresholds whose precision per
+ * customer and period reaches `target` with 20 right flags (as `high` is
+ * chosen), the one whose flagged cancels have the longest median lead, the
+ * lead as ks__at_threshold() counts it (first flag in the H before a cancel),
+ * a median of KF_MIN_LEADS cancels at least. Also the most precise threshold
+ * whose median lead (of as many) is >= lead_days, to say what a lead target
+ * costs. -1 where none qualifies. */
+#define KF_MIN_LEADS 50
+typedef struct ks__lead {
+    int best;     /* longest median lead at precision >= target */
+    double best_days;
+    int at_lead;  /* most precise threshold with median lead >= lead_days */
+    double at_lead_precision;
+} ks__lead;
+
+static ks__lead ks__lead_ceiling(const ks__fit *f, const uint8_t *score, const int8_t *label,
+                                 int which, const size_t *first, const size_t *count, double target,
+                                 double lead_days)
+{
+    ks_lead_table lt;
+    if (ks_lead_table_init(&lt, f->nch) != 0) ks__fail("out of memory");
+    for (size_t i = 0; i < f->ns; i++) {
+        uint32_t ci = f->scust[i];
+        if (f->c[ci].split != which) continue;
+        for (size_t k = first[ci]; k < first[ci] + count[ci]; k++) {
+            const ks__churn *m = &f->ch[k];
+            if (m->silent || m->at_ms - f->horizon_ms < f->first_ms + f->warmup_ms) continue;
+            if (f->st[i] >= m->at_ms - f->horizon_ms && f->st[i] < m->at_ms)
+                ks_lead_table_add(&lt, k, score[i], m->at_ms - f->st[i]);
+        }
+    }
+    double med[101];
+    size_t flagged[101];
+    if (ks_lead_medians(&lt, med, flagged) != 0) ks__fail("out of memory");
+    ks_lead_table_free(&lt);
+    ks_score_hist uh;
+    ks__unit_hist(f, score, label, which, &uh);
+    ks__lead r = {.best = ks_lead_best_threshold(&uh, med, flagged, target, 20, KF_MIN_LEADS),
+                  .at_lead = -1};
+    r.best_days = r.best > 0 ? med[r.best] / KF_DAY_MS : 0;
+    ks_pr_point pr[101];
+    ks_pr_curve(&uh, pr);
+    double tp = 0;
+    for (int t = 100; t >= 1; t--) {
+        tp += uh.pos[t];
+        if (tp >= 20 && flagged[t] >= KF_MIN_LEADS && med[t] >= lead_days * KF_DAY_MS &&
+            (r.at_lead < 0 || pr[t].precision > r.at_lead_precision))
+            r.at_lead = t, r.at_lead_precision = pr[t].precision;
+    }
+    return r;
 }
 
 static void ks__hist(const ks__fit *f, const uint8_t *score, const int8_t *label, int which,
@@ -450,19 +504,19 @@ static void ks__at_json(ks__buf *b, const char *name, const ks__at *a)
     ks__bprintf(b,
                 "\"%s\":{\"threshold\":%d,\"precision\":%.4f,\"recall\":%.4f,\"flagged\":%.5f,"
                 "\"customer_precision\":%.4f,\"customer_recall\":%.4f,"
-                "\"episode_recall\":%.4f,\"episodes\":%zu,\"median_lead_days\":%.2f}",
+                "\"episode_recall\":%.4f,\"episodes\":%zu,\"median_lead_days\":%.2f,\"leads\":%zu}",
                 name, a->threshold, a->precision, a->recall, a->flagged, a->customer_precision,
-                a->customer_recall, a->episode_recall, a->episodes, a->lead_median_days);
+                a->customer_recall, a->episode_recall, a->episodes, a->lead_median_days, a->leads);
 }
 
 static void ks__at_print(const char *who, const char *name, const ks__at *a)
 {
     printf("  %-6s %-6s >= %3d: customer-days precision %.3f recall %.3f (%.2f %% flagged); "
            "customers per period precision %.3f recall %.3f; churns flagged in the horizon "
-           "before: %.3f of %zu, median lead %.1f d\n",
+           "before: %.3f of %zu, median lead %.1f d (of %zu cancels)\n",
            who, name, a->threshold, a->precision, a->recall, 100 * a->flagged,
            a->customer_precision, a->customer_recall, a->episode_recall, a->episodes,
-           a->lead_median_days);
+           a->lead_median_days, a->leads);
 }
 
 /* Frees what the job holds in f and returns status (every way out of
@@ -747,6 +801,12 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
                                  first, count);
     ks__hist(&f, score, label, KF_TRAIN, &hf);
     double fit_auc = ks__auc_hist(&hf);
+    /* The lead's ceiling, on the same customers: the fitted `high`, and the
+     * threshold with the longest median lead at the target precision. */
+    ks__at cf = ks__at_threshold(&f, score, label, KF_TRAIN, m->high_enter, first, count);
+    ks__lead cl = ks__lead_ceiling(&f, score, label, KF_TRAIN, first, count, f.target_high, 7);
+    ks__at cfl = ks__at_threshold(&f, score, label, KF_TRAIN, cl.best > 0 ? cl.best : m->high_enter,
+                                  first, count);
 
     ks__buf b = {0};
     ks__bprintf(&b,
@@ -760,6 +820,15 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
     ks__at_json(&b, "hand_weights_high", &eh);
     ks__bprintf(&b, ",\"fit_split_auc\":%.4f,", fit_auc);
     ks__at_json(&b, "fit_split_high", &ce);
+    ks__bprintf(&b, ",");
+    ks__at_json(&b, "fit_split_at_high", &cf);
+    if (cl.best > 0) {
+        ks__bprintf(&b, ",");
+        ks__at_json(&b, "fit_split_lead_ceiling", &cfl);
+    }
+    if (cl.at_lead > 0)
+        ks__bprintf(&b, ",\"fit_split_lead_7d\":{\"threshold\":%d,\"customer_precision\":%.4f}",
+                    cl.at_lead, cl.at_lead_precision);
     ks__bprintf(&b, ",\"calibration\":[");
     for (int k = 0, first_bin = 1; k < 10; k++) {
         if (!(bins[k].weight > 0)) continue;
@@ -796,6 +865,24 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
     ks__at_print("hand", "high", &eh);
     printf("  ceiling (the fit customers themselves, hindsight): AUC %.4f\n", fit_auc);
     ks__at_print("fit", "high", &ce);
+    ks__at_print("fit", "fitted", &cf);
+    if (cl.best > 0) {
+        printf("  lead ceiling (fit customers, any threshold at precision >= %.2f, a median of "
+               "%d cancels or more): median lead %.1f d at >= %d\n",
+               f.target_high, KF_MIN_LEADS, cl.best_days, cl.best);
+        ks__at_print("fit", "lead", &cfl);
+    } else {
+        printf("  lead ceiling: no threshold reaches precision %.2f with 20 right flags and "
+               "%d flagged cancels on the fit customers\n",
+               f.target_high, KF_MIN_LEADS);
+    }
+    if (cl.at_lead > 0)
+        printf("  median lead >= 7 d on the fit customers: at most precision %.3f (>= %d)\n",
+               cl.at_lead_precision, cl.at_lead);
+    else
+        printf("  median lead >= 7 d on the fit customers: at no threshold with 20 right flags "
+               "and %d flagged cancels\n",
+               KF_MIN_LEADS);
     printf("  calibration (predicted -> observed):");
     for (int k = 0; k < 10; k++)
         if (bins[k].weight > 0) printf(" %.2f->%.2f", bins[k].predicted, bins[k].observed);
@@ -804,9 +891,12 @@ int ks_risk_fit_run(const ks_risk_fit_opts *o, ks_config *cfg)
            high_reached ? "" : " NOT reached", f.target_medium);
     printf("RESULT auc %.4f\nRESULT hand_auc %.4f\nRESULT precision_high %.4f\n"
            "RESULT recall_high %.4f\nRESULT customer_precision_high %.4f\n"
-           "RESULT episode_recall_high %.4f\nRESULT lead_median_days %.2f\nRESULT high_enter %d\n",
+           "RESULT episode_recall_high %.4f\nRESULT lead_median_days %.2f\nRESULT high_enter %d\n"
+           "RESULT ceiling_lead_median_days %.2f\nRESULT ceiling_lead_threshold %d\n"
+           "RESULT ceiling_precision_at_lead_7d %.4f\n",
            auc, engine_auc, th.precision, th.recall, th.customer_precision, th.episode_recall,
-           th.lead_median_days, m->high_enter);
+           th.lead_median_days, m->high_enter, cl.best_days, cl.best,
+           cl.at_lead > 0 ? cl.at_lead_precision : 0);
 
     char *json = ks_risk_model_to_json(m);
     if (!json) ks__fail("out of memory");
