@@ -39,7 +39,13 @@ struct ks_event_parser {
     /* A tree cJSON allocated outside the arena because someone replaced the
      * hooks (cJSON_InitHooks is process-global); freed at the next parse. */
     cJSON *foreign_root;
+    bool no_flat; /* tests: every message through cJSON (flat.c's reference) */
 };
+
+void ks__event_parser_set_flat(ks_event_parser *p, bool on)
+{
+    p->no_flat = !on;
+}
 
 /* ---- names ---- */
 
@@ -530,20 +536,25 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
 
     /* cJSON's require_null_terminated mode needs a NUL inside the buffer,
      * which a Kafka payload lacks; take the end pointer and check the tail. */
-    const char *end = NULL;
-    uint64_t allocs = p->arena.allocs;
-    ks__arena *prev = ks__arena_set_current(&p->arena);
-    cJSON *root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
-    ks__arena_set_current(prev);
+    /* A flat object (nearly every event) is read without cJSON, into the
+     * same tree (flat.c); anything else goes to cJSON. */
+    cJSON *root = p->no_flat ? NULL : ks__flat_parse(&p->arena, b, len);
     if (root == NULL) {
-        why->code = KS_REJECT_MALFORMED_JSON;
-        return false;
-    }
-    if (p->arena.allocs == allocs) p->foreign_root = root;
-    for (const unsigned char *e = (const unsigned char *)end; e < b + len; e++) {
-        if (!ks__json_ws(*e)) {
+        const char *end = NULL;
+        uint64_t allocs = p->arena.allocs;
+        ks__arena *prev = ks__arena_set_current(&p->arena);
+        root = cJSON_ParseWithLengthOpts(buf, len, &end, 0);
+        ks__arena_set_current(prev);
+        if (root == NULL) {
             why->code = KS_REJECT_MALFORMED_JSON;
             return false;
+        }
+        if (p->arena.allocs == allocs) p->foreign_root = root;
+        for (const unsigned char *e = (const unsigned char *)end; e < b + len; e++) {
+            if (!ks__json_ws(*e)) {
+                why->code = KS_REJECT_MALFORMED_JSON;
+                return false;
+            }
         }
     }
     if ((root->type & 0xFF) != cJSON_Object) {

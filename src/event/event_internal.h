@@ -95,6 +95,19 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *o
  *  *in_key (the escape is in the member's name), or returns false. */
 bool ks__json_nul_member(const unsigned char *b, size_t n, size_t *ordinal, bool *in_key);
 
+/* ---- flat.c: the fast path for flat objects (see there) ---- */
+
+struct cJSON;
+
+/** For a message the prescan accepted: the tree cJSON would build for it,
+ *  allocated in a, if it is one object of scalar members without any
+ *  backslash; else NULL (then cJSON parses it). Borrowed from a. */
+struct cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n);
+
+/** Tests: on (the default) lets ks_event_parse take the fast path; off sends
+ *  every message through cJSON, the reference the fast path must match. */
+void ks__event_parser_set_flat(ks_event_parser *p, bool on);
+
 /* ---- rfc3339.c ---- */
 
 /* Accepted event times, epoch ms: 1970-01-01T00:00:00.000Z .. 9999-12-31T23:59:59.999Z. */

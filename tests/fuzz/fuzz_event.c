@@ -12,6 +12,8 @@
  *    ":<field>" exactly for the codes that name a field, the field one of the
  *    schema's names, never bytes of the message;
  *  - the same bytes parse to the same result twice in a row (parser reuse);
+ *  - the flat fast path (src/event/flat.c) and cJSON, its reference, give
+ *    the same verdict, reason and event, byte for byte;
  *  - anything accepted is valid UTF-8.
  * libFuzzer hands the input in a heap buffer of exactly its size, so ASan
  * catches a read past the message's end. */
@@ -20,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "event/event_internal.h"
 #include "kpistream/event.h"
 
 /* The schema's field names (docs/events.md): the only words allowed after a
@@ -79,14 +82,41 @@ static void check_str(ks_str s, uint32_t max)
         abort();
 }
 
+static bool same_str(ks_str a, ks_str b)
+{
+    return (a.ptr == NULL) == (b.ptr == NULL) &&
+           (a.ptr == NULL || (a.len == b.len && memcmp(a.ptr, b.ptr, a.len) == 0));
+}
+
+static bool same_event(const ks_event *a, const ks_event *b)
+{
+    return a->type == b->type && a->ts_ms == b->ts_ms && a->action == b->action &&
+           memcmp(&a->amount, &b->amount, sizeof a->amount) == 0 &&
+           a->amount_micro == b->amount_micro && a->has_amount == b->has_amount &&
+           a->complaint == b->complaint && a->survey_kind == b->survey_kind &&
+           a->score == b->score && same_str(a->event_id, b->event_id) &&
+           same_str(a->customer_id, b->customer_id) && same_str(a->segment, b->segment) &&
+           same_str(a->channel, b->channel) && same_str(a->order_id, b->order_id) &&
+           same_str(a->category, b->category) && same_str(a->product, b->product) &&
+           same_str(a->ticket_id, b->ticket_id) && same_str(a->campaign, b->campaign) &&
+           same_str(a->referred_id, b->referred_id) && same_str(a->action_text, b->action_text);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-    static ks_event_parser *p;
-    if (p == NULL) p = ks_event_parser_new(1 << 20);
-    ks_event ev, ev2;
-    ks_reject why, why2;
+    static ks_event_parser *p, *ref;
+    if (p == NULL) {
+        p = ks_event_parser_new(1 << 20);
+        ref = ks_event_parser_new(1 << 20);
+        ks__event_parser_set_flat(ref, false);
+    }
+    ks_event ev, ev2, evr;
+    ks_reject why, why2, whyr;
     bool ok = ks_event_parse(p, (const char *)data, size, &ev, &why);
     if (ok != (why.code == KS_REJECT_NONE)) abort();
+    bool okr = ks_event_parse(ref, (const char *)data, size, &evr, &whyr);
+    if (okr != ok || whyr.code != why.code || strcmp(whyr.field, why.field) != 0) abort();
+    if (ok && !same_event(&ev, &evr)) abort();
     char r1[64], r2[64];
     ks_reject_format(&why, r1, sizeof(r1));
     if (ok) {

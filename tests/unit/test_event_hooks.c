@@ -69,6 +69,12 @@ Test(hooks, replaced_hooks_still_parse_and_do_not_leak)
     ks_event_parser *p = ks_event_parser_new(4096);
     cJSON_Hooks h = {.malloc_fn = counting_malloc, .free_fn = counting_free};
     cJSON_InitHooks(&h);
+    /* A flat event takes the fast path, which allocates from the arena
+     * only, never through the hooks. */
+    parse_ok(p);
+    cr_assert_eq(counted_live, 0, "the flat path allocated through cJSON's hooks");
+    /* The hooks matter to the cJSON path: send everything there. */
+    ks__event_parser_set_flat(p, false);
     for (int i = 0; i < 100; i++)
         parse_ok(p);
     cr_assert_gt(counted_live, 0, "the last tree is alive while its strings are borrowed");

@@ -1,0 +1,176 @@
+/* The flat fast path: a message that is one JSON object whose members are
+ * all scalars, with no backslash anywhere, read straight into the cJSON
+ * tree cJSON itself would build for it.
+ *
+ * Nearly every event is such an object (a dozen string and number members),
+ * and cJSON_ParseWithLengthOpts was a third of the engine's instructions on
+ * it: a node and a string buffer per value from the allocator hooks, a byte
+ * loop per string, its own number scanner. Here the message is copied once
+ * into the parser's arena, each string ends in place (its closing quote
+ * becomes the NUL), and the nodes are bump-allocated. Everything after the
+ * parse (member rules, validation, amounts) is unchanged and reads the same
+ * tree.
+ *
+ * It runs only after the prescan (valid UTF-8, strict JSON tokens, no raw
+ * control characters in strings) and gives up, returning NULL so that cJSON
+ * parses the message as before, on anything it does not handle exactly as
+ * cJSON would: a byte order mark, a nested object or array, a backslash
+ * (escapes, and so \u0000), a number of 64 characters or more (cJSON
+ * versions differ on those), a word other than true/false/null, or any token
+ * out of place (then cJSON's own error stands). tests/unit/test_event_flat.c and
+ * tests/fuzz/fuzz_event_flat.c check that both paths agree on every input. */
+#include <limits.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cjson/cJSON.h>
+
+#include "event/event_internal.h"
+
+static bool ks__flat_ws(unsigned char c)
+{
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+static size_t ks__flat_skip_ws(const unsigned char *b, size_t n, size_t i)
+{
+    while (i < n && ks__flat_ws(b[i]))
+        i++;
+    return i;
+}
+
+/* The string whose opening quote is at c[i]: ends it in place and returns
+ * the index after its closing quote, or 0 if it holds a backslash (or is
+ * unterminated, which the prescan already excludes). */
+static size_t ks__flat_string(char *c, size_t n, size_t i)
+{
+    const char *q = memchr(c + i + 1, '"', n - i - 1);
+    if (q == NULL || memchr(c + i + 1, '\\', (size_t)(q - (c + i + 1))) != NULL)
+        return 0;
+    size_t end = (size_t)(q - c);
+    c[end] = '\0';
+    return end + 1;
+}
+
+static cJSON *ks__flat_node(ks__arena *a)
+{
+    cJSON *it = ks__arena_alloc(a, sizeof *it);
+    if (it != NULL)
+        memset(it, 0, sizeof *it);
+    return it;
+}
+
+/* A number token at c[i], as cJSON reads it: strtod over the token (the
+ * prescan checked its grammar), valueint saturated like cJSON's. Returns the
+ * index after it, or 0 to give up. */
+static size_t ks__flat_number(char *c, size_t n, size_t i, cJSON *it)
+{
+    size_t j = i;
+    while (j < n && ((c[j] >= '0' && c[j] <= '9') || c[j] == '-' || c[j] == '+' || c[j] == '.' ||
+                     c[j] == 'e' || c[j] == 'E'))
+        j++;
+    if (j - i >= 64 || j >= n)
+        return 0;
+    char save = c[j];
+    c[j] = '\0';
+    char *end = NULL;
+    double d = strtod(c + i, &end);
+    c[j] = save;
+    if (end != c + j)
+        return 0;
+    it->type = cJSON_Number;
+    it->valuedouble = d;
+    it->valueint = d >= INT_MAX ? INT_MAX : d <= (double)INT_MIN ? INT_MIN : (int)d;
+    return j;
+}
+
+/* A scalar value at c[i] into it; returns the index after it, or 0. */
+static size_t ks__flat_value(char *c, size_t n, size_t i, cJSON *it)
+{
+    static const struct {
+        const char *word;
+        size_t len;
+        int type;
+    } words[] = {{"true", 4, cJSON_True}, {"false", 5, cJSON_False}, {"null", 4, cJSON_NULL}};
+    unsigned char ch = (unsigned char)c[i];
+    if (ch == '"') {
+        size_t e = ks__flat_string(c, n, i);
+        if (e == 0)
+            return 0;
+        it->type = cJSON_String;
+        it->valuestring = c + i + 1;
+        return e;
+    }
+    if (ch == '-' || (ch >= '0' && ch <= '9'))
+        return ks__flat_number(c, n, i, it);
+    for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
+        if (n - i >= words[w].len && memcmp(c + i, words[w].word, words[w].len) == 0) {
+            it->type = words[w].type;
+            return i + words[w].len; /* ("truex": the caller finds no ',' or '}') */
+        }
+    }
+    return 0; /* '{', '[' or anything else: cJSON's */
+}
+
+cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n)
+{
+    if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF)
+        return NULL;
+    size_t i = ks__flat_skip_ws(b, n, 0);
+    if (i >= n || b[i] != '{')
+        return NULL;
+    /* The copy the strings end in; one byte more keeps the last one's NUL
+     * inside it whatever the message ends with. */
+    char *c = ks__arena_alloc(a, n + 1);
+    cJSON *root = ks__flat_node(a);
+    if (c == NULL || root == NULL)
+        return NULL;
+    memcpy(c, b, n);
+    c[n] = '\0';
+    root->type = cJSON_Object;
+    cJSON *last = NULL;
+    i = ks__flat_skip_ws(b, n, i + 1);
+    if (i < n && c[i] == '}') {
+        i++;
+    } else {
+        for (;;) {
+            if (i >= n || c[i] != '"')
+                return NULL;
+            cJSON *it = ks__flat_node(a);
+            if (it == NULL)
+                return NULL;
+            size_t e = ks__flat_string(c, n, i);
+            if (e == 0)
+                return NULL;
+            it->string = c + i + 1;
+            i = ks__flat_skip_ws(b, n, e);
+            if (i >= n || c[i] != ':')
+                return NULL;
+            i = ks__flat_skip_ws(b, n, i + 1);
+            if (i >= n || (i = ks__flat_value(c, n, i, it)) == 0)
+                return NULL;
+            /* Linked as cJSON links them: next forward, the first's prev
+             * pointing at the last. */
+            if (last == NULL) {
+                root->child = it;
+            } else {
+                last->next = it;
+                it->prev = last;
+            }
+            root->child->prev = it;
+            last = it;
+            i = ks__flat_skip_ws(b, n, i);
+            if (i < n && c[i] == ',') {
+                i = ks__flat_skip_ws(b, n, i + 1);
+                continue;
+            }
+            if (i < n && c[i] == '}') {
+                i++;
+                break;
+            }
+            return NULL;
+        }
+    }
+    /* Only whitespace may follow; anything else is cJSON's to report. */
+    return ks__flat_skip_ws(b, n, i) == n ? root : NULL;
+}
