@@ -36,11 +36,18 @@
  *      S = N minus a tail of --tail-fraction of the messages (default 0.5 %,
  *      ~50 minutes of 7 days), and writes its snapshot (src/engine/
  *      engine_snap.c) to --snapshot-dir, timed (the work a snapshot child
- *      does), then forks 5 times as the run loop does (the child writes the
- *      snapshot again and exits) to time the parent's stall in fork(). Then a
- *      third engine restores as a restart would: restore point N, the
- *      snapshot loaded (mmap + ks_engine_snapshot_load), offsets S..N-1
- *      replayed, until ks_engine_restoring() is false; the same checks as 1.
+ *      does). Then a third engine restores as a restart would: restore
+ *      point N, the snapshot loaded (mmap + ks_engine_snapshot_load),
+ *      offsets S..N-1 replayed, until ks_engine_restoring() is false; the
+ *      same checks as 1.
+ *   4. fork stall (measured, last): fork()'s cost grows with the process's
+ *      resident memory, so it is timed once the generated messages are
+ *      freed (but for a copy of the tail) and the heap trimmed: the process
+ *      then holds the second engine's state, as `kpistream run` holding
+ *      that partition would (its RSS is printed with the figure). 9 times:
+ *      fork as the run loop does, the child writes the snapshot and exits,
+ *      the parent consumes the next ninth of the tail meanwhile (its writes
+ *      are what copy-on-write copies; timed too).
  *
  *   bench_restore [--customers C] [--days D] [--seed S] [--clock wall|event]
  *                 [--brokers B --topic T] [--passes K] [--fetch-bytes BYTES]
@@ -58,6 +65,7 @@
 
 #include <fcntl.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -440,8 +448,6 @@ typedef struct snap_result {
     size_t tail;               /* messages replayed after the snapshot */
     double write_s, load_s, tail_s;
     size_t bytes;
-    double stall_ms[5];        /* fork() in the parent, sorted */
-    double child_s;            /* the slowest child: fork to exit */
     int64_t customers;
 } snap_result;
 
@@ -451,9 +457,10 @@ static int cmp_double(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-/* Feeds offsets [from, to) as the run loop would, a tick per batch; returns
- * whether the engine still restores. */
-static bool feed(ks_engine *e, const part *pt, size_t from, size_t to, size_t verdicts[3])
+/* Feeds pt's messages [from, to), at offsets base + i, as the run loop
+ * would, a tick per batch; returns whether the engine still restores. */
+static bool feed(ks_engine *e, const part *pt, size_t base, size_t from, size_t to,
+                 size_t verdicts[3])
 {
     for (size_t i = from; i < to;) {
         int64_t wall = ks_wall_ms();
@@ -462,19 +469,20 @@ static bool feed(ks_engine *e, const part *pt, size_t from, size_t to, size_t ve
             size_t len;
             const char *v = msg_val(pt, i, &len);
             ks_reject why;
-            verdicts[ks_engine_process(e, BENCH_TOPIC, 0, (int64_t)i, v, len, wall, &why)]++;
+            verdicts[ks_engine_process(e, BENCH_TOPIC, 0, (int64_t)(base + i), v, len, wall,
+                                       &why)]++;
         }
         ks_engine_tick(e, wall);
     }
     return ks_engine_restoring(e);
 }
 
-static int from_snapshot(const part *pt, const opts *o, snap_result *s)
+/* Measures 3.; the engine that wrote the snapshot, at offset S, is left in
+ * *writer for 4. (caller frees it with ks_engine_free, then cfg). */
+static int from_snapshot(const part *pt, const opts *o, const ks_config *cfg, snap_result *s,
+                         ks_engine **writer)
 {
     memset(s, 0, sizeof *s);
-    ks_config cfg;
-    if (ks_config_init_defaults(&cfg) != 0) die("ks_config_init_defaults failed");
-    cfg.clock = o->clock;
     char err[512], path[4096];
     snprintf(path, sizeof path, "%s/bench-restore-%d.snap", o->snap_dir, (int)getpid());
     const size_t n = pt->n;
@@ -483,11 +491,11 @@ static int from_snapshot(const part *pt, const opts *o, snap_result *s)
     size_t verdicts[3] = {0};
 
     /* The state at S, as the member that wrote the snapshot held it. */
-    ks_engine *a = ks_engine_new(&cfg, err, sizeof err);
+    ks_engine *a = ks_engine_new(cfg, err, sizeof err);
     if (!a) die(err);
     if (ks_engine_assign(a, BENCH_TOPIC, 0) != 0) die("ks_engine_assign failed");
     ks_engine_set_restore_point(a, BENCH_TOPIC, 0, (int64_t)S, "", INT64_MIN);
-    if (feed(a, pt, 0, S, verdicts)) die("the engine still restores at its restore point");
+    if (feed(a, pt, 0, 0, S, verdicts)) die("the engine still restores at its restore point");
     ks_engine_customer probe;
     ks_engine_customer_get(a, "c-000001", 8, &probe); /* at its clock, as after a flush */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
@@ -498,32 +506,9 @@ static int from_snapshot(const part *pt, const opts *o, snap_result *s)
     s->write_s = secs_since(t0);
     s->bytes = (size_t)lseek(fd, 0, SEEK_END);
     close(fd);
-    /* The run loop's start of a snapshot: fork, the child writes. */
-    for (int k = 0; k < 5; k++) {
-        int64_t f0 = ks_mono_ns();
-        pid_t pid = fork();
-        if (pid == 0) {
-            char p2[4200];
-            snprintf(p2, sizeof p2, "%s.child", path);
-            int cfd = open(p2, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-            int rc = cfd >= 0 ? ks_engine_snapshot_write(a, 0, cfd, ks_wall_ms(), err, sizeof err) : -1;
-            _exit(rc == 0 ? 0 : 1);
-        }
-        s->stall_ms[k] = (double)(ks_mono_ns() - f0) / 1e6;
-        int status = 0;
-        if (pid < 0 || waitpid(pid, &status, 0) != pid || !WIFEXITED(status) ||
-            WEXITSTATUS(status) != 0)
-            die("the snapshot child failed");
-        double child = secs_since(f0);
-        if (child > s->child_s) s->child_s = child;
-    }
-    qsort(s->stall_ms, 5, sizeof s->stall_ms[0], cmp_double);
-    char p2[4200];
-    snprintf(p2, sizeof p2, "%s.child", path);
-    unlink(p2);
     ks_engine_stats sa;
     ks_engine_stats_get(a, &sa);
-    ks_engine_free(a);
+    *writer = a; /* kept for the stall measurement (4.) */
 
     /* The restart: restore point N, at the clock the last flush wrote. */
     int64_t restore_clock = ks_wall_ms();
@@ -534,7 +519,7 @@ static int from_snapshot(const part *pt, const opts *o, snap_result *s)
     }
     memset(verdicts, 0, sizeof verdicts);
     t0 = ks_mono_ns();
-    ks_engine *b = ks_engine_new(&cfg, err, sizeof err);
+    ks_engine *b = ks_engine_new(cfg, err, sizeof err);
     if (!b || ks_engine_assign(b, BENCH_TOPIC, 0) != 0) die("engine");
     ks_engine_set_restore_point(b, BENCH_TOPIC, 0, (int64_t)n, "", restore_clock);
     fd = open(path, O_RDONLY);
@@ -552,7 +537,7 @@ static int from_snapshot(const part *pt, const opts *o, snap_result *s)
     s->load_s = secs_since(t0);
     int64_t t1 = ks_mono_ns();
     int64_t from = ks_engine_start_offset(b, BENCH_TOPIC, 0);
-    bool still = feed(b, pt, (size_t)from, n, verdicts);
+    bool still = feed(b, pt, 0, (size_t)from, n, verdicts);
     s->tail_s = secs_since(t1);
 
     ks_engine_stats st;
@@ -561,7 +546,6 @@ static int from_snapshot(const part *pt, const opts *o, snap_result *s)
     ks_engine_customers_each(b, check_customer, &k);
     s->customers = st.customers;
     ks_engine_free(b);
-    ks_config_free(&cfg);
     int bad = 0;
     printf("  check %-4s snapshot at offset %" PRId64 " = %zu, %" PRId64 " customers there\n",
            info.offset == (int64_t)S ? "ok" : "FAIL", info.offset, S, info.customers);
@@ -580,6 +564,93 @@ static int from_snapshot(const part *pt, const opts *o, snap_result *s)
            cust ? "ok" : "FAIL", st.customers, o->customers, k.foreign, k.ts_mismatch);
     bad += !cust;
     return bad;
+}
+
+/* ------------------------------------------------------------------ */
+/* 4. The stall of fork() in a process that holds only the engine        */
+
+#define STALL_FORKS 9
+
+typedef struct stall_result {
+    double stall_ms[STALL_FORKS]; /* fork() in the parent, in the order taken */
+    double feed_ms[STALL_FORKS];  /* the slice of the tail consumed while that child wrote */
+    size_t feed_n;                /* messages in each slice */
+    double child_s;               /* the slowest child: fork to exit */
+    size_t rss, anon, anon_huge;  /* at the first fork: resident, anonymous, of it in 2 MB pages */
+    size_t mem;                   /* ks_engine_memory */
+} stall_result;
+
+/* Resident, anonymous and anonymous-huge bytes of this process (0 where
+ * /proc/self/smaps_rollup is missing). */
+static void smaps_rollup(size_t *rss, size_t *anon, size_t *anon_huge)
+{
+    *rss = *anon = *anon_huge = 0;
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f) return;
+    char line[256];
+    unsigned long kb;
+    while (fgets(line, sizeof line, f)) {
+        if (sscanf(line, "Rss: %lu kB", &kb) == 1) *rss = (size_t)kb << 10;
+        else if (sscanf(line, "Anonymous: %lu kB", &kb) == 1) *anon = (size_t)kb << 10;
+        else if (sscanf(line, "AnonHugePages: %lu kB", &kb) == 1) *anon_huge = (size_t)kb << 10;
+    }
+    fclose(f);
+}
+
+/* The run loop's start of a snapshot, in a process that holds what
+ * `kpistream run` holds for this partition: the writer engine a (at offset
+ * S), and no generated messages (pt's are freed here, but for a copy of the
+ * tail). STALL_FORKS times: fork, the child writes the snapshot and exits;
+ * meanwhile the parent consumes the next slice of the tail, as the loop
+ * goes on consuming (its writes are what copy-on-write copies, and they can
+ * split the 2 MB pages the next fork would copy as one entry). */
+static void stall(ks_engine *a, part *pt, size_t S, const opts *o, stall_result *r)
+{
+    memset(r, 0, sizeof *r);
+    part tl;
+    memset(&tl, 0, sizeof tl);
+    tl.n = pt->n - S;
+    tl.len = pt->voff[pt->n] - pt->voff[S];
+    tl.buf = xrealloc(NULL, tl.len + 1);
+    tl.voff = xrealloc(NULL, (tl.n + 1) * sizeof *tl.voff);
+    memcpy(tl.buf, pt->buf + pt->voff[S], tl.len);
+    for (size_t i = 0; i <= tl.n; i++)
+        tl.voff[i] = pt->voff[S + i] - pt->voff[S];
+    part_free(pt);
+    memset(pt, 0, sizeof *pt);
+    malloc_trim(0); /* what the freed engines of 1. and 3. left in the heap */
+    r->mem = ks_engine_memory(a);
+    smaps_rollup(&r->rss, &r->anon, &r->anon_huge);
+
+    char path[4096], err[512];
+    snprintf(path, sizeof path, "%s/bench-restore-%d.snap.child", o->snap_dir, (int)getpid());
+    r->feed_n = tl.n / STALL_FORKS;
+    size_t verdicts[3] = {0};
+    for (int k = 0; k < STALL_FORKS; k++) {
+        int64_t f0 = ks_mono_ns();
+        pid_t pid = fork();
+        if (pid == 0) {
+            int cfd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+            int rc = cfd >= 0 ? ks_engine_snapshot_write(a, 0, cfd, ks_wall_ms(), err, sizeof err)
+                              : -1;
+            _exit(rc == 0 ? 0 : 1);
+        }
+        r->stall_ms[k] = (double)(ks_mono_ns() - f0) / 1e6;
+        if (pid < 0) die("fork failed");
+        int64_t c0 = ks_mono_ns();
+        size_t from = (size_t)k * r->feed_n;
+        feed(a, &tl, S, from, from + r->feed_n, verdicts);
+        r->feed_ms[k] = (double)(ks_mono_ns() - c0) / 1e6;
+        int status = 0;
+        if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+            die("the snapshot child failed");
+        double child = secs_since(f0);
+        if (child > r->child_s) r->child_s = child;
+    }
+    unlink(path);
+    if (verdicts[KS_ACCEPTED] != (size_t)STALL_FORKS * r->feed_n)
+        die("the tail consumed between forks was not accepted whole");
+    part_free(&tl);
 }
 
 /* ------------------------------------------------------------------ */
@@ -806,20 +877,23 @@ int main(int argc, char **argv)
     printf("RESULT restore_bytes_per_customer %.0f\n", bpc);
     printf("RESULT restore_checks %s\n", bad ? "FAIL" : "ok");
 
+    ks_config scfg;
+    ks_engine *writer = NULL;
+    size_t snap_at = 0;
+    if (ks_config_init_defaults(&scfg) != 0) die("ks_config_init_defaults failed");
+    scfg.clock = o.clock;
     if (o.snap_dir) {
         snap_result sr;
-        printf("from a snapshot (measured): state at offset %zu written to %s, forked 5 times; a "
-               "restart loads it and replays the last %zu messages\n",
-               n - (size_t)((double)n * o.tail_fraction), o.snap_dir,
-               (size_t)((double)n * o.tail_fraction));
-        int sbad = from_snapshot(&pt, &o, &sr);
+        snap_at = n - (size_t)((double)n * o.tail_fraction);
+        printf("from a snapshot (measured): state at offset %zu written to %s; a restart loads "
+               "it and replays the last %zu messages\n",
+               snap_at, o.snap_dir, n - snap_at);
+        int sbad = from_snapshot(&pt, &o, &scfg, &sr, &writer);
         bad += sbad;
         double total = sr.load_s + sr.tail_s;
         printf("snapshot: %.1f MiB = %.0f B/customer, written in %.2f s (synchronously; a child "
-               "does it in the run, slowest child %.2f s fork to exit); fork() stalled the parent "
-               "%.2f ms median, %.2f ms max of 5\n",
-               (double)sr.bytes / 1048576.0, (double)sr.bytes / (double)sr.customers, sr.write_s,
-               sr.child_s, sr.stall_ms[2], sr.stall_ms[4]);
+               "does it in the run, see the fork part below)\n",
+               (double)sr.bytes / 1048576.0, (double)sr.bytes / (double)sr.customers, sr.write_s);
         printf("restore from snapshot: %" PRId64 " customers loaded in %.2f s = %.0f customers/s, "
                "then %zu messages replayed in %.2f s: %.2f s in all, against %.2f s replaying "
                "all %zu messages (%.1fx)\n",
@@ -828,8 +902,6 @@ int main(int argc, char **argv)
         printf("RESULT snapshot_bytes_per_customer %.0f\n", (double)sr.bytes / (double)sr.customers);
         printf("RESULT snapshot_mb %.1f\n", (double)sr.bytes / 1048576.0);
         printf("RESULT snapshot_write_s %.2f\n", sr.write_s);
-        printf("RESULT snapshot_child_s %.2f\n", sr.child_s);
-        printf("RESULT snapshot_stall_ms %.2f\n", sr.stall_ms[4]);
         printf("RESULT snapshot_load_s %.2f\n", sr.load_s);
         printf("RESULT snapshot_load_cps %.0f\n", (double)sr.customers / sr.load_s);
         printf("RESULT snapshot_tail_events %zu\n", sr.tail);
@@ -873,6 +945,39 @@ int main(int argc, char **argv)
         printf("RESULT restore_low_s %.1f\n", lo);
         printf("RESULT restore_high_s %.1f\n", hi);
     }
+    if (writer) {
+        /* Last: it frees the generated messages. */
+        stall_result st;
+        printf("fork stall (measured): the snapshot writer's engine at offset %zu, the generated "
+               "messages freed but for the last %zu; %d times: fork, the child writes the "
+               "snapshot, the parent consumes the next %zu of them meanwhile\n",
+               snap_at, n - snap_at, STALL_FORKS, (n - snap_at) / STALL_FORKS);
+        stall(writer, &pt, snap_at, &o, &st);
+        double sorted[STALL_FORKS];
+        memcpy(sorted, st.stall_ms, sizeof sorted);
+        qsort(sorted, STALL_FORKS, sizeof sorted[0], cmp_double);
+        printf("  process at the first fork: RSS %.1f MiB (anonymous %.1f MiB, of it in 2 MB "
+               "pages %.1f MiB); engine state %.1f MiB (ks_engine_memory)\n",
+               (double)st.rss / 1048576.0, (double)st.anon / 1048576.0,
+               (double)st.anon_huge / 1048576.0, (double)st.mem / 1048576.0);
+        printf("  fork() stalls in order, ms:");
+        for (int k = 0; k < STALL_FORKS; k++)
+            printf(" %.2f", st.stall_ms[k]);
+        printf("\n  consuming %zu messages while the child wrote, ms:", st.feed_n);
+        for (int k = 0; k < STALL_FORKS; k++)
+            printf(" %.1f", st.feed_ms[k]);
+        printf("\nfork stall: %.2f ms median, %.2f ms max of %d, RSS %.1f MiB = %.0f B/customer "
+               "(%.0f%% in 2 MB pages); slowest child %.2f s fork to exit\n",
+               sorted[STALL_FORKS / 2], sorted[STALL_FORKS - 1], STALL_FORKS,
+               (double)st.rss / 1048576.0, (double)st.rss / (double)o.customers,
+               st.anon ? 100.0 * (double)st.anon_huge / (double)st.anon : 0.0, st.child_s);
+        printf("RESULT snapshot_stall_median_ms %.2f\n", sorted[STALL_FORKS / 2]);
+        printf("RESULT snapshot_stall_ms %.2f\n", sorted[STALL_FORKS - 1]);
+        printf("RESULT snapshot_stall_rss_mb %.1f\n", (double)st.rss / 1048576.0);
+        printf("RESULT snapshot_child_s %.2f\n", st.child_s);
+        ks_engine_free(writer);
+    }
+    ks_config_free(&scfg);
     part_free(&pt);
     return bad ? 1 : 0;
 }

@@ -592,9 +592,10 @@ if [ -s "$TMP/restore.txt" ]; then
             "restore from a snapshot + tail" "$(r snapshot_restore_s)" "$(r snapshot_load_s)" \
             "$(fmt "$(r snapshot_load_cps)")" "$(fmt "$(r snapshot_tail_events)")" "$(r snapshot_tail_s)" \
             "$(r snapshot_checks)"
-        printf '%-44s: %12s MB = %s B/customer, written in %s s (child %s s); longest fork() stall %s ms\n' \
+        printf '%-44s: %12s MB = %s B/customer, written in %s s (child %s s); fork() stall %s ms median, %s ms max (RSS %s MiB)\n' \
             "snapshot" "$(r snapshot_mb)" "$(r snapshot_bytes_per_customer)" "$(r snapshot_write_s)" \
-            "$(r snapshot_child_s)" "$(r snapshot_stall_ms)"
+            "$(r snapshot_child_s)" "$(r snapshot_stall_median_ms)" "$(r snapshot_stall_ms)" \
+            "$(r snapshot_stall_rss_mb)"
     fi
 fi
 if [ "${#LIVE_LINES[@]}" -gt 0 ]; then
