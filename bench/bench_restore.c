@@ -54,6 +54,7 @@
  *                 [--tail-fraction F] [--snapshot-dir DIR|none]
  *
  * Every figure bench/run.sh summarises is also printed as "RESULT <name> <value>". */
+#include "kpistream/bigalloc.h"
 #include "kpistream/clock.h"
 #include "kpistream/config.h"
 #include "kpistream/engine.h"
@@ -574,6 +575,11 @@ static int from_snapshot(const part *pt, const opts *o, const ks_config *cfg, sn
 typedef struct stall_result {
     double stall_ms[STALL_FORKS]; /* fork() in the parent, in the order taken */
     double feed_ms[STALL_FORKS];  /* the slice of the tail consumed while that child wrote */
+    double huge_pct[STALL_FORKS]; /* anonymous memory in 2 MB pages just before that fork */
+    double pass_ms[STALL_FORKS];  /* after that child: the collapse pass, start to end */
+    double pass_feed_ms[STALL_FORKS]; /* a slice of the tail consumed during that pass */
+    double pass_batch_ms;         /* its longest batch (BENCH_BATCH messages and a tick) */
+    ks_big_collapse_stats cst;
     size_t feed_n;                /* messages in each slice */
     double child_s;               /* the slowest child: fork to exit */
     size_t rss, anon, anon_huge;  /* at the first fork: resident, anonymous, of it in 2 MB pages */
@@ -624,9 +630,11 @@ static void stall(ks_engine *a, part *pt, size_t S, const opts *o, stall_result 
 
     char path[4096], err[512];
     snprintf(path, sizeof path, "%s/bench-restore-%d.snap.child", o->snap_dir, (int)getpid());
-    r->feed_n = tl.n / STALL_FORKS;
+    r->feed_n = tl.n / (2 * STALL_FORKS); /* a slice while each child writes, one after */
     size_t verdicts[3] = {0};
     for (int k = 0; k < STALL_FORKS; k++) {
+        size_t rss, anon, huge;
+        smaps_rollup(&rss, &anon, &huge);
         int64_t f0 = ks_mono_ns();
         pid_t pid = fork();
         if (pid == 0) {
@@ -637,6 +645,7 @@ static void stall(ks_engine *a, part *pt, size_t S, const opts *o, stall_result 
         }
         r->stall_ms[k] = (double)(ks_mono_ns() - f0) / 1e6;
         if (pid < 0) die("fork failed");
+        r->huge_pct[k] = anon ? 100.0 * (double)huge / (double)anon : 0;
         int64_t c0 = ks_mono_ns();
         size_t from = (size_t)k * r->feed_n;
         feed(a, &tl, S, from, from + r->feed_n, verdicts);
@@ -646,9 +655,26 @@ static void stall(ks_engine *a, part *pt, size_t S, const opts *o, stall_result 
             die("the snapshot child failed");
         double child = secs_since(f0);
         if (child > r->child_s) r->child_s = child;
+        /* What the writer does once the child is reaped (src/snapshot/
+         * writer.c): the collapse thread restores the 2 MB pages split by
+         * the writes above, while the loop goes on consuming. */
+        int64_t p0 = ks_mono_ns();
+        ks_big_collapse_start();
+        from = ((size_t)STALL_FORKS + (size_t)k) * r->feed_n;
+        for (size_t b = from; b < from + r->feed_n; b += BENCH_BATCH) {
+            size_t e = b + BENCH_BATCH < from + r->feed_n ? b + BENCH_BATCH : from + r->feed_n;
+            int64_t b0 = ks_mono_ns();
+            feed(a, &tl, S, b, e, verdicts);
+            double ms = (double)(ks_mono_ns() - b0) / 1e6;
+            if (ms > r->pass_batch_ms) r->pass_batch_ms = ms;
+        }
+        r->pass_feed_ms[k] = (double)(ks_mono_ns() - p0) / 1e6;
+        ks_big_collapse_wait();
+        r->pass_ms[k] = (double)(ks_mono_ns() - p0) / 1e6;
     }
+    ks_big_collapse_stats_get(&r->cst);
     unlink(path);
-    if (verdicts[KS_ACCEPTED] != (size_t)STALL_FORKS * r->feed_n)
+    if (verdicts[KS_ACCEPTED] != (size_t)2 * STALL_FORKS * r->feed_n)
         die("the tail consumed between forks was not accepted whole");
     part_free(&tl);
 }
@@ -950,8 +976,10 @@ int main(int argc, char **argv)
         stall_result st;
         printf("fork stall (measured): the snapshot writer's engine at offset %zu, the generated "
                "messages freed but for the last %zu; %d times: fork, the child writes the "
-               "snapshot, the parent consumes the next %zu of them meanwhile\n",
-               snap_at, n - snap_at, STALL_FORKS, (n - snap_at) / STALL_FORKS);
+               "snapshot, the parent consumes the next %zu of them meanwhile, and %zu more "
+               "once the child is gone\n",
+               snap_at, n - snap_at, STALL_FORKS, (n - snap_at) / (2 * STALL_FORKS),
+               (n - snap_at) / (2 * STALL_FORKS));
         stall(writer, &pt, snap_at, &o, &st);
         double sorted[STALL_FORKS];
         memcpy(sorted, st.stall_ms, sizeof sorted);
@@ -966,6 +994,18 @@ int main(int argc, char **argv)
         printf("\n  consuming %zu messages while the child wrote, ms:", st.feed_n);
         for (int k = 0; k < STALL_FORKS; k++)
             printf(" %.1f", st.feed_ms[k]);
+        printf("\n  anonymous memory in 2 MB pages before each fork, %%:");
+        for (int k = 0; k < STALL_FORKS; k++)
+            printf(" %.0f", st.huge_pct[k]);
+        printf("\n  after each child, the collapse thread's pass (2 MB pages restored), ms:");
+        for (int k = 0; k < STALL_FORKS; k++)
+            printf(" %.1f", st.pass_ms[k]);
+        printf("\n  consuming %zu messages meanwhile, ms:", st.feed_n);
+        for (int k = 0; k < STALL_FORKS; k++)
+            printf(" %.1f", st.pass_feed_ms[k]);
+        printf("; longest batch of %d %.2f ms\n  collapse thread: %" PRId64 " passes, %" PRId64
+               " ranges of 2 MB looked at, %" PRId64 " one page after", BENCH_BATCH,
+               st.pass_batch_ms, st.cst.passes, st.cst.ranges, st.cst.collapsed);
         printf("\nfork stall: %.2f ms median, %.2f ms max of %d, RSS %.1f MiB = %.0f B/customer "
                "(%.0f%% in 2 MB pages); slowest child %.2f s fork to exit\n",
                sorted[STALL_FORKS / 2], sorted[STALL_FORKS - 1], STALL_FORKS,

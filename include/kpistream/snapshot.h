@@ -6,7 +6,10 @@
  * Writing forks: the child holds a copy-on-write image of the state as of
  * the flush just built and writes every assigned partition to
  * <state_dir>/<prefix><topic>.<partition>.snap.tmp, fsyncs it, and exits;
- * the parent's consume loop stalls only for the fork. The parent renames a
+ * the parent's consume loop stalls only for the fork (short because the
+ * state's big arrays are in 2 MiB pages, bigalloc.h; once the child is
+ * reaped, a thread restores the 2 MiB pages the parent's writes split
+ * meanwhile). The parent renames a
  * temp file over the snapshot (the previous one kept as .prev) only once
  * the flush the snapshot belongs to is known written, so a snapshot on disk
  * is never ahead of the outputs in Redis and a half-written one is never

@@ -4,12 +4,16 @@
  * flush was built, writes each assigned partition to a temp file, fsyncs
  * it, and exits with _exit (nothing of the parent's, neither Kafka nor Redis
  * connections nor stdio buffers, is touched). The parent's only cost in the
- * loop is fork() itself: copying the page tables, about 2 ms per GiB of
- * state (measured and reported as the stall), then the pages it writes
- * while the child runs are copied (memory cost: at most the state size,
- * in practice the pages the stream touches meanwhile). */
+ * loop is fork() itself: copying the page tables (measured and reported as
+ * the stall), one entry per 2 MiB for the state's big arrays (bigalloc.h),
+ * then the pages it writes while the child runs are copied (memory cost: at
+ * most the state size, in practice the pages the stream touches
+ * meanwhile). Each such write splits a 2 MiB page into 4 KiB entries, which
+ * the next fork would copy one by one: once the child is reaped, a thread
+ * restores them (ks_big_collapse_start). */
 #include "snapshot/internal.h"
 
+#include "kpistream/bigalloc.h"
 #include "kpistream/clock.h"
 #include "kpistream/err.h"
 #include "kpistream/log.h"
@@ -48,6 +52,12 @@ ks_snapshots *ks_snapshots_new(const ks_config *cfg, char *errstr, size_t errsiz
     s->cfg = cfg;
     snprintf(s->dir, sizeof s->dir, "%s", cfg->state_dir);
     s->next_due_ms = ks_mono_ns() / 1000000 + cfg->snapshot_interval_ms;
+    if (!ks_big_huge())
+        ks_warn("snapshots: the state stays in 4 KiB pages (transparent huge pages: %s; 2 MiB "
+                "pages need 'madvise' or 'always' and Linux >= 6.1), so each snapshot's fork() "
+                "stalls the consume loop longer: ~10 ms per GB of state instead of ~1 ms "
+                "(docs/deploy.md)",
+                ks_big_thp_mode());
     return s;
 }
 
@@ -65,6 +75,7 @@ static void ks__reap(ks_snapshots *s, bool block)
         return;
     s->child = 0;
     s->child_done = true;
+    ks_big_collapse_start();
     s->child_ok = r > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
     s->write_s = (double)(ks_mono_ns() - s->started_ns) / 1e9;
     if (!s->child_ok)

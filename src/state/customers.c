@@ -2,6 +2,7 @@
  * array, an open-addressing index of record numbers (load <= 0.7), and an
  * append-only id arena. Records are never moved between slots, so a record
  * number is a stable handle for the life of the partition state. */
+#include "kpistream/bigalloc.h"
 #include "kpistream/err.h"
 #include "kpistream/hash.h"
 #include "state/state.h"
@@ -67,7 +68,7 @@ static ks_customer *ks__hinted(const ks_pstate *p, const char *id, uint32_t len)
 static int ks__index_grow(ks_pstate *p)
 {
     uint32_t cap = p->index_cap * 2;
-    uint64_t *idx = calloc(cap, sizeof *idx);
+    uint64_t *idx = ks_big_calloc((size_t)cap * sizeof *idx);
     if (!idx)
         return -1;
     for (uint32_t r = 0; r < p->ncust; r++) {
@@ -77,7 +78,7 @@ static int ks__index_grow(ks_pstate *p)
             i = (i + 1) & (cap - 1);
         idx[i] = (KS__FRAG(h) << 32) | (r + 1);
     }
-    free(p->index);
+    ks_big_free(p->index);
     p->index = idx;
     p->index_cap = cap;
     return 0;
@@ -85,7 +86,7 @@ static int ks__index_grow(ks_pstate *p)
 
 int ks__index_build(ks_pstate *p, uint32_t cap, uint32_t *bad)
 {
-    uint64_t *idx = calloc(cap, sizeof *idx);
+    uint64_t *idx = ks_big_calloc((size_t)cap * sizeof *idx);
     if (!idx)
         return KS_ERR_NOMEM;
     for (uint32_t r = 0; r < p->ncust; r++) {
@@ -102,19 +103,21 @@ int ks__index_build(ks_pstate *p, uint32_t cap, uint32_t *bad)
                 break; /* the same id twice */
         }
         if (h != c->id_hash || idx[i]) {
-            free(idx);
+            ks_big_free(idx);
             *bad = r;
             return KS_ERR_STATE;
         }
         idx[i] = (KS__FRAG(h) << 32) | (r + 1);
     }
-    free(p->index);
+    ks_big_free(p->index);
     p->index = idx;
     p->index_cap = cap;
     return 0;
 }
 
-static int ks__grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem)
+/* Grows *ptr to hold need elements; big: the records and the ids, in 2 MiB
+ * pages (bigalloc.h), freed with ks_big_free. */
+static int ks__grow_to(void **ptr, uint32_t *cap, uint32_t need, size_t elem, bool big)
 {
     if (need <= *cap)
         return 0;
@@ -122,12 +125,18 @@ static int ks__grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem)
     uint32_t ncap = *cap ? *cap : 1024;
     while (ncap < need)
         ncap += ncap / 2;
-    void *np = realloc(*ptr, (size_t)ncap * elem);
+    void *np = big ? ks_big_realloc(*ptr, (size_t)*cap * elem, (size_t)ncap * elem)
+                   : realloc(*ptr, (size_t)ncap * elem);
     if (!np)
         return -1;
     *ptr = np;
     *cap = ncap;
     return 0;
+}
+
+static int ks__grow(void **ptr, uint32_t *cap, uint32_t need, size_t elem)
+{
+    return ks__grow_to(ptr, cap, need, elem, false);
 }
 
 ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *created)
@@ -143,8 +152,8 @@ ks_customer *ks__customer_get(ks_pstate *p, const char *id, uint32_t len, bool *
         *created = false;
         return &p->cust[KS__SLOT_REC(p->index[slot]) - 1];
     }
-    if (ks__grow((void **)&p->cust, &p->capcust, p->ncust + 1, sizeof(ks_customer)) < 0 ||
-        ks__grow((void **)&p->ids, &p->ids_cap, p->ids_len + len + 2, 1) < 0)
+    if (ks__grow_to((void **)&p->cust, &p->capcust, p->ncust + 1, sizeof(ks_customer), true) < 0 ||
+        ks__grow_to((void **)&p->ids, &p->ids_cap, p->ids_len + len + 2, 1, true) < 0)
         return NULL;
     if ((uint64_t)(p->ncust + 1) * 10 > (uint64_t)p->index_cap * 7) {
         if (ks__index_grow(p) < 0)

@@ -7,6 +7,7 @@
  * Checked on load: every id lies in the arena, hashes to the record's id
  * hash and is there once (ks__index_build), and the activity list is one
  * chain over the records. */
+#include "kpistream/bigalloc.h"
 #include "kpistream/err.h"
 #include "state/internal.h"
 #include "state/snap_parts.h"
@@ -65,12 +66,12 @@ int ks_customers_snap_load(ks_snapr *r, ks_pstate *p)
     char *ids = ks_snapr_dup(r, ids_len, 1);
     uint32_t head = ks_snapr_u32(r), tail = ks_snapr_u32(r);
     if (r->bad) {
-        free(cust);
-        free(ids);
+        ks_big_free(cust);
+        ks_big_free(ids);
         return -1;
     }
-    free(p->cust);
-    free(p->ids);
+    ks_big_free(p->cust);
+    ks_big_free(p->ids);
     p->cust = cust;
     p->ncust = p->capcust = n;
     p->ids = ids;

@@ -10,6 +10,7 @@
  * Distinct-customer counters are "last touch" (see window.h): moving a
  * customer's latest touch takes it out of its old bucket and into the new one.
  */
+#include "kpistream/bigalloc.h"
 #include "kpistream/err.h"
 #include "kpistream/hash.h"
 #include "state/state.h"
@@ -87,7 +88,7 @@ ks_pstate *ks_pstate_new(ks_engine_shared *sh)
     p->max_ts_ms = INT64_MIN;
     p->clock_ms = INT64_MIN;
     p->index_cap = 1024;
-    p->index = calloc(p->index_cap, sizeof *p->index);
+    p->index = ks_big_calloc((size_t)p->index_cap * sizeof *p->index);
     p->segments = calloc((size_t)sh->segments.max, sizeof *p->segments);
     p->channels = calloc((size_t)sh->channels.max, sizeof *p->channels);
     if (!p->index || !p->segments || !p->channels ||
@@ -116,9 +117,9 @@ void ks_pstate_free(ks_pstate *p)
     ks_u64map_reset(&p->tickets);
     ks_u64map_reset(&p->names);
     ks__roll_free(&p->roll);
-    free(p->cust);
-    free(p->index);
-    free(p->ids);
+    ks_big_free(p->cust);
+    ks_big_free(p->index);
+    ks_big_free(p->ids);
     free(p->dirty);
     free(p->fdirty);
     free(p->fnotices);

@@ -15,6 +15,7 @@
  * kept: a restore replays from the snapshot to the offset Redis holds, and
  * that replay's outputs were written by the run that stored them. After a
  * load, ids follow this process's name tables (ks_intern_map). */
+#include "kpistream/bigalloc.h"
 #include "state/internal.h"
 #include "state/snap_parts.h"
 
@@ -213,14 +214,14 @@ static int ks__remap_touches(ks_snapr *r, ks_pstate *p, const ks_intern_map *m)
         ks_touch *n = ok ? ks__touch(t, rec, gid, INT64_MIN) : NULL;
         if (!n) {
             ks_snapr_fail(r, ok ? "out of memory" : "a touch names a group with no name");
-            free(old.e);
+            ks_big_free(old.e);
             return -1;
         }
         uint64_t key = n->key;
         *n = old.e[i];
         n->key = key;
     }
-    free(old.e);
+    ks_big_free(old.e);
     return 0;
 }
 

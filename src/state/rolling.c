@@ -72,6 +72,7 @@
  * differs from the record's roll_visit). */
 #include "state/rolling.h"
 
+#include "kpistream/bigalloc.h"
 #include "kpistream/err.h"
 #include "state/internal.h"
 
@@ -542,7 +543,7 @@ static int64_t ks__block_alloc(ks_roll *r, size_t len)
         size_t cap = r->cap ? r->cap : 4096;
         while (cap < r->len + size)
             cap += cap / 4;
-        uint8_t *nb = realloc(r->buf, cap);
+        uint8_t *nb = ks_big_realloc(r->buf, r->cap, cap);
         if (!nb)
             return -1;
         r->buf = nb;
@@ -608,7 +609,8 @@ static int ks__heap_push(ks_pstate *p, uint32_t key, uint32_t rec)
             ks__heap_rebuild(p); /* mostly stale: entries pushed before an earlier visit */
         } else {
             uint32_t cap = r->capheap ? r->capheap + r->capheap / 2 : 1024;
-            uint64_t *h = realloc(r->heap, (size_t)cap * sizeof *h);
+            uint64_t *h = ks_big_realloc(r->heap, (size_t)r->capheap * sizeof *h,
+                                         (size_t)cap * sizeof *h);
             if (!h)
                 return -1;
             r->heap = h;
@@ -807,7 +809,7 @@ static void ks__compact(ks_pstate *p)
         if (p->cust[i].roll_len)
             need += ks__class_size(ks__class_of(p->cust[i].roll_len));
     size_t cap = need + need / 8 + 4096;
-    uint8_t *nb = malloc(cap);
+    uint8_t *nb = ks_big_alloc(cap);
     if (!nb)
         return; /* keep the fragmented pool */
     size_t off = 0;
@@ -819,7 +821,7 @@ static void ks__compact(ks_pstate *p)
         c->roll_off = (uint32_t)off;
         off += ks__class_size(ks__class_of(c->roll_len));
     }
-    free(r->buf);
+    ks_big_free(r->buf);
     r->buf = nb;
     r->len = off;
     r->cap = cap;
@@ -849,8 +851,8 @@ void ks__roll_advance(ks_pstate *p, int64_t prev_ms, int64_t clock_ms)
 
 void ks__roll_free(ks_roll *r)
 {
-    free(r->buf);
-    free(r->heap);
+    ks_big_free(r->buf);
+    ks_big_free(r->heap);
     free(r->scratch);
     memset(r, 0, sizeof *r);
 }

@@ -9,6 +9,7 @@
  * their stale bytes and uninitialised slack never reach a file. Checked:
  * each blob holds its first list, and the heap is a heap of records of the
  * partition. */
+#include "kpistream/bigalloc.h"
 #include "state/snap_parts.h"
 
 #include <stdlib.h>
@@ -110,7 +111,7 @@ int ks_roll_snap_load(ks_snapr *r, ks_roll *roll, ks_pstate *p)
     uint64_t *heap = ks_snapr_dup(r, nheap, sizeof *heap);
     uint64_t visits = ks_snapr_u64(r), compactions = ks_snapr_u64(r);
     size_t cap = (size_t)need + (size_t)need / 8 + 4096;
-    uint8_t *buf = r->bad ? NULL : malloc(cap);
+    uint8_t *buf = r->bad ? NULL : ks_big_alloc(cap);
     if (!r->bad && !buf)
         ks_snapr_fail(r, "out of memory");
     size_t off = 0, from = 0;
@@ -131,8 +132,8 @@ int ks_roll_snap_load(ks_snapr *r, ks_roll *roll, ks_pstate *p)
         if ((uint32_t)heap[i] >= p->ncust || (i && heap[(i - 1) / 2] > heap[i]))
             ks_snapr_fail(r, "the rolling expiry heap is broken at entry %u", i);
     if (r->bad) {
-        free(buf);
-        free(heap);
+        ks_big_free(buf);
+        ks_big_free(heap);
         return -1;
     }
     ks__roll_free(roll);

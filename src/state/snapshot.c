@@ -2,6 +2,7 @@
  * snapshot.h for the layout). */
 #include "state/snapshot.h"
 
+#include "kpistream/bigalloc.h"
 #include "kpistream/err.h"
 
 #include <errno.h>
@@ -337,7 +338,7 @@ void *ks_snapr_dup(ks_snapr *r, size_t n, size_t elem)
         ks_snapr_fail(r, "truncated: %zu elements of %zu bytes at byte %zu", n, elem, r->pos);
         return NULL;
     }
-    void *d = malloc(n ? n * elem : 1);
+    void *d = ks_big_alloc(n ? n * elem : 1); /* the big arrays of the state */
     if (!d) {
         ks_snapr_fail(r, "out of memory (%zu bytes)", n * elem);
         return NULL;

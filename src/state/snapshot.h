@@ -112,7 +112,8 @@ bool ks_snapr_tag(ks_snapr *r, const char tag[4]);
 
 /** Copies the next n elements of size elem into a new array (n may be 0:
  *  returns a 1-element allocation). Returns NULL if r is bad, the bytes are
- *  not there, or out of memory (r bad). Caller owns the result. */
+ *  not there, or out of memory (r bad). Caller owns the result; free it
+ *  with ks_big_free() (bigalloc.h: it is one of the state's big arrays). */
 void *ks_snapr_dup(ks_snapr *r, size_t n, size_t elem);
 
 /** The checksum of the format (see above). */

@@ -9,6 +9,7 @@
  * the scopes that exist: open addressing over (record number, group id).
  * Entries whose times are all older than the largest window count nowhere
  * any more and are dropped when the table is rebuilt. */
+#include "kpistream/bigalloc.h"
 #include "kpistream/err.h"
 #include "state/internal.h"
 
@@ -40,7 +41,7 @@ static int ks__trebuild(ks_touches *t, int64_t stale_s)
     size_t cap = 64;
     while (cap < live * 2 + 2)
         cap *= 2;
-    ks_touch *e = calloc(cap, sizeof *e);
+    ks_touch *e = ks_big_calloc(cap * sizeof *e);
     if (!e)
         return KS_ERR_NOMEM;
     t->e = e;
@@ -57,7 +58,7 @@ static int ks__trebuild(ks_touches *t, int64_t stale_s)
         t->used++;
         t->filled++;
     }
-    free(old);
+    ks_big_free(old);
     return 0;
 }
 
@@ -86,6 +87,6 @@ ks_touch *ks__touch(ks_touches *t, uint32_t rec, unsigned gid, int64_t stale_s)
 
 void ks__touches_free(ks_touches *t)
 {
-    free(t->e);
+    ks_big_free(t->e);
     memset(t, 0, sizeof *t);
 }

@@ -4,6 +4,7 @@
  *
  * Checked as u64map_snap.c checks its tables, and every key must name a
  * record of the partition and a segment or channel group. */
+#include "kpistream/bigalloc.h"
 #include "state/snap_parts.h"
 
 #include <stdlib.h>
@@ -42,10 +43,10 @@ int ks_touches_snap_load(ks_snapr *r, ks_touches *t, uint32_t ncust)
         ks_snapr_fail(r, "empty touch table with entries");
     }
     if (r->bad) {
-        free(e);
+        ks_big_free(e);
         return -1;
     }
-    free(t->e);
+    ks_big_free(t->e);
     t->e = e;
     t->cap = (size_t)cap;
     t->used = (size_t)used;

@@ -1,5 +1,6 @@
 #include "state/u64map.h"
 
+#include "kpistream/bigalloc.h"
 #include "kpistream/err.h"
 
 #include <stdlib.h>
@@ -10,11 +11,11 @@
 
 static int ks__alloc(ks_u64map *m, size_t cap)
 {
-    m->keys = calloc(cap, sizeof *m->keys);
-    m->vals = malloc(cap * sizeof *m->vals);
+    m->keys = ks_big_calloc(cap * sizeof *m->keys);
+    m->vals = ks_big_alloc(cap * sizeof *m->vals);
     if (!m->keys || !m->vals) {
-        free(m->keys);
-        free(m->vals);
+        ks_big_free(m->keys);
+        ks_big_free(m->vals);
         return KS_ERR_NOMEM;
     }
     m->cap = cap;
@@ -32,8 +33,8 @@ int ks_u64map_init(ks_u64map *m, ks_u64map_keep_fn keep, void *ctx)
 
 void ks_u64map_reset(ks_u64map *m)
 {
-    free(m->keys);
-    free(m->vals);
+    ks_big_free(m->keys);
+    ks_big_free(m->vals);
     memset(m, 0, sizeof *m);
 }
 
@@ -94,8 +95,8 @@ static int ks__rebuild(ks_u64map *m)
         m->used++;
         m->filled++;
     }
-    free(keys);
-    free(vals);
+    ks_big_free(keys);
+    ks_big_free(vals);
     return 0;
 }
 
@@ -133,8 +134,8 @@ int ks_u64map_reserve(ks_u64map *m, size_t n)
         m->keys = keys, m->vals = vals; /* ks__alloc left cap as it was */
         return KS_ERR_NOMEM;
     }
-    free(keys);
-    free(vals);
+    ks_big_free(keys);
+    ks_big_free(vals);
     return 0;
 }
 

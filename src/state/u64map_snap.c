@@ -6,6 +6,7 @@
  *
  * The scan checks what lookups rely on: a power-of-two size, the counts
  * matching the slots, and at least one empty slot (a probe ends there). */
+#include "kpistream/bigalloc.h"
 #include "state/snap_parts.h"
 
 #include <stdlib.h>
@@ -42,18 +43,18 @@ int ks_u64map_snap_load(ks_snapr *r, ks_u64map *m)
                           (unsigned long long)live, (unsigned long long)used);
     }
     const uint8_t *src = ks_snapr_take(r, (size_t)used * sizeof *vals);
-    if (!r->bad && !(vals = calloc((size_t)cap, sizeof *vals)))
+    if (!r->bad && !(vals = ks_big_calloc((size_t)cap * sizeof *vals)))
         ks_snapr_fail(r, "out of memory");
     for (uint64_t i = 0, k = 0; !r->bad && i < cap; i++)
         if (keys[i] > 1)
             memcpy(&vals[i], src + sizeof *vals * k++, sizeof *vals);
     if (r->bad) {
-        free(keys);
-        free(vals);
+        ks_big_free(keys);
+        ks_big_free(vals);
         return -1;
     }
-    free(m->keys);
-    free(m->vals);
+    ks_big_free(m->keys);
+    ks_big_free(m->vals);
     m->keys = keys;
     m->vals = vals;
     m->cap = (size_t)cap;
