@@ -159,6 +159,41 @@ Test(flat, hand_written_edges_agree_with_cjson)
     pair_free(&pp);
 }
 
+static uint64_t rng_next(uint64_t *s);
+
+/* Numbers of every shape the fast path converts itself (up to 15 digits,
+ * a fraction, a sign) and some it hands to strtod: the amounts (and so the
+ * doubles) must be the same on both paths, bit for bit. */
+Test(flat, numbers_convert_as_strtod_does)
+{
+    pair pp;
+    pair_init(&pp);
+    uint64_t s = 12345;
+    char num[64], buf[256];
+    for (int t = 0; t < 200000; t++) {
+        int digits = 1 + (int)(rng_next(&s) % 18), point = (int)(rng_next(&s) % (digits + 1));
+        size_t o = 0;
+        if (rng_next(&s) % 8 == 0)
+            num[o++] = '-';
+        for (int d = 0; d < digits; d++) {
+            if (d == point && d > 0)
+                num[o++] = '.';
+            num[o++] = (char)('0' + (d == 0 && digits > 1 && point != 1 ? 1 + rng_next(&s) % 9
+                                                                      : rng_next(&s) % 10));
+        }
+        if (rng_next(&s) % 16 == 0)
+            o += (size_t)snprintf(num + o, sizeof num - o, "e%d", (int)(rng_next(&s) % 9) - 4);
+        num[o] = '\0';
+        int n = snprintf(buf, sizeof buf,
+                         "{\"event_id\":\"e\",\"type\":\"marketing_spend\",\"ts\":%s,"
+                         "\"amount\":%s}",
+                         t % 2 ? "1767225600000" : "1767225600000.5", num);
+        compare(&pp, buf, (size_t)n);
+    }
+    cr_assert_gt(pp.flat_ok, 20000, "accepted: %ld", pp.flat_ok);
+    pair_free(&pp);
+}
+
 static uint64_t rng_next(uint64_t *s)
 {
     *s ^= *s << 13;
