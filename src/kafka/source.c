@@ -320,15 +320,18 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
         {"auto.offset.reset", "earliest"},
         {"partition.assignment.strategy", "cooperative-sticky"},
         {"client.id", "kpistream"},
-        /* Prefetch about 128 KB or 1000 messages per partition, not
+        /* Prefetch about 256 KB or 1200 messages per partition, not
          * librdkafka's 64 MB / 100000: the engine takes messages only as far
          * as watermark alignment allows, so in a catch-up over many
-         * partitions the default queues end up holding the whole topic, and
-         * a held message keeps its whole fetch response alive. At 128
-         * partitions 1 MB each was 270 MB of peak RSS; 128 KB each reads as
-         * fast from a local broker (docs/benchmarks.md). */
-        {"queued.min.messages", "1000"},
-        {"queued.max.messages.kbytes", "128"},
+         * partitions the default queues end up holding the whole topic (at
+         * 128 partitions 1 MB each was 270 MB of peak RSS). Not much less
+         * either: a partition whose queue is full is not fetched again for
+         * a second (librdkafka 2.0's fixed fetch backoff), so the queue must
+         * last about that long at the partition's share of the rate. At
+         * 1000 messages a 45-day catch-up waited on empty queues for a third
+         * of its time (13.1 s; 1200: 10.9 s; docs/benchmarks.md). */
+        {"queued.min.messages", "1200"},
+        {"queued.max.messages.kbytes", "256"},
         /* Consumer lag for the metrics endpoint (src/metrics/kafka_stats.c). */
         {"statistics.interval.ms", cfg->metrics_listen && *cfg->metrics_listen ? "5000" : NULL},
     };
