@@ -1,5 +1,7 @@
 #include "kpistream/batch.h"
 
+#include "kpistream/vec.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -25,24 +27,9 @@ void ks_batch_clear(ks_batch *b)
     b->failed = 0;
 }
 
-static int ks__reserve(void **p, size_t *cap, size_t need, size_t elem)
-{
-    if (need <= *cap)
-        return 0;
-    size_t ncap = *cap ? *cap : 256;
-    while (ncap < need)
-        ncap *= 2;
-    void *np = realloc(*p, ncap * elem);
-    if (!np)
-        return -1;
-    *p = np;
-    *cap = ncap;
-    return 0;
-}
-
 void ks_batch_cmd(ks_batch *b)
 {
-    if (b->failed || ks__reserve((void **)&b->cmdstart, &b->capcmds, b->ncmds + 1, sizeof(size_t))) {
+    if (b->failed || ks_vec_reserve(b->cmdstart, b->capcmds, b->ncmds + 1)) {
         b->failed = 1;
         return;
     }
@@ -51,10 +38,10 @@ void ks_batch_cmd(ks_batch *b)
 
 void ks_batch_arg(ks_batch *b, const char *s, size_t len)
 {
-    size_t cap = b->capargs;
-    if (b->failed || ks__reserve((void **)&b->arena, &b->cap, b->len + len + 1, 1) ||
-        ks__reserve((void **)&b->argoff, &cap, b->nargs + 1, sizeof(size_t)) ||
-        ks__reserve((void **)&b->arglen, &b->capargs, b->nargs + 1, sizeof(size_t))) {
+    size_t cap = b->capargs; /* argoff and arglen grow alike from one capacity */
+    if (b->failed || ks_vec_reserve(b->arena, b->cap, b->len + len + 1) ||
+        ks_vec_reserve(b->argoff, cap, b->nargs + 1) ||
+        ks_vec_reserve(b->arglen, b->capargs, b->nargs + 1)) {
         b->failed = 1;
         return;
     }
