@@ -43,19 +43,10 @@ static uint64_t ks__nkey(uint32_t rec, int kind, int slot)
     return ((uint64_t)rec + 1) << 7 | (uint64_t)kind << 6 | (uint64_t)slot;
 }
 
-/* Where a name stands in a customer's list of one kind. */
-typedef struct ks__nlook {
-    int found;  /* slot of the name, or -1 */
-    bool found_live; /* ... and it is live */
-    int reuse;  /* first slot no longer live, or -1 */
-    int n;      /* slots in use */
-    int live;   /* live names (the name itself included if found) */
-} ks__nlook;
-
 static void ks__nfind(ks_pstate *p, uint32_t rec, int kind, uint32_t h, int64_t dead_s,
-                      ks__nlook *o)
+                      ks_names_look *o)
 {
-    *o = (ks__nlook){.found = -1, .reuse = -1};
+    *o = (ks_names_look){.found = -1, .reuse = -1};
     for (int i = 0; i < KS_NAMES_PER_CUSTOMER_MAX; i++) {
         const ks_u64map_val *v = ks_u64map_get(&p->names, ks__nkey(rec, kind, i));
         if (!v)
@@ -95,6 +86,7 @@ static uint32_t ks__nhash(int kind, const ks_str *s)
 
 bool ks_pstate_names_admit(ks_pstate *p, const ks_event *ev, ks_reject *why)
 {
+    p->nhint.ev = NULL;
     if (!ev->customer_id.ptr || (!ev->segment.ptr && !ev->channel.ptr))
         return true;
     ks_customer *c = ks_pstate_find(p, ev->customer_id.ptr, ev->customer_id.len);
@@ -103,19 +95,25 @@ bool ks_pstate_names_admit(ks_pstate *p, const ks_event *ev, ks_reject *why)
     const ks_str *names[2] = {&ev->segment, &ev->channel};
     static const char *const field[2] = {"segment", "channel"};
     int64_t dead_s = ks__dead_s(p, ev);
+    ks_names_hint *hint = &p->nhint;
     for (int k = 0; k < 2; k++) {
         if (!names[k]->ptr)
             continue;
-        ks__nlook o;
-        ks__nfind(p, (uint32_t)(c - p->cust), k, ks__nhash(k, names[k]), dead_s, &o);
+        ks_names_look *o = &hint->o[k];
+        hint->h[k] = ks__nhash(k, names[k]);
+        ks__nfind(p, (uint32_t)(c - p->cust), k, hint->h[k], dead_s, o);
         /* A name no longer live comes back as a new one would. */
-        if (!o.found_live && o.live >= p->sh->cfg->max_names_per_customer) {
+        if (!o->found_live && o->live >= p->sh->cfg->max_names_per_customer) {
             why->code = KS_REJECT_TOO_MANY_NAMES;
             memset(why->field, 0, sizeof why->field);
             strcpy(why->field, field[k]);
             return false;
         }
     }
+    hint->ev = ev;
+    hint->ts_ms = ev->ts_ms;
+    hint->rec = (uint32_t)(c - p->cust);
+    hint->gen = p->names_gen;
     return true;
 }
 
@@ -123,12 +121,23 @@ int ks__names_note(ks_pstate *p, const ks_customer *c, const ks_event *ev)
 {
     const ks_str *names[2] = {&ev->segment, &ev->channel};
     int64_t t_s = ks__ev_s(ev), dead_s = ks__dead_s(p, ev);
+    uint32_t rec = (uint32_t)(c - p->cust);
+    const ks_names_hint *hint = &p->nhint;
+    bool hinted = hint->ev == ev && hint->ts_ms == ev->ts_ms && hint->rec == rec &&
+                  hint->gen == p->names_gen;
+    p->nhint.ev = NULL;
     for (int k = 0; k < 2; k++) {
         if (!names[k]->ptr)
             continue;
-        uint32_t rec = (uint32_t)(c - p->cust), h = ks__nhash(k, names[k]);
-        ks__nlook o;
-        ks__nfind(p, rec, k, h, dead_s, &o);
+        uint32_t h;
+        ks_names_look o;
+        if (hinted) {
+            h = hint->h[k];
+            o = hint->o[k];
+        } else {
+            h = ks__nhash(k, names[k]);
+            ks__nfind(p, rec, k, h, dead_s, &o);
+        }
         int slot = o.found >= 0 ? o.found : o.reuse >= 0 ? o.reuse : o.n;
         /* Full of live names: only an event that skipped the admission
          * check (tests applying events directly) gets here; it is counted
@@ -139,6 +148,7 @@ int ks__names_note(ks_pstate *p, const ks_customer *c, const ks_event *ev)
         ks_u64map_val *v = ks_u64map_put(&p->names, ks__nkey(rec, k, slot), &created);
         if (!v)
             return KS_ERR_NOMEM;
+        p->names_gen++;
         uint32_t last = o.found >= 0 ? (uint32_t)(uint64_t)v->a : 0;
         if (o.found < 0 || t_s > (int64_t)last)
             last = (uint32_t)t_s;

@@ -14,7 +14,12 @@
 #define KS__NO_CLOCK INT64_MIN
 /* Dropped buckets a series keeps for its next ones: as a window slides, a
  * bucket is created about as often as one is dropped, and a malloc + free
- * per bucket was a tenth of a catch-up's time (and fragmented the heap). */
+ * per bucket was a tenth of a catch-up's time (and fragmented the heap).
+ * The clock drops buckets in bursts (a partition read ahead, then the
+ * watermark moving a few buckets at once): with a fixed 4 spares, a 45-day
+ * catch-up still made 1.58 M callocs and 1.35 M frees. A series keeps up to
+ * as many spares as it holds live buckets, plus a few, so its memory stays
+ * within twice its live buckets; the 45-day run then frees none. */
 #define KS__SPARES 4
 
 const char *ks_counter_name(ks_counter c)
@@ -51,7 +56,7 @@ static ks_bucket *ks__spare_next(const ks_bucket *b)
 /* Takes ownership of b: kept as a spare, or freed. */
 static void ks__drop(ks_series *s, ks_bucket *b)
 {
-    if (s->nspare >= KS__SPARES) {
+    if (s->nspare >= s->n + KS__SPARES) {
         free(b);
         return;
     }
@@ -211,9 +216,10 @@ void ks_series_advance(ks_series *s, int64_t clock_s)
         return;
     s->clock_n = nc;
     while (s->n && s->e[s->head].n <= nc - KS_WINDOW_BUCKETS) {
-        ks__drop(s, s->e[s->head].b);
+        ks_bucket *b = s->e[s->head].b;
         s->head++;
         s->n--;
+        ks__drop(s, b);
     }
     if (s->n == 0)
         s->head = 0;

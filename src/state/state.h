@@ -179,6 +179,27 @@ typedef struct ks_engine_shared {
     void *risk_tap_ctx;
 } ks_engine_shared;
 
+/* Where a name stands in a customer's list of one kind (names.c). */
+typedef struct ks_names_look {
+    int found;       /* slot of the name, or -1 */
+    bool found_live; /* ... and it is live */
+    int reuse;       /* first slot no longer live, or -1 */
+    int n;           /* slots in use */
+    int live;        /* live names (the name itself included if found) */
+} ks_names_look;
+
+/* What the names admission found for the event it let through, so that the
+ * event's application does not hash and look up the same names again. Used
+ * only for the same event and record and while the lists are unchanged
+ * (gen); anything else looks up afresh. */
+typedef struct ks_names_hint {
+    const void *ev;     /* the event admitted (NULL: none) */
+    int64_t ts_ms;
+    uint32_t rec, gen;
+    uint32_t h[2];      /* name hashes by kind (segment, channel) */
+    ks_names_look o[2];
+} ks_names_hint;
+
 typedef struct ks_pstate {
     ks_engine_shared *sh;  /* borrowed */
     /* customers */
@@ -201,6 +222,8 @@ typedef struct ks_pstate {
     ks_u64map dedup;       /* event_id hash -> {ts_s, 0} */
     ks_touches touches;    /* (customer, segment or channel) -> last touches */
     ks_u64map names;       /* (customer, kind, slot) -> name hash, last use (names.c) */
+    uint32_t names_gen;    /* changes of names (a names hint is valid for one) */
+    ks_names_hint nhint;
     ks_u64map tickets;     /* ticket_id hash -> packed {opened_ms, flags, channel, segment} */
     ks_roll roll;          /* customers' rolling bucket lists */
     ks_response *resp;     /* first responses, drained by the engine after each event */
