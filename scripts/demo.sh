@@ -195,8 +195,10 @@ EOF
 # (another demo or pipeline on this machine).
 METRICS=127.0.0.1:9464
 (exec 3<>/dev/tcp/127.0.0.1/9464) 2>/dev/null && METRICS=127.0.0.1:$(free_port)
+# fetch.wait.max.ms 100: the mock broker holds an empty Fetch for the whole
+# wait (500 ms by default) even when events arrive meanwhile; Kafka does not.
 start pipeline "$RUN/run.log" "$BIN" run --brokers "$BROKERS" --topics "$TOPIC" \
-  --redis "$REDIS_URL" --clock wall --metrics-listen "$METRICS"
+  --redis "$REDIS_URL" --clock wall --metrics-listen "$METRICS" --kafka.fetch.wait.max.ms 100
 start generator "$RUN/gen.log" "$BIN" gen --live --rate "$RATE" --customers "$CUSTOMERS" \
   --days "$DAYS" --brokers "$BROKERS" --topic "$TOPIC" --labels "$RUN/labels.csv"
 
