@@ -138,32 +138,53 @@ void ks_pstate_risk_update(ks_pstate *p, ks_customer *c, int64_t at_ms)
         ks_pstate_trigger(p, c, KS_TRIGGER_WIN_BACK, at_ms);
 }
 
-static int ks__dcmp(const void *a, const void *b)
+/* The k-th smallest of v[0..n) (k < n), by quickselect: the same value a
+ * sort would put at k, in linear time (a day boundary ranks every customer
+ * of the partition; sorting them was a visible part of a catch-up). */
+static int64_t ks__kth(int64_t *v, size_t n, size_t k)
 {
-    double x = *(const double *)a, y = *(const double *)b;
-    return x < y ? -1 : x > y;
+    size_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        int64_t pivot = v[lo + (hi - lo) / 2];
+        size_t i = lo, j = hi;
+        while (i <= j) {
+            while (v[i] < pivot)
+                i++;
+            while (v[j] > pivot)
+                j--;
+            if (i <= j) {
+                int64_t t = v[i];
+                v[i] = v[j];
+                v[j] = t;
+                i++;
+                if (j == 0)
+                    break;
+                j--;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return v[k];
+    }
+    return v[k];
 }
 
-/* Day boundary at_ms: the revenue decile threshold, then every customer
- * re-scored. Customers whose events after the boundary were already applied
- * (their partition reads up to an hour ahead of the clock) were scored at the
- * boundary just before that event (ks_pstate_risk_catch_up), so the result
- * does not depend on where batches fell. The threshold uses revenue up to the
- * day before, for the same reason. */
 void ks__risk_day(ks_pstate *p, int64_t at_ms)
 {
-    double *v = malloc((size_t)(p->ncust ? p->ncust : 1) * sizeof *v);
+    int64_t *v = malloc((size_t)(p->ncust ? p->ncust : 1) * sizeof *v);
     size_t n = 0;
     for (uint32_t r = 0; v && r < p->ncust; r++) {
-        ks_customer_rolling roll;
-        ks_customer_rolling_as_of(p, &p->cust[r], at_ms - 1, &roll);
-        if (roll.revenue_30d > 0)
-            v[n++] = roll.revenue_30d;
+        int64_t micro = ks_customer_revenue_30d_as_of(p, &p->cust[r], at_ms - 1);
+        if (micro > 0)
+            v[n++] = micro;
     }
-    if (n) {
-        qsort(v, n, sizeof *v, ks__dcmp);
-        p->revenue_p90 = v[(size_t)(0.9 * (double)(n - 1))];
-    }
+    /* Ranked in micro-units: x -> x / 1e6 keeps the order, so this is the
+     * value ranking revenue_30d would give. */
+    if (n)
+        p->revenue_p90 = (double)ks__kth(v, n, (size_t)(0.9 * (double)(n - 1))) / 1e6;
     free(v);
     p->timed = true;
     for (uint32_t r = 0; r < p->ncust; r++)

@@ -922,6 +922,24 @@ static void ks__rolling(const ks_pstate *p, const ks_customer *c, int64_t clock_
     out->revenue_prev_30d = (double)prev / 1e6;
 }
 
+int64_t ks_customer_revenue_30d_as_of(const ks_pstate *p, const ks_customer *c, int64_t at_ms)
+{
+    /* ks__rolling's money pass alone, stopping at the window's end. */
+    ks__blob b;
+    ks__split(p, c, &b);
+    int64_t n30 = ks__fdiv(at_ms / 1000, KS__B30), sum = 0;
+    size_t i;
+    int64_t j = ks__newest(b.list[1], b.len[1], &i);
+    while (i < b.len[1] && j > n30 - 60) {
+        ks__money e;
+        uint64_t gap = ks__get_money(b.list[1], &i, &e);
+        if (j <= n30)
+            sum = ks__sadd(sum, e.revenue);
+        j -= (int64_t)gap;
+    }
+    return sum;
+}
+
 void ks_customer_rolling_at(const ks_pstate *p, const ks_customer *c, int64_t clock_ms,
                             ks_customer_rolling *out)
 {

@@ -306,6 +306,10 @@ void ks_customer_rolling_at(const ks_pstate *p, const ks_customer *c, int64_t cl
 void ks_customer_rolling_as_of(const ks_pstate *p, const ks_customer *c, int64_t at_ms,
                                ks_customer_rolling *out);
 
+/** ks_customer_rolling_as_of's revenue_30d_micro alone (it decodes only
+ *  what that needs: the day boundary's revenue decile reads every customer). */
+int64_t ks_customer_revenue_30d_as_of(const ks_pstate *p, const ks_customer *c, int64_t at_ms);
+
 /** Returns the bytes p's rolling lists hold (pool, expiry heap). */
 size_t ks_pstate_rolling_memory(const ks_pstate *p);
 
