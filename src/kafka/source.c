@@ -1,9 +1,11 @@
 /* Kafka source over librdkafka; see include/kpistream/source.h. */
 #include "kpistream/source.h"
+#include "kpistream/clock.h"
 
 #include "kpistream/err.h"
 #include "kpistream/log.h"
 #include "kpistream/vec.h"
+#include "kafka/kick.h"
 
 #include <librdkafka/rdkafka.h>
 #include <stdint.h>
@@ -50,7 +52,26 @@ struct ks_source {
     ks_source_stats_fn on_stats;
     void *stats_ctx;
     int rebalances; /* served and not yet reported by ks_source_poll() */
+    ks_kicker *kicker; /* NULL: none (out of threads; only slower) */
+    int64_t kick_ns;   /* monotonic: the last wake-up asked for */
 };
+
+/* librdkafka 2.0 fetches a partition again only when its broker thread
+ * wakes (kick.c): ask for a wake-up when a partition that may be read was
+ * just drained and has data left to fetch, at most every 5 ms. A consumer at
+ * the end of its partitions never asks. */
+static void ks__kick(ks_source *s, const ks__pq *pq)
+{
+    int64_t lo, hi, now = ks_mono_ns();
+    if (!s->kicker || now - s->kick_ns < 5 * 1000000LL)
+        return;
+    if (rd_kafka_get_watermark_offsets(s->consumer, pq->topic, pq->partition, &lo, &hi) !=
+            RD_KAFKA_RESP_ERR_NO_ERROR ||
+        hi < 0 || pq->next < 0 || pq->next >= hi)
+        return;
+    s->kick_ns = now;
+    ks_kicker_kick(s->kicker, pq->topic, pq->partition);
+}
 
 static int ks__set(rd_kafka_conf_t *conf, const char *k, const char *v, char *errstr, size_t n)
 {
@@ -352,6 +373,7 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
         return NULL;
     }
     rd_kafka_poll_set_consumer(s->consumer);
+    s->kicker = ks_kicker_new(s->consumer);
     s->queue = rd_kafka_queue_get_consumer(s->consumer);
     s->dlq = ks__client_new(s, RD_KAFKA_PRODUCER, producer, sizeof producer / sizeof *producer,
                             errstr, errsize);
@@ -378,6 +400,8 @@ void ks_source_close(ks_source *s)
     if (!s || s->closed || !s->consumer)
         return;
     s->closed = true;
+    ks_kicker_free(s->kicker); /* it borrows the consumer */
+    s->kicker = NULL;
     rd_kafka_consumer_close(s->consumer);
 }
 
@@ -529,6 +553,8 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
             }
             pq->nheld = (int)got;
             pq->hpos = 0;
+            if (got < batch) /* its queue is empty now */
+                ks__kick(s, pq);
         }
         /* As far as alignment allows: the first message always (the check
          * above), then while the partition stays within bounds. */
