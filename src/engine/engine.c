@@ -851,6 +851,7 @@ size_t ks_engine_memory(const ks_engine *e)
             for (int w = 0; w < e->cfg->nwindows; w++)
                 total += ks_series_memory(&g->win[w]);
         }
+        total += ks_bpool_memory(&st->bpool);
     }
     return total;
 }

@@ -60,9 +60,11 @@ static bool ks__ticket_keep(uint64_t key, const ks_u64map_val *v, void *ctx)
 static int ks__group_init(ks_pstate *p, ks_group *g)
 {
     const ks_config *cfg = p->sh->cfg;
-    for (int w = 0; w < cfg->nwindows; w++)
+    for (int w = 0; w < cfg->nwindows; w++) {
         if (ks_series_init(&g->win[w], cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS) < 0)
             return KS_ERR_NOMEM;
+        ks_series_set_pool(&g->win[w], &p->bpool);
+    }
     g->used = true;
     if (p->nused < (int)(sizeof p->used / sizeof p->used[0]))
         p->used[p->nused++] = g;
@@ -112,6 +114,7 @@ void ks_pstate_free(ks_pstate *p)
         ks__group_reset(&p->channels[i]);
     free(p->segments);
     free(p->channels);
+    ks_bpool_reset(&p->bpool); /* after the series that give buckets back to it */
     ks__touches_free(&p->touches);
     ks_u64map_reset(&p->dedup);
     ks_u64map_reset(&p->tickets);

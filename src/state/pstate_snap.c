@@ -119,6 +119,7 @@ static int ks__group_load(ks_snapr *r, ks_pstate *p, ks_group *g)
             g->used = false; /* ks_pstate_free skips it */
             return -1;
         }
+        ks_series_set_pool(&g->win[k], &p->bpool);
     }
     g->used = true;
     if (!was && p->nused < KS__GID_MAX)

@@ -12,14 +12,10 @@
  * events that would need more are not bucketed for that window. */
 #define KS__SERIES_MAX_CAP (1u << 20)
 #define KS__NO_CLOCK INT64_MIN
-/* Dropped buckets a series keeps for its next ones: as a window slides, a
- * bucket is created about as often as one is dropped, and a malloc + free
- * per bucket was a tenth of a catch-up's time (and fragmented the heap).
- * The clock drops buckets in bursts (a partition read ahead, then the
- * watermark moving a few buckets at once): with a fixed 4 spares, a 45-day
- * catch-up still made 1.58 M callocs and 1.35 M frees. A series keeps up to
- * as many spares as it holds live buckets, plus a few, so its memory stays
- * within twice its live buckets; the 45-day run then frees none. */
+/* Dropped buckets a series without a pool keeps for its next ones: as a
+ * window slides, a bucket is created about as often as one is dropped, and
+ * a malloc + free per bucket was a tenth of a catch-up's time (and
+ * fragmented the heap). A partition's series share a pool (ks_bpool). */
 #define KS__SPARES 4
 
 const char *ks_counter_name(ks_counter c)
@@ -56,7 +52,20 @@ static ks_bucket *ks__spare_next(const ks_bucket *b)
 /* Takes ownership of b: kept as a spare, or freed. */
 static void ks__drop(ks_series *s, ks_bucket *b)
 {
-    if (s->nspare >= s->n + KS__SPARES) {
+    ks_bpool *pool = s->pool;
+    if (pool) {
+        if (pool->live)
+            pool->live--;
+        if (pool->nfree >= pool->live / 4 + 256) {
+            free(b);
+            return;
+        }
+        memcpy(&b->v[0], &pool->free, sizeof pool->free);
+        pool->free = b;
+        pool->nfree++;
+        return;
+    }
+    if (s->nspare >= KS__SPARES) {
         free(b);
         return;
     }
@@ -68,19 +77,50 @@ static void ks__drop(ks_series *s, ks_bucket *b)
 /* Returns a zeroed bucket (a spare if any), or NULL when out of memory. */
 static ks_bucket *ks__new_bucket(ks_series *s)
 {
-    ks_bucket *b = s->spare;
-    if (!b)
-        return calloc(1, sizeof *b);
-    s->spare = ks__spare_next(b);
-    s->nspare--;
-    memset(b, 0, sizeof *b);
+    ks_bpool *pool = s->pool;
+    ks_bucket **list = pool ? &pool->free : &s->spare;
+    ks_bucket *b = *list;
+    if (b) {
+        *list = ks__spare_next(b);
+        if (pool)
+            pool->nfree--;
+        else
+            s->nspare--;
+        memset(b, 0, sizeof *b);
+    } else {
+        b = calloc(1, sizeof *b);
+    }
+    if (b && pool)
+        pool->live++;
     return b;
+}
+
+void ks_series_set_pool(ks_series *s, ks_bpool *pool)
+{
+    s->pool = pool;
+}
+
+void ks_bpool_reset(ks_bpool *pool)
+{
+    while (pool->free) {
+        ks_bucket *next = ks__spare_next(pool->free);
+        free(pool->free);
+        pool->free = next;
+    }
+    memset(pool, 0, sizeof *pool);
+}
+
+size_t ks_bpool_memory(const ks_bpool *pool)
+{
+    return (size_t)pool->nfree * sizeof(ks_bucket);
 }
 
 void ks_series_reset(ks_series *s)
 {
     for (uint32_t i = 0; i < s->n; i++)
         free(s->e[s->head + i].b);
+    if (s->pool)
+        s->pool->live = s->pool->live > s->n ? s->pool->live - s->n : 0;
     while (s->spare) {
         ks_bucket *next = ks__spare_next(s->spare);
         free(s->spare);
@@ -216,10 +256,9 @@ void ks_series_advance(ks_series *s, int64_t clock_s)
         return;
     s->clock_n = nc;
     while (s->n && s->e[s->head].n <= nc - KS_WINDOW_BUCKETS) {
-        ks_bucket *b = s->e[s->head].b;
+        ks__drop(s, s->e[s->head].b);
         s->head++;
         s->n--;
-        ks__drop(s, b);
     }
     if (s->n == 0)
         s->head = 0;

@@ -226,6 +226,7 @@ typedef struct ks_pstate {
     ks_names_hint nhint;
     ks_u64map tickets;     /* ticket_id hash -> packed {opened_ms, flags, channel, segment} */
     ks_roll roll;          /* customers' rolling bucket lists */
+    ks_bpool bpool;        /* spare window buckets of its groups' series */
     ks_response *resp;     /* first responses, drained by the engine after each event */
     uint32_t nresp, capresp;
     ks_notice *notices;    /* alerts and triggers since the last flush */

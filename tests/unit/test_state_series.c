@@ -163,3 +163,41 @@ Test(series, moves_behind_the_window_are_skipped)
     cr_assert_eq(distinct(&s, t0 + 2 * 3600 + 30, KS_C_EVENTS), 0);
     ks_series_reset(&s);
 }
+
+/* Series sharing a pool hand dropped buckets to each other (a bucket dropped
+ * by one is the next one another creates, zeroed), and the pool stops taking
+ * buckets back once it holds a quarter of the live ones plus 256. */
+Test(series, a_pool_is_shared_zeroed_and_bounded)
+{
+    ks_bpool pool = {0};
+    ks_series a, b;
+    ks_series_init(&a, 60);
+    ks_series_init(&b, 60);
+    ks_series_set_pool(&a, &pool);
+    ks_series_set_pool(&b, &pool);
+    int64_t t0 = 1800000000;
+    for (int i = 0; i < 600; i++)
+        ks_series_at(&a, t0 + i * 60)->v[KS_C_EVENTS] = 7;
+    cr_assert_eq(pool.live, 600);
+    ks_series_advance(&a, t0 + 600 * 60 + 59 * 60); /* all 600 leave the window */
+    cr_assert_eq(a.n, 0);
+    cr_assert_eq(pool.live, 0);
+    /* 600 dropped one by one: kept while nfree < live/4 + 256, then freed
+     * (live falls as they go: 324 kept, 276 freed). */
+    cr_assert_eq(pool.nfree, 324);
+    cr_assert_eq(ks_bpool_memory(&pool), 324 * sizeof(ks_bucket));
+    ks_bucket *first = pool.free;
+    ks_bucket *got = ks_series_at(&b, t0);
+    cr_assert_eq(got, first, "b reuses the bucket a dropped last");
+    for (int k = 0; k < KS_C__COUNT; k++)
+        cr_assert_eq(got->v[k], 0, "a reused bucket starts empty");
+    cr_assert_eq(pool.nfree, 323);
+    cr_assert_eq(pool.live, 1);
+    cr_assert_eq(sum_window(&b, t0), 0);
+    ks_series_reset(&b);
+    cr_assert_eq(pool.live, 0);
+    ks_series_reset(&a);
+    ks_bpool_reset(&pool);
+    cr_assert_eq(pool.nfree, 0);
+    cr_assert_null(pool.free);
+}
