@@ -53,17 +53,25 @@ static void fake_state_apply(fake_state *fs, const ks_batch *b, const char *pref
 {
     char key[256];
     size_t kl = (size_t)snprintf(key, sizeof key, "%sagg:state", prefix);
+    const char **argv = NULL;
+    size_t *lens = NULL, cap = 0;
     for (size_t c = 0; c < b->ncmds; c++) {
-        size_t from = b->cmdstart[c], to = c + 1 < b->ncmds ? b->cmdstart[c + 1] : b->nargs;
-        if (to - from < 3 || b->arglen[from + 1] != kl ||
-            memcmp(b->arena + b->argoff[from + 1], key, kl) != 0)
+        size_t to = ks_batch_argc(b, c);
+        if (to > cap) {
+            cap = to * 2;
+            argv = realloc(argv, cap * sizeof *argv);
+            lens = realloc(lens, cap * sizeof *lens);
+            if (!argv || !lens)
+                abort();
+        }
+        ks_batch_get(b, c, argv, lens, to);
+        if (to < 3 || lens[1] != kl || memcmp(argv[1], key, kl) != 0)
             continue;
-        const char *cmd = b->arena + b->argoff[from];
-        bool set = b->arglen[from] == 4 && memcmp(cmd, "HSET", 4) == 0;
-        bool del = b->arglen[from] == 4 && memcmp(cmd, "HDEL", 4) == 0;
-        for (size_t a = from + 2; (set && a + 1 < to) || (del && a < to); a += set ? 2 : 1) {
-            const char *f = b->arena + b->argoff[a];
-            size_t fl = b->arglen[a];
+        bool set = lens[0] == 4 && memcmp(argv[0], "HSET", 4) == 0;
+        bool del = lens[0] == 4 && memcmp(argv[0], "HDEL", 4) == 0;
+        for (size_t a = 2; (set && a + 1 < to) || (del && a < to); a += set ? 2 : 1) {
+            const char *f = argv[a];
+            size_t fl = lens[a];
             long at = fake_state_find(fs, f, fl);
             if (del) {
                 if (at >= 0) { /* move the last pair into its place */
@@ -75,8 +83,8 @@ static void fake_state_apply(fake_state *fs, const ks_batch *b, const char *pref
                 }
                 continue;
             }
-            const char *v = b->arena + b->argoff[a + 1];
-            size_t vl = b->arglen[a + 1];
+            const char *v = argv[a + 1];
+            size_t vl = lens[a + 1];
             if (at >= 0) {
                 free(fs->s[at + 1]);
                 fs->s[at + 1] = fake_state_dup(v, vl), fs->l[at + 1] = vl;
@@ -93,6 +101,8 @@ static void fake_state_apply(fake_state *fs, const ks_batch *b, const char *pref
             fs->s[fs->n] = fake_state_dup(v, vl), fs->l[fs->n++] = vl;
         }
     }
+    free(argv);
+    free(lens);
 }
 
 /* Builds a flush from the state as read back, and applies what it writes. */

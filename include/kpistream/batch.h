@@ -1,6 +1,8 @@
 /* A batch of Redis commands built by the engine and sent by the Redis sink.
- * Keeps the engine free of any Redis client: commands are argv vectors of
- * byte strings stored in one growable arena, reused from flush to flush. */
+ * Keeps the engine free of any Redis client: the commands are encoded in the
+ * Redis protocol (RESP) as they are appended, back to back in one growable
+ * buffer reused from flush to flush, so the sink sends the buffer as it is
+ * (no per-argument pass, no second copy) and a flush holds its commands once. */
 #ifndef KPISTREAM_BATCH_H
 #define KPISTREAM_BATCH_H
 
@@ -8,13 +10,12 @@
 #include <stdint.h>
 
 typedef struct ks_batch {
-    char *arena;
+    char *buf;        /* the commands in RESP: *<argc>\r\n then $<len>\r\n<arg>\r\n each */
     size_t len, cap;
-    size_t *argoff;   /* offset of each argument in arena */
-    size_t *arglen;
-    size_t nargs, capargs;
-    size_t *cmdstart; /* index of each command's first argument */
+    size_t *cmdoff;   /* offset in buf of each command's *<argc> header */
     size_t ncmds, capcmds;
+    size_t argc;      /* arguments of the last command so far */
+    size_t nargs;     /* arguments of all commands (statistics) */
     int failed;       /* set on out-of-memory; the batch must not be sent */
 } ks_batch;
 
@@ -27,7 +28,7 @@ void ks_batch_reset(ks_batch *b);
 /** Empties the batch, keeping its memory. */
 void ks_batch_clear(ks_batch *b);
 
-/** Starts a new command. */
+/** Starts a new command (arguments appended before the first are dropped). */
 void ks_batch_cmd(ks_batch *b);
 
 /** Appends one argument (len bytes, copied) to the current command. */
@@ -43,11 +44,16 @@ void ks_batch_i64(ks_batch *b, int64_t v);
  *  length. No printf: flushes format millions of these. */
 size_t ks_batch_i64_text(char *out, int64_t v);
 
-/** Appends a printf-formatted argument. */
+/** Appends a printf-formatted argument (truncated to 511 bytes). */
 void ks_batch_fmt(ks_batch *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/** Returns the number of arguments of command i and fills argv/lens
- *  (pointers borrowed from b, valid until the next change to b). */
+/** Returns the number of arguments of command i. */
+size_t ks_batch_argc(const ks_batch *b, size_t i);
+
+/** Decodes command i: returns its number of arguments (at most max) and
+ *  fills argv/lens with the first ones (pointers borrowed from b, valid until
+ *  the next change to b; each argument is followed by "\r\n", not a NUL).
+ *  Not for hot paths: it parses the command's RESP. */
 size_t ks_batch_get(const ks_batch *b, size_t i, const char **argv, size_t *lens, size_t max);
 
 #endif

@@ -44,7 +44,9 @@ int ks_redis_sink_write_watched(ks_redis_sink *s, const ks_batch *b, char *errst
 /** Sends b like ks_redis_sink_write_watched() without waiting for its
  *  replies: the caller goes on working and collects the outcome with
  *  ks_redis_sink_finish() (which blocks until it is there; check
- *  ks_redis_sink_ready() to avoid waiting). One transaction at a time. */
+ *  ks_redis_sink_ready() to avoid waiting). One transaction at a time.
+ *  b is written from where it is, not copied: it is borrowed until
+ *  ks_redis_sink_finish() returns, and must not change or be freed before. */
 int ks_redis_sink_send_watched(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize);
 
 /** Returns true while a sent transaction's replies are awaited. */

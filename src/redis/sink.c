@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 #include <unistd.h>
 
 struct ks_redis_sink {
@@ -20,10 +21,6 @@ struct ks_redis_sink {
     ks_redis_url url;
     int timeout_ms;
     redisContext *c;
-    char *resp;          /* the transaction in Redis protocol, reused */
-    size_t resp_len, resp_cap;
-    const char **argv;   /* one command's arguments, grown to the widest */
-    size_t *lens, capargv, caplens;
     redisReply *last;    /* reply of the batch's last command (kept until the next write) */
     const char **rstr;   /* ... flattened: borrowed from last, or from itext */
     size_t *rlen, nr, caprstr, caprlen;
@@ -33,7 +30,9 @@ struct ks_redis_sink {
     size_t itlen, itcap;
     bool watching;       /* a read's WATCH holds on this connection */
     size_t inflight;     /* commands of a sent transaction whose replies are awaited (0: none) */
-    size_t sent;         /* ... bytes of it (resp) written so far; resp_len: all */
+    struct iovec out[3]; /* ... its bytes: MULTI, the batch's (borrowed), EXEC */
+    size_t out_len;      /* ... their total */
+    size_t sent;         /* ... bytes of it written so far */
     int send_errno;      /* ... the error that stopped writing it (0: none) */
     size_t ngot;         /* ... replies of it read so far (MULTI, QUEUEDs, EXEC) */
     redisReply *exec;    /* ... its EXEC reply, once read */
@@ -69,9 +68,6 @@ void ks_redis_sink_free(ks_redis_sink *s)
     if (!s)
         return;
     ks__drop(s);
-    free(s->resp);
-    free(s->argv);
-    free(s->lens);
     if (s->last)
         freeReplyObject(s->last);
     if (s->exec)
@@ -81,53 +77,6 @@ void ks_redis_sink_free(ks_redis_sink *s)
     free(s->roff);
     free(s->itext);
     free(s);
-}
-
-/* Makes room for n more bytes of RESP. */
-static int ks__resp_room(ks_redis_sink *s, size_t n)
-{
-    return ks_vec_reserve(s->resp, s->resp_cap, s->resp_len + n) < 0 ? -1 : 0;
-}
-
-/* Writes <tag><v>\r\n at p (room checked by the caller); returns its length. */
-static size_t ks__resp_len(char *p, char tag, size_t v)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    p[0] = tag;
-    for (size_t i = 0; i < n; i++)
-        p[1 + i] = tmp[n - 1 - i];
-    p[1 + n] = '\r';
-    p[2 + n] = '\n';
-    return n + 3;
-}
-
-/* Appends one command in the Redis protocol (RESP): *argc, then $len + bytes
- * for each argument. Formatting it here, once, with one size check per
- * command and no printf, saves hiredis's per-argument formatting: a flush
- * carries millions of arguments. */
-static int ks__resp_cmd(ks_redis_sink *s, size_t argc, const char **argv, const size_t *lens)
-{
-    size_t need = 23;
-    for (size_t i = 0; i < argc; i++)
-        need += lens[i] + 25; /* $, up to 20 digits, two CRLFs */
-    if (ks__resp_room(s, need) < 0)
-        return -1;
-    char *p = s->resp + s->resp_len;
-    p += ks__resp_len(p, '*', argc);
-    for (size_t i = 0; i < argc; i++) {
-        p += ks__resp_len(p, '$', lens[i]);
-        memcpy(p, argv[i], lens[i]);
-        p += lens[i];
-        *p++ = '\r';
-        *p++ = '\n';
-    }
-    s->resp_len = (size_t)(p - s->resp);
-    return 0;
 }
 
 /* Runs one command; returns 0 if the reply is not an error. */
@@ -219,26 +168,6 @@ static int ks__flatten(ks_redis_sink *s, redisReply *r)
     return 0;
 }
 
-/* Formats b into s->resp in the protocol, wrapped in MULTI/EXEC if tx. */
-static int ks__format(ks_redis_sink *s, const ks_batch *b, bool tx)
-{
-    static const char *multi[1] = {"MULTI"}, *exec[1] = {"EXEC"};
-    static const size_t multi_len[1] = {5}, exec_len[1] = {4};
-    s->resp_len = 0;
-    int bad = tx ? ks__resp_cmd(s, 1, multi, multi_len) : 0;
-    for (size_t i = 0; i < b->ncmds && !bad; i++) {
-        size_t all = (i + 1 < b->ncmds ? b->cmdstart[i + 1] : b->nargs) - b->cmdstart[i];
-        if (ks_vec_reserve(s->argv, s->capargv, all) < 0 ||
-            ks_vec_reserve(s->lens, s->caplens, all) < 0)
-            return -1;
-        size_t n = ks_batch_get(b, i, s->argv, s->lens, all);
-        bad = ks__resp_cmd(s, n, s->argv, s->lens);
-    }
-    if (bad || (tx && ks__resp_cmd(s, 1, exec, exec_len) < 0))
-        return -1;
-    return 0;
-}
-
 /* Keeps reply r (taken over) as the last command's reply, flattened. */
 static int ks__keep(ks_redis_sink *s, redisReply *r, char *errstr, size_t errsize)
 {
@@ -274,11 +203,8 @@ int ks_redis_sink_read(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t
     if (rc < 0)
         return rc;
     ks__forget_last(s);
-    if (ks__format(s, b, false) < 0) {
-        snprintf(errstr, errsize, "redis: out of memory formatting a read");
-        return KS_ERR_NOMEM;
-    }
-    if (redisAppendFormattedCommand(s->c, s->resp, s->resp_len) != REDIS_OK)
+    /* b holds its commands in the protocol already. */
+    if (redisAppendFormattedCommand(s->c, b->buf, b->len) != REDIS_OK)
         goto io_error;
     rc = 0;
     for (size_t i = 0; i < b->ncmds; i++) {
@@ -329,18 +255,32 @@ static void ks__settle(ks_redis_sink *s)
     s->exec = NULL;
     s->inflight = s->ngot = 0;
     s->first_err[0] = '\0';
+    memset(s->out, 0, sizeof s->out); /* the batch is the caller's again */
+    s->out_len = s->sent = 0;
 }
 
 /* Writes the rest of the transaction in flight straight to the socket
- * (handing it to hiredis would copy it once more; hiredis's own output
- * buffer is empty while one is in flight). block: until all is written
- * (bounded by the socket's send timeout), else what the socket takes now.
- * Returns -1 with send_errno set when the connection failed. */
+ * from the batch (handing it to hiredis, or formatting it into a buffer of
+ * our own, would copy it once more; hiredis's own output buffer is empty
+ * while one is in flight). block: until all is written (bounded by the
+ * socket's send timeout), else what the socket takes now. Returns -1 with
+ * send_errno set when the connection failed. */
 static int ks__push(ks_redis_sink *s, bool block)
 {
-    while (s->sent < s->resp_len && !s->send_errno) {
-        ssize_t w = send(s->c->fd, s->resp + s->sent, s->resp_len - s->sent,
-                         MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
+    while (s->sent < s->out_len && !s->send_errno) {
+        struct iovec iov[3];
+        size_t skip = s->sent, n = 0;
+        for (size_t i = 0; i < 3; i++) {
+            if (skip >= s->out[i].iov_len) {
+                skip -= s->out[i].iov_len;
+                continue;
+            }
+            iov[n].iov_base = (char *)s->out[i].iov_base + skip;
+            iov[n++].iov_len = s->out[i].iov_len - skip;
+            skip = 0;
+        }
+        struct msghdr m = {.msg_iov = iov, .msg_iovlen = n};
+        ssize_t w = sendmsg(s->c->fd, &m, MSG_NOSIGNAL | (block ? 0 : MSG_DONTWAIT));
         if (w > 0) {
             s->sent += (size_t)w;
         } else if (w < 0 && errno == EINTR) {
@@ -378,14 +318,15 @@ static int ks__send(ks_redis_sink *s, const ks_batch *b, bool watched, char *err
         return rc;
     ks__forget_last(s);
     s->watching = false; /* EXEC ends the WATCH, whatever happens */
-    /* The whole transaction in the protocol, pipelined at once. */
-    if (ks__format(s, b, true) < 0) {
-        snprintf(errstr, errsize, "redis: out of memory formatting the flush");
-        return KS_ERR_NOMEM;
-    }
-    s->sent = 0;
     s->send_errno = 0;
     ks__settle(s);
+    /* The whole transaction, pipelined at once: b holds its commands in the
+     * protocol already, and stays unchanged until the replies are read. */
+    static const char multi[] = "*1\r\n$5\r\nMULTI\r\n", exec[] = "*1\r\n$4\r\nEXEC\r\n";
+    s->out[0] = (struct iovec){(void *)multi, sizeof multi - 1};
+    s->out[1] = (struct iovec){b->buf, b->len};
+    s->out[2] = (struct iovec){(void *)exec, sizeof exec - 1};
+    s->out_len = s->out[0].iov_len + s->out[1].iov_len + s->out[2].iov_len;
     s->inflight = b->ncmds;
     /* As much as the socket takes now; the rest goes out from
      * ks_redis_sink_ready() while the caller goes on consuming. A catch-up

@@ -1,11 +1,17 @@
+/* ks_batch: Redis commands encoded in RESP as they are appended. */
 #include "kpistream/batch.h"
 
 #include "kpistream/vec.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Room an argument takes besides its bytes: "$", up to 20 digits, two CRLFs,
+ * and one byte for its command's header growing a digit (ks__count_arg). */
+#define KS__ARG_ROOM 26
 
 void ks_batch_init(ks_batch *b)
 {
@@ -14,43 +20,89 @@ void ks_batch_init(ks_batch *b)
 
 void ks_batch_reset(ks_batch *b)
 {
-    free(b->arena);
-    free(b->argoff);
-    free(b->arglen);
-    free(b->cmdstart);
+    free(b->buf);
+    free(b->cmdoff);
     memset(b, 0, sizeof *b);
 }
 
 void ks_batch_clear(ks_batch *b)
 {
-    b->len = b->nargs = b->ncmds = 0;
+    b->len = b->ncmds = b->argc = b->nargs = 0;
     b->failed = 0;
 }
 
 void ks_batch_cmd(ks_batch *b)
 {
-    if (b->failed || ks_vec_reserve(b->cmdstart, b->capcmds, b->ncmds + 1)) {
+    if (b->failed || ks_vec_reserve(b->cmdoff, b->capcmds, b->ncmds + 1) ||
+        ks_vec_reserve(b->buf, b->cap, b->len + 4)) {
         b->failed = 1;
         return;
     }
-    b->cmdstart[b->ncmds++] = b->nargs;
+    /* RESP wants the argument count first, and it is known only when the
+     * command ends: the header counts up as arguments come (ks__count_arg). */
+    b->cmdoff[b->ncmds++] = b->len;
+    memcpy(b->buf + b->len, "*0\r\n", 4);
+    b->len += 4;
+    b->argc = 0;
+}
+
+/* Counts one more argument in the current command's *<argc> header: a
+ * decimal increment in place. At 9, 99, ... the header grows a digit and
+ * the command's arguments so far move up one byte (room reserved by the
+ * caller); once per command for most, as a customer's HSET has 46. Redis
+ * refuses leading zeros, so no fixed-width header with padding. */
+static void ks__count_arg(ks_batch *b)
+{
+    char *h = b->buf + b->cmdoff[b->ncmds - 1] + 1, *d = h;
+    while (*d != '\r')
+        d++;
+    while (d > h && d[-1] == '9')
+        *--d = '0';
+    if (d > h) {
+        d[-1]++;
+        return;
+    }
+    memmove(h + 1, h, (size_t)(b->buf + b->len - h));
+    h[0] = '1';
+    b->len++;
+}
+
+/* Writes v in decimal at p; returns the end. */
+static char *ks__decimal(char *p, size_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do {
+        tmp[n++] = (char)('0' + v % 10);
+        v /= 10;
+    } while (v);
+    while (n)
+        *p++ = tmp[--n];
+    return p;
 }
 
 void ks_batch_arg(ks_batch *b, const char *s, size_t len)
 {
-    size_t cap = b->capargs; /* argoff and arglen grow alike from one capacity */
-    if (b->failed || ks_vec_reserve(b->arena, b->cap, b->len + len + 1) ||
-        ks_vec_reserve(b->argoff, cap, b->nargs + 1) ||
-        ks_vec_reserve(b->arglen, b->capargs, b->nargs + 1)) {
+    if (b->failed || b->ncmds == 0)
+        return;
+    if (len > SIZE_MAX / 2 - b->len || ks_vec_reserve(b->buf, b->cap, b->len + len + KS__ARG_ROOM)) {
         b->failed = 1;
         return;
     }
-    memcpy(b->arena + b->len, s, len);
-    b->arena[b->len + len] = '\0';
-    b->argoff[b->nargs] = b->len;
-    b->arglen[b->nargs] = len;
+    ks__count_arg(b);
+    char *p = b->buf + b->len;
+    *p++ = '$';
+    p = ks__decimal(p, len);
+    *p++ = '\r';
+    *p++ = '\n';
+    if (len)
+        memcpy(p, s, len);
+    p += len;
+    *p++ = '\r';
+    *p++ = '\n';
+    b->len = (size_t)(p - b->buf);
+    b->argc++;
     b->nargs++;
-    b->len += len + 1;
 }
 
 void ks_batch_str(ks_batch *b, const char *s)
@@ -70,14 +122,32 @@ void ks_batch_fmt(ks_batch *b, const char *fmt, ...)
     ks_batch_arg(b, buf, (size_t)n < sizeof buf ? (size_t)n : sizeof buf - 1);
 }
 
+/* Reads the decimal number at *pp up to its CRLF; moves *pp past the CRLF. */
+static size_t ks__number(const char **pp)
+{
+    const char *p = *pp;
+    size_t v = 0;
+    while (*p != '\r')
+        v = v * 10 + (size_t)(*p++ - '0');
+    *pp = p + 2;
+    return v;
+}
+
+size_t ks_batch_argc(const ks_batch *b, size_t i)
+{
+    const char *p = b->buf + b->cmdoff[i] + 1;
+    return ks__number(&p);
+}
+
 size_t ks_batch_get(const ks_batch *b, size_t i, const char **argv, size_t *lens, size_t max)
 {
-    size_t from = b->cmdstart[i];
-    size_t to = i + 1 < b->ncmds ? b->cmdstart[i + 1] : b->nargs;
-    size_t n = 0;
-    for (size_t a = from; a < to && n < max; a++, n++) {
-        argv[n] = b->arena + b->argoff[a];
-        lens[n] = b->arglen[a];
+    const char *p = b->buf + b->cmdoff[i] + 1;
+    size_t argc = ks__number(&p), n = 0;
+    for (; n < argc && n < max; n++) {
+        p++; /* '$' */
+        lens[n] = ks__number(&p);
+        argv[n] = p;
+        p += lens[n] + 2;
     }
     return n;
 }
