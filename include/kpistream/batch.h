@@ -14,7 +14,7 @@ typedef struct ks_batch {
     size_t len, cap;
     size_t *cmdoff;   /* offset in buf of each command's *<argc> header */
     size_t ncmds, capcmds;
-    size_t argc;      /* arguments of the last command so far */
+    size_t hdr;       /* offset of the last digit of the last command's <argc> */
     size_t nargs;     /* arguments of all commands (statistics) */
     int failed;       /* set on out-of-memory; the batch must not be sent */
 } ks_batch;

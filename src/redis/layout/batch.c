@@ -10,7 +10,7 @@
 #include <string.h>
 
 /* Room an argument takes besides its bytes: "$", up to 20 digits, two CRLFs,
- * and one byte for its command's header growing a digit (ks__count_arg). */
+ * and one byte for its command's header growing a digit (ks__count_carry). */
 #define KS__ARG_ROOM 26
 
 void ks_batch_init(ks_batch *b)
@@ -27,7 +27,7 @@ void ks_batch_reset(ks_batch *b)
 
 void ks_batch_clear(ks_batch *b)
 {
-    b->len = b->ncmds = b->argc = b->nargs = 0;
+    b->len = b->ncmds = b->nargs = 0;
     b->failed = 0;
 }
 
@@ -39,23 +39,21 @@ void ks_batch_cmd(ks_batch *b)
         return;
     }
     /* RESP wants the argument count first, and it is known only when the
-     * command ends: the header counts up as arguments come (ks__count_arg). */
+     * command ends: the header counts up as arguments come (ks_batch_arg). */
     b->cmdoff[b->ncmds++] = b->len;
     memcpy(b->buf + b->len, "*0\r\n", 4);
+    b->hdr = b->len + 1;
     b->len += 4;
-    b->argc = 0;
 }
 
-/* Counts one more argument in the current command's *<argc> header: a
- * decimal increment in place. At 9, 99, ... the header grows a digit and
- * the command's arguments so far move up one byte (room reserved by the
- * caller); once per command for most, as a customer's HSET has 46. Redis
- * refuses leading zeros, so no fixed-width header with padding. */
-static void ks__count_arg(ks_batch *b)
+/* Counts one more argument in the current command's *<argc> header whose
+ * last digit is a 9: a decimal carry in place. At 9, 99, ... the header
+ * grows a digit and the command's arguments so far move up one byte (room
+ * reserved by the caller); once per command for most, as a customer's HSET
+ * has 46 arguments. Redis refuses leading zeros, so no fixed-width header. */
+static void ks__count_carry(ks_batch *b)
 {
-    char *h = b->buf + b->cmdoff[b->ncmds - 1] + 1, *d = h;
-    while (*d != '\r')
-        d++;
+    char *h = b->buf + b->cmdoff[b->ncmds - 1] + 1, *d = b->buf + b->hdr + 1;
     while (d > h && d[-1] == '9')
         *--d = '0';
     if (d > h) {
@@ -65,6 +63,7 @@ static void ks__count_arg(ks_batch *b)
     memmove(h + 1, h, (size_t)(b->buf + b->len - h));
     h[0] = '1';
     b->len++;
+    b->hdr++;
 }
 
 /* Writes v in decimal at p; returns the end. */
@@ -81,6 +80,8 @@ static char *ks__decimal(char *p, size_t v)
     return p;
 }
 
+/* Runs once per argument of every flush (millions): the length's common
+ * one- and two-digit cases are written without a loop. */
 void ks_batch_arg(ks_batch *b, const char *s, size_t len)
 {
     if (b->failed || b->ncmds == 0)
@@ -89,19 +90,29 @@ void ks_batch_arg(ks_batch *b, const char *s, size_t len)
         b->failed = 1;
         return;
     }
-    ks__count_arg(b);
+    if (b->buf[b->hdr] != '9')
+        b->buf[b->hdr]++;
+    else
+        ks__count_carry(b);
     char *p = b->buf + b->len;
-    *p++ = '$';
-    p = ks__decimal(p, len);
-    *p++ = '\r';
-    *p++ = '\n';
+    if (len < 10) {
+        p[0] = '$', p[1] = (char)('0' + len), p[2] = '\r', p[3] = '\n';
+        p += 4;
+    } else if (len < 100) {
+        p[0] = '$', p[1] = (char)('0' + len / 10), p[2] = (char)('0' + len % 10);
+        p[3] = '\r', p[4] = '\n';
+        p += 5;
+    } else {
+        *p++ = '$';
+        p = ks__decimal(p, len);
+        *p++ = '\r';
+        *p++ = '\n';
+    }
     if (len)
         memcpy(p, s, len);
     p += len;
-    *p++ = '\r';
-    *p++ = '\n';
-    b->len = (size_t)(p - b->buf);
-    b->argc++;
+    p[0] = '\r', p[1] = '\n';
+    b->len = (size_t)(p + 2 - b->buf);
     b->nargs++;
 }
 
