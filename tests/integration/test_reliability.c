@@ -297,7 +297,7 @@ Test(reliability, sigkill_restarts_and_clean_restart_match_baseline)
 
     /* SIGKILL at ~20 %, ~50 %, ~75 % of the processed events. */
     scen_start(k, 0);
-    throttle(k, 5);
+    throttle(k, 15);
     unsigned rng = SEED;
     const double lo[3] = {0.15, 0.45, 0.65}, hi[3] = {0.25, 0.55, 0.75};
     long long stored = 0; /* events_processed in Redis after the last kill */
