@@ -58,8 +58,10 @@ struct ks_source {
 
 /* librdkafka 2.0 fetches a partition again only when its broker thread
  * wakes (kick.c): ask for a wake-up when a partition that may be read was
- * just drained and has data left to fetch, at most every 5 ms. A consumer at
- * the end of its partitions never asks. */
+ * just drained and has more than KS__KICK_LAG messages left on the broker,
+ * at most every 5 ms. A live consumer (a few messages behind, its fetches
+ * always in flight) never asks. */
+#define KS__KICK_LAG 256
 static void ks__kick(ks_source *s, const ks__pq *pq)
 {
     int64_t lo, hi, now = ks_mono_ns();
@@ -67,7 +69,7 @@ static void ks__kick(ks_source *s, const ks__pq *pq)
         return;
     if (rd_kafka_get_watermark_offsets(s->consumer, pq->topic, pq->partition, &lo, &hi) !=
             RD_KAFKA_RESP_ERR_NO_ERROR ||
-        hi < 0 || pq->next < 0 || pq->next >= hi)
+        hi < 0 || pq->next < 0 || hi - pq->next <= KS__KICK_LAG)
         return;
     s->kick_ns = now;
     ks_kicker_kick(s->kicker, pq->topic, pq->partition);
@@ -400,6 +402,8 @@ void ks_source_close(ks_source *s)
     if (!s || s->closed || !s->consumer)
         return;
     s->closed = true;
+    if (s->kicker)
+        ks_debug("kafka: %llu fetch wake-ups sent", (unsigned long long)ks_kicker_count(s->kicker));
     ks_kicker_free(s->kicker); /* it borrows the consumer */
     s->kicker = NULL;
     rd_kafka_consumer_close(s->consumer);
