@@ -11,6 +11,7 @@
 #include "event/event_internal.h"
 #include "kpistream/event.h"
 #include "kpistream/gen.h"
+#include "xorshift.h"
 
 typedef struct pair {
     ks_event_parser *fast, *ref;
@@ -196,10 +197,7 @@ Test(flat, numbers_convert_as_strtod_does)
 
 static uint64_t rng_next(uint64_t *s)
 {
-    *s ^= *s << 13;
-    *s ^= *s >> 7;
-    *s ^= *s << 17;
-    return *s;
+    return kst_xorshift(s);
 }
 
 /* One random edit of e[0..n) into out; returns the new length. */

@@ -13,6 +13,7 @@
 #include <criterion/criterion.h>
 
 #include "kpistream/batch.h"
+#include "xorshift.h"
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
@@ -39,10 +40,7 @@ static uint64_t rng = 0x9E3779B97F4A7C15u;
 
 static uint64_t next(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return kst_xorshift(&rng);
 }
 
 /* The expected stream: each command formatted by hiredis, concatenated. */

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "state/state.h"
+#include "xorshift.h"
 
 #define SEC 1000LL
 #define HOUR (3600 * SEC)
@@ -463,10 +464,7 @@ static int cmp_i64(const void *a, const void *b)
 static uint64_t rng = 88172645463325252ULL;
 static uint64_t next_rand(void)
 {
-    rng ^= rng << 13;
-    rng ^= rng >> 7;
-    rng ^= rng << 17;
-    return rng;
+    return kst_xorshift(&rng);
 }
 
 Test(rolling, random_streams_match_the_window_rule)
