@@ -97,10 +97,13 @@ bool ks_pstate_names_admit(ks_pstate *p, const ks_event *ev, ks_reject *why)
     int64_t dead_s = ks__dead_s(p, ev);
     ks_names_hint *hint = &p->nhint;
     for (int k = 0; k < 2; k++) {
+        hint->name[k] = NULL;
         if (!names[k]->ptr)
             continue;
         ks_names_look *o = &hint->o[k];
         hint->h[k] = ks__nhash(k, names[k]);
+        hint->name[k] = names[k]->ptr;
+        hint->len[k] = names[k]->len;
         ks__nfind(p, (uint32_t)(c - p->cust), k, hint->h[k], dead_s, o);
         /* A name no longer live comes back as a new one would. */
         if (!o->found_live && o->live >= p->sh->cfg->max_names_per_customer) {
@@ -125,6 +128,8 @@ int ks__names_note(ks_pstate *p, const ks_customer *c, const ks_event *ev)
     const ks_names_hint *hint = &p->nhint;
     bool hinted = hint->ev == ev && hint->ts_ms == ev->ts_ms && hint->rec == rec &&
                   hint->gen == p->names_gen;
+    for (int k = 0; k < 2 && hinted; k++)
+        hinted = !names[k]->ptr || (hint->name[k] == names[k]->ptr && hint->len[k] == names[k]->len);
     p->nhint.ev = NULL;
     for (int k = 0; k < 2; k++) {
         if (!names[k]->ptr)

@@ -190,13 +190,15 @@ typedef struct ks_names_look {
 
 /* What the names admission found for the event it let through, so that the
  * event's application does not hash and look up the same names again. Used
- * only for the same event and record and while the lists are unchanged
- * (gen); anything else looks up afresh. */
+ * only for the same event, names and record and while the lists are
+ * unchanged (gen); anything else looks up afresh. */
 typedef struct ks_names_hint {
     const void *ev;     /* the event admitted (NULL: none) */
     int64_t ts_ms;
     uint32_t rec, gen;
     uint32_t h[2];      /* name hashes by kind (segment, channel) */
+    const char *name[2]; /* ... of these bytes */
+    size_t len[2];
     ks_names_look o[2];
 } ks_names_hint;
 
