@@ -96,9 +96,11 @@ typedef struct ks_sbucket {
  * with 0.6 M callocs. It stops taking buckets back once it holds a quarter
  * of the owner's live buckets plus 256. */
 typedef struct ks_bpool {
-    ks_bucket *free; /* linked through v[0] */
+    ks_bucket **free; /* [nfree]: an array, not a list through the buckets,
+                       * so a drop does not write to the cold bucket */
     uint32_t nfree;
-    uint64_t live;   /* buckets its series hold (not counting loaded ones) */
+    size_t cap;
+    uint64_t live;    /* buckets its series hold (not counting loaded ones) */
 } ks_bpool;
 
 typedef struct ks_series {

@@ -4,6 +4,7 @@
 #include "kpistream/window.h"
 
 #include "kpistream/err.h"
+#include "kpistream/vec.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -56,13 +57,12 @@ static void ks__drop(ks_series *s, ks_bucket *b)
     if (pool) {
         if (pool->live)
             pool->live--;
-        if (pool->nfree >= pool->live / 4 + 256) {
+        if (pool->nfree >= pool->live / 4 + 256 ||
+            (pool->nfree == pool->cap && ks_vec_reserve(pool->free, pool->cap, pool->nfree + 1))) {
             free(b);
             return;
         }
-        memcpy(&b->v[0], &pool->free, sizeof pool->free);
-        pool->free = b;
-        pool->nfree++;
+        pool->free[pool->nfree++] = b;
         return;
     }
     if (s->nspare >= KS__SPARES) {
@@ -78,18 +78,18 @@ static void ks__drop(ks_series *s, ks_bucket *b)
 static ks_bucket *ks__new_bucket(ks_series *s)
 {
     ks_bpool *pool = s->pool;
-    ks_bucket **list = pool ? &pool->free : &s->spare;
-    ks_bucket *b = *list;
-    if (b) {
-        *list = ks__spare_next(b);
-        if (pool)
-            pool->nfree--;
-        else
-            s->nspare--;
-        memset(b, 0, sizeof *b);
-    } else {
-        b = calloc(1, sizeof *b);
+    ks_bucket *b = NULL;
+    if (pool && pool->nfree) {
+        b = pool->free[--pool->nfree];
+    } else if (!pool && s->spare) {
+        b = s->spare;
+        s->spare = ks__spare_next(b);
+        s->nspare--;
     }
+    if (b)
+        memset(b, 0, sizeof *b);
+    else
+        b = calloc(1, sizeof *b);
     if (b && pool)
         pool->live++;
     return b;
@@ -102,17 +102,15 @@ void ks_series_set_pool(ks_series *s, ks_bpool *pool)
 
 void ks_bpool_reset(ks_bpool *pool)
 {
-    while (pool->free) {
-        ks_bucket *next = ks__spare_next(pool->free);
-        free(pool->free);
-        pool->free = next;
-    }
+    for (uint32_t i = 0; i < pool->nfree; i++)
+        free(pool->free[i]);
+    free(pool->free);
     memset(pool, 0, sizeof *pool);
 }
 
 size_t ks_bpool_memory(const ks_bpool *pool)
 {
-    return (size_t)pool->nfree * sizeof(ks_bucket);
+    return (size_t)pool->nfree * sizeof(ks_bucket) + (size_t)pool->cap * sizeof *pool->free;
 }
 
 void ks_series_reset(ks_series *s)
