@@ -4,6 +4,7 @@
 #include "kpistream/err.h"
 #include "kpistream/log.h"
 #include "kpistream/vec.h"
+#include "redis/tx_reply.h"
 
 #include <errno.h>
 #include <hiredis/hiredis.h>
@@ -34,9 +35,7 @@ struct ks_redis_sink {
     size_t out_len;      /* ... their total */
     size_t sent;         /* ... bytes of it written so far */
     int send_errno;      /* ... the error that stopped writing it (0: none) */
-    size_t ngot;         /* ... replies of it read so far (MULTI, QUEUEDs, EXEC) */
-    redisReply *exec;    /* ... its EXEC reply, once read */
-    char first_err[256]; /* ... the first error among MULTI/QUEUED replies */
+    ks_tx_reply tx;      /* ... what its replies said, read without building them */
 };
 
 ks_redis_sink *ks_redis_sink_new(const ks_config *cfg, char *errstr, size_t errsize)
@@ -57,6 +56,7 @@ ks_redis_sink *ks_redis_sink_new(const ks_config *cfg, char *errstr, size_t errs
 
 static void ks__drop(ks_redis_sink *s)
 {
+    s->tx.rd = NULL; /* its reader goes with the connection */
     if (s->c)
         redisFree(s->c);
     s->c = NULL;
@@ -70,8 +70,7 @@ void ks_redis_sink_free(ks_redis_sink *s)
     ks__drop(s);
     if (s->last)
         freeReplyObject(s->last);
-    if (s->exec)
-        freeReplyObject(s->exec);
+    ks_tx_reply_reset(&s->tx);
     free(s->rstr);
     free(s->rlen);
     free(s->roff);
@@ -234,27 +233,20 @@ io_error:
     return KS_ERR_REDIS;
 }
 
-/* Takes one reply of the transaction in flight: MULTI and QUEUEDs are only
- * looked at for errors; the EXEC reply is kept. */
-static void ks__take_reply(ks_redis_sink *s, redisReply *q)
+/* Takes one reply of the transaction in flight: a placeholder (tx_reply.h
+ * records what the sink needs while the reader reads it). */
+static void ks__take_reply(ks_redis_sink *s, void *q)
 {
-    if (s->ngot++ < s->inflight + 1) {
-        if (q->type == REDIS_REPLY_ERROR && !s->first_err[0])
-            snprintf(s->first_err, sizeof s->first_err, "%s", q->str);
-        freeReplyObject(q);
-    } else {
-        s->exec = q;
-    }
+    (void)q;
+    ks_tx_reply_took(&s->tx);
 }
 
 /* Forgets the transaction in flight. */
 static void ks__settle(ks_redis_sink *s)
 {
-    if (s->exec)
-        freeReplyObject(s->exec);
-    s->exec = NULL;
-    s->inflight = s->ngot = 0;
-    s->first_err[0] = '\0';
+    if (!ks_tx_reply_reset(&s->tx))
+        ks__drop(s); /* mid-reply: the reader's state is the transaction's */
+    s->inflight = 0;
     memset(s->out, 0, sizeof s->out); /* the batch is the caller's again */
     s->out_len = s->sent = 0;
 }
@@ -328,6 +320,7 @@ static int ks__send(ks_redis_sink *s, const ks_batch *b, bool watched, char *err
     s->out[2] = (struct iovec){(void *)exec, sizeof exec - 1};
     s->out_len = s->out[0].iov_len + s->out[1].iov_len + s->out[2].iov_len;
     s->inflight = b->ncmds;
+    ks_tx_reply_begin(&s->tx, s->c->reader, b->ncmds);
     /* As much as the socket takes now; the rest goes out from
      * ks_redis_sink_ready() while the caller goes on consuming. A catch-up
      * flush is tens of MB that Redis reads at its own pace: written in one
@@ -366,57 +359,49 @@ static int ks__finish(ks_redis_sink *s, char *errstr, size_t errsize)
         ks__drop(s);
         return KS_ERR_REDIS;
     }
-    while (!s->exec) {
-        redisReply *q = NULL;
-        if (redisGetReply(s->c, (void **)&q) != REDIS_OK)
+    while (!ks_tx_reply_done(&s->tx)) {
+        void *q = NULL;
+        if (redisGetReply(s->c, &q) != REDIS_OK)
             goto io_error;
         ks__take_reply(s, q);
     }
     tv = (struct timeval){s->timeout_ms / 1000, (s->timeout_ms % 1000) * 1000};
     redisSetTimeout(s->c, tv);
-    redisReply *r = s->exec;
-    char first_err[256];
-    snprintf(first_err, sizeof first_err, "%s", s->first_err);
-    s->exec = NULL;
-    ks__settle(s);
+    const ks_tx_reply *t = &s->tx;
     int rc = 0;
-    if (r->type == REDIS_REPLY_NIL && !first_err[0]) {
+    if (t->exec_type == REDIS_REPLY_NIL && !t->first_err[0]) {
         /* WATCH: another member flushed between our read and this EXEC. */
         snprintf(errstr, errsize, "redis %s:%d: the group state changed since it was read",
                  s->url.host, s->url.port);
-        freeReplyObject(r);
-        return KS_ERR_CONFLICT;
-    }
-    if (r->type != REDIS_REPLY_ARRAY) {
+        rc = KS_ERR_CONFLICT;
+    } else if (t->exec_type != REDIS_REPLY_ARRAY) {
         snprintf(errstr, errsize, "redis %s:%d: transaction not applied: %s", s->url.host,
-                 s->url.port, first_err[0] ? first_err : (r->type == REDIS_REPLY_ERROR ? r->str : "EXEC returned nil"));
+                 s->url.port,
+                 t->first_err[0] ? t->first_err
+                 : t->exec_type == REDIS_REPLY_ERROR ? t->err
+                                                     : "EXEC returned nil");
         rc = KS_ERR_REDIS;
-    } else {
-        for (size_t i = 0; i < r->elements; i++)
-            if (r->element[i]->type == REDIS_REPLY_ERROR) {
-                /* Some commands may have run: every write of a flush is
-                 * absolute, so the retry completes it (see flush.h). */
-                snprintf(errstr, errsize, "redis %s:%d: command %zu of the flush failed: %s",
-                         s->url.host, s->url.port, i, r->element[i]->str);
-                rc = KS_ERR_REDIS;
-                break;
-            }
-        if (rc == 0 && r->elements > 0) {
-            /* Keep the last command's reply for ks_redis_sink_reply(). */
-            redisReply *last = r->element[r->elements - 1];
-            r->element[r->elements - 1] = NULL;
+    } else if (t->err) {
+        /* Some commands may have run: every write of a flush is absolute,
+         * so the retry completes it (see flush.h). */
+        snprintf(errstr, errsize, "redis %s:%d: command %zu of the flush failed: %s", s->url.host,
+                 s->url.port, t->err_at, t->err);
+        rc = KS_ERR_REDIS;
+    } else if (t->exec_n > 0) {
+        /* Keep the last command's reply for ks_redis_sink_reply(). */
+        redisReply *last = ks_tx_reply_take_last(&s->tx);
+        if (last)
             rc = ks__keep(s, last, errstr, errsize);
-        }
     }
-    freeReplyObject(r);
-    if (rc < 0)
+    ks__settle(s);
+    if (rc < 0 && rc != KS_ERR_CONFLICT)
         ks__drop(s);
     return rc;
 
 io_error:
-    ks__settle(s);
     snprintf(errstr, errsize, "redis %s:%d: %s", s->url.host, s->url.port,
              s->c->errstr[0] ? s->c->errstr : "connection lost");
+    ks__settle(s);
     ks__drop(s);
     return KS_ERR_REDIS;
 }
@@ -440,26 +425,26 @@ bool ks_redis_sink_inflight(const ks_redis_sink *s)
 
 bool ks_redis_sink_ready(ks_redis_sink *s)
 {
-    if (!s->inflight || !s->c || s->exec)
+    if (!s->inflight || !s->c || ks_tx_reply_done(&s->tx))
         return true;
     if (ks__push(s, false) < 0)
         return true; /* finish reports the error */
     /* Read what has arrived without waiting: the QUEUED replies come while
      * Redis reads the transaction, the EXEC reply once it has run it. */
     struct pollfd pfd = {s->c->fd, POLLIN, 0};
-    while (!s->exec && poll(&pfd, 1, 0) > 0) {
+    while (!ks_tx_reply_done(&s->tx) && poll(&pfd, 1, 0) > 0) {
         if (redisBufferRead(s->c) != REDIS_OK)
             return true; /* finish reports the error */
-        redisReply *q = NULL;
-        while (!s->exec) {
-            if (redisGetReplyFromReader(s->c, (void **)&q) != REDIS_OK)
+        void *q = NULL;
+        while (!ks_tx_reply_done(&s->tx)) {
+            if (redisGetReplyFromReader(s->c, &q) != REDIS_OK)
                 return true;
             if (!q)
                 break;
             ks__take_reply(s, q);
         }
     }
-    return s->exec != NULL;
+    return ks_tx_reply_done(&s->tx);
 }
 
 int ks_redis_sink_finish(ks_redis_sink *s, char *errstr, size_t errsize)
