@@ -8,11 +8,14 @@
  *     of the group state) flattened into strings, integers as text;
  *   - ks__names_in_order: a name registry reply (HGETALL, or the admit
  *     script's {0, name, order, ...}) walked in order of registration;
- *   - ks__take_reply: the MULTI/QUEUED/EXEC replies of a transaction.
- * sink.c is included so that its static readers are reachable without
+ *   - tx_reply.c: the same bytes read as the replies of a transaction of one
+ *     command (MULTI, QUEUED, EXEC) by the reader with the transaction's
+ *     functions in, fed in pieces; then the reader must read as before.
+ * sink.c and tx_reply.c are included so that its static readers are reachable without
  * widening its API. Every string handed out is read in full, so ASan sees a
  * pointer or length that does not match its buffer. */
 #include "redis/sink.c"
+#include "redis/tx_reply.c"
 
 #include <stdint.h>
 
@@ -43,6 +46,75 @@ static bool huge_aggregate(const uint8_t *d, size_t n)
     return false;
 }
 
+/* The input as a transaction's replies, fed in pieces of 1 to 16 bytes (by
+ * the input's length, so that the same bytes stay a RESP stream for both
+ * passes). Whatever the reader makes of them, t's record and last element
+ * are read in full, and reset frees everything. */
+static void tx_pass(const uint8_t *data, size_t size)
+{
+    size_t piece = size % 16 + 1;
+    redisReader *rd = redisReaderCreate();
+    if (!rd)
+        return;
+    ks_tx_reply t;
+    memset(&t, 0, sizeof t);
+    ks_tx_reply_begin(&t, rd, 1);
+    size_t fed = 0;
+    bool ok = true;
+    while (ok && !ks_tx_reply_done(&t)) {
+        void *v = NULL;
+        if (redisReaderGetReply(rd, &v) != REDIS_OK) {
+            ok = false;
+            break;
+        }
+        if (v) {
+            ks_tx_reply_took(&t);
+            continue;
+        }
+        if (fed == size)
+            break;
+        size_t n = size - fed < piece ? size - fed : piece;
+        ok = redisReaderFeed(rd, (const char *)data + fed, n) == REDIS_OK;
+        fed += n;
+    }
+    for (const char *c = t.first_err; *c; c++)
+        g_sum += (unsigned char)*c;
+    if (t.err)
+        g_sum += strlen(t.err) + t.err_at;
+    redisReply *last = ks_tx_reply_take_last(&t);
+    if (last && ks_tx_reply_done(&t)) {
+        ks_redis_sink s;
+        memset(&s, 0, sizeof s);
+        char err[256];
+        if (ks__keep(&s, last, err, sizeof err) == 0)
+            for (size_t i = 0; i < s.nr; i++)
+                for (size_t j = 0; j < s.rlen[i]; j++)
+                    g_sum += (unsigned char)s.rstr[i][j];
+        ks__forget_last(&s); /* frees last */
+        free(s.rstr);
+        free(s.rlen);
+        free(s.roff);
+        free(s.itext);
+    } else if (last) {
+        freeReplyObject(last); /* mid-reply: the reader holds no pointer to it after reset */
+    }
+    bool idle = ks_tx_reply_reset(&t);
+    if (ok && idle) {
+        /* The reader reads as before: a reply after EXEC is a redisReply. */
+        void *v = NULL;
+        if (redisReaderFeed(rd, "+PONG\r\n", 7) == REDIS_OK &&
+            redisReaderGetReply(rd, &v) == REDIS_OK && v) {
+            redisReply *r = v;
+            if (r->type != REDIS_REPLY_STATUS && r->type != REDIS_REPLY_ERROR &&
+                r->type != REDIS_REPLY_STRING && r->type != REDIS_REPLY_INTEGER &&
+                r->type != REDIS_REPLY_ARRAY && r->type != REDIS_REPLY_NIL)
+                __builtin_trap();
+            freeReplyObject(r);
+        }
+    }
+    redisReaderFree(rd);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (huge_aggregate(data, size))
@@ -66,25 +138,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (r->elements >= 1)
                 ks__names_in_order(r, 1, each_name, NULL);
         }
-        /* A transaction's replies: the first two are MULTI/QUEUED, the
-         * third is kept as the EXEC reply. */
-        s.inflight = 1;
-        s.ngot = (size_t)(k % 3);
-        redisReply *copy = NULL;
-        if (s.ngot < 2 && r->type == REDIS_REPLY_ERROR) {
-            /* ks__take_reply frees what it does not keep: give it its own. */
-            copy = calloc(1, sizeof *copy);
-            if (copy) {
-                copy->type = REDIS_REPLY_ERROR;
-                copy->str = strdup(r->str ? r->str : "");
-                copy->len = copy->str ? strlen(copy->str) : 0;
-                if (copy->str)
-                    ks__take_reply(&s, copy);
-                else
-                    free(copy);
-            }
-        }
-        ks__settle(&s);
         char err[256];
         if (ks__keep(&s, r, err, sizeof err) == 0)
             for (size_t i = 0; i < s.nr; i++)
@@ -97,5 +150,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     free(s.roff);
     free(s.itext);
     redisReaderFree(rd);
+    tx_pass(data, size);
     return 0;
 }
