@@ -172,6 +172,12 @@ static int64_t ks__kth(int64_t *v, size_t n, size_t k)
     return v[k];
 }
 
+/* Day boundary at_ms: the revenue decile threshold, then every customer
+ * re-scored. Customers whose events after the boundary were already applied
+ * (their partition reads up to an hour ahead of the clock) were scored at the
+ * boundary just before that event (ks_pstate_risk_catch_up), so the result
+ * does not depend on where batches fell. The threshold uses revenue up to the
+ * day before, for the same reason. */
 void ks__risk_day(ks_pstate *p, int64_t at_ms)
 {
     int64_t *v = malloc((size_t)(p->ncust ? p->ncust : 1) * sizeof *v);

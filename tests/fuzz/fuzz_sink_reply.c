@@ -50,6 +50,28 @@ static bool huge_aggregate(const uint8_t *d, size_t n)
  * the input's length, so that the same bytes stay a RESP stream for both
  * passes). Whatever the reader makes of them, t's record and last element
  * are read in full, and reset frees everything. */
+
+/* Keeps r as the sink's last reply (ks__keep), folds the strings it kept
+ * into g_sum, and lets the sink free r again. */
+static void keep_and_sum(ks_redis_sink *s, redisReply *r)
+{
+    char err[256];
+    if (ks__keep(s, r, err, sizeof err) == 0)
+        for (size_t i = 0; i < s->nr; i++)
+            for (size_t j = 0; j < s->rlen[i]; j++)
+                g_sum += (unsigned char)s->rstr[i][j];
+    ks__forget_last(s);
+}
+
+/* Frees what ks__keep allocated in s. */
+static void sink_scratch_free(ks_redis_sink *s)
+{
+    free(s->rstr);
+    free(s->rlen);
+    free(s->roff);
+    free(s->itext);
+}
+
 static void tx_pass(const uint8_t *data, size_t size)
 {
     size_t piece = size % 16 + 1;
@@ -85,16 +107,8 @@ static void tx_pass(const uint8_t *data, size_t size)
     if (last && ks_tx_reply_done(&t)) {
         ks_redis_sink s;
         memset(&s, 0, sizeof s);
-        char err[256];
-        if (ks__keep(&s, last, err, sizeof err) == 0)
-            for (size_t i = 0; i < s.nr; i++)
-                for (size_t j = 0; j < s.rlen[i]; j++)
-                    g_sum += (unsigned char)s.rstr[i][j];
-        ks__forget_last(&s); /* frees last */
-        free(s.rstr);
-        free(s.rlen);
-        free(s.roff);
-        free(s.itext);
+        keep_and_sum(&s, last); /* frees last */
+        sink_scratch_free(&s);
     } else if (last) {
         freeReplyObject(last); /* mid-reply: the reader holds no pointer to it after reset */
     }
@@ -138,17 +152,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             if (r->elements >= 1)
                 ks__names_in_order(r, 1, each_name, NULL);
         }
-        char err[256];
-        if (ks__keep(&s, r, err, sizeof err) == 0)
-            for (size_t i = 0; i < s.nr; i++)
-                for (size_t j = 0; j < s.rlen[i]; j++)
-                    g_sum += (unsigned char)s.rstr[i][j];
-        ks__forget_last(&s); /* frees r */
+        keep_and_sum(&s, r); /* frees r */
     }
-    free(s.rstr);
-    free(s.rlen);
-    free(s.roff);
-    free(s.itext);
+    sink_scratch_free(&s);
     redisReaderFree(rd);
     tx_pass(data, size);
     return 0;
