@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "kpistream/gen.h"
+#include "repo_file.h"
 
 static int run(int argc, const char **argv)
 {
@@ -21,17 +22,7 @@ static void tmpname(char *buf, size_t n, const char *tag)
 
 static char *slurp(const char *path, size_t *len)
 {
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f, "cannot open %s", path);
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *b = malloc((size_t)n + 1);
-    cr_assert_eq(fread(b, 1, (size_t)n, f), (size_t)n);
-    b[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return b;
+    return kst_read_file(path, len);
 }
 
 static size_t count_lines(const char *s)

@@ -116,37 +116,31 @@ static char *replaced(const char *text, const char *from, const char *to)
     return out;
 }
 
+/* docs with from replaced by to must give exactly one problem, saying want. */
+static void expect_one_problem(const char *docs, const char *from, const char *to,
+                               const char *want)
+{
+    char *changed = replaced(docs, from, to);
+    problems p = doc_problems(changed);
+    cr_assert_eq(p.n, 1, "%s", p.msg);
+    cr_assert_not_null(strstr(p.msg, want), "%s", p.msg);
+    free(changed);
+}
+
 /* The check can fail: a dropped row, an unknown name, a row in the wrong
  * section are each caught, naming the KPI. */
 Test(kpi_doc, a_missing_unknown_or_misplaced_row_is_caught)
 {
     char *docs = read_repo_file("docs/kpis.md");
-
-    char *dropped = replaced(docs, "| `complaint_rate` |", "| complaint rate |");
-    problems p = doc_problems(dropped);
-    cr_assert_eq(p.n, 1, "%s", p.msg);
-    cr_assert_not_null(strstr(p.msg, "no row for complaint_rate"), "%s", p.msg);
-    free(dropped);
-
-    char *unknown = replaced(docs, "| `complaint_rate` |", "| `complaint_rate`, `refund_ratio` |");
-    p = doc_problems(unknown);
-    cr_assert_eq(p.n, 1, "%s", p.msg);
-    cr_assert_not_null(strstr(p.msg, "does not know: refund_ratio"), "%s", p.msg);
-    free(unknown);
-
+    expect_one_problem(docs, "| `complaint_rate` |", "| complaint rate |",
+                       "no row for complaint_rate");
+    expect_one_problem(docs, "| `complaint_rate` |", "| `complaint_rate`, `refund_ratio` |",
+                       "does not know: refund_ratio");
     /* One of several names in a cell, the last: the quantiles' row. */
-    char *third = replaced(docs, ", `response_time_p99` |", " |");
-    p = doc_problems(third);
-    cr_assert_eq(p.n, 1, "%s", p.msg);
-    cr_assert_not_null(strstr(p.msg, "no row for response_time_p99"), "%s", p.msg);
-    free(third);
-
+    expect_one_problem(docs, ", `response_time_p99` |", " |", "no row for response_time_p99");
     /* A ratio listed among the counts. */
-    char *misplaced = replaced(docs, "| `orders` |", "| `orders`, `aov` |");
-    p = doc_problems(misplaced);
-    cr_assert_eq(p.n, 1, "%s", p.msg);
-    cr_assert_not_null(strstr(p.msg, "lists aov under a section of another kind"), "%s", p.msg);
-    free(misplaced);
+    expect_one_problem(docs, "| `orders` |", "| `orders`, `aov` |",
+                       "lists aov under a section of another kind");
     free(docs);
 }
 
