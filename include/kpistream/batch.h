@@ -9,15 +9,27 @@
 #include <stddef.h>
 #include <stdint.h>
 
-typedef struct ks_batch {
+typedef struct ks_batch ks_batch;
+/* Takes a prefix of the batch's untaken bytes (ks_batch_take); see
+ * ks_batch_set_drain(). */
+typedef void ks_batch_drain_fn(void *ctx, ks_batch *b);
+
+struct ks_batch {
     char *buf;        /* the commands in RESP: *<argc>\r\n then $<len>\r\n<arg>\r\n each */
     size_t len, cap;
-    size_t *cmdoff;   /* offset in buf of each command's *<argc> header */
+    size_t *cmdoff;   /* offset of each command's *<argc> header, counted from the
+                       * batch's first byte: buf[0] is byte number base */
     size_t ncmds, capcmds;
     size_t hdr;       /* offset of the last digit of the last command's <argc> */
     size_t nargs;     /* arguments of all commands (statistics) */
     int failed;       /* set on out-of-memory; the batch must not be sent */
-} ks_batch;
+    /* Streaming (ks_batch_set_drain): buf[0 .. rpos) is taken (sent), and
+     * base bytes taken earlier are gone from buf. Both 0 without a drain. */
+    size_t rpos, base;
+    size_t drain_at;
+    ks_batch_drain_fn *drain;
+    void *drain_ctx;
+};
 
 /** Initialises an empty batch. Release with ks_batch_reset(). */
 void ks_batch_init(ks_batch *b);
@@ -25,8 +37,18 @@ void ks_batch_init(ks_batch *b);
 /** Frees the batch's memory. */
 void ks_batch_reset(ks_batch *b);
 
-/** Empties the batch, keeping its memory. */
+/** Empties the batch, keeping its memory and its drain. */
 void ks_batch_clear(ks_batch *b);
+
+/** Makes b call fn(ctx, b) when a command starts while at least `at` bytes
+ *  of whole commands are untaken (buf + rpos .. buf + len): fn takes what it
+ *  can with ks_batch_take(), so a large batch is held only until its reader
+ *  (the Redis socket) takes it. fn NULL: no drain. ctx is borrowed. */
+void ks_batch_set_drain(ks_batch *b, size_t at, ks_batch_drain_fn *fn, void *ctx);
+
+/** Marks n more bytes taken (n <= len - rpos). The taken prefix may be
+ *  dropped from buf (base grows): pointers into buf do not survive it. */
+void ks_batch_take(ks_batch *b, size_t n);
 
 /** Starts a new command (arguments appended before the first are dropped). */
 void ks_batch_cmd(ks_batch *b);
@@ -47,7 +69,7 @@ size_t ks_batch_i64_text(char *out, int64_t v);
 /** Appends a printf-formatted argument (truncated to 511 bytes). */
 void ks_batch_fmt(ks_batch *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-/** Returns the number of arguments of command i. */
+/** Returns the number of arguments of command i (0 once it is taken). */
 size_t ks_batch_argc(const ks_batch *b, size_t i);
 
 /** Decodes command i: returns its number of arguments (at most max) and

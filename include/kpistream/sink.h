@@ -49,6 +49,20 @@ int ks_redis_sink_write_watched(ks_redis_sink *s, const ks_batch *b, char *errst
  *  ks_redis_sink_finish() returns, and must not change or be freed before. */
 int ks_redis_sink_send_watched(ks_redis_sink *s, const ks_batch *b, char *errstr, size_t errsize);
 
+/** Opens the transaction of the next ks_redis_sink_send_watched(s, b) before
+ *  b is built (after ks_redis_sink_read(), whose reply stays readable):
+ *  sends MULTI, empties b and makes it hand its commands to the socket while
+ *  they are appended (ks_batch_set_drain), so a large flush is not held
+ *  whole in memory; Redis queues them until EXEC as usual, and a transaction
+ *  never ended is discarded. End it with ks_redis_sink_send_watched(s, b),
+ *  or ks_redis_sink_stream_abort() if the build fails. Returns 0 or
+ *  KS_ERR_REDIS (the connection is dropped). */
+int ks_redis_sink_stream_begin(ks_redis_sink *s, ks_batch *b, char *errstr, size_t errsize);
+
+/** Abandons the transaction ks_redis_sink_stream_begin() opened: the
+ *  connection is dropped, so Redis discards what it queued. */
+void ks_redis_sink_stream_abort(ks_redis_sink *s, ks_batch *b);
+
 /** Returns true while a sent transaction's replies are awaited. */
 bool ks_redis_sink_inflight(const ks_redis_sink *s);
 

@@ -192,6 +192,10 @@ static int ks__flush_send(ks__run *r, bool *sent, char *err, size_t errsize)
     for (int tries = 0;; tries++) {
         ks_engine_flush_read(r->engine, &r->batch);
         rc = ks_redis_sink_read(r->sink, &r->batch, err, errsize);
+        /* The transaction's commands go to Redis while they are built. */
+        bool streaming = false;
+        if (rc == 0)
+            streaming = (rc = ks_redis_sink_stream_begin(r->sink, &r->batch, err, errsize)) == 0;
         if (rc == 0) {
             const char *const *strs;
             const size_t *lens;
@@ -205,6 +209,8 @@ static int ks__flush_send(ks__run *r, bool *sent, char *err, size_t errsize)
         }
         if (rc == 0)
             rc = ks_redis_sink_send_watched(r->sink, &r->batch, err, errsize);
+        else if (streaming)
+            ks_redis_sink_stream_abort(r->sink, &r->batch);
         if (rc != KS_ERR_CONFLICT || tries >= 50)
             break;
     }

@@ -24,8 +24,8 @@ static const ks__key ks__keys[] = {
      .doc = "The most changed customers and notices one flush carries: reading pauses when "
             "this many wait and a flush starts at once; a catch-up flushes by this size rather "
             "than every `flush_interval_ms` ([architecture.md](architecture.md#the-run-loop)). "
-            "Each takes about 650 bytes of memory while its flush is built and sent: "
-            "its Redis commands, held once."},
+            "Each is about 650 bytes of Redis commands, streamed to Redis while the flush is "
+            "built: what the batch holds is what Redis has not read yet."},
     {.name = "redis_timeout_ms", .kind = KS__K_INT_MS, .off = KS__OFF(redis_timeout_ms),
      .min = 10, .max = 60000, .def = "2000", .doc = "Redis connect and command timeout."},
     {.name = "redis_retry_max_ms", .kind = KS__K_INT_MS, .off = KS__OFF(redis_retry_max_ms),

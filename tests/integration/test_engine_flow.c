@@ -752,6 +752,96 @@ static void half_applied_flush_completes_once(const char *key)
     cr_assert_str_eq(get("kpi:global", "revenue:1h"), "16.00");
 }
 
+/* --- streamed flushes: the transaction leaves while it is built --- */
+
+enum { NSTREAM = 3000 };
+
+/* NSTREAM customers, one purchase each: a flush of about 2 MB. */
+static void many_customers(void)
+{
+    for (int i = 0; i < NSTREAM; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "c%d", i);
+        EV(i % 4, id, T0 + i, "purchase", ",\"order_id\":\"o\",\"amount\":2.5");
+    }
+    for (int p = 0; p < 4; p++)
+        ks_engine_set_eof(e, "t", p, true);
+}
+
+/* Opens the transaction and builds into it as the run loop does
+ * (ks__flush_send): read the group state, MULTI, build while the batch
+ * drains into the socket. */
+static void stream_build(void)
+{
+    char err[512];
+    ks_engine_tick(e, WALL);
+    ks_engine_flush_read(e, &batch);
+    cr_assert_eq(ks_redis_sink_read(sink, &batch, err, sizeof err), 0, "read: %s", err);
+    cr_assert_eq(ks_redis_sink_stream_begin(sink, &batch, err, sizeof err), 0, "%s", err);
+    const char *const *strs;
+    const size_t *lens;
+    size_t n = ks_redis_sink_reply(sink, &strs, &lens);
+    cr_assert_eq(ks_engine_build_flush(e, strs, lens, n, &batch, WALL, err, sizeof err), 0,
+                 "build: %s", err);
+    /* It streamed: most of it left during the build, and the buffer never
+     * held the whole transaction. */
+    cr_assert_gt(batch.base, batch.len, "sent %zu bytes, %zu left", batch.base, batch.len);
+    cr_assert_lt(batch.cap, batch.base + batch.len, "cap %zu", batch.cap);
+}
+
+static long long dbsize(void)
+{
+    redisReply *r = redisCommand(rc, "DBSIZE");
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER, "DBSIZE failed");
+    long long n = r->integer;
+    freeReplyObject(r);
+    return n;
+}
+
+Test(engine, a_streamed_flush_is_applied_whole)
+{
+    char err[512], want[32];
+    many_customers();
+    stream_build();
+    cr_assert_null(get("kpi:meta", "events_processed"), "nothing runs before EXEC");
+    cr_assert_eq(ks_redis_sink_send_watched(sink, &batch, err, sizeof err), 0, "%s", err);
+    cr_assert_eq(ks_redis_sink_finish(sink, err, sizeof err), 0, "%s", err);
+    ks_engine_flush_done(e);
+    snprintf(want, sizeof want, "%d", NSTREAM);
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), want);
+    cr_assert_str_eq(get("kpi:global", "orders:24h"), want);
+    snprintf(want, sizeof want, "%d.00", NSTREAM * 5 / 2);
+    cr_assert_str_eq(get("kpi:global", "revenue:24h"), want);
+    cr_assert_str_eq(get("kpi:customer:c0", "revenue_total"), "2.50");
+    cr_assert_str_eq(get("kpi:customer:c2999", "orders_total"), "1");
+}
+
+Test(engine, a_streamed_flush_cut_off_before_exec_applies_nothing)
+{
+    char err[512], want[32];
+    many_customers();
+    stream_build();
+    /* The connection dies with the transaction open: Redis drops what it
+     * queued. */
+    redisReply *r = redisCommand(rc, "CLIENT KILL TYPE normal SKIPME yes");
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer >= 1, "CLIENT KILL failed");
+    freeReplyObject(r);
+    int src = ks_redis_sink_send_watched(sink, &batch, err, sizeof err);
+    if (src == 0)
+        src = ks_redis_sink_finish(sink, err, sizeof err);
+    cr_assert_lt(src, 0, "the cut-off flush must fail");
+    cr_assert_eq(ks_engine_flush_failed(e), 0);
+    cr_assert_null(get("kpi:meta", "events_processed"), "nothing applied");
+    cr_assert_null(get("kpi:customer:c0", "orders_total"), "nothing applied");
+    cr_assert_eq(dbsize(), 0, "no key written");
+    /* The retry writes it all, once. */
+    flush();
+    snprintf(want, sizeof want, "%d", NSTREAM);
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), want);
+    cr_assert_str_eq(get("kpi:global", "orders:24h"), want);
+    cr_assert_str_eq(get("kpi:customer:c0", "revenue_total"), "2.50");
+}
+
 Test(engine, a_flush_failing_before_the_group_state_completes_once)
 {
     half_applied_flush_completes_once("kpi:customer:B"); /* written before agg:state */

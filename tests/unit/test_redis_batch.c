@@ -17,6 +17,7 @@
 
 #include <hiredis/hiredis.h>
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -170,6 +171,80 @@ Test(batch, matches_hiredis_and_reads_back)
     free(lens);
     free(got);
     free(glens);
+}
+
+/* A drain that takes a random part of what is offered (all, none, or a
+ * prefix of any length), appending it to got. */
+typedef struct {
+    text got;
+    int calls;
+    bool all; /* take everything */
+} drain_ctx;
+
+static void take_some(void *ctx, ks_batch *b)
+{
+    drain_ctx *d = ctx;
+    d->calls++;
+    size_t avail = b->len - b->rpos;
+    size_t n = d->all ? avail : next() % 4 == 0 ? 0 : next() % 3 == 0 ? avail : next() % (avail + 1);
+    text_add(&d->got, b->buf + b->rpos, n);
+    ks_batch_take(b, n);
+}
+
+Test(batch, a_drained_batch_hands_over_the_same_bytes_in_order)
+{
+    enum { MAXARGS = 1001, NCMDS = 400 };
+    char **args = calloc(MAXARGS, sizeof *args);
+    size_t *lens = calloc(MAXARGS, sizeof *lens);
+    const char **gv = calloc(MAXARGS, sizeof *gv);
+    size_t *gl = calloc(MAXARGS, sizeof *gl);
+    cr_assert(args && lens && gv && gl);
+    for (size_t a = 0; a < MAXARGS; a++)
+        cr_assert_not_null(args[a] = malloc(70001));
+    for (int all = 0; all < 2; all++) {
+        ks_batch b;
+        ks_batch_init(&b);
+        drain_ctx d = {.all = all};
+        ks_batch_set_drain(&b, 4096, take_some, &d);
+        text want = {0};
+        size_t largest = 0;
+        for (size_t c = 0; c < NCMDS; c++) {
+            size_t before = want.len, argc = pick_argc();
+            one_command(&b, &want, argc, args, lens);
+            if (want.len - before > largest)
+                largest = want.len - before;
+            /* The newest command is whole and untaken: it reads back. */
+            cr_assert_eq(ks_batch_get(&b, c, gv, gl, MAXARGS), argc, "command %zu", c);
+            for (size_t a = 0; a < argc; a++)
+                cr_assert(gl[a] == lens[a] && memcmp(gv[a], args[a], lens[a]) == 0,
+                          "command %zu argument %zu", c, a);
+        }
+        cr_assert_not(b.failed);
+        cr_assert_gt(d.calls, 10, "the drain was offered the bytes (%d calls)", d.calls);
+        cr_assert_gt(b.base, 0, "taken bytes were dropped from the buffer");
+        /* A taken command is gone. */
+        cr_assert_eq(ks_batch_argc(&b, 0), 0);
+        /* What the drain took, then the rest, is the whole stream. */
+        text_add(&d.got, b.buf + b.rpos, b.len - b.rpos);
+        cr_assert_eq(d.got.len, want.len);
+        cr_assert(memcmp(d.got.s, want.s, want.len) == 0, "the bytes differ");
+        cr_assert_eq(b.base + b.len, want.len);
+        if (all) /* a reader that keeps up: the buffer holds about one command */
+            cr_assert_lt(b.cap, 4 * (largest + 4096), "cap %zu for %zu bytes", b.cap, want.len);
+        /* A clear starts over and keeps the drain. */
+        ks_batch_clear(&b);
+        cr_assert_eq(b.base + b.len + b.rpos, 0);
+        cr_assert_eq(b.drain, take_some);
+        ks_batch_reset(&b);
+        free(want.s);
+        free(d.got.s);
+    }
+    for (size_t a = 0; a < MAXARGS; a++)
+        free(args[a]);
+    free(args);
+    free(lens);
+    free(gv);
+    free(gl);
 }
 
 Test(batch, command_without_arguments_and_arguments_without_command)

@@ -28,11 +28,42 @@ void ks_batch_reset(ks_batch *b)
 void ks_batch_clear(ks_batch *b)
 {
     b->len = b->ncmds = b->nargs = 0;
+    b->rpos = b->base = 0;
     b->failed = 0;
+}
+
+void ks_batch_set_drain(ks_batch *b, size_t at, ks_batch_drain_fn *fn, void *ctx)
+{
+    b->drain_at = at;
+    b->drain = fn;
+    b->drain_ctx = ctx;
+}
+
+/* Taken bytes are dropped from buf (the rest moved to its start) once they
+ * are at least this many and at least a quarter of the untaken ones: a
+ * reader slower than the writer leaves a backlog, which must not keep the
+ * taken bytes before it, and each byte taken pays for moving at most four. */
+#define KS__DROP_MIN (256u * 1024)
+
+void ks_batch_take(ks_batch *b, size_t n)
+{
+    b->rpos += n;
+    size_t k = b->rpos;
+    if (k < b->len && (k < KS__DROP_MIN || k < (b->len - k) / 4))
+        return;
+    if (k < b->len)
+        memmove(b->buf, b->buf + k, b->len - k);
+    b->base += k;
+    b->len -= k;
+    b->hdr = b->hdr >= k ? b->hdr - k : 0;
+    b->rpos = 0;
 }
 
 void ks_batch_cmd(ks_batch *b)
 {
+    /* Between commands: everything before is whole. */
+    if (b->drain && !b->failed && b->len - b->rpos >= b->drain_at)
+        b->drain(b->drain_ctx, b);
     if (b->failed || ks_vec_reserve(b->cmdoff, b->capcmds, b->ncmds + 1) ||
         ks_vec_reserve(b->buf, b->cap, b->len + 4)) {
         b->failed = 1;
@@ -40,7 +71,7 @@ void ks_batch_cmd(ks_batch *b)
     }
     /* RESP wants the argument count first, and it is known only when the
      * command ends: the header counts up as arguments come (ks_batch_arg). */
-    b->cmdoff[b->ncmds++] = b->len;
+    b->cmdoff[b->ncmds++] = b->base + b->len;
     memcpy(b->buf + b->len, "*0\r\n", 4);
     b->hdr = b->len + 1;
     b->len += 4;
@@ -53,7 +84,7 @@ void ks_batch_cmd(ks_batch *b)
  * has 46 arguments. Redis refuses leading zeros, so no fixed-width header. */
 static void ks__count_carry(ks_batch *b)
 {
-    char *h = b->buf + b->cmdoff[b->ncmds - 1] + 1, *d = b->buf + b->hdr + 1;
+    char *h = b->buf + (b->cmdoff[b->ncmds - 1] - b->base) + 1, *d = b->buf + b->hdr + 1;
     while (d > h && d[-1] == '9')
         *--d = '0';
     if (d > h) {
@@ -146,13 +177,17 @@ static size_t ks__number(const char **pp)
 
 size_t ks_batch_argc(const ks_batch *b, size_t i)
 {
-    const char *p = b->buf + b->cmdoff[i] + 1;
+    if (b->cmdoff[i] < b->base + b->rpos)
+        return 0;
+    const char *p = b->buf + (b->cmdoff[i] - b->base) + 1;
     return ks__number(&p);
 }
 
 size_t ks_batch_get(const ks_batch *b, size_t i, const char **argv, size_t *lens, size_t max)
 {
-    const char *p = b->buf + b->cmdoff[i] + 1;
+    if (b->cmdoff[i] < b->base + b->rpos)
+        return 0;
+    const char *p = b->buf + (b->cmdoff[i] - b->base) + 1;
     size_t argc = ks__number(&p), n = 0;
     for (; n < argc && n < max; n++) {
         p++; /* '$' */
