@@ -47,7 +47,7 @@ typedef struct ks_config {
     char *redis_password;           /* its contents, read when the key is set; never printed */
     char *prefix;                   /* key prefix (default "kpi:") */
     int flush_interval_ms;          /* default 1000 */
-    int flush_max_pending;          /* customers + notices one flush carries (default 50000) */
+    int flush_max_pending;          /* customers + notices one flush carries (default 100000) */
     int redis_timeout_ms;           /* connect/command timeout (default 2000) */
     int redis_retry_max_ms;         /* cap of the reconnect backoff (default 5000) */
     /* Processing */

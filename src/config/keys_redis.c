@@ -20,7 +20,7 @@ static const ks__key ks__keys[] = {
      .min = 10, .max = 60000, .def = "1000",
      .doc = "How often KPIs are written to Redis and offsets committed."},
     {.name = "flush_max_pending", .kind = KS__K_INT, .off = KS__OFF(flush_max_pending),
-     .min = 100, .max = 1000000, .def = "50000",
+     .min = 100, .max = 1000000, .def = "100000",
      .doc = "The most changed customers and notices one flush carries: reading pauses when "
             "this many wait and a flush starts at once; a catch-up flushes by this size rather "
             "than every `flush_interval_ms` ([architecture.md](architecture.md#the-run-loop)). "
