@@ -319,7 +319,13 @@ if [ -z "$CU_FAIL" ]; then
         awk '{ printf "%s%s %s calls %.1f s", sep, $1, $2, $3; sep = "; " }')"
     echo "kpistream's log: ${CU_TP:-no throughput line}"
     echo "failed flushes: $CU_FAILED (outages logged: $CU_OUTAGES; 'Resource temporarily unavailable': $CU_EAGAIN; KPI-hash writes failed: $CU_KPIW)"
+    # Redis holds a flush's queued commands until EXEC: the peak shows what a
+    # catch-up flush needs beside the data (CONFIG RESETSTAT keeps the peak:
+    # it is since redis-server started, and the Python consumer's run peaks
+    # far lower).
+    CU_RMEM="$(rcli INFO memory | tr -d '\r' | awk -F: '/^used_memory_human:/ { u = $2 } /^used_memory_peak_human:/ { p = $2 } END { printf "%s at the end, peak %s", u, p }')"
     echo "redis-server CPU during the kpistream run: $CU_REDIS_CPU s; busiest commands (INFO commandstats; exec includes the commands inside it): $CU_CMDS"
+    echo "redis-server memory: $CU_RMEM"
     echo "check: $CU_CHECK"
 
     KS_EPS="$(rate "$CU_N" "$KS_WALL")" BARE_EPS="$(rate "$CU_N" "$BARE_WALL")" PY_EPS="$(rate "$CU_N" "$PY_WALL")"
@@ -335,6 +341,7 @@ if [ -z "$CU_FAIL" ]; then
         "$CU_FAILED" "$CU_OUTAGES" "$CU_EAGAIN" "$CU_KPIW" "$(target_mark "$CU_FAILED" le 0)")")
     CU_LINES+=("$(printf '%-44s: %12s CPU s (kpistream: user %s s, sys %s s)' "redis-server during the kpistream run" \
         "$CU_REDIS_CPU" "$T_USER" "$T_SYS")")
+    CU_LINES+=("$(printf '%-44s: %s' "redis-server memory" "$CU_RMEM")")
     CU_LINES+=("$(printf '%-44s: %s' "kpistream's own log" "${CU_TP:-no throughput line}")")
     CU_LINES+=("$(printf '%-44s: %s' "check" "$CU_CHECK")")
 fi
