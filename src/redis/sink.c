@@ -362,26 +362,28 @@ void ks_redis_sink_stream_abort(ks_redis_sink *s, ks_batch *b)
 static int ks__send(ks_redis_sink *s, const ks_batch *b, bool watched, char *errstr,
                     size_t errsize)
 {
-    if (b->failed) {
-        snprintf(errstr, errsize, "redis: flush batch incomplete (out of memory)");
-        return KS_ERR_NOMEM;
-    }
-    if (s->inflight) {
-        snprintf(errstr, errsize, "redis: a transaction is still in flight");
-        return KS_ERR_STATE;
-    }
     bool streamed = s->streaming && s->streaming == b;
     if (s->streaming && !streamed)
         ks__drop(s); /* another batch's MULTI was left open: abandon it */
     if (streamed) {  /* b's MULTI is open, and part of b sent */
         ks_batch_set_drain(s->streaming, 0, NULL, NULL);
         s->streaming = NULL;
-        if (s->stream_errno) {
-            snprintf(errstr, errsize, "redis %s:%d: sending the flush: %s", s->url.host,
-                     s->url.port, strerror(s->stream_errno));
-            ks__drop(s);
-            return KS_ERR_REDIS;
-        }
+    }
+    if (b->failed) {
+        if (streamed)
+            ks__drop(s); /* Redis discards the part it queued */
+        snprintf(errstr, errsize, "redis: flush batch incomplete (out of memory)");
+        return KS_ERR_NOMEM;
+    }
+    if (streamed && s->stream_errno) {
+        snprintf(errstr, errsize, "redis %s:%d: sending the flush: %s", s->url.host, s->url.port,
+                 strerror(s->stream_errno));
+        ks__drop(s);
+        return KS_ERR_REDIS;
+    }
+    if (s->inflight) {
+        snprintf(errstr, errsize, "redis: a transaction is still in flight");
+        return KS_ERR_STATE;
     }
     if (watched && (!s->c || !s->watching)) {
         /* The connection that read the state is gone, and its WATCH with it:

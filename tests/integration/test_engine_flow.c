@@ -842,6 +842,21 @@ Test(engine, a_streamed_flush_cut_off_before_exec_applies_nothing)
     cr_assert_str_eq(get("kpi:customer:c0", "revenue_total"), "2.50");
 }
 
+Test(engine, a_streamed_flush_whose_build_ran_out_of_memory_is_abandoned)
+{
+    char err[512], want[32];
+    many_customers();
+    stream_build();
+    batch.failed = 1; /* as a failed allocation leaves it */
+    cr_assert_eq(ks_redis_sink_send_watched(sink, &batch, err, sizeof err), KS_ERR_NOMEM, "%s",
+                 err);
+    cr_assert_eq(ks_engine_flush_failed(e), 0);
+    cr_assert_eq(dbsize(), 0, "the queued part was discarded");
+    flush();
+    snprintf(want, sizeof want, "%d", NSTREAM);
+    cr_assert_str_eq(get("kpi:meta", "events_processed"), want);
+}
+
 Test(engine, a_flush_failing_before_the_group_state_completes_once)
 {
     half_applied_flush_completes_once("kpi:customer:B"); /* written before agg:state */
