@@ -126,6 +126,8 @@ Test(config_redis_url, mask)
     cr_expect_str_eq(ks_redis_url_mask("redis://u:p@w@h", b, sizeof b), "redis://u:***@h");
     cr_expect_str_eq(ks_redis_url_mask("redis://h:1", b, sizeof b), "redis://h:1");
     cr_expect_str_eq(ks_redis_url_mask("redis://u@h", b, sizeof b), "redis://u@h");
+    /* No password to hide: kept as given, so the masked URL means the same. */
+    cr_expect_str_eq(ks_redis_url_mask("redis://u:@h/0", b, sizeof b), "redis://u:@h/0");
     char tiny[12];
     ks_redis_url_mask("redis://u:secretpw@h", tiny, sizeof tiny);
     cr_expect(strstr(tiny, "secret") == NULL, "%s", tiny);
