@@ -125,17 +125,45 @@ static size_t pick_argc(void)
     return next() % 2 ? edges[next() % (sizeof edges / sizeof *edges)] : 1 + next() % 60;
 }
 
-Test(batch, matches_hiredis_and_reads_back)
+/* Room for one command's arguments as written (args, lens) and as read
+ * back (got, glens). */
+enum { MAXARGS = 1001 };
+typedef struct {
+    char **args;
+    size_t *lens;
+    const char **got;
+    size_t *glens;
+} scratch;
+
+static scratch scratch_new(void)
 {
-    enum { MAXARGS = 1001, NCMDS = 300 };
-    char **args = calloc(MAXARGS, sizeof *args);
-    size_t *lens = calloc(MAXARGS, sizeof *lens);
-    cr_assert(args && lens);
+    scratch x = {calloc(MAXARGS, sizeof *x.args), calloc(MAXARGS, sizeof *x.lens),
+                 calloc(MAXARGS, sizeof *x.got), calloc(MAXARGS, sizeof *x.glens)};
+    cr_assert(x.args && x.lens && x.got && x.glens);
     /* Long arguments are rare (case 4 one time in 18): room for all. */
     for (size_t a = 0; a < MAXARGS; a++)
-        cr_assert_not_null(args[a] = malloc(70001));
-    const char **got = calloc(MAXARGS, sizeof *got);
-    size_t *glens = calloc(MAXARGS, sizeof *glens);
+        cr_assert_not_null(x.args[a] = malloc(70001));
+    return x;
+}
+
+static void scratch_free(scratch *x)
+{
+    for (size_t a = 0; a < MAXARGS; a++)
+        free(x->args[a]);
+    free(x->args);
+    free(x->lens);
+    free(x->got);
+    free(x->glens);
+}
+
+Test(batch, matches_hiredis_and_reads_back)
+{
+    enum { NCMDS = 300 };
+    scratch x = scratch_new();
+    char **args = x.args;
+    size_t *lens = x.lens;
+    const char **got = x.got;
+    size_t *glens = x.glens;
     ks_batch b;
     ks_batch_init(&b);
     for (int round = 0; round < 2; round++) { /* the second reuses the memory */
@@ -165,12 +193,7 @@ Test(batch, matches_hiredis_and_reads_back)
         free(want.s);
     }
     ks_batch_reset(&b);
-    for (size_t a = 0; a < MAXARGS; a++)
-        free(args[a]);
-    free(args);
-    free(lens);
-    free(got);
-    free(glens);
+    scratch_free(&x);
 }
 
 /* A drain that takes a random part of what is offered (all, none, or a
@@ -193,14 +216,12 @@ static void take_some(void *ctx, ks_batch *b)
 
 Test(batch, a_drained_batch_hands_over_the_same_bytes_in_order)
 {
-    enum { MAXARGS = 1001, NCMDS = 400 };
-    char **args = calloc(MAXARGS, sizeof *args);
-    size_t *lens = calloc(MAXARGS, sizeof *lens);
-    const char **gv = calloc(MAXARGS, sizeof *gv);
-    size_t *gl = calloc(MAXARGS, sizeof *gl);
-    cr_assert(args && lens && gv && gl);
-    for (size_t a = 0; a < MAXARGS; a++)
-        cr_assert_not_null(args[a] = malloc(70001));
+    enum { NCMDS = 400 };
+    scratch x = scratch_new();
+    char **args = x.args;
+    size_t *lens = x.lens;
+    const char **gv = x.got;
+    size_t *gl = x.glens;
     for (int all = 0; all < 2; all++) {
         ks_batch b;
         ks_batch_init(&b);
@@ -239,12 +260,7 @@ Test(batch, a_drained_batch_hands_over_the_same_bytes_in_order)
         free(want.s);
         free(d.got.s);
     }
-    for (size_t a = 0; a < MAXARGS; a++)
-        free(args[a]);
-    free(args);
-    free(lens);
-    free(gv);
-    free(gl);
+    scratch_free(&x);
 }
 
 Test(batch, command_without_arguments_and_arguments_without_command)
