@@ -160,10 +160,6 @@ Test(batch, matches_hiredis_and_reads_back)
 {
     enum { NCMDS = 300 };
     scratch x = scratch_new();
-    char **args = x.args;
-    size_t *lens = x.lens;
-    const char **got = x.got;
-    size_t *glens = x.glens;
     ks_batch b;
     ks_batch_init(&b);
     for (int round = 0; round < 2; round++) { /* the second reuses the memory */
@@ -172,18 +168,19 @@ Test(batch, matches_hiredis_and_reads_back)
         size_t nargs = 0;
         for (size_t c = 0; c < NCMDS; c++) {
             size_t argc = pick_argc();
-            one_command(&b, &want, argc, args, lens);
+            one_command(&b, &want, argc, x.args, x.lens);
             nargs += argc;
-            /* Read back at once, while args[] still holds this command. */
+            /* Read back at once, while x.args[] still holds this command. */
             cr_assert_eq(ks_batch_argc(&b, c), argc);
-            cr_assert_eq(ks_batch_get(&b, c, got, glens, MAXARGS), argc);
+            cr_assert_eq(ks_batch_get(&b, c, x.got, x.glens, MAXARGS), argc);
             for (size_t a = 0; a < argc; a++) {
-                cr_assert_eq(glens[a], lens[a], "command %zu argument %zu", c, a);
-                cr_assert(memcmp(got[a], args[a], lens[a]) == 0, "command %zu argument %zu", c, a);
+                cr_assert_eq(x.glens[a], x.lens[a], "command %zu argument %zu", c, a);
+                cr_assert(memcmp(x.got[a], x.args[a], x.lens[a]) == 0, "command %zu argument %zu",
+                          c, a);
             }
             /* max bounds what is filled. */
-            cr_assert_eq(ks_batch_get(&b, c, got, glens, 1), 1);
-            cr_assert_eq(glens[0], lens[0]);
+            cr_assert_eq(ks_batch_get(&b, c, x.got, x.glens, 1), 1);
+            cr_assert_eq(x.glens[0], x.lens[0]);
         }
         cr_assert_not(b.failed);
         cr_assert_eq(b.ncmds, NCMDS);
@@ -209,7 +206,10 @@ static void take_some(void *ctx, ks_batch *b)
     drain_ctx *d = ctx;
     d->calls++;
     size_t avail = b->len - b->rpos;
-    size_t n = d->all ? avail : next() % 4 == 0 ? 0 : next() % 3 == 0 ? avail : next() % (avail + 1);
+    size_t n = d->all              ? avail
+               : next() % 4 == 0   ? 0
+               : next() % 3 == 0   ? avail
+                                   : next() % (avail + 1);
     text_add(&d->got, b->buf + b->rpos, n);
     ks_batch_take(b, n);
 }
@@ -218,10 +218,6 @@ Test(batch, a_drained_batch_hands_over_the_same_bytes_in_order)
 {
     enum { NCMDS = 400 };
     scratch x = scratch_new();
-    char **args = x.args;
-    size_t *lens = x.lens;
-    const char **gv = x.got;
-    size_t *gl = x.glens;
     for (int all = 0; all < 2; all++) {
         ks_batch b;
         ks_batch_init(&b);
@@ -231,13 +227,13 @@ Test(batch, a_drained_batch_hands_over_the_same_bytes_in_order)
         size_t largest = 0;
         for (size_t c = 0; c < NCMDS; c++) {
             size_t before = want.len, argc = pick_argc();
-            one_command(&b, &want, argc, args, lens);
+            one_command(&b, &want, argc, x.args, x.lens);
             if (want.len - before > largest)
                 largest = want.len - before;
             /* The newest command is whole and untaken: it reads back. */
-            cr_assert_eq(ks_batch_get(&b, c, gv, gl, MAXARGS), argc, "command %zu", c);
+            cr_assert_eq(ks_batch_get(&b, c, x.got, x.glens, MAXARGS), argc, "command %zu", c);
             for (size_t a = 0; a < argc; a++)
-                cr_assert(gl[a] == lens[a] && memcmp(gv[a], args[a], lens[a]) == 0,
+                cr_assert(x.glens[a] == x.lens[a] && memcmp(x.got[a], x.args[a], x.lens[a]) == 0,
                           "command %zu argument %zu", c, a);
         }
         cr_assert_not(b.failed);
