@@ -3,12 +3,18 @@
  * modes and adds the end-to-end run of the kpistream binary into Redis.
  *
  *   bench_pipeline engine [--events N] [--customers C] [--partitions P]
+ *                         [--days D [--activity A]] [--runs K] [--only engine]
  *       Generates N events (ks_gen, C customers) into one buffer + offsets, then
  *       times, on this thread: a memchr scan (memory-bandwidth floor), stock
  *       cJSON parse+delete, ks_event_parse (prescan + cJSON + validation), and
  *       ks_engine_process over all of them (P = 64 partitions by customer hash,
  *       event clock, wall clock far ahead, a tick every 10k events), then one
  *       ks_engine_build_flush over the whole state (first flush: all dirty).
+ *       --runs K: the engine pass K times (fresh each time), the best reported;
+ *       --only engine: that pass alone.
+ *       With --days: every event of a D-day timeline (activity A, seed 7: the
+ *       catch-up part's stream), or its first N with --events; the long
+ *       history's day boundaries and window slides without Kafka or Redis.
  *   bench_pipeline memory [--customers C]
  *       C distinct customers, one signup + one purchase each, over 8
  *       partitions: ks_engine_memory()/C and RSS delta/C, then the same events
@@ -105,41 +111,71 @@ static void append(char **buf, size_t *len, size_t *cap, const char *s, size_t n
     *len += n;
 }
 
-/* Fills es with exactly n generator events for a population of customers.
- * The generator's timeline is sized from its observed rate (~1.7 events per
- * customer-day at the default activity) and doubled if it runs out first. */
-static void evset_generate(evset *es, size_t n, uint32_t customers)
+/* Appends offset v to an offset array of n entries (room grows by doubling). */
+static void push_off(size_t **arr, size_t *cap, size_t n, size_t v)
+{
+    if (n == *cap) {
+        *cap = *cap ? *cap * 2 : 1 << 16;
+        size_t *na = realloc(*arr, *cap * sizeof *na);
+        if (!na) die("out of memory");
+        *arr = na;
+    }
+    (*arr)[n] = v;
+}
+
+/* Runs one generator over its timeline into es, at most n events; returns
+ * whether it reached n. */
+static bool evset_fill(evset *es, const ks_gen_opts *o, size_t n, size_t *offcap)
+{
+    ks_gen *g = ks_gen_new(o);
+    if (!g) die("ks_gen_new failed (bad --customers?)");
+    es->len = es->klen = es->n = 0;
+    char ev[KS_GEN_MAX_EVENT];
+    size_t len, keylen;
+    const char *key;
+    int64_t ts;
+    while (es->n < n && ks_gen_next(g, ev, sizeof ev, &len, &key, &keylen, &ts) == 1) {
+        size_t cap = *offcap;
+        push_off(&es->voff, &cap, es->n, es->len);
+        push_off(&es->koff, offcap, es->n, es->klen);
+        append(&es->buf, &es->len, &es->cap, ev, len);
+        append(&es->keys, &es->klen, &es->kcap, key, keylen);
+        es->n++;
+    }
+    ks_gen_free(g);
+    size_t cap = *offcap;
+    push_off(&es->voff, &cap, es->n, es->len);
+    push_off(&es->koff, offcap, es->n, es->klen);
+    return es->n == n;
+}
+
+/* Fills es for a population of customers. Without days: exactly n events,
+ * the generator's timeline sized from its observed rate (~1.7 events per
+ * customer-day at the default activity) and doubled if it runs out first.
+ * With days (> 0): the whole timeline of that many days at that activity
+ * (0: the generator's default), seed 7 as bench/run.sh's catch-up, at most
+ * n events: the long-history shape without Kafka or Redis. */
+static void evset_generate(evset *es, size_t n, uint32_t customers, double days, double activity)
 {
     memset(es, 0, sizeof *es);
-    es->voff = xmalloc((n + 1) * sizeof *es->voff);
-    es->koff = xmalloc((n + 1) * sizeof *es->koff);
-    double days = (double)n / ((double)customers * 1.5);
-    if (days < 0.5) days = 0.5;
-    for (;;) {
-        ks_gen_opts o;
-        ks_gen_opts_init(&o); /* seed 1, start 2026-01-01, no duplicates */
-        o.customers = customers;
+    size_t offcap = 0;
+    ks_gen_opts o;
+    ks_gen_opts_init(&o); /* seed 1, start 2026-01-01, no duplicates */
+    o.customers = customers;
+    if (days > 0) {
+        o.seed = 7;
         o.days = days;
-        ks_gen *g = ks_gen_new(&o);
-        if (!g) die("ks_gen_new failed (bad --customers?)");
-        es->len = es->klen = es->n = 0;
-        char ev[KS_GEN_MAX_EVENT];
-        size_t len, keylen;
-        const char *key;
-        int64_t ts;
-        while (es->n < n && ks_gen_next(g, ev, sizeof ev, &len, &key, &keylen, &ts) == 1) {
-            es->voff[es->n] = es->len;
-            es->koff[es->n] = es->klen;
-            append(&es->buf, &es->len, &es->cap, ev, len);
-            append(&es->keys, &es->klen, &es->kcap, key, keylen);
-            es->n++;
+        if (activity > 0) o.activity = activity;
+        evset_fill(es, &o, n, &offcap);
+    } else {
+        days = (double)n / ((double)customers * 1.5);
+        if (days < 0.5) days = 0.5;
+        for (;;) {
+            o.days = days;
+            if (evset_fill(es, &o, n, &offcap)) break;
+            days *= 2;
         }
-        ks_gen_free(g);
-        if (es->n == n) break;
-        days *= 2;
     }
-    es->voff[n] = es->len;
-    es->koff[n] = es->klen;
     es->customers_planned = customers;
     es->days = days;
 }
@@ -169,10 +205,15 @@ static inline const char *ev_key(const evset *es, size_t i, size_t *len)
 
 typedef struct opts {
     size_t events;
+    bool events_set; /* --events given */
     uint32_t customers;
     const char *brokers;
     const char *topic;
     int partitions;
+    double days;     /* engine mode: a whole timeline of this many days (0: sized by --events) */
+    double activity; /* with days: the generator's median sessions per customer per day */
+    int runs;        /* engine mode: passes of the engine, the best reported */
+    bool only_engine; /* engine mode: the engine pass alone (no parser or flush parts) */
 } opts;
 
 static void parse_opts(int argc, char **argv, opts *o)
@@ -182,12 +223,16 @@ static void parse_opts(int argc, char **argv, opts *o)
     o->brokers = NULL;
     o->topic = BENCH_TOPIC;
     o->partitions = 64;
+    o->runs = 1;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i];
         const char *v = i + 1 < argc ? argv[i + 1] : NULL;
         if (!v) die("option without a value");
         if (strcmp(a, "--events") == 0)
+        {
             o->events = strtoull(v, NULL, 10);
+            o->events_set = true;
+        }
         else if (strcmp(a, "--customers") == 0)
             o->customers = (uint32_t)strtoul(v, NULL, 10);
         else if (strcmp(a, "--brokers") == 0)
@@ -196,12 +241,20 @@ static void parse_opts(int argc, char **argv, opts *o)
             o->topic = v;
         else if (strcmp(a, "--partitions") == 0)
             o->partitions = atoi(v);
+        else if (strcmp(a, "--days") == 0)
+            o->days = strtod(v, NULL);
+        else if (strcmp(a, "--activity") == 0)
+            o->activity = strtod(v, NULL);
+        else if (strcmp(a, "--runs") == 0)
+            o->runs = atoi(v);
+        else if (strcmp(a, "--only") == 0 && strcmp(v, "engine") == 0)
+            o->only_engine = true;
         else
             die("unknown option");
         i++;
     }
-    if (o->events == 0 || o->customers == 0 || o->partitions <= 0)
-        die("--events, --customers and --partitions must be positive");
+    if (o->events == 0 || o->customers == 0 || o->partitions <= 0 || o->runs <= 0)
+        die("--events, --customers, --partitions and --runs must be positive");
 }
 
 static ks_config bench_config(void)
@@ -229,7 +282,7 @@ static size_t rss_bytes(void)
 typedef struct breakdown_t {
     double recs, recs_used, index, ids, ids_used, dirty, dedup, tickets, windows, fixed, rolling,
         rolling_used;
-    size_t dedup_used, dedup_cap, customers, series, buckets;
+    size_t dedup_used, dedup_cap, customers, series, buckets, full_buckets;
 } breakdown_t;
 
 /* Returns event i (len in *len) and its partition in *part. */
@@ -286,9 +339,10 @@ static void breakdown(const ks_config *cfg, int nparts, size_t n, fetch_fn fetch
                                                        : &s->channels[k - 1 - sh.segments.max];
             if (!g->used) continue;
             for (int w = 0; w < cfg->nwindows; w++) {
-                bd->windows += (double)g->win[w].cap * sizeof(ks_bucket);
+                bd->windows += (double)ks_series_memory(&g->win[w]);
                 bd->series++;
-                bd->buckets += g->win[w].cap;
+                bd->buckets += g->win[w].n;
+                bd->full_buckets += g->win[w].nb;
             }
         }
         ks_pstate_free(s);
@@ -314,8 +368,10 @@ static void breakdown_print(const breakdown_t *bd, double per)
            sizeof(uint64_t) + sizeof(ks_u64map_val),
            bd->dedup_cap ? (double)bd->dedup_used / (double)bd->dedup_cap : 0.0);
     printf("    ticket table      : %7.1f B %8.1f MiB\n", bd->tickets / per, bd->tickets / M);
-    printf("    window rings      : %7.1f B %8.1f MiB  (%zu series, %zu buckets x %zu B)\n",
-           bd->windows / per, bd->windows / M, bd->series, bd->buckets, sizeof(ks_bucket));
+    printf("    window series     : %7.1f B %8.1f MiB  (%zu series, %zu non-empty buckets in "
+           "%zu B entries, %zu of them with a %zu B bucket)\n",
+           bd->windows / per, bd->windows / M, bd->series, bd->buckets, sizeof(ks_sbucket),
+           bd->full_buckets, sizeof(ks_bucket));
     printf("    rolling lists     : %7.1f B %8.1f MiB  (pool and expiry heap; in lists %.1f B)\n",
            bd->rolling / per, bd->rolling / M, bd->rolling_used / per);
     printf("    pstate structs    : %7.1f B %8.1f MiB\n", bd->fixed / per, bd->fixed / M);
@@ -362,7 +418,8 @@ static int mode_engine(const opts *o)
 {
     double t0 = now_s();
     evset es;
-    evset_generate(&es, o->events, o->customers);
+    evset_generate(&es, o->days > 0 && !o->events_set ? SIZE_MAX : o->events, o->customers, o->days,
+                   o->activity);
     double tg = now_s() - t0;
     const size_t n = es.n;
     const int nparts = o->partitions;
@@ -380,24 +437,27 @@ static int mode_engine(const opts *o)
         part[i] = (uint8_t)(ks_hash64(k, kl, 0) % (uint64_t)nparts);
     }
 
+    double memchr_eps = 0, cjson_eps = 0, parse_eps = 0, a;
+    if (o->only_engine)
+        goto engine;
     /* 1. memchr over every byte for a byte that never occurs: the floor. */
     double best = 1e9;
     for (int rep = 0; rep < 5; rep++) {
-        double a = now_s();
+        double a0 = now_s();
         for (size_t i = 0; i < n; i++) {
             size_t l;
             const char *v = ev_val(&es, i, &l);
             g_sink += (uintptr_t)memchr(v, 0x01, l);
         }
-        double b = now_s() - a;
+        double b = now_s() - a0;
         if (b < best) best = b;
     }
-    double memchr_eps = (double)n / best;
+    memchr_eps = (double)n / best;
     printf("memchr scan (floor)      : %12.0f events/s  %7.1f ns/event  %7.0f MB/s (best of 5)\n",
            memchr_eps, best * 1e9 / (double)n, (double)es.len / best / 1e6);
 
     /* 2. Stock cJSON: parse and free each message (malloc per node). */
-    double a = now_s();
+    a = now_s();
     size_t bad = 0;
     for (size_t i = 0; i < n; i++) {
         size_t l;
@@ -408,7 +468,7 @@ static int mode_engine(const opts *o)
         cJSON_Delete(j);
     }
     double tcj = now_s() - a;
-    double cjson_eps = (double)n / tcj;
+    cjson_eps = (double)n / tcj;
     printf("cJSON parse+delete       : %12.0f events/s  %7.1f ns/event  (%zu unparsable)\n",
            cjson_eps, tcj * 1e9 / (double)n, bad);
 
@@ -428,42 +488,60 @@ static int mode_engine(const opts *o)
             g_sink += (uint64_t)ev.ts_ms;
     }
     double tp = now_s() - a;
-    double parse_eps = (double)n / tp;
+    parse_eps = (double)n / tp;
     ks_event_parser_free(ep);
     printf("ks_event_parse (validate): %12.0f events/s  %7.1f ns/event  (%zu rejected)\n",
            parse_eps, tp * 1e9 / (double)n, bad);
 
-    /* 4. The engine: parse + validate + dedup + state update. */
+engine:
+    /* 4. The engine: parse + validate + dedup + state update; the best of
+     * --runs passes, each into a fresh engine (the last one is kept). */
     ks_config cfg = bench_config();
-    char err[256];
-    ks_engine *e = ks_engine_new(&cfg, err, sizeof err);
-    if (!e) die(err);
-    for (int p = 0; p < nparts; p++)
-        if (ks_engine_assign(e, BENCH_TOPIC, p) != 0) die("ks_engine_assign failed");
-    int64_t offset[BENCH_ENGINE_PARTITIONS_MAX] = {0};
+    ks_engine *e = NULL;
     size_t verdicts[3] = {0};
-    size_t rss0 = rss_bytes();
-    a = now_s();
-    for (size_t i = 0; i < n; i++) {
-        size_t l;
-        const char *v = ev_val(&es, i, &l);
-        ks_reject why;
-        ks_verdict vd = ks_engine_process(e, BENCH_TOPIC, part[i], offset[part[i]]++, v, l,
-                                          BENCH_WALL_MS, &why);
-        verdicts[vd]++;
-        if ((i + 1) % BENCH_TICK_EVERY == 0) ks_engine_tick(e, BENCH_WALL_MS);
+    size_t rss0 = 0;
+    double te = 1e30;
+    for (int run = 0; run < o->runs; run++) {
+        if (e) ks_engine_free(e);
+        char err[256];
+        e = ks_engine_new(&cfg, err, sizeof err);
+        if (!e) die(err);
+        for (int p = 0; p < nparts; p++)
+            if (ks_engine_assign(e, BENCH_TOPIC, p) != 0) die("ks_engine_assign failed");
+        int64_t offset[BENCH_ENGINE_PARTITIONS_MAX] = {0};
+        memset(verdicts, 0, sizeof verdicts);
+        rss0 = rss_bytes();
+        a = now_s();
+        for (size_t i = 0; i < n; i++) {
+            size_t l;
+            const char *v = ev_val(&es, i, &l);
+            ks_reject why;
+            ks_verdict vd = ks_engine_process(e, BENCH_TOPIC, part[i], offset[part[i]]++, v, l,
+                                              BENCH_WALL_MS, &why);
+            verdicts[vd]++;
+            if ((i + 1) % BENCH_TICK_EVERY == 0) ks_engine_tick(e, BENCH_WALL_MS);
+        }
+        ks_engine_tick(e, BENCH_WALL_MS);
+        double t = now_s() - a;
+        if (t < te) te = t;
     }
-    ks_engine_tick(e, BENCH_WALL_MS);
-    double te = now_s() - a;
     double engine_eps = (double)n / te;
     size_t rss1 = rss_bytes();
     ks_engine_stats st;
     ks_engine_stats_get(e, &st);
     size_t mem = ks_engine_memory(e);
     printf("ks_engine_process (full) : %12.0f events/s  %7.1f ns/event  (%zu accepted, %zu "
-           "duplicates, %zu rejected)\n",
+           "duplicates, %zu rejected; best of %d)\n",
            engine_eps, te * 1e9 / (double)n, verdicts[KS_ACCEPTED], verdicts[KS_DUPLICATE],
-           verdicts[KS_REJECTED]);
+           verdicts[KS_REJECTED], o->runs);
+    if (o->only_engine) {
+        printf("RESULT engine_eps %.0f\n", engine_eps);
+        ks_engine_free(e);
+        ks_config_free(&cfg);
+        free(part);
+        evset_free(&es);
+        return 0;
+    }
     printf("  parser share of engine time: %.0f%% (ks_event_parse), of which stock cJSON alone "
            "would be %.0f%%\n",
            100.0 * (1.0 / parse_eps) / (1.0 / engine_eps),
@@ -651,7 +729,7 @@ static int mode_kafka(const opts *o)
 {
     if (!o->brokers) die("kafka mode needs --brokers");
     evset es;
-    evset_generate(&es, o->events, o->customers);
+    evset_generate(&es, o->events, o->customers, 0, 0);
     const size_t n = es.n;
     char err[512];
 
