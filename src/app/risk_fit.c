@@ -455,8 +455,8 @@ static void ks__unit_hist(const ks__fit *f, const uint8_t *score, const int8_t *
         v->a = all | pos << 8;
     }
     for (size_t k = 0; k < units.cap; k++) {
-        if (units.keys[k] < 2) continue;
-        int64_t all = units.vals[k].a & 0xFF, pos = (units.vals[k].a >> 8) & 0xFF;
+        if (units.slots[k].key < 2) continue;
+        int64_t all = units.slots[k].v.a & 0xFF, pos = (units.slots[k].v.a >> 8) & 0xFF;
         h->neg[all - 1] += 1;
         if (pos) {
             h->pos[pos - 1] += 1;

@@ -105,12 +105,12 @@ static int ks__xs_save(const ks_engine *e, ks_snapw *w, const ks_fpart *fp)
     if (!v)
         return KS_ERR_NOMEM;
     for (size_t i = 0; n && i < xs->cap; i++) {
-        if (xs->keys[i] < 2 || k == n)
+        if (xs->slots[i].key < 2 || k == n)
             continue;
         int win;
-        ks_flusher_xunkey(xs->keys[i], &v[k].xid, &win, &v[k].n);
+        ks_flusher_xunkey(xs->slots[i].key, &v[k].xid, &win, &v[k].n);
         v[k].w = (uint8_t)win;
-        v[k++].v = xs->vals[i].a;
+        v[k++].v = xs->slots[i].v.a;
     }
     qsort(v, k, sizeof *v, ks__xent_cmp);
     uint32_t names = 0;

@@ -620,16 +620,16 @@ static int ks__share(ks_flusher *f, ks_fpart *fp, ks_pstate *st, ks_share *out)
                 nc[w] = ks__fdiv(clock_s, ks__width_s(cfg, w));
             ks_u64map *m = &fp->xs;
             for (size_t i = 0; i < m->cap && rc == 0; i++) {
-                if (m->keys[i] < 2)
+                if (m->slots[i].key < 2)
                     continue;
                 uint32_t xid;
                 int w;
                 int64_t n;
-                ks__xunkey(m->keys[i], &xid, &w, &n);
+                ks__xunkey(m->slots[i].key, &xid, &w, &n);
                 if (n <= nc[w] - KS_WINDOW_BUCKETS)
-                    ks_u64map_del(m, m->keys[i]); /* left the window for good */
+                    ks_u64map_del(m, m->slots[i].key); /* left the window for good */
                 else if (n <= nc[w])
-                    rc = ks__put(f, ks__x_fid(f, xid, w), m->vals[i].a);
+                    rc = ks__put(f, ks__x_fid(f, xid, w), m->slots[i].v.a);
             }
         }
     }

@@ -83,7 +83,7 @@ static int ks__names_check(ks_snapr *r, const ks_pstate *p)
 {
     const ks_u64map *m = &p->names;
     for (size_t i = 0; i < m->cap; i++) {
-        uint64_t k = m->keys[i];
+        uint64_t k = m->slots[i].key;
         if (k < 2)
             continue;
         uint64_t rec = k >> 7, slot = k & 63;
@@ -178,13 +178,13 @@ static int ks__remap(ks_snapr *r, ks_pstate *p, const ks_intern_map *m)
     }
     /* Tickets: the channel and segment at opening, 8 bits each at 47 and 55. */
     for (size_t i = 0; i < p->tickets.cap && !m->identity; i++) {
-        if (p->tickets.keys[i] < 2)
+        if (p->tickets.slots[i].key < 2)
             continue;
-        uint64_t v = (uint64_t)p->tickets.vals[i].a;
+        uint64_t v = (uint64_t)p->tickets.slots[i].v.a;
         uint8_t ch = ks__map8(m->ch, m->nch, (uint8_t)(v >> 47), &ok);
         uint8_t seg = ks__map8(m->seg, m->nseg, (uint8_t)(v >> 55), &ok);
         v = (v & ((1ULL << 47) - 1)) | (uint64_t)ch << 47 | (uint64_t)seg << 55;
-        p->tickets.vals[i].a = (int64_t)v;
+        p->tickets.slots[i].v.a = (int64_t)v;
     }
     if (!ok) {
         ks_snapr_fail(r, "a ticket's segment or channel id has no name in the snapshot");

@@ -11,13 +11,9 @@
 
 static int ks__alloc(ks_u64map *m, size_t cap)
 {
-    m->keys = ks_big_calloc(cap * sizeof *m->keys);
-    m->vals = ks_big_alloc(cap * sizeof *m->vals);
-    if (!m->keys || !m->vals) {
-        ks_big_free(m->keys);
-        ks_big_free(m->vals);
+    m->slots = ks_big_calloc(cap * sizeof *m->slots);
+    if (!m->slots)
         return KS_ERR_NOMEM;
-    }
     m->cap = cap;
     m->used = m->filled = 0;
     return 0;
@@ -33,8 +29,7 @@ int ks_u64map_init(ks_u64map *m, ks_u64map_keep_fn keep, void *ctx)
 
 void ks_u64map_reset(ks_u64map *m)
 {
-    ks_big_free(m->keys);
-    ks_big_free(m->vals);
+    ks_big_free(m->slots);
     memset(m, 0, sizeof *m);
 }
 
@@ -54,9 +49,9 @@ static size_t ks__slot(const ks_u64map *m, uint64_t key)
 ks_u64map_val *ks_u64map_get(ks_u64map *m, uint64_t key)
 {
     for (size_t i = ks__slot(m, key);; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == key)
-            return &m->vals[i];
-        if (m->keys[i] == KS__EMPTY)
+        if (m->slots[i].key == key)
+            return &m->slots[i].v;
+        if (m->slots[i].key == KS__EMPTY)
             return NULL;
     }
 }
@@ -64,13 +59,12 @@ ks_u64map_val *ks_u64map_get(ks_u64map *m, uint64_t key)
 /* Rehashes into a table sized for the surviving entries. */
 static int ks__rebuild(ks_u64map *m)
 {
-    uint64_t *keys = m->keys;
-    ks_u64map_val *vals = m->vals;
+    ks_u64map_slot *old = m->slots;
     size_t cap = m->cap, live = 0;
     for (size_t i = 0; i < cap; i++) {
-        if (keys[i] > KS__TOMB && m->keep && !m->keep(keys[i], &vals[i], m->keep_ctx))
-            keys[i] = KS__TOMB;
-        else if (keys[i] > KS__TOMB)
+        if (old[i].key > KS__TOMB && m->keep && !m->keep(old[i].key, &old[i].v, m->keep_ctx))
+            old[i].key = KS__TOMB;
+        else if (old[i].key > KS__TOMB)
             live++;
     }
     /* After a rebuild the load is at most 1/2 (a rebuild starts at 3/4), so
@@ -79,24 +73,21 @@ static int ks__rebuild(ks_u64map *m)
     while (live * 2 > ncap)
         ncap *= 2;
     if (ks__alloc(m, ncap) < 0) {
-        m->keys = keys;
-        m->vals = vals;
+        m->slots = old;
         m->cap = cap;
         return KS_ERR_NOMEM;
     }
     for (size_t i = 0; i < cap; i++) {
-        if (keys[i] <= KS__TOMB)
+        if (old[i].key <= KS__TOMB)
             continue;
-        size_t j = ks__slot(m, keys[i]);
-        while (m->keys[j] != KS__EMPTY)
+        size_t j = ks__slot(m, old[i].key);
+        while (m->slots[j].key != KS__EMPTY)
             j = (j + 1) & (m->cap - 1);
-        m->keys[j] = keys[i];
-        m->vals[j] = vals[i];
+        m->slots[j] = old[i];
         m->used++;
         m->filled++;
     }
-    ks_big_free(keys);
-    ks_big_free(vals);
+    ks_big_free(old);
     return 0;
 }
 
@@ -110,15 +101,15 @@ ks_u64map_val *ks_u64map_put(ks_u64map *m, uint64_t key, bool *created)
     if ((m->filled + 1) * 4 > m->cap * 3 && ks__rebuild(m) < 0)
         return NULL;
     size_t i = ks__slot(m, key);
-    while (m->keys[i] > KS__TOMB)
+    while (m->slots[i].key > KS__TOMB)
         i = (i + 1) & (m->cap - 1);
-    if (m->keys[i] == KS__EMPTY)
+    if (m->slots[i].key == KS__EMPTY)
         m->filled++;
-    m->keys[i] = key;
+    m->slots[i].key = key;
     m->used++;
-    memset(&m->vals[i], 0, sizeof m->vals[i]);
+    memset(&m->slots[i].v, 0, sizeof m->slots[i].v);
     *created = true;
-    return &m->vals[i];
+    return &m->slots[i].v;
 }
 
 int ks_u64map_reserve(ks_u64map *m, size_t n)
@@ -128,26 +119,24 @@ int ks_u64map_reserve(ks_u64map *m, size_t n)
     size_t cap = m->cap;
     while (n * 2 > cap)
         cap *= 2;
-    uint64_t *keys = m->keys;
-    ks_u64map_val *vals = m->vals;
+    ks_u64map_slot *old = m->slots;
     if (ks__alloc(m, cap) < 0) {
-        m->keys = keys, m->vals = vals; /* ks__alloc left cap as it was */
+        m->slots = old; /* ks__alloc left cap as it was */
         return KS_ERR_NOMEM;
     }
-    ks_big_free(keys);
-    ks_big_free(vals);
+    ks_big_free(old);
     return 0;
 }
 
 void ks_u64map_del(ks_u64map *m, uint64_t key)
 {
     for (size_t i = ks__slot(m, key);; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == key) {
-            m->keys[i] = KS__TOMB;
+        if (m->slots[i].key == key) {
+            m->slots[i].key = KS__TOMB;
             m->used--;
             return;
         }
-        if (m->keys[i] == KS__EMPTY)
+        if (m->slots[i].key == KS__EMPTY)
             return;
     }
 }

@@ -1,5 +1,8 @@
 /* An open-addressing hash map from nonzero 64-bit keys (already hashed) to a
- * 64-bit payload (16 bytes a slot). Used for the event-id dedup set and the ticket table.
+ * 64-bit payload (16 bytes a slot, key and payload side by side: a probe
+ * that finds its key has its payload in the same cache line, where separate
+ * arrays cost a second miss per insert). Used for the event-id dedup set,
+ * the ticket table and the flusher's sketch counts.
  * Linear probing with tombstones; rebuilds (dropping entries the caller's
  * predicate rejects) when tombstones + entries pass 3/4 of the slots, to a
  * table at most half full. */
@@ -17,9 +20,13 @@ typedef struct ks_u64map_val {
 /** Decides whether an entry survives a rebuild (true = keep). */
 typedef bool (*ks_u64map_keep_fn)(uint64_t key, const ks_u64map_val *v, void *ctx);
 
+typedef struct ks_u64map_slot {
+    uint64_t key;         /* 0 = empty, 1 = tombstone, else key */
+    ks_u64map_val v;      /* meaningful for a key only */
+} ks_u64map_slot;
+
 typedef struct ks_u64map {
-    uint64_t *keys;       /* 0 = empty, 1 = tombstone, else key */
-    ks_u64map_val *vals;
+    ks_u64map_slot *slots; /* [cap] */
     size_t cap;           /* power of two */
     size_t used;          /* live entries */
     size_t filled;        /* live + tombstones */

@@ -17,11 +17,18 @@ void ks_u64map_snap_save(ks_snapw *w, const ks_u64map *m)
     ks_snapw_u64(w, m->cap);
     ks_snapw_u64(w, m->used);
     ks_snapw_u64(w, m->filled);
-    ks_snapw_put(w, m->keys, m->cap * sizeof *m->keys);
-    /* Only live values: the others are stale or were never written. */
+    /* The keys as one array (the format predates the slots' layout), in
+     * chunks; then only live values: the others are stale or never written. */
+    uint64_t keys[512];
+    for (size_t i = 0; i < m->cap;) {
+        size_t n = 0;
+        for (; n < sizeof keys / sizeof keys[0] && i < m->cap; n++, i++)
+            keys[n] = m->slots[i].key;
+        ks_snapw_put(w, keys, n * sizeof keys[0]);
+    }
     for (size_t i = 0; i < m->cap; i++)
-        if (m->keys[i] > 1)
-            ks_snapw_put(w, &m->vals[i], sizeof m->vals[i]);
+        if (m->slots[i].key > 1)
+            ks_snapw_put(w, &m->slots[i].v, sizeof m->slots[i].v);
 }
 
 int ks_u64map_snap_load(ks_snapr *r, ks_u64map *m)
@@ -30,33 +37,34 @@ int ks_u64map_snap_load(ks_snapr *r, ks_u64map *m)
     if (!r->bad && (cap < 2 || (cap & (cap - 1)) || cap > (1ULL << 34) ||
                     cap > (r->len - r->pos) / 8))
         ks_snapr_fail(r, "hash table of %llu slots at byte %zu", (unsigned long long)cap, r->pos);
-    uint64_t *keys = ks_snapr_dup(r, (size_t)cap, sizeof *keys);
-    ks_u64map_val *vals = NULL;
+    const uint8_t *keys = r->bad ? NULL : ks_snapr_take(r, (size_t)cap * sizeof(uint64_t));
     if (!r->bad) {
         uint64_t live = 0, tomb = 0;
         for (uint64_t i = 0; i < cap; i++) {
-            live += keys[i] > 1;
-            tomb += keys[i] == 1;
+            uint64_t k;
+            memcpy(&k, keys + i * sizeof k, sizeof k);
+            live += k > 1;
+            tomb += k == 1;
         }
         if (live != used || live + tomb != filled || filled >= cap)
             ks_snapr_fail(r, "hash table counts do not match its slots (%llu live, %llu said)",
                           (unsigned long long)live, (unsigned long long)used);
     }
-    const uint8_t *src = ks_snapr_take(r, (size_t)used * sizeof *vals);
-    if (!r->bad && !(vals = ks_big_calloc((size_t)cap * sizeof *vals)))
+    const uint8_t *src = ks_snapr_take(r, (size_t)used * sizeof(ks_u64map_val));
+    ks_u64map_slot *slots = NULL;
+    if (!r->bad && !(slots = ks_big_calloc((size_t)cap * sizeof *slots)))
         ks_snapr_fail(r, "out of memory");
-    for (uint64_t i = 0, k = 0; !r->bad && i < cap; i++)
-        if (keys[i] > 1)
-            memcpy(&vals[i], src + sizeof *vals * k++, sizeof *vals);
+    for (uint64_t i = 0, k = 0; !r->bad && i < cap; i++) {
+        memcpy(&slots[i].key, keys + i * sizeof slots[i].key, sizeof slots[i].key);
+        if (slots[i].key > 1)
+            memcpy(&slots[i].v, src + sizeof slots[i].v * k++, sizeof slots[i].v);
+    }
     if (r->bad) {
-        ks_big_free(keys);
-        ks_big_free(vals);
+        ks_big_free(slots);
         return -1;
     }
-    ks_big_free(m->keys);
-    ks_big_free(m->vals);
-    m->keys = keys;
-    m->vals = vals;
+    ks_big_free(m->slots);
+    m->slots = slots;
     m->cap = (size_t)cap;
     m->used = (size_t)used;
     m->filled = (size_t)filled;
