@@ -83,11 +83,23 @@ typedef struct ks_bucket {
 #define KS_DISTINCT_FIRST KS_C_D_ACTIVE
 #define KS_DISTINCT (KS_C__COUNT - KS_C_D_ACTIVE)
 
-/* One non-empty bucket of a series. */
+/* Counters an entry holds in place before it needs a bucket of its own:
+ * one event adds two to four (events, plus its type's), and most buckets of
+ * a partition's share of a group hold one or two events (a catch-up crosses
+ * a new one-minute bucket of the hour window with nearly every event). A
+ * 232-byte bucket allocated and zeroed for each was the most cache misses
+ * of any step of a long catch-up. */
+#define KS_SBUCKET_INLINE 4
+#define KS_SBUCKET_NONE 0xFF /* an unused inline slot's counter id */
+
+/* One non-empty bucket of a series: its counters in place (ik[i] names the
+ * counter of iv[i]) until a fifth counter moves them all into b. */
 typedef struct ks_sbucket {
-    int64_t n;                /* bucket number */
-    ks_bucket *b;             /* owned */
-    int32_t d[KS_DISTINCT];   /* last-touch counts (customers: 32 bits hold them) */
+    int64_t n;                       /* bucket number */
+    ks_bucket *b;                    /* owned; NULL while the counters fit in place */
+    int64_t iv[KS_SBUCKET_INLINE];   /* counts in place (while b is NULL) */
+    int32_t d[KS_DISTINCT];          /* last-touch counts (customers: 32 bits hold them) */
+    uint8_t ik[KS_SBUCKET_INLINE];   /* counter of iv[i]; KS_SBUCKET_NONE: unused */
 } ks_sbucket;
 
 /* Dropped buckets shared by the series of one owner (a partition's state):
@@ -107,10 +119,11 @@ typedef struct ks_series {
     int64_t width_s;    /* bucket width in seconds */
     int64_t clock_n;    /* bucket of the last clock advance (INT64_MIN: none yet) */
     ks_sbucket *e;      /* the non-empty buckets, ascending n, at e[head .. head+n) */
+    int64_t first_n;    /* at most e[head].n (INT64_MAX when empty): an advance that
+                         * drops nothing then reads no entry (a cold line per series) */
     uint32_t head, n, cap;
-    uint32_t nspare;    /* dropped buckets kept for reuse, linked through v[0] */
-    ks_bucket *spare;
-    ks_bpool *pool;     /* borrowed; NULL: the spares above */
+    uint32_t nb;        /* entries with a bucket of their own */
+    ks_bpool *pool;     /* borrowed; NULL: buckets are malloc'd and freed */
 } ks_series;
 
 /** Initialises s for buckets of width_s seconds. Returns 0. Owns its
@@ -133,15 +146,45 @@ size_t ks_bpool_memory(const ks_bpool *pool);
 /** Returns the bytes s holds. */
 size_t ks_series_memory(const ks_series *s);
 
-/** Returns the bucket holding event time t_s (seconds), created empty if
- *  needed, or NULL when t_s is behind the window at the current clock or
- *  out of memory. */
-ks_bucket *ks_series_at(ks_series *s, int64_t t_s);
-
 /** Returns the entry of the bucket holding t_s (its counters and last-touch
  *  counts), created empty if needed, or NULL when t_s is behind the window or
  *  out of memory. Valid until the next call that adds a bucket to s. */
 ks_sbucket *ks_series_entry(ks_series *s, int64_t t_s);
+
+/** ks_sbucket_add's case of a fifth counter: every counter moves into a
+ *  bucket of e's own. */
+int ks_sbucket_spill(ks_series *s, ks_sbucket *e, ks_counter k, int64_t d);
+
+/** Adds d to counter k (not a D_ one) of entry e of s. Returns 0, or
+ *  KS_ERR_NOMEM when a bucket was needed and none could be had (the count is
+ *  not added). Inline: an event adds a few counters in each of up to twelve
+ *  entries. */
+static inline int ks_sbucket_add(ks_series *s, ks_sbucket *e, ks_counter k, int64_t d)
+{
+    if (e->b) {
+        e->b->v[k] += d;
+        return 0;
+    }
+    for (int i = 0; i < KS_SBUCKET_INLINE; i++) {
+        if (e->ik[i] == k) {
+            e->iv[i] += d;
+            return 0;
+        }
+        if (e->ik[i] == KS_SBUCKET_NONE) {
+            e->ik[i] = (uint8_t)k;
+            e->iv[i] = d;
+            return 0;
+        }
+    }
+    return ks_sbucket_spill(s, e, k, d);
+}
+
+/** Returns counter k of entry e (a D_ counter: its last-touch count). */
+int64_t ks_sbucket_get(const ks_sbucket *e, ks_counter k);
+
+/** Adds d to counter k (not a D_ one) of the bucket holding t_s. Returns 0,
+ *  1 when t_s is behind the window (nothing added), or KS_ERR_NOMEM. */
+int ks_series_add(ks_series *s, int64_t t_s, ks_counter k, int64_t d);
 
 /** Takes one last-touch count k (a D_ counter) back from the bucket of
  *  old_s (seconds; 0: none), if the series still holds that bucket. */

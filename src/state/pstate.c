@@ -152,11 +152,8 @@ static void ks__bump(ks_pstate *p, ks_group *g, int64_t t_s, ks_counter k, int64
 {
     if (!g)
         return;
-    for (int w = 0; w < p->sh->cfg->nwindows; w++) {
-        ks_bucket *b = ks_series_at(&g->win[w], t_s);
-        if (b)
-            b->v[k] += d;
-    }
+    for (int w = 0; w < p->sh->cfg->nwindows; w++)
+        ks_series_add(&g->win[w], t_s, k, d); /* (out of memory: a count lost, not a crash) */
 }
 
 /* The counts one event adds at its own time to its groups (global, segment,
@@ -179,11 +176,12 @@ static void ks__evc_apply(ks_pstate *p, ks__evc *a)
         if (!a->g[i])
             continue;
         for (int w = 0; w < p->sh->cfg->nwindows; w++) {
-            ks_sbucket *e = ks_series_entry(&a->g[i]->win[w], a->t_s);
+            ks_series *s = &a->g[i]->win[w];
+            ks_sbucket *e = ks_series_entry(s, a->t_s);
             if (!e)
                 continue;
             for (int j = 0; j < a->n; j++)
-                e->b->v[a->k[j]] += a->d[j];
+                ks_sbucket_add(s, e, (ks_counter)a->k[j], a->d[j]);
             for (int j = 0; j < KS_DISTINCT; j++)
                 e->d[j] += a->dd[i][j];
         }

@@ -9,15 +9,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* A series never holds more than this many buckets (about 1M x 230 bytes);
+/* A series never holds more than this many buckets (about 1M x 64 bytes);
  * events that would need more are not bucketed for that window. */
 #define KS__SERIES_MAX_CAP (1u << 20)
 #define KS__NO_CLOCK INT64_MIN
-/* Dropped buckets a series without a pool keeps for its next ones: as a
- * window slides, a bucket is created about as often as one is dropped, and
- * a malloc + free per bucket was a tenth of a catch-up's time (and
- * fragmented the heap). A partition's series share a pool (ks_bpool). */
-#define KS__SPARES 4
+
+_Static_assert(sizeof(ks_sbucket) == 64, "an entry is one cache line");
+_Static_assert(KS_C__COUNT < KS_SBUCKET_NONE, "counter ids fit an inline slot's byte");
 
 const char *ks_counter_name(ks_counter c)
 {
@@ -43,14 +41,7 @@ int ks_series_init(ks_series *s, int64_t width_s)
     return 0;
 }
 
-static ks_bucket *ks__spare_next(const ks_bucket *b)
-{
-    ks_bucket *next;
-    memcpy(&next, &b->v[0], sizeof next);
-    return next;
-}
-
-/* Takes ownership of b: kept as a spare, or freed. */
+/* Takes ownership of b: kept by the pool for reuse, or freed. */
 static void ks__drop(ks_series *s, ks_bucket *b)
 {
     ks_bpool *pool = s->pool;
@@ -65,31 +56,21 @@ static void ks__drop(ks_series *s, ks_bucket *b)
         pool->free[pool->nfree++] = b;
         return;
     }
-    if (s->nspare >= KS__SPARES) {
-        free(b);
-        return;
-    }
-    memcpy(&b->v[0], &s->spare, sizeof s->spare);
-    s->spare = b;
-    s->nspare++;
+    free(b);
 }
 
-/* Returns a zeroed bucket (a spare if any), or NULL when out of memory. */
+/* Returns a zeroed bucket (one the pool kept, if any), or NULL when out of
+ * memory. */
 static ks_bucket *ks__new_bucket(ks_series *s)
 {
     ks_bpool *pool = s->pool;
     ks_bucket *b = NULL;
     if (pool && pool->nfree) {
         b = pool->free[--pool->nfree];
-    } else if (!pool && s->spare) {
-        b = s->spare;
-        s->spare = ks__spare_next(b);
-        s->nspare--;
-    }
-    if (b)
         memset(b, 0, sizeof *b);
-    else
+    } else {
         b = calloc(1, sizeof *b);
+    }
     if (b && pool)
         pool->live++;
     return b;
@@ -118,19 +99,67 @@ void ks_series_reset(ks_series *s)
     for (uint32_t i = 0; i < s->n; i++)
         free(s->e[s->head + i].b);
     if (s->pool)
-        s->pool->live = s->pool->live > s->n ? s->pool->live - s->n : 0;
-    while (s->spare) {
-        ks_bucket *next = ks__spare_next(s->spare);
-        free(s->spare);
-        s->spare = next;
-    }
+        s->pool->live = s->pool->live > s->nb ? s->pool->live - s->nb : 0;
     free(s->e);
     memset(s, 0, sizeof *s);
 }
 
 size_t ks_series_memory(const ks_series *s)
 {
-    return (size_t)s->cap * sizeof(ks_sbucket) + (size_t)(s->n + s->nspare) * sizeof(ks_bucket);
+    return (size_t)s->cap * sizeof(ks_sbucket) + (size_t)s->nb * sizeof(ks_bucket);
+}
+
+int ks_sbucket_spill(ks_series *s, ks_sbucket *e, ks_counter k, int64_t d)
+{
+    ks_bucket *b = ks__new_bucket(s);
+    if (!b)
+        return KS_ERR_NOMEM;
+    for (int i = 0; i < KS_SBUCKET_INLINE; i++) {
+        if (e->ik[i] != KS_SBUCKET_NONE)
+            b->v[e->ik[i]] += e->iv[i];
+        e->ik[i] = KS_SBUCKET_NONE;
+        e->iv[i] = 0;
+    }
+    b->v[k] += d;
+    e->b = b;
+    s->nb++;
+    return 0;
+}
+
+int64_t ks_sbucket_get(const ks_sbucket *e, ks_counter k)
+{
+    if ((int)k >= KS_DISTINCT_FIRST)
+        return e->d[k - KS_DISTINCT_FIRST];
+    if (e->b)
+        return e->b->v[k];
+    for (int i = 0; i < KS_SBUCKET_INLINE; i++)
+        if (e->ik[i] == k)
+            return e->iv[i];
+    return 0;
+}
+
+int ks_series_add(ks_series *s, int64_t t_s, ks_counter k, int64_t d)
+{
+    int64_t n = ks__floordiv(t_s, s->width_s);
+    if (s->clock_n != KS__NO_CLOCK && n <= s->clock_n - KS_WINDOW_BUCKETS)
+        return 1;
+    ks_sbucket *e = ks_series_entry(s, t_s);
+    return e ? ks_sbucket_add(s, e, k, d) : KS_ERR_NOMEM;
+}
+
+/* Adds entry e's counters (in place or in its bucket) and last-touch counts
+ * into sum. */
+static void ks__sum_entry(const ks_sbucket *e, ks_bucket *sum)
+{
+    if (e->b) {
+        for (int k = 0; k < KS_DISTINCT_FIRST; k++)
+            sum->v[k] += e->b->v[k];
+    } else {
+        for (int i = 0; i < KS_SBUCKET_INLINE && e->ik[i] != KS_SBUCKET_NONE; i++)
+            sum->v[e->ik[i]] += e->iv[i];
+    }
+    for (int j = 0; j < KS_DISTINCT; j++)
+        sum->v[KS_DISTINCT_FIRST + j] += e->d[j];
 }
 
 /* Index (from head) of the first entry with bucket number >= n. Bucket
@@ -152,6 +181,31 @@ static uint32_t ks__lower(const ks_series *s, int64_t n)
         hi = (uint32_t)(n - first) + 1;
     if (last - n < (int64_t)s->n)
         lo = s->n - 1 - (uint32_t)(last - n);
+    if (hi - lo > 4) {
+        /* A sparse series (a partition's share of a small group): start
+         * where n would be if its buckets were evenly spread, and step from
+         * there; each entry read is a cache line a bisection would also
+         * read, and bisection reads about six. */
+        uint32_t g = lo + (uint32_t)((double)(hi - 1 - lo) * (double)(n - first) /
+                                     (double)(last - first));
+        if (g >= hi)
+            g = hi - 1;
+        if (s->e[s->head + g].n < n) {
+            lo = g + 1;
+            if (lo < hi) {
+                if (s->e[s->head + lo].n >= n)
+                    return lo;
+                lo++;
+            }
+        } else {
+            hi = g;
+            if (hi > lo) {
+                if (s->e[s->head + hi - 1].n < n)
+                    return hi;
+                hi--;
+            }
+        }
+    }
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (s->e[s->head + mid].n < n)
@@ -197,21 +251,15 @@ ks_sbucket *ks_series_entry(ks_series *s, int64_t t_s)
         return &s->e[s->head + at];
     if (ks__room(s) < 0)
         return NULL;
-    ks_bucket *b = ks__new_bucket(s);
-    if (!b)
-        return NULL;
     ks_sbucket *e = s->e + s->head;
     if (at < s->n)
         memmove(e + at + 1, e + at, (size_t)(s->n - at) * sizeof *e);
-    e[at] = (ks_sbucket){.n = n, .b = b};
+    e[at] = (ks_sbucket){.n = n};
+    memset(e[at].ik, KS_SBUCKET_NONE, sizeof e[at].ik);
     s->n++;
+    if (at == 0)
+        s->first_n = n;
     return &e[at];
-}
-
-ks_bucket *ks_series_at(ks_series *s, int64_t t_s)
-{
-    ks_sbucket *e = ks_series_entry(s, t_s);
-    return e ? e->b : NULL;
 }
 
 /* Static: D_ fields are the last of KS_COUNTERS and stay in 32 bits. */
@@ -224,6 +272,11 @@ void ks_series_take(ks_series *s, int64_t old_s, ks_counter k)
     if (j < 0 || j >= KS_DISTINCT || !old_s || s->n == 0)
         return;
     int64_t on = ks__floordiv(old_s, s->width_s);
+    /* Behind the window at the clock: that bucket was dropped (or never
+     * made), and deciding so here reads no entry. Most takes are of a touch
+     * days old, behind the short windows. */
+    if (s->clock_n != KS__NO_CLOCK && on <= s->clock_n - KS_WINDOW_BUCKETS)
+        return;
     ks_sbucket *last = &s->e[s->head + s->n - 1];
     if (last->n == on) { /* the newest bucket: a touch earlier in the same one */
         last->d[j]--;
@@ -253,13 +306,19 @@ void ks_series_advance(ks_series *s, int64_t clock_s)
     if (s->clock_n != KS__NO_CLOCK && nc <= s->clock_n)
         return;
     s->clock_n = nc;
+    if (s->first_n > nc - KS_WINDOW_BUCKETS)
+        return; /* nothing behind the window (most advances) */
     while (s->n && s->e[s->head].n <= nc - KS_WINDOW_BUCKETS) {
-        ks__drop(s, s->e[s->head].b);
+        if (s->e[s->head].b) {
+            ks__drop(s, s->e[s->head].b);
+            s->nb--;
+        }
         s->head++;
         s->n--;
     }
     if (s->n == 0)
         s->head = 0;
+    s->first_n = s->n ? s->e[s->head].n : INT64_MAX;
 }
 
 static void ks__add_range(const ks_series *s, int64_t from, int64_t to, ks_bucket *sum)
@@ -268,10 +327,7 @@ static void ks__add_range(const ks_series *s, int64_t from, int64_t to, ks_bucke
         const ks_sbucket *e = &s->e[s->head + i];
         if (e->n > to)
             break;
-        for (int k = 0; k < KS_DISTINCT_FIRST; k++)
-            sum->v[k] += e->b->v[k];
-        for (int j = 0; j < KS_DISTINCT; j++)
-            sum->v[KS_DISTINCT_FIRST + j] += e->d[j];
+        ks__sum_entry(e, sum);
     }
 }
 

@@ -21,9 +21,9 @@ void ks_series_snap_save(ks_snapw *w, const ks_series *s)
     ks_snapw_u32(w, s->n);
     for (uint32_t i = 0; i < s->n; i++) {
         const ks_sbucket *e = &s->e[s->head + i];
-        ks_bucket v = *e->b; /* the file keeps one bucket: D_ counts in place */
-        for (int j = 0; j < KS_DISTINCT; j++)
-            v.v[KS_DISTINCT_FIRST + j] = e->d[j];
+        ks_bucket v; /* the file keeps one bucket: D_ counts in place */
+        for (int k = 0; k < KS_C__COUNT; k++)
+            v.v[k] = ks_sbucket_get(e, (ks_counter)k);
         ks_snapw_i64(w, e->n);
         ks_snapw_put(w, v.v, sizeof v.v);
     }
@@ -60,29 +60,42 @@ int ks_series_snap_load(ks_snapr *r, ks_series *s, int64_t width_s)
             ks_snapr_fail(r, "window buckets out of order at byte %zu", r->pos);
             break;
         }
-        ks_bucket *b = malloc(sizeof *b);
-        if (!b) {
-            ks_snapr_fail(r, "out of memory");
-            break;
-        }
-        memcpy(b->v, v, sizeof b->v);
+        ks_bucket lv;
+        memcpy(lv.v, v, sizeof lv.v);
         /* Sums over a window (60 buckets) must stay in 64 bits. */
-        for (int k = 0; k < KS_C__COUNT; k++)
-            if (b->v[k] > KS__BUCKET_MAX || b->v[k] < -KS__BUCKET_MAX) {
+        int nonzero = 0;
+        for (int k = 0; k < KS_C__COUNT; k++) {
+            if (lv.v[k] > KS__BUCKET_MAX || lv.v[k] < -KS__BUCKET_MAX) {
                 ks_snapr_fail(r, "a window counter out of range at byte %zu", r->pos);
                 break;
             }
-        ks_sbucket ent = {.n = bn, .b = b};
+            nonzero += k < KS_DISTINCT_FIRST && lv.v[k] != 0;
+        }
+        ks_sbucket ent = {.n = bn};
+        memset(ent.ik, KS_SBUCKET_NONE, sizeof ent.ik);
         for (int j = 0; j < KS_DISTINCT && !r->bad; j++) {
-            int64_t d = b->v[KS_DISTINCT_FIRST + j];
+            int64_t d = lv.v[KS_DISTINCT_FIRST + j];
             if (d > INT32_MAX || d < -INT32_MAX)
                 ks_snapr_fail(r, "a distinct count out of range at byte %zu", r->pos);
             ent.d[j] = (int32_t)d;
-            b->v[KS_DISTINCT_FIRST + j] = 0;
+            lv.v[KS_DISTINCT_FIRST + j] = 0;
         }
-        if (r->bad) {
-            free(b);
+        if (r->bad)
             break;
+        if (nonzero <= KS_SBUCKET_INLINE) {
+            /* As few counters as the entry holds in place: kept there. */
+            for (int k = 0, at = 0; k < KS_DISTINCT_FIRST; k++)
+                if (lv.v[k] != 0) {
+                    ent.ik[at] = (uint8_t)k;
+                    ent.iv[at++] = lv.v[k];
+                }
+        } else {
+            if (!(ent.b = malloc(sizeof *ent.b))) {
+                ks_snapr_fail(r, "out of memory");
+                break;
+            }
+            *ent.b = lv;
+            s->nb++;
         }
         s->e[i] = ent;
         s->n++;
@@ -91,5 +104,6 @@ int ks_series_snap_load(ks_snapr *r, ks_series *s, int64_t width_s)
         ks_series_reset(s);
         return -1;
     }
+    s->first_n = s->n ? s->e[0].n : INT64_MAX;
     return 0;
 }
