@@ -490,13 +490,21 @@ static bool ks__validate(cJSON *const *f, ks_event *ev, ks_reject *why)
  * only the double): the member's position among the root's members finds it.
  * At most KS_EVENT_AMOUNT_MAX once rounded to the micro-unit. */
 static bool ks__amount_micro(const cJSON *root, const cJSON *item, const unsigned char *b,
-                             size_t len, ks_event *ev)
+                             size_t len, const ks__flat_nums *nums, ks_event *ev)
 {
     size_t ordinal = 0, off = 0, n = 0;
     for (const cJSON *c = root->child; c != NULL && c != item; c = c->next)
         ordinal++;
+    /* The fast path saw where the number is; else walk the message to it. */
+    bool found = false;
+    for (size_t k = 0; nums && k < nums->n && !found; k++)
+        if (nums->at[k].ordinal == ordinal) {
+            off = nums->at[k].off;
+            n = nums->at[k].len;
+            found = true;
+        }
     int64_t m = 0;
-    if (!ks__json_member_value(b, len, ordinal, &off, &n) ||
+    if ((!found && !ks__json_member_value(b, len, ordinal, &off, &n)) ||
         !ks__decimal_micro((const char *)b + off, n, &m))
         return false;
     if (m > (int64_t)(KS_EVENT_AMOUNT_MAX * 1e6) || m < 0)
@@ -538,7 +546,9 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
      * which a Kafka payload lacks; take the end pointer and check the tail. */
     /* A flat object (nearly every event) is read without cJSON, into the
      * same tree (flat.c); anything else goes to cJSON. */
-    cJSON *root = p->no_flat ? NULL : ks__flat_parse(&p->arena, b, len);
+    ks__flat_nums nums;
+    cJSON *root = p->no_flat ? NULL : ks__flat_parse(&p->arena, b, len, &nums);
+    bool flat = root != NULL;
     if (root == NULL) {
         const char *end = NULL;
         uint64_t allocs = p->arena.allocs;
@@ -567,7 +577,7 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
         memset(ev, 0, sizeof(*ev));
         return false;
     }
-    if (ev->has_amount && !ks__amount_micro(root, f[F_AMOUNT], b, len, ev)) {
+    if (ev->has_amount && !ks__amount_micro(root, f[F_AMOUNT], b, len, flat ? &nums : NULL, ev)) {
         memset(ev, 0, sizeof(*ev));
         return ks__reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
     }

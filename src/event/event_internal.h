@@ -99,10 +99,22 @@ bool ks__json_nul_member(const unsigned char *b, size_t n, size_t *ordinal, bool
 
 struct cJSON;
 
+/* Where the fast path found the first number values' text (member ordinal,
+ * offset and length in the message): the amount's micro-units are read from
+ * its text, which otherwise means walking the message again to its member. */
+#define KS__FLAT_NUMS 4
+typedef struct ks__flat_nums {
+    size_t n;
+    struct {
+        size_t ordinal, off, len;
+    } at[KS__FLAT_NUMS];
+} ks__flat_nums;
+
 /** For a message the prescan accepted: the tree cJSON would build for it,
  *  allocated in a, if it is one object of scalar members without any
- *  backslash; else NULL (then cJSON parses it). Borrowed from a. */
-struct cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n);
+ *  backslash; else NULL (then cJSON parses it). Borrowed from a. Fills nums
+ *  (if not NULL) with its first number values. */
+struct cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n, ks__flat_nums *nums);
 
 /** Tests: on (the default) lets ks_event_parse take the fast path; off sends
  *  every message through cJSON, the reference the fast path must match. */

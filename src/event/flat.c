@@ -147,8 +147,11 @@ static size_t ks__flat_value(char *c, size_t n, size_t i, cJSON *it)
     return 0; /* '{', '[' or anything else: cJSON's */
 }
 
-cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n)
+cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n, ks__flat_nums *nums)
 {
+    size_t ordinal = 0;
+    if (nums)
+        nums->n = 0;
     if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF)
         return NULL;
     size_t i = ks__flat_skip_ws(b, n, 0);
@@ -182,8 +185,15 @@ cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n)
             if (i >= n || c[i] != ':')
                 return NULL;
             i = ks__flat_skip_ws(b, n, i + 1);
+            size_t v = i;
             if (i >= n || (i = ks__flat_value(c, n, i, it)) == 0)
                 return NULL;
+            if (it->type == cJSON_Number && nums && nums->n < KS__FLAT_NUMS) {
+                nums->at[nums->n].ordinal = ordinal;
+                nums->at[nums->n].off = v;
+                nums->at[nums->n++].len = i - v;
+            }
+            ordinal++;
             /* Linked as cJSON links them: next forward, the first's prev
              * pointing at the last. */
             if (last == NULL) {
