@@ -115,15 +115,30 @@ static size_t ks__put_uv(uint8_t *o, uint64_t v)
     return n;
 }
 
+/* A varint of two bytes or more (s[*i] >= 0x80). Two and three bytes are
+ * unrolled: a list's newest bucket number (about 3.6e5 zigzagged) and most
+ * revenues take that many, and the loop was a tenth of the lists' decoding. */
 static uint64_t ks__get_uv_long(const uint8_t *s, size_t *i)
 {
-    uint64_t v = 0;
-    for (int sh = 0; sh < 64; sh += 7) {
-        uint8_t b = s[(*i)++];
+    const uint8_t *p = s + *i;
+    uint64_t v = (uint64_t)(p[0] & 0x7F) | (uint64_t)(p[1] & 0x7F) << 7;
+    if (!(p[1] & 0x80)) {
+        *i += 2;
+        return v;
+    }
+    v |= (uint64_t)(p[2] & 0x7F) << 14;
+    if (!(p[2] & 0x80)) {
+        *i += 3;
+        return v;
+    }
+    size_t k = *i + 3;
+    for (int sh = 21; sh < 64; sh += 7) {
+        uint8_t b = s[k++];
         v |= (uint64_t)(b & 0x7F) << sh;
         if (!(b & 0x80))
             break;
     }
+    *i = k;
     return v;
 }
 
