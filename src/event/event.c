@@ -530,26 +530,27 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
         return false;
     }
     const unsigned char *b = (const unsigned char *)buf;
-    ks__prescan pre;
-    ks_reject_code rc = ks__json_prescan(b, len, &pre);
-    if (rc != KS_REJECT_NONE) {
-        why->code = rc;
-        return false;
-    }
-    /* Before cJSON, whose parser recurses once per level. */
-    if (pre.max_depth > KS_EVENT_DEPTH_MAX) {
-        why->code = KS_REJECT_TOO_DEEP;
-        return false;
-    }
-
-    /* cJSON's require_null_terminated mode needs a NUL inside the buffer,
-     * which a Kafka payload lacks; take the end pointer and check the tail. */
-    /* A flat object (nearly every event) is read without cJSON, into the
-     * same tree (flat.c); anything else goes to cJSON. */
+    /* A flat object (nearly every event) is read in one pass, without cJSON
+     * and without the prescan, whose checks that pass makes itself on all it
+     * accepts (flat.c). Anything else: the prescan, then cJSON. */
     ks__flat_nums nums;
+    ks__prescan pre = {.has_nul = false, .max_depth = 1};
     cJSON *root = p->no_flat ? NULL : ks__flat_parse(&p->arena, b, len, &nums);
     bool flat = root != NULL;
     if (root == NULL) {
+        ks_reject_code rc = ks__json_prescan(b, len, &pre);
+        if (rc != KS_REJECT_NONE) {
+            why->code = rc;
+            return false;
+        }
+        /* Before cJSON, whose parser recurses once per level. */
+        if (pre.max_depth > KS_EVENT_DEPTH_MAX) {
+            why->code = KS_REJECT_TOO_DEEP;
+            return false;
+        }
+        /* cJSON's require_null_terminated mode needs a NUL inside the
+         * buffer, which a Kafka payload lacks; take the end pointer and
+         * check the tail. */
         const char *end = NULL;
         uint64_t allocs = p->arena.allocs;
         ks__arena *prev = ks__arena_set_current(&p->arena);

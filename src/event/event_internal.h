@@ -89,6 +89,16 @@ typedef struct ks__prescan {
  *  KS_REJECT_MALFORMED_JSON; fills *out (meaningful only for KS_REJECT_NONE). */
 ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *out);
 
+/** For the fast path, which does the prescan's checks itself on what it
+ *  accepts: b[i] is a string's opening quote; returns the index of its
+ *  closing quote if the string holds no backslash and no raw control
+ *  character and its bytes are valid UTF-8, else 0. */
+size_t ks__json_string_end(const unsigned char *b, size_t n, size_t i);
+
+/** The length of the RFC 8259 number token at p, as the prescan checks it
+ *  (not followed by a byte cJSON would read as part of it), or 0. */
+size_t ks__json_number_len(const unsigned char *p, size_t n);
+
 /** For a message the prescan and cJSON accepted as an object: finds the first
  *  top-level member whose key or value contains a \u0000 escape. Returns true
  *  and sets *ordinal (0-based position among the object's members) and

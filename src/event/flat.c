@@ -11,13 +11,19 @@
  * parse (member rules, validation, amounts) is unchanged and reads the same
  * tree.
  *
- * It runs only after the prescan (valid UTF-8, strict JSON tokens, no raw
- * control characters in strings) and gives up, returning NULL so that cJSON
- * parses the message as before, on anything it does not handle exactly as
- * cJSON would: a byte order mark, a nested object or array, a backslash
- * (escapes, and so \u0000), a number of 64 characters or more (cJSON
- * versions differ on those), a word other than true/false/null, or any token
- * out of place (then cJSON's own error stands). tests/unit/test_event_flat.c and
+ * It runs first, in place of the prescan: on everything it accepts it makes
+ * the prescan's checks itself (each string valid UTF-8 without raw control
+ * characters, ks__json_string_end; each number of RFC 8259's grammar,
+ * ks__json_number_len; only ASCII structure outside them), so a message it
+ * reads is one the prescan passes, at depth 1 and without \u0000; the
+ * prescan was a tenth of the engine's instructions. It gives up, returning
+ * NULL so that the prescan and cJSON handle the message as before (and
+ * their verdict stands), on anything it does not handle exactly as cJSON
+ * would: a byte order mark, a nested object or array, a backslash (escapes,
+ * and so \u0000), a control character or invalid UTF-8 in a string, a
+ * number of 64 characters or more (cJSON versions differ on those) or
+ * outside the grammar, a word other than true/false/null, or any token out
+ * of place. tests/unit/test_event_flat.c and
  * tests/fuzz/fuzz_event_flat.c check that both paths agree on every input. */
 #include <limits.h>
 #include <stdint.h>
@@ -40,15 +46,15 @@ static size_t ks__flat_skip_ws(const unsigned char *b, size_t n, size_t i)
     return i;
 }
 
-/* The string whose opening quote is at c[i]: ends it in place and returns
- * the index after its closing quote, or 0 if it holds a backslash (or is
- * unterminated, which the prescan already excludes). */
-static size_t ks__flat_string(char *c, size_t n, size_t i)
+/* The string whose opening quote is at b[i] (c is b's copy): ends it in
+ * place in c and returns the index after its closing quote, or 0 if it
+ * holds a backslash or a control character, is not valid UTF-8 or is
+ * unterminated (the prescan then says which). */
+static size_t ks__flat_string(char *c, const unsigned char *b, size_t n, size_t i)
 {
-    const char *q = memchr(c + i + 1, '"', n - i - 1);
-    if (q == NULL || memchr(c + i + 1, '\\', (size_t)(q - (c + i + 1))) != NULL)
+    size_t end = ks__json_string_end(b, n, i);
+    if (end == 0)
         return 0;
-    size_t end = (size_t)(q - c);
     c[end] = '\0';
     return end + 1;
 }
@@ -95,13 +101,11 @@ static bool ks__flat_exact(const char *s, size_t n, double *out)
 /* A number token at c[i], as cJSON reads it: strtod over the token (the
  * prescan checked its grammar), valueint saturated like cJSON's. Returns the
  * index after it, or 0 to give up. */
-static size_t ks__flat_number(char *c, size_t n, size_t i, cJSON *it)
+static size_t ks__flat_number(char *c, const unsigned char *b, size_t n, size_t i, cJSON *it)
 {
-    size_t j = i;
-    while (j < n && ((c[j] >= '0' && c[j] <= '9') || c[j] == '-' || c[j] == '+' || c[j] == '.' ||
-                     c[j] == 'e' || c[j] == 'E'))
-        j++;
-    if (j - i >= 64 || j >= n)
+    /* The prescan's grammar (RFC 8259, nothing number-like after it). */
+    size_t j = i + ks__json_number_len(b + i, n - i);
+    if (j == i || j - i >= 64 || j >= n)
         return 0;
     double d;
     if (!ks__flat_exact(c + i, j - i, &d)) {
@@ -120,7 +124,7 @@ static size_t ks__flat_number(char *c, size_t n, size_t i, cJSON *it)
 }
 
 /* A scalar value at c[i] into it; returns the index after it, or 0. */
-static size_t ks__flat_value(char *c, size_t n, size_t i, cJSON *it)
+static size_t ks__flat_value(char *c, const unsigned char *b, size_t n, size_t i, cJSON *it)
 {
     static const struct {
         const char *word;
@@ -129,7 +133,7 @@ static size_t ks__flat_value(char *c, size_t n, size_t i, cJSON *it)
     } words[] = {{"true", 4, cJSON_True}, {"false", 5, cJSON_False}, {"null", 4, cJSON_NULL}};
     unsigned char ch = (unsigned char)c[i];
     if (ch == '"') {
-        size_t e = ks__flat_string(c, n, i);
+        size_t e = ks__flat_string(c, b, n, i);
         if (e == 0)
             return 0;
         it->type = cJSON_String;
@@ -137,7 +141,7 @@ static size_t ks__flat_value(char *c, size_t n, size_t i, cJSON *it)
         return e;
     }
     if (ch == '-' || (ch >= '0' && ch <= '9'))
-        return ks__flat_number(c, n, i, it);
+        return ks__flat_number(c, b, n, i, it);
     for (size_t w = 0; w < sizeof words / sizeof words[0]; w++) {
         if (n - i >= words[w].len && memcmp(c + i, words[w].word, words[w].len) == 0) {
             it->type = words[w].type;
@@ -177,7 +181,7 @@ cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n, ks__flat_n
             cJSON *it = ks__flat_node(a);
             if (it == NULL)
                 return NULL;
-            size_t e = ks__flat_string(c, n, i);
+            size_t e = ks__flat_string(c, b, n, i);
             if (e == 0)
                 return NULL;
             it->string = c + i + 1;
@@ -186,7 +190,7 @@ cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n, ks__flat_n
                 return NULL;
             i = ks__flat_skip_ws(b, n, i + 1);
             size_t v = i;
-            if (i >= n || (i = ks__flat_value(c, n, i, it)) == 0)
+            if (i >= n || (i = ks__flat_value(c, b, n, i, it)) == 0)
                 return NULL;
             if (it->type == cJSON_Number && nums && nums->n < KS__FLAT_NUMS) {
                 nums->at[nums->n].ordinal = ordinal;

@@ -195,6 +195,43 @@ static size_t ks__escape_len(const unsigned char *p, size_t n, bool *nul, bool *
     }
 }
 
+size_t ks__json_number_len(const unsigned char *p, size_t n)
+{
+    return ks__number_len(p, n);
+}
+
+size_t ks__json_string_end(const unsigned char *b, size_t n, size_t i)
+{
+    size_t j = i + 1;
+    for (;;) {
+        /* As the prescan: eight bytes at a time to the first special one. */
+        while (j + 8 <= n) {
+            uint64_t w;
+            memcpy(&w, b + j, 8);
+            uint64_t m = ks__special_mask(w);
+            if (m != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                j += (size_t)__builtin_ctzll(m) >> 3;
+#endif
+                break;
+            }
+            j += 8;
+        }
+        while (j < n && !ks__str_special(b[j]))
+            j++;
+        if (j >= n)
+            return 0; /* unterminated */
+        if (b[j] == '"')
+            return j;
+        if (b[j] < 0x80)
+            return 0; /* a backslash or a control character */
+        size_t l = ks__utf8_seq(b + j, n - j);
+        if (l == 0)
+            return 0;
+        j += l;
+    }
+}
+
 ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *out)
 {
     size_t i = 0, depth = 0, max_depth = 0;
