@@ -66,6 +66,7 @@ void ks_engine_free(ks_engine *e)
         free(e->parts[i].topic);
     }
     free(e->parts);
+    free(e->pnum);
     ks_flusher_free(&e->fl);
     ks_ddsketch_free(e->keysk);
     ks_event_parser_free(e->parser);
@@ -83,7 +84,7 @@ static ks__part *ks__find(ks_engine *e, const char *topic, int32_t partition)
             return p;
     }
     for (int i = 0; i < e->nparts; i++)
-        if (e->parts[i].partition == partition && strcmp(e->parts[i].topic, topic) == 0) {
+        if (e->pnum[i] == partition && strcmp(e->parts[i].topic, topic) == 0) {
             e->last_hit = i;
             return &e->parts[i];
         }
@@ -118,6 +119,10 @@ int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition)
         if (!np)
             return KS_ERR_NOMEM;
         e->parts = np;
+        int32_t *nn = realloc(e->pnum, (size_t)cap * sizeof *nn);
+        if (!nn)
+            return KS_ERR_NOMEM; /* (parts is larger than needed: harmless) */
+        e->pnum = nn;
         e->capparts = cap;
     }
     ks__part *p = &e->parts[e->nparts];
@@ -134,7 +139,7 @@ int ks_engine_assign(ks_engine *e, const char *topic, int32_t partition)
         ks_pstate_free(p->st);
         return KS_ERR_NOMEM;
     }
-    e->nparts++;
+    e->pnum[e->nparts++] = partition;
     /* Redis may hold this partition's customers in kpi:risk from an earlier
      * owner or run; our membership flags start empty: ZREM what drops to 0. */
     e->risk_uncertain = true;
@@ -152,6 +157,7 @@ void ks_engine_revoke(ks_engine *e, const char *topic, int32_t partition)
     ks_pstate_free(p->st);
     ks_fpart_free(&p->fl);
     free(p->topic);
+    e->pnum[p - e->parts] = e->pnum[e->nparts - 1];
     *p = e->parts[--e->nparts];
     e->last_hit = -1;
 }

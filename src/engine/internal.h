@@ -29,6 +29,8 @@ struct ks_engine {
     ks_engine_shared sh;
     ks_event_parser *parser;
     ks__part *parts;
+    int32_t *pnum; /* [capparts]: parts[i].partition, side by side: a lookup
+                    * scans these, not a cache line of ks__part each */
     int nparts, capparts;
     int last_hit;
     int64_t clock_ms;  /* the window clock, applied to every partition at ticks */
