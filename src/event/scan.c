@@ -200,25 +200,35 @@ size_t ks__json_number_len(const unsigned char *p, size_t n)
     return ks__number_len(p, n);
 }
 
+/* Index of the first ks__str_special() byte at or after b[i] inside a
+ * string, or n: eight bytes at a time while none is special (most of a
+ * message is string content), then byte by byte to find the one that is. */
+static size_t ks__str_skip(const unsigned char *b, size_t n, size_t i)
+{
+    while (i + 8 <= n) {
+        uint64_t w;
+        memcpy(&w, b + i, 8);
+        uint64_t m = ks__special_mask(w);
+        if (m != 0) {
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+            /* The lowest flagged byte is always a true match (false
+             * positives only sit above a true one). */
+            i += (size_t)__builtin_ctzll(m) >> 3;
+#endif
+            break;
+        }
+        i += 8;
+    }
+    while (i < n && !ks__str_special(b[i]))
+        i++;
+    return i;
+}
+
 size_t ks__json_string_end(const unsigned char *b, size_t n, size_t i)
 {
     size_t j = i + 1;
     for (;;) {
-        /* As the prescan: eight bytes at a time to the first special one. */
-        while (j + 8 <= n) {
-            uint64_t w;
-            memcpy(&w, b + j, 8);
-            uint64_t m = ks__special_mask(w);
-            if (m != 0) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                j += (size_t)__builtin_ctzll(m) >> 3;
-#endif
-                break;
-            }
-            j += 8;
-        }
-        while (j < n && !ks__str_special(b[j]))
-            j++;
+        j = ks__str_skip(b, n, j);
         if (j >= n)
             return 0; /* unterminated */
         if (b[j] == '"')
@@ -240,24 +250,7 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *o
     if (n >= 3 && b[0] == 0xEF && b[1] == 0xBB && b[2] == 0xBF) i = 3;
     while (i < n) {
         if (in_str) {
-            /* Eight bytes at a time while none is special (most of a message
-             * is string content), then byte by byte to find the one that is. */
-            while (i + 8 <= n) {
-                uint64_t w;
-                memcpy(&w, b + i, 8);
-                uint64_t m = ks__special_mask(w);
-                if (m != 0) {
-#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
-                    /* The lowest flagged byte is always a true match (false
-                     * positives only sit above a true one). */
-                    i += (size_t)__builtin_ctzll(m) >> 3;
-#endif
-                    break;
-                }
-                i += 8;
-            }
-            while (i < n && !ks__str_special(b[i]))
-                i++;
+            i = ks__str_skip(b, n, i);
             if (i >= n) break;
             unsigned char c = b[i];
             if (c == '"') {
