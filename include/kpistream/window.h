@@ -119,8 +119,10 @@ typedef struct ks_series {
     int64_t width_s;    /* bucket width in seconds */
     int64_t clock_n;    /* bucket of the last clock advance (INT64_MIN: none yet) */
     ks_sbucket *e;      /* the non-empty buckets, ascending n, at e[head .. head+n) */
-    int64_t first_n;    /* at most e[head].n (INT64_MAX when empty): an advance that
-                         * drops nothing then reads no entry (a cold line per series) */
+    int64_t first_n;    /* e[head].n and e[head + n - 1].n while n > 0, kept here so */
+    int64_t last_n;     /* that an advance dropping nothing, and the bounds of a search,
+                         * read no entry (each a cold line); first_n is INT64_MAX or
+                         * below any entry when empty */
     uint32_t head, n, cap;
     uint32_t nb;        /* entries with a bucket of their own */
     ks_bpool *pool;     /* borrowed; NULL: buckets are malloc'd and freed */

@@ -170,8 +170,7 @@ static uint32_t ks__lower(const ks_series *s, int64_t n)
 {
     if (s->n == 0)
         return 0;
-    const ks_sbucket *e = s->e + s->head;
-    int64_t first = e[0].n, last = e[s->n - 1].n;
+    int64_t first = s->first_n, last = s->last_n;
     if (n <= first)
         return 0;
     if (n > last)
@@ -244,9 +243,9 @@ ks_sbucket *ks_series_entry(ks_series *s, int64_t t_s)
     if (s->clock_n != KS__NO_CLOCK && n <= s->clock_n - KS_WINDOW_BUCKETS)
         return NULL;
     /* Events mostly land in the newest bucket or a newer one. */
-    if (s->n && s->e[s->head + s->n - 1].n == n)
+    if (s->n && s->last_n == n)
         return &s->e[s->head + s->n - 1];
-    uint32_t at = s->n && s->e[s->head + s->n - 1].n < n ? s->n : ks__lower(s, n);
+    uint32_t at = s->n && s->last_n < n ? s->n : ks__lower(s, n);
     if (at < s->n && s->e[s->head + at].n == n)
         return &s->e[s->head + at];
     if (ks__room(s) < 0)
@@ -256,9 +255,11 @@ ks_sbucket *ks_series_entry(ks_series *s, int64_t t_s)
         memmove(e + at + 1, e + at, (size_t)(s->n - at) * sizeof *e);
     e[at] = (ks_sbucket){.n = n};
     memset(e[at].ik, KS_SBUCKET_NONE, sizeof e[at].ik);
-    s->n++;
     if (at == 0)
         s->first_n = n;
+    if (at == s->n)
+        s->last_n = n;
+    s->n++;
     return &e[at];
 }
 
@@ -277,9 +278,8 @@ void ks_series_take(ks_series *s, int64_t old_s, ks_counter k)
      * days old, behind the short windows. */
     if (s->clock_n != KS__NO_CLOCK && on <= s->clock_n - KS_WINDOW_BUCKETS)
         return;
-    ks_sbucket *last = &s->e[s->head + s->n - 1];
-    if (last->n == on) { /* the newest bucket: a touch earlier in the same one */
-        last->d[j]--;
+    if (s->last_n == on) { /* the newest bucket: a touch earlier in the same one */
+        s->e[s->head + s->n - 1].d[j]--;
         return;
     }
     uint32_t at = ks__lower(s, on);

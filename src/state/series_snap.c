@@ -105,5 +105,6 @@ int ks_series_snap_load(ks_snapr *r, ks_series *s, int64_t width_s)
         return -1;
     }
     s->first_n = s->n ? s->e[0].n : INT64_MAX;
+    s->last_n = s->n ? s->e[s->n - 1].n : INT64_MIN;
     return 0;
 }
