@@ -31,7 +31,9 @@ struct ks_engine {
     ks__part *parts;
     int32_t *pnum; /* [capparts]: parts[i].partition, side by side: a lookup
                     * scans these, not a cache line of ks__part each */
-    int nparts, capparts;
+    int *phint;    /* [nphint]: by partition number, 1 + the index a lookup last
+                    * found it at (checked before use: a hint, never stale-trusted) */
+    int nparts, capparts, nphint;
     int last_hit;
     int64_t clock_ms;  /* the window clock, applied to every partition at ticks */
     int64_t vclock_ms; /* the validation clock: the watermark, kept per message */
