@@ -326,10 +326,10 @@ static void breakdown(const ks_config *cfg, int nparts, size_t n, fetch_fn fetch
         bd->ids += s->ids_cap;
         bd->ids_used += s->ids_len;
         bd->dirty += (double)s->capdirty * sizeof(uint32_t);
-        bd->dedup += (double)s->dedup.cap * (sizeof(uint64_t) + sizeof(ks_u64map_val));
+        bd->dedup += (double)s->dedup.cap * sizeof(ks_u64map_slot);
         bd->dedup_used += s->dedup.used;
         bd->dedup_cap += s->dedup.cap;
-        bd->tickets += (double)s->tickets.cap * (sizeof(uint64_t) + sizeof(ks_u64map_val));
+        bd->tickets += (double)s->tickets.cap * sizeof(ks_u64map_slot);
         bd->fixed += sizeof *s;
         bd->rolling += (double)ks_pstate_rolling_memory(s);
         bd->rolling_used += (double)s->roll.used;
@@ -365,7 +365,7 @@ static void breakdown_print(const breakdown_t *bd, double per)
     printf("    dedup set         : %7.1f B %8.1f MiB  (%zu event ids in %zu slots x %zu B, "
            "load %.2f)\n",
            bd->dedup / per, bd->dedup / M, bd->dedup_used, bd->dedup_cap,
-           sizeof(uint64_t) + sizeof(ks_u64map_val),
+           sizeof(ks_u64map_slot),
            bd->dedup_cap ? (double)bd->dedup_used / (double)bd->dedup_cap : 0.0);
     printf("    ticket table      : %7.1f B %8.1f MiB\n", bd->tickets / per, bd->tickets / M);
     printf("    window series     : %7.1f B %8.1f MiB  (%zu series, %zu non-empty buckets in "

@@ -874,7 +874,7 @@ size_t ks_engine_memory(const ks_engine *e)
                  (size_t)st->index_cap * sizeof(uint64_t) + st->ids_cap +
                  (size_t)st->capdirty * sizeof(uint32_t) +
                  (st->dedup.cap + st->tickets.cap + st->names.cap) *
-                     (sizeof(uint64_t) + sizeof(ks_u64map_val));
+                     sizeof(ks_u64map_slot);
         const ks_group *gs[1] = {&st->global};
         for (int k = 0; k < 1 + st->sh->segments.max + st->sh->channels.max; k++) {
             const ks_group *g = k == 0 ? gs[0]

@@ -111,7 +111,7 @@ void ks_fpart_free(ks_fpart *fp)
 size_t ks_fpart_memory(const ks_fpart *fp)
 {
     return ((size_t)fp->confirmed.cap + fp->attempt.cap) * sizeof(ks_share_ent) +
-           fp->xs.cap * (sizeof(uint64_t) + sizeof(ks_u64map_val));
+           fp->xs.cap * sizeof(ks_u64map_slot);
 }
 
 /* --- names --- */

@@ -120,10 +120,11 @@ typedef struct ks__flat_nums {
     } at[KS__FLAT_NUMS];
 } ks__flat_nums;
 
-/** For a message the prescan accepted: the tree cJSON would build for it,
- *  allocated in a, if it is one object of scalar members without any
- *  backslash; else NULL (then cJSON parses it). Borrowed from a. Fills nums
- *  (if not NULL) with its first number values. */
+/** For any message: the tree cJSON would build for it, allocated in a, if
+ *  it is one object of scalar members without any backslash that passes
+ *  every check of the prescan; else NULL (then the prescan and cJSON judge
+ *  it). Borrowed from a. Fills nums (if not NULL) with its first number
+ *  values. */
 struct cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n, ks__flat_nums *nums);
 
 /** Tests: on (the default) lets ks_event_parse take the fast path; off sends

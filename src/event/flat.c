@@ -23,8 +23,8 @@
  * and so \u0000), a control character or invalid UTF-8 in a string, a
  * number of 64 characters or more (cJSON versions differ on those) or
  * outside the grammar, a word other than true/false/null, or any token out
- * of place. tests/unit/test_event_flat.c and
- * tests/fuzz/fuzz_event_flat.c check that both paths agree on every input. */
+ * of place. tests/unit/test_event_flat.c and tests/fuzz/fuzz_event.c check
+ * that both ways agree on every input. */
 #include <limits.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -98,9 +98,9 @@ static bool ks__flat_exact(const char *s, size_t n, double *out)
     return true;
 }
 
-/* A number token at c[i], as cJSON reads it: strtod over the token (the
- * prescan checked its grammar), valueint saturated like cJSON's. Returns the
- * index after it, or 0 to give up. */
+/* A number token at c[i], as cJSON reads it: strtod over the token (of the
+ * prescan's grammar, checked here), valueint saturated like cJSON's. Returns
+ * the index after it, or 0 to give up. */
 static size_t ks__flat_number(char *c, const unsigned char *b, size_t n, size_t i, cJSON *it)
 {
     /* The prescan's grammar (RFC 8259, nothing number-like after it). */
