@@ -109,7 +109,7 @@ static bool ks__is_hex(unsigned char c)
  *   -? (0 | [1-9][0-9]*) (. [0-9]+)? ([eE] [+-]? [0-9]+)?
  * It must also not be followed by a byte cJSON would take as part of a number
  * ([0-9+-.eE]), so cJSON reads exactly the token validated here. */
-static size_t ks__number_len(const unsigned char *p, size_t n)
+size_t ks__json_number_len(const unsigned char *p, size_t n)
 {
     size_t i = 0;
     if (i < n && p[i] == '-') i++;
@@ -193,11 +193,6 @@ static size_t ks__escape_len(const unsigned char *p, size_t n, bool *nul, bool *
     default:
         return 0;
     }
-}
-
-size_t ks__json_number_len(const unsigned char *p, size_t n)
-{
-    return ks__number_len(p, n);
 }
 
 /* Index of the first ks__str_special() byte at or after b[i] inside a
@@ -309,7 +304,7 @@ ks_reject_code ks__json_prescan(const unsigned char *b, size_t n, ks__prescan *o
         case '7':
         case '8':
         case '9': {
-            size_t l = ks__number_len(b + i, n - i);
+            size_t l = ks__json_number_len(b + i, n - i);
             if (l == 0) goto bad_json;
             i += l;
             break;
