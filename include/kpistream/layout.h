@@ -54,12 +54,28 @@ typedef struct ks_out_trigger {
     int64_t ts_ms;
 } ks_out_trigger;
 
+/* A run of notices (alerts and triggers) in a batch: they go out in script
+ * calls of several notices each. Between ks_layout_notices_begin() and
+ * ks_layout_notices_end() nothing else may be appended to the batch (the
+ * open call is its last command). */
+typedef struct ks_layout_notices {
+    ks_batch *b;        /* borrowed */
+    const char *prefix; /* borrowed */
+    unsigned n;         /* notices in the open call; 0: none open */
+} ks_layout_notices;
+
+/** Starts a run of notices appended to b. */
+void ks_layout_notices_begin(ks_layout_notices *nl, ks_batch *b, const char *prefix);
+
 /** Appends the alert to <prefix>alerts and publishes it as JSON on the
  *  <prefix>alerts channel, unless its id was sent before (idempotent). */
-void ks_layout_alert(ks_batch *b, const char *prefix, const ks_out_alert *a);
+void ks_layout_alert(ks_layout_notices *nl, const ks_out_alert *a);
 
 /** Appends the trigger to <prefix>triggers unless its id was sent before. */
-void ks_layout_trigger(ks_batch *b, const char *prefix, const ks_out_trigger *t);
+void ks_layout_trigger(ks_layout_notices *nl, const ks_out_trigger *t);
+
+/** Ends the run: the batch may take other commands again. */
+void ks_layout_notices_end(ks_layout_notices *nl);
 
 /** Forgets the sent-notice ids older than keep_from_ms. */
 void ks_layout_notices_trim(ks_batch *b, const char *prefix, int64_t keep_from_ms);

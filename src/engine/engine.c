@@ -648,7 +648,8 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
 }
 
 /* Alerts (stream + pub/sub) and triggers (stream) raised since the last flush. */
-static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int64_t floor_ms)
+static void ks__emit_notices(ks_engine *e, ks_layout_notices *nl, const ks_pstate *st,
+                             int64_t floor_ms)
 {
     for (uint32_t i = 0; i < st->nnotices; i++) {
         const ks_notice *n = &st->notices[i];
@@ -663,7 +664,7 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int
         if (n->kind != KS_NOTICE_ALERT) {
             ks_trigger_id((ks_trigger)n->kind, id, idlen, n->at_ms, nid, sizeof nid);
             ks_out_trigger t = {ks_trigger_name((ks_trigger)n->kind), nid, id, idlen, seg, n->at_ms};
-            ks_layout_trigger(b, e->cfg->prefix, &t);
+            ks_layout_trigger(nl, &t);
             continue;
         }
         ks_risk_alert_id(id, idlen, n->at_ms, nid, sizeof nid);
@@ -672,7 +673,7 @@ static void ks__emit_notices(ks_engine *e, ks_batch *b, const ks_pstate *st, int
          * which llround takes back exactly below 2^52 micro-units. */
         ks__clv_text(e, (int64_t)llround(n->revenue_30d * 1e6), n->score, clv, sizeof clv);
         ks_out_alert a = {nid, id, idlen, n->score, reasons, clv, seg, n->at_ms};
-        ks_layout_alert(b, e->cfg->prefix, &a);
+        ks_layout_alert(nl, &a);
     }
 }
 
@@ -745,8 +746,15 @@ int ks_engine_build_flush(ks_engine *e, const char *const *strs, const size_t *l
                 ks_pstate *st = p->st;
                 for (uint32_t d = 0; d < st->ndirty; d++)
                     ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
-                ks__emit_notices(e, b, st, p->notice_floor_ms);
             }
+            /* Every partition's notices after the customers, in partition
+             * order: they share script calls. */
+            ks_layout_notices nl;
+            ks_layout_notices_begin(&nl, b, cfg->prefix);
+            for (int i = 0; i < np; i++)
+                if (e->parts[i].fl.ok)
+                    ks__emit_notices(e, &nl, e->parts[i].st, e->parts[i].notice_floor_ms);
+            ks_layout_notices_end(&nl);
             /* The seen ids are what make a re-sent notice a no-op: keep every
              * id this flush sends (a retry re-sends them, even after the
              * clock ran days ahead of them in a catch-up), and two days of the

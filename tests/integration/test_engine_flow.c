@@ -867,6 +867,47 @@ Test(engine, a_flush_failing_after_the_group_state_completes_once)
     half_applied_flush_completes_once("kpi:offsets:kpistream"); /* written after it */
 }
 
+/* Notices go out several per script call. A stream that cannot take its
+ * entry (a wrong-type key) fails the flush without marking the notice sent:
+ * the retry sends every notice exactly once, across the calls of a flush
+ * larger than one call. */
+Test(engine, notices_a_failing_stream_held_back_are_sent_once_by_the_retry)
+{
+    char err[512];
+    /* Customer r enters high risk: an alert and a detractor trigger; 150
+     * others answer NPS 0: a trigger each. */
+    EV(0, "r", T0, "signup", ",\"segment\":\"smb\"");
+    EV(0, "r", T0 + HOUR, "survey", ",\"kind\":\"nps\",\"score\":0");
+    EV(0, "r", T0 + HOUR + 1, "survey", ",\"kind\":\"csat\",\"score\":1");
+    EV(0, "r", T0 + HOUR + 2, "payment_failed", "");
+    EV(0, "r", T0 + HOUR + 3, "payment_failed", "");
+    EV(0, "r", T0 + HOUR + 4, "subscription", ",\"action\":\"downgrade\"");
+    EV(0, "r", T0 + HOUR + 5, "ticket", ",\"ticket_id\":\"t1\",\"action\":\"opened\",\"complaint\":true");
+    EV(0, "r", T0 + HOUR + 6, "ticket", ",\"ticket_id\":\"t2\",\"action\":\"opened\",\"complaint\":true");
+    for (int i = 0; i < 150; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "d%d", i);
+        EV(i % 4, id, T0 + HOUR + 10 + i, "survey", ",\"kind\":\"nps\",\"score\":0");
+    }
+    redisReply *r = redisCommand(rc, "SET kpi:triggers not-a-stream");
+    cr_assert(r && r->type != REDIS_REPLY_ERROR, "SET failed");
+    freeReplyObject(r);
+    build_of(e, &batch);
+    int wrc = ks_redis_sink_write_watched(sink, &batch, err, sizeof err);
+    cr_assert_eq(wrc, KS_ERR_REDIS, "the flush must fail at the triggers stream");
+    cr_assert(strstr(err, "WRONGTYPE"), "error names the failure: %s", err);
+    r = redisCommand(rc, "DEL kpi:triggers");
+    freeReplyObject(r);
+    flush();
+    cr_assert_eq(ntriggers(), 151, "every trigger once: none lost to the failed attempt");
+    cr_assert_eq(nalerts(), 1);
+    cr_assert_eq(rcall_ll("ZCARD", "kpi:notices:seen"), 152);
+    flush();
+    cr_assert_eq(ntriggers(), 151, "an idle flush sends nothing again");
+    cr_assert_eq(nalerts(), 1);
+    cr_assert_eq(npublished, 1, "the alert was published once");
+}
+
 Test(engine, a_member_that_lost_its_partition_is_fenced)
 {
     char err[512];

@@ -50,32 +50,80 @@ void ks_layout_risk(ks_batch *b, const char *prefix, const char *id, size_t idle
     ks_batch_arg(b, id, idlen);
 }
 
-/* Adds a notice only if its id is new: a replay after a crash can raise an
- * alert or trigger again (same moment, same deterministic id), and this
- * makes sending it idempotent. The ids are kept in <prefix>notices:seen
- * (score = notice time), trimmed by ks_layout_notices_trim().
- * KEYS: seen set, stream. ARGV: id, at_ms, channel, json ("" = no publish),
- * then the stream entry's field/value pairs. */
+/* Sends each notice only if its id is new: a replay after a crash, or the
+ * retry of a flush whose reply was lost, raises an alert or trigger again
+ * (same moment, same deterministic id), and this makes sending it
+ * idempotent. The ids are kept in <prefix>notices:seen (score = notice
+ * time), trimmed by ks_layout_notices_trim(). An entry that cannot be added
+ * (a stream key of the wrong type) takes its id back out and fails the
+ * call, so the flush's retry sends it; left in, it would be skipped for good.
+ *
+ * One call carries up to KS__NOTICES_PER_CALL notices: one EVAL per notice
+ * spent about a third of Redis's time for it starting the script
+ * (docs/benchmarks.md). Same commands as before, so the same ACL.
+ * KEYS: seen set, alerts stream, triggers stream. ARGV[1]: the channel;
+ * then per notice: id, at_ms, stream (2 alerts, 3 triggers: its KEYS
+ * index), json ("" = no publish), n, and the entry's n field/value args. */
 static const char ks__notice_script[] =
-    "if redis.call('ZADD', KEYS[1], 'NX', ARGV[2], ARGV[1]) == 0 then return 0 end "
-    "redis.call('XADD', KEYS[2], 'MAXLEN', '~', '100000', '*', unpack(ARGV, 5)) "
-    "if ARGV[4] ~= '' then redis.call('PUBLISH', ARGV[3], ARGV[4]) end "
-    "return 1";
+    "local i, s = 2, 0 "
+    "while i <= #ARGV do "
+    "local n = tonumber(ARGV[i + 4]) "
+    "if redis.call('ZADD', KEYS[1], 'NX', ARGV[i + 1], ARGV[i]) == 1 then "
+    "local r = redis.pcall('XADD', KEYS[tonumber(ARGV[i + 2])], 'MAXLEN', '~', '100000', '*', "
+    "unpack(ARGV, i + 5, i + 4 + n)) "
+    "if type(r) == 'table' and r.err then redis.call('ZREM', KEYS[1], ARGV[i]) return r end "
+    "if ARGV[i + 3] ~= '' then redis.call('PUBLISH', ARGV[1], ARGV[i + 3]) end "
+    "s = s + 1 "
+    "end "
+    "i = i + 5 + n "
+    "end "
+    "return s";
 
-static void ks__notice_begin(ks_batch *b, const char *prefix, const char *stream, const char *nid,
-                             int64_t at_ms, const char *json, size_t jsonlen)
+#define KS__NOTICES_PER_CALL 64
+
+void ks_layout_notices_begin(ks_layout_notices *nl, ks_batch *b, const char *prefix)
 {
-    ks_batch_cmd(b);
-    ks_batch_str(b, "EVAL");
-    ks_batch_str(b, ks__notice_script);
-    ks_batch_str(b, "2");
-    ks_batch_fmt(b, "%snotices:seen", prefix);
-    ks_batch_fmt(b, "%s%s", prefix, stream);
+    nl->b = b;
+    nl->prefix = prefix;
+    nl->n = 0;
+}
+
+void ks_layout_notices_end(ks_layout_notices *nl)
+{
+    nl->n = 0; /* the call is complete as it stands; the next notice opens another */
+}
+
+/* Appends one notice to the open call (opening one if none is open or the
+ * open one is full): its head, then its stream entry's nf fields. */
+static void ks__notice(ks_layout_notices *nl, int stream_key, const char *nid, int64_t at_ms,
+                       const char *json, size_t jsonlen, const ks_out_field *f, int nf)
+{
+    ks_batch *b = nl->b;
+    if (nl->n == 0 || nl->n >= KS__NOTICES_PER_CALL) {
+        ks_batch_cmd(b);
+        ks_batch_str(b, "EVAL");
+        ks_batch_str(b, ks__notice_script);
+        ks_batch_str(b, "3");
+        ks_batch_fmt(b, "%snotices:seen", nl->prefix);
+        ks_batch_fmt(b, "%salerts", nl->prefix);
+        ks_batch_fmt(b, "%striggers", nl->prefix);
+        ks_batch_fmt(b, "%salerts", nl->prefix);
+        nl->n = 0;
+    }
+    nl->n++;
     ks_batch_str(b, nid);
     ks_batch_i64(b, at_ms);
-    ks_batch_fmt(b, "%salerts", prefix);
+    ks_batch_i64(b, stream_key);
     ks_batch_arg(b, json, jsonlen);
+    ks_batch_i64(b, 2 * nf);
+    for (int i = 0; i < nf; i++) {
+        ks_batch_str(b, f[i].name);
+        ks_batch_arg(b, f[i].value, f[i].len);
+    }
 }
+
+/* A field whose value is a C string. */
+#define KS__F(name, v) {name, v, strlen(v)}
 
 /* Writes s as a JSON string body (quotes excluded) into out. */
 static void ks__json_escape(const char *s, size_t len, char *out, size_t size)
@@ -95,7 +143,7 @@ static void ks__json_escape(const char *s, size_t len, char *out, size_t size)
     out[o] = '\0';
 }
 
-void ks_layout_alert(ks_batch *b, const char *prefix, const ks_out_alert *a)
+void ks_layout_alert(ks_layout_notices *nl, const ks_out_alert *a)
 {
     /* The alert as JSON for the pub/sub channel. */
     char eid[300], eseg[300], json[1024], list[160];
@@ -113,39 +161,23 @@ void ks_layout_alert(ks_batch *b, const char *prefix, const ks_out_alert *a)
                       "{\"alert_id\":\"%s\",\"customer\":\"%s\",\"score\":%u,\"level\":\"high\","
                       "\"reasons\":[%s],\"clv\":%s,\"segment\":\"%s\",\"ts\":%lld}",
                       a->alert_id, eid, a->score, list, a->clv, eseg, (long long)a->ts_ms);
-    ks__notice_begin(b, prefix, "alerts", a->alert_id, a->ts_ms, json,
-                     jl > 0 && (size_t)jl < sizeof json ? (size_t)jl : 0);
-    ks_batch_str(b, "alert_id");
-    ks_batch_str(b, a->alert_id);
-    ks_batch_str(b, "customer");
-    ks_batch_arg(b, a->customer, a->customer_len);
-    ks_batch_str(b, "score");
-    ks_batch_i64(b, a->score);
-    ks_batch_str(b, "level");
-    ks_batch_str(b, "high");
-    ks_batch_str(b, "reasons");
-    ks_batch_str(b, a->reasons);
-    ks_batch_str(b, "clv");
-    ks_batch_str(b, a->clv);
-    ks_batch_str(b, "segment");
-    ks_batch_str(b, a->segment);
-    ks_batch_str(b, "ts");
-    ks_batch_i64(b, a->ts_ms);
+    char score[24], ts[24];
+    size_t sl = ks_batch_i64_text(score, a->score), tl = ks_batch_i64_text(ts, a->ts_ms);
+    ks_out_field f[] = {KS__F("alert_id", a->alert_id), {"customer", a->customer, a->customer_len},
+                        {"score", score, sl}, KS__F("level", "high"), KS__F("reasons", a->reasons),
+                        KS__F("clv", a->clv), KS__F("segment", a->segment), {"ts", ts, tl}};
+    ks__notice(nl, 2, a->alert_id, a->ts_ms, json,
+               jl > 0 && (size_t)jl < sizeof json ? (size_t)jl : 0, f, (int)(sizeof f / sizeof *f));
 }
 
-void ks_layout_trigger(ks_batch *b, const char *prefix, const ks_out_trigger *t)
+void ks_layout_trigger(ks_layout_notices *nl, const ks_out_trigger *t)
 {
-    ks__notice_begin(b, prefix, "triggers", t->trigger_id, t->ts_ms, "", 0);
-    ks_batch_str(b, "trigger");
-    ks_batch_str(b, t->trigger);
-    ks_batch_str(b, "trigger_id");
-    ks_batch_str(b, t->trigger_id);
-    ks_batch_str(b, "customer");
-    ks_batch_arg(b, t->customer, t->customer_len);
-    ks_batch_str(b, "segment");
-    ks_batch_str(b, t->segment);
-    ks_batch_str(b, "ts");
-    ks_batch_i64(b, t->ts_ms);
+    char ts[24];
+    size_t tl = ks_batch_i64_text(ts, t->ts_ms);
+    ks_out_field f[] = {KS__F("trigger", t->trigger), KS__F("trigger_id", t->trigger_id),
+                        {"customer", t->customer, t->customer_len}, KS__F("segment", t->segment),
+                        {"ts", ts, tl}};
+    ks__notice(nl, 3, t->trigger_id, t->ts_ms, "", 0, f, (int)(sizeof f / sizeof *f));
 }
 
 void ks_layout_notices_trim(ks_batch *b, const char *prefix, int64_t keep_from_ms)
