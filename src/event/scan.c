@@ -18,6 +18,9 @@
  * whether brackets match, commas and literals are left to cJSON, which is
  * strict about them. */
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 #include "event/event_internal.h"
 
@@ -196,10 +199,26 @@ static size_t ks__escape_len(const unsigned char *p, size_t n, bool *nul, bool *
 }
 
 /* Index of the first ks__str_special() byte at or after b[i] inside a
- * string, or n: eight bytes at a time while none is special (most of a
- * message is string content), then byte by byte to find the one that is. */
+ * string, or n: sixteen bytes at a time with SSE2 (x86-64 always has it;
+ * most strings of an event are shorter, so one step finds the closing quote
+ * where the eight-byte loop took two or three), else eight at a time while
+ * none is special, then byte by byte to find the one that is. */
 static size_t ks__str_skip(const unsigned char *b, size_t n, size_t i)
 {
+#if defined(__SSE2__)
+    const __m128i quote = _mm_set1_epi8('"'), bslash = _mm_set1_epi8('\\'),
+                  space = _mm_set1_epi8(0x20);
+    while (i + 16 <= n) {
+        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)(b + i));
+        /* Signed: bytes >= 0x80 are negative, so below 0x20 too. */
+        __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, quote), _mm_cmpeq_epi8(v, bslash)),
+                                 _mm_cmplt_epi8(v, space));
+        unsigned bits = (unsigned)_mm_movemask_epi8(m);
+        if (bits != 0)
+            return i + (size_t)__builtin_ctz(bits);
+        i += 16;
+    }
+#endif
     while (i + 8 <= n) {
         uint64_t w;
         memcpy(&w, b + i, 8);

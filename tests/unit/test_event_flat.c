@@ -274,6 +274,61 @@ static void generated(uint64_t seed, int population, long mutants_per_event)
     pair_free(&pp);
 }
 
+/* A byte-at-a-time reference for ks__json_string_end: the index of the
+ * closing quote of the string opening at b[i], or 0 (backslash, control
+ * character, invalid UTF-8, unterminated). */
+static size_t ref_string_end(const unsigned char *b, size_t n, size_t i)
+{
+    for (size_t j = i + 1; j < n;) {
+        if (b[j] == '"')
+            return j;
+        if (b[j] == '\\' || b[j] < 0x20)
+            return 0;
+        if (b[j] < 0x80) {
+            j++;
+            continue;
+        }
+        size_t l = b[j] >= 0xF0 ? 4 : b[j] >= 0xE0 ? 3 : 2;
+        if (j + l > n || !ks_utf8_valid((const char *)b + j, l))
+            return 0;
+        j += l;
+    }
+    return 0;
+}
+
+/* The skip to a string's next special byte reads 16 or 8 bytes at a time:
+ * every special byte at every offset from the string's start, in buffers
+ * that end at every offset after it, must be found where a byte loop finds
+ * it. */
+Test(flat, string_end_finds_each_special_byte_at_every_offset)
+{
+    static const unsigned char specials[][3] = {
+        {'"', 0, 0},    {'\\', 0, 0}, {0x01, 0, 0},   {0x1F, 0, 0}, {0x00, 0, 0},
+        {0x80, 0, 0},   {0xFF, 0, 0},   {0xC3, 0xA9, 0}, {0xE2, 0x82, 0xAC}, {0xC3, 0x28, 0},
+        {0x7F, 0, 0},   {' ', 0, 0},
+    };
+    unsigned char buf[80];
+    long checked = 0;
+    for (size_t s = 0; s < sizeof specials / sizeof specials[0]; s++) {
+        size_t sl = specials[s][1] == 0 ? 1 : specials[s][2] == 0 ? 2 : 3;
+        for (size_t at = 1; at < 40; at++) {
+            for (size_t tail = 0; tail < 24; tail++) {
+                memset(buf, 'a', sizeof buf);
+                buf[0] = '"';
+                memcpy(buf + at, specials[s], sl);
+                size_t n = at + sl + tail;
+                if (tail > 0)
+                    buf[n - 1] = '"'; /* a closing quote at the very end */
+                size_t got = ks__json_string_end(buf, n, 0), want = ref_string_end(buf, n, 0);
+                cr_assert_eq(got, want, "special %zu at %zu, length %zu: %zu, want %zu", s, at, n,
+                             got, want);
+                checked++;
+            }
+        }
+    }
+    cr_assert_gt(checked, 10000);
+}
+
 Test(flat, generated_events_and_mutants_agree_default_population)
 {
     generated(3, KS_GEN_POP_DEFAULT, 6);
