@@ -3,6 +3,7 @@
 #include "kpistream/bigalloc.h"
 #include "kpistream/err.h"
 
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -93,16 +94,32 @@ static int ks__rebuild(ks_u64map *m)
 
 ks_u64map_val *ks_u64map_put(ks_u64map *m, uint64_t key, bool *created)
 {
-    ks_u64map_val *v = ks_u64map_get(m, key);
-    if (v) {
-        *created = false;
-        return v;
+    /* One walk finds the key or, if it is new, where it goes: the first
+     * tombstone or empty slot of its run (dedup puts a new key at nearly
+     * every event, and a lookup then a second walk was 7 % of a live run). */
+    size_t mask = m->cap - 1, i = ks__slot(m, key), at = SIZE_MAX;
+    for (;; i = (i + 1) & mask) {
+        uint64_t k = m->slots[i].key;
+        if (k == key) {
+            *created = false;
+            return &m->slots[i].v;
+        }
+        if (k <= KS__TOMB) {
+            if (at == SIZE_MAX)
+                at = i;
+            if (k == KS__EMPTY)
+                break;
+        }
     }
-    if ((m->filled + 1) * 4 > m->cap * 3 && ks__rebuild(m) < 0)
-        return NULL;
-    size_t i = ks__slot(m, key);
-    while (m->slots[i].key > KS__TOMB)
-        i = (i + 1) & (m->cap - 1);
+    i = at;
+    if ((m->filled + 1) * 4 > m->cap * 3) {
+        /* The rebuild leaves no tombstone: the first empty slot. */
+        if (ks__rebuild(m) < 0)
+            return NULL;
+        i = ks__slot(m, key);
+        while (m->slots[i].key != KS__EMPTY)
+            i = (i + 1) & (m->cap - 1);
+    }
     if (m->slots[i].key == KS__EMPTY)
         m->filled++;
     m->slots[i].key = key;

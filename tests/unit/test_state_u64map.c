@@ -1,0 +1,119 @@
+/* The open-addressing map of src/state/u64map.c against a plain array:
+ * random inserts, lookups and deletes over a small key space, so keys come
+ * back after their deletion (tombstones reused), runs collide and the table
+ * rebuilds many times. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "state/u64map.h"
+#include "xorshift.h"
+
+enum { NKEYS = 3000, NOPS = 200000 };
+
+/* The reference: whether key i is in the map, and its payload. */
+typedef struct ref {
+    bool in[NKEYS];
+    int64_t v[NKEYS];
+    size_t n;
+} ref;
+
+/* Keys are hashes in real use; these cluster on purpose: consecutive
+ * multiples of a large power of two share their low bits. */
+static uint64_t key_of(int i)
+{
+    return ((uint64_t)(i + 1) << 40) | 2u;
+}
+
+static void check_all(ks_u64map *m, const ref *r)
+{
+    cr_assert_eq(m->used, r->n, "live entries %zu, want %zu", m->used, r->n);
+    for (int i = 0; i < NKEYS; i++) {
+        ks_u64map_val *v = ks_u64map_get(m, key_of(i));
+        cr_assert_eq(v != NULL, r->in[i], "key %d present %d, want %d", i, v != NULL, r->in[i]);
+        if (v)
+            cr_assert_eq(v->a, r->v[i], "key %d holds %lld, want %lld", i, (long long)v->a,
+                         (long long)r->v[i]);
+    }
+}
+
+Test(u64map, random_puts_and_deletes_match_a_plain_array)
+{
+    ks_u64map m;
+    cr_assert_eq(ks_u64map_init(&m, NULL, NULL), 0);
+    static ref r;
+    memset(&r, 0, sizeof r);
+    uint64_t s = 0x9e3779b97f4a7c15ULL;
+    for (int op = 0; op < NOPS; op++) {
+        uint64_t x = kst_xorshift(&s);
+        /* A key space that grows, then stays: the map grows and churns. */
+        int span = op < NOPS / 4 ? 1 + (int)((int64_t)op * NKEYS / (NOPS / 4)) : NKEYS;
+        int i = (int)((x >> 8) % (uint64_t)span);
+        if ((x & 3) == 0) {
+            ks_u64map_del(&m, key_of(i));
+            if (r.in[i])
+                r.n--;
+            r.in[i] = false;
+        } else {
+            bool created;
+            ks_u64map_val *v = ks_u64map_put(&m, key_of(i), &created);
+            cr_assert_not_null(v);
+            cr_assert_eq(created, !r.in[i], "op %d key %d: created %d", op, i, created);
+            if (created) {
+                cr_assert_eq(v->a, 0, "a new entry's payload is zeroed");
+                r.in[i] = true;
+                r.n++;
+                r.v[i] = 0;
+            }
+            v->a += (int64_t)(x >> 40);
+            r.v[i] += (int64_t)(x >> 40);
+        }
+        if (op % 20000 == 0)
+            check_all(&m, &r);
+    }
+    check_all(&m, &r);
+    cr_assert_leq(m.filled * 4, m.cap * 3, "load bound kept");
+    ks_u64map_reset(&m);
+}
+
+/* The keep predicate of a rebuild drops entries: a key the map lost must
+ * be one the predicate rejects, and one it still holds keeps its payload. */
+static bool keep_even_payloads(uint64_t key, const ks_u64map_val *v, void *ctx)
+{
+    (void)key;
+    (void)ctx;
+    return (v->a & 1) == 0;
+}
+
+Test(u64map, a_rebuild_drops_only_what_keep_rejects)
+{
+    ks_u64map m;
+    cr_assert_eq(ks_u64map_init(&m, keep_even_payloads, NULL), 0);
+    static ref r;
+    memset(&r, 0, sizeof r);
+    uint64_t s = 12345;
+    size_t lost = 0;
+    for (int op = 0; op < NOPS; op++) {
+        uint64_t x = kst_xorshift(&s);
+        int i = (int)((x >> 8) % NKEYS);
+        bool created;
+        ks_u64map_val *v = ks_u64map_put(&m, key_of(i), &created);
+        cr_assert_not_null(v);
+        if (created && r.in[i]) {
+            /* Dropped by a rebuild since: only an odd payload may be. */
+            cr_assert_eq(r.v[i] & 1, 1, "key %d with payload %lld was dropped", i,
+                         (long long)r.v[i]);
+            lost++;
+        } else if (!created) {
+            cr_assert(r.in[i], "key %d was never inserted", i);
+            cr_assert_eq(v->a, r.v[i]);
+        }
+        if (created)
+            r.v[i] = 0;
+        r.in[i] = true;
+        v->a = (int64_t)(x >> 33);
+        r.v[i] = v->a;
+    }
+    cr_assert_gt(lost, 0, "rebuilds ran and dropped something");
+    ks_u64map_reset(&m);
+}
