@@ -952,6 +952,58 @@ static int ks__hadd_cmp(const void *x, const void *y)
     return 0;
 }
 
+/* Buckets a window's entries may span for ks__hadd_sort's counting sort:
+ * a window plus what partitions read ahead of the clock, in practice. */
+#define KS__HADD_SPAN 65536
+
+/* Orders v[0..nv) by (w, n), equal keys in their order: a counting sort by
+ * window, then one by bucket within each window (qsort for a window whose
+ * buckets span more than KS__HADD_SPAN). qsort's comparator calls over
+ * every changed customer and window were 2.6 % of a live run's CPU. */
+static void ks__hadd_sort(ks__hadd *v, size_t nv, int nw)
+{
+    ks__hadd *tmp = malloc(nv * sizeof *tmp);
+    uint32_t *cnt = tmp ? calloc(KS__HADD_SPAN + 1, sizeof *cnt) : NULL;
+    if (!cnt) { /* out of memory: the slower way */
+        free(tmp);
+        qsort(v, nv, sizeof *v, ks__hadd_cmp);
+        return;
+    }
+    size_t at[KS_MAX_WINDOWS + 1] = {0}, pos[KS_MAX_WINDOWS];
+    for (size_t i = 0; i < nv; i++)
+        at[v[i].w + 1]++;
+    for (int w = 0; w < nw; w++) {
+        at[w + 1] += at[w];
+        pos[w] = at[w];
+    }
+    for (size_t i = 0; i < nv; i++)
+        tmp[pos[v[i].w]++] = v[i];
+    for (int w = 0; w < nw; w++) {
+        size_t lo = at[w], hi = at[w + 1];
+        if (lo == hi)
+            continue;
+        int64_t mn = tmp[lo].n, mx = mn, span;
+        for (size_t i = lo; i < hi; i++) {
+            mn = tmp[i].n < mn ? tmp[i].n : mn;
+            mx = tmp[i].n > mx ? tmp[i].n : mx;
+        }
+        if (__builtin_sub_overflow(mx, mn, &span) || span >= KS__HADD_SPAN) {
+            memcpy(v + lo, tmp + lo, (hi - lo) * sizeof *v);
+            qsort(v + lo, hi - lo, sizeof *v, ks__hadd_cmp);
+            continue;
+        }
+        memset(cnt, 0, ((size_t)span + 2) * sizeof *cnt);
+        for (size_t i = lo; i < hi; i++)
+            cnt[tmp[i].n - mn + 1]++;
+        for (int64_t k = 0; k <= span; k++)
+            cnt[k + 1] += cnt[k];
+        for (size_t i = lo; i < hi; i++)
+            v[lo + cnt[tmp[i].n - mn]++] = tmp[i];
+    }
+    free(cnt);
+    free(tmp);
+}
+
 static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b, int64_t old_g,
                     bool all)
 {
@@ -994,7 +1046,7 @@ static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b
         }
     }
     if (nv)
-        qsort(v, nv, sizeof *v, ks__hadd_cmp);
+        ks__hadd_sort(v, nv, cfg->nwindows);
     int64_t newmax[KS_MAX_WINDOWS];
     for (int w = 0; w < cfg->nwindows; w++)
         newmax[w] = f->hmax[w];
