@@ -495,10 +495,23 @@ static int ks__handle(ks_source *s, rd_kafka_message_t *m, int64_t wall_ms, ks_s
     return 0;
 }
 
-static int ks__pq_cmp(const void *a, const void *b)
+/* Sorts the partition queues by key, equal keys kept in their order: an
+ * insertion sort, because from one poll to the next only the partitions
+ * just read change their keys (most polls move a few, and every key is
+ * equal in wall-clock mode), where qsort paid its full price per poll
+ * (2.4 % of a live run at 20 k events/s, 64 partitions). Stability is what
+ * the rotation before it relies on, and glibc's qsort does not promise it. */
+static void ks__pq_sort(ks__pq *a, int n)
 {
-    const ks__pq *x = a, *y = b;
-    return x->key < y->key ? -1 : x->key > y->key;
+    for (int i = 1; i < n; i++) {
+        if (a[i - 1].key <= a[i].key)
+            continue;
+        ks__pq t = a[i];
+        int j = i;
+        for (; j > 0 && a[j - 1].key > t.key; j--)
+            a[j] = a[j - 1];
+        a[j] = t;
+    }
 }
 
 int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wall_ms,
@@ -530,7 +543,7 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
         ks__pq tmp = s->pqs[0];
         s->pqs[0] = s->pqs[s->rot];
         s->pqs[s->rot] = tmp;
-        qsort(s->pqs, (size_t)s->npqs, sizeof *s->pqs, ks__pq_cmp);
+        ks__pq_sort(s->pqs, s->npqs);
     }
     /* Every readable partition in that order, up to a batch in all: one
      * sort per poll was a visible cost when alignment let each partition
