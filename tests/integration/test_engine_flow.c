@@ -598,15 +598,11 @@ Test(engine, top_products_and_complaint_categories_per_window)
     cr_assert_str_eq(get("kpi:top:product:24h", "p1"), "3");
 }
 
-Test(engine, drift_into_high_risk_alerts_once_then_recovers)
+/* Customer r's trouble an hour after T0: NPS 0 (25 points), CSAT 1 (15),
+ * two payment failures (15), a downgrade (10), two complaints (10) = 75 >=
+ * 70: high risk, an alert, and a detractor trigger. */
+static void drive_r_into_high_risk(void)
 {
-    EV(0, "r", T0, "signup", ",\"segment\":\"smb\"");
-    EV(0, "r", T0 + 60000, "interaction", "");
-    flush();
-    cr_assert_eq(ntriggers(), 0);
-    cr_assert_eq(nalerts(), 0);
-    /* Trouble: NPS 0 (25 points), CSAT 1 (15), two payment failures (15),
-     * a downgrade (10), two complaints (10) = 75 >= 70: high. */
     EV(0, "r", T0 + HOUR, "survey", ",\"kind\":\"nps\",\"score\":0");
     EV(0, "r", T0 + HOUR + 1, "survey", ",\"kind\":\"csat\",\"score\":1");
     EV(0, "r", T0 + HOUR + 2, "payment_failed", "");
@@ -614,6 +610,16 @@ Test(engine, drift_into_high_risk_alerts_once_then_recovers)
     EV(0, "r", T0 + HOUR + 4, "subscription", ",\"action\":\"downgrade\"");
     EV(0, "r", T0 + HOUR + 5, "ticket", ",\"ticket_id\":\"t1\",\"action\":\"opened\",\"complaint\":true");
     EV(0, "r", T0 + HOUR + 6, "ticket", ",\"ticket_id\":\"t2\",\"action\":\"opened\",\"complaint\":true");
+}
+
+Test(engine, drift_into_high_risk_alerts_once_then_recovers)
+{
+    EV(0, "r", T0, "signup", ",\"segment\":\"smb\"");
+    EV(0, "r", T0 + 60000, "interaction", "");
+    flush();
+    cr_assert_eq(ntriggers(), 0);
+    cr_assert_eq(nalerts(), 0);
+    drive_r_into_high_risk();
     flush();
     cr_assert_str_eq(get("kpi:customer:r", "risk_level"), "high");
     cr_assert_str_eq(get("kpi:customer:r", "risk_score"), "75");
@@ -877,13 +883,7 @@ Test(engine, notices_a_failing_stream_held_back_are_sent_once_by_the_retry)
     /* Customer r enters high risk: an alert and a detractor trigger; 150
      * others answer NPS 0: a trigger each. */
     EV(0, "r", T0, "signup", ",\"segment\":\"smb\"");
-    EV(0, "r", T0 + HOUR, "survey", ",\"kind\":\"nps\",\"score\":0");
-    EV(0, "r", T0 + HOUR + 1, "survey", ",\"kind\":\"csat\",\"score\":1");
-    EV(0, "r", T0 + HOUR + 2, "payment_failed", "");
-    EV(0, "r", T0 + HOUR + 3, "payment_failed", "");
-    EV(0, "r", T0 + HOUR + 4, "subscription", ",\"action\":\"downgrade\"");
-    EV(0, "r", T0 + HOUR + 5, "ticket", ",\"ticket_id\":\"t1\",\"action\":\"opened\",\"complaint\":true");
-    EV(0, "r", T0 + HOUR + 6, "ticket", ",\"ticket_id\":\"t2\",\"action\":\"opened\",\"complaint\":true");
+    drive_r_into_high_risk();
     for (int i = 0; i < 150; i++) {
         char id[16];
         snprintf(id, sizeof id, "d%d", i);
