@@ -254,11 +254,12 @@ Test(series, a_pool_is_shared_zeroed_and_bounded)
     cr_assert_eq(ks_bpool_memory(&pool), 0);
 }
 
-/* Random counts (any counter, late, early and far ahead, some buckets with
- * one or two counters, some with many) against a plain list of what was
- * accepted: window and future sums agree at every clock, whether an entry
- * kept its counters in place or moved them to a bucket. */
-Test(series, random_counts_match_a_plain_sum)
+/* Random counts against a plain list of what was accepted: window and
+ * future sums agree at every clock. kinds: how many counters an event may
+ * add to (4 or fewer keep every entry's counters in place, so an advance
+ * drops the first entry without reading it); gap_s: how far the clock moves at most between
+ * advances (several buckets at once for a sparse series). */
+static void random_counts_match(int kinds, int64_t gap_s, bool want_blocks)
 {
     enum { N = 20000 };
     static struct { int64_t t; int k; int64_t d; } ev[N];
@@ -281,6 +282,8 @@ Test(series, random_counts_match_a_plain_sum)
             if (x % 97 == 0)
                 t = clock + 86400 * (int64_t)((x >> 16) % 3 + 1);
             int k = (x >> 24) % 3 ? (int)((x >> 28) % 4) : (int)((x >> 30) % KS_DISTINCT_FIRST);
+            if (kinds <= 4)
+                k = (int)((x >> 28) % (uint64_t)kinds);
             int64_t d = (int64_t)((x >> 40) % 1000) - 100;
             int rc = ks_series_add(&s, t, (ks_counter)k, d);
             int64_t n = t >= 0 ? t / w : -((-t + w - 1) / w);
@@ -289,11 +292,11 @@ Test(series, random_counts_match_a_plain_sum)
             if (!behind)
                 ev[nev].t = t, ev[nev].k = k, ev[nev++].d = d;
             if (step % 5 == 0) {
-                clock += (int64_t)((x >> 50) % 120);
+                clock += (int64_t)((x >> 50) % (uint64_t)gap_s);
                 ks_series_advance(&s, clock);
                 adv_n = clock / w;
             }
-            if (step % 301 == 0 || step == N - 1) {
+            if (step % 301 == 0 || step % 5 == 0 || step == N - 1) {
                 ks_bucket got = {{0}}, fut = {{0}};
                 int64_t want[KS_C__COUNT] = {0}, wfut[KS_C__COUNT] = {0};
                 int64_t nc = clock / w;
@@ -314,9 +317,28 @@ Test(series, random_counts_match_a_plain_sum)
                 }
             }
         }
-        cr_assert(s.nb > 0 && s.nb < s.n, "both kinds of entry were exercised (%u of %u)", s.nb, s.n);
+        if (want_blocks)
+            cr_assert(s.nb > 0 && s.nb < s.n, "both kinds of entry were exercised (%u of %u)",
+                      s.nb, s.n);
+        else
+            cr_assert_eq(s.nb, 0, "every entry kept its counters in place");
         cr_assert_eq(pool.live, s.nb);
         ks_series_reset(&s);
         ks_bpool_reset(&pool);
     }
+}
+
+/* Any counter, some buckets with one or two counters, some with many: both
+ * kinds of entry. */
+Test(series, random_counts_match_a_plain_sum)
+{
+    random_counts_match(KS_DISTINCT_FIRST, 120, true);
+}
+
+/* At most four counters a bucket, the clock jumping up to an hour and a
+ * half between advances: no entry has a block, so an advance drops the
+ * first entry without reading it, and often several at once. */
+Test(series, sparse_entries_dropped_unread_match_a_plain_sum)
+{
+    random_counts_match(4, 5400, false);
 }
