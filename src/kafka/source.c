@@ -495,12 +495,11 @@ static int ks__handle(ks_source *s, rd_kafka_message_t *m, int64_t wall_ms, ks_s
     return 0;
 }
 
-/* Sorts the partition queues by key, equal keys kept in their order: an
- * insertion sort, because from one poll to the next only the partitions
- * just read change their keys (most polls move a few, and every key is
- * equal in wall-clock mode), where qsort paid its full price per poll
- * (2.4 % of a live run at 20 k events/s, 64 partitions). Stability is what
- * the rotation before it relies on, and glibc's qsort does not promise it. */
+/* Sorts the partition queues by key, equal keys kept in their order: the
+ * rotation before it makes wall-clock mode (every key equal) round-robin
+ * only if the sort is stable, which glibc's qsort no longer is from 2.37.
+ * An insertion sort is stable, and linear in practice: from one poll to the
+ * next only the partitions just read change their keys. */
 static void ks__pq_sort(ks__pq *a, int n)
 {
     for (int i = 1; i < n; i++) {
