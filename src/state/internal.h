@@ -32,6 +32,11 @@ int ks__index_build(ks_pstate *p, uint32_t cap, uint32_t *bad);
 void ks__lru_unlink(ks_pstate *p, ks_customer *c);
 void ks__lru_insert(ks_pstate *p, ks_customer *c);
 void ks__risk_day(ks_pstate *p, int64_t at_ms);
-void ks_pstate_risk_catch_up(ks_pstate *p, ks_customer *c, int64_t ts_ms);
+/* Scores c at the day boundaries after its last event (and after those the
+ * clock swept) up to ts_ms; churns c at churn_at_ms (INT64_MIN: none) in
+ * its place among them, before a boundary at the same moment. */
+void ks_pstate_risk_catch_up(ks_pstate *p, ks_customer *c, int64_t ts_ms, int64_t churn_at_ms);
+/* Marks c churned at t_ms and counts it (pstate.c). */
+void ks__churn(ks_pstate *p, ks_customer *c, int64_t t_ms);
 
 #endif

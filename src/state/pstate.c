@@ -89,6 +89,8 @@ ks_pstate *ks_pstate_new(ks_engine_shared *sh)
     p->lru_head = p->lru_tail = KS_NIL;
     p->max_ts_ms = INT64_MIN;
     p->clock_ms = INT64_MIN;
+    for (int i = 0; i < KS_P90_DAYS; i++)
+        p->p90_day[i] = INT64_MIN;
     p->index_cap = 1024;
     p->index = ks_big_calloc((size_t)p->index_cap * sizeof *p->index);
     p->segments = calloc((size_t)sh->segments.max, sizeof *p->segments);
@@ -254,7 +256,7 @@ static void ks__base(ks_pstate *p, const ks_customer *c, int64_t t_s, int d)
     }
 }
 
-static void ks__churn(ks_pstate *p, ks_customer *c, int64_t t_ms)
+void ks__churn(ks_pstate *p, ks_customer *c, int64_t t_ms)
 {
     int64_t t_s = t_ms / 1000;
     c->flags |= KS_CUST_CHURNED;
@@ -568,8 +570,16 @@ static void ks__customer_event(ks_pstate *p, ks_customer *c, const ks_event *ev,
     int64_t t_s = ev->ts_ms / 1000;
     ks_group *chg = x->a.g[2];
     bool cancel = ev->type == KS_EV_SUBSCRIPTION && ev->action == KS_ACT_SUB_CANCEL;
-    if (!created && ev->ts_ms > c->last_event_ms)
-        ks_pstate_risk_catch_up(p, c, ev->ts_ms); /* day boundaries not swept yet */
+    /* Silent for churn_inactivity before this event: the churn happened
+     * then, whether or not the clock has shown it yet (so the result does
+     * not depend on how partitions interleave). The day boundaries the
+     * clock has not swept yet are scored here, the churn in its place among
+     * them. */
+    int64_t churn_at = c->last_event_ms + cfg->churn_inactivity_ms;
+    if (created || (c->flags & KS_CUST_CHURNED) || ev->ts_ms < churn_at)
+        churn_at = INT64_MIN;
+    if (!created && ev->ts_ms > c->last_event_ms) /* (churn_at > last event, if any) */
+        ks_pstate_risk_catch_up(p, c, ev->ts_ms, churn_at);
     if (created) {
         c->first_seen_ms = ev->ts_ms;
         c->last_event_ms = ev->ts_ms;
@@ -581,12 +591,6 @@ static void ks__customer_event(ks_pstate *p, ks_customer *c, const ks_event *ev,
         ks__move(p, &x->a, KS__SEG(p, c->segment), 0, t_s, KS_C_D_ACTIVE); /* the record's touch */
         ks__lru_insert(p, c);
     } else {
-        /* Silent for churn_inactivity before this event: the churn happened
-         * then, whether or not the clock has shown it yet (so the result does
-         * not depend on how partitions interleave). */
-        if (!(c->flags & KS_CUST_CHURNED) &&
-            ev->ts_ms >= c->last_event_ms + cfg->churn_inactivity_ms)
-            ks__churn(p, c, c->last_event_ms + cfg->churn_inactivity_ms);
         /* An event reactivates only if it happened after the churn
          * (contract 5): a late arrival from before it, even one after the
          * customer's last known event, does not undo it. */
@@ -671,27 +675,61 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     return ks__mark_dirty(p, c) < 0 ? KS_ERR_NOMEM : 0;
 }
 
+/* Inactivity churn at the moment it happened (last event +
+ * churn_inactivity), for every customer whose moment is at or before t_ms. */
+static void ks__churn_until(ks_pstate *p, int64_t t_ms)
+{
+    int64_t inactivity = p->sh->cfg->churn_inactivity_ms;
+    while (p->lru_head != KS_NIL) {
+        ks_customer *c = &p->cust[p->lru_head];
+        int64_t at = c->last_event_ms + inactivity;
+        if (at > t_ms)
+            break;
+        ks__churn(p, c, at);
+    }
+}
+
 void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
 {
     const ks_config *cfg = p->sh->cfg;
     if (clock_ms <= p->clock_ms)
         return;
     int64_t prev = p->clock_ms;
+    bool first_clock = prev == INT64_MIN;
     p->clock_ms = clock_ms;
-    /* Inactivity churn at the moment it happened: last event + churn_inactivity. */
-    while (p->lru_head != KS_NIL) {
-        ks_customer *c = &p->cust[p->lru_head];
-        int64_t at = c->last_event_ms + cfg->churn_inactivity_ms;
-        if (at > clock_ms)
-            break;
-        ks__churn(p, c, at);
+    ks__roll_advance(p, prev, clock_ms);
+    if (first_clock && p->ncust) {
+        /* The first clock after events were applied without one (a replay,
+         * or partitions read ahead of the first watermark): sweep the day
+         * boundaries since the first event, as a moving clock would have, so
+         * a customer's risk does not depend on when the clock arrived. */
+        prev = INT64_MAX;
+        for (uint32_t r = 0; r < p->ncust; r++)
+            if (p->cust[r].first_seen_ms < prev)
+                prev = p->cust[r].first_seen_ms;
+        if (prev > clock_ms)
+            prev = clock_ms;
     }
+    if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
+        /* Every boundary crossed is swept (an idle jump included), so scores
+         * do not depend on how far the clock moved at a time; the churns
+         * between them in their places, as a clock moving in small steps
+         * would have met them. */
+        int64_t first = prev / KS_DAY_MS + 1, last = clock_ms / KS_DAY_MS;
+        if (last - first > 60)
+            first = last - 60;
+        for (int64_t d = first; d <= last; d++) {
+            ks__churn_until(p, d * KS_DAY_MS);
+            ks__risk_day(p, d * KS_DAY_MS);
+        }
+    }
+    ks__churn_until(p, clock_ms);
     int64_t clock_s = clock_ms / 1000;
     /* A window's series move only when the clock enters a new bucket of
      * that window: most advances (one per event of a busy partition) move
      * nothing, and the hour window moves 720 times as often as the 30-day
      * one. Groups new since the last advance take every window's clock. */
-    bool all = p->nused != p->adv_nused || prev == INT64_MIN;
+    bool all = p->nused != p->adv_nused || first_clock;
     bool mv[KS_MAX_WINDOWS] = {false}, any = false;
     for (int w = 0; w < cfg->nwindows; w++) {
         int64_t width = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
@@ -707,26 +745,4 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
         for (int w = 0; w < cfg->nwindows; w++)
             if (mv[w] && p->used[i]->used)
                 ks_series_advance(&p->used[i]->win[w], clock_s);
-    ks__roll_advance(p, prev, clock_ms);
-    if (prev == INT64_MIN && p->ncust) {
-        /* The first clock after events were applied without one (a replay,
-         * or partitions read ahead of the first watermark): sweep the day
-         * boundaries since the first event, as a moving clock would have, so
-         * a customer's risk does not depend on when the clock arrived. */
-        prev = INT64_MAX;
-        for (uint32_t r = 0; r < p->ncust; r++)
-            if (p->cust[r].first_seen_ms < prev)
-                prev = p->cust[r].first_seen_ms;
-        if (prev > clock_ms)
-            prev = clock_ms;
-    }
-    if (prev != INT64_MIN && prev / KS_DAY_MS != clock_ms / KS_DAY_MS) {
-        /* Every boundary crossed is swept (an idle jump included), so scores
-         * do not depend on how far the clock moved at a time. */
-        int64_t first = prev / KS_DAY_MS + 1, last = clock_ms / KS_DAY_MS;
-        if (last - first > 60)
-            first = last - 60;
-        for (int64_t d = first; d <= last; d++)
-            ks__risk_day(p, d * KS_DAY_MS);
-    }
 }

@@ -55,7 +55,10 @@ void ks_pstate_snap_save(ks_snapw *w, const ks_pstate *p)
     ks_snapw_i64(w, p->meta.duplicates);
     ks_snapw_i64(w, p->max_ts_ms);
     ks_snapw_i64(w, p->clock_ms);
-    ks_snapw_put(w, &p->revenue_p90, sizeof p->revenue_p90);
+    /* Once the last day's revenue percentile; recomputed from the records
+     * now (risk_state.c), the slot is kept so older snapshots still load. */
+    double unused = 0;
+    ks_snapw_put(w, &unused, sizeof unused);
     ks_snapw_u32(w, (uint32_t)cfg->nwindows);
     ks_snapw_put(w, p->adv_n, sizeof p->adv_n);
     ks_snapw_tag(w, "CUST");
@@ -239,7 +242,7 @@ int ks_pstate_snap_load(ks_snapr *r, ks_pstate *p)
     p->meta.duplicates = ks_snapr_i64(r);
     p->max_ts_ms = ks_snapr_i64(r);
     p->clock_ms = ks_snapr_i64(r);
-    const void *p90 = ks_snapr_take(r, sizeof p->revenue_p90);
+    (void)ks_snapr_take(r, sizeof(double)); /* unused (see save) */
     uint32_t nwin = ks_snapr_u32(r);
     const void *adv = ks_snapr_take(r, sizeof p->adv_n);
     if (r->bad)
@@ -248,7 +251,6 @@ int ks_pstate_snap_load(ks_snapr *r, ks_pstate *p)
         ks_snapr_fail(r, "%u windows where the settings have %d", nwin, cfg->nwindows);
         return -1;
     }
-    memcpy(&p->revenue_p90, p90, sizeof p->revenue_p90);
     memcpy(p->adv_n, adv, sizeof p->adv_n);
     p->adv_nused = -1; /* the next advance moves every series once */
     if (!ks_snapr_tag(r, "CUST") || ks_customers_snap_load(r, p) < 0 ||

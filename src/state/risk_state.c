@@ -72,6 +72,8 @@ void ks_pstate_trigger(ks_pstate *p, ks_customer *c, int ti, int64_t at_ms)
     ks__notice(p, c, (uint8_t)t, at_ms, 0);
 }
 
+static double ks__revenue_p90(ks_pstate *p, int64_t at_ms);
+
 void ks_pstate_risk_input(const ks_pstate *p, const ks_customer *c, int64_t at_ms,
                           ks_risk_input *in)
 {
@@ -129,7 +131,7 @@ void ks_pstate_risk_update(ks_pstate *p, ks_customer *c, int64_t at_ms)
         c->last_alert_s = (uint32_t)(at_ms / 1000);
         ks__notice(p, c, KS_NOTICE_ALERT, at_ms, in.revenue_30d);
     }
-    if (ks_trigger_high_value_at_risk(res.level, in.clv, p->revenue_p90))
+    if (ks_trigger_high_value_at_risk(res.level, in.clv, ks__revenue_p90(p, at_ms)))
         ks_pstate_trigger(p, c, KS_TRIGGER_HIGH_VALUE_AT_RISK, at_ms);
     if (ks_trigger_upsell_candidate(&in, rp, res.level))
         ks_pstate_trigger(p, c, KS_TRIGGER_UPSELL_CANDIDATE, at_ms);
@@ -172,26 +174,44 @@ static int64_t ks__kth(int64_t *v, size_t n, size_t k)
     return v[k];
 }
 
-/* Day boundary at_ms: the revenue decile threshold, then every customer
- * re-scored. Customers whose events after the boundary were already applied
- * (their partition reads up to an hour ahead of the clock) were scored at the
- * boundary just before that event (ks_pstate_risk_catch_up), so the result
- * does not depend on where batches fell. The threshold uses revenue up to the
- * day before, for the same reason. */
-void ks__risk_day(ks_pstate *p, int64_t at_ms)
+/* The top-decile threshold of high_value_at_risk at at_ms: the 90th
+ * percentile of the partition's customers' revenue_30d (those with any) as
+ * of just before the UTC day boundary at or before at_ms; 0 if none has
+ * revenue. It uses revenue up to the day before, so the events of the day
+ * (some read ahead of others, depending on how partitions interleave) do
+ * not change it, and it is the same whichever first asks for it: the day's
+ * sweep or an event read ahead of the clock. */
+static double ks__revenue_p90(ks_pstate *p, int64_t at_ms)
 {
+    int64_t day = at_ms >= 0 ? at_ms / KS_DAY_MS : -((-at_ms + KS_DAY_MS - 1) / KS_DAY_MS);
+    int slot = (int)(((uint64_t)day) % KS_P90_DAYS);
+    if (p->p90_day[slot] == day)
+        return p->p90[slot];
     int64_t *v = malloc((size_t)(p->ncust ? p->ncust : 1) * sizeof *v);
+    if (!v)
+        return 0; /* out of memory: not kept, asked again next time */
     size_t n = 0;
-    for (uint32_t r = 0; v && r < p->ncust; r++) {
-        int64_t micro = ks_customer_revenue_30d_as_of(p, &p->cust[r], at_ms - 1);
+    for (uint32_t r = 0; r < p->ncust; r++) {
+        int64_t micro = ks_customer_revenue_30d_as_of(p, &p->cust[r], day * KS_DAY_MS - 1);
         if (micro > 0)
             v[n++] = micro;
     }
     /* Ranked in micro-units: x -> x / 1e6 keeps the order, so this is the
      * value ranking revenue_30d would give. */
-    if (n)
-        p->revenue_p90 = (double)ks__kth(v, n, (size_t)(0.9 * (double)(n - 1))) / 1e6;
+    double p90 = n ? (double)ks__kth(v, n, (size_t)(0.9 * (double)(n - 1))) / 1e6 : 0;
     free(v);
+    p->p90_day[slot] = day;
+    p->p90[slot] = p90;
+    return p90;
+}
+
+/* Day boundary at_ms: every customer re-scored. Customers whose events
+ * after the boundary were already applied (their partition reads ahead of
+ * the clock) were scored at the boundary just before that event
+ * (ks_pstate_risk_catch_up), so the result does not depend on where batches
+ * fell. */
+void ks__risk_day(ks_pstate *p, int64_t at_ms)
+{
     p->timed = true;
     for (uint32_t r = 0; r < p->ncust; r++)
         if (p->cust[r].last_event_ms < at_ms)
@@ -199,7 +219,7 @@ void ks__risk_day(ks_pstate *p, int64_t at_ms)
     p->timed = false;
 }
 
-void ks_pstate_risk_catch_up(ks_pstate *p, ks_customer *c, int64_t ts_ms)
+void ks_pstate_risk_catch_up(ks_pstate *p, ks_customer *c, int64_t ts_ms, int64_t churn_at_ms)
 {
     /* Boundaries after the customer's last event and after the last one the
      * partition's clock has swept, up to this event (at most 60: beyond
@@ -211,8 +231,15 @@ void ks_pstate_risk_catch_up(ks_pstate *p, ks_customer *c, int64_t ts_ms)
     int64_t to = ts_ms / KS_DAY_MS * KS_DAY_MS;
     if (to - from > 60 * KS_DAY_MS)
         from = to - 60 * KS_DAY_MS;
-    p->timed = true;
-    for (int64_t b = from; b <= to; b += KS_DAY_MS)
+    for (int64_t b = from; b <= to; b += KS_DAY_MS) {
+        if (churn_at_ms != INT64_MIN && churn_at_ms <= b) {
+            ks__churn(p, c, churn_at_ms); /* as the clock does: churns, then the boundary */
+            churn_at_ms = INT64_MIN;
+        }
+        p->timed = true;
         ks_pstate_risk_update(p, c, b);
-    p->timed = false;
+        p->timed = false;
+    }
+    if (churn_at_ms != INT64_MIN)
+        ks__churn(p, c, churn_at_ms);
 }

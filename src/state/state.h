@@ -65,6 +65,10 @@ enum {
     KS_CUST_SEG_OWN = 1 << 6,   /* segment last touches in ks_touches (it moved); else the record's */
 };
 
+/* Day boundaries whose revenue percentile a partition keeps: a catch-up
+ * scores at most 61 (risk_state.c). */
+#define KS_P90_DAYS 64
+
 /* One customer: 128 bytes (checked below). Times in seconds are event
  * times (epoch s); fields are ordered to leave no padding. */
 typedef struct ks_customer {
@@ -240,7 +244,12 @@ typedef struct ks_pstate {
     uint32_t nfdirty, capfdirty;
     ks_notice *fnotices;
     uint32_t nfnotices, capfnotices;
-    double revenue_p90;    /* 90th percentile of customers' revenue_30d (high_value_at_risk) */
+    /* 90th percentile of customers' revenue_30d as of each recent UTC day
+     * boundary (high_value_at_risk), by day number mod KS_P90_DAYS: computed
+     * when first asked for, by the day's sweep or an event read ahead of it,
+     * so it never depends on which came first. */
+    int64_t p90_day[KS_P90_DAYS]; /* day number held, INT64_MIN: none */
+    double p90[KS_P90_DAYS];
     bool timed;            /* scoring at a day boundary (notices are marked timed) */
     /* aggregates */
     ks_group global;
