@@ -477,8 +477,8 @@ Test(rolling, random_streams_match_the_window_rule)
          * bursts (many events in few buckets), most out of order. */
         int64_t span = (10 + (int64_t)(next_rand() % 81)) * DAY;
         int64_t burst = (k % 4 == 0) ? 3 * HOUR : span;
-        /* Some run up to an hour ahead of the first clock (as far as the
-         * engine reads a partition ahead of the watermark). */
+        /* Some run up to an hour ahead of the first clock (the engine reads
+         * a partition up to KS_ENGINE_ALIGN_MS ahead of the watermark). */
         int64_t base = C - span + (k % 5 == 1 ? HOUR : 0);
         for (int i = 0; i < PER; i++) {
             ref_ev *e = &evs[k][i];
