@@ -77,6 +77,9 @@ typedef struct ks__run {
     int64_t next_flush;   /* monotonic ms */
     int64_t flushes, failures;
     int64_t first_msg_ms;  /* monotonic time of the first message (0: none yet) */
+    int64_t last_msg_ms;   /* ... and of the latest */
+    int64_t eof_ms;        /* --exit-on-eof: when every partition was first at its end (0: not yet) */
+    int64_t eof_wait_ms;   /* ... then how long the flush in flight took to settle */
     int64_t messages;
     int64_t restore_started_ms; /* monotonic; 0: not restoring */
     int64_t restore_from_messages;
@@ -542,8 +545,11 @@ int ks_run(const ks_config *cfg)
             ks_metrics_add(r.metrics, KS_METRIC_FENCED_EXITS, 1);
             break;
         }
-        if (st.messages && !r.first_msg_ms)
-            r.first_msg_ms = ks__mono_ms();
+        if (st.messages) {
+            r.last_msg_ms = ks__mono_ms();
+            if (!r.first_msg_ms)
+                r.first_msg_ms = r.last_msg_ms;
+        }
         r.messages += st.messages;
         ks_metrics_count_poll(r.metrics, &st);
         ks_snapshots_poll(r.snaps);
@@ -592,6 +598,12 @@ int ks_run(const ks_config *cfg)
                                                                           : r.backoff_ms * 2;
             }
         } else if (eof) {
+            if (!r.eof_ms) {
+                r.eof_ms = now;
+                if (ks_redis_sink_inflight(r.sink))
+                    (void)ks__flush_collect(&r, false); /* (a failure: the flush below covers it) */
+                r.eof_wait_ms = ks__mono_ms() - now;
+            }
             if (ks__flush(&r, eof) == 0) {
                 r.backoff_ms = 100;
                 r.next_flush = now + cfg->flush_interval_ms;
@@ -641,6 +653,15 @@ int ks_run(const ks_config *cfg)
         ks_info("largest flush: %zu customers and notices (flush_max_pending %d), %llu commands",
                 r.largest_flush, cfg->flush_max_pending,
                 (unsigned long long)ks_engine_max_flush_cmds(r.engine));
+        /* Where the end of a catch-up goes: after the last message, the
+         * flush in flight is waited for, then the final one is sent. */
+        if (r.eof_ms)
+            ks_info("end: last message %.3f s after the first; every partition at its end "
+                    "%.3f s later; then %lld ms for the flush in flight and %lld ms for the "
+                    "final flush and commit",
+                    (double)(r.last_msg_ms - r.first_msg_ms) / 1000.0,
+                    (double)(r.eof_ms - r.last_msg_ms) / 1000.0, (long long)r.eof_wait_ms,
+                    (long long)(ks__mono_ms() - r.eof_ms - r.eof_wait_ms));
     }
     ks_source_close(r.source);
 out:
