@@ -131,7 +131,10 @@ void ks_pstate_risk_update(ks_pstate *p, ks_customer *c, int64_t at_ms)
         c->last_alert_s = (uint32_t)(at_ms / 1000);
         ks__notice(p, c, KS_NOTICE_ALERT, at_ms, in.revenue_30d);
     }
-    if (ks_trigger_high_value_at_risk(res.level, in.clv, ks__revenue_p90(p, at_ms)))
+    /* The threshold is a pass over the partition's customers (once a day):
+     * asked for only when it can matter. */
+    if (res.level == KS_RISK_HIGH && in.clv > 0 &&
+        ks_trigger_high_value_at_risk(res.level, in.clv, ks__revenue_p90(p, at_ms)))
         ks_pstate_trigger(p, c, KS_TRIGGER_HIGH_VALUE_AT_RISK, at_ms);
     if (ks_trigger_upsell_candidate(&in, rp, res.level))
         ks_pstate_trigger(p, c, KS_TRIGGER_UPSELL_CANDIDATE, at_ms);

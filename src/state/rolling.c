@@ -52,8 +52,9 @@
  * list): interaction buckets whose 40320 s bucket is less than 61 behind the
  * newest's, money buckets less than 121 behind (60 for the 30 days, 60 for
  * the 30 before, 1 of slack: the engine reads a partition at most 6 hours,
- * KS_ENGINE_ALIGN_MS, ahead of its clock, less than a bucket). So an interaction list holds at most 244 buckets and
- * a money list 121, and what is kept depends on the customer's events only.
+ * KS_ENGINE_ALIGN_MS, ahead of its clock, less than a bucket). So an
+ * interaction list holds at most 244 buckets and a money list 121, and
+ * what is kept depends on the customer's events only.
  * The cut is made when an event moves the newest bucket far enough. A list
  * whose newest bucket is past retention at the clock minus the largest
  * window (no accepted event, so no risk evaluation, is older) is freed: the
