@@ -162,57 +162,61 @@ static void ks__sum_entry(const ks_sbucket *e, ks_bucket *sum)
         sum->v[KS_DISTINCT_FIRST + j] += e->d[j];
 }
 
-/* Index (from head) of the first entry with bucket number >= n. Bucket
- * numbers ascend strictly, so entry i holds a number >= first + i and
- * <= last - (n - 1 - i): that bounds the search, and in a dense series (one
- * entry per bucket, the usual case of a busy group) pins it at once. */
+/* Index (from head) of the first entry with bucket number >= n. Each entry
+ * read is a cold cache line (the search is for a last touch's old bucket),
+ * so the search reads as few as it can:
+ *  - bucket numbers ascend strictly, so entry lo-1+k holds at least nlo+k
+ *    and entry hi-k at most nhi-k: in a dense stretch (one entry per
+ *    bucket, the usual case of a busy group) that pins the answer without
+ *    a read;
+ *  - elsewhere (a partition's share of a small group) a step guesses where
+ *    n would be if the entries between the two known ones were evenly
+ *    spread, and every other step halves the range, so an uneven series
+ *    costs no more than a bisection's reads plus half of them. */
 static uint32_t ks__lower(const ks_series *s, int64_t n)
 {
-    if (s->n == 0)
+    if (s->n == 0 || n <= s->first_n)
         return 0;
-    int64_t first = s->first_n, last = s->last_n;
-    if (n <= first)
-        return 0;
-    if (n > last)
+    if (n > s->last_n)
         return s->n;
-    uint32_t lo = 0, hi = s->n;
-    if (n - first < (int64_t)s->n)
-        hi = (uint32_t)(n - first) + 1;
-    if (last - n < (int64_t)s->n)
-        lo = s->n - 1 - (uint32_t)(last - n);
-    if (hi - lo > 4) {
-        /* A sparse series (a partition's share of a small group): start
-         * where n would be if its buckets were evenly spread, and step from
-         * there; each entry read is a cache line a bisection would also
-         * read, and bisection reads about six. */
-        uint32_t g = lo + (uint32_t)((double)(hi - 1 - lo) * (double)(n - first) /
-                                     (double)(last - first));
-        if (g >= hi)
-            g = hi - 1;
-        if (s->e[s->head + g].n < n) {
-            lo = g + 1;
-            if (lo < hi) {
-                if (s->e[s->head + lo].n >= n)
-                    return lo;
+    const ks_sbucket *e = s->e + s->head;
+    /* Entries before lo hold numbers < n, nlo at most that of entry lo-1;
+     * entry hi holds a number >= n, nhi at least that of entry hi. */
+    uint32_t lo = 1, hi = s->n - 1;
+    int64_t nlo = s->first_n, nhi = s->last_n;
+    for (bool guess = true;; guess = !guess) {
+        if (n - nlo < (int64_t)(hi - lo) + 1) {
+            uint32_t h = lo - 1 + (uint32_t)(n - nlo);
+            nhi -= hi - h;
+            hi = h;
+        }
+        if (nhi - n < (int64_t)(hi - lo)) {
+            uint32_t l = hi - (uint32_t)(nhi - n);
+            nlo += l - lo;
+            lo = l;
+        }
+        if (hi - lo <= 3) { /* adjacent lines: read them in order */
+            while (lo < hi && e[lo].n < n)
                 lo++;
-            }
+            return lo;
+        }
+        uint32_t g = lo + (hi - lo) / 2;
+        if (guess) {
+            double at = (double)(hi - lo + 1) * (double)(n - nlo) / (double)(nhi - nlo);
+            g = lo - 1 + (uint32_t)at;
+            if (g < lo)
+                g = lo;
+            if (g >= hi)
+                g = hi - 1;
+        }
+        if (e[g].n < n) {
+            lo = g + 1;
+            nlo = e[g].n;
         } else {
             hi = g;
-            if (hi > lo) {
-                if (s->e[s->head + hi - 1].n < n)
-                    return hi;
-                hi--;
-            }
+            nhi = e[g].n;
         }
     }
-    while (lo < hi) {
-        uint32_t mid = lo + (hi - lo) / 2;
-        if (s->e[s->head + mid].n < n)
-            lo = mid + 1;
-        else
-            hi = mid;
-    }
-    return lo;
 }
 
 /* Makes room for one more entry at the end of the array. */
