@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "state/state.h"
+#include "state_config.h"
 #include "xorshift.h"
 
 #define SEC 1000LL
@@ -24,24 +25,7 @@ static ks_config cfg;
 
 static void setup(void)
 {
-    memset(&cfg, 0, sizeof cfg);
-    static const struct {
-        const char *name;
-        int64_t ms;
-    } w[] = {{"1h", HOUR}, {"24h", DAY}, {"7d", 7 * DAY}, {"30d", 30 * DAY}};
-    for (int i = 0; i < 4; i++) {
-        strcpy(cfg.windows[i].name, w[i].name);
-        cfg.windows[i].length_ms = w[i].ms;
-    }
-    cfg.nwindows = 4;
-    cfg.churn_inactivity_ms = 30 * DAY;
-    cfg.dedup_horizon_ms = 30 * DAY;
-    cfg.max_segments = 64;
-    cfg.max_channels = 8;
-    cfg.csat_satisfied_min = 4;
-    cfg.nps_promoter_min = 9;
-    cfg.nps_detractor_max = 6;
-    ks_risk_params_default(&cfg.risk);
+    kst_state_config(&cfg);
 }
 
 TestSuite(clock_steps, .init = setup);

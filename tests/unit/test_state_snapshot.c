@@ -16,6 +16,7 @@
 #include "kpistream/err.h"
 #include "state/state.h"
 #include "state/snap_parts.h"
+#include "state_config.h"
 
 #define SEC 1000LL
 #define HOUR (3600 * SEC)
@@ -26,24 +27,10 @@ static ks_config cfg;
 
 static void cfg_init(void)
 {
-    memset(&cfg, 0, sizeof cfg);
-    static const struct {
-        const char *name;
-        int64_t ms;
-    } w[] = {{"1h", HOUR}, {"24h", DAY}, {"7d", 7 * DAY}, {"30d", 30 * DAY}};
-    for (int i = 0; i < 4; i++) {
-        strcpy(cfg.windows[i].name, w[i].name);
-        cfg.windows[i].length_ms = w[i].ms;
-    }
-    cfg.nwindows = 4;
+    kst_state_config(&cfg);
     cfg.churn_inactivity_ms = 5 * DAY;
-    cfg.dedup_horizon_ms = 30 * DAY;
     cfg.max_segments = 8;
     cfg.max_channels = 4; /* fewer than the stream has: "other" too */
-    cfg.csat_satisfied_min = 4;
-    cfg.nps_promoter_min = 9;
-    cfg.nps_detractor_max = 6;
-    ks_risk_params_default(&cfg.risk);
 }
 
 static void shared_init(ks_engine_shared *sh)
