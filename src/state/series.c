@@ -172,7 +172,7 @@ static void ks__sum_entry(const ks_sbucket *e, ks_bucket *sum)
  *  - elsewhere (a partition's share of a small group) a step guesses where
  *    n would be if the entries between the two known ones were evenly
  *    spread, and every other step halves the range, so an uneven series
- *    costs no more than a bisection's reads plus half of them. */
+ *    costs at most twice a bisection's reads, an even one about two. */
 static uint32_t ks__lower(const ks_series *s, int64_t n)
 {
     if (s->n == 0 || n <= s->first_n)

@@ -236,24 +236,34 @@ Test(clock_steps, a_jump_over_a_day_boundary_and_a_churn_scores_before_the_churn
 
 /* The same when the customer's next event is read ahead of the clock: the
  * boundaries since their last event are scored at that event, the churn
- * in its place among them. */
+ * in its place among them. The customer is in high risk through the
+ * silence (a complaint left open, CSAT 1, NPS 0, a failed payment), churns
+ * on day 30 and comes back on day 34: scored at days 31-34 as churned (low),
+ * they come back from low; scored as still silent (high), hysteresis kept
+ * them a level higher at the event. */
 Test(clock_steps, an_event_read_ahead_scores_the_boundaries_before_its_churn_as_active)
 {
     ev evs[] = {
-        {.ts = T0 + 10 * HOUR, .cust = 1, .kind = 1, .value = 40},
-        {.ts = T0 + 10 * HOUR + SEC, .cust = 1, .kind = 4, .value = 4},
+        {.ts = T0 + 10 * HOUR, .cust = 1, .kind = 1, .value = 400},
+        {.ts = T0 + 10 * HOUR + 1 * SEC, .cust = 1, .kind = 2},
+        {.ts = T0 + 10 * HOUR + 2 * SEC, .cust = 1, .kind = 4, .value = 0},
+        {.ts = T0 + 10 * HOUR + 3 * SEC, .cust = 1, .kind = 5, .value = 0},
+        {.ts = T0 + 10 * HOUR + 4 * SEC, .cust = 1, .kind = 3},
         {.ts = T0 + 34 * DAY + 3 * HOUR, .cust = 1, .kind = 0},
     };
+    int nev = (int)(sizeof evs / sizeof evs[0]);
     int64_t end = T0 + 34 * DAY + 5 * HOUR;
     part fine, ahead;
     part_init(&fine);
     part_init(&ahead);
-    run_fine(&fine, evs, 3, end);
-    apply(&ahead, &evs[0], 0);
-    apply(&ahead, &evs[1], 1);
+    run_fine(&fine, evs, nev, end);
+    for (int i = 0; i < nev - 1; i++)
+        apply(&ahead, &evs[i], i);
     advance(&ahead, T0 + 11 * HOUR);
-    apply(&ahead, &evs[2], 2);
+    apply(&ahead, &evs[nev - 1], nev - 1);
     advance(&ahead, end);
+    cr_assert(ahead.st->cust[0].risk_score > 0 && !(ahead.st->cust[0].flags & KS_CUST_CHURNED),
+              "the last event reactivated the customer");
     expect_same(&fine, &ahead, "read ahead");
     part_free(&fine);
     part_free(&ahead);
@@ -282,7 +292,7 @@ Test(clock_steps, random_streams_give_the_same_state_for_any_clock_schedule)
             if (next[c] > T0 + 80 * DAY || n == MAXEV)
                 break;
             uint64_t r = kst_xorshift(&s);
-            evs[n++] = (ev){.ts = next[c], .cust = c, .kind = (int)(r % 7), .value = (int)(r >> 8) % 500};
+            evs[n++] = (ev){.ts = next[c], .cust = c, .kind = (int)(r % 7), .value = (int)((r >> 8) % 500)};
             /* mostly hours apart, sometimes a silence of 20-45 days */
             uint64_t g = kst_xorshift(&s);
             next[c] += g % 20 == 0 ? 20 * DAY + (int64_t)(g >> 8) % (25 * DAY)
