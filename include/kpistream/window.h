@@ -102,6 +102,13 @@ typedef struct ks_sbucket {
     uint8_t ik[KS_SBUCKET_INLINE];   /* counter of iv[i]; KS_SBUCKET_NONE: unused */
 } ks_sbucket;
 
+/** Returns an uninitialised array of cap entries starting on a cache line
+ *  (64 bytes), or NULL when out of memory; free with free(). An entry is one
+ *  line only if the array is aligned: at malloc's 16 bytes each entry
+ *  straddled two, so a search's read of its number and the take's write of
+ *  its last-touch counts that follows were two misses, not one. */
+ks_sbucket *ks_sbucket_array(uint32_t cap);
+
 /* Dropped buckets shared by the series of one owner (a partition's state):
  * a window's clock drops buckets of one series in bursts while events create
  * them in others, so spares kept per series still left a 45-day catch-up

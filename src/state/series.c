@@ -219,6 +219,14 @@ static uint32_t ks__lower(const ks_series *s, int64_t n)
     }
 }
 
+ks_sbucket *ks_sbucket_array(uint32_t cap)
+{
+    void *p = NULL;
+    if (cap == 0 || posix_memalign(&p, 64, (size_t)cap * sizeof(ks_sbucket)) != 0)
+        return NULL;
+    return p;
+}
+
 /* Makes room for one more entry at the end of the array. */
 static int ks__room(ks_series *s)
 {
@@ -232,10 +240,14 @@ static int ks__room(ks_series *s)
     uint32_t cap = s->cap ? s->cap * 2 : 8;
     if (cap > KS__SERIES_MAX_CAP)
         return -1;
-    ks_sbucket *ne = realloc(s->e, (size_t)cap * sizeof *ne);
+    ks_sbucket *ne = ks_sbucket_array(cap);
     if (!ne)
         return -1;
+    if (s->n)
+        memcpy(ne, s->e + s->head, (size_t)s->n * sizeof *ne);
+    free(s->e);
     s->e = ne;
+    s->head = 0;
     s->cap = cap;
     return 0;
 }

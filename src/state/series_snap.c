@@ -45,7 +45,7 @@ int ks_series_snap_load(ks_snapr *r, ks_series *s, int64_t width_s)
     uint32_t cap = 8;
     while (cap < n)
         cap *= 2;
-    s->e = calloc(cap, sizeof *s->e);
+    s->e = ks_sbucket_array(cap);
     if (!s->e) {
         ks_snapr_fail(r, "out of memory");
         return -1;
