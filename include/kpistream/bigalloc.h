@@ -7,7 +7,8 @@
  * The big arrays of the state (customer records, id arena, index, hash
  * tables, rolling lists, last-touch table) are allocated here: from 2 MiB
  * on, a 2 MiB-aligned anonymous mapping advised MADV_HUGEPAGE; smaller ones
- * with malloc. Where the kernel's transparent huge pages are `never` (or
+ * with malloc, on a 64-byte cache line (posix_memalign: records and table
+ * slots do not straddle one line more than their size needs). Where the kernel's transparent huge pages are `never` (or
  * under AddressSanitizer, which checks malloc's blocks only), every block
  * comes from malloc. Measured in docs/benchmarks.md (restore part).
  *

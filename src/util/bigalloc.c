@@ -212,14 +212,29 @@ static void *ks__alloc(size_t n)
     return p;
 }
 
+/* A block below the mapping size: malloc's, but on a cache line. At
+ * malloc's 16 bytes (a block of 128 KiB or more is its own mapping with a
+ * 16-byte header) every 128-byte customer record straddled three lines
+ * instead of two, and a 64-byte one two instead of one. */
+static void *ks__small(size_t n)
+{
+    void *p = NULL;
+    return posix_memalign(&p, 64, n ? n : 1) == 0 ? p : NULL;
+}
+
 void *ks_big_alloc(size_t n)
 {
-    return ks__mapped(n) ? ks__alloc(n) : malloc(n ? n : 1);
+    return ks__mapped(n) ? ks__alloc(n) : ks__small(n);
 }
 
 void *ks_big_calloc(size_t n)
 {
-    return ks__mapped(n) ? ks__alloc(n) : calloc(n ? n : 1, 1);
+    if (ks__mapped(n))
+        return ks__alloc(n);
+    void *p = ks__small(n);
+    if (p)
+        memset(p, 0, n);
+    return p;
 }
 
 /* Grows mapping i of the table to hold n bytes; returns its address, or
@@ -263,9 +278,7 @@ void *ks_big_realloc(void *p, size_t old_n, size_t n)
     /* An array that grows is used up to the end it had, so the 2 MiB range
      * it is filling is resident whole (up to 2 MiB unused): arrays become
      * mappings only where that is small beside them. */
-    if (n < KS__GROW_MIN || !ks_big_huge())
-        return realloc(p, n ? n : 1);
-    void *q = ks__alloc(n);
+    void *q = n < KS__GROW_MIN || !ks_big_huge() ? ks__small(n) : ks__alloc(n);
     if (!q)
         return NULL;
     memcpy(q, p, old_n < n ? old_n : n);

@@ -87,6 +87,26 @@ Test(bigalloc, realloc_keeps_contents_across_sizes_and_kinds)
     ks_big_free(q);
 }
 
+Test(bigalloc, blocks_below_the_mapping_size_start_on_a_cache_line)
+{
+    /* 128 KiB and more is glibc's own mapping, 16 bytes past a page. */
+    size_t sizes[] = {24, 100, 4096, 128 * 1024, 200 * 1024, MIB};
+    for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+        uint8_t *a = ks_big_alloc(sizes[k]), *c = ks_big_calloc(sizes[k]);
+        cr_assert(a && c);
+        cr_assert_eq((uintptr_t)a % 64, 0, "ks_big_alloc(%zu) at %p", sizes[k], (void *)a);
+        cr_assert_eq((uintptr_t)c % 64, 0, "ks_big_calloc(%zu) at %p", sizes[k], (void *)c);
+        fill(a, sizes[k], 5);
+        uint8_t *g = ks_big_realloc(a, sizes[k], sizes[k] * 3 / 2 + 16);
+        cr_assert_not_null(g);
+        cr_assert_eq((uintptr_t)g % 64, 0, "ks_big_realloc to %zu at %p", sizes[k] * 3 / 2 + 16,
+                     (void *)g);
+        cr_assert(same(g, sizes[k], 5), "contents lost growing %zu", sizes[k]);
+        ks_big_free(g);
+        ks_big_free(c);
+    }
+}
+
 Test(bigalloc, frees_and_grows_malloc_blocks)
 {
     uint8_t *m = malloc(1000);
