@@ -60,6 +60,8 @@ static void part_free(part *p)
 static void take_notices(part *p)
 {
     ks_pstate *st = p->st;
+    if (st->nnotices == 0)
+        return; /* (memcpy from NULL, even of 0 bytes, is undefined) */
     if (p->n + st->nnotices > p->cap) {
         p->cap = (p->n + st->nnotices) * 2;
         p->notices = realloc(p->notices, p->cap * sizeof *p->notices);
