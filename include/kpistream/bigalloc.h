@@ -8,9 +8,11 @@
  * tables, rolling lists, last-touch table) are allocated here: from 2 MiB
  * on, a 2 MiB-aligned anonymous mapping advised MADV_HUGEPAGE; smaller ones
  * with malloc, on a 64-byte cache line (posix_memalign: records and table
- * slots do not straddle one line more than their size needs). Where the kernel's transparent huge pages are `never` (or
- * under AddressSanitizer, which checks malloc's blocks only), every block
- * comes from malloc. Measured in docs/benchmarks.md (restore part).
+ * slots do not straddle more lines than their size needs). Where the
+ * kernel's transparent huge pages are `never` (or under AddressSanitizer,
+ * which checks malloc's blocks only), every block comes from malloc, and
+ * one grown past 16 MiB by realloc. Measured in docs/benchmarks.md
+ * (restore part).
  *
  * Not for the hot path: each call is a malloc or a system call. Thread-safe. */
 #ifndef KPISTREAM_BIGALLOC_H

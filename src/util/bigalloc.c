@@ -278,7 +278,14 @@ void *ks_big_realloc(void *p, size_t old_n, size_t n)
     /* An array that grows is used up to the end it had, so the 2 MiB range
      * it is filling is resident whole (up to 2 MiB unused): arrays become
      * mappings only where that is small beside them. */
-    void *q = n < KS__GROW_MIN || !ks_big_huge() ? ks__small(n) : ks__alloc(n);
+    void *q;
+    if (n < KS__GROW_MIN)
+        q = ks__small(n);
+    else if (!ks_big_huge())
+        return realloc(p, n); /* glibc moves its own mapping's pages (mremap), no copy;
+                               * the block is then at malloc's 16 bytes */
+    else
+        q = ks__alloc(n);
     if (!q)
         return NULL;
     memcpy(q, p, old_n < n ? old_n : n);
