@@ -367,6 +367,28 @@ Test(engine, watermark_waits_for_the_slowest_partition)
     cr_assert_eq(ks_engine_tick(e, WALL), T0 + 5 * HOUR);
 }
 
+/* Watermark alignment bounds what windows hold ahead of the clock: a
+ * partition is read while its newest event is at most KS_ENGINE_ALIGN_MS
+ * ahead of the watermark, and the one furthest behind is read first. */
+Test(engine, a_partition_is_read_at_most_the_span_ahead_of_the_watermark)
+{
+    EV(0, "a", T0, "signup", "");
+    EV(1, "b", T0, "signup", "");
+    ks_engine_set_eof(e, "t", 2, true);
+    ks_engine_set_eof(e, "t", 3, true);
+    cr_assert_eq(ks_engine_tick(e, WALL), T0);
+    EV(0, "a", T0 + KS_ENGINE_ALIGN_MS, "interaction", "");
+    cr_assert(ks_engine_may_read(e, "t", 0), "at the span: still read");
+    EV(0, "a", T0 + KS_ENGINE_ALIGN_MS + 1, "interaction", "");
+    cr_assert(!ks_engine_may_read(e, "t", 0), "past the span: waits for the watermark");
+    cr_assert(ks_engine_may_read(e, "t", 1));
+    cr_assert_lt(ks_engine_read_order(e, "t", 1), ks_engine_read_order(e, "t", 0));
+    /* The slowest partition moves: the watermark, and so the span, with it. */
+    EV(1, "b", T0 + HOUR, "interaction", "");
+    cr_assert_eq(ks_engine_tick(e, WALL), T0 + HOUR);
+    cr_assert(ks_engine_may_read(e, "t", 0));
+}
+
 Test(engine, inactivity_churn_and_reactivation)
 {
     EV(0, "a", T0, "signup", ",\"segment\":\"smb\"");
