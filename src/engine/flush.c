@@ -363,6 +363,8 @@ int ks_flusher_init(ks_flusher *f, const ks_config *cfg, const ks_engine_shared 
                     const ks_ddsketch *keysk)
 {
     memset(f, 0, sizeof *f);
+    if (pthread_mutex_init(&f->rec_mu, NULL) != 0)
+        return KS_ERR_NOMEM;
     f->cfg = cfg;
     f->sh = sh;
     f->keysk = keysk;
@@ -395,6 +397,7 @@ void ks_flusher_free(ks_flusher *f)
     free(f->next);
     free(f->stamp);
     free(f->touched);
+    pthread_mutex_destroy(&f->rec_mu);
     memset(f, 0, sizeof *f);
 }
 
@@ -474,6 +477,15 @@ static size_t ks__kcat(char *buf, size_t at, size_t cap, const char *s, size_t l
     return at + len;
 }
 
+/* The item's id; f's names are shared by the worker threads. */
+static uint32_t ks__xid_locked(ks_flusher *f, const char *s, size_t len)
+{
+    pthread_mutex_lock(&f->rec_mu);
+    uint32_t x = ks__xid(f, s, len);
+    pthread_mutex_unlock(&f->rec_mu);
+    return x;
+}
+
 void ks_flusher_record(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, ks_xkind kind,
                        int64_t t_s, double value, const char *item, size_t len, const int *gids)
 {
@@ -484,7 +496,7 @@ void ks_flusher_record(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, ks_xkin
     if (kind == KS_X_TP || kind == KS_X_TC) {
         n = ks__kcat(buf, 0, sizeof buf, kind == KS_X_TP ? "tp|" : "tc|", 3);
         n = ks__kcat(buf, n, sizeof buf, item, len > 512 ? 512 : len);
-        ks__xadd(f, fp, st, ks__xid(f, buf, n), t_s);
+        ks__xadd(f, fp, st, ks__xid_locked(f, buf, n), t_s);
         return;
     }
     int64_t key = ks_ddsketch_key(f->keysk, value);
@@ -494,21 +506,26 @@ void ks_flusher_record(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, ks_xkin
         n = ks__kcat(buf, 0, sizeof buf, "ov:", 3);
         n = ks__kcat(buf, n, sizeof buf, k, kl);
         n = ks__kcat(buf, n, sizeof buf, "|g", 2);
-        ks__xadd(f, fp, st, ks__xid(f, buf, n), t_s);
+        ks__xadd(f, fp, st, ks__xid_locked(f, buf, n), t_s);
         return;
     }
     for (int i = 0; i < 3; i++) {
         if (gids[i] < 0)
             continue;
+        uint32_t x = KS_NAMES_NONE;
+        pthread_mutex_lock(&f->rec_mu);
         uint32_t d = ks__gid_dim(f, (unsigned)gids[i]);
-        if (d == KS_NAMES_NONE)
-            continue;
-        const char *dim = ks_names_str(&f->dims, d);
-        n = ks__kcat(buf, 0, sizeof buf, "rt:", 3);
-        n = ks__kcat(buf, n, sizeof buf, k, kl);
-        n = ks__kcat(buf, n, sizeof buf, "|", 1);
-        n = ks__kcat(buf, n, sizeof buf, dim, strlen(dim));
-        ks__xadd(f, fp, st, ks__xid(f, buf, n), t_s);
+        if (d != KS_NAMES_NONE) {
+            const char *dim = ks_names_str(&f->dims, d);
+            n = ks__kcat(buf, 0, sizeof buf, "rt:", 3);
+            n = ks__kcat(buf, n, sizeof buf, k, kl);
+            n = ks__kcat(buf, n, sizeof buf, "|", 1);
+            n = ks__kcat(buf, n, sizeof buf, dim, strlen(dim));
+            x = ks__xid(f, buf, n);
+        }
+        pthread_mutex_unlock(&f->rec_mu);
+        if (d != KS_NAMES_NONE)
+            ks__xadd(f, fp, st, x, t_s);
     }
 }
 

@@ -31,6 +31,7 @@
 #include "state/u64map.h"
 
 #include <stdbool.h>
+#include <pthread.h>
 #include <stdint.h>
 
 /* One value of a share: field id (names.h) and value. Kept sorted by fid. */
@@ -61,6 +62,7 @@ typedef struct ks_fpart {
 
 /* The engine's side: names and scratch shared by every partition. */
 typedef struct ks_flusher {
+    pthread_mutex_t rec_mu; /* the names below, from ks_flusher_record's threads */
     const ks_config *cfg;
     const ks_engine_shared *sh;
     const ks_ddsketch *keysk;
@@ -110,7 +112,8 @@ typedef enum ks_xkind {
 /** Records one sketch item of a partition at event time t_s: value (RT, OV)
  *  or item name (TP, TC); gids: the dims of an RT (engine group ids, up to 3,
  *  negative = none). Replayed events are recorded too: they rebuild the
- *  share. */
+ *  share. Callable for different partitions (fp, st) from several threads at
+ *  once, while no flush is built. */
 void ks_flusher_record(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, ks_xkind kind,
                        int64_t t_s, double value, const char *item, size_t len, const int *gids);
 

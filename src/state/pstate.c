@@ -630,8 +630,10 @@ int ks_pstate_apply(ks_pstate *p, const ks_event *ev)
     if (ev->channel.ptr) {
         ch = (unsigned)ks_intern_id(&p->sh->channels, ev->channel.ptr, ev->channel.len);
         /* The id must be social's own, not "other" once the table is full. */
-        if (p->sh->social_channel < 0 && strcmp(p->sh->channels.names[ch], "social") == 0)
-            p->sh->social_channel = (int)ch;
+        /* (Shared by the worker threads: they would all store the same id.) */
+        if (__atomic_load_n(&p->sh->social_channel, __ATOMIC_RELAXED) < 0 &&
+            strcmp(p->sh->channels.names[ch], "social") == 0)
+            __atomic_store_n(&p->sh->social_channel, (int)ch, __ATOMIC_RELAXED);
     }
     ks_group *chg = KS__CHAN(p, ch);
 

@@ -97,7 +97,7 @@ void ks_pstate_risk_input(const ks_pstate *p, const ks_customer *c, int64_t at_m
     in->last_downgrade_ms = (int64_t)c->last_downgrade_s * 1000;
     in->churned = (c->flags & KS_CUST_CHURNED) != 0;
     in->cancelled = (c->flags & KS_CUST_CANCELLED) != 0;
-    if (c->segment != KS_NONE && c->segment < p->sh->segments.n) {
+    if (c->segment != KS_NONE && c->segment < ks_intern_count(&p->sh->segments)) {
         in->segment = p->sh->segments.names[c->segment];
         in->segment_len = p->sh->segments.lens[c->segment];
     }

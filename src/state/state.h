@@ -53,8 +53,12 @@ typedef struct ks_intern {
 /** Initialises an empty table holding at most max names (the last id is "other"). */
 void ks_intern_init(ks_intern *t, int max);
 
-/** Returns the id of name (adding it if there is room; "other" once full). */
+/** Returns the id of name (adding it if there is room; "other" once full).
+ *  Thread-safe (lookups take no lock; adding one does). */
 int ks_intern_id(ks_intern *t, const char *name, uint32_t len);
+
+/** Names in the table, for readers on other threads than the one adding. */
+int ks_intern_count(const ks_intern *t);
 
 enum {
     KS_CUST_CHURNED = 1 << 0,
