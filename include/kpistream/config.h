@@ -41,6 +41,7 @@ typedef struct ks_config {
     ks_kv kafka_props[KS_MAX_KAFKA_PROPS]; /* "kafka.*" pass-through, in file order */
     int nkafka_props;
     int batch_size;                 /* messages per consume batch (default 1000) */
+    int threads;                    /* threads applying events (1 or 2; default 2) */
     /* Redis */
     char *redis_url;                /* redis://[user:password@]host:port[/db] (default redis://127.0.0.1:6379/0) */
     char *redis_password_file;      /* file holding the Redis password, or NULL (default) */

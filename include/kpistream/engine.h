@@ -88,6 +88,46 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
 /** Records that a partition reached (eof=true) or left its end. */
 void ks_engine_set_eof(ks_engine *e, const char *topic, int32_t partition, bool eof);
 
+/* Rounds: the source's worker threads apply different partitions at once.
+ * Between ks_engine_round_begin() and ks_engine_round_end() (both on the
+ * thread that owns the engine, with no worker running), each worker calls
+ * only the ks_engine_round_* functions below, each on partitions no other
+ * worker touches; the watermark and the window clock hold still and move at
+ * the round's end (a partition's outputs do not depend on how its clock
+ * steps, pstate.h). Nothing else may be called during a round. */
+
+/** The most workers a round may have (worker numbers 0 .. max - 1). */
+#define KS_ENGINE_WORKERS_MAX 4
+
+/** An assigned partition, as the round functions take it. */
+typedef struct ks__part ks_engine_part;
+
+/** The partition's handle (NULL if not assigned); valid until the next
+ *  assign or revoke. */
+ks_engine_part *ks_engine_part_ref(ks_engine *e, const char *topic, int32_t partition);
+
+/** True if a round may begin: two partitions or more, none replaying to its
+ *  restore point, and (event clock) a watermark. */
+bool ks_engine_round_possible(const ks_engine *e);
+
+void ks_engine_round_begin(ks_engine *e);
+
+/** ks_engine_process() for worker number worker of the round. */
+ks_verdict ks_engine_round_process(ks_engine *e, int worker, ks_engine_part *p, int64_t offset,
+                                   const char *buf, size_t len, int64_t wall_ms, ks_reject *why);
+
+/** ks_engine_may_read(), against the clock the round began with. */
+bool ks_engine_round_may_read(const ks_engine *e, const ks_engine_part *p);
+
+/** ks_engine_part_pending(). */
+size_t ks_engine_round_part_pending(const ks_engine_part *p);
+
+/** ks_engine_set_eof(.., true). */
+void ks_engine_round_set_eof(ks_engine_part *p);
+
+/** Ends the round: the watermark and the window clock catch up. */
+void ks_engine_round_end(ks_engine *e, int64_t wall_ms);
+
 /** Returns the number of assigned partitions. */
 int ks_engine_partitions(const ks_engine *e);
 

@@ -41,14 +41,17 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     e->last_hit = -1;
     e->max_window_ms = cfg->nwindows ? cfg->windows[cfg->nwindows - 1].length_ms : 0;
     e->min_bucket_ms = cfg->nwindows ? cfg->windows[0].length_ms / KS_WINDOW_BUCKETS : 60000;
-    e->parser = ks_event_parser_new(cfg->max_message_bytes);
+    for (int w = 0; w < KS_ENGINE_WORKERS_MAX; w++)
+        if (!(e->parsers[w] = ks_event_parser_new(cfg->max_message_bytes)))
+            break;
+    e->parser = e->parsers[0];
     e->keysk = ks_ddsketch_new(KS_DDSKETCH_DEFAULT_ALPHA, 0, errstr, errsize);
     /* Flush tokens start with a member id; the run loop sets a random one
      * (ks_engine_set_member), this default serves tests. */
     uintptr_t self = (uintptr_t)e;
     snprintf(e->member, sizeof e->member, "%016llx",
              (unsigned long long)ks_hash64(&self, sizeof self, 0x6b70697374726561ULL));
-    if (!e->parser || !e->keysk || ks_flusher_init(&e->fl, cfg, &e->sh, e->keysk) < 0) {
+    if (!e->parsers[KS_ENGINE_WORKERS_MAX - 1] || !e->keysk || ks_flusher_init(&e->fl, cfg, &e->sh, e->keysk) < 0) {
         snprintf(errstr, errsize, "engine: out of memory");
         ks_engine_free(e);
         return NULL;
@@ -70,7 +73,8 @@ void ks_engine_free(ks_engine *e)
     free(e->phint);
     ks_flusher_free(&e->fl);
     ks_ddsketch_free(e->keysk);
-    ks_event_parser_free(e->parser);
+    for (int w = 0; w < KS_ENGINE_WORKERS_MAX; w++)
+        ks_event_parser_free(e->parsers[w]);
     free(e);
 }
 
@@ -232,23 +236,22 @@ static void ks__settle(ks_engine *e)
     }
 }
 
-ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition, int64_t offset,
-                             const char *buf, size_t len, int64_t wall_ms, ks_reject *why)
+/* One message of partition p, parsed with parser. Outside a round (round =
+ * false) the watermark and the window clock follow each message; inside one
+ * (ks_engine_round_begin) they stay where the round began, except that the
+ * partition's own progress counts towards its validation clock as it would
+ * alone, and other partitions are left alone: threads apply different
+ * partitions at once. */
+static ks_verdict ks__process(ks_engine *e, ks__part *p, ks_event_parser *parser, bool round,
+                              int64_t offset, const char *buf, size_t len, int64_t wall_ms,
+                              ks_reject *why)
 {
-    ks__part *p = ks__find(e, topic, partition);
-    if (!p) {
-        /* librdkafka only delivers assigned partitions; adopt it rather than lose data. */
-        if (ks_engine_assign(e, topic, partition) < 0 || !(p = ks__find(e, topic, partition))) {
-            why->code = KS_REJECT_NONE;
-            return KS_REJECTED;
-        }
-    }
     if (p->st->replaying && offset >= p->restore_until)
-        ks__restore_finish(e, p);
+        ks__restore_finish(e, p); /* (never in a round: none begins while one replays) */
     p->next_offset = offset + 1;
     p->eof = false;
     ks_event ev;
-    if (!ks_event_parse(e->parser, buf, len, &ev, why)) {
+    if (!ks_event_parse(parser, buf, len, &ev, why)) {
         p->st->meta.rejected++;
         return KS_REJECTED;
     }
@@ -262,6 +265,14 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
      * in any window. In event mode the clock is the watermark as of this
      * message, which never runs ahead of this partition's own time. */
     int64_t clock = e->cfg->clock == KS_CLOCK_WALL ? wall_ms : e->vclock_ms;
+    if (round && e->cfg->clock == KS_CLOCK_EVENT) {
+        /* The watermark with this partition where it is now and the others
+         * where the round found them. */
+        int64_t others = p == e->round_min_part ? e->round_min2 : e->round_min;
+        int64_t wm = p->st->max_ts_ms > others ? others : p->st->max_ts_ms;
+        if (wm != INT64_MAX && wm > clock)
+            clock = wm;
+    }
     /* A lagging partition is judged by its own time; one without any yet
      * (just assigned, replaying from its start while this member's other
      * partitions are weeks ahead) by none: its first event starts its time.
@@ -292,7 +303,9 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
      * The watermark can only rise when the partition holding it (or one
      * without data yet) moves; then recompute it, O(partitions). */
     int64_t old_max = p->st->max_ts_ms;
-    if (e->cfg->clock == KS_CLOCK_EVENT && ev.ts_ms > old_max) {
+    if (e->cfg->clock == KS_CLOCK_EVENT && ev.ts_ms > old_max && round)
+        p->st->max_ts_ms = ev.ts_ms; /* the watermark moves at the round's end */
+    if (e->cfg->clock == KS_CLOCK_EVENT && ev.ts_ms > old_max && !round) {
         p->st->max_ts_ms = ev.ts_ms;
         if (e->vclock_ms == INT64_MIN || old_max <= e->vclock_ms) {
             int64_t wm = ks__watermark(e);
@@ -340,6 +353,96 @@ ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition,
     if (offset < p->restore_until)
         p->st->nnotices = notices_before;
     return KS_ACCEPTED;
+}
+
+ks_verdict ks_engine_process(ks_engine *e, const char *topic, int32_t partition, int64_t offset,
+                             const char *buf, size_t len, int64_t wall_ms, ks_reject *why)
+{
+    ks__part *p = ks__find(e, topic, partition);
+    if (!p) {
+        /* librdkafka only delivers assigned partitions; adopt it rather than lose data. */
+        if (ks_engine_assign(e, topic, partition) < 0 || !(p = ks__find(e, topic, partition))) {
+            why->code = KS_REJECT_NONE;
+            return KS_REJECTED;
+        }
+    }
+    return ks__process(e, p, e->parser, false, offset, buf, len, wall_ms, why);
+}
+
+/* --- rounds: partitions applied by several threads at once --- */
+
+ks_engine_part *ks_engine_part_ref(ks_engine *e, const char *topic, int32_t partition)
+{
+    return ks__find(e, topic, partition);
+}
+
+bool ks_engine_round_possible(const ks_engine *e)
+{
+    /* Before the first watermark, which partitions may be read depends on
+     * all of them (ks_engine_may_read): one at a time. */
+    if (e->nparts < 2 || (e->cfg->clock == KS_CLOCK_EVENT && e->clock_ms == INT64_MIN))
+        return false;
+    for (int i = 0; i < e->nparts; i++)
+        if (e->parts[i].st->replaying)
+            return false;
+    return true;
+}
+
+void ks_engine_round_begin(ks_engine *e)
+{
+    /* The lowest and second-lowest newest-event time of partitions with
+     * unread data (the watermark without any one of them). */
+    e->round_min = e->round_min2 = INT64_MAX;
+    e->round_min_part = NULL;
+    for (int i = 0; i < e->nparts; i++) {
+        ks__part *p = &e->parts[i];
+        if (p->eof)
+            continue;
+        int64_t t = p->st->max_ts_ms;
+        if (t < e->round_min) {
+            e->round_min2 = e->round_min;
+            e->round_min = t;
+            e->round_min_part = p;
+        } else if (t < e->round_min2) {
+            e->round_min2 = t;
+        }
+    }
+}
+
+ks_verdict ks_engine_round_process(ks_engine *e, int worker, ks_engine_part *p, int64_t offset,
+                                   const char *buf, size_t len, int64_t wall_ms, ks_reject *why)
+{
+    return ks__process(e, p, e->parsers[worker], true, offset, buf, len, wall_ms, why);
+}
+
+bool ks_engine_round_may_read(const ks_engine *e, const ks_engine_part *p)
+{
+    if (e->cfg->clock != KS_CLOCK_EVENT || p->st->max_ts_ms == INT64_MIN)
+        return true;
+    return p->st->max_ts_ms <= e->clock_ms + KS_ENGINE_ALIGN_MS;
+}
+
+size_t ks_engine_round_part_pending(const ks_engine_part *p)
+{
+    return p->st->ndirty + p->st->nnotices;
+}
+
+void ks_engine_round_set_eof(ks_engine_part *p)
+{
+    p->eof = true;
+    p->restore_until = -1; /* (nothing replays in a round) */
+}
+
+void ks_engine_round_end(ks_engine *e, int64_t wall_ms)
+{
+    if (e->cfg->clock != KS_CLOCK_EVENT)
+        return;
+    int64_t wm = ks__watermark(e);
+    if (wm > e->vclock_ms)
+        e->vclock_ms = wm;
+    if (e->vclock_ms != INT64_MIN &&
+        (e->clock_ms == INT64_MIN || e->vclock_ms >= e->clock_ms + e->min_bucket_ms))
+        ks__tick(e, wall_ms);
 }
 
 void ks_engine_set_eof(ks_engine *e, const char *topic, int32_t partition, bool eof)

@@ -27,7 +27,11 @@ typedef struct ks__part {
 struct ks_engine {
     const ks_config *cfg;
     ks_engine_shared sh;
-    ks_event_parser *parser;
+    ks_event_parser *parser; /* parsers[0] */
+    ks_event_parser *parsers[KS_ENGINE_WORKERS_MAX]; /* one per worker of a round */
+    /* Where the round in progress found the watermark (ks_engine_round_begin). */
+    int64_t round_min, round_min2;
+    const ks__part *round_min_part;
     ks__part *parts;
     int32_t *pnum; /* [capparts]: parts[i].partition, side by side: a lookup
                     * scans these, not a cache line of ks__part each */

@@ -8,6 +8,8 @@
 #include "kafka/kick.h"
 
 #include <librdkafka/rdkafka.h>
+#include <errno.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,7 +32,34 @@ typedef struct ks__pq {
     rd_kafka_message_t **held;
     int nheld, hpos, capheld;
     int64_t next; /* offset after the last message handled; -1 before one */
+    ks_engine_part *ref; /* the engine's handle, resolved for each round */
 } ks__pq;
+
+/* One reader's share of a poll: a serial poll has one, a round one per
+ * worker (each reading only its own partitions). */
+typedef struct ks__reader {
+    struct ks_source *s;
+    bool round;
+    int worker, nworkers;
+    int take;          /* messages it may still handle */
+    int64_t room;      /* pending customers and notices it may add (INT64_MAX: any) */
+    int64_t wall_ms;
+    ks_source_poll_stats st;
+    int handled;       /* messages and events taken from its queues */
+    int rc;
+    char err[256];
+} ks__reader;
+
+/* The worker thread of rounds (reader number 1; the polling thread is 0). */
+typedef struct ks__worker {
+    pthread_t th;
+    bool started;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    uint64_t asked, done; /* rounds handed over / finished */
+    bool quit;
+    ks__reader *job;
+} ks__worker;
 
 struct ks_source {
     const ks_config *cfg;
@@ -54,6 +83,9 @@ struct ks_source {
     int rebalances; /* served and not yet reported by ks_source_poll() */
     ks_kicker *kicker; /* NULL: none (out of threads; only slower) */
     int64_t kick_ns;   /* monotonic: the last wake-up asked for */
+    int nworkers;      /* readers of a round (cfg->threads; 1: no rounds) */
+    ks__worker worker;
+    pthread_mutex_t mu; /* kick_ns, dead-lettering and dlq_failed during a round */
 };
 
 /* librdkafka 2.0 fetches a partition again only when its broker thread
@@ -65,13 +97,17 @@ struct ks_source {
 static void ks__kick(ks_source *s, const ks__pq *pq)
 {
     int64_t lo, hi, now = ks_mono_ns();
-    if (!s->kicker || now - s->kick_ns < 5 * 1000000LL)
-        return;
-    if (rd_kafka_get_watermark_offsets(s->consumer, pq->topic, pq->partition, &lo, &hi) !=
+    pthread_mutex_lock(&s->mu);
+    bool due = s->kicker && now - s->kick_ns >= 5 * 1000000LL;
+    pthread_mutex_unlock(&s->mu);
+    if (!due ||
+        rd_kafka_get_watermark_offsets(s->consumer, pq->topic, pq->partition, &lo, &hi) !=
             RD_KAFKA_RESP_ERR_NO_ERROR ||
         hi < 0 || pq->next < 0 || hi - pq->next <= KS__KICK_LAG)
         return;
+    pthread_mutex_lock(&s->mu);
     s->kick_ns = now;
+    pthread_mutex_unlock(&s->mu);
     ks_kicker_kick(s->kicker, pq->topic, pq->partition);
 }
 
@@ -320,6 +356,10 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
     }
     s->cfg = cfg;
     s->engine = e;
+    s->nworkers = cfg->threads > 1 ? 2 : 1; /* (one worker thread besides the poller) */
+    pthread_mutex_init(&s->mu, NULL);
+    pthread_mutex_init(&s->worker.mu, NULL);
+    pthread_cond_init(&s->worker.cv, NULL);
     s->on_assign = on_assign;
     s->on_revoke = on_revoke;
     s->ctx = ctx;
@@ -355,6 +395,12 @@ ks_source *ks_source_new(const ks_config *cfg, ks_engine *e, ks_source_assign_fn
          * of its time (13.1 s; 1200: 10.9 s; docs/benchmarks.md). */
         {"queued.min.messages", "1200"},
         {"queued.max.messages.kbytes", "256"},
+        /* With queues this small a partition's end is seen by a fetch that
+         * finds nothing, which the broker holds for fetch.wait.max.ms (500
+         * by default) when no partition of the request has data: a catch-up
+         * that kept up with its fetches spent up to half a second waiting
+         * for its last partitions' ends (docs/benchmarks.md). */
+        {"fetch.wait.max.ms", "100"},
         /* Consumer lag for the metrics endpoint (src/metrics/kafka_stats.c). */
         {"statistics.interval.ms", cfg->metrics_listen && *cfg->metrics_listen ? "5000" : NULL},
     };
@@ -409,10 +455,13 @@ void ks_source_close(ks_source *s)
     rd_kafka_consumer_close(s->consumer);
 }
 
+static void ks__worker_stop(ks__worker *w);
+
 void ks_source_free(ks_source *s)
 {
     if (!s)
         return;
+    ks__worker_stop(&s->worker);
     ks_source_close(s);
     while (s->npqs)
         ks__pq_del(s, s->pqs[0].topic, s->pqs[0].partition);
@@ -426,10 +475,23 @@ void ks_source_free(ks_source *s)
         rd_kafka_destroy(s->dlq);
     }
     free(s->msgs);
+    pthread_mutex_destroy(&s->mu);
+    pthread_mutex_destroy(&s->worker.mu);
+    pthread_cond_destroy(&s->worker.cv);
     free(s);
 }
 
+static void ks__dead_letter_locked(ks_source *s, const rd_kafka_message_t *m, const ks_reject *why);
+
+/* Dead-letters m; callable from either reader of a round. */
 static void ks__dead_letter(ks_source *s, const rd_kafka_message_t *m, const ks_reject *why)
+{
+    pthread_mutex_lock(&s->mu);
+    ks__dead_letter_locked(s, m, why);
+    pthread_mutex_unlock(&s->mu);
+}
+
+static void ks__dead_letter_locked(ks_source *s, const rd_kafka_message_t *m, const ks_reject *why)
 {
     char reason[64], topic[300], src[320];
     ks_reject_format(why, reason, sizeof reason);
@@ -456,43 +518,207 @@ static void ks__dead_letter(ks_source *s, const rd_kafka_message_t *m, const ks_
     }
 }
 
-/* Handles one message (or event) of any queue. Returns 0 or KS_ERR_KAFKA. */
-static int ks__handle(ks_source *s, rd_kafka_message_t *m, int64_t wall_ms, ks_source_poll_stats *st,
-                      char *errstr, size_t errsize)
+/* Handles one message (or event) of any queue; pq: the partition queue it
+ * came from (NULL: the consumer's queue, serial only). Returns 0 or
+ * KS_ERR_KAFKA (with r->err). */
+static int ks__handle(ks__reader *r, const ks__pq *pq, rd_kafka_message_t *m)
 {
+    ks_source *s = r->s;
+    const char *topic = rd_kafka_topic_name(m->rkt);
     if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-        ks_engine_set_eof(s->engine, rd_kafka_topic_name(m->rkt), m->partition, true);
+        if (r->round)
+            ks_engine_round_set_eof(pq->ref);
+        else
+            ks_engine_set_eof(s->engine, topic, m->partition, true);
         return 0;
     }
     if (m->err) {
         /* Transient errors are retried inside librdkafka; fatal ones end the run. */
         if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
-            char fe[256];
+            char fe[200];
             rd_kafka_fatal_error(s->consumer, fe, sizeof fe);
-            snprintf(errstr, errsize, "kafka fatal error: %s", fe);
+            snprintf(r->err, sizeof r->err, "kafka fatal error: %s", fe);
             return KS_ERR_KAFKA;
         }
         ks_warn("kafka: %s", rd_kafka_message_errstr(m));
         return 0;
     }
-    st->messages++;
+    r->st.messages++;
     ks_reject why;
-    const char *topic = rd_kafka_topic_name(m->rkt);
-    ks_verdict v = ks_engine_process(s->engine, topic, m->partition, m->offset, m->payload,
-                                     m->len, wall_ms, &why);
+    ks_verdict v = r->round ? ks_engine_round_process(s->engine, r->worker, pq->ref, m->offset,
+                                                      m->payload, m->len, r->wall_ms, &why)
+                            : ks_engine_process(s->engine, topic, m->partition, m->offset,
+                                                m->payload, m->len, r->wall_ms, &why);
     if (v == KS_ACCEPTED) {
-        st->accepted++;
+        r->st.accepted++;
     } else if (v == KS_DUPLICATE) {
-        st->duplicates++;
+        r->st.duplicates++;
     } else {
-        st->rejected++;
+        r->st.rejected++;
         if (why.code >= 0 && why.code < KS_REJECT__COUNT)
-            st->rejected_by[why.code]++;
-        /* Already dead-lettered by the run that stored these outputs. */
-        if (!ks_engine_is_replay(s->engine, topic, m->partition, m->offset))
+            r->st.rejected_by[why.code]++;
+        /* Already dead-lettered by the run that stored these outputs (a
+         * round never has a partition replaying). */
+        if (r->round || !ks_engine_is_replay(s->engine, topic, m->partition, m->offset))
             ks__dead_letter(s, m, &why);
     }
     return 0;
+}
+
+static bool ks__may_read(const ks__reader *r, const ks__pq *pq)
+{
+    return r->round ? ks_engine_round_may_read(r->s->engine, pq->ref)
+                    : ks_engine_may_read(r->s->engine, pq->topic, pq->partition);
+}
+
+static int64_t ks__pending(const ks__reader *r, const ks__pq *pq)
+{
+    if (r->room == INT64_MAX)
+        return 0;
+    return (int64_t)(r->round ? ks_engine_round_part_pending(pq->ref)
+                              : ks_engine_part_pending(r->s->engine, pq->topic, pq->partition));
+}
+
+/* Whether reader r reads partition queue i in this poll. */
+static bool ks__mine(const ks__reader *r, const ks__pq *pq)
+{
+    return !r->round || (int)((uint32_t)pq->partition % (uint32_t)r->nworkers) == r->worker;
+}
+
+/* Reads r's partitions in the sorted order, each as far as alignment
+ * allows, until r has taken its messages or added its room's worth of
+ * pending customers and notices. */
+static void ks__read(ks__reader *r)
+{
+    ks_source *s = r->s;
+    int batch = s->cfg->batch_size > 0 && s->cfg->batch_size <= KS__MAX_BATCH ? s->cfg->batch_size : 1000;
+    int64_t added = 0;
+    for (int i = 0; i < s->npqs && r->take > 0 && added < r->room && r->rc == 0; i++) {
+        ks__pq *pq = &s->pqs[i];
+        if (!ks__mine(r, pq) || !ks__may_read(r, pq))
+            continue;
+        if (pq->hpos == pq->nheld) {
+            if (pq->capheld < batch) {
+                rd_kafka_message_t **nh = realloc(pq->held, (size_t)batch * sizeof *nh);
+                if (!nh) {
+                    snprintf(r->err, sizeof r->err, "kafka consume: out of memory");
+                    r->rc = KS_ERR_NOMEM;
+                    return;
+                }
+                pq->held = nh;
+                pq->capheld = batch;
+            }
+            ssize_t got = rd_kafka_consume_batch_queue(pq->q, 0, pq->held, (size_t)batch);
+            if (got < 0) {
+                snprintf(r->err, sizeof r->err, "kafka consume: %s",
+                         rd_kafka_err2str(rd_kafka_last_error()));
+                r->rc = KS_ERR_KAFKA;
+                return;
+            }
+            pq->nheld = (int)got;
+            pq->hpos = 0;
+            if (got < batch) /* its queue is empty now */
+                ks__kick(s, pq);
+        }
+        /* As far as alignment allows: the first message always (the check
+         * above), then while the partition stays within bounds. */
+        for (bool first = true; pq->hpos < pq->nheld && r->take > 0 && added < r->room &&
+                                (first || ks__may_read(r, pq));
+             first = false) {
+            rd_kafka_message_t *m = pq->held[pq->hpos++];
+            if (!m->err)
+                pq->next = m->offset + 1;
+            int64_t before = ks__pending(r, pq);
+            if (r->rc == 0)
+                r->rc = ks__handle(r, pq, m);
+            added += ks__pending(r, pq) - before;
+            rd_kafka_message_destroy(m);
+            r->take--;
+            r->handled++;
+        }
+    }
+}
+
+static void *ks__worker_main(void *arg)
+{
+    ks__worker *w = arg;
+    pthread_mutex_lock(&w->mu);
+    for (;;) {
+        while (!w->quit && w->done == w->asked)
+            pthread_cond_wait(&w->cv, &w->mu);
+        if (w->quit)
+            break;
+        ks__reader *job = w->job;
+        pthread_mutex_unlock(&w->mu);
+        ks__read(job);
+        pthread_mutex_lock(&w->mu);
+        w->done++;
+        pthread_cond_broadcast(&w->cv);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return NULL;
+}
+
+static void ks__worker_stop(ks__worker *w)
+{
+    if (!w->started)
+        return;
+    pthread_mutex_lock(&w->mu);
+    w->quit = true;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    pthread_join(w->th, NULL);
+    w->started = false;
+}
+
+/* A round: the worker thread reads its partitions while this thread reads
+ * the others. False if it cannot run (then the poll reads serially). */
+static bool ks__round(ks_source *s, ks__reader *rd, int take, int64_t room, int64_t wall_ms)
+{
+    ks__worker *w = &s->worker;
+    if (s->nworkers < 2 || !ks_engine_round_possible(s->engine))
+        return false;
+    if (!w->started) {
+        if (pthread_create(&w->th, NULL, ks__worker_main, w) != 0) {
+            ks_warn("kafka: no worker thread (%s); reading on one thread", strerror(errno));
+            s->nworkers = 1;
+            return false;
+        }
+        w->started = true;
+    }
+    for (int i = 0; i < s->npqs; i++)
+        if (!(s->pqs[i].ref = ks_engine_part_ref(s->engine, s->pqs[i].topic, s->pqs[i].partition)))
+            return false; /* (every queue is an assigned partition's; never in practice) */
+    ks_engine_round_begin(s->engine);
+    for (int k = 0; k < 2; k++) {
+        /* Half of the messages and of the room each (the first takes the odd one). */
+        rd[k] = (ks__reader){.s = s, .round = true, .worker = k, .nworkers = 2,
+                             .take = take / 2 + (k == 0 ? take % 2 : 0),
+                             .room = room == INT64_MAX ? room : room / 2 + (k == 0 ? room % 2 : 0),
+                             .wall_ms = wall_ms};
+    }
+    pthread_mutex_lock(&w->mu);
+    w->job = &rd[1];
+    w->asked++;
+    pthread_cond_broadcast(&w->cv);
+    pthread_mutex_unlock(&w->mu);
+    ks__read(&rd[0]);
+    pthread_mutex_lock(&w->mu);
+    while (w->done != w->asked)
+        pthread_cond_wait(&w->cv, &w->mu);
+    pthread_mutex_unlock(&w->mu);
+    ks_engine_round_end(s->engine, wall_ms);
+    return true;
+}
+
+static void ks__stats_add(ks_source_poll_stats *to, const ks_source_poll_stats *from)
+{
+    to->messages += from->messages;
+    to->accepted += from->accepted;
+    to->duplicates += from->duplicates;
+    to->rejected += from->rejected;
+    for (int i = 0; i < KS_REJECT__COUNT; i++)
+        to->rejected_by[i] += from->rejected_by[i];
 }
 
 /* Sorts the partition queues by key, equal keys kept in their order: the
@@ -523,15 +749,23 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
     /* Pending customers and notices, kept up to date message by message from
      * the partition read (ks_engine_part_pending is O(1)). */
     size_t pend = max_pending == SIZE_MAX ? 0 : ks_engine_pending(s->engine);
-    int take = pend < max_pending ? batch : 0;
-    int rc = 0;
+    int64_t room = max_pending == SIZE_MAX ? INT64_MAX
+                   : pend < max_pending    ? (int64_t)(max_pending - pend)
+                                           : 0;
+    int take = room > 0 ? batch : 0;
+    ks__reader rd[2] = {{.s = s, .take = take, .room = room, .wall_ms = wall_ms}};
+    int nrd = 1;
     /* Rebalances, errors and anything not routed to a partition queue. */
     rd_kafka_message_t *cm = rd_kafka_consumer_poll(s->consumer, 0);
     if (cm) {
-        rc = ks__handle(s, cm, wall_ms, st, errstr, errsize);
+        ks__reader r0 = {.s = s, .take = 1, .room = INT64_MAX, .wall_ms = wall_ms};
+        int rc = ks__handle(&r0, NULL, cm);
         rd_kafka_message_destroy(cm);
-        if (rc < 0)
+        if (rc < 0) {
+            snprintf(errstr, errsize, "%s", r0.err);
             return rc;
+        }
+        ks__stats_add(st, &r0.st);
     }
     /* Read from the partition furthest behind in event time that may be read
      * (rotating among equals, so wall-clock mode is round-robin). */
@@ -546,51 +780,19 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
     }
     /* Every readable partition in that order, up to a batch in all: one
      * sort per poll was a visible cost when alignment let each partition
-     * give only a few messages. */
-    ssize_t n = 0;
-    for (int i = 0; i < s->npqs && n < take && pend < max_pending; i++) {
-        ks__pq *pq = &s->pqs[i];
-        if (!ks_engine_may_read(s->engine, pq->topic, pq->partition))
-            continue;
-        if (pq->hpos == pq->nheld) {
-            if (pq->capheld < batch) {
-                rd_kafka_message_t **nh = realloc(pq->held, (size_t)batch * sizeof *nh);
-                if (!nh) {
-                    snprintf(errstr, errsize, "kafka consume: out of memory");
-                    return KS_ERR_NOMEM;
-                }
-                pq->held = nh;
-                pq->capheld = batch;
-            }
-            ssize_t got = rd_kafka_consume_batch_queue(pq->q, 0, pq->held, (size_t)batch);
-            if (got < 0) {
-                snprintf(errstr, errsize, "kafka consume: %s", rd_kafka_err2str(rd_kafka_last_error()));
-                return KS_ERR_KAFKA;
-            }
-            pq->nheld = (int)got;
-            pq->hpos = 0;
-            if (got < batch) /* its queue is empty now */
-                ks__kick(s, pq);
-        }
-        /* As far as alignment allows: the first message always (the check
-         * above), then while the partition stays within bounds. */
-        for (bool first = true; pq->hpos < pq->nheld && n < take && pend < max_pending &&
-                                (first || ks_engine_may_read(s->engine, pq->topic, pq->partition));
-             first = false) {
-            rd_kafka_message_t *m = pq->held[pq->hpos++];
-            if (!m->err)
-                pq->next = m->offset + 1;
-            size_t before = max_pending == SIZE_MAX ? 0 : ks_engine_part_pending(s->engine, pq->topic, pq->partition);
-            if (rc == 0)
-                rc = ks__handle(s, m, wall_ms, st, errstr, errsize);
-            if (max_pending != SIZE_MAX) {
-                size_t after = ks_engine_part_pending(s->engine, pq->topic, pq->partition);
-                pend = after >= before           ? pend + (after - before)
-                       : pend > before - after ? pend - (before - after)
-                                               : 0;
-            }
-            rd_kafka_message_destroy(m);
-            n++;
+     * give only a few messages. With a worker thread, it and this one each
+     * read their own partitions (src/engine/engine.h, rounds). */
+    if (take > 0 && ks__round(s, rd, take, room, wall_ms))
+        nrd = 2;
+    else if (take > 0)
+        ks__read(&rd[0]);
+    int rc = 0, n = 0;
+    for (int k = 0; k < nrd; k++) {
+        ks__stats_add(st, &rd[k].st);
+        n += rd[k].handled;
+        if (rd[k].rc < 0 && rc == 0) {
+            rc = rd[k].rc;
+            snprintf(errstr, errsize, "%s", rd[k].err);
         }
     }
     if (n == 0 && !cm) {
@@ -600,8 +802,14 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
         int wait = take > 0 ? 10 : 1;
         cm = rd_kafka_consumer_poll(s->consumer, timeout_ms < wait ? timeout_ms : wait);
         if (cm) {
-            rc = ks__handle(s, cm, wall_ms, st, errstr, errsize);
+            ks__reader r0 = {.s = s, .take = 1, .room = INT64_MAX, .wall_ms = wall_ms};
+            int hrc = ks__handle(&r0, NULL, cm);
+            ks__stats_add(st, &r0.st);
             rd_kafka_message_destroy(cm);
+            if (hrc < 0 && rc == 0) {
+                rc = hrc;
+                snprintf(errstr, errsize, "%s", r0.err);
+            }
         }
     }
     rd_kafka_poll(s->dlq, 0); /* serve delivery reports */

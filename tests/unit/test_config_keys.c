@@ -462,6 +462,7 @@ Test(config_keys, to_json_shows_every_key_with_its_value)
                           "group",
                           "dlq_topic",
                           "batch_size",
+                          "threads",
                           "kafka",
                           "redis_url",
                           "redis_password_file",
