@@ -19,10 +19,10 @@ static const ks__key ks__keys[] = {
      .max = 100000, .def = "1000", .doc = "Messages taken from Kafka per consume batch."},
     {.name = "threads", .kind = KS__K_INT, .off = KS__OFF(threads), .min = 1, .max = 2,
      .def = "2",
-     .doc = "Threads that apply events. With `2`, each batch's partitions are split between "
-            "two threads (odd and even partition numbers), which apply them at once; the "
-            "outputs are the same as with `1` ([architecture.md](architecture.md#threads)). "
-            "More cores are used by more members of the group."},
+     .doc = "Threads that apply events. With `2`, each batch's partitions are shared out "
+            "between two threads, which apply them at once; the outputs are the same as with "
+            "`1` ([architecture.md](architecture.md#threads)). More cores are used by more "
+            "members of the group."},
     {.name = "kafka", .kind = KS__K_KAFKA, .off = KS__OFF(kafka_props), .min = 0,
      .max = KS_MAX_KAFKA_PROPS, .def = NULL,
      .doc = "librdkafka properties passed through unchanged, e.g. `{\"security.protocol\": "

@@ -33,16 +33,24 @@ typedef struct ks__pq {
     int nheld, hpos, capheld;
     int64_t next; /* offset after the last message handled; -1 before one */
     ks_engine_part *ref; /* the engine's handle, resolved for each round */
+    uint64_t claim;      /* the last round a reader took it in (atomic) */
 } ks__pq;
 
-/* One reader's share of a poll: a serial poll has one, a round one per
- * worker (each reading only its own partitions). */
+/* What the readers of one poll may still take, shared (atomic): messages,
+ * and pending customers and notices they may add (INT64_MAX: any). */
+typedef struct ks__budget {
+    int take;
+    int64_t room;
+} ks__budget;
+
+/* One reader of a poll: a serial poll has one, a round one per thread
+ * (each partition read by one of them, ks__take_pq). */
 typedef struct ks__reader {
     struct ks_source *s;
     bool round;
     int worker, nworkers;
-    int take;          /* messages it may still handle */
-    int64_t room;      /* pending customers and notices it may add (INT64_MAX: any) */
+    uint64_t round_no;  /* claims partitions for this round */
+    ks__budget *b;      /* shared by the poll's readers */
     int64_t wall_ms;
     ks_source_poll_stats st;
     int handled;       /* messages and events taken from its queues */
@@ -84,6 +92,7 @@ struct ks_source {
     ks_kicker *kicker; /* NULL: none (out of threads; only slower) */
     int64_t kick_ns;   /* monotonic: the last wake-up asked for */
     int nworkers;      /* readers of a round (cfg->threads; 1: no rounds) */
+    uint64_t round_no; /* rounds begun */
     ks__worker worker;
     pthread_mutex_t mu; /* kick_ns, dead-lettering and dlq_failed during a round */
 };
@@ -573,70 +582,88 @@ static bool ks__may_read(const ks__reader *r, const ks__pq *pq)
 
 static int64_t ks__pending(const ks__reader *r, const ks__pq *pq)
 {
-    if (r->room == INT64_MAX)
+    if (r->b->room == INT64_MAX)
         return 0;
     return (int64_t)(r->round ? ks_engine_round_part_pending(pq->ref)
                               : ks_engine_part_pending(r->s->engine, pq->topic, pq->partition));
 }
 
-/* Whether reader r reads partition queue i in this poll. */
-static bool ks__mine(const ks__reader *r, const ks__pq *pq)
+/* Whether reader r may take partition queue pq in this poll: in a round,
+ * pass 0 takes only its own (even or odd partition numbers, so a partition
+ * stays on one core while both have work), pass 1 any the other has not
+ * taken; a partition taken is its reader's for the whole round. */
+static bool ks__take_pq(const ks__reader *r, ks__pq *pq, int pass)
 {
-    return !r->round || (int)((uint32_t)pq->partition % (uint32_t)r->nworkers) == r->worker;
+    if (!r->round)
+        return pass == 0;
+    if (pass == 0 && (int)((uint32_t)pq->partition % (uint32_t)r->nworkers) != r->worker)
+        return false;
+    uint64_t prev = __atomic_load_n(&pq->claim, __ATOMIC_RELAXED);
+    return prev != r->round_no &&
+           __atomic_compare_exchange_n(&pq->claim, &prev, r->round_no, false, __ATOMIC_ACQ_REL,
+                                       __ATOMIC_RELAXED);
 }
 
-/* Reads r's partitions in the sorted order, each as far as alignment
- * allows, until r has taken its messages or added its room's worth of
+static bool ks__budget_left(const ks__budget *b)
+{
+    return __atomic_load_n(&b->take, __ATOMIC_RELAXED) > 0 &&
+           __atomic_load_n(&b->room, __ATOMIC_RELAXED) > 0;
+}
+
+/* Reads partitions in the sorted order, each as far as alignment allows,
+ * until the poll's budget is spent: its messages, or its room's worth of
  * pending customers and notices. */
 static void ks__read(ks__reader *r)
 {
     ks_source *s = r->s;
     int batch = s->cfg->batch_size > 0 && s->cfg->batch_size <= KS__MAX_BATCH ? s->cfg->batch_size : 1000;
-    int64_t added = 0;
-    for (int i = 0; i < s->npqs && r->take > 0 && added < r->room && r->rc == 0; i++) {
-        ks__pq *pq = &s->pqs[i];
-        if (!ks__mine(r, pq) || !ks__may_read(r, pq))
-            continue;
-        if (pq->hpos == pq->nheld) {
-            if (pq->capheld < batch) {
-                rd_kafka_message_t **nh = realloc(pq->held, (size_t)batch * sizeof *nh);
-                if (!nh) {
-                    snprintf(r->err, sizeof r->err, "kafka consume: out of memory");
-                    r->rc = KS_ERR_NOMEM;
+    for (int pass = 0; pass < 2; pass++)
+        for (int i = 0; i < s->npqs && ks__budget_left(r->b) && r->rc == 0; i++) {
+            ks__pq *pq = &s->pqs[i];
+            if (!ks__may_read(r, pq) || !ks__take_pq(r, pq, pass))
+                continue;
+            if (pq->hpos == pq->nheld) {
+                if (pq->capheld < batch) {
+                    rd_kafka_message_t **nh = realloc(pq->held, (size_t)batch * sizeof *nh);
+                    if (!nh) {
+                        snprintf(r->err, sizeof r->err, "kafka consume: out of memory");
+                        r->rc = KS_ERR_NOMEM;
+                        return;
+                    }
+                    pq->held = nh;
+                    pq->capheld = batch;
+                }
+                ssize_t got = rd_kafka_consume_batch_queue(pq->q, 0, pq->held, (size_t)batch);
+                if (got < 0) {
+                    snprintf(r->err, sizeof r->err, "kafka consume: %s",
+                             rd_kafka_err2str(rd_kafka_last_error()));
+                    r->rc = KS_ERR_KAFKA;
                     return;
                 }
-                pq->held = nh;
-                pq->capheld = batch;
+                pq->nheld = (int)got;
+                pq->hpos = 0;
+                if (got < batch) /* its queue is empty now */
+                    ks__kick(s, pq);
             }
-            ssize_t got = rd_kafka_consume_batch_queue(pq->q, 0, pq->held, (size_t)batch);
-            if (got < 0) {
-                snprintf(r->err, sizeof r->err, "kafka consume: %s",
-                         rd_kafka_err2str(rd_kafka_last_error()));
-                r->rc = KS_ERR_KAFKA;
-                return;
+            /* As far as alignment allows: the first message always (the
+             * check above), then while the partition stays within bounds. */
+            for (bool first = true; pq->hpos < pq->nheld && ks__budget_left(r->b) &&
+                                    (first || ks__may_read(r, pq));
+                 first = false) {
+                rd_kafka_message_t *m = pq->held[pq->hpos++];
+                if (!m->err)
+                    pq->next = m->offset + 1;
+                __atomic_sub_fetch(&r->b->take, 1, __ATOMIC_RELAXED);
+                int64_t before = ks__pending(r, pq);
+                if (r->rc == 0)
+                    r->rc = ks__handle(r, pq, m);
+                int64_t added = ks__pending(r, pq) - before;
+                if (added)
+                    __atomic_sub_fetch(&r->b->room, added, __ATOMIC_RELAXED);
+                rd_kafka_message_destroy(m);
+                r->handled++;
             }
-            pq->nheld = (int)got;
-            pq->hpos = 0;
-            if (got < batch) /* its queue is empty now */
-                ks__kick(s, pq);
         }
-        /* As far as alignment allows: the first message always (the check
-         * above), then while the partition stays within bounds. */
-        for (bool first = true; pq->hpos < pq->nheld && r->take > 0 && added < r->room &&
-                                (first || ks__may_read(r, pq));
-             first = false) {
-            rd_kafka_message_t *m = pq->held[pq->hpos++];
-            if (!m->err)
-                pq->next = m->offset + 1;
-            int64_t before = ks__pending(r, pq);
-            if (r->rc == 0)
-                r->rc = ks__handle(r, pq, m);
-            added += ks__pending(r, pq) - before;
-            rd_kafka_message_destroy(m);
-            r->take--;
-            r->handled++;
-        }
-    }
 }
 
 static void *ks__worker_main(void *arg)
@@ -673,7 +700,7 @@ static void ks__worker_stop(ks__worker *w)
 
 /* A round: the worker thread reads its partitions while this thread reads
  * the others. False if it cannot run (then the poll reads serially). */
-static bool ks__round(ks_source *s, ks__reader *rd, int take, int64_t room, int64_t wall_ms)
+static bool ks__round(ks_source *s, ks__reader *rd, ks__budget *b, int64_t wall_ms)
 {
     ks__worker *w = &s->worker;
     if (s->nworkers < 2 || !ks_engine_round_possible(s->engine))
@@ -690,13 +717,10 @@ static bool ks__round(ks_source *s, ks__reader *rd, int take, int64_t room, int6
         if (!(s->pqs[i].ref = ks_engine_part_ref(s->engine, s->pqs[i].topic, s->pqs[i].partition)))
             return false; /* (every queue is an assigned partition's; never in practice) */
     ks_engine_round_begin(s->engine);
-    for (int k = 0; k < 2; k++) {
-        /* Half of the messages and of the room each (the first takes the odd one). */
+    s->round_no++;
+    for (int k = 0; k < 2; k++)
         rd[k] = (ks__reader){.s = s, .round = true, .worker = k, .nworkers = 2,
-                             .take = take / 2 + (k == 0 ? take % 2 : 0),
-                             .room = room == INT64_MAX ? room : room / 2 + (k == 0 ? room % 2 : 0),
-                             .wall_ms = wall_ms};
-    }
+                             .round_no = s->round_no, .b = b, .wall_ms = wall_ms};
     pthread_mutex_lock(&w->mu);
     w->job = &rd[1];
     w->asked++;
@@ -753,12 +777,13 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
                    : pend < max_pending    ? (int64_t)(max_pending - pend)
                                            : 0;
     int take = room > 0 ? batch : 0;
-    ks__reader rd[2] = {{.s = s, .take = take, .room = room, .wall_ms = wall_ms}};
+    ks__budget budget = {.take = take, .room = room}, one = {.take = 1, .room = INT64_MAX};
+    ks__reader rd[2] = {{.s = s, .b = &budget, .wall_ms = wall_ms}};
     int nrd = 1;
     /* Rebalances, errors and anything not routed to a partition queue. */
     rd_kafka_message_t *cm = rd_kafka_consumer_poll(s->consumer, 0);
     if (cm) {
-        ks__reader r0 = {.s = s, .take = 1, .room = INT64_MAX, .wall_ms = wall_ms};
+        ks__reader r0 = {.s = s, .b = &one, .wall_ms = wall_ms};
         int rc = ks__handle(&r0, NULL, cm);
         rd_kafka_message_destroy(cm);
         if (rc < 0) {
@@ -780,9 +805,10 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
     }
     /* Every readable partition in that order, up to a batch in all: one
      * sort per poll was a visible cost when alignment let each partition
-     * give only a few messages. With a worker thread, it and this one each
-     * read their own partitions (src/engine/engine.h, rounds). */
-    if (take > 0 && ks__round(s, rd, take, room, wall_ms))
+     * give only a few messages. With a worker thread, it and this one read
+     * them at once, each partition on one of them (src/engine/engine.h,
+     * rounds). */
+    if (take > 0 && ks__round(s, rd, &budget, wall_ms))
         nrd = 2;
     else if (take > 0)
         ks__read(&rd[0]);
@@ -802,7 +828,7 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
         int wait = take > 0 ? 10 : 1;
         cm = rd_kafka_consumer_poll(s->consumer, timeout_ms < wait ? timeout_ms : wait);
         if (cm) {
-            ks__reader r0 = {.s = s, .take = 1, .room = INT64_MAX, .wall_ms = wall_ms};
+            ks__reader r0 = {.s = s, .b = &one, .wall_ms = wall_ms};
             int hrc = ks__handle(&r0, NULL, cm);
             ks__stats_add(st, &r0.st);
             rd_kafka_message_destroy(cm);

@@ -96,8 +96,3 @@ int ks_intern_id(ks_intern *t, const char *name, uint32_t len)
     pthread_mutex_unlock(&ks__mu);
     return id;
 }
-
-int ks_intern_count(const ks_intern *t)
-{
-    return __atomic_load_n(&t->n, __ATOMIC_ACQUIRE);
-}
