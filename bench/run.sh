@@ -26,6 +26,8 @@
 #   BENCH_RESTORE_CUSTOMERS  customers in the restored partition (default 1000000)
 #   BENCH_RESTORE_DAYS   days of events in it (default 7, Kafka's default retention)
 #   BENCH_RESTORE_CLOCK  the engine's clock for the replay (default wall, kpistream's default)
+#   BENCH_KS_ARGS        extra flags for every `kpistream run` of the catch-up,
+#                        kafka and live parts (e.g. "--threads 1" to compare)
 #   BENCH_PERF_DIR       if set: `perf record -g` the engine part and the kpistream
 #                        run into DIR/engine.data and DIR/run.data (frame pointers
 #                        help: configure with -DCMAKE_C_FLAGS=-fno-omit-frame-pointer);
@@ -283,7 +285,8 @@ if [ -z "$CU_FAIL" ]; then
     rcli CONFIG RESETSTAT >/dev/null
     REDIS_CPU0="$(cpu_s "$REDIS_PID")"
     timed cu-ks "$CU_TIMEOUT" "$KS" run --brokers "$CU_BROKERS" --topics "$CU_TOPIC" \
-        --group "bench-catchup-ks-$$" --redis "redis://127.0.0.1:$REDIS_PORT" --clock event --exit-on-eof
+        --group "bench-catchup-ks-$$" --redis "redis://127.0.0.1:$REDIS_PORT" --clock event --exit-on-eof \
+        ${BENCH_KS_ARGS:-}
     KS_RC="$T_RC" KS_WALL="$T_WALL" KS_RSS="$T_RSS"
     CU_REDIS_CPU="$(awk -v a="$(cpu_s "$REDIS_PID")" -v b="$REDIS_CPU0" 'BEGIN { printf "%.1f", a - b }')"
     grep -E 'throughput:|stopped:|exiting' "$TMP/cu-ks.log" | tail -n 3 || true
@@ -392,7 +395,7 @@ TIME_WRAP=()
 GROUP="bench-$$"
 echo "kpistream run --group $GROUP --clock event --exit-on-eof ..."
 ${TIME_WRAP[@]+"${TIME_WRAP[@]}"} $(perf_wrap run) "$KS" run --brokers "$BROKERS" --topics "$TOPIC" --group "$GROUP" \
-    --redis "redis://127.0.0.1:$REDIS_PORT" --clock event --exit-on-eof >"$TMP/run.log" 2>&1 &
+    --redis "redis://127.0.0.1:$REDIS_PORT" --clock event --exit-on-eof ${BENCH_KS_ARGS:-} >"$TMP/run.log" 2>&1 &
 RUN_PID=$!
 deadline=$((SECONDS + TIMEOUT))
 while kill -0 "$RUN_PID" 2>/dev/null && [ "$SECONDS" -lt "$deadline" ]; do sleep 0.2; done
@@ -490,7 +493,7 @@ rcli CONFIG RESETSTAT >/dev/null
 # added ~250 ms to every delay measured here (p50 871 -> 617 ms).
 /usr/bin/time -f '%e %M %U %S' -o "$TMP/live-ks.time" "$KS" run --brokers "$MOCK_BROKERS" \
     --topics "$LIVE_TOPIC" --group "bench-live-$$" --redis "redis://127.0.0.1:$REDIS_PORT" \
-    --clock wall --kafka.fetch.wait.max.ms 100 >"$TMP/live-ks.log" 2>&1 &
+    --clock wall --kafka.fetch.wait.max.ms 100 ${BENCH_KS_ARGS:-} >"$TMP/live-ks.log" 2>&1 &
 RUN_PID=$!
 wait_for 10 pgrep -P "$RUN_PID" || { echo "bench: kpistream run did not start" >&2; cat "$TMP/live-ks.log" >&2; exit 1; }
 LIVE_KS_PID="$(pgrep -P "$RUN_PID" | head -n1)"

@@ -93,6 +93,7 @@ struct ks_source {
     int64_t kick_ns;   /* monotonic: the last wake-up asked for */
     int nworkers;      /* readers of a round (cfg->threads; 1: no rounds) */
     uint64_t round_no; /* rounds begun */
+    bool busy;         /* the last poll left messages to read: worth a round */
     ks__worker worker;
     pthread_mutex_t mu; /* kick_ns, dead-lettering and dlq_failed during a round */
 };
@@ -808,7 +809,10 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
      * give only a few messages. With a worker thread, it and this one read
      * them at once, each partition on one of them (src/engine/engine.h,
      * rounds). */
-    if (take > 0 && ks__round(s, rd, &budget, wall_ms))
+    /* A live consumer reads all there is at each poll, a few messages:
+     * waking the worker for them costs more than it saves. Rounds are for
+     * a consumer that is behind (docs/architecture.md, Threads). */
+    if (take > 0 && s->busy && ks__round(s, rd, &budget, wall_ms))
         nrd = 2;
     else if (take > 0)
         ks__read(&rd[0]);
@@ -821,6 +825,11 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
             snprintf(errstr, errsize, "%s", rd[k].err);
         }
     }
+    /* Behind (a catch-up): messages fetched and not yet read, held back by
+     * the budget or by alignment. */
+    s->busy = budget.take <= 0 || budget.room <= 0;
+    for (int i = 0; i < s->npqs && !s->busy; i++)
+        s->busy = s->pqs[i].hpos < s->pqs[i].nheld;
     if (n == 0 && !cm) {
         /* Nothing readable (or nothing wanted: a flush's reply is awaited,
          * so wake soon): wait a little on the consumer queue (which also
