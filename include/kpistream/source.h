@@ -37,6 +37,7 @@ typedef struct ks_source_poll_stats {
     int messages, accepted, duplicates, rejected;
     int rejected_by[KS_REJECT__COUNT]; /* rejects by ks_reject_code */
     int rebalances; /* assignments and revocations served since the previous poll */
+    bool round;     /* the messages were applied on two threads (a round) */
 } ks_source_poll_stats;
 
 /* Called from inside ks_source_poll() with each librdkafka statistics

@@ -81,6 +81,7 @@ typedef struct ks__run {
     int64_t eof_ms;        /* --exit-on-eof: when every partition was first at its end (0: not yet) */
     int64_t eof_wait_ms;   /* ... then how long the flush in flight took to settle */
     int64_t messages;
+    int64_t polls, rounds;      /* polls that read messages; of them, on two threads */
     int64_t restore_started_ms; /* monotonic; 0: not restoring */
     int64_t restore_from_messages;
     int64_t progress_at;        /* monotonic: next progress line */
@@ -551,6 +552,8 @@ int ks_run(const ks_config *cfg)
                 r.first_msg_ms = r.last_msg_ms;
         }
         r.messages += st.messages;
+        r.polls += st.messages > 0;
+        r.rounds += st.round && st.messages > 0;
         ks_metrics_count_poll(r.metrics, &st);
         ks_snapshots_poll(r.snaps);
         ks_engine_tick(r.engine, ks__wall_ms());
@@ -647,9 +650,10 @@ int ks_run(const ks_config *cfg)
          * what the benchmark reads as end-to-end throughput. */
         double secs = (double)(ks__mono_ms() - r.first_msg_ms) / 1000.0;
         ks_info("throughput: %lld messages in %.3f s = %.0f messages/s (first message to "
-                "final flush), %lld flushes, state %.1f MiB",
+                "final flush), %lld flushes, state %.1f MiB; %lld of %lld polls on two threads",
                 (long long)r.messages, secs, secs > 0 ? (double)r.messages / secs : 0.0,
-                (long long)r.flushes, (double)ks_engine_memory(r.engine) / 1048576.0);
+                (long long)r.flushes, (double)ks_engine_memory(r.engine) / 1048576.0,
+                (long long)r.rounds, (long long)r.polls);
         ks_info("largest flush: %zu customers and notices (flush_max_pending %d), %llu commands",
                 r.largest_flush, cfg->flush_max_pending,
                 (unsigned long long)ks_engine_max_flush_cmds(r.engine));

@@ -812,8 +812,10 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
     /* A live consumer reads all there is at each poll, a few messages:
      * waking the worker for them costs more than it saves. Rounds are for
      * a consumer that is behind (docs/architecture.md, Threads). */
-    if (take > 0 && s->busy && ks__round(s, rd, &budget, wall_ms))
+    if (take > 0 && s->busy && ks__round(s, rd, &budget, wall_ms)) {
         nrd = 2;
+        st->round = true;
+    }
     else if (take > 0)
         ks__read(&rd[0]);
     int rc = 0, n = 0;
@@ -825,10 +827,10 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
             snprintf(errstr, errsize, "%s", rd[k].err);
         }
     }
-    /* Behind (a catch-up): messages fetched and not yet read, held back by
-     * the budget or by alignment. */
-    s->busy = budget.take <= 0 || budget.room <= 0;
-    for (int i = 0; i < s->npqs && !s->busy; i++)
+    /* Behind (a catch-up): this poll read messages and left fetched ones
+     * unread, held back by the budget or by alignment. */
+    s->busy = n > 0 && (budget.take <= 0 || budget.room <= 0);
+    for (int i = 0; i < s->npqs && n > 0 && !s->busy; i++)
         s->busy = s->pqs[i].hpos < s->pqs[i].nheld;
     if (n == 0 && !cm) {
         /* Nothing readable (or nothing wanted: a flush's reply is awaited,
