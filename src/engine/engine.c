@@ -51,7 +51,8 @@ ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
     uintptr_t self = (uintptr_t)e;
     snprintf(e->member, sizeof e->member, "%016llx",
              (unsigned long long)ks_hash64(&self, sizeof self, 0x6b70697374726561ULL));
-    if (!e->parsers[KS_ENGINE_WORKERS_MAX - 1] || !e->keysk || ks_flusher_init(&e->fl, cfg, &e->sh, e->keysk) < 0) {
+    if (!e->parsers[KS_ENGINE_WORKERS_MAX - 1] || !e->keysk ||
+        ks_flusher_init(&e->fl, cfg, &e->sh, e->keysk) < 0) {
         snprintf(errstr, errsize, "engine: out of memory");
         ks_engine_free(e);
         return NULL;
@@ -419,6 +420,8 @@ bool ks_engine_round_may_read(const ks_engine *e, const ks_engine_part *p)
 {
     if (e->cfg->clock != KS_CLOCK_EVENT || p->st->max_ts_ms == INT64_MIN)
         return true;
+    if (e->clock_ms == INT64_MIN)
+        return false; /* (no round begins before the first watermark) */
     return p->st->max_ts_ms <= e->clock_ms + KS_ENGINE_ALIGN_MS;
 }
 

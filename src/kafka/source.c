@@ -41,6 +41,7 @@ typedef struct ks__pq {
 typedef struct ks__budget {
     int take;
     int64_t room;
+    bool bounded; /* room counts (set before the readers start) */
 } ks__budget;
 
 /* One reader of a poll: a serial poll has one, a round one per thread
@@ -583,7 +584,7 @@ static bool ks__may_read(const ks__reader *r, const ks__pq *pq)
 
 static int64_t ks__pending(const ks__reader *r, const ks__pq *pq)
 {
-    if (r->b->room == INT64_MAX)
+    if (!r->b->bounded)
         return 0;
     return (int64_t)(r->round ? ks_engine_round_part_pending(pq->ref)
                               : ks_engine_part_pending(r->s->engine, pq->topic, pq->partition));
@@ -621,7 +622,8 @@ static void ks__read(ks__reader *r)
     for (int pass = 0; pass < 2; pass++)
         for (int i = 0; i < s->npqs && ks__budget_left(r->b) && r->rc == 0; i++) {
             ks__pq *pq = &s->pqs[i];
-            if (!ks__may_read(r, pq) || !ks__take_pq(r, pq, pass))
+            /* Taken first: only its reader looks at a partition's state. */
+            if (!ks__take_pq(r, pq, pass) || !ks__may_read(r, pq))
                 continue;
             if (pq->hpos == pq->nheld) {
                 if (pq->capheld < batch) {
@@ -778,7 +780,8 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
                    : pend < max_pending    ? (int64_t)(max_pending - pend)
                                            : 0;
     int take = room > 0 ? batch : 0;
-    ks__budget budget = {.take = take, .room = room}, one = {.take = 1, .room = INT64_MAX};
+    ks__budget budget = {.take = take, .room = room, .bounded = room != INT64_MAX},
+               one = {.take = 1, .room = INT64_MAX};
     ks__reader rd[2] = {{.s = s, .b = &budget, .wall_ms = wall_ms}};
     int nrd = 1;
     /* Rebalances, errors and anything not routed to a partition queue. */
@@ -806,18 +809,17 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
     }
     /* Every readable partition in that order, up to a batch in all: one
      * sort per poll was a visible cost when alignment let each partition
-     * give only a few messages. With a worker thread, it and this one read
-     * them at once, each partition on one of them (src/engine/engine.h,
-     * rounds). */
-    /* A live consumer reads all there is at each poll, a few messages:
-     * waking the worker for them costs more than it saves. Rounds are for
-     * a consumer that is behind (docs/architecture.md, Threads). */
+     * give only a few messages. While behind, the worker thread and this one
+     * read them at once, each partition on one of them (a round,
+     * src/engine/engine.h); a live consumer reads all there is at each poll,
+     * a few messages, and waking the worker for them would cost more than
+     * it saves (docs/architecture.md, Threads). */
     if (take > 0 && s->busy && ks__round(s, rd, &budget, wall_ms)) {
         nrd = 2;
         st->round = true;
-    }
-    else if (take > 0)
+    } else if (take > 0) {
         ks__read(&rd[0]);
+    }
     int rc = 0, n = 0;
     for (int k = 0; k < nrd; k++) {
         ks__stats_add(st, &rd[k].st);
