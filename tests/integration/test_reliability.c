@@ -14,7 +14,9 @@
  *   - a Redis outage mid-stream (the binary must keep running, pause, retry,
  *     and finish once Redis is back);
  *   - a restart after a clean finish (replays, changes nothing, re-sends no
- *     dead letters).
+ *     dead letters);
+ *   - the same stream applied on one thread (`--threads 1`) against the
+ *     baseline's two (docs/architecture.md, Threads).
  * Each scenario has its own mock cluster and Redis with the same topic and
  * group names, so the offsets key kpi:offsets:<group> compares as is.
  *
@@ -60,6 +62,7 @@ static struct {
     kst_stream st; /* JSON lines produced to TOPIC */
     scen s[2];
     bool finished;
+    const char *threads; /* --threads for the runs spawned (NULL: the default, 2) */
 } g;
 
 static void setup(void)
@@ -168,6 +171,8 @@ static void spawn_run(scen *s)
                                  * names into "other" as the straight run. */
                                 "--max-channels",
                                 "3",
+                                g.threads ? "--threads" : NULL,
+                                g.threads,
                                 NULL};
     cr_assert_eq(kst_kpistream_spawn(&s->proc, log, argv, NULL), 0, "%s", kst_last_error());
 }
@@ -435,6 +440,51 @@ Test(reliability, sigterm_mid_stream_then_restart_matches_baseline)
     expect_same_dump(want, got, "after a SIGTERM and a restart");
     free(got);
     cr_assert_eq(count_dlq(t), g.st.bad, "the restart duplicated dead letters");
+    free(want);
+    g.finished = true;
+}
+
+/* The polls that ran on two threads, from a run's `throughput:` line ("N of
+ * M polls on two threads"), or -1. */
+static long rounds_of(const scen *s)
+{
+    char *text = kst_read_file(s->proc.log_path, NULL);
+    const char *at = text ? strstr(text, "polls on two threads") : NULL;
+    long n = -1;
+    if (at) {
+        const char *semi = at;
+        while (semi > text && semi[-1] != ';')
+            semi--;
+        n = strtol(semi, NULL, 10);
+    }
+    free(text);
+    return n;
+}
+
+/* Partitions applied on two threads at once (rounds, the default) and on
+ * one: the same outputs, dead letters and commits. The rounds' own data
+ * races would show here as differences, the threads' share of the work in
+ * the run's log. */
+Test(reliability, one_thread_matches_two)
+{
+    make_stream();
+    scen *b = &g.s[0], *one = &g.s[1];
+    long long processed = 0;
+    char *want = baseline(b, &processed);
+    long two = rounds_of(b);
+    fprintf(stderr, "two threads: %ld polls as rounds\n", two);
+    cr_assert_gt(two, 10, "the baseline ran %ld rounds: nothing compared", two);
+    g.threads = "1";
+    scen_start(one, 0);
+    spawn_run(one);
+    wait_exit_0(one);
+    cr_assert_eq(rounds_of(one), 0, "--threads 1 ran rounds");
+    expect_committed_to_end(one);
+    cr_assert_eq(meta_ll(one, "events_processed"), processed);
+    cr_assert_eq(count_dlq(one), g.st.bad, "one dead letter per rejected event");
+    char *got = dump(one);
+    expect_same_dump(want, got, "on one thread");
+    free(got);
     free(want);
     g.finished = true;
 }
