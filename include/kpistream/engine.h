@@ -100,7 +100,7 @@ void ks_engine_set_eof(ks_engine *e, const char *topic, int32_t partition, bool 
 #define KS_ENGINE_WORKERS_MAX 4
 
 /** An assigned partition, as the round functions take it. */
-typedef struct ks__part ks_engine_part;
+typedef struct ks_engine_part ks_engine_part;
 
 /** The partition's handle (NULL if not assigned); valid until the next
  *  assign or revoke. */

@@ -9,7 +9,7 @@
 #include "kpistream/event.h"
 #include "state/state.h"
 
-typedef struct ks__part {
+typedef struct ks_engine_part {
     char *topic;
     int32_t partition;
     ks_pstate *st;
