@@ -304,11 +304,10 @@ static ks_verdict ks__process(ks_engine *e, ks__part *p, ks_event_parser *parser
      * The watermark can only rise when the partition holding it (or one
      * without data yet) moves; then recompute it, O(partitions). */
     int64_t old_max = p->st->max_ts_ms;
-    if (e->cfg->clock == KS_CLOCK_EVENT && ev.ts_ms > old_max && round)
-        p->st->max_ts_ms = ev.ts_ms; /* the watermark moves at the round's end */
-    if (e->cfg->clock == KS_CLOCK_EVENT && ev.ts_ms > old_max && !round) {
+    if (e->cfg->clock == KS_CLOCK_EVENT && ev.ts_ms > old_max) {
         p->st->max_ts_ms = ev.ts_ms;
-        if (e->vclock_ms == INT64_MIN || old_max <= e->vclock_ms) {
+        /* (In a round the watermark moves at the round's end.) */
+        if (!round && (e->vclock_ms == INT64_MIN || old_max <= e->vclock_ms)) {
             int64_t wm = ks__watermark(e);
             if (wm > e->vclock_ms)
                 e->vclock_ms = wm;
@@ -551,7 +550,7 @@ bool ks_engine_may_read(ks_engine *e, const char *topic, int32_t partition)
                 return false;
         return true;
     }
-    return p->st->max_ts_ms <= e->clock_ms + KS_ENGINE_ALIGN_MS;
+    return ks_engine_round_may_read(e, p);
 }
 
 int ks_engine_partitions(const ks_engine *e)
@@ -932,7 +931,7 @@ int ks_engine_flush_failed(ks_engine *e)
 size_t ks_engine_part_pending(ks_engine *e, const char *topic, int32_t partition)
 {
     ks__part *p = ks__find(e, topic, partition);
-    return p ? p->st->ndirty + p->st->nnotices : 0;
+    return p ? ks_engine_round_part_pending(p) : 0;
 }
 
 size_t ks_engine_pending(const ks_engine *e)
