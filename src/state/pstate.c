@@ -89,6 +89,7 @@ ks_pstate *ks_pstate_new(ks_engine_shared *sh)
     p->lru_head = p->lru_tail = KS_NIL;
     p->max_ts_ms = INT64_MIN;
     p->clock_ms = INT64_MIN;
+    ks__adv_n(p);
     for (int i = 0; i < KS_P90_DAYS; i++)
         p->p90_day[i] = INT64_MIN;
     p->index_cap = 1024;
@@ -150,12 +151,26 @@ static ks_group *ks__group(ks_pstate *p, ks_group *arr, int max, unsigned id)
 #define KS__CHAN(p, id) ks__group((p), (p)->channels, (p)->sh->channels.max, (id))
 
 
+/* Window w's series of group g, moved to the partition's clock if it is
+ * behind. A partition's series move when they are used, not at each clock
+ * step: in a catch-up nearly every event of a partition steps its clock
+ * over a minute boundary, and moving every group's hour series then read a
+ * cold line per group and event. Only a use can tell a moved series from
+ * one left behind (ks_series_snap_save writes one as if moved). */
+static ks_series *ks__win(ks_pstate *p, ks_group *g, int w)
+{
+    ks_series *s = &g->win[w];
+    if (p->adv_n[w] > s->clock_n)
+        ks_series_advance(s, p->adv_s);
+    return s;
+}
+
 static void ks__bump(ks_pstate *p, ks_group *g, int64_t t_s, ks_counter k, int64_t d)
 {
     if (!g)
         return;
     for (int w = 0; w < p->sh->cfg->nwindows; w++)
-        ks_series_add(&g->win[w], t_s, k, d); /* (out of memory: a count lost, not a crash) */
+        ks_series_add(ks__win(p, g, w), t_s, k, d); /* (out of memory: a count lost, not a crash) */
 }
 
 /* The counts one event adds at its own time to its groups (global, segment,
@@ -178,7 +193,7 @@ static void ks__evc_apply(ks_pstate *p, ks__evc *a)
         if (!a->g[i])
             continue;
         for (int w = 0; w < p->sh->cfg->nwindows; w++) {
-            ks_series *s = &a->g[i]->win[w];
+            ks_series *s = ks__win(p, a->g[i], w);
             ks_sbucket *e = ks_series_entry(s, a->t_s);
             if (!e)
                 continue;
@@ -226,12 +241,12 @@ static void ks__move(ks_pstate *p, ks__evc *a, ks_group *g, int64_t old_s, int64
             ;
     if (i == 3) {
         for (int w = 0; w < p->sh->cfg->nwindows; w++)
-            ks_series_move(&g->win[w], old_s, new_s, k);
+            ks_series_move(ks__win(p, g, w), old_s, new_s, k);
         return;
     }
     if (old_s)
         for (int w = 0; w < p->sh->cfg->nwindows; w++)
-            ks_series_take(&g->win[w], old_s, k);
+            ks_series_take(ks__win(p, g, w), old_s, k);
     a->dd[i][k - KS_DISTINCT_FIRST]++;
     a->any_dd = true;
 }
@@ -691,9 +706,29 @@ static void ks__churn_until(ks_pstate *p, int64_t t_ms)
     }
 }
 
-void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
+/* The bucket of each window that p's clock is in (INT64_MIN: no clock):
+ * series behind it move when next used (ks__win). Taken at the end of an
+ * advance, as the series moved before: the churns of the days it crosses
+ * count with the series where the last advance left them. */
+void ks__adv_n(ks_pstate *p)
 {
     const ks_config *cfg = p->sh->cfg;
+    int64_t clock_s = p->clock_ms / 1000;
+    p->adv_s = clock_s;
+    for (int w = 0; w < KS_MAX_WINDOWS; w++) {
+        if (p->clock_ms == INT64_MIN || w >= cfg->nwindows) {
+            p->adv_n[w] = INT64_MIN;
+            continue;
+        }
+        int64_t width = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
+        if (width < 1)
+            width = 1;
+        p->adv_n[w] = clock_s >= 0 ? clock_s / width : -((-clock_s + width - 1) / width);
+    }
+}
+
+void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
+{
     if (clock_ms <= p->clock_ms)
         return;
     int64_t prev = p->clock_ms;
@@ -726,25 +761,5 @@ void ks_pstate_advance(ks_pstate *p, int64_t clock_ms)
         }
     }
     ks__churn_until(p, clock_ms);
-    int64_t clock_s = clock_ms / 1000;
-    /* A window's series move only when the clock enters a new bucket of
-     * that window: most advances (one per event of a busy partition) move
-     * nothing, and the hour window moves 720 times as often as the 30-day
-     * one. Groups new since the last advance take every window's clock. */
-    bool all = p->nused != p->adv_nused || first_clock;
-    bool mv[KS_MAX_WINDOWS] = {false}, any = false;
-    for (int w = 0; w < cfg->nwindows; w++) {
-        int64_t width = cfg->windows[w].length_ms / 1000 / KS_WINDOW_BUCKETS;
-        if (width < 1)
-            width = 1;
-        int64_t n = clock_s >= 0 ? clock_s / width : -((-clock_s + width - 1) / width);
-        mv[w] = all || n != p->adv_n[w];
-        any |= mv[w];
-        p->adv_n[w] = n;
-    }
-    p->adv_nused = p->nused;
-    for (int i = 0; any && i < p->nused; i++)
-        for (int w = 0; w < cfg->nwindows; w++)
-            if (mv[w] && p->used[i]->used)
-                ks_series_advance(&p->used[i]->win[w], clock_s);
+    ks__adv_n(p);
 }

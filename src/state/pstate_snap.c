@@ -28,7 +28,7 @@ static void ks__group_save(ks_snapw *w, const ks_pstate *p, const ks_group *g)
 {
     ks_snapw_i64(w, g->base);
     for (int k = 0; k < p->sh->cfg->nwindows; k++)
-        ks_series_snap_save(w, &g->win[k]);
+        ks_series_snap_save(w, &g->win[k], p->adv_n[k]);
 }
 
 static void ks__groups_save(ks_snapw *w, const ks_pstate *p, const ks_group *arr, int max)
@@ -251,8 +251,8 @@ int ks_pstate_snap_load(ks_snapr *r, ks_pstate *p)
         ks_snapr_fail(r, "%u windows where the settings have %d", nwin, cfg->nwindows);
         return -1;
     }
-    memcpy(p->adv_n, adv, sizeof p->adv_n);
-    p->adv_nused = -1; /* the next advance moves every series once */
+    (void)adv; /* written as kept; taken from the clock instead (older files had 0s) */
+    ks__adv_n(p);
     if (!ks_snapr_tag(r, "CUST") || ks_customers_snap_load(r, p) < 0 ||
         !ks_snapr_tag(r, "ROLL") || ks_roll_snap_load(r, &p->roll, p) < 0 ||
         !ks_snapr_tag(r, "TUCH") || ks_touches_snap_load(r, &p->touches, p->ncust) < 0 ||

@@ -14,12 +14,19 @@
  * up without overflow; a bucket of money holds 7.2e10 units of currency). */
 #define KS__BUCKET_MAX (1LL << 56)
 
-void ks_series_snap_save(ks_snapw *w, const ks_series *s)
+void ks_series_snap_save(ks_snapw *w, const ks_series *s, int64_t now_n)
 {
+    /* The moved series: the clock's bucket, and none of the entries the
+     * move would drop (the same file whenever the series last moved). */
+    int64_t clock_n = now_n > s->clock_n ? now_n : s->clock_n;
+    uint32_t from = 0;
+    if (clock_n != INT64_MIN)
+        while (from < s->n && s->e[s->head + from].n <= clock_n - KS_WINDOW_BUCKETS)
+            from++;
     ks_snapw_i64(w, s->width_s);
-    ks_snapw_i64(w, s->clock_n);
-    ks_snapw_u32(w, s->n);
-    for (uint32_t i = 0; i < s->n; i++) {
+    ks_snapw_i64(w, clock_n);
+    ks_snapw_u32(w, s->n - from);
+    for (uint32_t i = from; i < s->n; i++) {
         const ks_sbucket *e = &s->e[s->head + i];
         ks_bucket v; /* the file keeps one bucket: D_ counts in place */
         for (int k = 0; k < KS_C__COUNT; k++)

@@ -12,7 +12,9 @@
 #include "state/rolling.h"
 #include "state/snapshot.h"
 
-void ks_series_snap_save(ks_snapw *w, const ks_series *s);
+/* Writes s as it would be once moved to bucket now_n of its owner's clock
+ * (INT64_MIN: none), which it may not be yet (pstate.c, ks__win). */
+void ks_series_snap_save(ks_snapw *w, const ks_series *s, int64_t now_n);
 /** s is overwritten (not reset first); width_s: the bucket width the settings give. */
 int ks_series_snap_load(ks_snapr *r, ks_series *s, int64_t width_s);
 

@@ -269,8 +269,9 @@ typedef struct ks_pstate {
     ks_pstate_meta meta;
     int64_t max_ts_ms;     /* highest event time seen (INT64_MIN: none) */
     int64_t clock_ms;      /* last clock applied by ks_pstate_advance */
-    int64_t adv_n[KS_MAX_WINDOWS]; /* window buckets of that clock ... */
-    int adv_nused;         /* ... and groups in use then: nothing to move if both hold */
+    int64_t adv_s;         /* that clock in seconds, once the advance is done ... */
+    int64_t adv_n[KS_MAX_WINDOWS]; /* ... and its bucket of each window (INT64_MIN:
+                            * none): a series behind it moves when used */
 } ks_pstate;
 
 /** Creates the state of one partition. Returns NULL on OOM. Caller owns it;
