@@ -189,11 +189,17 @@ void ks_engine_flush_sent(ks_engine *e);
 int ks_engine_flush_failed(ks_engine *e);
 
 /** Returns the customers and notices waiting for the next flush (the run
- *  loop flushes early when they pass a bound, so no flush grows too big). */
+ *  loop flushes early when they pass a bound, so no flush grows too big).
+ *  Partitions replaying to their restore point have none. */
 size_t ks_engine_pending(const ks_engine *e);
 
 /** The same for one partition (0 if not assigned); O(1). */
 size_t ks_engine_part_pending(ks_engine *e, const char *topic, int32_t partition);
+
+/** Whether the partition is replaying to its restore point: what it reads
+ *  makes nothing pending, and no flush is written until it is done, so it
+ *  is read whatever the others have pending. */
+bool ks_engine_part_replaying(ks_engine *e, const char *topic, int32_t partition);
 
 /** Returns the largest flush built so far, in commands. */
 uint64_t ks_engine_max_flush_cmds(const ks_engine *e);

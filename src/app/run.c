@@ -528,10 +528,12 @@ int ks_run(const ks_config *cfg)
         ks_source_poll_stats st;
         /* flush_max_pending bounds what one flush carries: reading stops
          * once that many customers and notices wait, until the flush in
-         * flight is collected and the next one takes them. A replay makes
-         * nothing pending that a flush would carry (ks__restore_finish). */
+         * flight is collected and the next one takes them. A partition
+         * replaying to its restore point makes nothing pending and is read
+         * regardless; the others wait with the rest, since nothing is
+         * written until every replay is done. */
         size_t maxp = (size_t)cfg->flush_max_pending;
-        if (ks_source_poll(r.source, ks_engine_restoring(r.engine) ? SIZE_MAX : maxp, 100,
+        if (ks_source_poll(r.source, maxp, 100,
                            ks__wall_ms(), &st, err, sizeof err) < 0) {
             ks_error("%s", err);
             status = 2;

@@ -224,6 +224,17 @@ static void ks__restore_finish(ks_engine *e, ks__part *p)
             p->st->cust[r].risk_sent = p->st->cust[r].risk_score;
         }
     ks_pstate_clear_dirty(p->st);
+    /* Day-boundary notices up to the stored clock were sent by the run whose
+     * outputs were restored (ks__emit_notices would skip them): dropped now,
+     * so they do not count against flush_max_pending (a long replay raises
+     * thousands). */
+    uint32_t keep = 0;
+    for (uint32_t i = 0; i < p->st->nnotices; i++) {
+        const ks_notice *n = &p->st->notices[i];
+        if (!(n->timed && n->at_ms <= p->notice_floor_ms))
+            p->st->notices[keep++] = *n;
+    }
+    p->st->nnotices = keep;
     /* The next tick moves it on, as far as its own events allow. */
 }
 
@@ -424,9 +435,17 @@ bool ks_engine_round_may_read(const ks_engine *e, const ks_engine_part *p)
     return p->st->max_ts_ms <= e->clock_ms + KS_ENGINE_ALIGN_MS;
 }
 
+/* What partition p has waiting for the next flush. A partition replaying to
+ * its restore point has nothing: its changes are in Redis already, and its
+ * restore drops them (ks__restore_finish). */
+static size_t ks__pending(const ks__part *p)
+{
+    return p->st->replaying ? 0 : (size_t)p->st->ndirty + p->st->nnotices;
+}
+
 size_t ks_engine_round_part_pending(const ks_engine_part *p)
 {
-    return p->st->ndirty + p->st->nnotices;
+    return ks__pending(p);
 }
 
 void ks_engine_round_set_eof(ks_engine_part *p)
@@ -931,14 +950,20 @@ int ks_engine_flush_failed(ks_engine *e)
 size_t ks_engine_part_pending(ks_engine *e, const char *topic, int32_t partition)
 {
     ks__part *p = ks__find(e, topic, partition);
-    return p ? ks_engine_round_part_pending(p) : 0;
+    return p ? ks__pending(p) : 0;
+}
+
+bool ks_engine_part_replaying(ks_engine *e, const char *topic, int32_t partition)
+{
+    ks__part *p = ks__find(e, topic, partition);
+    return p && ks__part_restoring(p);
 }
 
 size_t ks_engine_pending(const ks_engine *e)
 {
     size_t n = 0;
     for (int i = 0; i < e->nparts; i++)
-        n += e->parts[i].st->ndirty + e->parts[i].st->nnotices;
+        n += ks__pending(&e->parts[i]);
     return n;
 }
 

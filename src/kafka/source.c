@@ -608,8 +608,18 @@ static bool ks__take_pq(const ks__reader *r, ks__pq *pq, int pass)
 
 static bool ks__budget_left(const ks__budget *b)
 {
-    return __atomic_load_n(&b->take, __ATOMIC_RELAXED) > 0 &&
-           __atomic_load_n(&b->room, __ATOMIC_RELAXED) > 0;
+    return __atomic_load_n(&b->take, __ATOMIC_RELAXED) > 0;
+}
+
+/* Whether the budget's room lets r read partition pq: a partition replaying
+ * to its restore point adds nothing pending and must reach it before any
+ * flush is written, so room does not hold it back (holding the others while
+ * it replays bounds the first flush after a restore). Never in a round (none
+ * begins while a partition replays). */
+static bool ks__room_for(const ks__reader *r, const ks__pq *pq)
+{
+    return __atomic_load_n(&r->b->room, __ATOMIC_RELAXED) > 0 ||
+           (!r->round && ks_engine_part_replaying(r->s->engine, pq->topic, pq->partition));
 }
 
 /* Reads partitions in the sorted order, each as far as alignment allows,
@@ -623,7 +633,7 @@ static void ks__read(ks__reader *r)
         for (int i = 0; i < s->npqs && ks__budget_left(r->b) && r->rc == 0; i++) {
             ks__pq *pq = &s->pqs[i];
             /* Taken first: only its reader looks at a partition's state. */
-            if (!ks__take_pq(r, pq, pass) || !ks__may_read(r, pq))
+            if (!ks__take_pq(r, pq, pass) || !ks__room_for(r, pq) || !ks__may_read(r, pq))
                 continue;
             if (pq->hpos == pq->nheld) {
                 if (pq->capheld < batch) {
@@ -651,7 +661,7 @@ static void ks__read(ks__reader *r)
             /* As far as alignment allows: the first message always (the
              * check above), then while the partition stays within bounds. */
             for (bool first = true; pq->hpos < pq->nheld && ks__budget_left(r->b) &&
-                                    (first || ks__may_read(r, pq));
+                                    (first || (ks__room_for(r, pq) && ks__may_read(r, pq)));
                  first = false) {
                 rd_kafka_message_t *m = pq->held[pq->hpos++];
                 if (!m->err)
@@ -779,7 +789,7 @@ int ks_source_poll(ks_source *s, size_t max_pending, int timeout_ms, int64_t wal
     int64_t room = max_pending == SIZE_MAX ? INT64_MAX
                    : pend < max_pending    ? (int64_t)(max_pending - pend)
                                            : 0;
-    int take = room > 0 ? batch : 0;
+    int take = room > 0 || ks_engine_restoring(s->engine) ? batch : 0;
     ks__budget budget = {.take = take, .room = room, .bounded = room != INT64_MAX},
                one = {.take = 1, .room = INT64_MAX};
     ks__reader rd[2] = {{.s = s, .b = &budget, .wall_ms = wall_ms}};

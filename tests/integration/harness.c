@@ -357,6 +357,17 @@ int kst_file_contains(const char *path, const char *needle)
     return found;
 }
 
+long kst_log_largest_flush(const char *path)
+{
+    char *text = kst_read_file(path, NULL);
+    if (!text)
+        return -1;
+    const char *at = strstr(text, "largest flush: ");
+    long n = at ? strtol(at + strlen("largest flush: "), NULL, 10) : -1;
+    free(text);
+    return n;
+}
+
 typedef struct kst__log_wait {
     const char *path, *needle;
     kst_proc *proc;

@@ -105,6 +105,10 @@ int kst_proc_stop(kst_proc *p, int timeout_ms);
 /** Returns 1 if the file at path exists and contains needle, else 0. */
 int kst_file_contains(const char *path, const char *needle);
 
+/** A run's own report of its largest flush, from its log at path ("largest
+ *  flush: N customers and notices ..."): N, or -1 if the line is missing. */
+long kst_log_largest_flush(const char *path);
+
 /** Waits up to timeout_ms until the file at path contains needle (e.g. a line
  *  of a child's log). If p is non-NULL, stops early when that child exits
  *  without having written it. Returns 0 when found, -1 otherwise (timeout or

@@ -260,19 +260,6 @@ typedef struct gen_case {
     const char *max_pending;   /* --flush-max-pending, or NULL */
 } gen_case;
 
-/* The run's own report of its largest flush ("largest flush: N customers and
- * notices ..."); -1 if the line is missing. */
-static long largest_flush(const char *log)
-{
-    char *text = kst_read_file(log, NULL);
-    if (!text)
-        return -1;
-    const char *at = strstr(text, "largest flush: ");
-    long n = at ? strtol(at + strlen("largest flush: "), NULL, 10) : -1;
-    free(text);
-    return n;
-}
-
 static void run_case(const gen_case *tc)
 {
     int64_t t0 = kst_now_ms();
@@ -377,7 +364,7 @@ static void run_case(const gen_case *tc)
          * (a day boundary's risk notices, customers whose rolling fields
          * expired; measured: 15 over 400). Allow a tenth. Without the bound
          * a flush of this catch-up carries about the whole customer base. */
-        long bound = strtol(tc->max_pending, NULL, 10), largest = largest_flush(log);
+        long bound = strtol(tc->max_pending, NULL, 10), largest = kst_log_largest_flush(log);
         fprintf(stderr, "generator_reference: largest flush %ld customers and notices (bound %ld)\n",
                 largest, bound);
         cr_assert_geq(largest, 1, "the run did not report its largest flush");
