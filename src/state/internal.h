@@ -36,6 +36,8 @@ void ks__risk_day(ks_pstate *p, int64_t at_ms);
  * clock swept) up to ts_ms; churns c at churn_at_ms (INT64_MIN: none) in
  * its place among them, before a boundary at the same moment. */
 void ks_pstate_risk_catch_up(ks_pstate *p, ks_customer *c, int64_t ts_ms, int64_t churn_at_ms);
+/* Sets the names table's layout (names.c): before any insert or load. */
+void ks_names_layout(ks_u64map *m);
 /* Sets p's adv_s and adv_n from its clock (pstate.c). */
 void ks__adv_n(ks_pstate *p);
 /* Marks c churned at t_ms and counts it (pstate.c). */

@@ -38,9 +38,21 @@
 
 enum { KS__N_SEGMENT = 0, KS__N_CHANNEL = 1 };
 
+#define KS__SLOT_BITS 6
+_Static_assert(KS_NAMES_PER_CUSTOMER_MAX <= 1 << KS__SLOT_BITS, "a slot fits its bits");
+
 static uint64_t ks__nkey(uint32_t rec, int kind, int slot)
 {
-    return ((uint64_t)rec + 1) << 7 | (uint64_t)kind << 6 | (uint64_t)slot;
+    return ((uint64_t)rec + 1) << (KS__SLOT_BITS + 1) | (uint64_t)kind << KS__SLOT_BITS |
+           (uint64_t)slot;
+}
+
+void ks_names_layout(ks_u64map *m)
+{
+    /* A customer's slots of one kind side by side: ks__nfind reads them in
+     * order up to the first absent one, one cold line per slot when each
+     * was hashed apart (the third most missed-on line of a catch-up). */
+    ks_u64map_set_runs(m, KS__SLOT_BITS);
 }
 
 static void ks__nfind(ks_pstate *p, uint32_t rec, int kind, uint32_t h, int64_t dead_s,

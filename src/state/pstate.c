@@ -103,6 +103,7 @@ ks_pstate *ks_pstate_new(ks_engine_shared *sh)
         ks_pstate_free(p);
         return NULL;
     }
+    ks_names_layout(&p->names);
     return p;
 }
 

@@ -35,7 +35,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define KS_SNAP_VERSION 2
+#define KS_SNAP_VERSION 3 /* 3: the names table places a customer's slots together */
 #define KS_SNAP_HEADER 40
 #define KS_SNAP_CHUNK (1u << 20) /* writer staging: bytes per write(2) */
 

@@ -43,8 +43,10 @@ static size_t ks__slot(const ks_u64map *m, uint64_t key)
      * 17.. put every item's count of the same bucket in one slot (clusters
      * of thousands, 49 % of a replay's time). The fold brings the high bits
      * down before the multiply spreads them into the top bits taken here. */
-    uint64_t h = (key ^ (key >> 32)) * 0x9E3779B97F4A7C15ULL;
-    return (size_t)(h >> (64 - __builtin_ctzll((unsigned long long)m->cap)));
+    uint64_t k = key >> m->run_bits;
+    uint64_t h = (k ^ (k >> 32)) * 0x9E3779B97F4A7C15ULL;
+    size_t home = (size_t)(h >> (64 - __builtin_ctzll((unsigned long long)m->cap)));
+    return (home + (size_t)(key & ((1ULL << m->run_bits) - 1))) & (m->cap - 1);
 }
 
 ks_u64map_val *ks_u64map_get(ks_u64map *m, uint64_t key)

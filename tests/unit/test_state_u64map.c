@@ -3,6 +3,7 @@
  * back after their deletion (tombstones reused), runs collide and the table
  * rebuilds many times. */
 #include <criterion/criterion.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,11 +26,20 @@ static uint64_t key_of(int i)
     return ((uint64_t)(i + 1) << 40) | 2u;
 }
 
+/* Keys in families of eight that differ in their low 6 bits, as the names
+ * table's (customer, kind, slot) keys (src/state/names.c). */
+static uint64_t family_key_of(int i)
+{
+    return ((uint64_t)(i / 8 + 1) << 7) | (uint64_t)(i % 8);
+}
+
+static uint64_t (*key_fn)(int) = key_of;
+
 static void check_all(ks_u64map *m, const ref *r)
 {
     cr_assert_eq(m->used, r->n, "live entries %zu, want %zu", m->used, r->n);
     for (int i = 0; i < NKEYS; i++) {
-        ks_u64map_val *v = ks_u64map_get(m, key_of(i));
+        ks_u64map_val *v = ks_u64map_get(m, key_fn(i));
         cr_assert_eq(v != NULL, r->in[i], "key %d present %d, want %d", i, v != NULL, r->in[i]);
         if (v)
             cr_assert_eq(v->a, r->v[i], "key %d holds %lld, want %lld", i, (long long)v->a,
@@ -37,10 +47,11 @@ static void check_all(ks_u64map *m, const ref *r)
     }
 }
 
-Test(u64map, random_puts_and_deletes_match_a_plain_array)
+static void random_ops(unsigned run_bits)
 {
     ks_u64map m;
     cr_assert_eq(ks_u64map_init(&m, NULL, NULL), 0);
+    ks_u64map_set_runs(&m, run_bits);
     static ref r;
     memset(&r, 0, sizeof r);
     uint64_t s = 0x9e3779b97f4a7c15ULL;
@@ -50,13 +61,13 @@ Test(u64map, random_puts_and_deletes_match_a_plain_array)
         int span = op < NOPS / 4 ? 1 + (int)((int64_t)op * NKEYS / (NOPS / 4)) : NKEYS;
         int i = (int)((x >> 8) % (uint64_t)span);
         if ((x & 3) == 0) {
-            ks_u64map_del(&m, key_of(i));
+            ks_u64map_del(&m, key_fn(i));
             if (r.in[i])
                 r.n--;
             r.in[i] = false;
         } else {
             bool created;
-            ks_u64map_val *v = ks_u64map_put(&m, key_of(i), &created);
+            ks_u64map_val *v = ks_u64map_put(&m, key_fn(i), &created);
             cr_assert_not_null(v);
             cr_assert_eq(created, !r.in[i], "op %d key %d: created %d", op, i, created);
             if (created) {
@@ -74,6 +85,63 @@ Test(u64map, random_puts_and_deletes_match_a_plain_array)
     check_all(&m, &r);
     cr_assert_leq(m.filled * 4, m.cap * 3, "load bound kept");
     ks_u64map_reset(&m);
+}
+
+Test(u64map, random_puts_and_deletes_match_a_plain_array)
+{
+    key_fn = key_of;
+    random_ops(0);
+}
+
+Test(u64map, families_placed_in_runs_match_a_plain_array)
+{
+    key_fn = family_key_of;
+    random_ops(6);
+}
+
+/* The slot holding key (present). */
+static size_t slot_index(ks_u64map *m, uint64_t key)
+{
+    const char *v = (const char *)ks_u64map_get(m, key);
+    cr_assert_not_null(v);
+    return (size_t)(v - (const char *)m->slots) / sizeof *m->slots;
+}
+
+/* Fraction of 2 000 families of four keys whose keys sit in consecutive
+ * slots, inserted into one table laid out with run_bits. */
+static double together(unsigned run_bits)
+{
+    ks_u64map m;
+    cr_assert_eq(ks_u64map_init(&m, NULL, NULL), 0);
+    ks_u64map_set_runs(&m, run_bits);
+    cr_assert_eq(ks_u64map_reserve(&m, 8000), 0);
+    int n = 0;
+    for (int f = 0; f < 2000; f++)
+        for (int s = 0; s < 4; s++) {
+            bool created;
+            cr_assert_not_null(ks_u64map_put(&m, family_key_of(f * 8 + s), &created));
+        }
+    for (int f = 0; f < 2000; f++) {
+        bool in_run = true;
+        for (int s = 1; s < 4; s++) {
+            size_t a = slot_index(&m, family_key_of(f * 8 + s - 1)),
+                   b = slot_index(&m, family_key_of(f * 8 + s));
+            in_run &= b == ((a + 1) & (m.cap - 1));
+        }
+        n += in_run;
+    }
+    ks_u64map_reset(&m);
+    return n / 2000.0;
+}
+
+/* What the layout is for: a walk over one family reads one or two lines. */
+Test(u64map, a_family_sits_in_consecutive_slots)
+{
+    double runs = together(6), hashed = together(0);
+    fprintf(stderr, "families in consecutive slots: %.3f with runs, %.3f hashed apart\n", runs,
+            hashed);
+    cr_expect_geq(runs, 0.6, "families in consecutive slots with runs: %.3f", runs);
+    cr_expect_leq(hashed, 0.01, "families in consecutive slots hashed apart: %.3f", hashed);
 }
 
 /* The keep predicate of a rebuild drops entries: a key the map lost must
