@@ -80,9 +80,20 @@ static void ks__group_reset(ks_group *g)
     g->used = false;
 }
 
+/* n zeroed bytes on a cache line (the window series are aligned to one,
+ * window.h), or NULL; freed with free(). */
+static void *ks__zalloc64(size_t n)
+{
+    void *p = NULL;
+    if (posix_memalign(&p, 64, n ? n : 64) != 0)
+        return NULL;
+    memset(p, 0, n);
+    return p;
+}
+
 ks_pstate *ks_pstate_new(ks_engine_shared *sh)
 {
-    ks_pstate *p = calloc(1, sizeof *p);
+    ks_pstate *p = ks__zalloc64(sizeof *p);
     if (!p)
         return NULL;
     p->sh = sh;
@@ -94,8 +105,8 @@ ks_pstate *ks_pstate_new(ks_engine_shared *sh)
         p->p90_day[i] = INT64_MIN;
     p->index_cap = 1024;
     p->index = ks_big_calloc((size_t)p->index_cap * sizeof *p->index);
-    p->segments = calloc((size_t)sh->segments.max, sizeof *p->segments);
-    p->channels = calloc((size_t)sh->channels.max, sizeof *p->channels);
+    p->segments = ks__zalloc64((size_t)sh->segments.max * sizeof *p->segments);
+    p->channels = ks__zalloc64((size_t)sh->channels.max * sizeof *p->channels);
     if (!p->index || !p->segments || !p->channels ||
         ks_u64map_init(&p->dedup, ks__dedup_keep, p) < 0 ||
         ks_u64map_init(&p->tickets, ks__ticket_keep, p) < 0 ||
