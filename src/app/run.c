@@ -186,6 +186,8 @@ static int ks__flush_send(ks__run *r, bool *sent, char *err, size_t errsize)
     size_t carried = ks_engine_pending(r->engine);
     if (carried > r->largest_flush)
         r->largest_flush = carried;
+    ks_debug("flush: %zu customers and notices, %lld messages read, lag %lld%s", carried,
+             (long long)r->messages, (long long)r->lag, r->catchup ? ", catching up" : "");
     /* Rejected messages are part of the offsets being committed: their
      * dead-letter copies must be delivered first. */
     if (ks_source_dlq_flush(r->source, r->cfg->redis_timeout_ms) < 0) {
@@ -243,6 +245,8 @@ static int ks__flush_collect(ks__run *r, bool sync_commit)
     }
     ks_engine_flush_done(r->engine);
     r->flushes++;
+    ks_debug("flush %lld written in %.3f s", (long long)r->flushes,
+             (double)(ks_mono_ns() - r->flush_start_ns) / 1e9);
     ks_metrics_flush(r->metrics, true, ks_mono_ns() - r->flush_start_ns, ks__wall_ms());
     if (r->outage) {
         ks_info("flush succeeded again after %lld failed attempts; resuming", (long long)r->failures);
