@@ -129,7 +129,9 @@ typedef struct ks_series {
      * allocate with that alignment (pstate.c). */
     _Alignas(64) int64_t width_s; /* bucket width in seconds */
     int64_t clock_n;    /* bucket of the last clock advance (INT64_MIN: none yet) */
-    ks_sbucket *e;      /* the non-empty buckets, ascending n, at e[head .. head+n) */
+    ks_sbucket *e;      /* the non-empty buckets, ascending n, at e[head .. head+n); in
+                         * a series without blocks (nb 0) those behind the window
+                         * stay until their room is needed */
     int64_t first_n;    /* e[head].n and e[head + n - 1].n while n > 0, kept here so */
     int64_t last_n;     /* that an advance dropping nothing, and the bounds of a search,
                          * read no entry (each a cold line); first_n is INT64_MAX or

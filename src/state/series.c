@@ -227,6 +227,26 @@ ks_sbucket *ks_sbucket_array(uint32_t cap)
     return p;
 }
 
+/* Drops the entries behind the window at the series' clock that an advance
+ * left in place (ks_series_advance: those of a series without blocks). A
+ * search finds where the window starts, reading a few entries, not each. */
+static void ks__drop_behind(ks_series *s)
+{
+    if (s->clock_n == KS__NO_CLOCK || s->n == 0 || s->first_n > s->clock_n - KS_WINDOW_BUCKETS)
+        return;
+    uint32_t k = ks__lower(s, s->clock_n - KS_WINDOW_BUCKETS + 1);
+    for (uint32_t i = 0; i < k && s->nb; i++)
+        if (s->e[s->head + i].b) {
+            ks__drop(s, s->e[s->head + i].b);
+            s->nb--;
+        }
+    s->head += k;
+    s->n -= k;
+    if (s->n == 0)
+        s->head = 0;
+    s->first_n = s->n ? s->e[s->head].n : INT64_MAX;
+}
+
 /* Makes room for one more entry at the end of the array. */
 static int ks__room(ks_series *s)
 {
@@ -261,6 +281,8 @@ ks_sbucket *ks_series_entry(ks_series *s, int64_t t_s)
     /* Events mostly land in the newest bucket or a newer one. */
     if (s->n && s->last_n == n)
         return &s->e[s->head + s->n - 1];
+    if (s->head + s->n == s->cap)
+        ks__drop_behind(s); /* before the place is found: it moves the head */
     uint32_t at = s->n && s->last_n < n ? s->n : ks__lower(s, n);
     if (at < s->n && s->e[s->head + at].n == n)
         return &s->e[s->head + at];
@@ -324,14 +346,13 @@ void ks_series_advance(ks_series *s, int64_t clock_s)
     s->clock_n = nc;
     if (s->first_n > nc - KS_WINDOW_BUCKETS)
         return; /* nothing behind the window (most advances) */
-    if (s->nb == 0 && s->n) {
-        /* No entry has a block to give back, and first_n says the first is
-         * behind: drop it without reading it (a cold line; in a long
-         * catch-up two thirds of the drops are in such series). The loop
-         * below reads the next to see whether it goes too. */
-        s->head++;
-        s->n--;
-    }
+    if (s->nb == 0)
+        return; /* no block to give back: the entries behind the window stay
+                 * until their room is needed (ks__drop_behind), since finding
+                 * where the window starts here read a cold line per entry
+                 * dropped (in a long catch-up two thirds of the drops are in
+                 * such series). Nothing reads them: searches, sums and
+                 * snapshots start at the window. */
     while (s->n && s->e[s->head].n <= nc - KS_WINDOW_BUCKETS) {
         if (s->e[s->head].b) {
             ks__drop(s, s->e[s->head].b);
@@ -355,14 +376,23 @@ static void ks__add_range(const ks_series *s, int64_t from, int64_t to, ks_bucke
     }
 }
 
+/* The first bucket a sum from `from` may count: none behind the window at
+ * the series' own clock, which an advance may have left in place. */
+static int64_t ks__live_from(const ks_series *s, int64_t from)
+{
+    if (s->clock_n != KS__NO_CLOCK && from < s->clock_n - (KS_WINDOW_BUCKETS - 1))
+        return s->clock_n - (KS_WINDOW_BUCKETS - 1);
+    return from;
+}
+
 void ks_series_sum_window(const ks_series *s, int64_t clock_s, ks_bucket *sum)
 {
     int64_t nc = ks__floordiv(clock_s, s->width_s);
-    ks__add_range(s, nc - (KS_WINDOW_BUCKETS - 1), nc, sum);
+    ks__add_range(s, ks__live_from(s, nc - (KS_WINDOW_BUCKETS - 1)), nc, sum);
 }
 
 void ks_series_sum_future(const ks_series *s, int64_t clock_s, ks_bucket *sum)
 {
     int64_t nc = ks__floordiv(clock_s, s->width_s);
-    ks__add_range(s, nc + 1, INT64_MAX, sum);
+    ks__add_range(s, ks__live_from(s, nc + 1), INT64_MAX, sum);
 }

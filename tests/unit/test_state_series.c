@@ -257,7 +257,8 @@ Test(series, a_pool_is_shared_zeroed_and_bounded)
 /* Random counts against a plain list of what was accepted: window and
  * future sums agree at every clock. kinds: how many counters an event may
  * add to (4 or fewer keep every entry's counters in place, so an advance
- * drops the first entry without reading it); gap_s: how far the clock moves at most between
+ * leaves the entries behind the window where they are, for the array's next
+ * growth to drop); gap_s: how far the clock moves at most between
  * advances (several buckets at once for a sparse series). */
 static void random_counts_match(int kinds, int64_t gap_s, bool want_blocks)
 {
@@ -336,9 +337,28 @@ Test(series, random_counts_match_a_plain_sum)
 }
 
 /* At most four counters a bucket, the clock jumping up to an hour and a
- * half between advances: no entry has a block, so an advance drops the
- * first entry without reading it, and often several at once. */
+ * half between advances: no entry has a block, so an advance leaves the
+ * entries behind the window in place, often several at once, and sums must
+ * not count them. */
 Test(series, sparse_entries_dropped_unread_match_a_plain_sum)
 {
     random_counts_match(4, 5400, false);
+}
+
+/* Entries behind the window that advances left in a series without blocks
+ * go when their room is needed: a series fed one bucket after another for
+ * 10 000 buckets keeps an array of about a window, not of all of them. */
+Test(series, entries_left_behind_do_not_grow_the_array)
+{
+    ks_series s;
+    ks_series_init(&s, 60);
+    int64_t t0 = 1800000000;
+    for (int i = 0; i < 10000; i++) {
+        cr_assert_eq(ks_series_add(&s, t0 + (int64_t)i * 60, KS_C_EVENTS, 1), 0);
+        ks_series_advance(&s, t0 + (int64_t)i * 60);
+    }
+    cr_assert_eq(s.nb, 0, "no entry needed a block");
+    cr_expect_leq(s.cap, 2 * KS_WINDOW_BUCKETS + 8, "array of %u entries", s.cap);
+    cr_expect_eq(sum_window(&s, t0 + 9999 * 60), KS_WINDOW_BUCKETS);
+    ks_series_reset(&s);
 }
