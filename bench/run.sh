@@ -356,10 +356,15 @@ CU_MOCK_PID=""
 fi
 
 # ---------------------------------------------------------------- 1. engine
-touch "$TMP/engine.txt" "$TMP/memory.txt" "$TMP/kafka.txt"
+touch "$TMP/engine.txt" "$TMP/engine_cu.txt" "$TMP/memory.txt" "$TMP/kafka.txt"
 if part engine; then
 section "1. engine only: parse + validate + dedup + state update, one core"
 $(perf_wrap engine) "$BP" engine --events "$N" --customers "$C" | tee "$TMP/engine.txt"
+# The catch-up's stream (part 0's shape) through the engine alone, each
+# partition's events in runs of 50 as the source hands them over.
+echo "-- the catch-up's stream ($CU_C customers, $CU_DAYS days, $CU_P partitions), partitions in runs of 50"
+"$BP" engine --customers "$CU_C" --days "$CU_DAYS" --activity "$CU_ACT" --partitions "$CU_P" \
+    --read-runs 50 --only engine | tee "$TMP/engine_cu.txt"
 fi
 
 # ---------------------------------------------------------------- 2. memory
@@ -546,6 +551,7 @@ fi
 # ---------------------------------------------------------------- summary
 RAW="$(result "$TMP/kafka.txt" raw_eps)"
 ENG="$(result "$TMP/engine.txt" engine_eps)"
+ENG_CU="$(result "$TMP/engine_cu.txt" engine_eps)"
 CJ="$(result "$TMP/engine.txt" cjson_eps)"
 PARSE="$(result "$TMP/engine.txt" parse_eps)"
 MEMCHR="$(result "$TMP/engine.txt" memchr_eps)"
@@ -569,6 +575,7 @@ fi
 part kafka && printf '%-44s: %12s events/s\n' "raw librdkafka consume (baseline)" "$(fmt "$RAW")"
 if part engine; then
 printf '%-44s: %12s events/s   [>= 1,000,000]\n' "kpistream engine (parse+update, 1 core)" "$(fmt "$ENG")"
+printf '%-44s: %12s events/s\n' "  the catch-up's stream, runs of 50" "$(fmt "$ENG_CU")"
 printf '%-44s: %12s events/s\n' "  ks_event_parse alone (parse+validate)" "$(fmt "$PARSE")"
 printf '%-44s: %12s events/s\n' "  stock cJSON parse+delete alone" "$(fmt "$CJ")"
 printf '%-44s: %12s events/s\n' "  memchr scan of the bytes (floor)" "$(fmt "$MEMCHR")"
