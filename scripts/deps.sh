@@ -13,7 +13,7 @@
 #                                 (run.sh asks for it when that part runs; `make test`
 #                                 never installs or checks these)
 set -euo pipefail
-pkgs=(build-essential cmake pkg-config librdkafka-dev libcjson-dev libhiredis-dev
+pkgs=(build-essential cmake pkg-config librdkafka-dev libcjson-dev libhiredis-dev libjemalloc-dev
       libmicrohttpd-dev libcriterion-dev redis-server redis-tools kcat python3 prometheus
       clang libclang-rt-dev chromium fonts-dejavu-core)
 if [ "${1:-}" = bench ]; then

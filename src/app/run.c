@@ -434,11 +434,13 @@ int ks_run(const ks_config *cfg)
     memset(&ign, 0, sizeof ign);
     ign.sa_handler = SIG_IGN;
     sigaction(SIGPIPE, &ign, NULL);
-    /* One malloc arena for every thread, set before librdkafka starts its
-     * own: the consume loop frees each message the broker thread allocated,
-     * and with an arena per thread the freed space sat in the broker
-     * thread's arena. 45-day catch-up: peak RSS 396 -> 375 MB, CPU the same
-     * (docs/benchmarks.md). */
+    /* For glibc's malloc only (the sanitizer builds, or KS_JEMALLOC=OFF):
+     * the kpistream program links jemalloc (CMakeLists.txt), which glibc's
+     * mallopt does not reach. One arena for every thread, set before
+     * librdkafka starts its own: the consume loop frees each message the
+     * broker thread allocated, and with an arena per thread the freed space
+     * sat in the broker thread's arena (45-day catch-up: peak RSS 396 -> 375
+     * MB; docs/benchmarks.md). */
     mallopt(M_ARENA_MAX, 1);
 
     /* First, so /healthz answers while we wait for Redis, and a port in use
