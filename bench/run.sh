@@ -261,6 +261,18 @@ if [ -z "$CU_FAIL" ]; then
     BARE_WALL="$T_WALL"
     [ "$T_RC" -eq 0 ] || CU_FAIL="bare consumer exited $T_RC"
     echo "${CU_LINES[-1]}"
+    # The same consumer on kpistream's allocator (CMakeLists.txt: KS_JEMALLOC):
+    # librdkafka alone is faster on it, so it is the stricter baseline.
+    BAREJ_WALL=""
+    if [ -x "$BBC"_jemalloc ]; then
+        echo "-- 1b/3 the same bare consumer linked with jemalloc, as kpistream is (bench_bare_consumer_jemalloc)"
+        timed cu-barej "$CU_TIMEOUT" "$BBC"_jemalloc --brokers "$CU_BROKERS" --topic "$CU_TOPIC" \
+            --group "bench-catchup-barej-$$" --expect "$CU_N"
+        grep -v '^RESULT' "$TMP/cu-barej.log" || true
+        CU_LINES+=("$(proc_line "bare consumer, jemalloc")")
+        [ "$T_RC" -ne 0 ] || BAREJ_WALL="$T_WALL"
+        echo "${CU_LINES[-1]}"
+    fi
 
     echo "-- 2/3 Python consumer (bench/py_consumer.py: confluent-kafka + redis-py)"
     py_ok() { /usr/bin/python3 -c 'import confluent_kafka, redis' >/dev/null 2>&1; }
@@ -337,6 +349,10 @@ if [ -z "$CU_FAIL" ]; then
     KS_BPC="$([ -n "$KS_RSS" ] && awk -v k="$KS_RSS" -v c="$CU_C" 'BEGIN { printf "%.0f", k * 1024 / c }' || echo "?")"
     CU_LINES+=("$(printf '%-44s: %12s events/s = %s x bare   [>= 0.7 x bare] %s' "kpistream, messages / wall" \
         "$(fmt "$KS_EPS")" "$R_KS_BARE" "$(target_mark "$R_KS_BARE" ge 0.7)")")
+    if [ -n "$BAREJ_WALL" ]; then
+        CU_LINES+=("$(printf '%-44s: %12s x bare on jemalloc (the stricter baseline)' "kpistream, messages / wall" \
+            "$(ratio "$KS_EPS" "$(rate "$CU_N" "$BAREJ_WALL")" 3)")")
+    fi
     CU_LINES+=("$(printf '%-44s: %12s x python   [>= 3.5] %s' "bare / python" "$R_BARE_PY" "$(target_mark "$R_BARE_PY" ge 3.5)")")
     CU_LINES+=("$(printf '%-44s: %12s MB = %s bytes per customer (population %s; kpistream counted %s)   [<= 400 MB] %s' \
         "kpistream peak RSS" "$KS_MB" "$(fmt "$KS_BPC")" "$CU_C" "${CU_CUST:-?}" "$(target_mark "$KS_MB" le 400)")")

@@ -73,6 +73,7 @@ void ks_engine_free(ks_engine *e)
     free(e->pnum);
     free(e->phint);
     ks_flusher_free(&e->fl);
+    ks_layout_risks_free(&e->risks);
     ks_ddsketch_free(e->keysk);
     for (int w = 0; w < KS_ENGINE_WORKERS_MAX; w++)
         ks_event_parser_free(e->parsers[w]);
@@ -697,7 +698,7 @@ static char *ks__reasons(uint16_t top, char *buf, size_t size)
 
 /* The customer's hash (CONTRACT 4, per-customer fields) and their place in
  * the at-risk ranking, handed to the Redis layout (src/redis/layout/). */
-static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *st,
+static void ks__emit_customer(ks_engine *e, ks_batch *b, const ks_pstate *st,
                               ks_customer *c, int64_t clock_ms)
 {
     uint32_t idlen;
@@ -762,11 +763,11 @@ static void ks__emit_customer(const ks_engine *e, ks_batch *b, const ks_pstate *
      * may hold anything we tried to write). */
     if (c->risk_score > 0 && (!(c->flags & KS_CUST_IN_RISK) || c->risk_sent != c->risk_score ||
                               e->risk_uncertain)) {
-        ks_layout_risk(b, e->cfg->prefix, id, idlen, c->risk_score);
+        ks_layout_risk(&e->risks, b, e->cfg->prefix, id, idlen, c->risk_score);
         c->flags |= KS_CUST_IN_RISK;
         c->risk_sent = c->risk_score;
     } else if (c->risk_score == 0 && ((c->flags & KS_CUST_IN_RISK) || e->risk_uncertain)) {
-        ks_layout_risk(b, e->cfg->prefix, id, idlen, 0);
+        ks_layout_risk(&e->risks, b, e->cfg->prefix, id, idlen, 0);
         c->flags &= (uint8_t)~KS_CUST_IN_RISK;
     }
 }
@@ -871,6 +872,7 @@ int ks_engine_build_flush(ks_engine *e, const char *const *strs, const size_t *l
                 for (uint32_t d = 0; d < st->ndirty; d++)
                     ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
             }
+            ks_layout_risks_emit(&e->risks, b, cfg->prefix);
             /* Every partition's notices after the customers, in partition
              * order: they share script calls. */
             ks_layout_notices nl;

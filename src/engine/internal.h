@@ -7,6 +7,7 @@
 
 #include "kpistream/engine.h"
 #include "kpistream/event.h"
+#include "kpistream/layout.h"
 #include "state/state.h"
 
 typedef struct ks_engine_part {
@@ -46,6 +47,7 @@ struct ks_engine {
     ks_pstate_meta gone; /* meta of revoked partitions (for the logs; Redis keeps their shares) */
     ks_ddsketch *keysk;                 /* maps values to DDSketch bucket keys */
     ks_flusher fl;                      /* the output path (flush.h) */
+    ks_layout_risks risks;              /* a flush's kpi:risk changes, sent after its customers */
     char member[24];                    /* random id of this process: flush tokens */
     uint64_t seq;                       /* flushes frozen so far */
     int64_t group_clock_ms;             /* the group clock Redis returned last (INT64_MIN) */

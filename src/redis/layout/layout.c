@@ -2,6 +2,7 @@
 #include "kpistream/layout.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* <prefix><name><suffix> into buf (truncated at size: config validation keeps
@@ -34,10 +35,10 @@ void ks_layout_customer(ks_batch *b, const char *prefix, const char *id, size_t 
     }
 }
 
-void ks_layout_risk(ks_batch *b, const char *prefix, const char *id, size_t idlen, unsigned score)
+/* One ZADD (score > 0) or ZREM command for one customer. */
+static void ks__risk_one(ks_batch *b, const char *key, size_t kl, const char *id, size_t idlen,
+                         unsigned score)
 {
-    char key[80];
-    size_t kl = ks__key(key, sizeof key, prefix, "risk", "", 0);
     ks_batch_cmd(b);
     if (score > 0) {
         ks_batch_str(b, "ZADD");
@@ -48,6 +49,74 @@ void ks_layout_risk(ks_batch *b, const char *prefix, const char *id, size_t idle
         ks_batch_arg(b, key, kl);
     }
     ks_batch_arg(b, id, idlen);
+}
+
+static size_t ks__risk_key(char *key, size_t size, const char *prefix)
+{
+    return ks__key(key, size, prefix, "risk", "", 0);
+}
+
+void ks_layout_risk(ks_layout_risks *r, ks_batch *b, const char *prefix, const char *id,
+                    size_t idlen, unsigned score)
+{
+    if (r->n == r->cap) {
+        size_t cap = r->cap ? r->cap * 2 : 1024;
+        const char **ids = realloc(r->id, cap * sizeof *ids);
+        if (ids)
+            r->id = ids;
+        uint32_t *lens = ids ? realloc(r->len, cap * sizeof *lens) : NULL;
+        if (lens)
+            r->len = lens;
+        unsigned *scores = lens ? realloc(r->score, cap * sizeof *scores) : NULL;
+        if (scores)
+            r->score = scores;
+        if (!scores) { /* out of memory: this one goes out on its own */
+            char key[80];
+            ks__risk_one(b, key, ks__risk_key(key, sizeof key, prefix), id, idlen, score);
+            return;
+        }
+        r->cap = cap;
+    }
+    r->id[r->n] = id;
+    r->len[r->n] = (uint32_t)idlen;
+    r->score[r->n] = score;
+    r->n++;
+}
+
+/* Members per command: Redis takes any number; this keeps one command's
+ * argument vector (and its reply) small. */
+#define KS__RISK_PER_CMD 1000
+
+void ks_layout_risks_emit(ks_layout_risks *r, ks_batch *b, const char *prefix)
+{
+    char key[80];
+    size_t kl = ks__risk_key(key, sizeof key, prefix);
+    for (int add = 1; add >= 0; add--) {
+        size_t in_cmd = 0;
+        for (size_t i = 0; i < r->n; i++) {
+            if ((r->score[i] > 0) != add)
+                continue;
+            if (in_cmd == 0) {
+                ks_batch_cmd(b);
+                ks_batch_str(b, add ? "ZADD" : "ZREM");
+                ks_batch_arg(b, key, kl);
+            }
+            if (add)
+                ks_batch_i64(b, r->score[i]);
+            ks_batch_arg(b, r->id[i], r->len[i]);
+            if (++in_cmd == KS__RISK_PER_CMD)
+                in_cmd = 0;
+        }
+    }
+    r->n = 0;
+}
+
+void ks_layout_risks_free(ks_layout_risks *r)
+{
+    free(r->id);
+    free(r->len);
+    free(r->score);
+    memset(r, 0, sizeof *r);
 }
 
 /* Sends each notice only if its id is new: a replay after a crash, or the
