@@ -96,6 +96,9 @@ typedef struct ks__run {
     int64_t lag_at;             /* monotonic ms: next look at the lag */
     bool catchup;               /* lag >= KS_CATCHUP_LAG: flush by size, not by time */
     int64_t flush_begun_ms;     /* monotonic: start of the latest flush sent */
+    int64_t lag_messages;       /* messages read when lag was taken */
+    int64_t sent_at_messages;   /* messages read when the flush in flight was sent */
+    int64_t read_in_flight;     /* messages read while the last flush written was in flight */
     size_t largest_flush;       /* most customers and notices waiting when a flush began */
     ks_snapshots *snaps;        /* partition snapshots in state_dir; NULL: off */
     double restore_s;           /* duration of the last restore (metrics) */
@@ -108,6 +111,21 @@ typedef struct ks__run {
  * or KS_CATCHUP_FLUSH_MS passed, which also bounds the work a crash repeats. */
 #define KS_CATCHUP_LAG 100000
 #define KS_CATCHUP_FLUSH_MS 10000
+
+/* The tail of a catch-up: less is left to read than was read while the
+ * last flush was written. Waiting for flush_max_pending there left the
+ * catch-up's end with a full flush still being written after the last
+ * message, then the final one (45-day backfill: 0.73 s + 0.34 s of Redis
+ * with the reading done). Flushing as soon as Redis is free instead keeps
+ * the flushes written while the rest is read, each carrying what came in
+ * during the one before, so the final flush is small. Only after a flush
+ * that overlapped at least KS_CATCHUP_LAG messages: a live stream's flushes
+ * overlap a few hundred, and keep flush_interval_ms. */
+static bool ks__catchup_tail(const ks__run *r)
+{
+    int64_t left = r->lag - (r->messages - r->lag_messages);
+    return r->read_in_flight >= KS_CATCHUP_LAG && left > 0 && left <= r->read_in_flight;
+}
 /* Interval of the progress line. */
 #define KS_PROGRESS_MS 5000
 
@@ -224,6 +242,7 @@ static int ks__flush_send(ks__run *r, bool *sent, char *err, size_t errsize)
         return rc;
     ks_engine_flush_sent(r->engine);
     r->flush_sent_ms = ks__mono_ms();
+    r->sent_at_messages = r->messages;
     *sent = true;
     /* Nothing consumed since the build: a snapshot now has its offsets. */
     ks_snapshots_after_build(r->snaps, r->engine, r->flush_sent_ms);
@@ -245,6 +264,7 @@ static int ks__flush_collect(ks__run *r, bool sync_commit)
     }
     ks_engine_flush_done(r->engine);
     r->flushes++;
+    r->read_in_flight = r->messages - r->sent_at_messages;
     ks_debug("flush %lld written in %.3f s", (long long)r->flushes,
              (double)(ks_mono_ns() - r->flush_start_ns) / 1e9);
     ks_metrics_flush(r->metrics, true, ks_mono_ns() - r->flush_start_ns, ks__wall_ms());
@@ -574,6 +594,7 @@ int ks_run(const ks_config *cfg)
         bool full = !r.outage && ks_engine_pending(r.engine) >= maxp;
         if (now >= r.lag_at) {
             r.lag = ks_source_lag(r.source);
+            r.lag_messages = r.messages;
             r.catchup = r.lag >= KS_CATCHUP_LAG;
             r.lag_at = now + 500;
         }
@@ -596,7 +617,9 @@ int ks_run(const ks_config *cfg)
                 r.backoff_ms = 100;
             }
         }
-        bool due = now >= r.next_flush && (!r.catchup || now - r.flush_begun_ms >= KS_CATCHUP_FLUSH_MS);
+        bool due = (now >= r.next_flush &&
+                    (!r.catchup || now - r.flush_begun_ms >= KS_CATCHUP_FLUSH_MS)) ||
+                   (!r.outage && ks__catchup_tail(&r) && ks_engine_pending(r.engine) > 0);
         if (!eof && (due || full) && !ks_redis_sink_inflight(r.sink)) {
             /* The flush goes out while consumption continues; its reply is
              * collected above, its offsets committed then. */
