@@ -7,6 +7,14 @@
 #include <stdio.h>
 #include <string.h>
 
+#ifdef KS_JEMALLOC
+/* jemalloc's options, read at its start (MALLOC_CONF in the environment
+ * still overrides them). One arena: the threads' caches already keep them
+ * off each other's locks, and an arena per CPU held freed pages apart (a
+ * 45-day catch-up: peak RSS 370-407 MB, 357-364 MB with one; same speed). */
+const char *malloc_conf = "narenas:1";
+#endif
+
 static int ks__version_main(int argc, char **argv)
 {
     (void)argc, (void)argv;
