@@ -126,6 +126,7 @@ static bool ks__catchup_tail(const ks__run *r)
     int64_t left = r->lag - (r->messages - r->lag_messages);
     return r->read_in_flight >= KS_CATCHUP_LAG && left > 0 && left <= r->read_in_flight;
 }
+
 /* Interval of the progress line. */
 #define KS_PROGRESS_MS 5000
 
