@@ -13,13 +13,10 @@
 #include "kpistream/risk.h"
 #include "state/state.h"
 
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define KS__VAL 24 /* formatted value; "" = absent */
-#define KS__FIELDS_PER_CMD 64 /* fields per HSET/HDEL: keeps every command small */
 
 
 ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
@@ -67,6 +64,7 @@ void ks_engine_free(ks_engine *e)
     for (int i = 0; i < e->nparts; i++) {
         ks_pstate_free(e->parts[i].st);
         ks_fpart_free(&e->parts[i].fl);
+        ks_out_forget(&e->parts[i]);
         free(e->parts[i].topic);
     }
     free(e->parts);
@@ -191,6 +189,7 @@ void ks_engine_revoke(ks_engine *e, const char *topic, int32_t partition)
     e->gone.duplicates += p->st->meta.duplicates;
     ks_pstate_free(p->st);
     ks_fpart_free(&p->fl);
+    ks_out_forget(p);
     free(p->topic);
     e->pnum[p - e->parts] = e->pnum[e->nparts - 1];
     *p = e->parts[--e->nparts];
@@ -225,6 +224,7 @@ static void ks__restore_finish(ks_engine *e, ks__part *p)
             p->st->cust[r].risk_sent = p->st->cust[r].risk_score;
         }
     ks_pstate_clear_dirty(p->st);
+    ks_out_forget(p); /* (nothing written yet; said for the reader) */
     /* Day-boundary notices up to the stored clock were sent by the run whose
      * outputs were restored (ks__emit_notices would skip them): dropped now,
      * so they do not count against flush_max_pending (a long replay raises
@@ -657,151 +657,6 @@ int64_t ks_engine_tick(ks_engine *e, int64_t wall_ms)
 
 /* --- flush --- */
 
-/* Per-customer CLV: the contract's formula with the customer's own revenue
- * and the customer's own churn risk as the churn probability:
- * gross_margin x revenue_30d / max(risk_score / 100, min_churn). The
- * group's churn rate is what the flush that writes the customer happens to
- * see, so a crashed and restarted run wrote other values than a straight
- * one; the customer's risk is a function of their events and the day
- * boundaries alone (docs/kpis.md). Formatted exact to the cent (contract 5:
- * half-up on the decimal value, src/kpi/kpi.c). */
-static const char *ks__clv_text(const ks_engine *e, int64_t revenue_micro, unsigned risk_score,
-                                char *buf, size_t size)
-{
-    ks_kpi_params prm = {e->cfg->gross_margin, e->cfg->min_churn};
-    int64_t h;
-    if (!ks_kpi_customer_clv_hundredths(revenue_micro, risk_score, &prm, &h))
-        h = 0;
-    return ks_kpi_format_hundredths(KS_KPI_MONEY, h, buf, size);
-}
-
-/* Formats packed top reasons (3 x 4 bits, reason + 1) as "a,b,c". */
-static char *ks__reasons(uint16_t top, char *buf, size_t size)
-{
-    size_t o = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < 3; i++) {
-        unsigned r = (top >> (4 * i)) & 15u;
-        if (!r)
-            break;
-        const char *name = ks_risk_reason_name((ks_risk_reason)(r - 1));
-        size_t nl = strlen(name);
-        if (o + nl + 2 > size)
-            break;
-        if (o)
-            buf[o++] = ',';
-        memcpy(buf + o, name, nl + 1);
-        o += nl;
-    }
-    return buf;
-}
-
-/* The customer's hash (CONTRACT 4, per-customer fields) and their place in
- * the at-risk ranking, handed to the Redis layout (src/redis/layout/). */
-static void ks__emit_customer(ks_engine *e, ks_batch *b, const ks_pstate *st,
-                              ks_customer *c, int64_t clock_ms)
-{
-    uint32_t idlen;
-    const char *id = ks_pstate_customer_id(st, c, &idlen);
-    ks_customer_rolling r;
-    ks_customer_rolling_at(st, c, clock_ms, &r);
-    enum { KS__MAXF = 24 };
-    ks_out_field f[KS__MAXF];
-    char vals[KS__MAXF][KS__VAL];
-    char reasons[128];
-    int nf = 0;
-#define KS__I(fname, v)                                                        \
-    do {                                                                       \
-        f[nf] = (ks_out_field){fname, vals[nf], ks_batch_i64_text(vals[nf], (int64_t)(v))}; \
-        nf++;                                                                  \
-    } while (0)
-#define KS__S(fname, v)                                                        \
-    do {                                                                       \
-        const char *v_ = (v);                                                  \
-        f[nf] = (ks_out_field){fname, v_, strlen(v_)};                         \
-        nf++;                                                                  \
-    } while (0)
-    if (c->segment != KS_NONE)
-        KS__S("segment", e->sh.segments.names[c->segment]);
-    KS__I("first_seen_ms", c->first_seen_ms);
-    KS__I("last_event_ms", c->last_event_ms);
-    KS__S("status", (c->flags & KS_CUST_CHURNED) ? "churned" : "active");
-    KS__I("orders_30d", r.orders_30d);
-    KS__S("revenue_30d", ks_kpi_format_hundredths(
-                             KS_KPI_MONEY, ks_kpi_hundredths(r.revenue_30d_micro, 1000000),
-                             vals[nf], KS__VAL));
-    KS__I("orders_total", c->orders_total);
-    /* Exact decimal rounding of the micro-unit sums (1.005 -> 1.01). */
-    KS__S("revenue_total",
-          ks_kpi_format_hundredths(KS_KPI_MONEY,
-                                   ks_kpi_hundredths(c->purchases_micro - c->refunds_micro, 1000000),
-                                   vals[nf], KS__VAL));
-    if (c->orders_total)
-        KS__S("aov", ks_kpi_format_hundredths(
-                         KS_KPI_MONEY,
-                         ks_kpi_hundredths(c->purchases_micro, (int64_t)c->orders_total * 1000000),
-                         vals[nf], KS__VAL));
-    KS__I("interactions_7d", r.interactions_7d);
-    KS__I("interactions_28d", r.interactions_28d);
-    if (c->csat_last)
-        KS__I("csat_last", c->csat_last);
-    if (c->nps_last != KS_NONE)
-        KS__I("nps_last", c->nps_last);
-    KS__I("open_tickets", c->open_tickets);
-    KS__I("complaints_30d", r.complaints_30d);
-    KS__I("payment_failures_30d", r.payment_failures_30d);
-    KS__S("clv", ks__clv_text(e, r.revenue_30d_micro, c->risk_score, vals[nf], KS__VAL));
-    KS__I("risk_score", c->risk_score);
-    KS__S("risk_level", ks_risk_level_name((ks_risk_level)c->risk_level));
-    KS__S("risk_reasons", ks__reasons(c->risk_top, reasons, sizeof reasons));
-#undef KS__I
-#undef KS__S
-    ks_layout_customer(b, e->cfg->prefix, id, idlen, f, nf);
-    /* The at-risk ranking holds customers with a score above 0. A ZADD is
-     * sent when the score differs from the one written, a ZREM only for
-     * members we put there; both always after a flush was lost (then Redis
-     * may hold anything we tried to write). */
-    if (c->risk_score > 0 && (!(c->flags & KS_CUST_IN_RISK) || c->risk_sent != c->risk_score ||
-                              e->risk_uncertain)) {
-        ks_layout_risk(&e->risks, b, e->cfg->prefix, id, idlen, c->risk_score);
-        c->flags |= KS_CUST_IN_RISK;
-        c->risk_sent = c->risk_score;
-    } else if (c->risk_score == 0 && ((c->flags & KS_CUST_IN_RISK) || e->risk_uncertain)) {
-        ks_layout_risk(&e->risks, b, e->cfg->prefix, id, idlen, 0);
-        c->flags &= (uint8_t)~KS_CUST_IN_RISK;
-    }
-}
-
-/* Alerts (stream + pub/sub) and triggers (stream) raised since the last flush. */
-static void ks__emit_notices(ks_engine *e, ks_layout_notices *nl, const ks_pstate *st,
-                             int64_t floor_ms)
-{
-    for (uint32_t i = 0; i < st->nnotices; i++) {
-        const ks_notice *n = &st->notices[i];
-        if (n->timed && n->at_ms <= floor_ms)
-            continue; /* sent by the run whose outputs we restored */
-        const ks_customer *c = &st->cust[n->cust];
-        uint32_t idlen;
-        const char *id = ks_pstate_customer_id(st, c, &idlen);
-        char nid[48], reasons[128], clv[32];
-        /* Segment and clv as of the notice's moment, not the flush's. */
-        const char *seg = n->segment != KS_NONE ? e->sh.segments.names[n->segment] : "";
-        if (n->kind != KS_NOTICE_ALERT) {
-            ks_trigger_id((ks_trigger)n->kind, id, idlen, n->at_ms, nid, sizeof nid);
-            ks_out_trigger t = {ks_trigger_name((ks_trigger)n->kind), nid, id, idlen, seg, n->at_ms};
-            ks_layout_trigger(nl, &t);
-            continue;
-        }
-        ks_risk_alert_id(id, idlen, n->at_ms, nid, sizeof nid);
-        ks__reasons(n->top, reasons, sizeof reasons);
-        /* revenue_30d is kept as a double in the notice: micro-units / 1e6,
-         * which llround takes back exactly below 2^52 micro-units. */
-        ks__clv_text(e, (int64_t)llround(n->revenue_30d * 1e6), n->score, clv, sizeof clv);
-        ks_out_alert a = {nid, id, idlen, n->score, reasons, clv, seg, n->at_ms};
-        ks_layout_alert(nl, &a);
-    }
-}
-
 /* The owned partitions as the output path sees them. ids: scratch for their
  * "<topic>:<partition>" names. Returns how many. */
 static int ks__views(ks_engine *e, ks_flush_view *v, char (*ids)[320])
@@ -870,7 +725,7 @@ int ks_engine_build_flush(ks_engine *e, const char *const *strs, const size_t *l
                     continue;
                 ks_pstate *st = p->st;
                 for (uint32_t d = 0; d < st->ndirty; d++)
-                    ks__emit_customer(e, b, st, &st->cust[st->dirty[d]], clock);
+                    ks_out_customer(e, b, p, &st->cust[st->dirty[d]], clock, e->risk_uncertain);
             }
             ks_layout_risks_emit(&e->risks, b, cfg->prefix);
             /* Every partition's notices after the customers, in partition
@@ -879,7 +734,7 @@ int ks_engine_build_flush(ks_engine *e, const char *const *strs, const size_t *l
             ks_layout_notices_begin(&nl, b, cfg->prefix);
             for (int i = 0; i < np; i++)
                 if (e->parts[i].fl.ok)
-                    ks__emit_notices(e, &nl, e->parts[i].st, e->parts[i].notice_floor_ms);
+                    ks_out_notices(e, &nl, e->parts[i].st, e->parts[i].notice_floor_ms);
             ks_layout_notices_end(&nl);
             /* The seen ids are what make a re-sent notice a no-op: keep every
              * id this flush sends (a retry re-sends them, even after the
@@ -1008,6 +863,7 @@ size_t ks_engine_memory(const ks_engine *e)
     for (int i = 0; i < e->nparts; i++) {
         const ks_pstate *st = e->parts[i].st;
         total += ks_fpart_memory(&e->parts[i].fl);
+        total += ks_out_memory(&e->parts[i]);
         total += st->touches.cap * sizeof(ks_touch);
         total += ks_pstate_rolling_memory(st);
         total += sizeof *st + (size_t)st->capcust * sizeof(ks_customer) +

@@ -295,6 +295,7 @@ int ks_engine_snapshot_load(ks_engine *e, const char *topic, int32_t partition, 
     /* Take it in place of the empty state; the replay goes on from its offset. */
     ks_pstate_free(p->st);
     p->st = st;
+    ks_out_forget(p); /* its records are other ones now */
     if (p->fl.xs_init)
         ks_u64map_reset(&p->fl.xs);
     p->fl.xs = xs;

@@ -10,6 +10,18 @@
 #include "kpistream/layout.h"
 #include "state/state.h"
 
+/* What the last flush built wrote into one customer's hash, for the fields
+ * that are not sent on a flag (out_customer.c). Money in hundredths,
+ * counts saturated (a value at the limit is always sent). 36 bytes. */
+typedef struct ks_csent {
+    int32_t revenue_30d_c, clv_c, revenue_total_c;
+    uint32_t orders_total;
+    uint16_t n[5]; /* orders_30d, interactions_7d, interactions_28d, complaints_30d, payment_failures_30d */
+    uint16_t open_tickets, risk_top;
+    uint8_t segment, csat_last, nps_last, risk_score, risk_level;
+    uint8_t state; /* 0: nothing written (send every field); 1 active, 2 churned */
+} ks_csent;
+
 typedef struct ks_engine_part {
     char *topic;
     int32_t partition;
@@ -23,6 +35,8 @@ typedef struct ks_engine_part {
     int64_t want_clock;    /* the clock the last tick gave it, applied lazily (ks__catch_up) */
     ks_fpart fl;           /* its side of the output path (flush.h) */
     bool from_snapshot;    /* its state was loaded from a snapshot (engine_snap.c) */
+    ks_csent *sent;        /* [capsent] by record number (out_customer.c) */
+    uint32_t capsent;
 } ks__part;
 
 struct ks_engine {
@@ -56,5 +70,16 @@ struct ks_engine {
     bool sent;                          /* the built flush was sent and is in flight */
     bool risk_uncertain;                /* so kpi:risk may differ from our flags */
 };
+
+/* A flush's outputs per customer (out_customer.c). */
+/* Appends customer c's changed hash fields (all of them if whole) and
+ * ranking change to b, as of clock_ms, and remembers what it wrote. */
+void ks_out_customer(ks_engine *e, ks_batch *b, ks__part *p, ks_customer *c, int64_t clock_ms,
+                     bool whole);
+/* Appends st's alerts and triggers, but the timed ones at or before floor_ms. */
+void ks_out_notices(ks_engine *e, ks_layout_notices *nl, const ks_pstate *st, int64_t floor_ms);
+/* Forgets what p's customers' hashes hold: each is written whole next. */
+void ks_out_forget(ks__part *p);
+size_t ks_out_memory(const ks__part *p);
 
 #endif

@@ -638,8 +638,10 @@ static void ks__customer_event(ks_pstate *p, ks_customer *c, const ks_event *ev,
                 ks__lru_insert(p, c);
             }
         }
-        if (ev->ts_ms < c->first_seen_ms)
+        if (ev->ts_ms < c->first_seen_ms) {
             c->first_seen_ms = ev->ts_ms;
+            c->flags |= KS_CUST_EARLIER;
+        }
     }
     if (c->segment != KS_NONE && (c->flags & KS_CUST_SEG_OWN))
         ks__touch_active(p, &x->a, c, KS__SEG(p, c->segment), KS_GID_SEGMENT0 + c->segment, t_s);

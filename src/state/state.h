@@ -67,6 +67,7 @@ static inline int ks_intern_count(const ks_intern *t)
 enum {
     KS_CUST_CHURNED = 1 << 0,
     KS_CUST_DIRTY = 1 << 1,   /* must be written at the next flush */
+    KS_CUST_EARLIER = 1 << 2, /* first_seen_ms moved back since its last flush */
     KS_CUST_CANCELLED = 1 << 3, /* churned by a subscription cancel */
     KS_CUST_IN_RISK = 1 << 4,   /* a member of kpi:risk as far as we wrote it */
     KS_CUST_EVENT = 1 << 5,     /* had an event since its last flush (HLLs of active customers) */

@@ -977,3 +977,79 @@ Test(engine, a_member_that_lost_its_partition_is_fenced)
     ks_batch_reset(&b2);
     ks_engine_free(e2);
 }
+
+/* HSETs field value into kpi:customer:<c> behind the engine's back. */
+static void tamper(const char *c, const char *field, const char *value)
+{
+    redisReply *r = redisCommand(rc, "HSET kpi:customer:%s %s %s", c, field, value);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER, "HSET failed");
+    freeReplyObject(r);
+}
+
+Test(engine, customer_hashes_are_written_as_their_changes)
+{
+    /* A hash is written as the fields that changed since the last flush
+     * built (out_customer.c). Fields set behind the engine's back show what
+     * a flush wrote: one it left alone keeps the planted value. */
+    EV(0, "d", T0, "purchase", ",\"order_id\":\"o1\",\"amount\":20,\"category\":\"x\"");
+    EV(0, "d", T0 + 1000, "survey", ",\"kind\":\"csat\",\"score\":4");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:d", "orders_total"), "1");
+    cr_assert_str_eq(get("kpi:customer:d", "aov"), "20.00");
+    cr_assert_str_eq(get("kpi:customer:d", "csat_last"), "4");
+    cr_assert_str_eq(get("kpi:customer:d", "interactions_7d"), "0");
+    tamper("d", "csat_last", "planted");
+    tamper("d", "aov", "planted");
+    tamper("d", "interactions_7d", "planted");
+
+    /* An interaction changes interactions_7d and last_event_ms only. */
+    EV(0, "d", T0 + HOUR, "interaction", "");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:d", "interactions_7d"), "1");
+    char want[32];
+    snprintf(want, sizeof want, "%lld", (long long)(T0 + HOUR));
+    cr_assert_str_eq(get("kpi:customer:d", "last_event_ms"), want);
+    cr_assert_str_eq(get("kpi:customer:d", "csat_last"), "planted");
+    cr_assert_str_eq(get("kpi:customer:d", "aov"), "planted");
+
+    /* A second purchase changes the lifetime money fields, aov with them. */
+    EV(0, "d", T0 + 2 * HOUR, "purchase", ",\"order_id\":\"o2\",\"amount\":40,\"category\":\"x\"");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:d", "aov"), "30.00");
+    cr_assert_str_eq(get("kpi:customer:d", "orders_total"), "2");
+    cr_assert_str_eq(get("kpi:customer:d", "revenue_total"), "60.00");
+    cr_assert_str_eq(get("kpi:customer:d", "csat_last"), "planted");
+
+    /* Time alone moves the rolling fields: 31 days on, with no event of d's
+     * (another customer moves the clock), d's 30-day orders fall to 0. */
+    tamper("d", "orders_30d", "planted");
+    EV(1, "z", T0 + 31 * DAY, "interaction", "");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:d", "orders_30d"), "0");
+    cr_assert_str_eq(get("kpi:customer:d", "revenue_30d"), "0.00");
+    cr_assert_str_eq(get("kpi:customer:d", "clv"), "0.00");
+    cr_assert_str_eq(get("kpi:customer:d", "csat_last"), "planted");
+}
+
+Test(engine, a_flush_built_and_not_confirmed_makes_the_next_write_whole)
+{
+    EV(0, "d", T0, "survey", ",\"kind\":\"csat\",\"score\":5");
+    flush();
+    tamper("d", "csat_last", "planted");
+    tamper("d", "status", "planted");
+    /* Built, never written (a lost flush): what it held is unknown, so the
+     * next flush writes every field of every customer it carries. */
+    EV(0, "d", T0 + HOUR, "interaction", "");
+    build_of(e, &batch);
+    EV(0, "d", T0 + 2 * HOUR, "interaction", "");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:d", "csat_last"), "5");
+    cr_assert_str_eq(get("kpi:customer:d", "status"), "active");
+    cr_assert_str_eq(get("kpi:customer:d", "interactions_7d"), "2");
+    /* Then changes only again. */
+    tamper("d", "csat_last", "planted");
+    EV(0, "d", T0 + 3 * HOUR, "interaction", "");
+    flush();
+    cr_assert_str_eq(get("kpi:customer:d", "csat_last"), "planted");
+    cr_assert_str_eq(get("kpi:customer:d", "interactions_7d"), "3");
+}
