@@ -17,8 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-
 ks_engine *ks_engine_new(const ks_config *cfg, char *errstr, size_t errsize)
 {
     ks_engine *e = calloc(1, sizeof *e);
@@ -226,7 +224,7 @@ static void ks__restore_finish(ks_engine *e, ks__part *p)
     ks_pstate_clear_dirty(p->st);
     ks_out_forget(p); /* (nothing written yet; said for the reader) */
     /* Day-boundary notices up to the stored clock were sent by the run whose
-     * outputs were restored (ks__emit_notices would skip them): dropped now,
+     * outputs were restored (ks_out_notices would skip them): dropped now,
      * so they do not count against flush_max_pending (a long replay raises
      * thousands). */
     uint32_t keep = 0;

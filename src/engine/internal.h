@@ -68,7 +68,8 @@ struct ks_engine {
     double churn30;                     /* global churn rate of the 30d window, as a fraction */
     bool unconfirmed;                   /* a flush was built and not confirmed written */
     bool sent;                          /* the built flush was sent and is in flight */
-    bool risk_uncertain;                /* so kpi:risk may differ from our flags */
+    bool risk_uncertain;                /* so kpi:risk and the customer hashes may differ
+                                         * from what we remember writing: write them whole */
 };
 
 /* A flush's outputs per customer (out_customer.c). */

@@ -109,7 +109,8 @@ static char *ks__reasons(uint16_t top, char *buf, size_t size)
     return buf;
 }
 
-/* The customer's place in the at-risk ranking. A ZADD is sent when the
+/* The customer's place in the at-risk ranking, which holds the customers
+ * with a score above 0. A ZADD is sent when the
  * score differs from the one written, a ZREM only for members we put
  * there; both always after a flush was lost (then Redis may hold anything
  * we tried to write). */
