@@ -48,12 +48,12 @@
  * free blocks exceed a quarter of the bytes in use.
  *
  * Retention. A list keeps the buckets some field can still reach from a
- * clock at most one bucket behind the customer's newest bucket (of either
- * list): interaction buckets whose 40320 s bucket is less than 61 behind the
- * newest's, money buckets less than 121 behind (60 for the 30 days, 60 for
- * the 30 before, 1 of slack: the engine reads a partition at most 6 hours,
- * KS_ENGINE_ALIGN_MS, ahead of its clock, less than a bucket). So an
- * interaction list holds at most 244 buckets and a money list 121, and
+ * clock at most two buckets behind the customer's newest bucket (of either
+ * list): interaction buckets whose 40320 s bucket is less than 62 behind the
+ * newest's, money buckets less than 122 behind (60 for the 30 days, 60 for
+ * the 30 before, 2 of slack: the engine reads a partition at most 16 hours,
+ * KS_ENGINE_ALIGN_MS, ahead of its clock, less than two buckets). So an
+ * interaction list holds at most 248 buckets and a money list 122, and
  * what is kept depends on the customer's events only.
  * The cut is made when an event moves the newest bucket far enough. A list
  * whose newest bucket is past retention at the clock minus the largest
@@ -85,8 +85,8 @@
 #define KS__B28 40320LL /* 28d / 60 = 4 x KS__B7 */
 #define KS__B30 43200LL /* 30d / 60 */
 #define KS__UNIT 1440LL /* heap key unit: divides every bucket width above */
-#define KS__KEEP28 61   /* 40320 s buckets kept behind the newest (60 + 1 of slack) */
-#define KS__KEEP30 121  /* 43200 s buckets kept behind the newest (120 + 1) */
+#define KS__KEEP28 62   /* 40320 s buckets kept behind the newest (60 + 2 of slack) */
+#define KS__KEEP30 122  /* 43200 s buckets kept behind the newest (120 + 2) */
 #define KS__ENTRY_MAX 64 /* bytes an entry can take (a money entry: 1 + 10 + 4 x 11) */
 
 static int64_t ks__fdiv(int64_t a, int64_t b)

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kpistream/engine.h"
 #include "state/state.h"
 #include "state_config.h"
 #include "xorshift.h"
@@ -451,6 +452,9 @@ static uint64_t next_rand(void)
     return kst_xorshift(&rng);
 }
 
+/* The first clock of the random streams: a minute before a 40320 s edge. */
+#define FIRST (C + (B28 - 60) * SEC)
+
 Test(rolling, random_streams_match_the_window_rule)
 {
     enum { CUST = 40, PER = 300 };
@@ -461,9 +465,13 @@ Test(rolling, random_streams_match_the_window_rule)
          * bursts (many events in few buckets), most out of order. */
         int64_t span = (10 + (int64_t)(next_rand() % 81)) * DAY;
         int64_t burst = (k % 4 == 0) ? 3 * HOUR : span;
-        /* Some run up to an hour ahead of the first clock (the engine reads
-         * a partition up to KS_ENGINE_ALIGN_MS ahead of the watermark). */
-        int64_t base = C - span + (k % 5 == 1 ? HOUR : 0);
+        /* Some run ahead of the first clock, up to KS_ENGINE_ALIGN_MS: the
+         * engine reads a partition that far ahead of the watermark, and the
+         * lists must still hold what the clock behind can ask for. The
+         * first clock is late in its 40320 s bucket, so that span reaches
+         * two buckets on. */
+        int64_t ahead = k % 5 == 1 ? HOUR : k % 5 == 3 ? FIRST - C + KS_ENGINE_ALIGN_MS : 0;
+        int64_t base = C - span + ahead;
         for (int i = 0; i < PER; i++) {
             ref_ev *e = &evs[k][i];
             e->type = (int)(next_rand() % 5);
@@ -504,7 +512,7 @@ Test(rolling, random_streams_match_the_window_rule)
                 break;
             }
         }
-    /* Clocks from C on, increasing: every edge of each width for 70 days,
+    /* Clocks from FIRST on, increasing: every edge of each width for 70 days,
      * one second either side, and odd moments in between. */
     enum { MAXCLOCKS = 4096 };
     static int64_t clocks[MAXCLOCKS];
@@ -514,12 +522,13 @@ Test(rolling, random_streams_match_the_window_rule)
         for (int64_t e = base_s; e <= base_s + 70 * 86400; e += widths[w])
             for (int d = -1; d <= 1 && nclocks < MAXCLOCKS; d++)
                 clocks[nclocks++] = e + d;
+    clocks[nclocks++] = FIRST / SEC;
     for (int i = 0; i < 200 && nclocks < MAXCLOCKS; i++)
         clocks[nclocks++] = base_s + (int64_t)(next_rand() % (70 * 86400));
     qsort(clocks, (size_t)nclocks, sizeof clocks[0], cmp_i64);
     for (int step = 0; step < nclocks; step++) {
         int64_t c_s = clocks[step];
-        if (c_s < base_s || (step && c_s == clocks[step - 1])) continue;
+        if (c_s < FIRST / SEC || (step && c_s == clocks[step - 1])) continue;
         int64_t c = c_s * SEC;
         ks_pstate_advance(st, c);
         for (int k = 0; k < CUST; k++) {
