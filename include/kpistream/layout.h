@@ -96,7 +96,8 @@ void ks_layout_trigger(ks_layout_notices *nl, const ks_out_trigger *t);
 /** Ends the run: the batch may take other commands again. */
 void ks_layout_notices_end(ks_layout_notices *nl);
 
-/** Forgets the sent-notice ids older than keep_from_ms. */
+/** Forgets the sent-notice ids of the UTC days before keep_from_ms's (whole
+ *  days: the ids of keep_from_ms's own day stay). */
 void ks_layout_notices_trim(ks_batch *b, const char *prefix, int64_t keep_from_ms);
 
 #endif

@@ -14,6 +14,7 @@
 #include "kpistream/config.h"
 #include "kpistream/engine.h"
 #include "kpistream/err.h"
+#include "kpistream/risk.h"
 #include "kpistream/sink.h"
 
 #include <criterion/criterion.h>
@@ -73,6 +74,21 @@ static long long rcall_ll(const char *cmd, const char *key)
     long long v = r->integer;
     freeReplyObject(r);
     return v;
+}
+
+/* Ids in the seen-notice hashes: one per UTC day listed in the days hash. */
+static long long nseen(void)
+{
+    redisReply *r = redisCommand(rc, "HKEYS kpi:notices:seen:days");
+    cr_assert(r && r->type == REDIS_REPLY_ARRAY, "HKEYS kpi:notices:seen:days failed");
+    long long n = 0;
+    for (size_t i = 0; i < r->elements; i++) {
+        char key[64];
+        snprintf(key, sizeof key, "kpi:notices:seen:%s", r->element[i]->str);
+        n += rcall_ll("HLEN", key);
+    }
+    freeReplyObject(r);
+    return n;
 }
 
 /* Notices: entries of the streams (each id is added once by its script). */
@@ -923,11 +939,65 @@ Test(engine, notices_a_failing_stream_held_back_are_sent_once_by_the_retry)
     flush();
     cr_assert_eq(ntriggers(), 151, "every trigger once: none lost to the failed attempt");
     cr_assert_eq(nalerts(), 1);
-    cr_assert_eq(rcall_ll("ZCARD", "kpi:notices:seen"), 152);
+    cr_assert_eq(nseen(), 152);
     flush();
     cr_assert_eq(ntriggers(), 151, "an idle flush sends nothing again");
     cr_assert_eq(nalerts(), 1);
     cr_assert_eq(npublished, 1, "the alert was published once");
+}
+
+/* The seen ids are kept by UTC day and trimmed by whole days: after the
+ * clock moved on, the day of an old trigger is gone, the days within two of
+ * the clock stay, and the sorted set an earlier layout kept under
+ * kpi:notices:seen drains by time. */
+Test(engine, seen_notice_ids_are_trimmed_by_whole_days)
+{
+    redisReply *r = redisCommand(rc, "ZADD kpi:notices:seen %lld old-layout-old %lld old-layout-new",
+                                 (long long)(T0 - DAY), (long long)(T0 + 5 * DAY));
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER, "ZADD failed");
+    freeReplyObject(r);
+    EV(0, "a", T0, "survey", ",\"kind\":\"nps\",\"score\":0");
+    flush();
+    cr_assert_eq(ntriggers(), 1);
+    char day0[24], key[64];
+    snprintf(day0, sizeof day0, "%lld", (long long)(T0 / DAY));
+    snprintf(key, sizeof key, "kpi:notices:seen:%s", day0);
+    cr_assert_eq(rcall_ll("HLEN", key), 1, "the trigger's id is kept under its day");
+    cr_assert_eq(nseen(), 1);
+    /* Four days later: another trigger; T0's day is more than two behind. */
+    EV(1, "b", T0 + 4 * DAY, "survey", ",\"kind\":\"nps\",\"score\":0");
+    flush();
+    cr_assert_eq(ntriggers(), 2);
+    cr_assert_eq(rcall_ll("EXISTS", key), 0, "the old day is deleted whole");
+    r = redisCommand(rc, "HEXISTS kpi:notices:seen:days %s", day0);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 0, "and leaves the index");
+    freeReplyObject(r);
+    cr_assert_eq(nseen(), 1, "the new trigger's id stays");
+    cr_assert_eq(rcall_ll("ZCARD", "kpi:notices:seen"), 1, "the old layout's set drains by time");
+    r = redisCommand(rc, "ZSCORE kpi:notices:seen old-layout-new");
+    cr_assert(r && r->type == REDIS_REPLY_STRING, "its recent id stays until its time passes");
+    freeReplyObject(r);
+}
+
+/* Upgraded from the layout that kept the seen ids in one sorted set: an id
+ * in it counts as sent, and moves to its day. */
+Test(engine, an_id_in_the_old_layouts_seen_set_is_not_sent_again)
+{
+    char tid[128];
+    cr_assert_not_null(ks_trigger_id(KS_TRIGGER_DETRACTOR, "a", 1, T0, tid, sizeof tid));
+    redisReply *r = redisCommand(rc, "ZADD kpi:notices:seen %lld %s", (long long)T0, tid);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER, "ZADD failed");
+    freeReplyObject(r);
+    EV(0, "a", T0, "survey", ",\"kind\":\"nps\",\"score\":0");
+    EV(1, "b", T0 + 1, "survey", ",\"kind\":\"nps\",\"score\":0");
+    flush();
+    cr_assert_eq(ntriggers(), 1, "only b's trigger: a's was sent by the old layout");
+    char key[64];
+    snprintf(key, sizeof key, "kpi:notices:seen:%lld", (long long)(T0 / DAY));
+    r = redisCommand(rc, "HEXISTS %s %s", key, tid);
+    cr_assert(r && r->type == REDIS_REPLY_INTEGER && r->integer == 1, "a's id moved to its day");
+    freeReplyObject(r);
+    cr_assert_eq(nseen(), 2);
 }
 
 Test(engine, a_member_that_lost_its_partition_is_fenced)

@@ -586,7 +586,7 @@ static char *dump_outputs(const kst_redis *r, long *hvar)
     static const char *const ignore[] = {"updated_at_ms",     "tok:*", "group",
                                          "off:*",             "pc:*",
                                          "key:kpi:agg:h:*",   "key:kpi:agg:names:*",
-                                         "key:kpi:offsets:*", "key:kpi:notices:seen",
+                                         "key:kpi:offsets:*", "key:kpi:notices:seen:*",
                                          "key:kpi:history", /* wall-clock minutes */
                                          NULL};
     char *d = kst_redis_dump(c, "kpi:*", ignore);
