@@ -952,73 +952,78 @@ static int ks__top_cmp(const void *x, const void *y)
 /* At most this many expired HLL buckets are deleted per window and flush. */
 #define KS__HLL_DEL_MAX 10000
 
-/* Customers to add to the HLL of window w's bucket n. */
+/* A customer to add to the HLLs: its latest event's time, where it is. */
+typedef struct ks__hcust {
+    int64_t t_s;
+    uint32_t part, cust;
+} ks__hcust;
+
+/* A customer to add to the HLL of one window's bucket n. */
 typedef struct ks__hadd {
     int64_t n;
     uint32_t part, cust;
-    uint8_t w;
 } ks__hadd;
 
 static int ks__hadd_cmp(const void *x, const void *y)
 {
     const ks__hadd *a = x, *b = y;
-    if (a->w != b->w)
-        return a->w < b->w ? -1 : 1;
     if (a->n != b->n)
         return a->n < b->n ? -1 : 1;
-    return 0;
+    if (a->part != b->part)
+        return a->part < b->part ? -1 : 1;
+    return a->cust < b->cust ? -1 : a->cust > b->cust;
 }
 
-/* Buckets a window's entries may span for ks__hadd_sort's counting sort:
+/* Buckets a window's entries may span for ks__hadd_window's counting sort:
  * a window plus what partitions read ahead of the clock, in practice. */
 #define KS__HADD_SPAN 65536
 
-/* Orders v[0..nv) by (w, n), equal keys in their order: a counting sort by
- * window, then one by bucket within each window (qsort for a window whose
- * buckets span more than KS__HADD_SPAN). qsort's comparator calls over
- * every changed customer and window were 2.6 % of a live run's CPU. */
-static void ks__hadd_sort(ks__hadd *v, size_t nv, int nw)
+/* Fills v with the customers of hc whose bucket of width `width` is after
+ * `behind`, ordered by bucket, equal buckets in hc's order: a counting sort
+ * (a qsort over every changed customer and window was 2.6 % of a live run's
+ * CPU), or qsort when the buckets span more than KS__HADD_SPAN (cnt has
+ * KS__HADD_SPAN + 1 entries). One window at a time, from one compact list:
+ * a catch-up's largest flush held 19 MB of (window, bucket) entries for
+ * every window at once, and peak RSS is reached there. Returns the count. */
+static size_t ks__hadd_window(const ks__hcust *hc, size_t nh, int64_t width, int64_t behind,
+                              ks__hadd *v, uint32_t *cnt)
 {
-    ks__hadd *tmp = malloc(nv * sizeof *tmp);
-    uint32_t *cnt = tmp ? calloc(KS__HADD_SPAN + 1, sizeof *cnt) : NULL;
-    if (!cnt) { /* out of memory: the slower way */
-        free(tmp);
+    size_t nv = 0;
+    int64_t mn = INT64_MAX, mx = INT64_MIN, span;
+    for (size_t i = 0; i < nh; i++) {
+        int64_t n = ks__fdiv(hc[i].t_s, width);
+        if (n <= behind)
+            continue; /* behind the group's window: counts nowhere */
+        mn = n < mn ? n : mn;
+        mx = n > mx ? n : mx;
+        nv++;
+    }
+    if (nv == 0)
+        return 0;
+    if (__builtin_sub_overflow(mx, mn, &span) || span >= KS__HADD_SPAN) {
+        size_t k = 0;
+        for (size_t i = 0; i < nh; i++) {
+            int64_t n = ks__fdiv(hc[i].t_s, width);
+            if (n > behind)
+                v[k++] = (ks__hadd){n, hc[i].part, hc[i].cust};
+        }
         qsort(v, nv, sizeof *v, ks__hadd_cmp);
-        return;
+        return nv;
     }
-    size_t at[KS_MAX_WINDOWS + 1] = {0}, pos[KS_MAX_WINDOWS];
-    for (size_t i = 0; i < nv; i++)
-        at[v[i].w + 1]++;
-    for (int w = 0; w < nw; w++) {
-        at[w + 1] += at[w];
-        pos[w] = at[w];
+    memset(cnt, 0, ((size_t)span + 2) * sizeof *cnt);
+    for (size_t i = 0; i < nh; i++) {
+        int64_t n = ks__fdiv(hc[i].t_s, width);
+        if (n > behind)
+            cnt[n - mn + 1]++;
     }
-    for (size_t i = 0; i < nv; i++)
-        tmp[pos[v[i].w]++] = v[i];
-    for (int w = 0; w < nw; w++) {
-        size_t lo = at[w], hi = at[w + 1];
-        if (lo == hi)
-            continue;
-        int64_t mn = tmp[lo].n, mx = mn, span;
-        for (size_t i = lo; i < hi; i++) {
-            mn = tmp[i].n < mn ? tmp[i].n : mn;
-            mx = tmp[i].n > mx ? tmp[i].n : mx;
-        }
-        if (__builtin_sub_overflow(mx, mn, &span) || span >= KS__HADD_SPAN) {
-            memcpy(v + lo, tmp + lo, (hi - lo) * sizeof *v);
-            qsort(v + lo, hi - lo, sizeof *v, ks__hadd_cmp);
-            continue;
-        }
-        memset(cnt, 0, ((size_t)span + 2) * sizeof *cnt);
-        for (size_t i = lo; i < hi; i++)
-            cnt[tmp[i].n - mn + 1]++;
-        for (int64_t k = 0; k <= span; k++)
-            cnt[k + 1] += cnt[k];
-        for (size_t i = lo; i < hi; i++)
-            v[lo + cnt[tmp[i].n - mn]++] = tmp[i];
+    for (int64_t k = 0; k <= span; k++)
+        cnt[k + 1] += cnt[k];
+    for (size_t i = 0; i < nh; i++) {
+        int64_t n = ks__fdiv(hc[i].t_s, width);
+        if (n > behind)
+            v[cnt[n - mn]++] = (ks__hadd){n, hc[i].part, hc[i].cust};
     }
-    free(cnt);
-    free(tmp);
+    return nv;
 }
 
 static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b, int64_t old_g,
@@ -1032,13 +1037,17 @@ static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b
     for (int i = 0; i < nparts; i++)
         if (parts[i].fp->ok)
             cap += parts[i].st->ndirty;
-    cap *= (size_t)cfg->nwindows;
+    ks__hcust *hc = cap ? malloc(cap * sizeof *hc) : NULL;
     ks__hadd *v = cap ? malloc(cap * sizeof *v) : NULL;
-    if (cap && !v) {
+    uint32_t *bcnt = cap ? malloc((KS__HADD_SPAN + 1) * sizeof *bcnt) : NULL;
+    if (cap && (!hc || !v || !bcnt)) {
+        free(hc);
+        free(v);
+        free(bcnt);
         b->failed = 1;
         return;
     }
-    size_t nv = 0;
+    size_t nh = 0;
     for (int i = 0; i < nparts; i++) {
         ks_pstate *st = parts[i].st;
         if (!parts[i].fp->ok)
@@ -1052,40 +1061,37 @@ static void ks__hll(ks_flusher *f, ks_flush_view *parts, int nparts, ks_batch *b
             if (!(c->flags & KS_CUST_EVENT) && !all)
                 continue;
             c->flags &= (uint8_t)~KS_CUST_EVENT;
-            int64_t t_s = c->last_event_ms / 1000;
-            for (int w = 0; w < cfg->nwindows; w++) {
-                int64_t width = ks__width_s(cfg, w);
-                int64_t n = ks__fdiv(t_s, width);
-                if (n <= ks__fdiv(g / 1000, width) - KS_WINDOW_BUCKETS)
-                    continue; /* behind the group's window: counts nowhere */
-                v[nv++] = (ks__hadd){n, (uint32_t)i, st->dirty[d], (uint8_t)w};
-            }
+            hc[nh++] = (ks__hcust){c->last_event_ms / 1000, (uint32_t)i, st->dirty[d]};
         }
     }
-    if (nv)
-        ks__hadd_sort(v, nv, cfg->nwindows);
     int64_t newmax[KS_MAX_WINDOWS];
-    for (int w = 0; w < cfg->nwindows; w++)
+    for (int w = 0; w < cfg->nwindows; w++) {
         newmax[w] = f->hmax[w];
-    for (size_t i = 0; i < nv;) {
-        size_t j = i;
-        while (j < nv && j - i < 1000 && v[j].w == v[i].w && v[j].n == v[i].n) {
-            if (j == i) {
-                ks_batch_cmd(b);
-                ks_batch_str(b, "PFADD");
-                ks_batch_fmt(b, "%sagg:h:%s:%lld", cfg->prefix, cfg->windows[v[i].w].name,
-                             (long long)v[i].n);
+        int64_t width = ks__width_s(cfg, w);
+        size_t nv = ks__hadd_window(hc, nh, width, ks__fdiv(g / 1000, width) - KS_WINDOW_BUCKETS,
+                                    v, bcnt);
+        for (size_t i = 0; i < nv;) {
+            size_t j = i;
+            while (j < nv && j - i < 1000 && v[j].n == v[i].n) {
+                if (j == i) {
+                    ks_batch_cmd(b);
+                    ks_batch_str(b, "PFADD");
+                    ks_batch_fmt(b, "%sagg:h:%s:%lld", cfg->prefix, cfg->windows[w].name,
+                                 (long long)v[i].n);
+                }
+                uint32_t idlen;
+                const ks_pstate *st = parts[v[j].part].st;
+                const char *id = ks_pstate_customer_id(st, &st->cust[v[j].cust], &idlen);
+                ks_batch_arg(b, id, idlen);
+                j++;
             }
-            uint32_t idlen;
-            const ks_pstate *st = parts[v[j].part].st;
-            const char *id = ks_pstate_customer_id(st, &st->cust[v[j].cust], &idlen);
-            ks_batch_arg(b, id, idlen);
-            j++;
+            if (v[i].n > newmax[w])
+                newmax[w] = v[i].n;
+            i = j;
         }
-        if (v[i].n > newmax[v[i].w])
-            newmax[v[i].w] = v[i].n;
-        i = j;
     }
+    free(hc);
+    free(bcnt);
     free(v);
     for (int w = 0; w < cfg->nwindows; w++) {
         int64_t width = ks__width_s(cfg, w);
