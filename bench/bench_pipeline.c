@@ -14,7 +14,7 @@
  *       --only engine: that pass alone; --read-runs R: each chunk of P x R
  *       consecutive events applied partition by partition (in order within
  *       each), as the source hands over a partition's fetched messages in a
- *       run while it is warm (a catch-up's runs are about 140), instead of in
+ *       run while it is warm (a catch-up's runs are about 100), instead of in
  *       time order across partitions (R 1, the default).
  *       With --days: every event of a D-day timeline (activity A, seed 7: the
  *       catch-up part's stream), or its first N with --events; the long

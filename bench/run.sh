@@ -377,11 +377,11 @@ if part engine; then
 section "1. engine only: parse + validate + dedup + state update, one core"
 $(perf_wrap engine) "$BP" engine --events "$N" --customers "$C" | tee "$TMP/engine.txt"
 # The catch-up's stream (part 0's shape) through the engine alone, each
-# partition's events in runs of 140, as the source hands them over
-# (what it has in 16 hours, KS_ENGINE_ALIGN_MS).
-echo "-- the catch-up's stream ($CU_C customers, $CU_DAYS days, $CU_P partitions), partitions in runs of 140"
+# partition's events in runs of 100, as the source hands them over
+# (what it has in 12 hours, KS_ENGINE_ALIGN_MS).
+echo "-- the catch-up's stream ($CU_C customers, $CU_DAYS days, $CU_P partitions), partitions in runs of 100"
 "$BP" engine --customers "$CU_C" --days "$CU_DAYS" --activity "$CU_ACT" --partitions "$CU_P" \
-    --read-runs 140 --only engine | tee "$TMP/engine_cu.txt"
+    --read-runs 100 --only engine | tee "$TMP/engine_cu.txt"
 fi
 
 # ---------------------------------------------------------------- 2. memory
@@ -592,7 +592,7 @@ fi
 part kafka && printf '%-44s: %12s events/s\n' "raw librdkafka consume (baseline)" "$(fmt "$RAW")"
 if part engine; then
 printf '%-44s: %12s events/s   [>= 1,000,000]\n' "kpistream engine (parse+update, 1 core)" "$(fmt "$ENG")"
-printf '%-44s: %12s events/s\n' "  the catch-up's stream, runs of 140" "$(fmt "$ENG_CU")"
+printf '%-44s: %12s events/s\n' "  the catch-up's stream, runs of 100" "$(fmt "$ENG_CU")"
 printf '%-44s: %12s events/s\n' "  ks_event_parse alone (parse+validate)" "$(fmt "$PARSE")"
 printf '%-44s: %12s events/s\n' "  stock cJSON parse+delete alone" "$(fmt "$CJ")"
 printf '%-44s: %12s events/s\n' "  memchr scan of the bytes (floor)" "$(fmt "$MEMCHR")"

@@ -60,15 +60,16 @@ bool ks_engine_is_replay(ks_engine *e, const char *topic, int32_t partition, int
  * partition with the lowest event time, and never from one more than
  * KS_ENGINE_ALIGN_MS ahead of the watermark, so partitions advance together
  * and window series never hold far-future buckets (watermark alignment, as
- * in Flink). Sixteen hours: a partition is then read in runs of its events
- * (about 140 in a 45-day catch-up over 128 partitions; 9 at one hour, 50 at
+ * in Flink). Twelve hours: a partition is then read in runs of its events
+ * (about 100 in a 45-day catch-up over 128 partitions; 9 at one hour, 50 at
  * six) while its state is in cache; at six hours kpistream spent about a
- * tenth more CPU on that catch-up, for 12 MiB less state
- * (docs/benchmarks.md). What the outputs say does not depend on it
- * (docs/architecture.md). It must stay under the two 40320 s buckets (22.4
- * hours) of slack the customers' rolling lists keep behind a customer's
- * newest (rolling.c). */
-#define KS_ENGINE_ALIGN_MS (16 * 60LL * 60 * 1000)
+ * tenth more CPU on that catch-up. Longer spans saved little more and held
+ * more future buckets (16 hours: 6 MiB more state than 12, and peak RSS is
+ * at its bound; docs/benchmarks.md). What the outputs say does not depend
+ * on it (docs/architecture.md). It must stay under the two 40320 s buckets
+ * (22.4 hours) of slack the customers' rolling lists keep behind a
+ * customer's newest (rolling.c). */
+#define KS_ENGINE_ALIGN_MS (12 * 60LL * 60 * 1000)
 
 /** Returns a partition's read priority: its newest event time (INT64_MIN
  *  before any). In wall-clock mode every partition has the same priority. */

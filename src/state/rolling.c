@@ -51,7 +51,7 @@
  * clock at most two buckets behind the customer's newest bucket (of either
  * list): interaction buckets whose 40320 s bucket is less than 62 behind the
  * newest's, money buckets less than 122 behind (60 for the 30 days, 60 for
- * the 30 before, 2 of slack: the engine reads a partition at most 16 hours,
+ * the 30 before, 2 of slack: the engine reads a partition at most 12 hours,
  * KS_ENGINE_ALIGN_MS, ahead of its clock, less than two buckets). So an
  * interaction list holds at most 248 buckets and a money list 122, and
  * what is kept depends on the customer's events only.

@@ -480,6 +480,8 @@ Test(rolling, random_streams_match_the_window_rule)
             e->ts_ms = base + off;
             e->micro = e->type == 1 || e->type == 2 ? 1 + (int64_t)(next_rand() % 100000000) : 0;
         }
+        if (k % 5 == 3) /* the span's whole way ahead, not short of it by chance */
+            evs[k][PER - 1].ts_ms = base + span - SEC;
     }
     /* Interleave customers; apply in the arrays' (random) order. */
     for (int i = 0; i < PER; i++)
