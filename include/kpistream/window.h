@@ -219,7 +219,10 @@ void ks_series_advance(ks_series *s, int64_t clock_s);
 /** Adds the buckets in the window ending at clock_s into *sum (elementwise). */
 void ks_series_sum_window(const ks_series *s, int64_t clock_s, ks_bucket *sum);
 
-/** Adds the buckets strictly after the bucket of clock_s (future buckets) into *sum. */
-void ks_series_sum_future(const ks_series *s, int64_t clock_s, ks_bucket *sum);
+/** Returns counter k summed over the buckets strictly after the bucket of
+ *  clock_s (future buckets). One counter, not all: a flush needs only the
+ *  base changes ahead of the clock, and in a catch-up the 1-hour window of
+ *  a partition read ahead holds hundreds of future buckets. */
+int64_t ks_series_future_count(const ks_series *s, int64_t clock_s, ks_counter k);
 
 #endif

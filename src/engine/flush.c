@@ -618,17 +618,16 @@ static int ks__share(ks_flusher *f, ks_fpart *fp, ks_pstate *st, ks_share *out)
             if (d == KS_NAMES_NONE)
                 return KS_ERR_NOMEM;
             for (int w = 0; w < cfg->nwindows && rc == 0; w++) {
-                ks_bucket s, fut;
+                ks_bucket s;
                 memset(&s, 0, sizeof s);
-                memset(&fut, 0, sizeof fut);
                 ks_series_sum_window(&g->win[w], clock_s, &s);
-                ks_series_sum_future(&g->win[w], clock_s, &fut);
                 for (int k = 0; k < KS_C__COUNT && rc == 0; k++)
                     if (s.v[k])
                         rc = ks__put(f, ks__ctr_fid(f, d, w, k), s.v[k]);
                 if (rc == 0)
                     rc = ks__put(f, ks__ctr_fid(f, d, w, KS_C__COUNT),
-                                 g->base - fut.v[KS_C_BASE_DELTA]);
+                                 g->base - ks_series_future_count(&g->win[w], clock_s,
+                                                                  KS_C_BASE_DELTA));
             }
         }
         if (fp->xs_init) {

@@ -391,8 +391,10 @@ void ks_series_sum_window(const ks_series *s, int64_t clock_s, ks_bucket *sum)
     ks__add_range(s, ks__live_from(s, nc - (KS_WINDOW_BUCKETS - 1)), nc, sum);
 }
 
-void ks_series_sum_future(const ks_series *s, int64_t clock_s, ks_bucket *sum)
+int64_t ks_series_future_count(const ks_series *s, int64_t clock_s, ks_counter k)
 {
-    int64_t nc = ks__floordiv(clock_s, s->width_s);
-    ks__add_range(s, ks__live_from(s, nc + 1), INT64_MAX, sum);
+    int64_t nc = ks__floordiv(clock_s, s->width_s), sum = 0;
+    for (uint32_t i = ks__lower(s, ks__live_from(s, nc + 1)); i < s->n; i++)
+        sum += ks_sbucket_get(&s->e[s->head + i], k);
+    return sum;
 }
