@@ -524,7 +524,8 @@ Test(rolling, random_streams_match_the_window_rule)
         for (int64_t e = base_s; e <= base_s + 70 * 86400; e += widths[w])
             for (int d = -1; d <= 1 && nclocks < MAXCLOCKS; d++)
                 clocks[nclocks++] = e + d;
-    clocks[nclocks++] = FIRST / SEC;
+    if (nclocks < MAXCLOCKS)
+        clocks[nclocks++] = FIRST / SEC;
     for (int i = 0; i < 200 && nclocks < MAXCLOCKS; i++)
         clocks[nclocks++] = base_s + (int64_t)(next_rand() % (70 * 86400));
     qsort(clocks, (size_t)nclocks, sizeof clocks[0], cmp_i64);
