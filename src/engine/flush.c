@@ -435,10 +435,7 @@ static uint64_t ks__xkey(uint32_t xid, int w, int64_t n)
 
 static void ks__xunkey(uint64_t key, uint32_t *xid, int *w, int64_t *n)
 {
-    static uint64_t inv;
-    if (!inv)
-        inv = ks__xinv();
-    key *= inv;
+    key *= ks__xinv(); /* (folded to a constant by the compiler) */
     *xid = (uint32_t)(key >> 40) - 1;
     *w = (int)((key >> KS__XBITS) & 7);
     int64_t v = (int64_t)(key & ((1ULL << KS__XBITS) - 1));
@@ -447,10 +444,38 @@ static void ks__xunkey(uint64_t key, uint32_t *xid, int *w, int64_t *n)
     *n = v;
 }
 
+/* Whether a count may still be in its window: not once its bucket is behind
+ * the window at the partition's clock, which only moves on (the flush deletes
+ * those; ks__xadd does not make them). Given to the map as its rebuild
+ * predicate: between two flushes of a catch-up, days of event time apart,
+ * the short windows' counts left their windows by the thousand, and the
+ * table grew to hold them until the flush took them out. */
+static bool ks__xs_keep(uint64_t key, const ks_u64map_val *v, void *ctx)
+{
+    (void)v;
+    const ks_fpart *fp = ctx;
+    if (fp->xs_clock_ms == INT64_MIN)
+        return true;
+    uint32_t xid;
+    int w;
+    int64_t n;
+    ks__xunkey(key, &xid, &w, &n);
+    if (w >= fp->xs_cfg->nwindows)
+        return true;
+    int64_t width = ks__width_s(fp->xs_cfg, w);
+    return n > ks__fdiv(fp->xs_clock_ms / 1000, width) - KS_WINDOW_BUCKETS;
+}
+
 static void ks__xadd(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, uint32_t xid, int64_t t_s)
 {
     if (xid == KS_NAMES_NONE || xid >= (1u << 24) - 1 || !fp->xs_init)
         return;
+    /* Set at each call, not at init: the fpart moves with the engine's
+     * partition array. */
+    fp->xs.keep = ks__xs_keep;
+    fp->xs.keep_ctx = fp;
+    fp->xs_cfg = f->cfg;
+    fp->xs_clock_ms = st->clock_ms;
     for (int w = 0; w < f->cfg->nwindows; w++) {
         int64_t width = ks__width_s(f->cfg, w);
         int64_t n = ks__fdiv(t_s, width);

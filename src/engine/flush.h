@@ -54,6 +54,8 @@ typedef struct ks_fpart {
     int64_t try_offset, try_clock;
     int64_t sent_offset, sent_clock; /* as Redis holds them (-1 / INT64_MIN: none) */
     ks_u64map xs;        /* sketch and top-k bucket counts: (xid, window, bucket) -> count */
+    const ks_config *xs_cfg; /* for xs's rebuild predicate: the windows */
+    int64_t xs_clock_ms; /* and the partition's clock (INT64_MIN none) */
     bool xs_init;
     bool in_try;         /* its share, offset and token are in the attempt */
     bool ok;             /* the last read found it ours */
