@@ -146,13 +146,13 @@ void ks_layout_risks_free(ks_layout_risks *r)
  * channel; then per notice: id, day, stream (2 alerts, 3 triggers: its KEYS
  * index), json ("" = no publish), n, and the entry's n field/value args. */
 static const char ks__notice_script[] =
-    "local i, s, last = 2, 0, nil "
+    "local i, s, last, k = 2, 0, nil, nil "
     "local legacy = type(redis.pcall('HLEN', KEYS[1])) == 'table' "
     "while i <= #ARGV do "
     "local n = tonumber(ARGV[i + 4]) "
-    "local k = KEYS[1] .. ':' .. ARGV[i + 1] "
     "if ARGV[i + 1] ~= last then "
     "last = ARGV[i + 1] "
+    "k = KEYS[1] .. ':' .. last "
     "redis.call('HSET', KEYS[1] .. ':days', last, '1') "
     "end "
     "local old = legacy and redis.call('ZADD', KEYS[1], 'XX', 'INCR', '0', ARGV[i]) "
