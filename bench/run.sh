@@ -17,6 +17,8 @@
 #   BENCH_CATCHUP_DAYS   catch-up part: days of event time (default 45)
 #   BENCH_CATCHUP_PARTITIONS catch-up part: partitions of its topic (default 128)
 #   BENCH_CATCHUP_ACTIVITY   catch-up part: the generator's --activity (default 0.35)
+#   BENCH_CATCHUP_RUNS   catch-up part: runs of the bare consumers and kpistream, in turn;
+#                        their medians are compared (default 3)
 #   BENCH_LIVE_RATE      live part: events offered per second (default 20000)
 #   BENCH_LIVE_SECONDS   live part: seconds of offered load (default 60)
 #   BENCH_LIVE_CUSTOMERS live part: customers the events are spread over (default 5000)
@@ -52,6 +54,7 @@ CU_DAYS="${BENCH_CATCHUP_DAYS:-45}"
 CU_P="${BENCH_CATCHUP_PARTITIONS:-128}"
 CU_ACT="${BENCH_CATCHUP_ACTIVITY:-0.35}"
 CU_TOPIC=bench-catchup
+CU_RUNS="${BENCH_CATCHUP_RUNS:-3}"
 LIVE_RATE="${BENCH_LIVE_RATE:-20000}"
 LIVE_SECONDS="${BENCH_LIVE_SECONDS:-60}"
 LIVE_C="${BENCH_LIVE_CUSTOMERS:-5000}"
@@ -252,96 +255,140 @@ if ! "$BBC" --watermarks --brokers "$CU_BROKERS" --topic "$CU_TOPIC" --expect "$
     echo "bench: $CU_FAIL; catch-up part not measured" >&2
 fi
 
-if [ -z "$CU_FAIL" ]; then
-    echo "-- 1/3 bare librdkafka group consumer (bench_bare_consumer: subscribe, count to EOF, exit)"
-    timed cu-bare "$CU_TIMEOUT" "$BBC" --brokers "$CU_BROKERS" --topic "$CU_TOPIC" \
-        --group "bench-catchup-bare-$$" --expect "$CU_N"
-    grep -v '^RESULT' "$TMP/cu-bare.log" || true
-    CU_LINES+=("$(proc_line "bare librdkafka group consumer")")
-    BARE_WALL="$T_WALL"
-    [ "$T_RC" -eq 0 ] || CU_FAIL="bare consumer exited $T_RC"
-    echo "${CU_LINES[-1]}"
-    # The same consumer on kpistream's allocator (CMakeLists.txt: KS_JEMALLOC):
-    # librdkafka alone is faster on it, so it is the stricter baseline.
-    BAREJ_WALL=""
-    if [ -x "$BBC"_jemalloc ]; then
-        echo "-- 1b/3 the same bare consumer linked with jemalloc, as kpistream is (bench_bare_consumer_jemalloc)"
-        timed cu-barej "$CU_TIMEOUT" "$BBC"_jemalloc --brokers "$CU_BROKERS" --topic "$CU_TOPIC" \
-            --group "bench-catchup-barej-$$" --expect "$CU_N"
-        grep -v '^RESULT' "$TMP/cu-barej.log" || true
-        CU_LINES+=("$(proc_line "bare consumer, jemalloc")")
-        [ "$T_RC" -ne 0 ] || BAREJ_WALL="$T_WALL"
-        echo "${CU_LINES[-1]}"
-    fi
-
-    echo "-- 2/3 Python consumer (bench/py_consumer.py: confluent-kafka + redis-py)"
-    py_ok() { /usr/bin/python3 -c 'import confluent_kafka, redis' >/dev/null 2>&1; }
-    py_ok || bash "$ROOT/scripts/deps.sh" bench </dev/null || true
-    PY_WALL="?"
-    if py_ok; then
-        rcli FLUSHALL >/dev/null
-        timed cu-py "$CU_TIMEOUT" /usr/bin/python3 "$ROOT/bench/py_consumer.py" --brokers "$CU_BROKERS" \
-            --topic "$CU_TOPIC" --group "bench-catchup-py-$$" --redis-port "$REDIS_PORT" --expect "$CU_N"
-        grep -v '^RESULT' "$TMP/cu-py.log" || true
-        CU_LINES+=("$(proc_line "python consumer (confluent-kafka, redis-py)")")
-        PY_WALL="$T_WALL"
-        [ "$T_RC" -eq 0 ] || CU_FAIL="${CU_FAIL:+$CU_FAIL; }python consumer exited $T_RC"
-        echo "${CU_LINES[-1]}"
-    else
-        CU_LINES+=("$(printf '%-44s: not run: /usr/bin/python3 lacks confluent_kafka or redis (bash scripts/deps.sh bench)' "python consumer")")
-        echo "${CU_LINES[-1]}"
-    fi
-
+# One kpistream catch-up into a fresh Redis: appends to KS_WALLS, KS_RSSES,
+# KS_RUNS (its line), CU_REDIS_CPUS; adds its failed flushes to CU_FAILED
+# (and outages, EAGAIN replies, failed KPI-hash writes); CU_CHECK keeps the
+# first run's verdict that is not ok, else the last one's.
+cu_ks_run() {
     echo "-- 3/3 kpistream run --clock event --exit-on-eof into a fresh Redis"
     rcli FLUSHALL >/dev/null
     rcli CONFIG RESETSTAT >/dev/null
-    REDIS_CPU0="$(cpu_s "$REDIS_PID")"
+    local redis0 rc check
+    redis0="$(cpu_s "$REDIS_PID")"
     timed cu-ks "$CU_TIMEOUT" "$KS" run --brokers "$CU_BROKERS" --topics "$CU_TOPIC" \
-        --group "bench-catchup-ks-$$" --redis "redis://127.0.0.1:$REDIS_PORT" --clock event --exit-on-eof \
+        --group "bench-catchup-ks-$$-$1" --redis "redis://127.0.0.1:$REDIS_PORT" --clock event --exit-on-eof \
         ${BENCH_KS_ARGS:-}
-    KS_RC="$T_RC" KS_WALL="$T_WALL" KS_RSS="$T_RSS"
-    CU_REDIS_CPU="$(awk -v a="$(cpu_s "$REDIS_PID")" -v b="$REDIS_CPU0" 'BEGIN { printf "%.1f", a - b }')"
+    rc="$T_RC"
+    CU_REDIS_CPU="$(awk -v a="$(cpu_s "$REDIS_PID")" -v b="$redis0" 'BEGIN { printf "%.1f", a - b }')"
+    CU_REDIS_CPUS+=("$CU_REDIS_CPU")
     grep -E 'throughput:|stopped:|exiting' "$TMP/cu-ks.log" | tail -n 3 || true
-    CU_LINES+=("$(proc_line "kpistream run --clock event --exit-on-eof")")
-    echo "${CU_LINES[-1]}"
-    if [ "$KS_RC" -ne 0 ]; then
-        CU_FAIL="${CU_FAIL:+$CU_FAIL; }kpistream exited $KS_RC"
-        echo "bench: kpistream run exited $KS_RC; log tail:" >&2
+    KS_RUNS+=("$(proc_line "kpistream run --clock event --exit-on-eof")")
+    echo "${KS_RUNS[-1]}"
+    if [ "$rc" -ne 0 ]; then
+        KS_RC="$rc"
+        CU_FAIL="${CU_FAIL:+$CU_FAIL; }kpistream exited $rc"
+        echo "bench: kpistream run exited $rc; log tail:" >&2
         tail -n 20 "$TMP/cu-ks.log" >&2
+    else
+        KS_WALLS+=("$T_WALL")
+        KS_RSSES+=("$T_RSS")
     fi
     # Failed flushes, in run.c's words: the first failure of an outage logs
     # "flush failed, pausing consumption and retrying", the first success after
     # it "flush succeeded again after N failed attempts"; a flush before a
     # revocation that fails logs "could not flush before revocation".
-    CU_OUTAGES="$(grep -c 'flush failed' "$TMP/cu-ks.log" || true)"
-    CU_FAILED="$(awk '/flush succeeded again after/ { for (i = 1; i < NF; i++) if ($i == "after") n += $(i + 1); r++ }
+    CU_OUTAGES=$((CU_OUTAGES + $(grep -c 'flush failed' "$TMP/cu-ks.log" || true)))
+    CU_FAILED=$((CU_FAILED + $(awk '/flush succeeded again after/ { for (i = 1; i < NF; i++) if ($i == "after") n += $(i + 1); r++ }
                      /flush failed/ { o++ } /could not flush before revocation/ { n++ }
-                     END { if (o > r) n += o - r; print n + 0 }' "$TMP/cu-ks.log")"
-    CU_EAGAIN="$(grep -c 'Resource temporarily unavailable' "$TMP/cu-ks.log" || true)"
-    CU_KPIW="$(grep -c 'writing the KPI hashes' "$TMP/cu-ks.log" || true)"
+                     END { if (o > r) n += o - r; print n + 0 }' "$TMP/cu-ks.log")))
+    CU_EAGAIN=$((CU_EAGAIN + $(grep -c 'Resource temporarily unavailable' "$TMP/cu-ks.log" || true)))
+    CU_KPIW=$((CU_KPIW + $(grep -c 'writing the KPI hashes' "$TMP/cu-ks.log" || true)))
     CU_TP="$(grep 'throughput:' "$TMP/cu-ks.log" | tail -n1 | sed 's/.*throughput: //')"
     CU_CUST="$(sed -n 's/.*stopped: .* \([0-9]*\) customers.*/\1/p' "$TMP/cu-ks.log" | tail -n1)"
     M_PROC="$(rcli HGET kpi:meta events_processed)"
     M_DUP="$(rcli HGET kpi:meta duplicates)"
     M_REJ="$(rcli HGET kpi:meta events_rejected)"
-    if [ "$KS_RC" -eq 0 ] && [ "${M_PROC:-x}" = "$CU_N" ] && [ "${M_REJ:-0}" = 0 ] && [ "${M_DUP:-0}" = 0 ]; then
-        CU_CHECK="ok: exit 0, kpi:meta events_processed $M_PROC = messages produced, 0 rejected, 0 duplicates"
+    if [ "$rc" -eq 0 ] && [ "${M_PROC:-x}" = "$CU_N" ] && [ "${M_REJ:-0}" = 0 ] && [ "${M_DUP:-0}" = 0 ]; then
+        check="ok: exit 0, kpi:meta events_processed $M_PROC = messages produced, 0 rejected, 0 duplicates"
     else
-        CU_CHECK="MISMATCH: exit $KS_RC, kpi:meta events_processed=${M_PROC:-absent} rejected=${M_REJ:-?} duplicates=${M_DUP:-?}, produced $CU_N"
+        check="MISMATCH (run $1): exit $rc, kpi:meta events_processed=${M_PROC:-absent} rejected=${M_REJ:-?} duplicates=${M_DUP:-?}, produced $CU_N"
     fi
+    [[ "${CU_CHECK:-ok}" != ok* ]] || CU_CHECK="$check"
+    KS_USER="$T_USER" KS_SYS="$T_SYS"
+}
+# median VALUES...: the middle one (the mean of the two middle ones), or "".
+median() {
+    [ "$#" -gt 0 ] || { echo ""; return; }
+    printf '%s\n' "$@" | sort -g | awk '{ a[NR] = $1 } END { if (NR % 2) print a[(NR + 1) / 2]; else printf "%.2f\n", (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+# med_line LABEL VALUES...: a summary line from the median of runs' walls.
+med_line() {
+    local label="$1" med
+    shift
+    med="$(median "$@")"
+    printf '%-44s: %8s s %12s events/s   (median of %d: %s s)' "$label" "${med:-?}" \
+        "$(fmt "$(rate "$CU_N" "$med")")" "$#" "$*"
+}
+
+if [ -z "$CU_FAIL" ]; then
+    # The machine's speed drifts by 10-30 % from one minute to the next: the
+    # bare consumers and kpistream run CU_RUNS times, one after another in
+    # turn, and their medians are compared (every run's line is printed
+    # above the summary). The Python consumer, far slower, runs once.
+    BARE_WALLS=() BAREJ_WALLS=() KS_WALLS=() KS_RSSES=() KS_RUNS=() CU_REDIS_CPUS=()
+    KS_RC=0 CU_CHECK="" CU_FAILED=0 CU_OUTAGES=0 CU_EAGAIN=0 CU_KPIW=0 PY_WALL="?" PY_LINE=""
+    for run in $(seq 1 "$CU_RUNS"); do
+        echo "-- run $run of $CU_RUNS"
+        echo "-- 1/3 bare librdkafka group consumer (bench_bare_consumer: subscribe, count to EOF, exit)"
+        timed cu-bare "$CU_TIMEOUT" "$BBC" --brokers "$CU_BROKERS" --topic "$CU_TOPIC" \
+            --group "bench-catchup-bare-$$-$run" --expect "$CU_N"
+        grep -v '^RESULT' "$TMP/cu-bare.log" || true
+        proc_line "bare librdkafka group consumer"
+        if [ "$T_RC" -eq 0 ]; then BARE_WALLS+=("$T_WALL"); else CU_FAIL="${CU_FAIL:+$CU_FAIL; }bare consumer exited $T_RC"; fi
+        # The same consumer on kpistream's allocator (CMakeLists.txt: KS_JEMALLOC):
+        # librdkafka alone is faster on it, so it is the stricter baseline.
+        if [ -x "$BBC"_jemalloc ]; then
+            echo "-- 1b/3 the same bare consumer linked with jemalloc, as kpistream is (bench_bare_consumer_jemalloc)"
+            timed cu-barej "$CU_TIMEOUT" "$BBC"_jemalloc --brokers "$CU_BROKERS" --topic "$CU_TOPIC" \
+                --group "bench-catchup-barej-$$-$run" --expect "$CU_N"
+            grep -v '^RESULT' "$TMP/cu-barej.log" || true
+            proc_line "bare consumer, jemalloc"
+            [ "$T_RC" -ne 0 ] || BAREJ_WALLS+=("$T_WALL")
+        fi
+
+        if [ "$run" -eq 1 ]; then
+            echo "-- 2/3 Python consumer (bench/py_consumer.py: confluent-kafka + redis-py)"
+            py_ok() { /usr/bin/python3 -c 'import confluent_kafka, redis' >/dev/null 2>&1; }
+            py_ok || bash "$ROOT/scripts/deps.sh" bench </dev/null || true
+            if py_ok; then
+                rcli FLUSHALL >/dev/null
+                timed cu-py "$CU_TIMEOUT" /usr/bin/python3 "$ROOT/bench/py_consumer.py" --brokers "$CU_BROKERS" \
+                    --topic "$CU_TOPIC" --group "bench-catchup-py-$$" --redis-port "$REDIS_PORT" --expect "$CU_N"
+                grep -v '^RESULT' "$TMP/cu-py.log" || true
+                PY_LINE="$(proc_line "python consumer (confluent-kafka, redis-py)")"
+                PY_WALL="$T_WALL"
+                [ "$T_RC" -eq 0 ] || CU_FAIL="${CU_FAIL:+$CU_FAIL; }python consumer exited $T_RC"
+            else
+                PY_LINE="$(printf '%-44s: not run: /usr/bin/python3 lacks confluent_kafka or redis (bash scripts/deps.sh bench)' "python consumer")"
+            fi
+            echo "$PY_LINE"
+        fi
+
+        cu_ks_run "$run"
+    done
+    BARE_WALL="$(median "${BARE_WALLS[@]}")"
+    BAREJ_WALL="$(median "${BAREJ_WALLS[@]}")"
+    KS_WALL="$(median "${KS_WALLS[@]}")"
+    KS_RSS="$(printf '%s\n' "${KS_RSSES[@]}" | sort -n | tail -n1)"
+    CU_LINES+=("$(med_line "bare librdkafka group consumer" "${BARE_WALLS[@]}")")
+    [ -z "$BAREJ_WALL" ] || CU_LINES+=("$(med_line "bare consumer, jemalloc" "${BAREJ_WALLS[@]}")")
+    CU_LINES+=("$PY_LINE")
+    CU_LINES+=("$(med_line "kpistream run --clock event --exit-on-eof" "${KS_WALLS[@]}")")
     CU_CMDS="$(rcli INFO commandstats | tr -d '\r' | awk -F'[:=,]' '/^cmdstat_/ {
         sub(/^cmdstat_/, "", $1); printf "%s %s %.2f\n", $1, $3, $5 / 1e6 }' | sort -k3 -rn | head -n 6 |
         awk '{ printf "%s%s %s calls %.1f s", sep, $1, $2, $3; sep = "; " }')"
-    echo "kpistream's log: ${CU_TP:-no throughput line}"
-    echo "failed flushes: $CU_FAILED (outages logged: $CU_OUTAGES; 'Resource temporarily unavailable': $CU_EAGAIN; KPI-hash writes failed: $CU_KPIW)"
+    echo "kpistream's log (last run): ${CU_TP:-no throughput line}"
+    echo "failed flushes, all runs: $CU_FAILED (outages logged: $CU_OUTAGES; 'Resource temporarily unavailable': $CU_EAGAIN; KPI-hash writes failed: $CU_KPIW)"
     # Redis holds a flush's queued commands until EXEC: the peak shows what a
     # catch-up flush needs beside the data (CONFIG RESETSTAT keeps the peak:
     # it is since redis-server started, and the Python consumer's run peaks
     # far lower).
     CU_RMEM="$(rcli INFO memory | tr -d '\r' | awk -F: '/^used_memory_human:/ { u = $2 } /^used_memory_peak_human:/ { p = $2 } END { printf "%s at the end, peak %s", u, p }')"
-    echo "redis-server CPU during the kpistream run: $CU_REDIS_CPU s; busiest commands (INFO commandstats; exec includes the commands inside it): $CU_CMDS"
+    echo "redis-server CPU during the kpistream runs: ${CU_REDIS_CPUS[*]} s; busiest commands (INFO commandstats; exec includes the commands inside it): $CU_CMDS"
     echo "redis-server memory: $CU_RMEM"
     echo "check: $CU_CHECK"
+    # The medians below need a run of each that succeeded.
+    [ -n "$KS_WALL" ] && [ -n "$BARE_WALL" ] || CU_FAIL="${CU_FAIL:-no successful run to compare}"
 
     KS_EPS="$(rate "$CU_N" "$KS_WALL")" BARE_EPS="$(rate "$CU_N" "$BARE_WALL")" PY_EPS="$(rate "$CU_N" "$PY_WALL")"
     R_KS_BARE="$(ratio "$KS_EPS" "$BARE_EPS" 3)" R_BARE_PY="$(ratio "$BARE_EPS" "$PY_EPS" 1)"
@@ -354,14 +401,14 @@ if [ -z "$CU_FAIL" ]; then
             "$(ratio "$KS_EPS" "$(rate "$CU_N" "$BAREJ_WALL")" 3)")")
     fi
     CU_LINES+=("$(printf '%-44s: %12s x python   [>= 3.5] %s' "bare / python" "$R_BARE_PY" "$(target_mark "$R_BARE_PY" ge 3.5)")")
-    CU_LINES+=("$(printf '%-44s: %12s MB = %s bytes per customer (population %s; kpistream counted %s)   [<= 400 MB] %s' \
+    CU_LINES+=("$(printf '%-44s: %12s MB = %s bytes per customer (population %s; kpistream counted %s), the highest of the runs   [<= 400 MB] %s' \
         "kpistream peak RSS" "$KS_MB" "$(fmt "$KS_BPC")" "$CU_C" "${CU_CUST:-?}" "$(target_mark "$KS_MB" le 400)")")
-    CU_LINES+=("$(printf '%-44s: %12s (outages %s, EAGAIN replies %s, KPI-hash writes failed %s)   [0] %s' "failed flushes" \
+    CU_LINES+=("$(printf '%-44s: %12s in all runs (outages %s, EAGAIN replies %s, KPI-hash writes failed %s)   [0] %s' "failed flushes" \
         "$CU_FAILED" "$CU_OUTAGES" "$CU_EAGAIN" "$CU_KPIW" "$(target_mark "$CU_FAILED" le 0)")")
-    CU_LINES+=("$(printf '%-44s: %12s CPU s (kpistream: user %s s, sys %s s)' "redis-server during the kpistream run" \
-        "$CU_REDIS_CPU" "$T_USER" "$T_SYS")")
+    CU_LINES+=("$(printf '%-44s: %12s CPU s (kpistream: user %s s, sys %s s), last run; the runs: %s' "redis-server during the kpistream run" \
+        "$CU_REDIS_CPU" "$KS_USER" "$KS_SYS" "${CU_REDIS_CPUS[*]}")")
     CU_LINES+=("$(printf '%-44s: %s' "redis-server memory" "$CU_RMEM")")
-    CU_LINES+=("$(printf '%-44s: %s' "kpistream's own log" "${CU_TP:-no throughput line}")")
+    CU_LINES+=("$(printf '%-44s: %s' "kpistream's own log, last run" "${CU_TP:-no throughput line}")")
     CU_LINES+=("$(printf '%-44s: %s' "check" "$CU_CHECK")")
 fi
 [ -z "$CU_FAIL" ] || CU_LINES+=("$(printf '%-44s: %s' "FAILED" "$CU_FAIL")")
