@@ -444,26 +444,27 @@ static void ks__xunkey(uint64_t key, uint32_t *xid, int *w, int64_t *n)
     *n = v;
 }
 
-/* Whether a count may still be in its window: not once its bucket is behind
- * the window at the partition's clock, which only moves on (the flush deletes
- * those; ks__xadd does not make them). Given to the map as its rebuild
- * predicate: between two flushes of a catch-up, days of event time apart,
- * the short windows' counts left their windows by the thousand, and the
- * table grew to hold them until the flush took them out. */
+/* Whether bucket n of window w is behind the window at a partition's clock
+ * (INT64_MIN: none yet), which only moves on: a count there counts nowhere
+ * again (the flush deletes those). */
+static bool ks__x_behind(const ks_config *cfg, int w, int64_t n, int64_t clock_ms)
+{
+    return clock_ms != INT64_MIN &&
+           n <= ks__fdiv(clock_ms / 1000, ks__width_s(cfg, w)) - KS_WINDOW_BUCKETS;
+}
+
+/* The map's rebuild predicate: between two flushes of a catch-up, days of
+ * event time apart, the short windows' counts left their windows by the
+ * thousand, and the table grew to hold them until the flush took them out. */
 static bool ks__xs_keep(uint64_t key, const ks_u64map_val *v, void *ctx)
 {
     (void)v;
     const ks_fpart *fp = ctx;
-    if (fp->xs_clock_ms == INT64_MIN)
-        return true;
     uint32_t xid;
     int w;
     int64_t n;
     ks__xunkey(key, &xid, &w, &n);
-    if (w >= fp->xs_cfg->nwindows)
-        return true;
-    int64_t width = ks__width_s(fp->xs_cfg, w);
-    return n > ks__fdiv(fp->xs_clock_ms / 1000, width) - KS_WINDOW_BUCKETS;
+    return w >= fp->xs_cfg->nwindows || !ks__x_behind(fp->xs_cfg, w, n, fp->xs_clock_ms);
 }
 
 static void ks__xadd(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, uint32_t xid, int64_t t_s)
@@ -477,10 +478,8 @@ static void ks__xadd(ks_flusher *f, ks_fpart *fp, const ks_pstate *st, uint32_t 
     fp->xs_cfg = f->cfg;
     fp->xs_clock_ms = st->clock_ms;
     for (int w = 0; w < f->cfg->nwindows; w++) {
-        int64_t width = ks__width_s(f->cfg, w);
-        int64_t n = ks__fdiv(t_s, width);
-        /* Behind the window at the partition's clock: counts nowhere. */
-        if (st->clock_ms != INT64_MIN && n <= ks__fdiv(st->clock_ms / 1000, width) - KS_WINDOW_BUCKETS)
+        int64_t n = ks__fdiv(t_s, ks__width_s(f->cfg, w));
+        if (ks__x_behind(f->cfg, w, n, st->clock_ms))
             continue;
         bool created;
         uint64_t key = ks__xkey(xid, w, n);
