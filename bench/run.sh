@@ -419,7 +419,7 @@ CU_MOCK_PID=""
 fi
 
 # ---------------------------------------------------------------- 1. engine
-touch "$TMP/engine.txt" "$TMP/engine_cu.txt" "$TMP/memory.txt" "$TMP/kafka.txt"
+touch "$TMP/engine.txt" "$TMP/engine_cu.txt" "$TMP/engine_ir.txt" "$TMP/memory.txt" "$TMP/kafka.txt"
 if part engine; then
 section "1. engine only: parse + validate + dedup + state update, one core"
 # The best of three passes (each on a fresh engine): a pass is a few seconds
@@ -432,6 +432,11 @@ $(perf_wrap engine) "$BP" engine --events "$N" --customers "$C" --runs 3 | tee "
 echo "-- the catch-up's stream ($CU_C customers, $CU_DAYS days, $CU_P partitions), partitions in runs of 100"
 "$BP" engine --customers "$CU_C" --days "$CU_DAYS" --activity "$CU_ACT" --partitions "$CU_P" \
     --read-runs 100 --only engine --runs 3 | tee "$TMP/engine_cu.txt"
+# The same shape with fewer customers, counted in instructions (callgrind):
+# the figure to compare builds by, since events/s moves with the machine.
+echo "-- the same shape, instructions per event (callgrind)"
+command -v valgrind >/dev/null || bash "$ROOT/scripts/deps.sh" bench </dev/null || true
+bash "$ROOT/bench/engine_instructions.sh" "$BP" | tee "$TMP/engine_ir.txt"
 fi
 
 # ---------------------------------------------------------------- 2. memory
@@ -619,6 +624,7 @@ fi
 RAW="$(result "$TMP/kafka.txt" raw_eps)"
 ENG="$(result "$TMP/engine.txt" engine_eps)"
 ENG_CU="$(result "$TMP/engine_cu.txt" engine_eps)"
+ENG_IR="$(result "$TMP/engine_ir.txt" engine_instructions_per_event)"
 CJ="$(result "$TMP/engine.txt" cjson_eps)"
 PARSE="$(result "$TMP/engine.txt" parse_eps)"
 MEMCHR="$(result "$TMP/engine.txt" memchr_eps)"
@@ -643,6 +649,9 @@ part kafka && printf '%-44s: %12s events/s\n' "raw librdkafka consume (baseline)
 if part engine; then
 printf '%-44s: %12s events/s   [>= 1,000,000]\n' "kpistream engine (parse+update, 1 core)" "$(fmt "$ENG")"
 printf '%-44s: %12s events/s\n' "  the catch-up's stream, runs of 100" "$(fmt "$ENG_CU")"
+if [ -n "$ENG_IR" ]; then
+    printf '%-44s: %12s instructions/event (callgrind)\n' "  that shape, ${EI_CUSTOMERS:-5000} customers" "$(fmt "$ENG_IR")"
+fi
 printf '%-44s: %12s events/s\n' "  ks_event_parse alone (parse+validate)" "$(fmt "$PARSE")"
 printf '%-44s: %12s events/s\n' "  stock cJSON parse+delete alone" "$(fmt "$CJ")"
 printf '%-44s: %12s events/s\n' "  memchr scan of the bytes (floor)" "$(fmt "$MEMCHR")"

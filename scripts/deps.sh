@@ -10,14 +10,15 @@
 #                                 test, tests/integration/test_dashboard_browser.c, with
 #                                 a font for its screenshot, only recommended by chromium)
 #   bash scripts/deps.sh bench    also the Python consumer of bench/run.sh's catch-up part
-#                                 (run.sh asks for it when that part runs; `make test`
-#                                 never installs or checks these)
+#                                 and valgrind for its instruction count of the engine
+#                                 (bench/engine_instructions.sh); run.sh asks for them when
+#                                 those parts run; `make test` never installs or checks these
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config librdkafka-dev libcjson-dev libhiredis-dev libjemalloc-dev
       libmicrohttpd-dev libcriterion-dev redis-server redis-tools kcat python3 prometheus
       clang libclang-rt-dev chromium fonts-dejavu-core)
 if [ "${1:-}" = bench ]; then
-  pkgs+=(python3-confluent-kafka python3-redis)
+  pkgs+=(python3-confluent-kafka python3-redis valgrind)
 fi
 missing=()
 for p in "${pkgs[@]}"; do
