@@ -12,7 +12,7 @@
 /* A series never holds more than this many buckets (about 1M x 64 bytes);
  * events that would need more are not bucketed for that window. */
 #define KS__SERIES_MAX_CAP (1u << 20)
-#define KS__NO_CLOCK INT64_MIN
+#define KS__NO_CLOCK KS_SERIES_NO_CLOCK
 
 _Static_assert(sizeof(ks_sbucket) == 64, "an entry is one cache line");
 _Static_assert(KS_C__COUNT < KS_SBUCKET_NONE, "counter ids fit an inline slot's byte");
@@ -272,15 +272,9 @@ static int ks__room(ks_series *s)
     return 0;
 }
 
-ks_sbucket *ks_series_entry(ks_series *s, int64_t t_s)
+ks_sbucket *ks__series_entry_at(ks_series *s, int64_t n)
 {
-    int64_t n = ks__floordiv(t_s, s->width_s);
-    /* Behind the window at the clock: it would count in no window. */
-    if (s->clock_n != KS__NO_CLOCK && n <= s->clock_n - KS_WINDOW_BUCKETS)
-        return NULL;
-    /* Events mostly land in the newest bucket or a newer one. */
-    if (s->n && s->last_n == n)
-        return &s->e[s->head + s->n - 1];
+    /* (ks_series_entry: n is in the window and not the newest bucket.) */
     if (s->head + s->n == s->cap)
         ks__drop_behind(s); /* before the place is found: it moves the head */
     uint32_t at = s->n && s->last_n < n ? s->n : ks__lower(s, n);
@@ -305,21 +299,9 @@ ks_sbucket *ks_series_entry(ks_series *s, int64_t t_s)
 _Static_assert(KS_DISTINCT == 3 && KS_C_D_REPURCHASING == KS_C__COUNT - 1,
                "the last-touch counters must be the last three of KS_COUNTERS");
 
-void ks_series_take(ks_series *s, int64_t old_s, ks_counter k)
+void ks__series_take_at(ks_series *s, int64_t on, int j)
 {
-    int j = (int)k - KS_DISTINCT_FIRST;
-    if (j < 0 || j >= KS_DISTINCT || !old_s || s->n == 0)
-        return;
-    int64_t on = ks__floordiv(old_s, s->width_s);
-    /* Behind the window at the clock: that bucket was dropped (or never
-     * made), and deciding so here reads no entry. Most takes are of a touch
-     * days old, behind the short windows. */
-    if (s->clock_n != KS__NO_CLOCK && on <= s->clock_n - KS_WINDOW_BUCKETS)
-        return;
-    if (s->last_n == on) { /* the newest bucket: a touch earlier in the same one */
-        s->e[s->head + s->n - 1].d[j]--;
-        return;
-    }
+    /* (ks_series_take: bucket on is in the window, not the newest.) */
     uint32_t at = ks__lower(s, on);
     if (at < s->n && s->e[s->head + at].n == on)
         s->e[s->head + at].d[j]--;
