@@ -180,9 +180,9 @@ void ks__series_take_at(ks_series *s, int64_t on, int j);
 /** Returns the entry of the bucket holding t_s (its counters and last-touch
  *  counts), created empty if needed, or NULL when t_s is behind the window or
  *  out of memory. Valid until the next call that adds a bucket to s. Inline
- *  to the newest bucket: an event looks up twelve entries and most are
- *  behind the window or the newest (a call each was 2 % of the engine's
- *  instructions, bench/engine_instructions.sh). */
+ *  up to the search: an event looks up twelve entries, most behind the
+ *  window or the newest (the calls of this and ks_series_take were 2 % of
+ *  the engine's instructions, bench/engine_instructions.sh). */
 static inline ks_sbucket *ks_series_entry(ks_series *s, int64_t t_s)
 {
     int64_t n = ks_series_bucket(s, t_s);

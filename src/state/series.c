@@ -12,7 +12,6 @@
 /* A series never holds more than this many buckets (about 1M x 64 bytes);
  * events that would need more are not bucketed for that window. */
 #define KS__SERIES_MAX_CAP (1u << 20)
-#define KS__NO_CLOCK KS_SERIES_NO_CLOCK
 
 _Static_assert(sizeof(ks_sbucket) == 64, "an entry is one cache line");
 _Static_assert(KS_C__COUNT < KS_SBUCKET_NONE, "counter ids fit an inline slot's byte");
@@ -27,17 +26,11 @@ const char *ks_counter_name(ks_counter c)
     return (unsigned)c < KS_C__COUNT ? names[c] : "?";
 }
 
-static int64_t ks__floordiv(int64_t a, int64_t b)
-{
-    int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
-}
-
 int ks_series_init(ks_series *s, int64_t width_s)
 {
     memset(s, 0, sizeof *s);
     s->width_s = width_s > 0 ? width_s : 1;
-    s->clock_n = KS__NO_CLOCK;
+    s->clock_n = KS_SERIES_NO_CLOCK;
     return 0;
 }
 
@@ -140,8 +133,8 @@ int64_t ks_sbucket_get(const ks_sbucket *e, ks_counter k)
 
 int ks_series_add(ks_series *s, int64_t t_s, ks_counter k, int64_t d)
 {
-    int64_t n = ks__floordiv(t_s, s->width_s);
-    if (s->clock_n != KS__NO_CLOCK && n <= s->clock_n - KS_WINDOW_BUCKETS)
+    int64_t n = ks_series_bucket(s, t_s);
+    if (s->clock_n != KS_SERIES_NO_CLOCK && n <= s->clock_n - KS_WINDOW_BUCKETS)
         return 1;
     ks_sbucket *e = ks_series_entry(s, t_s);
     return e ? ks_sbucket_add(s, e, k, d) : KS_ERR_NOMEM;
@@ -232,7 +225,8 @@ ks_sbucket *ks_sbucket_array(uint32_t cap)
  * search finds where the window starts, reading a few entries, not each. */
 static void ks__drop_behind(ks_series *s)
 {
-    if (s->clock_n == KS__NO_CLOCK || s->n == 0 || s->first_n > s->clock_n - KS_WINDOW_BUCKETS)
+    if (s->clock_n == KS_SERIES_NO_CLOCK || s->n == 0 ||
+        s->first_n > s->clock_n - KS_WINDOW_BUCKETS)
         return;
     uint32_t k = ks__lower(s, s->clock_n - KS_WINDOW_BUCKETS + 1);
     for (uint32_t i = 0; i < k && s->nb; i++)
@@ -312,7 +306,7 @@ void ks_series_move(ks_series *s, int64_t old_s, int64_t new_s, ks_counter k)
     int j = (int)k - KS_DISTINCT_FIRST;
     if (j < 0 || j >= KS_DISTINCT)
         return;
-    if (old_s && new_s && ks__floordiv(old_s, s->width_s) == ks__floordiv(new_s, s->width_s))
+    if (old_s && new_s && ks_series_bucket(s, old_s) == ks_series_bucket(s, new_s))
         return; /* -1 and +1 cancel */
     ks_series_take(s, old_s, k);
     ks_sbucket *e = new_s ? ks_series_entry(s, new_s) : NULL;
@@ -322,8 +316,8 @@ void ks_series_move(ks_series *s, int64_t old_s, int64_t new_s, ks_counter k)
 
 void ks_series_advance(ks_series *s, int64_t clock_s)
 {
-    int64_t nc = ks__floordiv(clock_s, s->width_s);
-    if (s->clock_n != KS__NO_CLOCK && nc <= s->clock_n)
+    int64_t nc = ks_series_bucket(s, clock_s);
+    if (s->clock_n != KS_SERIES_NO_CLOCK && nc <= s->clock_n)
         return;
     s->clock_n = nc;
     if (s->first_n > nc - KS_WINDOW_BUCKETS)
@@ -362,20 +356,20 @@ static void ks__add_range(const ks_series *s, int64_t from, int64_t to, ks_bucke
  * the series' own clock, which an advance may have left in place. */
 static int64_t ks__live_from(const ks_series *s, int64_t from)
 {
-    if (s->clock_n != KS__NO_CLOCK && from < s->clock_n - (KS_WINDOW_BUCKETS - 1))
+    if (s->clock_n != KS_SERIES_NO_CLOCK && from < s->clock_n - (KS_WINDOW_BUCKETS - 1))
         return s->clock_n - (KS_WINDOW_BUCKETS - 1);
     return from;
 }
 
 void ks_series_sum_window(const ks_series *s, int64_t clock_s, ks_bucket *sum)
 {
-    int64_t nc = ks__floordiv(clock_s, s->width_s);
+    int64_t nc = ks_series_bucket(s, clock_s);
     ks__add_range(s, ks__live_from(s, nc - (KS_WINDOW_BUCKETS - 1)), nc, sum);
 }
 
 int64_t ks_series_future_count(const ks_series *s, int64_t clock_s, ks_counter k)
 {
-    int64_t nc = ks__floordiv(clock_s, s->width_s), sum = 0;
+    int64_t nc = ks_series_bucket(s, clock_s), sum = 0;
     for (uint32_t i = ks__lower(s, ks__live_from(s, nc + 1)); i < s->n; i++)
         sum += ks_sbucket_get(&s->e[s->head + i], k);
     return sum;
