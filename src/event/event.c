@@ -159,47 +159,62 @@ static const char *const ks__field_names[F__COUNT] = {
 #undef KS__F_STR
 };
 
-/* Returns the slot of a member name, or -1 for names we do not read. A switch
- * on the first byte keeps this to one or two strcmp per member. */
+_Static_assert(F__COUNT <= KS__FLAT_FIELDS, "the fast path has a slot per field");
+
+int ks__field_index_n(const char *k, size_t len)
+{
+    /* By length, then the few names of that length, each compared whole
+     * (the fast path knows a name's length: no strcmp call a member). */
+#define KS__IS_N(idx, lit) \
+    if (memcmp(k, lit, sizeof lit - 1) == 0) return (idx)
+    switch (len) {
+    case 2:
+        KS__IS_N(F_TS, "ts");
+        break;
+    case 4:
+        KS__IS_N(F_TYPE, "type");
+        KS__IS_N(F_KIND, "kind");
+        break;
+    case 5:
+        KS__IS_N(F_SCORE, "score");
+        break;
+    case 6:
+        KS__IS_N(F_AMOUNT, "amount");
+        KS__IS_N(F_ACTION, "action");
+        break;
+    case 7:
+        KS__IS_N(F_SEGMENT, "segment");
+        KS__IS_N(F_CHANNEL, "channel");
+        KS__IS_N(F_PRODUCT, "product");
+        break;
+    case 8:
+        KS__IS_N(F_EVENT_ID, "event_id");
+        KS__IS_N(F_ORDER_ID, "order_id");
+        KS__IS_N(F_CATEGORY, "category");
+        KS__IS_N(F_CAMPAIGN, "campaign");
+        break;
+    case 9:
+        KS__IS_N(F_TICKET_ID, "ticket_id");
+        KS__IS_N(F_COMPLAINT, "complaint");
+        break;
+    case 11:
+        KS__IS_N(F_CUSTOMER_ID, "customer_id");
+        break;
+    case 20:
+        KS__IS_N(F_REFERRED, "referred_customer_id");
+        break;
+    default:
+        break;
+    }
+    return -1;
+#undef KS__IS_N
+}
+
+/* Returns the slot of a member name (a C string), or -1 for names we do not
+ * read. */
 static int ks__field_index(const char *k)
 {
-#define KS__IS(idx) (strcmp(k, ks__field_names[idx]) == 0 ? (idx) : -1)
-    switch (k[0]) {
-    case 'e':
-        return KS__IS(F_EVENT_ID);
-    case 't':
-        if (k[1] == 'y') return KS__IS(F_TYPE);
-        if (k[1] == 's') return KS__IS(F_TS);
-        return KS__IS(F_TICKET_ID);
-    case 'c':
-        switch (k[1]) {
-        case 'u':
-            return KS__IS(F_CUSTOMER_ID);
-        case 'h':
-            return KS__IS(F_CHANNEL);
-        case 'a':
-            return k[2] == 't' ? KS__IS(F_CATEGORY) : KS__IS(F_CAMPAIGN);
-        case 'o':
-            return KS__IS(F_COMPLAINT);
-        default:
-            return -1;
-        }
-    case 's':
-        return k[1] == 'e' ? KS__IS(F_SEGMENT) : KS__IS(F_SCORE);
-    case 'o':
-        return KS__IS(F_ORDER_ID);
-    case 'a':
-        return k[1] == 'm' ? KS__IS(F_AMOUNT) : KS__IS(F_ACTION);
-    case 'p':
-        return KS__IS(F_PRODUCT);
-    case 'k':
-        return KS__IS(F_KIND);
-    case 'r':
-        return KS__IS(F_REFERRED);
-    default:
-        return -1;
-    }
-#undef KS__IS
+    return ks__field_index_n(k, strlen(k));
 }
 
 /* The static wire name equal to field[0..size) (NUL-terminated within it),
@@ -486,31 +501,29 @@ static bool ks__validate(cJSON *const *f, ks_event *ev, ks_reject *why)
     }
 }
 
-/* The amount in micro-units from the number's text in the message (cJSON keeps
- * only the double): the member's position among the root's members finds it.
- * At most KS_EVENT_AMOUNT_MAX once rounded to the micro-unit. */
-static bool ks__amount_micro(const cJSON *root, const cJSON *item, const unsigned char *b,
-                             size_t len, const ks__flat_nums *nums, ks_event *ev)
+/* The amount in micro-units from the number's text b[off, off+n) (cJSON keeps
+ * only the double). At most KS_EVENT_AMOUNT_MAX once rounded to the
+ * micro-unit. */
+static bool ks__amount_text(const unsigned char *b, size_t off, size_t n, ks_event *ev)
 {
-    size_t ordinal = 0, off = 0, n = 0;
-    for (const cJSON *c = root->child; c != NULL && c != item; c = c->next)
-        ordinal++;
-    /* The fast path saw where the number is; else walk the message to it. */
-    bool found = false;
-    for (size_t k = 0; nums && k < nums->n && !found; k++)
-        if (nums->at[k].ordinal == ordinal) {
-            off = nums->at[k].off;
-            n = nums->at[k].len;
-            found = true;
-        }
     int64_t m = 0;
-    if ((!found && !ks__json_member_value(b, len, ordinal, &off, &n)) ||
-        !ks__decimal_micro((const char *)b + off, n, &m))
+    if (!ks__decimal_micro((const char *)b + off, n, &m))
         return false;
     if (m > (int64_t)(KS_EVENT_AMOUNT_MAX * 1e6) || m < 0)
         return false;
     ev->amount_micro = m;
     return true;
+}
+
+/* The same for cJSON's tree: the member's position among the root's members
+ * finds its text in the message. */
+static bool ks__amount_micro(const cJSON *root, const cJSON *item, const unsigned char *b,
+                             size_t len, ks_event *ev)
+{
+    size_t ordinal = 0, off = 0, n = 0;
+    for (const cJSON *c = root->child; c != NULL && c != item; c = c->next)
+        ordinal++;
+    return ks__json_member_value(b, len, ordinal, &off, &n) && ks__amount_text(b, off, n, ev);
 }
 
 static bool ks__json_ws(unsigned char c)
@@ -532,12 +545,19 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
     const unsigned char *b = (const unsigned char *)buf;
     /* A flat object (nearly every event) is read in one pass, without cJSON
      * and without the prescan, whose checks that pass makes itself on all it
-     * accepts (flat.c). Anything else: the prescan, then cJSON. */
-    ks__flat_nums nums;
-    ks__prescan pre = {.has_nul = false, .max_depth = 1};
-    cJSON *root = p->no_flat ? NULL : ks__flat_parse(&p->arena, b, len, &nums);
-    bool flat = root != NULL;
-    if (root == NULL) {
+     * accepts (flat.c), and without a tree: the member rules are judged on
+     * what it counted, as ks__members judges cJSON's tree. Anything else:
+     * the prescan, then cJSON. */
+    cJSON nodes[KS__FLAT_FIELDS];
+    ks__flat fl = {.node = nodes};
+    cJSON *f[F__COUNT] = {0};
+    cJSON *root = NULL;
+    if (!p->no_flat && ks__flat_parse(&p->arena, b, len, &fl)) {
+        if (fl.count > KS_EVENT_FIELDS_MAX) return ks__reject(why, KS_REJECT_TOO_MANY_FIELDS, -1);
+        if (fl.dup >= 0) return ks__reject(why, KS_REJECT_DUPLICATE_FIELD, fl.dup);
+        memcpy(f, fl.f, sizeof f);
+    } else {
+        ks__prescan pre = {.has_nul = false, .max_depth = 1};
         ks_reject_code rc = ks__json_prescan(b, len, &pre);
         if (rc != KS_REJECT_NONE) {
             why->code = rc;
@@ -567,18 +587,19 @@ bool ks_event_parse(ks_event_parser *p, const char *buf, size_t len, ks_event *e
                 return false;
             }
         }
+        if ((root->type & 0xFF) != cJSON_Object) {
+            why->code = KS_REJECT_MALFORMED_JSON;
+            return false;
+        }
+        if (!ks__members(root, b, len, pre.has_nul, f, why)) return false;
     }
-    if ((root->type & 0xFF) != cJSON_Object) {
-        why->code = KS_REJECT_MALFORMED_JSON;
-        return false;
-    }
-    cJSON *f[F__COUNT] = {0};
-    if (!ks__members(root, b, len, pre.has_nul, f, why)) return false;
     if (!ks__validate(f, ev, why)) {
         memset(ev, 0, sizeof(*ev));
         return false;
     }
-    if (ev->has_amount && !ks__amount_micro(root, f[F_AMOUNT], b, len, flat ? &nums : NULL, ev)) {
+    if (ev->has_amount &&
+        !(root ? ks__amount_micro(root, f[F_AMOUNT], b, len, ev)
+               : ks__amount_text(b, fl.num_off[F_AMOUNT], fl.num_len[F_AMOUNT], ev))) {
         memset(ev, 0, sizeof(*ev));
         return ks__reject(why, KS_REJECT_BAD_VALUE, F_AMOUNT);
     }

@@ -109,23 +109,32 @@ bool ks__json_nul_member(const unsigned char *b, size_t n, size_t *ordinal, bool
 
 struct cJSON;
 
-/* Where the fast path found the first number values' text (member ordinal,
- * offset and length in the message): the amount's micro-units are read from
- * its text, which otherwise means walking the message again to its member. */
-#define KS__FLAT_NUMS 4
-typedef struct ks__flat_nums {
-    size_t n;
-    struct {
-        size_t ordinal, off, len;
-    } at[KS__FLAT_NUMS];
-} ks__flat_nums;
+/* The slot of the member name k[0..len) among the fields ks_event_parse
+ * reads, or -1 for any other name (event.c). */
+int ks__field_index_n(const char *k, size_t len);
 
-/** For any message: the tree cJSON would build for it, allocated in a, if
- *  it is one object of scalar members without any backslash that passes
- *  every check of the prescan; else NULL (then the prescan and cJSON judge
- *  it). Borrowed from a. Fills nums (if not NULL) with its first number
- *  values. */
-struct cJSON *ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n, ks__flat_nums *nums);
+/* At least the number of fields ks_event_parse reads (event.c checks). */
+#define KS__FLAT_FIELDS 24
+
+/* What the fast path read of a flat object: per known field, its first
+ * member's value as cJSON would have built it (unknown names get no node),
+ * and the text of a number value (the amount's micro-units are read from
+ * it); the member count; the first known name seen twice. */
+typedef struct ks__flat {
+    struct cJSON *f[KS__FLAT_FIELDS]; /* &node[i] or NULL */
+    struct cJSON *node;               /* [KS__FLAT_FIELDS], the caller's */
+    size_t num_off[KS__FLAT_FIELDS], num_len[KS__FLAT_FIELDS];
+    size_t count;
+    int dup; /* -1: none */
+} ks__flat;
+
+/** For any message: true, with *out filled (out->node set by the caller;
+ *  the message's copy, where the strings end, allocated in a), if it
+ *  is one object of scalar members without any backslash that passes every
+ *  check of the prescan; else false (then the prescan and cJSON judge it).
+ *  The member-level rules (count, duplicates) are left to the caller, who
+ *  judges them as it does for cJSON's tree. Borrowed from a. */
+bool ks__flat_parse(ks__arena *a, const unsigned char *b, size_t n, ks__flat *out);
 
 /** Tests: on (the default) lets ks_event_parse take the fast path; off sends
  *  every message through cJSON, the reference the fast path must match. */

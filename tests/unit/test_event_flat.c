@@ -165,6 +165,39 @@ static uint64_t rng_next(uint64_t *s);
 /* Numbers of every shape the fast path converts itself (up to 15 digits,
  * a fraction, a sign) and some it hands to strtod: the amounts (and so the
  * doubles) must be the same on both paths, bit for bit. */
+/* The member names of the event schema (../shared/CONTRACT.md, section 1),
+ * as the fast path matches them by length and bytes: each has a slot of its
+ * own, and a name one byte off (shorter, longer, another byte, another case)
+ * has none. Both paths match names with this function, so the comparisons
+ * below would not see a slip in it; the parse tests would, field by field. */
+Test(flat, field_names_match_whole_and_only_whole)
+{
+    static const char *const names[] = {"event_id", "type",      "customer_id", "ts",
+                                        "segment",  "channel",   "order_id",    "amount",
+                                        "category", "product",   "action",      "ticket_id",
+                                        "complaint", "kind",     "score",       "campaign",
+                                        "referred_customer_id"};
+    size_t n = sizeof names / sizeof names[0];
+    bool seen[KS__FLAT_FIELDS] = {false};
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        int idx = ks__field_index_n(names[i], len);
+        cr_assert(idx >= 0 && idx < KS__FLAT_FIELDS, "%s has a slot", names[i]);
+        cr_assert(!seen[idx], "%s has a slot of its own", names[i]);
+        seen[idx] = true;
+        char buf[32];
+        cr_assert_eq(ks__field_index_n(names[i], len - 1), -1, "%s cut by one", names[i]);
+        snprintf(buf, sizeof buf, "%sx", names[i]);
+        cr_assert_eq(ks__field_index_n(buf, len + 1), -1, "%s", buf);
+        for (size_t at = 0; at < len; at++) {
+            memcpy(buf, names[i], len + 1);
+            buf[at] = buf[at] == '_' ? 'x' : (char)(buf[at] - 32); /* upper case, or '_' -> 'x' */
+            cr_assert_eq(ks__field_index_n(buf, len), -1, "%s", buf);
+        }
+    }
+    cr_assert_eq(ks__field_index_n("", 0), -1);
+}
+
 Test(flat, numbers_convert_as_strtod_does)
 {
     pair pp;
