@@ -4,10 +4,12 @@
 #                 (and each fuzz target for a few seconds when clang is installed)
 #   make fuzz   - run each libFuzzer target for FUZZ_SECONDS (default 600) seconds
 #   make config-doc - rewrite docs/config.md's key tables from src/config/keys_*.c
+#   make build-pgo  - the release build: profile-guided (gcc), in build-pgo/
+#                     (scripts/build-pgo.sh; what the container image ships)
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 600
 
-.PHONY: all deps build build-asan build-fuzz demo test unit bench fuzz clean config-doc
+.PHONY: all deps build build-pgo build-asan build-fuzz demo test unit bench fuzz clean config-doc
 
 all: build
 
@@ -17,6 +19,9 @@ deps:
 build: deps
 	@cmake -S . -B build -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 	@cmake --build build -j $(JOBS)
+
+build-pgo: deps
+	@bash scripts/build-pgo.sh build-pgo -DCMAKE_BUILD_TYPE=RelWithDebInfo
 
 build-asan: deps
 	@cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DKS_SANITIZE=ON >/dev/null
@@ -48,4 +53,4 @@ bench: build
 	@bash bench/run.sh
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-pgo build-asan build-fuzz

@@ -8,7 +8,8 @@
 #   BENCH_EVENTS         events for the engine and Kafka parts (default 1000000)
 #   BENCH_CUSTOMERS      generator population for those events (default 300000)
 #   BENCH_MEM_CUSTOMERS  distinct customers for the memory part (default 1000000)
-#   BENCH_BUILD_DIR      build directory (default build)
+#   BENCH_BUILD_DIR      build directory (default build; build-pgo after `make build-pgo`
+#                        measures the profile-guided release build)
 #   BENCH_TIMEOUT        seconds allowed for the end-to-end run (default 600) and for
 #                        each whole process of the catch-up part (default 900)
 #   BENCH_PARTS          which parts to run (default catchup,engine,memory,kafka,sketch,risk,restore,live)
@@ -640,6 +641,10 @@ if part engine || part kafka; then
 else
     section "summary (targets from the issue in brackets)"
 fi
+# Which build was measured: `make build` (plain) or `make build-pgo` (the
+# profile-guided release build the container image ships).
+PGO_MODE="$(sed -n 's/^KS_PGO:STRING=//p' "$BUILD/CMakeCache.txt" 2>/dev/null || true)"
+printf 'build measured: %s (%s)\n\n' "$BUILD" "$([ "$PGO_MODE" = use ] && echo "profile-guided, KS_PGO=use" || echo "plain, no profile")"
 if [ "$CU_RAN" = 1 ]; then
     printf '%s\n' "catch-up: $(fmt "$CU_N") events, $CU_C customers, $CU_DAYS days, $CU_P partitions, event clock; whole processes (start to exit, group join included)"
     printf '%s\n' "${CU_LINES[@]}"
