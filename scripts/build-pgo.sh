@@ -21,8 +21,9 @@ cmake -S . -B "$DIR" -DKS_PGO=generate "-DKS_PGO_DIR=$PROFILE" "$@" >/dev/null
 cmake --build "$DIR" --target bench_pipeline -j "$JOBS"
 rm -rf "$PROFILE"
 echo "build-pgo: training run (engine benchmark, 20000 customers, 30 days, 64 partitions)"
-"$DIR/bench/bench_pipeline" engine --customers 20000 --days 30 --activity 0.35 --partitions 64 \
-    --read-runs 100 --only engine --runs 1 | grep -E "ks_engine_process|RESULT" || true
+out="$("$DIR/bench/bench_pipeline" engine --customers 20000 --days 30 --activity 0.35 --partitions 64 \
+    --read-runs 100 --only engine --runs 1)" || { echo "build-pgo: the training run failed" >&2; exit 1; }
+grep -E "ks_engine_process" <<<"$out" || true
 [ -d "$PROFILE" ] || { echo "build-pgo: the training run wrote no profile to $PROFILE" >&2; exit 1; }
 
 cmake -S . -B "$DIR" -DKS_PGO=use "-DKS_PGO_DIR=$PROFILE" "$@" >/dev/null

@@ -39,8 +39,9 @@ done < <(copies 1)
 
 # The stage's build command: its last RUN (the first installs packages),
 # continuation lines joined.
-cmd="$(stage 1 | awk '/^RUN / { on = 1; line = "" } on { line = line " " $0; if ($0 !~ /\\$/) { on = 0; last = line } }
-                      END { sub(/^ *RUN /, "", last); gsub(/\\ */, "", last); print last }')"
+cmd="$(stage 1 | awk '/^RUN / { on = 1; line = "" }
+                      on { l = $0; sub(/\\$/, "", l); line = line " " l; if ($0 !~ /\\$/) { on = 0; last = line } }
+                      END { sub(/^ *RUN /, "", last); print last }')"
 case "$cmd" in *cmake*|*build-pgo.sh*) ;; *) echo "FAIL: the build stage's last RUN builds nothing: $cmd" >&2; exit 1 ;; esac
 echo "context: $(cd "$CTX" && ls | tr '\n' ' ')"
 echo "build: $cmd"
