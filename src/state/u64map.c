@@ -59,25 +59,65 @@ ks_u64map_val *ks_u64map_get(ks_u64map *m, uint64_t key)
     }
 }
 
-/* Rehashes into a table sized for the surviving entries. */
+/* Puts every entry back on its probe path after slots were emptied in
+ * place: each one moves to the first empty slot between its home and where
+ * it is. Clusters are taken from their start, from just after start, a slot
+ * that was empty before anything was emptied: then every slot between an
+ * entry's home and it is settled by the time the entry is looked at, and
+ * nothing settled is emptied afterwards (an entry only ever moves back
+ * towards its home). */
+static void ks__replace(ks_u64map *m, size_t start)
+{
+    ks_u64map_slot *s = m->slots;
+    size_t mask = m->cap - 1;
+    for (size_t n = 1; n < m->cap; n++) {
+        size_t j = (start + n) & mask;
+        if (s[j].key == KS__EMPTY)
+            continue;
+        for (size_t h = ks__slot(m, s[j].key); h != j; h = (h + 1) & mask)
+            if (s[h].key == KS__EMPTY) {
+                s[h] = s[j];
+                s[j].key = KS__EMPTY;
+                break;
+            }
+    }
+}
+
+/* Drops the tombstones and the entries keep rejects. A table that still
+ * fits them at most half full is cleaned in place, in two passes over it;
+ * else they move to one twice as large (or more). A catch-up's dedup table
+ * stays the same size from one rebuild to the next (the horizon's worth of
+ * ids), and a new table each time cost a zeroed allocation, first touches
+ * of its pages and a random write per entry. */
 static int ks__rebuild(ks_u64map *m)
 {
     ks_u64map_slot *old = m->slots;
-    size_t cap = m->cap, live = 0;
+    size_t cap = m->cap, live = 0, start = 0;
+    while (old[start].key != KS__EMPTY) /* (the load bound keeps one) */
+        start++;
     for (size_t i = 0; i < cap; i++) {
-        if (old[i].key > KS__TOMB && m->keep && !m->keep(old[i].key, &old[i].v, m->keep_ctx))
-            old[i].key = KS__TOMB;
+        if (old[i].key == KS__TOMB ||
+            (old[i].key > KS__TOMB && m->keep && !m->keep(old[i].key, &old[i].v, m->keep_ctx)))
+            old[i].key = KS__EMPTY;
         else if (old[i].key > KS__TOMB)
             live++;
     }
+    m->used = m->filled = live;
     /* After a rebuild the load is at most 1/2 (a rebuild starts at 3/4), so
      * a table costs 1.3-2 slots per entry. */
     size_t ncap = cap;
     while (live * 2 > ncap)
         ncap *= 2;
+    if (ncap == cap) {
+        ks__replace(m, start);
+        return 0;
+    }
     if (ks__alloc(m, ncap) < 0) {
+        /* Kept as it is, cleaned: every entry stays found. */
         m->slots = old;
         m->cap = cap;
+        m->used = m->filled = live;
+        ks__replace(m, start);
         return KS_ERR_NOMEM;
     }
     for (size_t i = 0; i < cap; i++) {

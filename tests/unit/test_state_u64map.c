@@ -185,3 +185,68 @@ Test(u64map, a_rebuild_drops_only_what_keep_rejects)
     cr_assert_gt(lost, 0, "rebuilds ran and dropped something");
     ks_u64map_reset(&m);
 }
+
+/* The dedup set's pattern (src/state/pstate.c): each key's payload is the
+ * time it came, and a rebuild drops what is older than a horizon. The live
+ * count levels off, so after growing the table keeps its size and rebuilds
+ * clean it in place; every key inside the horizon must stay found (a lost
+ * one would count a duplicate twice) and every key past it may go. Half the
+ * keys come in families of 16 whose slots run on (run_bits), so clusters are
+ * long and some wrap past the table's end. */
+static int64_t horizon_floor;
+
+static bool keep_recent(uint64_t key, const ks_u64map_val *v, void *ctx)
+{
+    (void)key;
+    (void)ctx;
+    return v->a >= horizon_floor;
+}
+
+Test(u64map, a_rebuild_in_place_keeps_every_recent_key_found)
+{
+    enum { N = 60000, HORIZON = 5000 };
+    static uint64_t keys[N];
+    ks_u64map m;
+    cr_assert_eq(ks_u64map_init(&m, keep_recent, NULL), 0);
+    ks_u64map_set_runs(&m, 4);
+    uint64_t s = 777;
+    size_t rebuilds_in_place = 0, wrapped = 0, repeats = 0, last_cap = 0, last_filled = 0;
+    for (int t = 0; t < N;) {
+        uint64_t x = kst_xorshift(&s);
+        horizon_floor = t - HORIZON;
+        bool created;
+        if ((x & 7) == 0 && t > 1) {
+            /* A repeat of a key inside the horizon: found, payload kept. */
+            int k = t - 1 - (int)((x >> 8) % (uint64_t)(t < HORIZON ? t - 1 : HORIZON - 1));
+            ks_u64map_val *v = ks_u64map_put(&m, keys[k], &created);
+            cr_assert_not_null(v);
+            cr_assert(!created, "key %d (%#llx), inside the horizon at %d, was lost", k,
+                      (unsigned long long)keys[k], t);
+            cr_assert_eq(v->a, k);
+            repeats++;
+            continue;
+        }
+        /* A new key: the next of the previous one's family, or a new family. */
+        keys[t] = (x & 2) && t > 0 && (keys[t - 1] & 15) < 15 ? keys[t - 1] + 1
+                                                               : (x | 32) & ~15ULL;
+        ks_u64map_val *v = ks_u64map_put(&m, keys[t], &created);
+        cr_assert_not_null(v);
+        cr_assert(created, "key %d is new", t);
+        v->a = t;
+        if (m.cap == last_cap && m.filled < last_filled)
+            rebuilds_in_place++;
+        last_cap = m.cap;
+        last_filled = m.filled;
+        if (m.slots[m.cap - 1].key > 1 && m.slots[0].key > 1)
+            wrapped++;
+        t++;
+        if (t % 1000 == 0)
+            for (int k = t - HORIZON > 0 ? t - HORIZON : 0; k < t; k++)
+                cr_assert_not_null(ks_u64map_get(&m, keys[k]), "key %d lost at %d", k, t);
+    }
+    cr_assert_gt(repeats, 1000);
+    cr_assert_gt(rebuilds_in_place, 5, "in-place rebuilds ran (%zu)", rebuilds_in_place);
+    cr_assert_gt(wrapped, 0, "some cluster wrapped past the table's end");
+    cr_assert_leq(m.cap, 4 * HORIZON, "the table stopped growing (cap %zu)", m.cap);
+    ks_u64map_reset(&m);
+}
