@@ -853,6 +853,11 @@ void ks__roll_advance(ks_pstate *p, int64_t prev_ms, int64_t clock_ms)
     while (r->nheap && (int64_t)(r->heap[0] >> 32) * KS__UNIT <= to_s) {
         uint64_t top = ks__heap_pop(r);
         ks_customer *c = &p->cust[(uint32_t)top];
+        /* The next customer's record starts loading while this one is
+         * looked at: the records popped are scattered over the partition,
+         * and reading each one's visit key was a cache miss in turn. */
+        if (r->nheap)
+            __builtin_prefetch(&p->cust[(uint32_t)r->heap[0]].roll_visit);
         if (c->roll_visit != (uint32_t)(top >> 32))
             continue; /* stale: a sooner look was scheduled since */
         c->roll_visit = 0;
