@@ -418,13 +418,10 @@ size_t ks_flusher_memory(const ks_flusher *f)
 #define KS__XBITS 37
 #define KS__XMUL 0x9E3779B97F4A7C15ULL
 
-static uint64_t ks__xinv(void)
-{
-    uint64_t x = KS__XMUL; /* Newton: each step doubles the correct low bits */
-    for (int i = 0; i < 6; i++)
-        x *= 2 - KS__XMUL * x;
-    return x;
-}
+/* KS__XMUL's inverse modulo 2^64. As a literal: gcc left the Newton loop
+ * that computed it (6 steps) inside the flush's pass over every count. */
+#define KS__XINV 0xF1DE83E19937733DULL
+_Static_assert((uint64_t)(KS__XMUL * KS__XINV) == 1, "KS__XINV is KS__XMUL's inverse mod 2^64");
 
 static uint64_t ks__xkey(uint32_t xid, int w, int64_t n)
 {
@@ -435,7 +432,7 @@ static uint64_t ks__xkey(uint32_t xid, int w, int64_t n)
 
 static void ks__xunkey(uint64_t key, uint32_t *xid, int *w, int64_t *n)
 {
-    key *= ks__xinv(); /* (folded to a constant by the compiler) */
+    key *= KS__XINV;
     *xid = (uint32_t)(key >> 40) - 1;
     *w = (int)((key >> KS__XBITS) & 7);
     int64_t v = (int64_t)(key & ((1ULL << KS__XBITS) - 1));
