@@ -16,8 +16,11 @@
 # (6 rounds, about 2 minutes). The stream is the catch-up part's shape
 # (EA_CUSTOMERS 50000, EA_DAYS 45, EA_PARTITIONS 128, activity 0.35,
 # partitions in runs of 100), one pass per round. Environment for one side
-# only: EA_ENV_A, EA_ENV_B (e.g. "BENCH_NO_X=1"). Needs taskset and 2 cores;
-# with fewer, says so and exits 0.
+# only: EA_ENV_A, EA_ENV_B (e.g. "BENCH_NO_X=1"). EA_RESULT names another
+# RESULT line of bench_pipeline engine to compare (default engine_eps; e.g.
+# rebuilt_flush_us_per_customer, which runs the whole engine mode, not only
+# its timed pass: about a minute a round). Needs taskset and 2 cores; with
+# fewer, says so and exits 0.
 set -euo pipefail
 A="${1:?usage: engine_ab.sh BENCH_PIPELINE_A BENCH_PIPELINE_B [PAIRS]}"
 B="${2:?usage: engine_ab.sh BENCH_PIPELINE_A BENCH_PIPELINE_B [PAIRS]}"
@@ -27,8 +30,10 @@ if ! command -v taskset >/dev/null || [ "$(nproc)" -lt 2 ]; then
     echo "engine_ab: needs taskset and 2 cores (have $(nproc)); skipped"
     exit 0
 fi
+RES="${EA_RESULT:-engine_eps}"
 ARGS=(engine --customers "${EA_CUSTOMERS:-50000}" --days "${EA_DAYS:-45}" --activity 0.35
-      --partitions "${EA_PARTITIONS:-128}" --read-runs 100 --only engine --runs 1)
+      --partitions "${EA_PARTITIONS:-128}" --read-runs 100 --runs 1)
+[ "$RES" = engine_eps ] && ARGS+=(--only engine)
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
@@ -39,10 +44,11 @@ round() {
     env ${EA_ENV_B:-} taskset -c "$cb" "$B" "${ARGS[@]}" >"$OUT/b" 2>&1 & pb=$!
     wait "$pa" || { echo "engine_ab: A failed:" >&2; cat "$OUT/a" >&2; exit 1; }
     wait "$pb" || { echo "engine_ab: B failed:" >&2; cat "$OUT/b" >&2; exit 1; }
-    echo "$(awk '/^RESULT engine_eps/ { print $3 }' "$OUT/a") $(awk '/^RESULT engine_eps/ { print $3 }' "$OUT/b")"
+    echo "$(awk -v r="$RES" '$1 == "RESULT" && $2 == r { print $3 }' "$OUT/a")" \
+         "$(awk -v r="$RES" '$1 == "RESULT" && $2 == r { print $3 }' "$OUT/b")"
 }
 
-echo "engine A/B, paired and pinned: A=$A B=$B (${ARGS[*]})"
+echo "engine A/B, paired and pinned: A=$A B=$B, $RES (${ARGS[*]})"
 RATIOS=()
 for p in $(seq 1 "$PAIRS"); do
     read -r a0 b0 < <(round 0)
@@ -50,11 +56,11 @@ for p in $(seq 1 "$PAIRS"); do
     [ -n "$a0" ] && [ -n "$b0" ] && [ -n "$a1" ] && [ -n "$b1" ] || { echo "engine_ab: no RESULT line" >&2; exit 1; }
     line="$(awk -v a0="$a0" -v b0="$b0" -v a1="$a1" -v b1="$b1" 'BEGIN {
         a = (a0 + a1) / 2; b = (b0 + b1) / 2
-        printf "%.0f %.0f %.4f", a, b, b / a }')"
+        printf "%.6g %.6g %.4f", a, b, b / a }')"
     read -r am bm r <<<"$line"
     RATIOS+=("$r")
-    printf 'pair %d: A %s events/s (core 0: %s, core 1: %s), B %s (core 1: %s, core 0: %s), B/A %s\n' \
-        "$p" "$am" "$a0" "$a1" "$bm" "$b0" "$b1" "$r"
+    printf 'pair %d: A %s %s (core 0: %s, core 1: %s), B %s (core 1: %s, core 0: %s), B/A %s\n' \
+        "$p" "$am" "$RES" "$a0" "$a1" "$bm" "$b0" "$b1" "$r"
 done
 printf '%s\n' "${RATIOS[@]}" | sort -n | awk '{ v[NR] = $1 } END {
     m = NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2
