@@ -585,6 +585,14 @@ engine:
            "(%" PRId64 " dirty customers; %.2f us/customer)\n",
            tf * 1e3, b.ncmds, b.nargs, (double)b.len / 1e6, st.customers,
            tf * 1e6 / (double)(st.customers ? st.customers : 1));
+    /* What the flush holds until its reply is read: the sink sends the
+     * batch's RESP buffer as it is (no copy of its own). */
+    size_t held = b.cap + b.capcmds * sizeof *b.cmdoff;
+    printf("first flush held         : %8.1f MB (%zu B of RESP + %zu B of command offsets in use; "
+           "%.0f B per dirty customer in use, %.0f B allocated)\n",
+           (double)held / 1e6, b.len, b.ncmds * sizeof *b.cmdoff,
+           (double)(b.len + b.ncmds * sizeof *b.cmdoff) / (double)(st.customers ? st.customers : 1),
+           (double)held / (double)(st.customers ? st.customers : 1));
     /* The same flush built again after it failed (every customer whole, as
      * after a lost reply), into the buffer the first one grew: the build's
      * own cost, without the first touch of ~60 MB of new pages that the
@@ -605,14 +613,6 @@ engine:
            "the flush again after a failure, into the grown buffer; best of 3)\n",
            tr * 1e3, b.ncmds, (double)b.len / 1e6,
            tr * 1e6 / (double)(st.customers ? st.customers : 1));
-    /* What the flush holds until its reply is read: the sink sends the
-     * batch's RESP buffer as it is (no copy of its own). */
-    size_t held = b.cap + b.capcmds * sizeof *b.cmdoff;
-    printf("first flush held         : %8.1f MB (%zu B of RESP + %zu B of command offsets in use; "
-           "%.0f B per dirty customer in use, %.0f B allocated)\n",
-           (double)held / 1e6, b.len, b.ncmds * sizeof *b.cmdoff,
-           (double)(b.len + b.ncmds * sizeof *b.cmdoff) / (double)(st.customers ? st.customers : 1),
-           (double)held / (double)(st.customers ? st.customers : 1));
     /* Steady state: nothing changed since the last flush. */
     a = now_s();
     rc = fake_state_build(&fs, e, &b, BENCH_WALL_MS, cfg.prefix);
