@@ -37,7 +37,8 @@ ARGS=(engine --customers "${EA_CUSTOMERS:-50000}" --days "${EA_DAYS:-45}" --acti
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
-# One round: A on core ca, B on the other, at once; prints "A_eps B_eps".
+# One round: A on core ca, B on the other, at once; prints their two values
+# of RESULT $RES.
 round() {
     local ca=$1 cb=$((1 - $1)) pa pb
     env ${EA_ENV_A:-} taskset -c "$ca" "$A" "${ARGS[@]}" >"$OUT/a" 2>&1 & pa=$!
