@@ -5,9 +5,10 @@
 # with the host's load; two runs side by side meet the same load. And the
 # cores are not always equal when both are busy: for minutes at a time the
 # process on core 0 ran about 25 % slower than the one on core 1 (alone,
-# either core was as fast as the other), so one round's ratio can mislead
-# and a swapped pair's does not (docs/benchmarks.md, "Session of 2026-12-08
-# (nineteenth)").
+# either core was as fast as the other), so one round's ratio can mislead,
+# a swapped pair's less, and the median of several pairs least: the same
+# binary against itself gave pairs of 0.98-1.02 in a quiet phase
+# (docs/benchmarks.md, "Session of 2026-12-08 (nineteenth)").
 #
 #   bash bench/engine_ab.sh BENCH_PIPELINE_A BENCH_PIPELINE_B [PAIRS]
 #
